@@ -1,0 +1,159 @@
+//! Secrets that never print, and redaction of free text that may hold one.
+
+use std::fmt;
+
+/// A password or token. `Debug` and `Display` print `***`; the value is only reachable
+/// through [`Secret::expose`], which makes every use easy to audit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Removes passwords from text that may contain connection strings the parser could not
+/// read: `scheme://user:password@` becomes `scheme://user:***@`, and `password=value`
+/// (URL query or `key=value` form) becomes `password=***`.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?' or whitespace; its userinfo at the last '@'.
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..colon]);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    redact_password_params(&out)
+}
+
+fn redact_password_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = find_password_key(rest) {
+        let value_start = pos + "password=".len();
+        out.push_str(&rest[..value_start]);
+        out.push_str("***");
+        let tail = &rest[value_start..];
+        let end = if let Some(quoted) = tail.strip_prefix('\'') {
+            // key='quoted value' with backslash escapes
+            let mut escaped = false;
+            let mut close = quoted.len();
+            for (i, c) in quoted.char_indices() {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '\'' {
+                    close = i + 1;
+                    break;
+                }
+            }
+            1 + close
+        } else {
+            tail.find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(tail.len())
+        };
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_password_key(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("password=") {
+        let at = from + i;
+        let boundary = at == 0
+            || matches!(
+                lower.as_bytes()[at - 1],
+                b'?' | b'&' | b' ' | b'\t' | b'\n' | b';'
+            );
+        if boundary {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_formats_its_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn redacts_url_userinfo() {
+        assert_eq!(
+            redact_text("bad line postgres://app:s3cr%40t@db:5432/x@@postgresql://u:p@h/y"),
+            "bad line postgres://app:***@db:5432/x@@postgresql://u:***@h/y"
+        );
+        assert_eq!(redact_text("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_text("postgres://db/x"), "postgres://db/x");
+    }
+
+    #[test]
+    fn redacts_password_with_at_sign_and_colon() {
+        assert_eq!(
+            redact_text("postgres://a:b:c@d@host/db"),
+            "postgres://a:***@host/db"
+        );
+    }
+
+    #[test]
+    fn redacts_password_parameters() {
+        assert_eq!(
+            redact_text("postgres://h/db?sslmode=require&password=abc&x=1"),
+            "postgres://h/db?sslmode=require&password=***&x=1"
+        );
+        assert_eq!(
+            redact_text("host=h password='a b\\'c' dbname=x"),
+            "host=h password=*** dbname=x"
+        );
+        assert_eq!(redact_text("PASSWORD=zz"), "PASSWORD=***");
+        assert_eq!(redact_text("mypassword=zz"), "mypassword=zz");
+    }
+}

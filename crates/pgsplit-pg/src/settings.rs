@@ -1,0 +1,671 @@
+//! Connection settings from a URL (`postgres://…`) or a libpq `key=value` string, with
+//! the defaults libpq takes from `PG*` variables and `~/.pgpass`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::SettingsError;
+use crate::pgpass;
+use crate::secret::{Secret, redact_text};
+
+/// The parameters pgsplit understands, as libpq names them.
+const KNOWN_PARAMS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "passfile",
+    "target_session_attrs",
+    "keepalives",
+    "channel_binding",
+    "gssencmode",
+];
+
+const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_APPLICATION_NAME: &str = "pgsplit";
+
+/// Where a server listens: a TCP host name or address, or a Unix-socket directory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    Tcp(String),
+    Unix(PathBuf),
+}
+
+impl Host {
+    fn parse(text: &str) -> Host {
+        if text.starts_with('/') {
+            Host::Unix(PathBuf::from(text))
+        } else {
+            Host::Tcp(text.to_string())
+        }
+    }
+
+    /// The name `.pgpass` matches on: libpq uses `localhost` for socket connections.
+    pub fn pgpass_name(&self) -> &str {
+        match self {
+            Host::Tcp(name) => name,
+            Host::Unix(_) => "localhost",
+        }
+    }
+
+    fn normalized(&self) -> String {
+        match self {
+            Host::Tcp(name) => match name.to_ascii_lowercase().as_str() {
+                "localhost" | "127.0.0.1" | "::1" => "localhost".to_string(),
+                other => other.to_string(),
+            },
+            Host::Unix(path) => path.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Tcp(name) if name.contains(':') => write!(f, "[{name}]"),
+            Host::Tcp(name) => f.write_str(name),
+            Host::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// libpq's `sslmode`, all six values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Result<SslMode, SettingsError> {
+        Ok(match value {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(SettingsError::InvalidValue {
+                    key: "sslmode".into(),
+                    value: other.into(),
+                    reason: "expected disable, allow, prefer, require, verify-ca or verify-full"
+                        .into(),
+                });
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// The process environment as connection defaults see it; tests build their own.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    pub vars: HashMap<String, String>,
+    pub home: Option<PathBuf>,
+}
+
+impl Environment {
+    pub fn from_process() -> Environment {
+        let vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("PG") || k == "USER" || k == "LOGNAME")
+            .collect();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Environment { vars, home }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Everything needed to open one connection. `Display` is the redacted URL.
+#[derive(Clone, Debug)]
+pub struct ConnSettings {
+    pub hosts: Vec<(Host, u16)>,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub dbname: String,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<PathBuf>,
+    pub sslcert: Option<PathBuf>,
+    pub sslkey: Option<PathBuf>,
+    pub connect_timeout: Option<Duration>,
+    pub application_name: String,
+    pub options: Option<String>,
+    pub keepalives: bool,
+}
+
+impl ConnSettings {
+    /// Parses a URL or `key=value` string, filling what it leaves out from the
+    /// process environment the way libpq does.
+    pub fn parse(text: &str) -> Result<ConnSettings, SettingsError> {
+        ConnSettings::parse_with(text, &Environment::from_process())
+    }
+
+    pub fn parse_with(text: &str, env: &Environment) -> Result<ConnSettings, SettingsError> {
+        let text = text.trim();
+        let params = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            parse_url(text)?
+        } else if text.contains('=') {
+            parse_keywords(text)?
+        } else {
+            return Err(SettingsError::Unparsable(redact_text(text)));
+        };
+        ConnSettings::from_params(params, env)
+    }
+
+    fn from_params(
+        params: BTreeMap<String, String>,
+        env: &Environment,
+    ) -> Result<ConnSettings, SettingsError> {
+        for key in params.keys() {
+            if !KNOWN_PARAMS.contains(&key.as_str()) {
+                return Err(SettingsError::UnknownParameter(key.clone()));
+            }
+        }
+        let param = |key: &str, var: &str| -> Option<String> {
+            params
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .or_else(|| env.get(var).map(str::to_string))
+        };
+
+        let host_text = param("host", "PGHOST").unwrap_or_else(default_host);
+        let port_text = param("port", "PGPORT").unwrap_or_default();
+        let hosts = pair_hosts_and_ports(&host_text, &port_text)?;
+
+        let user = param("user", "PGUSER").unwrap_or_else(|| os_user(env));
+        let dbname = param("dbname", "PGDATABASE").unwrap_or_else(|| user.clone());
+        let sslmode = SslMode::parse(&param("sslmode", "PGSSLMODE").unwrap_or("prefer".into()))?;
+        let connect_timeout = match param("connect_timeout", "PGCONNECT_TIMEOUT") {
+            None => None,
+            Some(text) => {
+                let secs: i64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| SettingsError::InvalidValue {
+                        key: "connect_timeout".into(),
+                        value: text.clone(),
+                        reason: "expected whole seconds".into(),
+                    })?;
+                // libpq: zero or negative waits forever; below 2 s it uses 2 s.
+                (secs > 0).then(|| Duration::from_secs(secs.max(2) as u64))
+            }
+        };
+        let keepalives = match params.get("keepalives").map(String::as_str) {
+            None | Some("1") => true,
+            Some("0") => false,
+            Some(other) => {
+                return Err(SettingsError::InvalidValue {
+                    key: "keepalives".into(),
+                    value: other.into(),
+                    reason: "expected 0 or 1".into(),
+                });
+            }
+        };
+
+        let mut settings = ConnSettings {
+            hosts,
+            user,
+            password: param("password", "PGPASSWORD").map(Secret::new),
+            dbname,
+            sslmode,
+            sslrootcert: param("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from),
+            sslcert: param("sslcert", "PGSSLCERT").map(PathBuf::from),
+            sslkey: param("sslkey", "PGSSLKEY").map(PathBuf::from),
+            connect_timeout,
+            application_name: params
+                .get("application_name")
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.to_string()),
+            options: param("options", "PGOPTIONS"),
+            keepalives,
+        };
+
+        if settings.password.is_none() {
+            let passfile = param("passfile", "PGPASSFILE")
+                .map(PathBuf::from)
+                .or_else(|| env.home.as_ref().map(|h| h.join(".pgpass")));
+            if let Some(path) = passfile {
+                settings.password = pgpass::lookup(&path, &settings).map(Secret::new);
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The first host and port, for messages and `.pgpass`.
+    pub fn primary(&self) -> (&Host, u16) {
+        let (host, port) = &self.hosts[0];
+        (host, *port)
+    }
+
+    /// The same settings pointing at another database on the same server.
+    pub fn with_dbname(&self, dbname: &str) -> ConnSettings {
+        ConnSettings {
+            dbname: dbname.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// True when both name the same database on the same server (as far as the
+    /// strings can tell: `localhost`, `127.0.0.1` and `::1` count as one host).
+    pub fn same_database(&self, other: &ConnSettings) -> bool {
+        let key = |s: &ConnSettings| -> Vec<(String, u16)> {
+            let mut v: Vec<_> = s.hosts.iter().map(|(h, p)| (h.normalized(), *p)).collect();
+            v.sort();
+            v
+        };
+        self.dbname == other.dbname && key(self) == key(other)
+    }
+
+    /// The tokio-postgres configuration; TLS is set up by [`crate::connect`].
+    pub fn to_config(&self) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        for (host, port) in &self.hosts {
+            match host {
+                Host::Tcp(name) => config.host(name),
+                Host::Unix(path) => config.host_path(path),
+            };
+            config.port(*port);
+        }
+        config
+            .user(&self.user)
+            .dbname(&self.dbname)
+            .application_name(&self.application_name)
+            .keepalives(self.keepalives);
+        if let Some(password) = &self.password {
+            config.password(password.expose());
+        }
+        if let Some(timeout) = self.connect_timeout {
+            config.connect_timeout(timeout);
+        }
+        if let Some(options) = &self.options {
+            config.options(options);
+        }
+        config.ssl_mode(match self.sslmode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
+        config
+    }
+}
+
+impl fmt::Display for ConnSettings {
+    /// `postgres://user@host:port/dbname`: never the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        write!(f, "postgres://{}@", enc(&self.user))?;
+        for (i, (host, port)) in self.hosts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match host {
+                Host::Unix(path) => write!(f, "{}", enc(&path.display().to_string()))?,
+                tcp => write!(f, "{tcp}")?,
+            }
+            write!(f, ":{port}")?;
+        }
+        write!(f, "/{}", enc(&self.dbname))
+    }
+}
+
+fn default_host() -> String {
+    // Debian's libpq default; other systems use /tmp. Fall back to TCP localhost.
+    for dir in ["/var/run/postgresql", "/tmp"] {
+        if Path::new(dir).join(".s.PGSQL.5432").exists() {
+            return dir.to_string();
+        }
+    }
+    "localhost".to_string()
+}
+
+fn os_user(env: &Environment) -> String {
+    env.get("USER")
+        .or_else(|| env.get("LOGNAME"))
+        .unwrap_or("postgres")
+        .to_string()
+}
+
+fn pair_hosts_and_ports(hosts: &str, ports: &str) -> Result<Vec<(Host, u16)>, SettingsError> {
+    let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
+    let ports: Vec<&str> = if ports.is_empty() {
+        vec![]
+    } else {
+        ports.split(',').map(str::trim).collect()
+    };
+    if ports.len() > 1 && ports.len() != hosts.len() {
+        return Err(SettingsError::InvalidValue {
+            key: "port".into(),
+            value: ports.join(","),
+            reason: format!("{} ports for {} hosts", ports.len(), hosts.len()),
+        });
+    }
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            if host.is_empty() {
+                return Err(SettingsError::InvalidValue {
+                    key: "host".into(),
+                    value: String::new(),
+                    reason: "empty host name".into(),
+                });
+            }
+            let port_text = ports.get(i).or(ports.first()).copied().unwrap_or("");
+            let port = parse_port(port_text)?;
+            Ok((Host::parse(host), port))
+        })
+        .collect()
+}
+
+fn parse_port(text: &str) -> Result<u16, SettingsError> {
+    if text.is_empty() {
+        return Ok(DEFAULT_PORT);
+    }
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(SettingsError::InvalidValue {
+            key: "port".into(),
+            value: text.into(),
+            reason: "expected a number from 1 to 65535".into(),
+        }),
+    }
+}
+
+fn decode(text: &str, url: &str) -> Result<String, SettingsError> {
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| SettingsError::InvalidUrl {
+            url: redact_text(url),
+            reason: "percent-encoding does not decode to UTF-8".into(),
+        })
+}
+
+/// `postgres[ql]://[user[:password]@][host[:port][,…]][/dbname][?key=value&…]`
+fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
+    let invalid = |reason: &str| SettingsError::InvalidUrl {
+        url: redact_text(url),
+        reason: reason.to_string(),
+    };
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    if rest.chars().any(char::is_whitespace) {
+        return Err(invalid("contains white space"));
+    }
+    let (before_query, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => (&before_query[..i], Some(&before_query[i + 1..])),
+        None => (before_query, None),
+    };
+    let mut params = BTreeMap::new();
+    let hostspec = match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let (user, password) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                params.insert("user".into(), decode(user, url)?);
+            }
+            if let Some(p) = password {
+                params.insert("password".into(), decode(p, url)?);
+            }
+            &authority[at + 1..]
+        }
+        None => authority,
+    };
+    if !hostspec.is_empty() {
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for part in hostspec.split(',') {
+            let (host, port) = split_host_port(part).ok_or_else(|| invalid("bad host:port"))?;
+            hosts.push(decode(host, url)?);
+            ports.push(port.to_string());
+        }
+        if hosts.iter().any(|h| !h.is_empty()) {
+            params.insert("host".into(), hosts.join(","));
+        }
+        if ports.iter().any(|p| !p.is_empty()) {
+            params.insert("port".into(), ports.join(","));
+        }
+    }
+    if let Some(path) = path.filter(|p| !p.is_empty()) {
+        if path.contains('/') {
+            return Err(invalid("the database name must not contain '/'"));
+        }
+        params.insert("dbname".into(), decode(path, url)?);
+    }
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid("query parameter without '='"))?;
+        params.insert(decode(key, url)?, decode(value, url)?);
+    }
+    Ok(params)
+}
+
+fn split_host_port(part: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = part.strip_prefix('[') {
+        let close = rest.find(']')?;
+        let host = &rest[..close];
+        let after = &rest[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => p,
+            None if after.is_empty() => "",
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    Some(match part.rsplit_once(':') {
+        Some((h, p)) => (h, p),
+        None => (part, ""),
+    })
+}
+
+/// libpq's `key=value key='quoted value'` form.
+fn parse_keywords(text: &str) -> Result<BTreeMap<String, String>, SettingsError> {
+    let mut params = BTreeMap::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(SettingsError::Unparsable(redact_text(text)));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => {
+                        closed = true;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            if !closed {
+                return Err(SettingsError::Unparsable(redact_text(text)));
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        params.insert(key, value);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        Environment {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            home: None,
+        }
+    }
+
+    #[test]
+    fn parses_full_url_with_percent_encoding() {
+        let s = ConnSettings::parse_with(
+            "postgresql://app%40corp:p%40ss%3Aw0rd@db.example.com:6543/my%20db?sslmode=verify-full&sslrootcert=/ca.pem&connect_timeout=7",
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(s.user, "app@corp");
+        assert_eq!(s.password.as_ref().unwrap().expose(), "p@ss:w0rd");
+        assert_eq!(s.hosts, vec![(Host::Tcp("db.example.com".into()), 6543)]);
+        assert_eq!(s.dbname, "my db");
+        assert_eq!(s.sslmode, SslMode::VerifyFull);
+        assert_eq!(s.sslrootcert.as_deref(), Some(Path::new("/ca.pem")));
+        assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(s.application_name, "pgsplit");
+        let shown = s.to_string();
+        assert_eq!(shown, "postgres://app%40corp@db.example.com:6543/my%20db");
+        assert!(!format!("{s:?}").contains("w0rd"));
+    }
+
+    #[test]
+    fn environment_fills_the_gaps() {
+        let e = env(&[
+            ("PGHOST", "envhost"),
+            ("PGPORT", "5999"),
+            ("PGUSER", "envuser"),
+            ("PGPASSWORD", "envpw"),
+            ("PGDATABASE", "envdb"),
+            ("PGSSLMODE", "require"),
+            ("PGCONNECT_TIMEOUT", "1"),
+        ]);
+        let s = ConnSettings::parse_with("postgres://", &e).unwrap();
+        assert_eq!(s.hosts, vec![(Host::Tcp("envhost".into()), 5999)]);
+        assert_eq!((s.user.as_str(), s.dbname.as_str()), ("envuser", "envdb"));
+        assert_eq!(s.password.unwrap().expose(), "envpw");
+        assert_eq!(s.sslmode, SslMode::Require);
+        assert_eq!(s.connect_timeout, Some(Duration::from_secs(2)));
+        // URL values win over the environment.
+        let s = ConnSettings::parse_with("postgres://u@h/d?sslmode=disable", &e).unwrap();
+        assert_eq!((s.user.as_str(), s.dbname.as_str()), ("u", "d"));
+        assert_eq!(s.sslmode, SslMode::Disable);
+    }
+
+    #[test]
+    fn dbname_defaults_to_user() {
+        let s = ConnSettings::parse_with("postgres://alice@h", &env(&[])).unwrap();
+        assert_eq!(s.dbname, "alice");
+        assert_eq!(s.hosts[0].1, 5432);
+    }
+
+    #[test]
+    fn socket_hosts_and_multiple_hosts() {
+        let s = ConnSettings::parse_with("postgres://u@%2Fvar%2Frun%2Fpostgresql/db", &env(&[]))
+            .unwrap();
+        assert_eq!(s.hosts[0].0, Host::Unix("/var/run/postgresql".into()));
+        let s = ConnSettings::parse_with("postgres://u@a:1,[::1]:2/db", &env(&[])).unwrap();
+        assert_eq!(
+            s.hosts,
+            vec![(Host::Tcp("a".into()), 1), (Host::Tcp("::1".into()), 2)]
+        );
+        assert_eq!(s.to_string(), "postgres://u@a:1,[::1]:2/db");
+    }
+
+    #[test]
+    fn keyword_form() {
+        let s = ConnSettings::parse_with(
+            "host=h port=7 user=u password='a b\\'c' dbname=d sslmode=verify-ca",
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(s.password.unwrap().expose(), "a b'c");
+        assert_eq!(s.hosts, vec![(Host::Tcp("h".into()), 7)]);
+        assert_eq!(s.sslmode, SslMode::VerifyCa);
+    }
+
+    #[test]
+    fn rejects_bad_input_without_leaking_the_password() {
+        let cases = [
+            "mysql://u:secretpw@h/db",
+            "postgres://u:secretpw@h:99999/db",
+            "postgres://u:secretpw@h/db?sslmode=maybe",
+            "postgres://u:secretpw@h/db?bogus=1",
+            "postgres://u:secretpw@h/a/b",
+            "postgres://u:secretpw@h/db?connect_timeout=soon",
+            "postgres://u:secretpw@h /db",
+            "host=h password=secretpw dbname",
+        ];
+        for case in cases {
+            let err = ConnSettings::parse_with(case, &env(&[])).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("secretpw"), "{case}: {text}");
+        }
+    }
+
+    #[test]
+    fn same_database_treats_loopback_names_alike() {
+        let a = ConnSettings::parse_with("postgres://u@localhost:5432/db", &env(&[])).unwrap();
+        let b = ConnSettings::parse_with("postgres://v:pw@127.0.0.1/db", &env(&[])).unwrap();
+        let c = ConnSettings::parse_with("postgres://u@localhost:5432/other", &env(&[])).unwrap();
+        assert!(a.same_database(&b));
+        assert!(!a.same_database(&c));
+    }
+}

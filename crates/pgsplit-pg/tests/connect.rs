@@ -1,0 +1,288 @@
+#![allow(clippy::print_stdout)]
+//! Connections against real servers started by the harness: plain, TLS in every
+//! verifying mode, SCRAM passwords from PGPASSWORD and .pgpass, and cluster clean-up.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+
+use pgsplit_pg::testing::{self, Cluster, ClusterOptions, ServerTls};
+use pgsplit_pg::{ConnSettings, Environment, connect};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+fn env(pairs: &[(&str, &str)]) -> Environment {
+    Environment {
+        vars: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        home: None,
+    }
+}
+
+#[tokio::test]
+async fn connects_to_a_fresh_database_with_application_name() {
+    let db = testing::shared().create_db("connects");
+    let conn = connect(&db.settings()).await.expect("connect");
+    let row = conn
+        .client
+        .query_one(
+            "SELECT current_database(), current_setting('application_name')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), db.name);
+    assert_eq!(row.get::<_, String>(1), "pgsplit");
+}
+
+#[tokio::test]
+async fn unreachable_server_names_the_redacted_server() {
+    let settings = ConnSettings::parse_with(
+        "postgres://u:topsecret@127.0.0.1:1/db?sslmode=disable&connect_timeout=2",
+        &env(&[]),
+    )
+    .unwrap();
+    let err = connect(&settings).await.err().expect("must fail");
+    let text = format!("{err:#} {err:?}");
+    assert!(text.contains("postgres://u@127.0.0.1:1/db"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("topsecret"), "{text}");
+}
+
+struct Pki {
+    ca_pem: String,
+    tls: ServerTls,
+}
+
+fn make_pki(host: &str) -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec![host.to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        tls: ServerTls {
+            cert_pem: server.pem(),
+            key_pem: server_key.serialize_pem(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn tls_modes_check_what_they_promise() {
+    let pki = make_pki("localhost");
+    let other = make_pki("localhost");
+    let mut options = ClusterOptions::system();
+    options.tls = Some(pki.tls.clone());
+    let cluster = Cluster::start(options).expect("TLS cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let wrong_ca = dir.path().join("wrong-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    std::fs::write(&wrong_ca, &other.ca_pem).unwrap();
+    let port = cluster.port();
+    let url = |host: &str, mode: &str, root: &std::path::Path| {
+        format!(
+            "postgres://postgres@{host}:{port}/postgres?sslmode={mode}&sslrootcert={}",
+            root.display()
+        )
+    };
+    let try_connect = |u: String| async move {
+        let settings = ConnSettings::parse_with(&u, &env(&[])).unwrap();
+        match connect(&settings).await {
+            Ok(conn) => {
+                let ssl: bool = conn
+                    .client
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                Ok(ssl)
+            }
+            Err(e) => Err(format!("{e:#}")),
+        }
+    };
+
+    assert_eq!(
+        try_connect(url("localhost", "verify-full", &ca)).await,
+        Ok(true)
+    );
+    let err = try_connect(url("localhost", "verify-full", &wrong_ca))
+        .await
+        .unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    // The certificate names localhost, not 127.0.0.1.
+    let err = try_connect(url("127.0.0.1", "verify-full", &ca))
+        .await
+        .unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    // verify-ca forgives the name but not the chain.
+    assert_eq!(
+        try_connect(url("127.0.0.1", "verify-ca", &ca)).await,
+        Ok(true)
+    );
+    assert!(
+        try_connect(url("127.0.0.1", "verify-ca", &wrong_ca))
+            .await
+            .is_err()
+    );
+    // require without a root certificate encrypts without checking.
+    let require = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=require");
+    assert_eq!(try_connect(require).await, Ok(true));
+    let prefer = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=prefer");
+    assert_eq!(try_connect(prefer).await, Ok(true));
+    let disable = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable");
+    assert_eq!(try_connect(disable).await, Ok(false));
+    // verify-full without a root certificate is a settings error, not a silent downgrade.
+    let no_root = format!("postgres://postgres@localhost:{port}/postgres?sslmode=verify-full");
+    let err = try_connect(no_root).await.unwrap_err();
+    assert!(err.contains("sslrootcert"), "{err}");
+}
+
+#[tokio::test]
+async fn scram_password_from_environment_and_pgpass() {
+    let cluster = testing::shared();
+    let db = cluster.create_db("scram");
+    let role = format!("{}_user", db.name);
+    let password = "S3cr:et\\pw";
+    db.psql(&format!(
+        "CREATE ROLE \"{role}\" LOGIN PASSWORD 'S3cr:et\\pw' IN ROLE password_users"
+    ));
+    let base = format!(
+        "postgres://{role}@127.0.0.1:{}/{}?sslmode=disable",
+        cluster.port(),
+        db.name
+    );
+
+    // No password anywhere: the server demands one.
+    let settings = ConnSettings::parse_with(&base, &env(&[])).unwrap();
+    let err = connect(&settings).await.err().expect("needs a password");
+    assert!(format!("{err:#}").contains("password"), "{err:#}");
+
+    // PGPASSWORD
+    let settings = ConnSettings::parse_with(&base, &env(&[("PGPASSWORD", password)])).unwrap();
+    connect(&settings).await.expect("PGPASSWORD works");
+
+    // A wrong password fails, and is not printed.
+    let settings =
+        ConnSettings::parse_with(&base, &env(&[("PGPASSWORD", "wrong-pw-xyz")])).unwrap();
+    let err = connect(&settings)
+        .await
+        .err()
+        .expect("wrong password fails");
+    let text = format!("{err:#} {err:?}");
+    assert!(text.contains("authentication"), "{text}");
+    assert!(!text.contains("wrong-pw-xyz"), "{text}");
+
+    // PGPASSFILE with escapes for ':' and '\'.
+    let dir = tempfile::tempdir().unwrap();
+    let passfile = dir.path().join("pgpass");
+    std::fs::write(
+        &passfile,
+        format!(
+            "127.0.0.1:{}:{}:{role}:S3cr\\:et\\\\pw\n",
+            cluster.port(),
+            db.name
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let settings =
+        ConnSettings::parse_with(&base, &env(&[("PGPASSFILE", passfile.to_str().unwrap())]))
+            .unwrap();
+    connect(&settings).await.expect(".pgpass works");
+
+    // ~/.pgpass through HOME.
+    std::fs::rename(&passfile, dir.path().join(".pgpass")).unwrap();
+    let with_home = Environment {
+        vars: HashMap::new(),
+        home: Some(dir.path().to_path_buf()),
+    };
+    let settings = ConnSettings::parse_with(&base, &with_home).unwrap();
+    connect(&settings).await.expect("~/.pgpass works");
+    db.psql(&format!("DROP ROLE \"{role}\""));
+}
+
+#[test]
+fn dropped_cluster_leaves_no_server_behind() {
+    let cluster = Cluster::start(ClusterOptions::system()).unwrap();
+    let pid_file = cluster.data_dir().join("postmaster.pid");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let data_dir = cluster.data_dir();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    drop(cluster);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false);
+    assert!(!alive, "postmaster {pid} still running");
+    assert!(!data_dir.exists());
+}
+
+#[test]
+fn watchdog_stops_a_server_whose_test_process_died() {
+    // A child test process starts a cluster, prints its data folder, and aborts without
+    // running any destructor.
+    if std::env::var_os("PGSPLIT_WATCHDOG_CHILD").is_some() {
+        let cluster = Box::leak(Box::new(Cluster::start(ClusterOptions::system()).unwrap()));
+        println!("DATA={}", cluster.data_dir().display());
+        std::process::abort();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "watchdog_stops_a_server_whose_test_process_died",
+            "--nocapture",
+        ])
+        .env("PGSPLIT_WATCHDOG_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let data = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("DATA="))
+        .unwrap_or_else(|| panic!("child printed no data dir: {stdout}"));
+    let folder = std::path::Path::new(data).parent().unwrap().to_path_buf();
+    for _ in 0..40 {
+        if !folder.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!(
+        "{} still exists 10 s after its test process died",
+        folder.display()
+    );
+}
+
+#[tokio::test]
+async fn another_major_version_from_npm() {
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: not starting PostgreSQL 17");
+        return;
+    }
+    let cluster = testing::shared_version(17);
+    let db = cluster.create_db("v17");
+    let conn = connect(&db.settings()).await.unwrap();
+    let version: i32 = conn
+        .client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version / 10000, 17);
+}
