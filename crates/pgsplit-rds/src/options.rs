@@ -1,0 +1,257 @@
+//! What a migration is asked to do, free of any CLI type: the binary builds this from its
+//! arguments, tests build it directly.
+
+use std::time::Duration;
+
+use aws_sdk_rds::config::SharedCredentialsProvider;
+
+use crate::error::{Error, Result};
+
+/// Default `--suffix` appended to the source identifier to name the restored instance.
+pub const DEFAULT_SUFFIX: &str = "-migrated";
+/// Default `--max-wait` per step. Snapshots of large instances take hours.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(6 * 3600);
+/// Default interval between two status polls.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// Default number of instances migrated at once.
+pub const DEFAULT_PARALLEL: usize = 4;
+
+/// How to reach AWS: everything else comes from the SDK's default chain (environment,
+/// profile files, SSO, instance metadata).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// Named profile (`--profile`); default: `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
+    /// Endpoint override (`--endpoint-url`) for tests and VPC endpoints; without it the SDK
+    /// still honours `AWS_ENDPOINT_URL_RDS` and `AWS_ENDPOINT_URL`.
+    pub endpoint_url: Option<String>,
+    /// Credentials to use instead of the default chain (embedding, tests).
+    pub credentials: Option<SharedCredentialsProvider>,
+}
+
+/// Which source instances to migrate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only these (`--instance`); empty: every instance of the source region.
+    pub instances: Vec<String>,
+    /// Minus these (`--exclude`).
+    pub exclude: Vec<String>,
+}
+
+/// How the new instances are restored in the target region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSettings {
+    /// Instance class; `None`: the source instance's.
+    pub instance_class: Option<String>,
+    /// DB subnet group in the target region.
+    pub db_subnet_group: Option<String>,
+    /// VPC security groups in the target region.
+    pub vpc_security_group_ids: Vec<String>,
+    /// Multi-AZ deployment.
+    pub multi_az: bool,
+    /// Availability zone (single-AZ only).
+    pub availability_zone: Option<String>,
+    /// Publicly accessible; `None`: the subnet group's default.
+    pub publicly_accessible: Option<bool>,
+    /// Appended to the source identifier to name the new instance.
+    pub suffix: String,
+}
+
+impl Default for RestoreSettings {
+    fn default() -> Self {
+        RestoreSettings {
+            instance_class: None,
+            db_subnet_group: None,
+            vpc_security_group_ids: Vec::new(),
+            multi_az: false,
+            availability_zone: None,
+            publicly_accessible: None,
+            suffix: DEFAULT_SUFFIX.to_owned(),
+        }
+    }
+}
+
+/// How long to wait for each step, and how often to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitSettings {
+    /// Longest wait for one step of one instance (`--max-wait`).
+    pub max_wait: Duration,
+    /// Time between two status polls.
+    pub poll_interval: Duration,
+}
+
+impl Default for WaitSettings {
+    fn default() -> Self {
+        WaitSettings {
+            max_wait: DEFAULT_MAX_WAIT,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+/// Everything `migrate` needs.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// Source region; `None`: the SDK's default (`AWS_REGION`, profile).
+    pub source_region: Option<String>,
+    /// Target region.
+    pub target_region: String,
+    /// Which instances.
+    pub selection: Selection,
+    /// How to restore them.
+    pub restore: RestoreSettings,
+    /// KMS key in the target region for encrypted snapshots.
+    pub target_kms_key_id: Option<String>,
+    /// Waiting.
+    pub wait: WaitSettings,
+    /// Instances migrated at once.
+    pub parallel: usize,
+    /// Delete the intermediate snapshots after a successful restore.
+    pub cleanup_snapshots: bool,
+    /// List what would be done; call no mutating API.
+    pub dry_run: bool,
+    /// How to reach AWS.
+    pub aws: AwsSettings,
+}
+
+impl MigrateOptions {
+    /// Options with defaults for everything but the target region.
+    pub fn new(target_region: impl Into<String>) -> Self {
+        MigrateOptions {
+            source_region: None,
+            target_region: target_region.into(),
+            selection: Selection::default(),
+            restore: RestoreSettings::default(),
+            target_kms_key_id: None,
+            wait: WaitSettings::default(),
+            parallel: DEFAULT_PARALLEL,
+            cleanup_snapshots: false,
+            dry_run: false,
+            aws: AwsSettings::default(),
+        }
+    }
+
+    /// Checks the options that need no AWS call.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |option, reason: &str| {
+            Err(Error::InvalidOption {
+                option,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.target_region.trim().is_empty() {
+            return invalid("--target-region", "must not be empty");
+        }
+        if self.restore.multi_az && self.restore.availability_zone.is_some() {
+            return invalid(
+                "--availability-zone",
+                "cannot be combined with --multi-az (RDS picks the zones)",
+            );
+        }
+        if self.parallel == 0 {
+            return invalid("--parallel", "must be at least 1");
+        }
+        if self.wait.max_wait.is_zero() {
+            return invalid("--max-wait", "must be more than zero");
+        }
+        if self.wait.poll_interval.is_zero() {
+            return invalid("poll interval", "must be more than zero");
+        }
+        if let Some(bad) = self
+            .selection
+            .instances
+            .iter()
+            .find(|i| i.trim().is_empty())
+        {
+            return invalid("--instance", &format!("empty identifier {bad:?}"));
+        }
+        if !valid_identifier_part(&self.restore.suffix) {
+            return invalid(
+                "--suffix",
+                "must be letters, digits and single hyphens, and not end with a hyphen",
+            );
+        }
+        let same_region = self
+            .source_region
+            .as_deref()
+            .is_some_and(|s| s == self.target_region);
+        if same_region && self.restore.suffix.is_empty() {
+            return invalid(
+                "--suffix",
+                "must not be empty when source and target region are the same",
+            );
+        }
+        if let Some(only) = self
+            .selection
+            .instances
+            .iter()
+            .find(|i| self.selection.exclude.contains(i))
+        {
+            return invalid(
+                "--exclude",
+                &format!("{only} is both selected with --instance and excluded"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// RDS identifiers: letters, digits, hyphens; no two hyphens in a row, no trailing hyphen.
+fn valid_identifier_part(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !s.contains("--")
+        && !s.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.source_region = Some("us-east-1".into());
+        o.validate().unwrap();
+        assert_eq!(o.restore.suffix, "-migrated");
+    }
+
+    #[test]
+    fn rejects_az_with_multi_az() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.restore.multi_az = true;
+        o.restore.availability_zone = Some("eu-west-1a".into());
+        let err = o.validate().unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(err.to_string().contains("--availability-zone"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_suffix_and_parallel() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.restore.suffix = "-bad-".into();
+        assert!(o.validate().is_err());
+        o.restore.suffix = "_x".into();
+        assert!(o.validate().is_err());
+        o.restore.suffix = "-new".into();
+        o.parallel = 0;
+        assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_selected_and_excluded() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.selection.instances = vec!["a".into()];
+        o.selection.exclude = vec!["a".into()];
+        assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_empty_suffix_in_same_region() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.source_region = Some("eu-west-1".into());
+        o.restore.suffix = String::new();
+        assert!(o.validate().is_err());
+        o.source_region = Some("us-east-1".into());
+        o.validate().unwrap();
+    }
+}

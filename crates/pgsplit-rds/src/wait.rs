@@ -1,0 +1,423 @@
+//! Waiting for snapshots and instances to become available: a polling loop bounded by
+//! `--max-wait`, whose time-out and failure errors name the instance and the step.
+
+use std::future::Future;
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::{DbInstance, DbSnapshot};
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::options::WaitSettings;
+use crate::report::Step;
+
+/// What one poll saw.
+#[derive(Debug)]
+pub(crate) enum Poll<T> {
+    /// Available: done.
+    Ready(T),
+    /// Still on its way, in this status.
+    Pending(String),
+    /// In a status it will not leave for `available`.
+    Failed(String),
+}
+
+/// What is being waited for, for error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Waiting<'a> {
+    pub instance: &'a str,
+    pub step: Step,
+    pub resource: String,
+}
+
+/// Polls until `poll` says ready or failed, or until `settings.max_wait` has passed.
+/// The first poll is immediate; the last is made at the deadline.
+pub(crate) async fn until_ready<T, F, Fut>(
+    what: &Waiting<'_>,
+    settings: WaitSettings,
+    mut poll: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>>>,
+{
+    let start = Instant::now();
+    loop {
+        let status = match poll().await? {
+            Poll::Ready(value) => return Ok(value),
+            Poll::Failed(status) => {
+                return Err(Error::FailedState {
+                    instance: what.instance.to_owned(),
+                    step: what.step,
+                    resource: what.resource.clone(),
+                    status,
+                });
+            }
+            Poll::Pending(status) => status,
+        };
+        let waited = start.elapsed();
+        if waited >= settings.max_wait {
+            return Err(Error::Timeout {
+                instance: what.instance.to_owned(),
+                step: what.step,
+                resource: what.resource.clone(),
+                waited,
+                last_status: status,
+            });
+        }
+        tracing::debug!(
+            instance = what.instance,
+            step = %what.step,
+            resource = %what.resource,
+            status,
+            "waiting"
+        );
+        tokio::time::sleep(settings.poll_interval.min(settings.max_wait - waited)).await;
+    }
+}
+
+/// Snapshot statuses that will never become `available`.
+const SNAPSHOT_FAILED: &[&str] = &[
+    "failed",
+    "error",
+    "deleting",
+    "deleted",
+    "incompatible-restore",
+];
+
+/// Instance statuses that will never become `available` without someone's action.
+const INSTANCE_FAILED: &[&str] = &[
+    "failed",
+    "deleting",
+    "deleted",
+    "incompatible-restore",
+    "incompatible-network",
+    "incompatible-parameters",
+    "incompatible-option-group",
+    "incompatible-credentials",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "restore-error",
+    "storage-full",
+    "stopped",
+    "stopping",
+];
+
+fn classify<T>(status: Option<&str>, failed: &[&str], value: T) -> Poll<T> {
+    match status {
+        Some("available") => Poll::Ready(value),
+        Some(s) if failed.contains(&s) => Poll::Failed(s.to_owned()),
+        Some(s) => Poll::Pending(s.to_owned()),
+        None => Poll::Pending("unknown".to_owned()),
+    }
+}
+
+/// Waits until snapshot `id` (in `region`, through `client`) is available.
+pub(crate) async fn snapshot_available(
+    client: &Client,
+    region: &str,
+    instance: &str,
+    step: Step,
+    id: &str,
+    settings: WaitSettings,
+) -> Result<DbSnapshot> {
+    let what = Waiting {
+        instance,
+        step,
+        resource: format!("snapshot {id} in {region}"),
+    };
+    until_ready(&what, settings, || async {
+        let out = client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(instance, step, "DescribeDBSnapshots", e))?;
+        let snapshot = out
+            .db_snapshots()
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Missing {
+                instance: instance.to_owned(),
+                step,
+                resource: what.resource.clone(),
+            })?;
+        Ok(classify(
+            snapshot.status().map(str::to_owned).as_deref(),
+            SNAPSHOT_FAILED,
+            snapshot,
+        ))
+    })
+    .await
+}
+
+/// Waits until DB instance `id` (in `region`, through `client`) is available.
+pub(crate) async fn instance_available(
+    client: &Client,
+    region: &str,
+    instance: &str,
+    step: Step,
+    id: &str,
+    settings: WaitSettings,
+) -> Result<DbInstance> {
+    let what = Waiting {
+        instance,
+        step,
+        resource: format!("instance {id} in {region}"),
+    };
+    until_ready(&what, settings, || async {
+        let out = client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(instance, step, "DescribeDBInstances", e))?;
+        let db = out
+            .db_instances()
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Missing {
+                instance: instance.to_owned(),
+                step,
+                resource: what.resource.clone(),
+            })?;
+        Ok(classify(
+            db.db_instance_status().map(str::to_owned).as_deref(),
+            INSTANCE_FAILED,
+            db,
+        ))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    fn snapshot_output(status: &str) -> DescribeDbSnapshotsOutput {
+        DescribeDbSnapshotsOutput::builder()
+            .db_snapshots(
+                DbSnapshot::builder()
+                    .db_snapshot_identifier("db1-pgsplit")
+                    .db_instance_identifier("db1")
+                    .status(status)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn instance_output(status: &str) -> DescribeDbInstancesOutput {
+        DescribeDbInstancesOutput::builder()
+            .db_instances(
+                DbInstance::builder()
+                    .db_instance_identifier("db1-migrated")
+                    .db_instance_status(status)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn fast() -> WaitSettings {
+        WaitSettings {
+            max_wait: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshot_creating_then_available() {
+        let rule = mock!(Client::describe_db_snapshots)
+            .sequence()
+            .output(|| snapshot_output("creating"))
+            .times(3)
+            .output(|| snapshot_output("available"))
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let snap = snapshot_available(
+            &client,
+            "us-east-1",
+            "db1",
+            Step::Snapshot,
+            "db1-pgsplit",
+            fast(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(snap.status(), Some("available"));
+        assert_eq!(rule.num_calls(), 4);
+    }
+
+    #[tokio::test]
+    async fn instance_creating_backing_up_then_available() {
+        let rule = mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| instance_output("creating"))
+            .output(|| instance_output("backing-up"))
+            .output(|| instance_output("available"))
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let db = instance_available(
+            &client,
+            "eu-west-1",
+            "db1",
+            Step::Restore,
+            "db1-migrated",
+            fast(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(db.db_instance_identifier(), Some("db1-migrated"));
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn snapshot_failed_state_is_an_error_at_once() {
+        let rule = mock!(Client::describe_db_snapshots)
+            .sequence()
+            .output(|| snapshot_output("copying"))
+            .output(|| snapshot_output("failed"))
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let err = snapshot_available(
+            &client,
+            "eu-west-1",
+            "db1",
+            Step::Copy,
+            "db1-pgsplit-eu-west-1",
+            fast(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::FailedState { ref status, step: Step::Copy, .. } if status == "failed"),
+            "{err:?}"
+        );
+        assert!(!err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "db1: copy: snapshot db1-pgsplit-eu-west-1 in eu-west-1 is in state failed, which will not become available"
+        );
+    }
+
+    #[tokio::test]
+    async fn instance_incompatible_restore_fails() {
+        let rule = mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| instance_output("creating"))
+            .output(|| instance_output("incompatible-restore"))
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let err = instance_available(
+            &client,
+            "eu-west-1",
+            "db1",
+            Step::Restore,
+            "db1-migrated",
+            fast(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::FailedState { ref status, .. } if status == "incompatible-restore"),
+            "{err:?}"
+        );
+    }
+
+    /// Time is paused: the 30-minute wait runs instantly and the poll count is exact.
+    #[tokio::test(start_paused = true)]
+    async fn time_out_names_instance_and_step() {
+        let rule = mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| instance_output("creating"))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let settings = WaitSettings {
+            max_wait: Duration::from_secs(30 * 60),
+            poll_interval: Duration::from_secs(30),
+        };
+        let start = Instant::now();
+        let err = instance_available(
+            &client,
+            "eu-west-1",
+            "db1",
+            Step::Restore,
+            "db1-migrated",
+            settings,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "db1: restore: timed out after 1800s waiting for instance db1-migrated in eu-west-1 \
+             to become available (last status: creating)"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(1800));
+        // First poll at 0 s, then every 30 s up to and including the deadline.
+        assert_eq!(rule.num_calls(), 61);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn last_poll_happens_at_the_deadline() {
+        let rule = mock!(Client::describe_db_snapshots)
+            .sequence()
+            .output(|| snapshot_output("creating"))
+            .times(2)
+            .output(|| snapshot_output("available"))
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        // Polls at 0 s, 40 s (interval) and 50 s (deadline, clipped): the third sees it ready.
+        let settings = WaitSettings {
+            max_wait: Duration::from_secs(50),
+            poll_interval: Duration::from_secs(40),
+        };
+        snapshot_available(
+            &client,
+            "us-east-1",
+            "db1",
+            Step::Snapshot,
+            "db1-pgsplit",
+            settings,
+        )
+        .await
+        .unwrap();
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn describe_error_stops_waiting() {
+        use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
+        use aws_sdk_rds::types::error::DbSnapshotNotFoundFault;
+        let rule = mock!(Client::describe_db_snapshots).then_error(|| {
+            DescribeDBSnapshotsError::DbSnapshotNotFoundFault(
+                DbSnapshotNotFoundFault::builder()
+                    .message("DBSnapshot db1-pgsplit not found.")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_rds, RuleMode::Sequential, [&rule]);
+        let err = snapshot_available(
+            &client,
+            "us-east-1",
+            "db1",
+            Step::Snapshot,
+            "db1-pgsplit",
+            fast(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("db1: snapshot: DescribeDBSnapshots failed"),
+            "{err}"
+        );
+    }
+}
