@@ -38,7 +38,7 @@ pub async fn iam_auth_token(
         .region(region)
         .expires_in(TOKEN_LIFETIME_SECS)
         .build()
-        .map_err(|e| fail(e.into()))?;
+        .map_err(fail)?;
     let token = AuthTokenGenerator::new(config)
         .auth_token(&sdk)
         .await

@@ -115,6 +115,15 @@ pub enum Error {
         target_region: String,
     },
 
+    /// The instance cannot be migrated this way.
+    #[error("{instance}: cannot be migrated: {reason}")]
+    Unsupported {
+        /// Source instance identifier.
+        instance: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A resource with pgsplit's name exists but was not made from this instance.
     #[error(
         "{instance}: {step}: {resource} already exists and belongs to {owner}, not to {instance}; remove or rename it"

@@ -6,11 +6,18 @@
 pub mod auth_token;
 pub mod clients;
 pub mod error;
+mod migrate;
 pub mod options;
+pub mod plan;
 pub mod report;
+mod restore;
+mod snapshot;
+pub mod validate;
 mod wait;
 
 pub use auth_token::iam_auth_token;
+pub use clients::Clients;
 pub use error::{Error, Mismatch, Result};
+pub use migrate::{migrate, migrate_with};
 pub use options::{AwsSettings, MigrateOptions, RestoreSettings, Selection, WaitSettings};
 pub use report::{InstanceOutcome, InstanceReport, Report, Step, StepOutcome, StepReport};

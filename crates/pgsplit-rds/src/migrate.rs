@@ -1,0 +1,355 @@
+//! A migration run: plan from one listing of the source region, then every instance through
+//! check → snapshot → copy → restore → validate (→ cleanup), `parallel` instances at a time.
+//! One instance failing never stops the others.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::clients::{self, Clients};
+use crate::error::{Error, Result};
+use crate::options::MigrateOptions;
+use crate::plan::{self, Names, PlannedInstance};
+use crate::report::{InstanceOutcome, InstanceReport, Report, Step, StepOutcome, StepReport};
+use crate::restore::{self, instance_class};
+use crate::{snapshot, validate};
+
+/// Migrates the selected instances, with clients built from `opts.aws`.
+///
+/// Errors only when nothing could start (bad options, unknown instances, the source region
+/// cannot be listed); per-instance failures are in the report.
+pub async fn migrate(opts: &MigrateOptions) -> Result<Report> {
+    opts.validate()?;
+    let clients = clients::connect(
+        &opts.aws,
+        opts.source_region.as_deref(),
+        &opts.target_region,
+    )
+    .await?;
+    migrate_with(clients, opts).await
+}
+
+/// [`migrate`] with given clients (mocked clients in tests, custom configuration).
+pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Report> {
+    opts.validate()?;
+    let start = Instant::now();
+    let listed = plan::list_instances(&clients.source).await?;
+    let planned = plan::plan(&listed, &clients.source_region, opts)?;
+    tracing::info!(
+        instances = planned.len(),
+        source = %clients.source_region,
+        target = %clients.target_region,
+        dry_run = opts.dry_run,
+        "planned"
+    );
+    let instances = if opts.dry_run {
+        planned.into_iter().map(|p| dry_run(p, opts)).collect()
+    } else {
+        run_all(planned, clients.clone(), opts).await
+    };
+    Ok(Report {
+        source_region: clients.source_region,
+        target_region: clients.target_region,
+        dry_run: opts.dry_run,
+        duration: start.elapsed(),
+        instances,
+    })
+}
+
+struct Context {
+    clients: Clients,
+    opts: MigrateOptions,
+}
+
+async fn run_all(
+    planned: Vec<PlannedInstance>,
+    clients: Clients,
+    opts: &MigrateOptions,
+) -> Vec<InstanceReport> {
+    let ctx = Arc::new(Context {
+        clients,
+        opts: opts.clone(),
+    });
+    let permits = Arc::new(Semaphore::new(opts.parallel));
+    let names: Vec<Names> = planned.iter().map(|p| p.names.clone()).collect();
+    let mut tasks = JoinSet::new();
+    for (index, p) in planned.into_iter().enumerate() {
+        let (ctx, permits) = (Arc::clone(&ctx), Arc::clone(&permits));
+        tasks.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            (index, migrate_one(&ctx, p).await)
+        });
+    }
+    let mut reports: Vec<Option<InstanceReport>> = vec![None; names.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, report)) => reports[index] = Some(report),
+            Err(e) => tracing::error!(error = %e, "instance task ended abnormally"),
+        }
+    }
+    reports
+        .into_iter()
+        .zip(names)
+        .map(|(report, names)| {
+            report.unwrap_or_else(|| InstanceReport {
+                source_instance: names.instance,
+                target_instance: names.target_instance,
+                outcome: InstanceOutcome::Failed,
+                steps: Vec::new(),
+                error: Some("the instance's task panicked (a bug in pgsplit)".to_owned()),
+                retryable: Some(false),
+            })
+        })
+        .collect()
+}
+
+/// Records each step's duration and outcome as it runs.
+struct Steps(Vec<StepReport>);
+
+impl Steps {
+    async fn run<T>(
+        &mut self,
+        step: Step,
+        resource: Option<&str>,
+        detail: Option<String>,
+        work: impl Future<Output = Result<(T, StepOutcome)>>,
+    ) -> Result<T> {
+        let start = Instant::now();
+        let result = work.await;
+        let outcome = match &result {
+            Ok((_, outcome)) => *outcome,
+            Err(_) => StepOutcome::Failed,
+        };
+        self.0.push(StepReport {
+            step,
+            outcome,
+            duration: start.elapsed(),
+            resource: resource.map(str::to_owned),
+            detail,
+        });
+        result.map(|(value, _)| value)
+    }
+}
+
+fn check_detail(p: &PlannedInstance) -> String {
+    let db = &p.source;
+    format!(
+        "{} {}, {}, {} GiB, {}",
+        db.engine().unwrap_or("?"),
+        db.engine_version().unwrap_or("?"),
+        db.db_instance_class().unwrap_or("?"),
+        db.allocated_storage().unwrap_or_default(),
+        if db.storage_encrypted() == Some(true) {
+            "encrypted"
+        } else {
+            "unencrypted"
+        }
+    )
+}
+
+async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
+    let (c, o) = (&ctx.clients, &ctx.opts);
+    let names = p.names.clone();
+    let mut steps = Steps(Vec::new());
+    let result: Result<()> = async {
+        let detail = check_detail(&p);
+        let blocked = p.blocked;
+        steps
+            .run(Step::Check, Some(&names.instance), Some(detail), async {
+                blocked.map_or(Ok(((), StepOutcome::Done)), Err)
+            })
+            .await?;
+        let source_snapshot = steps
+            .run(
+                Step::Snapshot,
+                Some(&names.source_snapshot),
+                None,
+                snapshot::take(&c.source, &c.source_region, &names, o.wait),
+            )
+            .await?;
+        let key = o.target_kms_key_id.as_deref();
+        let copy_detail = match (source_snapshot.encrypted() == Some(true), key) {
+            (true, Some(key)) => format!("encrypted, re-encrypted with {key}"),
+            (true, None) => "encrypted, no target key".to_owned(),
+            (false, _) => "unencrypted".to_owned(),
+        };
+        let copy = steps
+            .run(
+                Step::Copy,
+                Some(&names.target_snapshot),
+                Some(copy_detail),
+                snapshot::copy(
+                    &c.target,
+                    &c.target_region,
+                    &names,
+                    &source_snapshot,
+                    key,
+                    o.wait,
+                ),
+            )
+            .await?;
+        let restored = steps
+            .run(
+                Step::Restore,
+                Some(&names.target_instance),
+                None,
+                restore::restore(
+                    &c.target,
+                    &c.target_region,
+                    &names,
+                    &p.source,
+                    &copy,
+                    &o.restore,
+                    o.wait,
+                ),
+            )
+            .await?;
+        steps
+            .run(Step::Validate, Some(&names.target_instance), None, async {
+                let mismatches = validate::compare(&p.source, &o.restore, &restored);
+                if mismatches.is_empty() {
+                    Ok(((), StepOutcome::Done))
+                } else {
+                    Err(Error::Validation {
+                        instance: names.instance.clone(),
+                        target: names.target_instance.clone(),
+                        mismatches,
+                    })
+                }
+            })
+            .await?;
+        if o.cleanup_snapshots {
+            let detail = format!(
+                "{} in {}, {} in {}",
+                names.target_snapshot, c.target_region, names.source_snapshot, c.source_region
+            );
+            steps
+                .run(Step::Cleanup, None, Some(detail), async {
+                    snapshot::delete(&c.target, &names.instance, &names.target_snapshot).await?;
+                    snapshot::delete(&c.source, &names.instance, &names.source_snapshot).await?;
+                    Ok(((), StepOutcome::Done))
+                })
+                .await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(instance = %names.instance, error = %e, "instance failed");
+    } else {
+        tracing::info!(instance = %names.instance, target = %names.target_instance, "instance migrated");
+    }
+    InstanceReport {
+        source_instance: names.instance,
+        target_instance: names.target_instance,
+        outcome: if result.is_ok() {
+            InstanceOutcome::Succeeded
+        } else {
+            InstanceOutcome::Failed
+        },
+        steps: steps.0,
+        retryable: result.as_ref().err().map(Error::is_retryable),
+        error: result.err().map(|e| e.to_string()),
+    }
+}
+
+/// What a run would do for `p`, without calling AWS.
+fn dry_run(p: PlannedInstance, o: &MigrateOptions) -> InstanceReport {
+    let names = &p.names;
+    let planned = |step, resource: &str, detail: String| StepReport {
+        step,
+        outcome: StepOutcome::Planned,
+        duration: Default::default(),
+        resource: Some(resource.to_owned()),
+        detail: Some(detail),
+    };
+    let mut steps = vec![StepReport {
+        outcome: if p.blocked.is_some() {
+            StepOutcome::Failed
+        } else {
+            StepOutcome::Planned
+        },
+        ..planned(Step::Check, &names.instance, check_detail(&p))
+    }];
+    if p.blocked.is_none() {
+        let r = &o.restore;
+        let encrypted = p.source.storage_encrypted() == Some(true);
+        let mut restore = vec![format!(
+            "class {}",
+            instance_class(&p.source, r).unwrap_or("?")
+        )];
+        restore.extend(
+            r.db_subnet_group
+                .as_ref()
+                .map(|g| format!("subnet group {g}")),
+        );
+        if !r.vpc_security_group_ids.is_empty() {
+            restore.push(format!(
+                "security groups {}",
+                r.vpc_security_group_ids.join(",")
+            ));
+        }
+        if r.multi_az {
+            restore.push("multi-AZ".to_owned());
+        } else if let Some(az) = &r.availability_zone {
+            restore.push(format!("zone {az}"));
+        }
+        restore.extend(
+            r.publicly_accessible
+                .map(|p| format!("publicly accessible {p}")),
+        );
+        steps.extend([
+            planned(
+                Step::Snapshot,
+                &names.source_snapshot,
+                format!("create or reuse snapshot of {}", names.instance),
+            ),
+            planned(
+                Step::Copy,
+                &names.target_snapshot,
+                match (&o.target_kms_key_id, encrypted) {
+                    (Some(key), true) => format!("copy to {} with KMS key {key}", o.target_region),
+                    _ => format!("copy to {}", o.target_region),
+                },
+            ),
+            planned(
+                Step::Restore,
+                &names.target_instance,
+                format!("restore with {}", restore.join(", ")),
+            ),
+            planned(
+                Step::Validate,
+                &names.target_instance,
+                "compare with source and settings".to_owned(),
+            ),
+        ]);
+        if o.cleanup_snapshots {
+            steps.push(planned(
+                Step::Cleanup,
+                &names.source_snapshot,
+                format!(
+                    "delete {} and {}",
+                    names.target_snapshot, names.source_snapshot
+                ),
+            ));
+        }
+    }
+    InstanceReport {
+        source_instance: names.instance.clone(),
+        target_instance: names.target_instance.clone(),
+        outcome: if p.blocked.is_some() {
+            InstanceOutcome::Failed
+        } else {
+            InstanceOutcome::Planned
+        },
+        steps,
+        retryable: p.blocked.as_ref().map(Error::is_retryable),
+        error: p.blocked.map(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,113 @@
+//! Restoring the new instance in the target region from the copied snapshot. An instance an
+//! earlier run restored (same name, tagged for the same source) is reused.
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::{DbInstance, DbSnapshot};
+
+use crate::error::{Error, Result};
+use crate::options::{RestoreSettings, WaitSettings};
+use crate::plan::{Names, SOURCE_TAG};
+use crate::report::{Step, StepOutcome};
+use crate::snapshot::tags;
+use crate::wait;
+
+/// Looks up instance `id`; `None` when it does not exist.
+pub(crate) async fn find(client: &Client, instance: &str, id: &str) -> Result<Option<DbInstance>> {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws(
+            instance,
+            Step::Restore,
+            "DescribeDBInstances",
+            e,
+        )),
+    }
+}
+
+/// The instance class to restore with: the one asked for, else the source's.
+pub(crate) fn instance_class<'a>(
+    source: &'a DbInstance,
+    settings: &'a RestoreSettings,
+) -> Option<&'a str> {
+    settings
+        .instance_class
+        .as_deref()
+        .or(source.db_instance_class())
+}
+
+/// Restores `names.target_instance` from `copy` (or reuses it) and waits until available.
+pub(crate) async fn restore(
+    target: &Client,
+    target_region: &str,
+    names: &Names,
+    source: &DbInstance,
+    copy: &DbSnapshot,
+    settings: &RestoreSettings,
+    wait: WaitSettings,
+) -> Result<(DbInstance, StepOutcome)> {
+    let (instance, id, step) = (&names.instance, &names.target_instance, Step::Restore);
+    let outcome = match find(target, instance, id).await? {
+        Some(existing) => {
+            let owner = existing
+                .tag_list()
+                .iter()
+                .find(|t| t.key() == Some(SOURCE_TAG))
+                .and_then(|t| t.value());
+            if owner != Some(instance.as_str()) {
+                return Err(Error::Conflict {
+                    instance: instance.clone(),
+                    step,
+                    resource: format!("instance {id} in {target_region}"),
+                    owner: owner.unwrap_or("no pgsplit migration").to_owned(),
+                });
+            }
+            tracing::info!(
+                instance,
+                target = id,
+                "reusing instance restored by an earlier run"
+            );
+            StepOutcome::Reused
+        }
+        None => {
+            let snapshot_id = copy
+                .db_snapshot_identifier()
+                .unwrap_or(&names.target_snapshot);
+            let az = if settings.multi_az {
+                None
+            } else {
+                settings.availability_zone.clone()
+            };
+            target
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(id)
+                .db_snapshot_identifier(snapshot_id)
+                .set_db_instance_class(instance_class(source, settings).map(str::to_owned))
+                .set_db_subnet_group_name(settings.db_subnet_group.clone())
+                .set_vpc_security_group_ids(
+                    (!settings.vpc_security_group_ids.is_empty())
+                        .then(|| settings.vpc_security_group_ids.clone()),
+                )
+                .multi_az(settings.multi_az)
+                .set_availability_zone(az)
+                .set_publicly_accessible(settings.publicly_accessible)
+                .tags(tags(instance))
+                .send()
+                .await
+                .map_err(|e| Error::aws(instance, step, "RestoreDBInstanceFromDBSnapshot", e))?;
+            StepOutcome::Done
+        }
+    };
+    let db = wait::instance_available(target, target_region, instance, step, id, wait).await?;
+    Ok((db, outcome))
+}

@@ -1,0 +1,204 @@
+//! Checking a restored instance against its source and the restore settings.
+
+use aws_sdk_rds::types::DbInstance;
+
+use crate::error::Mismatch;
+use crate::options::RestoreSettings;
+use crate::restore::instance_class;
+
+fn show<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+}
+
+/// Every difference between what was asked for and what `restored` is. Engine, version,
+/// storage and encryption must be the source's; class, placement and network what the
+/// settings asked for (class defaults to the source's).
+pub fn compare(
+    source: &DbInstance,
+    settings: &RestoreSettings,
+    restored: &DbInstance,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let mut check = |field: &'static str, expected: String, actual: String| {
+        if expected != actual {
+            out.push(Mismatch {
+                field,
+                expected,
+                actual,
+            });
+        }
+    };
+    check(
+        "status",
+        "available".into(),
+        show(restored.db_instance_status()),
+    );
+    check("engine", show(source.engine()), show(restored.engine()));
+    check(
+        "engine version",
+        show(source.engine_version()),
+        show(restored.engine_version()),
+    );
+    check(
+        "instance class",
+        show(instance_class(source, settings)),
+        show(restored.db_instance_class()),
+    );
+    check(
+        "allocated storage (GiB)",
+        show(source.allocated_storage()),
+        show(restored.allocated_storage()),
+    );
+    check(
+        "storage encrypted",
+        source.storage_encrypted().unwrap_or(false).to_string(),
+        restored.storage_encrypted().unwrap_or(false).to_string(),
+    );
+    check(
+        "multi-AZ",
+        settings.multi_az.to_string(),
+        restored.multi_az().unwrap_or(false).to_string(),
+    );
+    if let (Some(az), false) = (&settings.availability_zone, settings.multi_az) {
+        check(
+            "availability zone",
+            az.clone(),
+            show(restored.availability_zone()),
+        );
+    }
+    if let Some(group) = &settings.db_subnet_group {
+        check(
+            "DB subnet group",
+            group.clone(),
+            show(
+                restored
+                    .db_subnet_group()
+                    .and_then(|g| g.db_subnet_group_name()),
+            ),
+        );
+    }
+    if !settings.vpc_security_group_ids.is_empty() {
+        let mut expected = settings.vpc_security_group_ids.clone();
+        expected.sort();
+        let mut actual: Vec<String> = restored
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+            .collect();
+        actual.sort();
+        check("VPC security groups", expected.join(","), actual.join(","));
+    }
+    if let Some(public) = settings.publicly_accessible {
+        check(
+            "publicly accessible",
+            public.to_string(),
+            show(restored.publicly_accessible()),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_rds::types::{DbSubnetGroup, VpcSecurityGroupMembership};
+
+    use super::*;
+
+    fn source() -> DbInstance {
+        DbInstance::builder()
+            .db_instance_identifier("db1")
+            .engine("postgres")
+            .engine_version("16.3")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .storage_encrypted(true)
+            .db_instance_status("available")
+            .build()
+    }
+
+    fn settings() -> RestoreSettings {
+        RestoreSettings {
+            instance_class: Some("db.t3.large".into()),
+            db_subnet_group: Some("target-subnets".into()),
+            vpc_security_group_ids: vec!["sg-2".into(), "sg-1".into()],
+            availability_zone: Some("eu-west-1b".into()),
+            publicly_accessible: Some(false),
+            ..RestoreSettings::default()
+        }
+    }
+
+    fn restored() -> aws_sdk_rds::types::builders::DbInstanceBuilder {
+        DbInstance::builder()
+            .db_instance_identifier("db1-migrated")
+            .engine("postgres")
+            .engine_version("16.3")
+            .db_instance_class("db.t3.large")
+            .allocated_storage(20)
+            .storage_encrypted(true)
+            .db_instance_status("available")
+            .multi_az(false)
+            .availability_zone("eu-west-1b")
+            .publicly_accessible(false)
+            .db_subnet_group(
+                DbSubnetGroup::builder()
+                    .db_subnet_group_name("target-subnets")
+                    .build(),
+            )
+            .vpc_security_groups(
+                VpcSecurityGroupMembership::builder()
+                    .vpc_security_group_id("sg-1")
+                    .build(),
+            )
+            .vpc_security_groups(
+                VpcSecurityGroupMembership::builder()
+                    .vpc_security_group_id("sg-2")
+                    .build(),
+            )
+    }
+
+    #[test]
+    fn matching_instance_has_no_mismatch() {
+        assert_eq!(compare(&source(), &settings(), &restored().build()), []);
+    }
+
+    #[test]
+    fn every_difference_is_listed() {
+        let r = restored()
+            .db_instance_class("db.t3.micro")
+            .storage_encrypted(false)
+            .availability_zone("eu-west-1a")
+            .db_instance_status("modifying")
+            .build();
+        let fields: Vec<_> = compare(&source(), &settings(), &r)
+            .iter()
+            .map(|m| m.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "status",
+                "instance class",
+                "storage encrypted",
+                "availability zone"
+            ]
+        );
+    }
+
+    #[test]
+    fn class_defaults_to_source_and_az_ignored_for_multi_az() {
+        let s = RestoreSettings {
+            multi_az: true,
+            ..RestoreSettings::default()
+        };
+        let r = restored()
+            .db_instance_class("db.t3.micro")
+            .multi_az(true)
+            .availability_zone("anywhere")
+            .build();
+        assert_eq!(compare(&source(), &s, &r), []);
+        let r = restored().db_instance_class("db.t3.micro").build();
+        let m = compare(&source(), &s, &r);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].to_string(), "multi-AZ: expected true, got false");
+    }
+}
