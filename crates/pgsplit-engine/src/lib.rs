@@ -1,1 +1,5 @@
-//! pgsplit-engine
+//! A pgsplit run: mapping → plan → (snapshot, schema, data, post-data) → verify → report.
+
+pub mod mapping;
+pub mod plan;
+pub mod session;

@@ -1,1 +1,110 @@
-fn main() {}
+//! The `pgsplit` command line: arguments → validated configuration → engine → printer.
+
+mod exit_code;
+mod output;
+mod plan_cmd;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use exit_code::ExitCode;
+use output::{JsonOut, Printer};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pgsplit",
+    version,
+    about = "Copy, migrate and split PostgreSQL databases: native schema copy, parallel binary COPY from one snapshot, verified row by row.",
+    after_help = "Mapping file: one SOURCE_URL@@TARGET_URL per line, e.g.\n  postgres://app@old-db:5432/shop@@postgres://app@new-db:5432/shop\n\nExit codes: 0 success, 1 failure or problems found, 2 bad input, 3 verification mismatch, 130 interrupted."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr, no human report on stdout.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Machine-readable report: `--json` prints JSON on stdout, `--json FILE` writes it there.
+    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<String>,
+    /// No progress bars or periodic progress lines.
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a mapping and show what a run would do, without writing anything.
+    Plan(plan_cmd::PlanArgs),
+}
+
+fn main() {
+    let code = match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Success
+            }
+        }
+    };
+    std::process::exit(code.code());
+}
+
+fn run(cli: Cli) -> ExitCode {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PGSPLIT_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let printer = Printer {
+        json: JsonOut::from_arg(cli.json.as_deref()),
+        quiet: cli.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::Failure;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plan(args) => plan_cmd::run(args, &printer).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_bad_input(&e) {
+                ExitCode::Usage
+            } else {
+                ExitCode::Failure
+            }
+        }
+    }
+}
+
+/// Errors found before anything was connected to: exit 2.
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<pgsplit_engine::mapping::MappingError>()
+            || cause.is::<pgsplit_pg::SettingsError>()
+    })
+}

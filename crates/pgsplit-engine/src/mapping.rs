@@ -1,0 +1,231 @@
+//! The mapping file: one `SOURCE_URL@@TARGET_URL` per line, `#` comments and blank
+//! lines ignored. Every problem is reported with `file:line`, with URLs redacted, before
+//! any connection is opened.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use pgsplit_pg::{ConnSettings, Environment, redact_text};
+
+/// One copy: a source database into a target database.
+#[derive(Clone, Debug)]
+pub struct MappingLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub source: ConnSettings,
+    pub target: ConnSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub path: PathBuf,
+    pub lines: Vec<MappingLine>,
+}
+
+/// A problem at one line of a mapping file. `Display`: `file:line: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}
+
+/// All problems of a mapping file (never just the first).
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("cannot read mapping file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<LineError>),
+    #[error("{path}: no mapping lines (expected SOURCE_URL@@TARGET_URL)")]
+    Empty { path: PathBuf },
+}
+
+impl Mapping {
+    pub fn read(path: &Path) -> Result<Mapping, MappingError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Mapping::parse(path, &text, &Environment::from_process())
+    }
+
+    pub fn parse(path: &Path, text: &str, env: &Environment) -> Result<Mapping, MappingError> {
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        let error = |line: usize, message: String| LineError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        for (index, raw) in text.lines().enumerate() {
+            let number = index + 1;
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            match parse_line(trimmed, env) {
+                Ok((source, target)) => lines.push(MappingLine {
+                    line: number,
+                    source,
+                    target,
+                }),
+                Err(message) => errors.push(error(number, message)),
+            }
+        }
+        // Two lines writing into one database would overwrite each other.
+        for (i, a) in lines.iter().enumerate() {
+            if let Some(b) = lines[..i]
+                .iter()
+                .find(|b| b.target.same_database(&a.target))
+            {
+                errors.push(error(
+                    a.line,
+                    format!(
+                        "target {} is already the target of line {}",
+                        a.target, b.line
+                    ),
+                ));
+            }
+        }
+        errors.sort_by_key(|e| e.line);
+        if !errors.is_empty() {
+            return Err(MappingError::Invalid(errors));
+        }
+        if lines.is_empty() {
+            return Err(MappingError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Mapping {
+            path: path.to_path_buf(),
+            lines,
+        })
+    }
+}
+
+fn parse_line(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettings), String> {
+    let parts: Vec<&str> = text.split("@@").collect();
+    let (source, target) = match parts.as_slice() {
+        [source, target] => (source.trim(), target.trim()),
+        [_] => {
+            return Err(format!(
+                "missing '@@' between source and target URL in {:?}",
+                redact_text(text)
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "more than one '@@' in {:?} (percent-encode '@' in passwords as %40)",
+                redact_text(text)
+            ));
+        }
+    };
+    let parse = |which: &str, url: &str| -> Result<ConnSettings, String> {
+        if url.is_empty() {
+            return Err(format!("empty {which} URL"));
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(format!(
+                "{which} is not a postgres:// or postgresql:// URL: {:?}",
+                redact_text(url)
+            ));
+        }
+        ConnSettings::parse_with(url, env).map_err(|e| format!("{which} URL: {e}"))
+    };
+    let source = parse("source", source)?;
+    let target = parse("target", target)?;
+    if source.same_database(&target) {
+        return Err(format!("target {target} is the source itself"));
+    }
+    Ok((source, target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Mapping, MappingError> {
+        Mapping::parse(Path::new("m.txt"), text, &Environment::default())
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Err(MappingError::Invalid(errors)) => errors.iter().map(ToString::to_string).collect(),
+            other => panic!("expected line errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_lines_comments_and_blanks() {
+        let m = parse(
+            "# migrate shop\n\n  postgres://a@h1/shop@@postgresql://b:pw@h2:6000/shop  \n\
+             postgres://a@h1/crm@@postgres://b@h2/crm\n",
+        )
+        .unwrap();
+        assert_eq!(m.lines.len(), 2);
+        assert_eq!(m.lines[0].line, 3);
+        assert_eq!(m.lines[0].target.hosts[0].1, 6000);
+        assert_eq!(m.lines[1].line, 4);
+    }
+
+    #[test]
+    fn reports_every_bad_line_with_its_number_and_no_password() {
+        let text = "postgres://u:pw1@h/a@@postgres://u:pw1@h2/a\n\
+                    postgres://u:pw2@h/b postgres://u@h2/b\n\
+                    postgres://u:pw3@h/c@@mysql://u:pw3@h2/c\n\
+                    postgres://u:pw4@h/d@@postgres://u:pw4@h:99999/d\n\
+                    postgres://u:pw5@h/e@@postgres://other:pw5@h:5432/e\n\
+                    postgres://u:pw6@h/f@@postgres://u@h2/a\n\
+                    postgres://u:p@@w7@h/g@@postgres://u@h2/g\n\
+                    @@postgres://u@h2/x\n";
+        let errs = errors(text);
+        let joined = errs.join("\n");
+        for pw in ["pw1", "pw2", "pw3", "pw4", "pw5", "pw6", "w7"] {
+            assert!(!joined.contains(pw), "{pw} leaked: {joined}");
+        }
+        assert!(errs[0].starts_with("m.txt:2: missing '@@'"), "{joined}");
+        assert!(
+            errs[1].starts_with("m.txt:3: target is not a postgres://"),
+            "{joined}"
+        );
+        assert!(
+            errs[2].starts_with("m.txt:4: target URL: invalid value for port"),
+            "{joined}"
+        );
+        assert!(
+            errs[3].starts_with("m.txt:5: target postgres://other@h:5432/e is the source itself"),
+            "{joined}"
+        );
+        assert!(
+            errs[4].starts_with(
+                "m.txt:6: target postgres://u@h2:5432/a is already the target of line 1"
+            ),
+            "{joined}"
+        );
+        assert!(
+            errs[5].starts_with("m.txt:7: more than one '@@'"),
+            "{joined}"
+        );
+        assert!(errs[6].starts_with("m.txt:8: empty source URL"), "{joined}");
+        assert_eq!(errs.len(), 7);
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        assert!(matches!(
+            parse("# nothing\n\n"),
+            Err(MappingError::Empty { .. })
+        ));
+    }
+}

@@ -1,0 +1,1 @@
+SELECT name FROM pg_available_extensions ORDER BY name

@@ -1,0 +1,7 @@
+-- Run in the maintenance database when the target database does not exist yet.
+SELECT current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       r.rolsuper AS superuser,
+       (r.rolsuper OR r.rolcreatedb) AS can_create
+  FROM pg_roles r
+ WHERE r.rolname = current_user

@@ -1,0 +1,22 @@
+//! Opening connections for a run: the user's settings plus the defaults a batch tool
+//! needs (a connect timeout, so that an unreachable server fails instead of hanging).
+
+use std::time::Duration;
+
+use pgsplit_pg::{ConnSettings, ConnectFailure, Connection};
+
+/// Used when neither the URL nor `PGCONNECT_TIMEOUT` sets one.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn open(settings: &ConnSettings) -> Result<Connection, ConnectFailure> {
+    let mut settings = settings.clone();
+    settings
+        .connect_timeout
+        .get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+    pgsplit_pg::connect(&settings).await
+}
+
+/// The database that always exists, to create the target database from.
+pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {
+    settings.with_dbname("postgres")
+}

@@ -1,0 +1,110 @@
+//! The printer: results go to stdout (human text or JSON), logs and progress to stderr.
+//! Nothing else in the program prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+
+/// Where `--json` sends the machine-readable document.
+#[derive(Clone, Debug)]
+pub enum JsonOut {
+    /// Human output only.
+    None,
+    /// `--json` with no file: JSON on stdout instead of the human text.
+    Stdout,
+    /// `--json FILE`: human text on stdout, JSON into the file.
+    File(PathBuf),
+}
+
+impl JsonOut {
+    pub fn from_arg(arg: Option<&str>) -> JsonOut {
+        match arg {
+            None => JsonOut::None,
+            Some("-") => JsonOut::Stdout,
+            Some(path) => JsonOut::File(PathBuf::from(path)),
+        }
+    }
+}
+
+pub struct Printer {
+    pub json: JsonOut,
+    pub quiet: bool,
+}
+
+impl Printer {
+    /// Prints the human form unless JSON goes to stdout, and writes the JSON document.
+    pub fn result<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        match &self.json {
+            JsonOut::Stdout => {
+                let mut out = std::io::stdout().lock();
+                serde_json::to_writer_pretty(&mut out, value)?;
+                writeln!(out)?;
+            }
+            JsonOut::File(path) => {
+                let text = serde_json::to_string_pretty(value)?;
+                std::fs::write(path, text + "\n")
+                    .with_context(|| format!("write JSON report {}", path.display()))?;
+                self.human(&human())?;
+            }
+            JsonOut::None => self.human(&human())?,
+        }
+        Ok(())
+    }
+
+    fn human(&self, text: &str) -> anyhow::Result<()> {
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// `1.2 GB`, `340 kB`: sizes the way PostgreSQL's `pg_size_pretty` shows them.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 * 10.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// `12.3M`, `45k`, `870`.
+pub fn count(n: i64) -> String {
+    match n {
+        n if n >= 10_000_000 => format!("{:.0}M", n as f64 / 1e6),
+        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n if n >= 10_000 => format!("{:.0}k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(bytes(512), "512 bytes");
+        assert_eq!(bytes(20 * 1024), "20 kB");
+        assert_eq!(bytes(1536 * 1024 * 1024), "1536 MB");
+        assert_eq!(bytes(15 * 1024 * 1024 * 1024), "15 GB");
+        assert_eq!(count(1_234_567), "1.2M");
+        assert_eq!(count(45_600), "46k");
+        assert_eq!(count(870), "870");
+    }
+}

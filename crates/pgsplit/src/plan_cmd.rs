@@ -1,0 +1,103 @@
+//! `pgsplit plan MAPPING`: what a run would do and what would stop it, read-only.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use pgsplit_engine::mapping::Mapping;
+use pgsplit_engine::plan::{self, PlanReport};
+
+use crate::exit_code::ExitCode;
+use crate::output::{Printer, bytes, count};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  pgsplit plan mapping.txt\n  pgsplit plan mapping.txt --json > plan.json"
+)]
+pub struct PlanArgs {
+    /// Mapping file: one SOURCE_URL@@TARGET_URL per line.
+    pub mapping: PathBuf,
+    /// Do not count a non-empty target as a problem (what `run --clean` would replace).
+    #[arg(long)]
+    pub clean: bool,
+}
+
+pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let mapping = Mapping::read(&args.mapping)?;
+    let report = plan::plan(&mapping, args.clean).await;
+    printer.result(&report, || render(&report))?;
+    Ok(if report.problem_count() == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    })
+}
+
+fn render(report: &PlanReport) -> String {
+    let mut out = String::new();
+    for line in &report.lines {
+        let _ = writeln!(
+            out,
+            "line {}: {} -> {}",
+            line.line, line.source_url, line.target_url
+        );
+        if let Some(s) = &line.source {
+            let extensions: Vec<String> = s
+                .extensions
+                .iter()
+                .map(|e| format!("{} {}", e.name, e.version))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  source  PostgreSQL {}, {}, {} tables, extensions: {}",
+                s.server_version,
+                bytes(s.database_bytes),
+                s.tables,
+                extensions.join(", ")
+            );
+            for t in &s.largest_tables {
+                let _ = writeln!(
+                    out,
+                    "          {:<40} {:>10}  ~{} rows",
+                    format!("{}.{}", t.schema, t.name),
+                    bytes(t.bytes),
+                    count(t.estimated_rows)
+                );
+            }
+        }
+        if let Some(t) = &line.target {
+            let state = if !t.database_exists {
+                "database does not exist (will be created)".to_string()
+            } else if t.user_objects == 0 {
+                "database empty".to_string()
+            } else {
+                format!("database holds {} objects", t.user_objects)
+            };
+            let _ = writeln!(
+                out,
+                "  target  PostgreSQL {}, {}, superuser: {}, can create: {}",
+                t.server_version,
+                state,
+                yes_no(t.superuser),
+                yes_no(t.can_create)
+            );
+        }
+        if line.problems.is_empty() {
+            let _ = writeln!(out, "  ok: no problems found");
+        }
+        for p in &line.problems {
+            let _ = writeln!(out, "  PROBLEM: {}", p.message);
+        }
+    }
+    let problems = report.problem_count();
+    let _ = writeln!(
+        out,
+        "{} line(s), {} problem(s)",
+        report.lines.len(),
+        problems
+    );
+    out
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}

@@ -1,0 +1,191 @@
+//! `pgsplit plan` end to end: the real binary against real clusters.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use pgsplit_pg::testing::{self, Cluster};
+
+fn pgsplit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .env_remove("PGHOST")
+        .output()
+        .expect("run pgsplit")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_mapping(dir: &tempfile::TempDir, body: &str) -> String {
+    let path = dir.path().join("mapping.txt");
+    std::fs::write(&path, body).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
+    format!(
+        "postgres://{role}:{password}@127.0.0.1:{}/{db}?sslmode=disable",
+        cluster.port()
+    )
+}
+
+#[test]
+fn plan_shows_facts_and_never_prints_the_password() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_src");
+    let full_target = cluster.create_db("plan_full");
+    let role = format!("{}_r", source.name);
+    let secret = "Pl4n-s3cret-%40x";
+    source.psql(&format!(
+        "CREATE ROLE \"{role}\" LOGIN SUPERUSER PASSWORD 'Pl4n-s3cret-@x' IN ROLE password_users;
+         CREATE EXTENSION IF NOT EXISTS hstore;
+         CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g;
+         CREATE TABLE small (id int); ANALYZE;"
+    ));
+    full_target.psql("CREATE TABLE leftover (id int)");
+    let new_target = format!("{}_new", source.name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "# two lines\n{}@@{}\n\n{}@@{}\n",
+            password_url(cluster, &role, secret, &source.name),
+            password_url(cluster, &role, secret, &new_target),
+            password_url(cluster, &role, secret, &source.name),
+            password_url(cluster, &role, secret, &full_target.name),
+        ),
+    );
+    let out = pgsplit(&["plan", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("line 2:"), "{stdout}");
+    assert!(stdout.contains("line 4:"), "{stdout}");
+    assert!(stdout.contains("PostgreSQL 15"), "{stdout}");
+    assert!(stdout.contains("2 tables"), "{stdout}");
+    assert!(stdout.contains("hstore"), "{stdout}");
+    assert!(stdout.contains("public.big"), "{stdout}");
+    assert!(stdout.contains("~20k rows"), "{stdout}");
+    assert!(
+        stdout.contains("database does not exist (will be created)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("target database is not empty (1 objects)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 line(s), 1 problem(s)"), "{stdout}");
+
+    let json_file = dir.path().join("plan.json");
+    let out = pgsplit(&["plan", &mapping, "--json", json_file.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    let json = std::fs::read_to_string(&json_file).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["lines"][0]["source"]["tables"], 2);
+    assert_eq!(doc["lines"][0]["target"]["database_exists"], false);
+    assert_eq!(doc["lines"][1]["problems"][0]["kind"], "target_not_empty");
+    let out_stdout_json = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout_json, stderr_json) = text(&out_stdout_json);
+    assert!(serde_json::from_str::<serde_json::Value>(&stdout_json).is_ok());
+    for blob in [&stdout, &stderr, &json, &stdout_json, &stderr_json] {
+        assert!(!blob.contains("Pl4n-s3cret"), "password leaked: {blob}");
+    }
+    // --clean: a non-empty target is what the run will replace, not a problem.
+    let out = pgsplit(&["plan", &mapping, "--clean"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    source.psql(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""));
+}
+
+#[test]
+fn broken_line_exits_2_before_any_connection() {
+    // Lines 1 and 2 point at a listener we own: no connection may reach it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "postgres://u:hunter2@127.0.0.1:{port}/a@@postgres://u:hunter2@127.0.0.1:{port}/b\n\
+             postgres://u@127.0.0.1:{port}/c@@postgres://u@127.0.0.1:{port}/d\n\
+             postgres://u:hunter2@127.0.0.1:{port}/e postgres://u@127.0.0.1:{port}/f\n"
+        ),
+    );
+    let out = pgsplit(&["plan", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("mapping.txt:3: missing '@@'"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stderr}"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        listener.accept().is_err(),
+        "pgsplit connected before validating the mapping"
+    );
+}
+
+#[test]
+fn unreachable_servers_and_older_targets_are_problems() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_unreach");
+    let dir = tempfile::tempdir().unwrap();
+    let dead_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut body = format!(
+        "{}@@postgres://x@127.0.0.1:{dead_port}/gone?sslmode=disable\n",
+        cluster.url(&source.name)
+    );
+    let older = std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS")
+        .is_none()
+        .then(|| testing::shared_version(13));
+    if let Some(older) = older {
+        body.push_str(&format!(
+            "{}@@{}\n",
+            cluster.url(&source.name),
+            older.url("fresh13")
+        ));
+    }
+    let mapping = write_mapping(&dir, &body);
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let first = &doc["lines"][0]["problems"][0];
+    assert_eq!(first["kind"], "target_unreachable");
+    let message = first["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("127.0.0.1:{dead_port}/gone")),
+        "{message}"
+    );
+    if older.is_some() {
+        let kinds: Vec<&str> = doc["lines"][1]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["target_older"], "{stdout}");
+    }
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let out = pgsplit(&["--help"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("Exit codes"), "{stdout}");
+    let out = pgsplit(&["plan", "--help"]);
+    assert!(text(&out).0.contains("Examples:"));
+    let out = pgsplit(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
