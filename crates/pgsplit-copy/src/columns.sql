@@ -1,0 +1,15 @@
+-- The columns a COPY lists: not dropped, not generated (the target computes those).
+SELECT a.attrelid AS table_oid,
+       a.attname AS name,
+       a.atttypid AS type_oid,
+       format_type(a.atttypid, a.atttypmod) AS type_name
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r'
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+   AND a.attgenerated = ''
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%'
+ ORDER BY a.attrelid, a.attnum

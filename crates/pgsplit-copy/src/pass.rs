@@ -1,0 +1,199 @@
+//! COPY pass-through: rows leave the source as COPY bytes and enter the target as the
+//! same bytes, never decoded; on the way they are framed to count and hash them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use futures::{SinkExt, StreamExt, pin_mut};
+use tokio_postgres::Client;
+
+use crate::digest::Digest;
+use crate::frame::{Format, FrameError, Framer};
+use crate::tables::SourceTable;
+
+/// Rows are gathered into messages of about this size on their way to the target:
+/// fewer, larger CopyData messages cost less per row than one message per row.
+pub const SEND_BUFFER_BYTES: usize = 64 * 1024;
+
+/// What to read: a table's columns, in a format, optionally only rows matching a
+/// predicate (a chunk's range, a split's row filter).
+#[derive(Clone, Debug)]
+pub struct CopySpec<'a> {
+    pub table: &'a SourceTable,
+    pub format: Format,
+    pub predicate: Option<String>,
+}
+
+impl CopySpec<'_> {
+    pub fn copy_out_sql(&self) -> String {
+        let format = self.format.sql();
+        match &self.predicate {
+            None => format!(
+                "COPY {} ({}) TO STDOUT (FORMAT {format})",
+                self.table.qualified(),
+                self.table.column_list()
+            ),
+            Some(predicate) => format!(
+                "COPY (SELECT {} FROM ONLY {} WHERE {predicate}) TO STDOUT (FORMAT {format})",
+                self.table.column_list(),
+                self.table.qualified()
+            ),
+        }
+    }
+
+    /// `freeze`: the table was created or truncated in this transaction, so rows can be
+    /// written frozen (no hint-bit rewrite or anti-wraparound vacuum later).
+    pub fn copy_in_sql(&self, freeze: bool) -> String {
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT {}{})",
+            self.table.qualified(),
+            self.table.column_list(),
+            self.format.sql(),
+            if freeze { ", FREEZE" } else { "" }
+        )
+    }
+}
+
+/// Live counters that progress display reads while a copy runs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub bytes: AtomicU64,
+    pub rows: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Moved {
+    pub rows: u64,
+    pub bytes: u64,
+    pub digest: Digest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("reading from the source: {0}")]
+    Source(#[source] tokio_postgres::Error),
+    #[error("writing to the target: {0}")]
+    Target(#[source] tokio_postgres::Error),
+    #[error("reading: {0}")]
+    Read(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("the target stored {stored} rows but {sent} were sent")]
+    RowCount { sent: u64, stored: u64 },
+}
+
+impl PassError {
+    /// The database error underneath, for retry decisions.
+    pub fn db_error(&self) -> Option<&tokio_postgres::Error> {
+        match self {
+            PassError::Source(e) | PassError::Target(e) | PassError::Read(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Streams one COPY from `source` into `target`. The target side must already be in the
+/// transaction the caller wants (the caller commits). `hash: false` only counts.
+pub async fn forward(
+    source: &Client,
+    target: &Client,
+    spec: &CopySpec<'_>,
+    freeze: bool,
+    hash: bool,
+    counters: &Counters,
+) -> Result<Moved, PassError> {
+    let stream = source
+        .copy_out(spec.copy_out_sql().as_str())
+        .await
+        .map_err(PassError::Source)?;
+    let sink = target
+        .copy_in::<_, Bytes>(spec.copy_in_sql(freeze).as_str())
+        .await
+        .map_err(PassError::Target)?;
+    pin_mut!(stream);
+    pin_mut!(sink);
+    let mut framer = Framer::new(spec.format, hash);
+    let mut buffer = BytesMut::with_capacity(SEND_BUFFER_BYTES);
+    let mut bytes = 0u64;
+    let mut reported = (0u64, 0u64);
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(PassError::Source)?;
+        framer.feed(&piece)?;
+        bytes += piece.len() as u64;
+        if piece.len() >= SEND_BUFFER_BYTES {
+            if !buffer.is_empty() {
+                sink.feed(buffer.split().freeze())
+                    .await
+                    .map_err(PassError::Target)?;
+            }
+            sink.feed(piece).await.map_err(PassError::Target)?;
+        } else {
+            buffer.extend_from_slice(&piece);
+            if buffer.len() >= SEND_BUFFER_BYTES {
+                sink.feed(buffer.split().freeze())
+                    .await
+                    .map_err(PassError::Target)?;
+                report(counters, &mut reported, bytes, framer.rows());
+            }
+        }
+    }
+    if !buffer.is_empty() {
+        sink.feed(buffer.freeze())
+            .await
+            .map_err(PassError::Target)?;
+    }
+    let (rows, digest) = framer.finish()?;
+    let stored = sink.finish().await.map_err(PassError::Target)?;
+    report(counters, &mut reported, bytes, rows);
+    if stored != rows {
+        return Err(PassError::RowCount { sent: rows, stored });
+    }
+    Ok(Moved {
+        rows,
+        bytes,
+        digest,
+    })
+}
+
+/// Reads one COPY and frames it: the same rows and digest that [`forward`] computes,
+/// for checking a target (or a source, in `verify`) later.
+pub async fn read(
+    client: &Client,
+    spec: &CopySpec<'_>,
+    hash: bool,
+    counters: &Counters,
+) -> Result<Moved, PassError> {
+    let stream = client
+        .copy_out(spec.copy_out_sql().as_str())
+        .await
+        .map_err(PassError::Read)?;
+    pin_mut!(stream);
+    let mut framer = Framer::new(spec.format, hash);
+    let mut bytes = 0u64;
+    let mut reported = (0u64, 0u64);
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(PassError::Read)?;
+        framer.feed(&piece)?;
+        bytes += piece.len() as u64;
+        if bytes - reported.0 >= SEND_BUFFER_BYTES as u64 {
+            report(counters, &mut reported, bytes, framer.rows());
+        }
+    }
+    let (rows, digest) = framer.finish()?;
+    report(counters, &mut reported, bytes, rows);
+    Ok(Moved {
+        rows,
+        bytes,
+        digest,
+    })
+}
+
+fn report(counters: &Counters, reported: &mut (u64, u64), bytes: u64, rows: u64) {
+    counters
+        .bytes
+        .fetch_add(bytes - reported.0, Ordering::Relaxed);
+    counters
+        .rows
+        .fetch_add(rows - reported.1, Ordering::Relaxed);
+    *reported = (bytes, rows);
+}

@@ -1,0 +1,162 @@
+//! The tables a copy moves, read from the source catalog inside the copy's snapshot:
+//! leaf tables with their copyable columns, sizes, a key to split them by, and whether
+//! their rows can travel in binary COPY.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+use tokio_postgres::types::Oid;
+
+use pgsplit_pg::quote;
+
+use crate::frame::Format;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub type_name: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SourceTable {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub unlogged: bool,
+    pub bytes: i64,
+    pub pages: i64,
+    pub estimated_rows: f64,
+    /// A single-column integer primary key, usable to split the table by ranges.
+    pub int_key: Option<String>,
+    pub columns: Vec<Column>,
+    /// Binary unless a column's type (or a part of it) has no send/receive function.
+    pub format: Format,
+}
+
+impl SourceTable {
+    /// `"schema"."name"`
+    pub fn qualified(&self) -> String {
+        quote::qualified(&self.schema, &self.name)
+    }
+
+    /// `schema.name` for people.
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// `"a", "b"`: the column list of both COPY statements.
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote::ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+struct TypeInfo {
+    has_binary_io: bool,
+    element: Oid,
+    base: Oid,
+    relation: Oid,
+    range_subtype: Oid,
+}
+
+/// Reads every copyable table. Run it inside the snapshot that the data copy uses.
+pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_postgres::Error> {
+    let types: HashMap<Oid, TypeInfo> = client
+        .query(include_str!("types.sql"), &[])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get("oid"),
+                TypeInfo {
+                    has_binary_io: r.get("has_binary_io"),
+                    element: r.get("element"),
+                    base: r.get("base"),
+                    relation: r.get("relation"),
+                    range_subtype: r.get("range_subtype"),
+                },
+            )
+        })
+        .collect();
+    // Composite types need their attributes' types: one query for all of them.
+    let mut composite_members: HashMap<Oid, Vec<Oid>> = HashMap::new();
+    for r in client
+        .query(
+            "SELECT attrelid, atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped",
+            &[],
+        )
+        .await?
+    {
+        composite_members
+            .entry(r.get(0))
+            .or_default()
+            .push(r.get(1));
+    }
+    let mut columns: HashMap<Oid, Vec<(Column, Oid)>> = HashMap::new();
+    for r in client.query(include_str!("columns.sql"), &[]).await? {
+        columns.entry(r.get("table_oid")).or_default().push((
+            Column {
+                name: r.get("name"),
+                type_name: r.get("type_name"),
+            },
+            r.get("type_oid"),
+        ));
+    }
+    let binary_ok = |oid: Oid| binary_capable(oid, &types, &composite_members, 0);
+    let rows = client.query(include_str!("tables.sql"), &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let oid: Oid = r.get("oid");
+            let cols = columns.remove(&oid).unwrap_or_default();
+            let format = if cols.iter().all(|(_, t)| binary_ok(*t)) {
+                Format::Binary
+            } else {
+                Format::Text
+            };
+            SourceTable {
+                oid,
+                schema: r.get("schema"),
+                name: r.get("name"),
+                unlogged: r.get::<_, String>("persistence") == "u",
+                bytes: r.get("bytes"),
+                pages: r.get("pages"),
+                estimated_rows: r.get("estimated_rows"),
+                int_key: r.get("int_key"),
+                columns: cols.into_iter().map(|(c, _)| c).collect(),
+                format,
+            }
+        })
+        .collect())
+}
+
+const MAX_TYPE_DEPTH: u32 = 32;
+
+fn binary_capable(
+    oid: Oid,
+    types: &HashMap<Oid, TypeInfo>,
+    composites: &HashMap<Oid, Vec<Oid>>,
+    depth: u32,
+) -> bool {
+    if depth > MAX_TYPE_DEPTH {
+        return false;
+    }
+    let Some(t) = types.get(&oid) else {
+        return false;
+    };
+    if !t.has_binary_io {
+        return false;
+    }
+    let part_ok = |part: Oid| part == 0 || binary_capable(part, types, composites, depth + 1);
+    part_ok(t.element)
+        && part_ok(t.base)
+        && part_ok(t.range_subtype)
+        && (t.relation == 0
+            || composites
+                .get(&t.relation)
+                .is_none_or(|members| members.iter().all(|m| part_ok(*m))))
+}
