@@ -353,3 +353,295 @@ fn dry_run(p: PlannedInstance, o: &MigrateOptions) -> InstanceReport {
         error: p.blocked.map(|e| e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Whole-instance runs against mocked clients: the waiting paths moto cannot show.
+
+    use std::time::Duration;
+
+    use aws_sdk_rds::Client;
+    use aws_sdk_rds::operation::copy_db_snapshot::CopyDbSnapshotOutput;
+    use aws_sdk_rds::operation::create_db_snapshot::{
+        CreateDBSnapshotError, CreateDbSnapshotOutput,
+    };
+    use aws_sdk_rds::operation::describe_db_instances::{
+        DescribeDBInstancesError, DescribeDbInstancesOutput,
+    };
+    use aws_sdk_rds::operation::describe_db_snapshots::{
+        DescribeDBSnapshotsError, DescribeDbSnapshotsOutput,
+    };
+    use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDbInstanceFromDbSnapshotOutput;
+    use aws_sdk_rds::types::error::{
+        DbInstanceNotFoundFault, DbSnapshotAlreadyExistsFault, DbSnapshotNotFoundFault,
+    };
+    use aws_sdk_rds::types::{DbInstance, DbSnapshot};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    use super::*;
+    use crate::options::WaitSettings;
+
+    fn source_db() -> DbInstance {
+        DbInstance::builder()
+            .db_instance_identifier("db1")
+            .engine("postgres")
+            .engine_version("16.3")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .storage_encrypted(false)
+            .db_instance_status("available")
+            .build()
+    }
+
+    fn restored(status: &str) -> DescribeDbInstancesOutput {
+        let db = DbInstance::builder()
+            .db_instance_identifier("db1-migrated")
+            .engine("postgres")
+            .engine_version("16.3")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .storage_encrypted(false)
+            .multi_az(false)
+            .db_instance_status(status)
+            .build();
+        DescribeDbInstancesOutput::builder()
+            .db_instances(db)
+            .build()
+    }
+
+    fn snapshot(id: &str, status: &str) -> DescribeDbSnapshotsOutput {
+        let s = DbSnapshot::builder()
+            .db_snapshot_identifier(id)
+            .db_instance_identifier("db1")
+            .db_snapshot_arn(format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"))
+            .encrypted(false)
+            .status(status)
+            .build();
+        DescribeDbSnapshotsOutput::builder().db_snapshots(s).build()
+    }
+
+    fn list_source() -> Rule {
+        mock!(Client::describe_db_instances).then_output(|| {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(source_db())
+                .build()
+        })
+    }
+
+    fn snapshot_not_found() -> Rule {
+        mock!(Client::describe_db_snapshots).then_error(|| {
+            DescribeDBSnapshotsError::DbSnapshotNotFoundFault(
+                DbSnapshotNotFoundFault::builder().build(),
+            )
+        })
+    }
+
+    /// Source side: listed, no snapshot yet, created, creating twice, available.
+    fn source_rules() -> Vec<Rule> {
+        vec![
+            list_source(),
+            snapshot_not_found(),
+            mock!(Client::create_db_snapshot)
+                .then_output(|| CreateDbSnapshotOutput::builder().build()),
+            mock!(Client::describe_db_snapshots)
+                .sequence()
+                .output(|| snapshot("db1-pgsplit", "creating"))
+                .times(2)
+                .output(|| snapshot("db1-pgsplit", "available"))
+                .build(),
+        ]
+    }
+
+    /// Target side up to the restore call: no copy yet, copied, copying, available, no
+    /// instance yet, restore called.
+    fn target_rules_until_restore() -> Vec<Rule> {
+        vec![
+            snapshot_not_found(),
+            mock!(Client::copy_db_snapshot).then_output(|| CopyDbSnapshotOutput::builder().build()),
+            mock!(Client::describe_db_snapshots)
+                .sequence()
+                .output(|| snapshot("db1-pgsplit-eu-west-1", "copying"))
+                .output(|| snapshot("db1-pgsplit-eu-west-1", "available"))
+                .build(),
+            mock!(Client::describe_db_instances).then_error(|| {
+                DescribeDBInstancesError::DbInstanceNotFoundFault(
+                    DbInstanceNotFoundFault::builder().build(),
+                )
+            }),
+            mock!(Client::restore_db_instance_from_db_snapshot)
+                .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build()),
+        ]
+    }
+
+    fn clients(source: &[Rule], target: &[Rule]) -> Clients {
+        Clients {
+            source: mock_client!(aws_sdk_rds, RuleMode::Sequential, source),
+            target: mock_client!(aws_sdk_rds, RuleMode::Sequential, target),
+            source_region: "us-east-1".into(),
+            target_region: "eu-west-1".into(),
+        }
+    }
+
+    fn options(max_wait: Duration) -> MigrateOptions {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.wait = WaitSettings {
+            max_wait,
+            poll_interval: Duration::from_secs(30),
+        };
+        o
+    }
+
+    fn outcomes(r: &InstanceReport) -> Vec<(Step, StepOutcome)> {
+        r.steps.iter().map(|s| (s.step, s.outcome)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_through_creating_states_and_times_each_step() {
+        let source = source_rules();
+        let mut target = target_rules_until_restore();
+        target.push(
+            mock!(Client::describe_db_instances)
+                .sequence()
+                .output(|| restored("creating"))
+                .times(3)
+                .output(|| restored("backing-up"))
+                .output(|| restored("available"))
+                .build(),
+        );
+        let report = migrate_with(
+            clients(&source, &target),
+            &options(Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap();
+        let db1 = report.instance("db1").unwrap();
+        assert_eq!(db1.outcome, InstanceOutcome::Succeeded, "{db1:#?}");
+        use StepOutcome::Done;
+        assert_eq!(
+            outcomes(db1),
+            [
+                (Step::Check, Done),
+                (Step::Snapshot, Done),
+                (Step::Copy, Done),
+                (Step::Restore, Done),
+                (Step::Validate, Done)
+            ]
+        );
+        // Virtual time: two 30 s polls while creating, one while copying, four while restoring.
+        let secs = |s| db1.step(s).unwrap().duration.as_secs();
+        assert_eq!(
+            (secs(Step::Snapshot), secs(Step::Copy), secs(Step::Restore)),
+            (60, 30, 120)
+        );
+        // Every rule was used (simple rules are used once in sequential mode).
+        for rule in source.iter().chain(&target) {
+            assert!(rule.num_calls() > 0);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn restore_time_out_fails_the_instance_naming_the_step() {
+        let source = source_rules();
+        let mut target = target_rules_until_restore();
+        target.push(
+            mock!(Client::describe_db_instances)
+                .sequence()
+                .output(|| restored("creating"))
+                .repeatedly()
+                .build(),
+        );
+        let report = migrate_with(
+            clients(&source, &target),
+            &options(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+        assert!(report.any_failed());
+        let db1 = report.instance("db1").unwrap();
+        assert_eq!(
+            db1.steps.last().map(|s| (s.step, s.outcome)),
+            Some((Step::Restore, StepOutcome::Failed))
+        );
+        assert_eq!(
+            db1.step(Step::Restore).unwrap().duration,
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            db1.error.as_deref(),
+            Some(
+                "db1: restore: timed out after 600s waiting for instance db1-migrated in eu-west-1 \
+                 to become available (last status: creating)"
+            )
+        );
+        assert_eq!(db1.retryable, Some(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_snapshot_stops_that_instance_before_the_copy() {
+        let source = vec![
+            list_source(),
+            snapshot_not_found(),
+            mock!(Client::create_db_snapshot)
+                .then_output(|| CreateDbSnapshotOutput::builder().build()),
+            mock!(Client::describe_db_snapshots)
+                .sequence()
+                .output(|| snapshot("db1-pgsplit", "creating"))
+                .output(|| snapshot("db1-pgsplit", "failed"))
+                .build(),
+        ];
+        let target: Vec<Rule> = Vec::new();
+        let report = migrate_with(
+            clients(&source, &target),
+            &options(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+        let db1 = report.instance("db1").unwrap();
+        assert_eq!(
+            outcomes(db1),
+            [
+                (Step::Check, StepOutcome::Done),
+                (Step::Snapshot, StepOutcome::Failed)
+            ]
+        );
+        assert_eq!(
+            db1.error.as_deref(),
+            Some(
+                "db1: snapshot: snapshot db1-pgsplit in us-east-1 is in state failed, which will not become available"
+            )
+        );
+        assert_eq!(db1.retryable, Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lost_create_race_reuses_the_other_runs_snapshot() {
+        let source = vec![
+            list_source(),
+            snapshot_not_found(),
+            mock!(Client::create_db_snapshot).then_error(|| {
+                CreateDBSnapshotError::DbSnapshotAlreadyExistsFault(
+                    DbSnapshotAlreadyExistsFault::builder().build(),
+                )
+            }),
+            mock!(Client::describe_db_snapshots)
+                .sequence()
+                .output(|| snapshot("db1-pgsplit", "creating"))
+                .output(|| snapshot("db1-pgsplit", "available"))
+                .build(),
+        ];
+        let mut target = target_rules_until_restore();
+        target.push(mock!(Client::describe_db_instances).then_output(|| restored("available")));
+        let report = migrate_with(
+            clients(&source, &target),
+            &options(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+        let db1 = report.instance("db1").unwrap();
+        assert_eq!(db1.outcome, InstanceOutcome::Succeeded, "{db1:#?}");
+        assert_eq!(
+            db1.step(Step::Snapshot).unwrap().outcome,
+            StepOutcome::Reused
+        );
+    }
+}

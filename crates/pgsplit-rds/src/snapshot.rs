@@ -85,15 +85,23 @@ pub(crate) async fn take(
             StepOutcome::Reused
         }
         None => {
-            client
+            let created = client
                 .create_db_snapshot()
                 .db_instance_identifier(instance)
                 .db_snapshot_identifier(id)
                 .tags(tags(instance))
                 .send()
-                .await
-                .map_err(|e| Error::aws(instance, step, "CreateDBSnapshot", e))?;
-            StepOutcome::Done
+                .await;
+            match created {
+                Ok(_) => StepOutcome::Done,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_db_snapshot_already_exists_fault()) =>
+                {
+                    reuse_after_race(client, region, instance, step, id).await?
+                }
+                Err(e) => return Err(Error::aws(instance, step, "CreateDBSnapshot", e)),
+            }
         }
     };
     let snapshot = wait::snapshot_available(client, region, instance, step, id, wait).await?;
@@ -148,21 +156,50 @@ pub(crate) async fn copy(
                     step,
                     resource: format!("ARN of snapshot {}", names.source_snapshot),
                 })?;
-            target
+            let copied = target
                 .copy_db_snapshot()
                 .source_db_snapshot_identifier(arn)
                 .target_db_snapshot_identifier(id)
                 .set_kms_key_id(key)
                 .tags(tags(instance))
                 .send()
-                .await
-                .map_err(|e| Error::aws(instance, step, "CopyDBSnapshot", e))?;
-            StepOutcome::Done
+                .await;
+            match copied {
+                Ok(_) => StepOutcome::Done,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_db_snapshot_already_exists_fault()) =>
+                {
+                    reuse_after_race(target, target_region, instance, step, id).await?
+                }
+                Err(e) => return Err(Error::aws(instance, step, "CopyDBSnapshot", e)),
+            }
         }
     };
     let snapshot =
         wait::snapshot_available(target, target_region, instance, step, id, wait).await?;
     Ok((snapshot, outcome))
+}
+
+/// A create or copy that lost a race with another run (`DBSnapshotAlreadyExists`) reuses
+/// the other run's snapshot, if it is of the same instance.
+async fn reuse_after_race(
+    client: &Client,
+    region: &str,
+    instance: &str,
+    step: Step,
+    id: &str,
+) -> Result<StepOutcome> {
+    let resource = format!("snapshot {id} in {region}");
+    let existing = find(client, instance, step, id)
+        .await?
+        .ok_or_else(|| Error::Missing {
+            instance: instance.to_owned(),
+            step,
+            resource: resource.clone(),
+        })?;
+    check_owner(&existing, instance, step, &resource)?;
+    Ok(StepOutcome::Reused)
 }
 
 /// Deletes snapshot `id`; one already gone is fine.
