@@ -1,0 +1,185 @@
+//! The catalog as read: every object kind of the model, with lookups by OID.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::acl;
+use crate::model::*;
+
+/// Everything [`crate::introspect`] read from one database.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub(crate) version: i32,
+    pub schemas: Vec<Schema>,
+    pub extensions: Vec<Extension>,
+    pub collations: Vec<Collation>,
+    pub types: Vec<TypeDef>,
+    pub relations: Vec<Relation>,
+    pub defaults: Vec<ColumnDefault>,
+    pub sequences: Vec<Sequence>,
+    pub constraints: Vec<Constraint>,
+    pub indexes: Vec<Index>,
+    pub functions: Vec<Function>,
+    pub triggers: Vec<Trigger>,
+    pub rules: Vec<Rule>,
+    pub policies: Vec<Policy>,
+    pub statistics: Vec<StatisticsObj>,
+    pub ts_dicts: Vec<TsDict>,
+    pub ts_configs: Vec<TsConfig>,
+    pub default_acls: Vec<DefaultAcl>,
+    pub event_triggers: Vec<EventTrigger>,
+    pub comments: Comments,
+    pub depends: Vec<Depend>,
+    /// Extension member → its extension.
+    pub(crate) extension_members: HashMap<ObjKey, Oid>,
+    /// `_RETURN` rule → its view.
+    pub(crate) view_rules: HashMap<Oid, Oid>,
+    pub(crate) type_io: HashMap<Oid, TypeIo>,
+    rel_index: HashMap<Oid, usize>,
+    children: HashMap<Oid, Vec<Oid>>,
+}
+
+impl Catalog {
+    pub(crate) fn new(version: i32) -> Catalog {
+        Catalog {
+            version,
+            ..Catalog::default()
+        }
+    }
+
+    /// Builds the lookups once every list is read.
+    pub(crate) fn index(&mut self) {
+        self.rel_index = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.oid, i))
+            .collect();
+        self.children.clear();
+        for rel in &self.relations {
+            for parent in &rel.parents {
+                self.children.entry(*parent).or_default().push(rel.oid);
+            }
+        }
+    }
+
+    /// `server_version_num` of the source.
+    pub fn server_version_num(&self) -> i32 {
+        self.version
+    }
+
+    pub fn relation(&self, oid: Oid) -> Option<&Relation> {
+        self.rel_index.get(&oid).map(|i| &self.relations[*i])
+    }
+
+    /// Direct inheritance children or partitions.
+    pub fn children(&self, oid: Oid) -> &[Oid] {
+        self.children.get(&oid).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The tables whose rows live in `oid`: itself when it holds rows, else its leaf
+    /// partitions; plus, for inheritance parents, all descendants.
+    pub fn data_tables(&self, oid: Oid) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![oid];
+        let mut seen = HashSet::new();
+        while let Some(o) = stack.pop() {
+            if !seen.insert(o) {
+                continue;
+            }
+            if let Some(rel) = self.relation(o) {
+                if rel.relkind == "r" {
+                    out.push((rel.schema.clone(), rel.name.clone()));
+                }
+                stack.extend(self.children(o).iter().copied());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Depth in the inheritance tree (0 for a table without parents).
+    pub(crate) fn inheritance_depth(&self, oid: Oid) -> usize {
+        let mut depth = 0;
+        let mut current = oid;
+        while let Some(parent) = self.relation(current).and_then(|r| r.parents.first()) {
+            depth += 1;
+            current = *parent;
+            if depth > 100 {
+                break;
+            }
+        }
+        depth
+    }
+
+    /// Roles the schema names (owners, grantees, grantors, policy roles, default
+    /// privileges): the target must have them before the DDL runs.
+    pub fn referenced_roles(&self) -> Vec<String> {
+        let mut roles = BTreeSet::new();
+        let mut add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| {
+            for item in acl.items.iter().flatten() {
+                if let Some(parsed) = acl::AclItem::parse(item) {
+                    if !parsed.grantee.is_empty() {
+                        roles.insert(parsed.grantee);
+                    }
+                    roles.insert(parsed.grantor);
+                }
+            }
+        };
+        for s in &self.schemas {
+            if s.name != "public" {
+                roles.insert(s.owner.clone());
+            }
+            add_acl(&mut roles, &s.acl);
+        }
+        for t in &self.types {
+            roles.insert(t.owner.clone());
+            add_acl(&mut roles, &t.acl);
+        }
+        for r in &self.relations {
+            if r.relkind == "c" {
+                continue;
+            }
+            roles.insert(r.owner.clone());
+            add_acl(&mut roles, &r.acl);
+            for c in &r.columns {
+                if let Some(items) = &c.acl {
+                    add_acl(
+                        &mut roles,
+                        &Acl {
+                            items: Some(items.clone()),
+                            default: Vec::new(),
+                        },
+                    );
+                }
+            }
+        }
+        for f in &self.functions {
+            roles.insert(f.owner.clone());
+            add_acl(&mut roles, &f.acl);
+        }
+        for c in &self.collations {
+            roles.insert(c.owner.clone());
+        }
+        for s in &self.statistics {
+            roles.insert(s.owner.clone());
+        }
+        for d in &self.ts_dicts {
+            roles.insert(d.owner.clone());
+        }
+        for c in &self.ts_configs {
+            roles.insert(c.owner.clone());
+        }
+        for e in &self.event_triggers {
+            roles.insert(e.owner.clone());
+        }
+        for p in &self.policies {
+            roles.extend(p.role_names.iter().cloned());
+        }
+        for d in &self.default_acls {
+            roles.insert(d.role.clone());
+            add_acl(&mut roles, &d.acl);
+        }
+        roles.remove("");
+        roles.into_iter().collect()
+    }
+}

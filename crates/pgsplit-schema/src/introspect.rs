@@ -1,0 +1,666 @@
+//! Reading the catalog: one query per object kind (the `.sql` files in `sql/`), run
+//! pipelined on the caller's connection, inside whatever snapshot it has open.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
+
+use crate::catalog::Catalog;
+use crate::error::SchemaError;
+use crate::model::*;
+
+/// A catalog query: its file name (for errors) and text, with version placeholders.
+struct Query {
+    name: &'static str,
+    sql: &'static str,
+}
+
+macro_rules! query {
+    ($name:literal) => {
+        Query {
+            name: $name,
+            sql: include_str!(concat!("sql/", $name)),
+        }
+    };
+}
+
+const QUERIES: &[Query] = &[
+    query!("schemas.sql"),
+    query!("extensions.sql"),
+    query!("extension_members.sql"),
+    query!("depend.sql"),
+    query!("collations.sql"),
+    query!("types.sql"),
+    query!("ranges.sql"),
+    query!("relations.sql"),
+    query!("attributes.sql"),
+    query!("defaults.sql"),
+    query!("inherits.sql"),
+    query!("sequences.sql"),
+    query!("constraints.sql"),
+    query!("indexes.sql"),
+    query!("functions.sql"),
+    query!("aggregates.sql"),
+    query!("triggers.sql"),
+    query!("rules.sql"),
+    query!("view_rules.sql"),
+    query!("policies.sql"),
+    query!("statistics.sql"),
+    query!("ts_dicts.sql"),
+    query!("ts_configs.sql"),
+    query!("comments.sql"),
+    query!("default_acls.sql"),
+    query!("event_triggers.sql"),
+    query!("pg_types.sql"),
+];
+
+/// The expressions that stand for catalog columns some server versions lack.
+fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
+    let pick = |min: i32, new: &'static str, old: &'static str| if version >= min { new } else { old };
+    vec![
+        (
+            "{trusted}",
+            pick(
+                130000,
+                "COALESCE((SELECT bool_and(v.trusted) FROM pg_catalog.pg_available_extension_versions v \
+                 WHERE v.name = e.extname AND v.version = e.extversion), false)",
+                "false",
+            ),
+        ),
+        (
+            "{colllocale}",
+            if version >= 170000 {
+                "c.colllocale"
+            } else {
+                pick(150000, "c.colliculocale", "NULL::text")
+            },
+        ),
+        ("{collicurules}", pick(160000, "c.collicurules", "NULL::text")),
+        (
+            "{multirange}",
+            pick(
+                140000,
+                "(SELECT pg_catalog.quote_ident(mn.nspname) || '.' || pg_catalog.quote_ident(mt.typname) \
+                 FROM pg_catalog.pg_type mt JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace \
+                 WHERE mt.oid = r.rngmultitypid)",
+                "NULL::text",
+            ),
+        ),
+        (
+            "{attcompression}",
+            pick(140000, "NULLIF(a.attcompression::text, '')", "NULL::text"),
+        ),
+        (
+            "{attstattarget}",
+            pick(170000, "COALESCE(a.attstattarget::int4, -1)", "a.attstattarget::int4"),
+        ),
+        (
+            "{public_default_owner}",
+            pick(
+                150000,
+                "pg_catalog.pg_get_userbyid(n.nspowner) = 'pg_database_owner'",
+                "n.nspowner = 10",
+            ),
+        ),
+        ("{tgparentid}", pick(130000, "t.tgparentid", "0::oid")),
+        (
+            "{parent_enabled}",
+            pick(
+                130000,
+                "(SELECT p.tgenabled::text FROM pg_catalog.pg_trigger p WHERE p.oid = t.tgparentid)",
+                "NULL::text",
+            ),
+        ),
+        (
+            "{stxstattarget}",
+            if version >= 170000 {
+                "COALESCE(s.stxstattarget::int4, -1)"
+            } else {
+                pick(130000, "s.stxstattarget::int4", "-1")
+            },
+        ),
+    ]
+}
+
+fn versioned(sql: &str, version: i32) -> String {
+    let mut out = sql.to_string();
+    for (k, v) in placeholders(version) {
+        out = out.replace(k, v);
+    }
+    out
+}
+
+/// A row with the name of the query it came from, for errors.
+struct R<'a> {
+    row: &'a Row,
+    query: &'static str,
+}
+
+impl<'a> R<'a> {
+    fn get<T: FromSql<'a>>(&self, col: &str) -> Result<T, SchemaError> {
+        self.row
+            .try_get(col)
+            .map_err(|source| SchemaError::Query { query: self.query, source })
+    }
+
+    fn acl(&self) -> Result<Acl, SchemaError> {
+        Ok(Acl {
+            items: self.get("acl")?,
+            default: self.get::<Option<Vec<String>>>("acl_default")?.unwrap_or_default(),
+        })
+    }
+
+    fn strings(&self, col: &str) -> Result<Vec<String>, SchemaError> {
+        Ok(self.get::<Option<Vec<String>>>(col)?.unwrap_or_default())
+    }
+}
+
+/// Reads the whole catalog of the connected database.
+pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
+    let version: i32 = client
+        .query_one("SELECT pg_catalog.current_setting('server_version_num')::int4", &[])
+        .await
+        .map_err(SchemaError::query("server_version_num"))?
+        .get(0);
+    // Deparsers qualify every name that the search_path does not make visible: with an
+    // empty one, all of them. Restore the caller's setting afterwards.
+    let saved: String = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('search_path'), pg_catalog.set_config('search_path', '', false)",
+            &[],
+        )
+        .await
+        .map_err(SchemaError::query("set search_path"))?
+        .get(0);
+    let result = read_all(client, version).await;
+    client
+        .query_one("SELECT pg_catalog.set_config('search_path', $1, false)", &[&saved])
+        .await
+        .map_err(SchemaError::query("restore search_path"))?;
+    result
+}
+
+async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError> {
+    let texts: Vec<String> = QUERIES.iter().map(|q| versioned(q.sql, version)).collect();
+    // Issued together, the queries are pipelined on the one connection.
+    let futures = QUERIES.iter().zip(&texts).map(|(q, sql)| async move {
+        client
+            .query(sql.as_str(), &[])
+            .await
+            .map_err(SchemaError::query(q.name))
+    });
+    let results = futures::future::try_join_all(futures).await?;
+    let mut by_name: HashMap<&'static str, Vec<Row>> = QUERIES
+        .iter()
+        .map(|q| q.name)
+        .zip(results)
+        .collect();
+    let mut take = |name: &'static str| -> Vec<Row> { by_name.remove(name).unwrap_or_default() };
+
+    let mut cat = Catalog::new(version);
+
+    let ext_members = take("extension_members.sql");
+    for row in &ext_members {
+        let r = R { row, query: "extension_members.sql" };
+        cat.extension_members
+            .insert((r.get("classid")?, r.get("objid")?), r.get("refobjid")?);
+    }
+    let member = |cat: &Catalog, class: Oid, oid: Oid| cat.extension_members.contains_key(&(class, oid));
+
+    for row in &take("schemas.sql") {
+        let r = R { row, query: "schemas.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::NAMESPACE, oid) {
+            continue;
+        }
+        cat.schemas.push(Schema {
+            oid,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            acl: r.acl()?,
+            default_owner: r.get("default_owner")?,
+        });
+    }
+    for row in &take("extensions.sql") {
+        let r = R { row, query: "extensions.sql" };
+        cat.extensions.push(Extension {
+            oid: r.get("oid")?,
+            name: r.get("name")?,
+            schema: r.get("schema")?,
+            version: r.get("version")?,
+            builtin: r.get("builtin")?,
+            trusted: r.get("trusted")?,
+        });
+    }
+    for row in &take("depend.sql") {
+        let r = R { row, query: "depend.sql" };
+        cat.depends.push(Depend {
+            object: (r.get("classid")?, r.get("objid")?),
+            object_sub: r.get("objsubid")?,
+            referenced: (r.get("refclassid")?, r.get("refobjid")?),
+            referenced_sub: r.get("refobjsubid")?,
+        });
+    }
+    for row in &take("collations.sql") {
+        let r = R { row, query: "collations.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::COLLATION, oid) {
+            continue;
+        }
+        cat.collations.push(Collation {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            provider: r.get("provider")?,
+            deterministic: r.get("deterministic")?,
+            lc_collate: r.get("lc_collate")?,
+            lc_ctype: r.get("lc_ctype")?,
+            locale: r.get("locale")?,
+            icu_rules: r.get("icu_rules")?,
+        });
+    }
+    let mut ranges: HashMap<Oid, Range> = HashMap::new();
+    for row in &take("ranges.sql") {
+        let r = R { row, query: "ranges.sql" };
+        ranges.insert(
+            r.get("oid")?,
+            Range {
+                subtype: r.get("subtype")?,
+                opclass: r.get("opclass")?,
+                collation: r.get("collation")?,
+                canonical: r.get("canonical")?,
+                subtype_diff: r.get("subtype_diff")?,
+                multirange: r.get("multirange")?,
+            },
+        );
+    }
+    for row in &take("types.sql") {
+        let r = R { row, query: "types.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::TYPE, oid) {
+            continue;
+        }
+        cat.types.push(TypeDef {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            typtype: r.get("typtype")?,
+            owner: r.get("owner")?,
+            acl: r.acl()?,
+            typrelid: r.get("typrelid")?,
+            base_type: r.get("base_type")?,
+            not_null: r.get("not_null")?,
+            default_expr: r.get("default_expr")?,
+            collation: r.get("collation")?,
+            enum_labels: r.strings("enum_labels")?,
+            range: ranges.remove(&oid),
+        });
+    }
+
+    let mut columns: HashMap<Oid, Vec<Attribute>> = HashMap::new();
+    for row in &take("attributes.sql") {
+        let r = R { row, query: "attributes.sql" };
+        columns.entry(r.get("attrelid")?).or_default().push(Attribute {
+            attnum: r.get("attnum")?,
+            name: r.get("name")?,
+            type_name: r.get("type_name")?,
+            type_oid: r.get("atttypid")?,
+            not_null: r.get("not_null")?,
+            is_local: r.get("is_local")?,
+            inh_count: r.get("inh_count")?,
+            identity: r.get("identity")?,
+            generated: r.get("generated")?,
+            collation: r.get("collation")?,
+            storage: r.get("storage")?,
+            type_storage: r.get("type_storage")?,
+            compression: r.get("compression")?,
+            stat_target: r.get("stat_target")?,
+            options: r.strings("options")?,
+            acl: r.get("acl")?,
+            generation_expr: r.get("generation_expr")?,
+        });
+    }
+    let mut parents: HashMap<Oid, Vec<Oid>> = HashMap::new();
+    for row in &take("inherits.sql") {
+        let r = R { row, query: "inherits.sql" };
+        parents.entry(r.get("inhrelid")?).or_default().push(r.get("inhparent")?);
+    }
+    for row in &take("relations.sql") {
+        let r = R { row, query: "relations.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::CLASS, oid) {
+            continue;
+        }
+        cat.relations.push(Relation {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            relkind: r.get("relkind")?,
+            persistence: r.get("persistence")?,
+            owner: r.get("owner")?,
+            acl: r.acl()?,
+            options: r.strings("options")?,
+            toast_options: r.strings("toast_options")?,
+            partition_key: r.get("partition_key")?,
+            partition_bound: r.get("partition_bound")?,
+            is_partition: r.get("is_partition")?,
+            row_security: r.get("row_security")?,
+            force_row_security: r.get("force_row_security")?,
+            replica_identity: r.get("replica_identity")?,
+            access_method: r.get("access_method")?,
+            of_type: r.get("of_type")?,
+            view_def: r.get("view_def")?,
+            populated: r.get("populated")?,
+            reltuples: r.get("reltuples")?,
+            bytes: r.get("bytes")?,
+            reltype: r.get("reltype")?,
+            columns: columns.remove(&oid).unwrap_or_default(),
+            parents: parents.get(&oid).cloned().unwrap_or_default(),
+        });
+    }
+    for row in &take("defaults.sql") {
+        let r = R { row, query: "defaults.sql" };
+        cat.defaults.push(ColumnDefault {
+            oid: r.get("oid")?,
+            table: r.get("adrelid")?,
+            attnum: r.get("adnum")?,
+            expr: r.get("expr")?,
+        });
+    }
+    for row in &take("sequences.sql") {
+        let r = R { row, query: "sequences.sql" };
+        let owner_table: Option<Oid> = r.get("owner_table")?;
+        let owner_column: Option<i32> = r.get("owner_column")?;
+        let deptype: Option<String> = r.get("owner_deptype")?;
+        cat.sequences.push(Sequence {
+            oid: r.get("oid")?,
+            type_name: r.get("type_name")?,
+            start: r.get("start")?,
+            increment: r.get("increment")?,
+            min: r.get("min")?,
+            max: r.get("max")?,
+            cache: r.get("cache")?,
+            cycle: r.get("cycle")?,
+            owned_by: owner_table.zip(owner_column),
+            identity: deptype.as_deref() == Some("i"),
+            state: None,
+        });
+    }
+    for row in &take("constraints.sql") {
+        let r = R { row, query: "constraints.sql" };
+        cat.constraints.push(Constraint {
+            oid: r.get("oid")?,
+            name: r.get("name")?,
+            contype: r.get("contype")?,
+            table: r.get("conrelid")?,
+            domain: r.get("contypid")?,
+            index: r.get("conindid")?,
+            ref_table: r.get("confrelid")?,
+            is_local: r.get("is_local")?,
+            inh_count: r.get("inh_count")?,
+            no_inherit: r.get("no_inherit")?,
+            validated: r.get("validated")?,
+            deferrable: r.get("deferrable")?,
+            parent: r.get("parent")?,
+            definition: r.get("definition")?,
+        });
+    }
+    for row in &take("indexes.sql") {
+        let r = R { row, query: "indexes.sql" };
+        let oid = r.get("oid")?;
+        cat.indexes.push(Index {
+            oid,
+            table: r.get("indrelid")?,
+            name: r.get("name")?,
+            relkind: r.get("relkind")?,
+            definition: r.get("definition")?,
+            valid: r.get("valid")?,
+            clustered: r.get("clustered")?,
+            replica_identity: r.get("replica_identity")?,
+            is_unique: r.get("is_unique")?,
+            natts: r.get("natts")?,
+            keys: r.strings_i16("keys")?,
+            has_exprs: r.get("has_exprs")?,
+            has_pred: r.get("has_pred")?,
+            stat_targets: r.strings("stat_targets")?,
+            parent: parents.get(&oid).and_then(|p| p.first().copied()),
+        });
+    }
+    let mut aggregates: HashMap<Oid, Aggregate> = HashMap::new();
+    for row in &take("aggregates.sql") {
+        let r = R { row, query: "aggregates.sql" };
+        aggregates.insert(
+            r.get("oid")?,
+            Aggregate {
+                kind: r.get("kind")?,
+                arguments: r.get("arguments")?,
+                sfunc: r.get("sfunc")?,
+                stype: r.get("stype")?,
+                sspace: r.get("sspace")?,
+                finalfunc: r.get("finalfunc")?,
+                finalfunc_extra: r.get("finalfunc_extra")?,
+                finalfunc_modify: r.get("finalfunc_modify")?,
+                combinefunc: r.get("combinefunc")?,
+                serialfunc: r.get("serialfunc")?,
+                deserialfunc: r.get("deserialfunc")?,
+                initcond: r.get("initcond")?,
+                msfunc: r.get("msfunc")?,
+                minvfunc: r.get("minvfunc")?,
+                mstype: r.get("mstype")?,
+                msspace: r.get("msspace")?,
+                mfinalfunc: r.get("mfinalfunc")?,
+                mfinalfunc_extra: r.get("mfinalfunc_extra")?,
+                mfinalfunc_modify: r.get("mfinalfunc_modify")?,
+                minitcond: r.get("minitcond")?,
+                sortop: r.get("sortop")?,
+                parallel: r.get("parallel")?,
+            },
+        );
+    }
+    for row in &take("functions.sql") {
+        let r = R { row, query: "functions.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::PROC, oid) {
+            continue;
+        }
+        cat.functions.push(Function {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            kind: r.get("kind")?,
+            identity_args: r.get("identity_args")?,
+            owner: r.get("owner")?,
+            acl: r.acl()?,
+            language: r.get("language")?,
+            trusted: r.get("trusted")?,
+            leakproof: r.get("leakproof")?,
+            definition: r.get("definition")?,
+            aggregate: aggregates.remove(&oid),
+        });
+    }
+    for row in &take("triggers.sql") {
+        let r = R { row, query: "triggers.sql" };
+        cat.triggers.push(Trigger {
+            oid: r.get("oid")?,
+            table: r.get("tgrelid")?,
+            name: r.get("name")?,
+            enabled: r.get("enabled")?,
+            parent: r.get("parent")?,
+            parent_enabled: r.get("parent_enabled")?,
+            definition: r.get("definition")?,
+        });
+    }
+    for row in &take("rules.sql") {
+        let r = R { row, query: "rules.sql" };
+        cat.rules.push(Rule {
+            oid: r.get("oid")?,
+            table: r.get("ev_class")?,
+            name: r.get("name")?,
+            enabled: r.get("enabled")?,
+            definition: r.get("definition")?,
+        });
+    }
+    for row in &take("view_rules.sql") {
+        let r = R { row, query: "view_rules.sql" };
+        cat.view_rules.insert(r.get("oid")?, r.get("ev_class")?);
+    }
+    for row in &take("policies.sql") {
+        let r = R { row, query: "policies.sql" };
+        cat.policies.push(Policy {
+            oid: r.get("oid")?,
+            table: r.get("polrelid")?,
+            name: r.get("name")?,
+            cmd: r.get("cmd")?,
+            permissive: r.get("permissive")?,
+            roles: r.strings("roles")?,
+            role_names: r.strings("role_names")?,
+            using_expr: r.get("using_expr")?,
+            check_expr: r.get("check_expr")?,
+        });
+    }
+    for row in &take("statistics.sql") {
+        let r = R { row, query: "statistics.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::STATISTIC_EXT, oid) {
+            continue;
+        }
+        cat.statistics.push(StatisticsObj {
+            oid,
+            table: r.get("stxrelid")?,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            definition: r.get("definition")?,
+            stat_target: r.get("stat_target")?,
+        });
+    }
+    for row in &take("ts_dicts.sql") {
+        let r = R { row, query: "ts_dicts.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::TS_DICT, oid) {
+            continue;
+        }
+        cat.ts_dicts.push(TsDict {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            template: r.get("template")?,
+            options: r.get("options")?,
+        });
+    }
+    for row in &take("ts_configs.sql") {
+        let r = R { row, query: "ts_configs.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::TS_CONFIG, oid) {
+            continue;
+        }
+        cat.ts_configs.push(TsConfig {
+            oid,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            parser: r.get("parser")?,
+            mappings: r.strings("mappings")?,
+        });
+    }
+    for row in &take("comments.sql") {
+        let r = R { row, query: "comments.sql" };
+        cat.comments.insert(
+            (r.get("classoid")?, r.get("objoid")?, r.get("objsubid")?),
+            r.get("description")?,
+        );
+    }
+    for row in &take("default_acls.sql") {
+        let r = R { row, query: "default_acls.sql" };
+        cat.default_acls.push(DefaultAcl {
+            oid: r.get("oid")?,
+            role: r.get("role")?,
+            schema: r.get("schema")?,
+            objtype: r.get("objtype")?,
+            acl: r.acl()?,
+        });
+    }
+    for row in &take("event_triggers.sql") {
+        let r = R { row, query: "event_triggers.sql" };
+        let oid = r.get("oid")?;
+        if member(&cat, class::EVENT_TRIGGER, oid) {
+            continue;
+        }
+        cat.event_triggers.push(EventTrigger {
+            oid,
+            name: r.get("name")?,
+            event: r.get("event")?,
+            owner: r.get("owner")?,
+            function: r.get("function")?,
+            enabled: r.get("enabled")?,
+            tags: r.get("tags")?,
+        });
+    }
+    for row in &take("pg_types.sql") {
+        let r = R { row, query: "pg_types.sql" };
+        cat.type_io.insert(
+            r.get("oid")?,
+            TypeIo {
+                has_binary_io: r.get("has_binary_io")?,
+                elem: r.get("typelem")?,
+                base: r.get("typbasetype")?,
+                relid: r.get("typrelid")?,
+                range_subtype: r.get("range_subtype")?,
+            },
+        );
+    }
+    read_sequence_states(client, &mut cat).await?;
+    cat.index();
+    Ok(cat)
+}
+
+impl R<'_> {
+    fn strings_i16(&self, col: &str) -> Result<Vec<i16>, SchemaError> {
+        Ok(self.get::<Option<Vec<i16>>>(col)?.unwrap_or_default())
+    }
+}
+
+/// `last_value` and `is_called` of every sequence, a few hundred sequences per query.
+async fn read_sequence_states(client: &Client, cat: &mut Catalog) -> Result<(), SchemaError> {
+    const PER_QUERY: usize = 500;
+    let template = include_str!("sql/sequence_values.sql")
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let names: HashMap<Oid, String> = cat
+        .relations
+        .iter()
+        .filter(|r| r.relkind == "S")
+        .map(|r| (r.oid, r.qualified()))
+        .collect();
+    let oids: Vec<Oid> = cat.sequences.iter().map(|s| s.oid).filter(|o| names.contains_key(o)).collect();
+    let mut states: HashMap<Oid, (i64, bool)> = HashMap::new();
+    for chunk in oids.chunks(PER_QUERY) {
+        let sql = chunk
+            .iter()
+            .map(|oid| {
+                template
+                    .replace("{oid}", &oid.to_string())
+                    .replace("{sequence}", &names[oid])
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for row in client
+            .query(sql.as_str(), &[])
+            .await
+            .map_err(SchemaError::query("sequence_values.sql"))?
+        {
+            let r = R { row: &row, query: "sequence_values.sql" };
+            states.insert(r.get("oid")?, (r.get("last_value")?, r.get("is_called")?));
+        }
+    }
+    for seq in &mut cat.sequences {
+        seq.state = states.get(&seq.oid).copied();
+    }
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! The typed object model: one struct per catalog object kind, as read by
+//! [`crate::introspect`]. Definitions the server can deparse are kept as the server's
+//! text (`pg_get_*def`, `format_type`), read with an empty `search_path` so every name
+//! in them is schema-qualified.
+
+use std::collections::HashMap;
+
+pub type Oid = u32;
+
+/// Fixed OIDs of the system catalogs that `pg_depend` and `pg_description` name.
+pub mod class {
+    use super::Oid;
+    pub const TYPE: Oid = 1247;
+    pub const PROC: Oid = 1255;
+    pub const CLASS: Oid = 1259;
+    pub const ATTRDEF: Oid = 2604;
+    pub const CONSTRAINT: Oid = 2606;
+    pub const NAMESPACE: Oid = 2615;
+    pub const REWRITE: Oid = 2618;
+    pub const TRIGGER: Oid = 2620;
+    pub const DEFAULT_ACL: Oid = 826;
+    pub const POLICY: Oid = 3256;
+    pub const EXTENSION: Oid = 3079;
+    pub const STATISTIC_EXT: Oid = 3381;
+    pub const COLLATION: Oid = 3456;
+    pub const EVENT_TRIGGER: Oid = 3466;
+    pub const TS_DICT: Oid = 3600;
+    pub const TS_CONFIG: Oid = 3602;
+}
+
+/// An object as `pg_depend` names it: (catalog, object id).
+pub type ObjKey = (Oid, Oid);
+
+/// Privileges: the object's ACL (`None`: the default) and the built-in default it is
+/// compared with, both as `aclitem` text.
+#[derive(Clone, Debug, Default)]
+pub struct Acl {
+    pub items: Option<Vec<String>>,
+    pub default: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub oid: Oid,
+    pub name: String,
+    pub owner: String,
+    pub acl: Acl,
+    /// `public` owned as initdb left it: no ALTER SCHEMA … OWNER needed.
+    pub default_owner: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Extension {
+    pub oid: Oid,
+    pub name: String,
+    pub schema: String,
+    pub version: String,
+    /// Created by initdb (plpgsql): present in every database already.
+    pub builtin: bool,
+    /// Installable by a non-superuser with CREATE on the database.
+    pub trusted: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Collation {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub provider: String,
+    pub deterministic: bool,
+    pub lc_collate: Option<String>,
+    pub lc_ctype: Option<String>,
+    pub locale: Option<String>,
+    pub icu_rules: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Range {
+    pub subtype: String,
+    pub opclass: Option<String>,
+    pub collation: Option<String>,
+    pub canonical: Option<String>,
+    pub subtype_diff: Option<String>,
+    pub multirange: Option<String>,
+}
+
+/// Enum (`e`), domain (`d`), range (`r`) or composite (`c`) type.
+#[derive(Clone, Debug)]
+pub struct TypeDef {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub typtype: String,
+    pub owner: String,
+    pub acl: Acl,
+    pub typrelid: Oid,
+    pub base_type: Option<String>,
+    pub not_null: bool,
+    pub default_expr: Option<String>,
+    pub collation: Option<String>,
+    pub enum_labels: Vec<String>,
+    pub range: Option<Range>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Attribute {
+    pub attnum: i32,
+    pub name: String,
+    pub type_name: String,
+    pub type_oid: Oid,
+    pub not_null: bool,
+    pub is_local: bool,
+    pub inh_count: i32,
+    /// `a` (always), `d` (by default) or empty.
+    pub identity: String,
+    /// `s` (stored) or empty.
+    pub generated: String,
+    pub collation: Option<String>,
+    pub storage: String,
+    pub type_storage: String,
+    pub compression: Option<String>,
+    pub stat_target: Option<i32>,
+    pub options: Vec<String>,
+    pub acl: Option<Vec<String>>,
+    pub generation_expr: Option<String>,
+}
+
+/// A table, partitioned table, view, materialized view, sequence, foreign table or the
+/// relation behind a composite type.
+#[derive(Clone, Debug)]
+pub struct Relation {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub relkind: String,
+    pub persistence: String,
+    pub owner: String,
+    pub acl: Acl,
+    pub options: Vec<String>,
+    pub toast_options: Vec<String>,
+    pub partition_key: Option<String>,
+    pub partition_bound: Option<String>,
+    pub is_partition: bool,
+    pub row_security: bool,
+    pub force_row_security: bool,
+    pub replica_identity: String,
+    pub access_method: Option<String>,
+    pub of_type: Option<String>,
+    pub view_def: Option<String>,
+    pub populated: bool,
+    pub reltuples: f64,
+    pub bytes: i64,
+    pub reltype: Oid,
+    pub columns: Vec<Attribute>,
+    /// Inheritance or partition parents, in `inhseqno` order.
+    pub parents: Vec<Oid>,
+}
+
+impl Relation {
+    pub fn qualified(&self) -> String {
+        pgsplit_pg::quote::qualified(&self.schema, &self.name)
+    }
+
+    pub fn column(&self, attnum: i32) -> Option<&Attribute> {
+        self.columns.iter().find(|c| c.attnum == attnum)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ColumnDefault {
+    pub oid: Oid,
+    pub table: Oid,
+    pub attnum: i32,
+    pub expr: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sequence {
+    pub oid: Oid,
+    pub type_name: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// (table, attnum) of `OWNED BY` or of the identity column.
+    pub owned_by: Option<(Oid, i32)>,
+    pub identity: bool,
+    /// `last_value`, `is_called`.
+    pub state: Option<(i64, bool)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Constraint {
+    pub oid: Oid,
+    pub name: String,
+    pub contype: String,
+    /// Table (0 for domain constraints).
+    pub table: Oid,
+    /// Domain (0 for table constraints).
+    pub domain: Oid,
+    pub index: Oid,
+    pub ref_table: Oid,
+    pub is_local: bool,
+    pub inh_count: i32,
+    pub no_inherit: bool,
+    pub validated: bool,
+    pub deferrable: bool,
+    pub parent: Oid,
+    pub definition: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Index {
+    pub oid: Oid,
+    pub table: Oid,
+    pub name: String,
+    pub relkind: String,
+    pub definition: String,
+    pub valid: bool,
+    pub clustered: bool,
+    pub replica_identity: bool,
+    pub is_unique: bool,
+    pub natts: i32,
+    pub keys: Vec<i16>,
+    pub has_exprs: bool,
+    pub has_pred: bool,
+    /// `attnum=target` of index columns with a statistics target.
+    pub stat_targets: Vec<String>,
+    /// The partitioned index this one is attached to.
+    pub parent: Option<Oid>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    /// `f` function, `p` procedure, `a` aggregate, `w` window function.
+    pub kind: String,
+    pub identity_args: String,
+    pub owner: String,
+    pub acl: Acl,
+    pub language: String,
+    pub trusted: bool,
+    pub leakproof: bool,
+    pub definition: Option<String>,
+    pub aggregate: Option<Aggregate>,
+}
+
+impl Function {
+    /// `schema.name(args)` as COMMENT, ALTER and GRANT want it.
+    pub fn signature(&self) -> String {
+        format!(
+            "{}({})",
+            pgsplit_pg::quote::qualified(&self.schema, &self.name),
+            self.identity_args
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Aggregate {
+    pub kind: String,
+    pub arguments: String,
+    pub sfunc: String,
+    pub stype: String,
+    pub sspace: i32,
+    pub finalfunc: Option<String>,
+    pub finalfunc_extra: bool,
+    pub finalfunc_modify: String,
+    pub combinefunc: Option<String>,
+    pub serialfunc: Option<String>,
+    pub deserialfunc: Option<String>,
+    pub initcond: Option<String>,
+    pub msfunc: Option<String>,
+    pub minvfunc: Option<String>,
+    pub mstype: Option<String>,
+    pub msspace: i32,
+    pub mfinalfunc: Option<String>,
+    pub mfinalfunc_extra: bool,
+    pub mfinalfunc_modify: String,
+    pub minitcond: Option<String>,
+    pub sortop: Option<String>,
+    pub parallel: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    pub oid: Oid,
+    pub table: Oid,
+    pub name: String,
+    pub enabled: String,
+    pub parent: Oid,
+    pub parent_enabled: Option<String>,
+    pub definition: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub oid: Oid,
+    pub table: Oid,
+    pub name: String,
+    pub enabled: String,
+    pub definition: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub oid: Oid,
+    pub table: Oid,
+    pub name: String,
+    pub cmd: String,
+    pub permissive: bool,
+    /// Quoted role names, `PUBLIC` for 0.
+    pub roles: Vec<String>,
+    pub role_names: Vec<String>,
+    pub using_expr: Option<String>,
+    pub check_expr: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatisticsObj {
+    pub oid: Oid,
+    pub table: Oid,
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub definition: String,
+    pub stat_target: i32,
+}
+
+#[derive(Clone, Debug)]
+pub struct TsDict {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub template: String,
+    pub options: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TsConfig {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub owner: String,
+    pub parser: String,
+    /// `token_alias=dict1,dict2`.
+    pub mappings: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DefaultAcl {
+    pub oid: Oid,
+    pub role: String,
+    pub schema: Option<String>,
+    pub objtype: String,
+    pub acl: Acl,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventTrigger {
+    pub oid: Oid,
+    pub name: String,
+    pub event: String,
+    pub owner: String,
+    pub function: String,
+    pub enabled: String,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A row of `pg_depend`: `object` (with sub-id) needs `referenced`.
+#[derive(Clone, Copy, Debug)]
+pub struct Depend {
+    pub object: ObjKey,
+    pub object_sub: i32,
+    pub referenced: ObjKey,
+    pub referenced_sub: i32,
+}
+
+/// How a type is built, to decide whether binary COPY can carry its values.
+#[derive(Clone, Copy, Debug)]
+pub struct TypeIo {
+    pub has_binary_io: bool,
+    pub elem: Oid,
+    pub base: Oid,
+    pub relid: Oid,
+    pub range_subtype: Oid,
+}
+
+/// Comments by (catalog, object, sub-id).
+pub type Comments = HashMap<(Oid, Oid, i32), String>;

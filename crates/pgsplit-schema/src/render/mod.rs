@@ -1,0 +1,400 @@
+//! DDL rendering: the catalog becomes items (one object's statements: create, comment,
+//! owner, grants), each in a section, with dependencies taken from `pg_depend` plus the
+//! ones the rendering itself introduces; items are then sorted within each section.
+
+mod objects;
+mod post;
+mod relations;
+
+use std::collections::{HashMap, HashSet};
+
+use pgsplit_pg::quote::{ident, literal};
+
+use crate::acl::{self, AclTarget};
+use crate::catalog::Catalog;
+use crate::model::{Acl, ObjKey, Oid, class};
+use crate::order;
+
+/// What the caller wants left out.
+#[derive(Clone, Debug, Default)]
+pub struct SchemaOptions {
+    /// No `ALTER … OWNER TO`: objects belong to whoever runs the DDL.
+    pub no_owner: bool,
+    /// No GRANT/REVOKE and no default privileges.
+    pub no_acl: bool,
+}
+
+/// What a statement creates or changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Schema,
+    Extension,
+    Collation,
+    Type,
+    DomainConstraint,
+    Function,
+    Aggregate,
+    TextSearch,
+    Table,
+    PartitionAttach,
+    TableOption,
+    Sequence,
+    SequenceOwnedBy,
+    Default,
+    View,
+    MatView,
+    Index,
+    IndexAttach,
+    Constraint,
+    ForeignKey,
+    Trigger,
+    Rule,
+    Policy,
+    RowSecurity,
+    Statistics,
+    EventTrigger,
+    Comment,
+    Acl,
+    DefaultAcl,
+    Owner,
+    SequenceSet,
+    MatViewRefresh,
+}
+
+/// One complete SQL statement (function bodies may contain `;`), to run with
+/// `batch_execute`, in list order or as the scheduling fields allow.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    pub kind: ObjectKind,
+    /// Human readable, e.g. `index public.film_fulltext_idx`.
+    pub identity: String,
+    pub sql: String,
+    /// The table whose data this post-data statement waits for.
+    pub table: Option<(String, String)>,
+    /// Other tables that must be loaded first.
+    pub waits_for: Vec<(String, String)>,
+    /// Post-data ordering per table: 1 indexes, 2 primary key/unique/exclusion and index
+    /// attachment, 3 foreign keys and checks, 4 everything else.
+    pub phase: u8,
+    /// Fails on a target where the running role is not a superuser.
+    pub requires_superuser: bool,
+    /// Statements of the same section (indices into its list) that must have run first.
+    pub depends_on: Vec<usize>,
+}
+
+/// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
+/// post-data after.
+#[derive(Clone, Debug, Default)]
+pub struct Ddl {
+    pub pre_data: Vec<Statement>,
+    pub post_data: Vec<Statement>,
+}
+
+impl Ddl {
+    /// Session settings every target connection needs before it runs these statements
+    /// (the statements are schema-qualified for an empty `search_path`; bodies of
+    /// functions are not checked at creation, as objects they use may come later).
+    pub const SESSION_SETUP: &'static str = "SET statement_timeout = 0; SET lock_timeout = 0; \
+        SET idle_in_transaction_session_timeout = 0; SET client_encoding = 'UTF8'; \
+        SET standard_conforming_strings = on; SELECT pg_catalog.set_config('search_path', '', false); \
+        SET check_function_bodies = false; SET xmloption = content; \
+        SET client_min_messages = warning; SET row_security = off";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Section {
+    Pre,
+    Post,
+}
+
+/// Keys for items that are no catalog object of their own.
+pub(crate) mod synthetic {
+    use crate::model::Oid;
+    pub const PARTITION_ATTACH: Oid = 0xF000_0001;
+    pub const OWNED_BY: Oid = 0xF000_0002;
+    pub const SETVAL: Oid = 0xF000_0003;
+    pub const REFRESH: Oid = 0xF000_0004;
+    pub const INDEX_ATTACH: Oid = 0xF000_0005;
+    pub const ROW_SECURITY: Oid = 0xF000_0006;
+    pub const TRIGGER_STATE: Oid = 0xF000_0007;
+    pub const DEFAULT_ACL: Oid = 0xF000_0008;
+    pub const SCHEMA_PUBLIC: Oid = 0xF000_0009;
+}
+
+/// The statements of one object, kept together.
+pub(crate) struct Item {
+    pub key: ObjKey,
+    pub section: Section,
+    pub priority: u32,
+    pub phase: u8,
+    pub table: Option<(String, String)>,
+    pub waits_for: Vec<(String, String)>,
+    pub deps: Vec<ObjKey>,
+    pub statements: Vec<Statement>,
+}
+
+impl Item {
+    pub fn new(key: ObjKey, section: Section, priority: u32, first: Statement) -> Item {
+        Item {
+            key,
+            section,
+            priority,
+            phase: 4,
+            table: None,
+            waits_for: Vec::new(),
+            deps: Vec::new(),
+            statements: vec![first],
+        }
+    }
+
+    pub fn phase(mut self, phase: u8) -> Item {
+        self.phase = phase;
+        self
+    }
+
+    pub fn dep(mut self, key: ObjKey) -> Item {
+        self.deps.push(key);
+        self
+    }
+
+    pub fn push(&mut self, statement: Option<Statement>) {
+        self.statements.extend(statement);
+    }
+
+    pub fn extend(&mut self, statements: Vec<Statement>) {
+        self.statements.extend(statements);
+    }
+}
+
+pub(crate) fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String>) -> Statement {
+    Statement {
+        kind,
+        identity: identity.into(),
+        sql: sql.into(),
+        table: None,
+        waits_for: Vec::new(),
+        phase: 0,
+        requires_superuser: false,
+        depends_on: Vec::new(),
+    }
+}
+
+pub(crate) fn superuser(mut s: Statement, needed: bool) -> Statement {
+    s.requires_superuser = needed;
+    s
+}
+
+pub(crate) struct Builder<'a> {
+    pub cat: &'a Catalog,
+    pub opts: &'a SchemaOptions,
+    pub items: Vec<Item>,
+    /// Keys that stand for another item's key (an index created by its constraint, a
+    /// composite type's relation, a generated column's default, …).
+    pub alias: HashMap<ObjKey, ObjKey>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn add(&mut self, item: Item) {
+        self.items.push(item);
+    }
+
+    /// `COMMENT ON <what> IS …` when the object has a comment.
+    pub fn comment(&self, key: ObjKey, sub: i32, what: &str, identity: &str) -> Option<Statement> {
+        let text = self.cat.comments.get(&(key.0, key.1, sub))?;
+        Some(stmt(
+            ObjectKind::Comment,
+            format!("comment on {identity}"),
+            format!("COMMENT ON {what} IS {}", literal(text)),
+        ))
+    }
+
+    /// `ALTER <kind> <name> OWNER TO <role>` unless owners are left out.
+    pub fn owner(&self, kind: &str, name: &str, owner: &str, identity: &str) -> Option<Statement> {
+        if self.opts.no_owner || owner.is_empty() {
+            return None;
+        }
+        Some(stmt(
+            ObjectKind::Owner,
+            format!("owner of {identity}"),
+            format!("ALTER {kind} {name} OWNER TO {}", ident(owner)),
+        ))
+    }
+
+    /// GRANT/REVOKE statements reproducing `acl`, unless privileges are left out.
+    pub fn acl(&self, kind: &str, name: &str, column: Option<&str>, owner: &str, acl: &Acl, identity: &str) -> Vec<Statement> {
+        if self.opts.no_acl {
+            return Vec::new();
+        }
+        let target = AclTarget {
+            kind,
+            name,
+            column,
+            owner,
+        };
+        acl::statements(&target, acl)
+            .into_iter()
+            .map(|s| superuser(stmt(ObjectKind::Acl, format!("privileges on {identity}"), s.sql), s.requires_superuser))
+            .collect()
+    }
+
+    /// Where a post-data statement about relation `oid` belongs for scheduling: its own
+    /// table when it holds rows, and the tables under it when the statement recurses.
+    pub fn placement(&self, oid: Oid, recurses: bool) -> (Option<(String, String)>, Vec<(String, String)>) {
+        let Some(rel) = self.cat.relation(oid) else {
+            return (None, Vec::new());
+        };
+        let own = (rel.relkind == "r").then(|| (rel.schema.clone(), rel.name.clone()));
+        let mut others = Vec::new();
+        if recurses || rel.relkind == "p" {
+            others = self.cat.data_tables(oid);
+            if let Some(own) = &own {
+                others.retain(|t| t != own);
+            }
+        }
+        (own, others)
+    }
+
+    fn normalize(&self, key: ObjKey, items: &HashMap<ObjKey, usize>) -> ObjKey {
+        let mut k = key;
+        for _ in 0..8 {
+            if let Some(ext) = self.cat.extension_members.get(&k) {
+                return (class::EXTENSION, *ext);
+            }
+            if items.contains_key(&k) {
+                return k;
+            }
+            if let Some(a) = self.alias.get(&k) {
+                k = *a;
+                continue;
+            }
+            if k.0 == class::TYPE
+                && let Some(io) = self.cat.type_io.get(&k.1)
+            {
+                if io.relid != 0 {
+                    k = (class::CLASS, io.relid);
+                    continue;
+                }
+                if io.elem != 0 {
+                    k = (class::TYPE, io.elem);
+                    continue;
+                }
+            }
+            if k.0 == class::REWRITE
+                && let Some(view) = self.cat.view_rules.get(&k.1)
+            {
+                k = (class::CLASS, *view);
+                continue;
+            }
+            break;
+        }
+        k
+    }
+
+    fn finish(mut self) -> Ddl {
+        let items = std::mem::take(&mut self.items);
+        let index: HashMap<ObjKey, usize> = items.iter().enumerate().map(|(i, it)| (it.key, i)).collect();
+        let mut deps: Vec<HashSet<usize>> = vec![HashSet::new(); items.len()];
+        for (i, item) in items.iter().enumerate() {
+            for d in &item.deps {
+                if let Some(&j) = index.get(&self.normalize(*d, &index))
+                    && j != i
+                {
+                    deps[i].insert(j);
+                }
+            }
+        }
+        let sequences: HashSet<Oid> = self.cat.sequences.iter().map(|s| s.oid).collect();
+        for d in &self.cat.depends {
+            // OWNED BY is its own item, after both the sequence and the table.
+            if d.object.0 == class::CLASS
+                && sequences.contains(&d.object.1)
+                && d.referenced.0 == class::CLASS
+                && d.referenced_sub > 0
+            {
+                continue;
+            }
+            let from = self.normalize(d.object, &index);
+            let to = self.normalize(d.referenced, &index);
+            if let (Some(&i), Some(&j)) = (index.get(&from), index.get(&to))
+                && i != j
+            {
+                deps[i].insert(j);
+            }
+        }
+        // A pre-data object that needs a post-data one (a view grouping by a primary
+        // key) moves to post-data, and so does everything that needs it.
+        let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
+        loop {
+            let mut changed = false;
+            for i in 0..items.len() {
+                if sections[i] == Section::Pre && deps[i].iter().any(|j| sections[*j] == Section::Post) {
+                    sections[i] = Section::Post;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut ddl = Ddl::default();
+        for section in [Section::Pre, Section::Post] {
+            let members: Vec<usize> = (0..items.len()).filter(|i| sections[*i] == section).collect();
+            let local: HashMap<usize, usize> = members.iter().enumerate().map(|(l, g)| (*g, l)).collect();
+            let priorities: Vec<u32> = members.iter().map(|g| items[*g].priority).collect();
+            let local_deps: Vec<Vec<usize>> = members
+                .iter()
+                .map(|g| deps[*g].iter().filter_map(|d| local.get(d).copied()).collect())
+                .collect();
+            let (order, forced) = order::sort(&priorities, &local_deps);
+            for f in forced {
+                tracing::warn!(
+                    "dependency cycle broken at {}",
+                    items[members[f]].statements.first().map(|s| s.identity.as_str()).unwrap_or("?")
+                );
+            }
+            let out = match section {
+                Section::Pre => &mut ddl.pre_data,
+                Section::Post => &mut ddl.post_data,
+            };
+            let mut first_statement: HashMap<usize, usize> = HashMap::new();
+            for l in order {
+                let g = members[l];
+                let item = &items[g];
+                let mut item_deps: Vec<usize> = local_deps[l]
+                    .iter()
+                    .filter_map(|d| first_statement.get(&members[*d]).copied())
+                    .collect();
+                item_deps.sort_unstable();
+                let first = out.len();
+                first_statement.insert(g, first);
+                for (n, s) in item.statements.iter().enumerate() {
+                    let mut s = s.clone();
+                    if section == Section::Post {
+                        s.table = item.table.clone();
+                        s.waits_for = item.waits_for.clone();
+                        s.phase = item.phase;
+                    }
+                    s.depends_on = if n == 0 { item_deps.clone() } else { vec![first] };
+                    out.push(s);
+                }
+            }
+        }
+        ddl
+    }
+}
+
+impl Catalog {
+    /// The DDL that recreates this schema in an empty database.
+    pub fn render(&self, options: &SchemaOptions) -> Ddl {
+        let mut b = Builder {
+            cat: self,
+            opts: options,
+            items: Vec::new(),
+            alias: HashMap::new(),
+        };
+        objects::render(&mut b);
+        relations::render(&mut b);
+        post::render(&mut b);
+        b.finish()
+    }
+}

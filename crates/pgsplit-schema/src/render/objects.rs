@@ -1,0 +1,387 @@
+//! Schemas, extensions, collations, types, functions and aggregates, text search,
+//! event triggers and default privileges.
+
+use pgsplit_pg::quote::{ident, literal, qualified};
+
+use super::{Builder, Item, ObjectKind as K, Section, stmt, superuser, synthetic};
+use crate::acl;
+use crate::model::*;
+
+pub(super) fn render(b: &mut Builder<'_>) {
+    schemas(b);
+    extensions(b);
+    collations(b);
+    types(b);
+    functions(b);
+    text_search(b);
+    event_triggers(b);
+    default_privileges(b);
+}
+
+fn schemas(b: &mut Builder<'_>) {
+    for s in &b.cat.schemas {
+        let name = ident(&s.name);
+        let identity = format!("schema {}", s.name);
+        let key = (class::NAMESPACE, s.oid);
+        let mut item = if s.name == "public" {
+            // Every database has it: only its comment, owner and privileges are copied.
+            let comment = match b.cat.comments.get(&(class::NAMESPACE, s.oid, 0)) {
+                Some(text) => format!("COMMENT ON SCHEMA public IS {}", literal(text)),
+                None => "COMMENT ON SCHEMA public IS NULL".to_string(),
+            };
+            let mut item = Item::new(key, Section::Pre, 10, stmt(K::Comment, "comment on schema public", comment));
+            if !s.default_owner {
+                item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
+            }
+            item
+        } else {
+            let mut item = Item::new(key, Section::Pre, 10, stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")));
+            item.push(b.comment(key, 0, &format!("SCHEMA {name}"), &identity));
+            item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
+            item
+        };
+        item.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
+        let _ = synthetic::SCHEMA_PUBLIC;
+        b.add(item);
+    }
+}
+
+fn extensions(b: &mut Builder<'_>) {
+    for e in &b.cat.extensions {
+        if e.builtin {
+            continue;
+        }
+        let identity = format!("extension {}", e.name);
+        let key = (class::EXTENSION, e.oid);
+        let sql = format!(
+            "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+            ident(&e.name),
+            ident(&e.schema)
+        );
+        let mut item = Item::new(key, Section::Pre, 20, superuser(stmt(K::Extension, &identity, sql), !e.trusted));
+        if let Some(c) = b.comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity) {
+            item.push(Some(superuser(c, !e.trusted)));
+        }
+        b.add(item);
+    }
+}
+
+fn collations(b: &mut Builder<'_>) {
+    for c in &b.cat.collations {
+        let name = qualified(&c.schema, &c.name);
+        let identity = format!("collation {}.{}", c.schema, c.name);
+        let key = (class::COLLATION, c.oid);
+        let mut opts = Vec::new();
+        match c.provider.as_str() {
+            "i" | "b" => {
+                opts.push(format!("provider = {}", if c.provider == "i" { "icu" } else { "builtin" }));
+                let locale = c.locale.clone().or_else(|| c.lc_collate.clone()).unwrap_or_default();
+                opts.push(format!("locale = {}", literal(&locale)));
+                if let Some(rules) = &c.icu_rules {
+                    opts.push(format!("rules = {}", literal(rules)));
+                }
+            }
+            _ => {
+                opts.push("provider = libc".to_string());
+                opts.push(format!("lc_collate = {}", literal(c.lc_collate.as_deref().unwrap_or(""))));
+                opts.push(format!("lc_ctype = {}", literal(c.lc_ctype.as_deref().unwrap_or(""))));
+            }
+        }
+        if !c.deterministic {
+            opts.push("deterministic = false".to_string());
+        }
+        let sql = format!("CREATE COLLATION {name} ({})", opts.join(", "));
+        let mut item = Item::new(key, Section::Pre, 30, stmt(K::Collation, &identity, sql));
+        item.push(b.comment(key, 0, &format!("COLLATION {name}"), &identity));
+        item.push(b.owner("COLLATION", &name, &c.owner, &identity));
+        b.add(item);
+    }
+}
+
+fn types(b: &mut Builder<'_>) {
+    for t in &b.cat.types {
+        let name = qualified(&t.schema, &t.name);
+        let key = (class::TYPE, t.oid);
+        let (word, identity, sql, priority) = match t.typtype.as_str() {
+            "e" => {
+                let labels: Vec<String> = t.enum_labels.iter().map(|l| literal(l)).collect();
+                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS ENUM ({})", labels.join(", ")), 40)
+            }
+            "r" => {
+                let Some(r) = &t.range else { continue };
+                let mut opts = vec![format!("subtype = {}", r.subtype)];
+                if let Some(v) = &r.opclass {
+                    opts.push(format!("subtype_opclass = {v}"));
+                }
+                if let Some(v) = &r.collation {
+                    opts.push(format!("collation = {v}"));
+                }
+                if let Some(v) = &r.canonical {
+                    opts.push(format!("canonical = {v}"));
+                }
+                if let Some(v) = &r.subtype_diff {
+                    opts.push(format!("subtype_diff = {v}"));
+                }
+                if let Some(v) = &r.multirange {
+                    opts.push(format!("multirange_type_name = {v}"));
+                }
+                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS RANGE ({})", opts.join(", ")), 40)
+            }
+            "c" => {
+                b.alias.insert((class::CLASS, t.typrelid), key);
+                let cols: Vec<String> = b
+                    .cat
+                    .relation(t.typrelid)
+                    .map(|rel| {
+                        rel.columns
+                            .iter()
+                            .map(|c| {
+                                let mut s = format!("{} {}", ident(&c.name), c.type_name);
+                                if let Some(coll) = &c.collation {
+                                    s.push_str(&format!(" COLLATE {coll}"));
+                                }
+                                s
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS ({})", cols.join(", ")), 40)
+            }
+            "d" => {
+                let mut sql = format!("CREATE DOMAIN {name} AS {}", t.base_type.as_deref().unwrap_or("text"));
+                if let Some(c) = &t.collation {
+                    sql.push_str(&format!(" COLLATE {c}"));
+                }
+                if let Some(d) = &t.default_expr {
+                    sql.push_str(&format!(" DEFAULT {d}"));
+                }
+                if t.not_null {
+                    sql.push_str(" NOT NULL");
+                }
+                ("DOMAIN", format!("domain {}.{}", t.schema, t.name), sql, 41)
+            }
+            _ => continue,
+        };
+        let mut item = Item::new(key, Section::Pre, priority, stmt(K::Type, &identity, sql));
+        item.push(b.comment(key, 0, &format!("{word} {name}"), &identity));
+        if t.typtype == "c"
+            && let Some(rel) = b.cat.relation(t.typrelid)
+        {
+            for c in &rel.columns {
+                let col = format!("{name}.{}", ident(&c.name));
+                item.push(b.comment((class::CLASS, rel.oid), c.attnum, &format!("COLUMN {col}"), &format!("{identity}.{}", c.name)));
+            }
+        }
+        item.push(b.owner("TYPE", &name, &t.owner, &identity));
+        item.extend(b.acl("TYPE", &name, None, &t.owner, &t.acl, &identity));
+        b.add(item);
+        // Domain constraints on their own: they may call functions that take the domain.
+        if t.typtype == "d" {
+            for c in b.cat.constraints.iter().filter(|c| c.domain == t.oid && c.contype == "c") {
+                let ckey = (class::CONSTRAINT, c.oid);
+                let cid = format!("constraint {} on domain {}.{}", c.name, t.schema, t.name);
+                let sql = format!("ALTER DOMAIN {name} ADD CONSTRAINT {} {}", ident(&c.name), c.definition);
+                let mut citem = Item::new(ckey, Section::Pre, 45, stmt(K::DomainConstraint, &cid, sql)).dep(key);
+                citem.push(b.comment(ckey, 0, &format!("CONSTRAINT {} ON DOMAIN {name}", ident(&c.name)), &cid));
+                b.add(citem);
+            }
+        }
+    }
+}
+
+fn functions(b: &mut Builder<'_>) {
+    for f in &b.cat.functions {
+        let key = (class::PROC, f.oid);
+        let sig = f.signature();
+        let (word, kind, priority) = match f.kind.as_str() {
+            "p" => ("PROCEDURE", K::Function, 50),
+            "a" => ("AGGREGATE", K::Aggregate, 55),
+            _ => ("FUNCTION", K::Function, 50),
+        };
+        let identity = format!("{} {}.{}({})", word.to_lowercase(), f.schema, f.name, f.identity_args);
+        let sql = match (&f.aggregate, &f.definition) {
+            (Some(agg), _) => aggregate_sql(f, agg),
+            (None, Some(def)) => def.trim_end().to_string(),
+            (None, None) => continue,
+        };
+        let needs_super = !f.trusted || f.leakproof;
+        let mut item = Item::new(key, Section::Pre, priority, superuser(stmt(kind, &identity, sql), needs_super));
+        item.push(b.comment(key, 0, &format!("{word} {sig}"), &identity));
+        item.push(b.owner(word, &sig, &f.owner, &identity));
+        let grant_word = if f.kind == "p" { "PROCEDURE" } else { "FUNCTION" };
+        item.extend(b.acl(grant_word, &sig, None, &f.owner, &f.acl, &identity));
+        b.add(item);
+    }
+}
+
+fn aggregate_sql(f: &Function, a: &Aggregate) -> String {
+    let mut opts = vec![format!("SFUNC = {}", a.sfunc), format!("STYPE = {}", a.stype)];
+    if a.sspace != 0 {
+        opts.push(format!("SSPACE = {}", a.sspace));
+    }
+    if let Some(v) = &a.finalfunc {
+        opts.push(format!("FINALFUNC = {v}"));
+        if a.finalfunc_extra {
+            opts.push("FINALFUNC_EXTRA".into());
+        }
+        opts.push(format!("FINALFUNC_MODIFY = {}", modify(&a.finalfunc_modify)));
+    }
+    for (name, v) in [("COMBINEFUNC", &a.combinefunc), ("SERIALFUNC", &a.serialfunc), ("DESERIALFUNC", &a.deserialfunc)] {
+        if let Some(v) = v {
+            opts.push(format!("{name} = {v}"));
+        }
+    }
+    if let Some(v) = &a.initcond {
+        opts.push(format!("INITCOND = {}", literal(v)));
+    }
+    if let Some(v) = &a.msfunc {
+        opts.push(format!("MSFUNC = {v}"));
+        if let Some(v) = &a.minvfunc {
+            opts.push(format!("MINVFUNC = {v}"));
+        }
+        if let Some(v) = &a.mstype {
+            opts.push(format!("MSTYPE = {v}"));
+        }
+        if a.msspace != 0 {
+            opts.push(format!("MSSPACE = {}", a.msspace));
+        }
+        if let Some(v) = &a.mfinalfunc {
+            opts.push(format!("MFINALFUNC = {v}"));
+            if a.mfinalfunc_extra {
+                opts.push("MFINALFUNC_EXTRA".into());
+            }
+            opts.push(format!("MFINALFUNC_MODIFY = {}", modify(&a.mfinalfunc_modify)));
+        }
+        if let Some(v) = &a.minitcond {
+            opts.push(format!("MINITCOND = {}", literal(v)));
+        }
+    }
+    if let Some(op) = &a.sortop {
+        if op.contains('.') {
+            opts.push(format!("SORTOP = OPERATOR({op})"));
+        } else {
+            opts.push(format!("SORTOP = {op}"));
+        }
+    }
+    match a.parallel.as_str() {
+        "s" => opts.push("PARALLEL = SAFE".into()),
+        "r" => opts.push("PARALLEL = RESTRICTED".into()),
+        _ => {}
+    }
+    if a.kind == "h" {
+        opts.push("HYPOTHETICAL".into());
+    }
+    format!(
+        "CREATE AGGREGATE {}({}) ({})",
+        qualified(&f.schema, &f.name),
+        a.arguments,
+        opts.join(", ")
+    )
+}
+
+fn modify(code: &str) -> &'static str {
+    match code {
+        "s" => "SHAREABLE",
+        "w" => "READ_WRITE",
+        _ => "READ_ONLY",
+    }
+}
+
+fn text_search(b: &mut Builder<'_>) {
+    for d in &b.cat.ts_dicts {
+        let key = (class::TS_DICT, d.oid);
+        let name = qualified(&d.schema, &d.name);
+        let identity = format!("text search dictionary {}.{}", d.schema, d.name);
+        let mut opts = format!("TEMPLATE = {}", d.template);
+        if let Some(o) = &d.options {
+            opts.push_str(&format!(", {o}"));
+        }
+        let sql = format!("CREATE TEXT SEARCH DICTIONARY {name} ({opts})");
+        let mut item = Item::new(key, Section::Pre, 60, stmt(K::TextSearch, &identity, sql));
+        item.push(b.comment(key, 0, &format!("TEXT SEARCH DICTIONARY {name}"), &identity));
+        item.push(b.owner("TEXT SEARCH DICTIONARY", &name, &d.owner, &identity));
+        b.add(item);
+    }
+    for c in &b.cat.ts_configs {
+        let key = (class::TS_CONFIG, c.oid);
+        let name = qualified(&c.schema, &c.name);
+        let identity = format!("text search configuration {}.{}", c.schema, c.name);
+        let sql = format!("CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {})", c.parser);
+        let mut item = Item::new(key, Section::Pre, 61, stmt(K::TextSearch, &identity, sql));
+        for m in &c.mappings {
+            if let Some((token, dicts)) = m.split_once('=') {
+                item.push(Some(stmt(
+                    K::TextSearch,
+                    &identity,
+                    format!("ALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR {} WITH {dicts}", ident(token)),
+                )));
+            }
+        }
+        item.push(b.comment(key, 0, &format!("TEXT SEARCH CONFIGURATION {name}"), &identity));
+        item.push(b.owner("TEXT SEARCH CONFIGURATION", &name, &c.owner, &identity));
+        b.add(item);
+    }
+}
+
+fn event_triggers(b: &mut Builder<'_>) {
+    for e in &b.cat.event_triggers {
+        let key = (class::EVENT_TRIGGER, e.oid);
+        let name = ident(&e.name);
+        let identity = format!("event trigger {}", e.name);
+        let mut sql = format!("CREATE EVENT TRIGGER {name} ON {}", ident(&e.event));
+        if let Some(tags) = &e.tags {
+            let tags: Vec<String> = tags.iter().map(|t| literal(t)).collect();
+            sql.push_str(&format!(" WHEN TAG IN ({})", tags.join(", ")));
+        }
+        sql.push_str(&format!(" EXECUTE FUNCTION {}()", e.function));
+        let mut item = Item::new(key, Section::Post, 160, superuser(stmt(K::EventTrigger, &identity, sql), true));
+        let state = match e.enabled.as_str() {
+            "D" => Some("DISABLE"),
+            "R" => Some("ENABLE REPLICA"),
+            "A" => Some("ENABLE ALWAYS"),
+            _ => None,
+        };
+        if let Some(state) = state {
+            item.push(Some(superuser(stmt(K::EventTrigger, &identity, format!("ALTER EVENT TRIGGER {name} {state}")), true)));
+        }
+        if let Some(c) = b.comment(key, 0, &format!("EVENT TRIGGER {name}"), &identity) {
+            item.push(Some(superuser(c, true)));
+        }
+        if let Some(o) = b.owner("EVENT TRIGGER", &name, &e.owner, &identity) {
+            item.push(Some(superuser(o, true)));
+        }
+        b.add(item);
+    }
+}
+
+fn default_privileges(b: &mut Builder<'_>) {
+    if b.opts.no_acl {
+        return;
+    }
+    for d in &b.cat.default_acls {
+        let objects = match d.objtype.as_str() {
+            "r" => "TABLES",
+            "S" => "SEQUENCES",
+            "f" => "FUNCTIONS",
+            "T" => "TYPES",
+            "n" => "SCHEMAS",
+            "L" => "LARGE OBJECTS",
+            _ => continue,
+        };
+        let identity = format!(
+            "default privileges for role {}{} on {}",
+            d.role,
+            d.schema.as_ref().map(|s| format!(" in schema {s}")).unwrap_or_default(),
+            objects.to_lowercase()
+        );
+        let statements: Vec<_> = acl::default_privilege_statements(&d.role, d.schema.as_deref(), objects, &d.acl)
+            .into_iter()
+            .map(|s| stmt(K::DefaultAcl, &identity, s.sql))
+            .collect();
+        let mut it = statements.into_iter();
+        let Some(first) = it.next() else { continue };
+        let mut item = Item::new((synthetic::DEFAULT_ACL, d.oid), Section::Post, 170, first);
+        item.extend(it.collect());
+        b.add(item);
+    }
+}

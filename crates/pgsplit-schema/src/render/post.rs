@@ -1,0 +1,344 @@
+//! Post-data: indexes (and their attachment to partitioned indexes), constraints,
+//! triggers, rules, row-level security and extended statistics.
+
+use pgsplit_pg::quote::{ident, qualified};
+
+use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
+use crate::model::*;
+
+pub(super) fn render(b: &mut Builder<'_>) {
+    indexes(b);
+    constraints(b);
+    triggers(b);
+    rules(b);
+    row_security(b);
+    statistics(b);
+}
+
+fn place(b: &Builder<'_>, mut item: Item, table: Oid, recurses: bool) -> Item {
+    let (own, others) = b.placement(table, recurses);
+    item.table = own;
+    item.waits_for = others;
+    item
+}
+
+/// The constraint an index belongs to, if any.
+fn index_constraint<'c>(b: &Builder<'c>, index: Oid) -> Option<&'c Constraint> {
+    b.cat
+        .constraints
+        .iter()
+        .find(|c| c.index == index && matches!(c.contype.as_str(), "p" | "u" | "x") && c.table != 0)
+}
+
+fn index_extras(b: &Builder<'_>, item: &mut Item, idx: &Index, rel: &Relation, identity: &str) {
+    let iname = qualified(&rel.schema, &idx.name);
+    for t in &idx.stat_targets {
+        if let Some((col, target)) = t.split_once('=') {
+            item.push(Some(stmt(
+                K::Index,
+                identity,
+                format!("ALTER INDEX {iname} ALTER COLUMN {col} SET STATISTICS {target}"),
+            )));
+        }
+    }
+    if idx.clustered {
+        item.push(Some(stmt(
+            K::TableOption,
+            identity,
+            format!("ALTER TABLE {} CLUSTER ON {}", rel.qualified(), ident(&idx.name)),
+        )));
+    }
+    if idx.replica_identity {
+        item.push(Some(stmt(
+            K::TableOption,
+            identity,
+            format!("ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {}", rel.qualified(), ident(&idx.name)),
+        )));
+    }
+}
+
+fn indexes(b: &mut Builder<'_>) {
+    for idx in &b.cat.indexes {
+        let Some(rel) = b.cat.relation(idx.table) else { continue };
+        if !matches!(rel.relkind.as_str(), "r" | "p" | "m") {
+            continue;
+        }
+        if !idx.valid && idx.relkind != "I" {
+            continue;
+        }
+        let key = (class::CLASS, idx.oid);
+        let iname = qualified(&rel.schema, &idx.name);
+        let identity = format!("index {}.{}", rel.schema, idx.name);
+        let constraint = index_constraint(b, idx.oid);
+        // Primary keys and unique constraints of plain tables: the index first, then
+        // ADD CONSTRAINT … USING INDEX. Others are created by their constraint.
+        let build_here = match constraint {
+            None => true,
+            Some(c) => rel.relkind == "r" && matches!(c.contype.as_str(), "p" | "u"),
+        };
+        if !build_here {
+            if let Some(c) = constraint {
+                b.alias.insert(key, (class::CONSTRAINT, c.oid));
+            }
+        } else {
+            let mut item = Item::new(key, Section::Post, 110, stmt(K::Index, &identity, idx.definition.clone())).phase(1);
+            if constraint.is_none() {
+                item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
+            }
+            index_extras(b, &mut item, idx, rel, &identity);
+            let item = place(b, item, rel.oid, false);
+            b.add(item);
+        }
+        if !build_here && let Some(c) = constraint {
+            // Extras of an index built by its constraint go with the constraint.
+            let _ = c;
+        }
+        if let Some(parent) = idx.parent
+            && let Some(parent_idx) = b.cat.indexes.iter().find(|i| i.oid == parent)
+            && let Some(parent_rel) = b.cat.relation(parent_idx.table)
+        {
+            let sql = format!(
+                "ALTER INDEX {} ATTACH PARTITION {iname}",
+                qualified(&parent_rel.schema, &parent_idx.name)
+            );
+            let item = Item::new(
+                (synthetic::INDEX_ATTACH, idx.oid),
+                Section::Post,
+                125,
+                stmt(K::IndexAttach, format!("attach {identity}"), sql),
+            )
+            .phase(2)
+            .dep(key)
+            .dep((class::CLASS, parent))
+            .dep((class::CONSTRAINT, constraint.map(|c| c.oid).unwrap_or(0)));
+            let item = place(b, item, rel.oid, false);
+            b.add(item);
+        }
+    }
+}
+
+fn constraints(b: &mut Builder<'_>) {
+    for c in &b.cat.constraints {
+        if c.table == 0 {
+            continue;
+        }
+        let Some(rel) = b.cat.relation(c.table) else { continue };
+        if !matches!(rel.relkind.as_str(), "r" | "p" | "f") {
+            continue;
+        }
+        let key = (class::CONSTRAINT, c.oid);
+        let tname = rel.qualified();
+        let cname = ident(&c.name);
+        let identity = format!("constraint {} on {}.{}", c.name, rel.schema, rel.name);
+        let only = if rel.relkind == "p" && c.contype == "f" { "" } else { "ONLY " };
+        let (sql, kind, priority, phase, recurses) = match c.contype.as_str() {
+            "p" | "u" => {
+                let using_index = rel.relkind == "r"
+                    && b.cat.indexes.iter().any(|i| i.oid == c.index && !i.has_exprs && !i.has_pred);
+                if using_index {
+                    let idx_name = b.cat.indexes.iter().find(|i| i.oid == c.index).map(|i| i.name.clone()).unwrap_or_default();
+                    let mut sql = format!(
+                        "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {} USING INDEX {}",
+                        if c.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" },
+                        ident(&idx_name)
+                    );
+                    if c.deferrable {
+                        sql.push_str(" DEFERRABLE");
+                        if c.definition.contains("INITIALLY DEFERRED") {
+                            sql.push_str(" INITIALLY DEFERRED");
+                        }
+                    }
+                    (sql, K::Constraint, 120, 2, false)
+                } else {
+                    (format!("ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 120, 2, false)
+                }
+            }
+            "x" => (format!("ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 120, 2, false),
+            "c" => {
+                if !c.is_local {
+                    continue;
+                }
+                // Without ONLY, so that it reaches inheritance children and partitions
+                // that have it by inheritance (NO INHERIT ones stay put).
+                (format!("ALTER TABLE {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 130, 3, !c.no_inherit)
+            }
+            "f" => {
+                if c.parent != 0 {
+                    continue;
+                }
+                (format!("ALTER TABLE {only}{tname} ADD CONSTRAINT {cname} {}", c.definition), K::ForeignKey, 135, 3, rel.relkind == "p")
+            }
+            _ => continue,
+        };
+        let mut item = Item::new(key, Section::Post, priority, stmt(kind, &identity, sql)).phase(phase);
+        if c.contype == "p" || c.contype == "u" {
+            item = item.dep((class::CLASS, c.index));
+        }
+        item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
+        if matches!(c.contype.as_str(), "p" | "u" | "x")
+            && let Some(idx) = b.cat.indexes.iter().find(|i| i.oid == c.index)
+            && !(rel.relkind == "r" && c.contype != "x")
+        {
+            index_extras(b, &mut item, idx, rel, &identity);
+        }
+        if c.contype == "c" {
+            // A child's own copy of the constraint must exist before the parent's
+            // recursion reaches it, or the two would clash instead of merging.
+            for other in &b.cat.constraints {
+                if other.contype == "c"
+                    && other.name == c.name
+                    && other.is_local
+                    && other.oid != c.oid
+                    && b.cat.inheritance_depth(other.table) > b.cat.inheritance_depth(c.table)
+                    && b.cat.data_tables(c.table).iter().any(|t| {
+                        b.cat.relation(other.table).is_some_and(|r| r.schema == t.0 && r.name == t.1)
+                    })
+                {
+                    item = item.dep((class::CONSTRAINT, other.oid));
+                }
+            }
+        }
+        let mut item = place(b, item, rel.oid, recurses);
+        if c.contype == "f" {
+            for t in b.cat.data_tables(c.ref_table) {
+                if item.table.as_ref() != Some(&t) && !item.waits_for.contains(&t) {
+                    item.waits_for.push(t);
+                }
+            }
+        }
+        b.add(item);
+    }
+}
+
+fn triggers(b: &mut Builder<'_>) {
+    for t in &b.cat.triggers {
+        let Some(rel) = b.cat.relation(t.table) else { continue };
+        let tname = rel.qualified();
+        let identity = format!("trigger {} on {}.{}", t.name, rel.schema, rel.name);
+        let state = |enabled: &str| match enabled {
+            "D" => Some("DISABLE"),
+            "R" => Some("ENABLE REPLICA"),
+            "A" => Some("ENABLE ALWAYS"),
+            "O" => Some("ENABLE"),
+            _ => None,
+        };
+        if t.parent != 0 {
+            // A clone of a partitioned table's trigger: only a different state is ours.
+            if t.parent_enabled.as_deref() != Some(t.enabled.as_str())
+                && let Some(s) = state(&t.enabled)
+            {
+                let sql = format!("ALTER TABLE ONLY {tname} {s} TRIGGER {}", ident(&t.name));
+                let item = Item::new((synthetic::TRIGGER_STATE, t.oid), Section::Post, 141, stmt(K::Trigger, &identity, sql))
+                    .dep((class::TRIGGER, t.parent));
+                let item = place(b, item, rel.oid, false);
+                b.add(item);
+            }
+            continue;
+        }
+        let key = (class::TRIGGER, t.oid);
+        let mut item = Item::new(key, Section::Post, 140, stmt(K::Trigger, &identity, t.definition.clone()));
+        if t.enabled != "O"
+            && let Some(s) = state(&t.enabled)
+        {
+            item.push(Some(stmt(K::Trigger, &identity, format!("ALTER TABLE {tname} {s} TRIGGER {}", ident(&t.name)))));
+        }
+        item.push(b.comment(key, 0, &format!("TRIGGER {} ON {tname}", ident(&t.name)), &identity));
+        let item = place(b, item, rel.oid, true);
+        b.add(item);
+    }
+}
+
+fn rules(b: &mut Builder<'_>) {
+    for r in &b.cat.rules {
+        let Some(rel) = b.cat.relation(r.table) else { continue };
+        let tname = rel.qualified();
+        let key = (class::REWRITE, r.oid);
+        let identity = format!("rule {} on {}.{}", r.name, rel.schema, rel.name);
+        let sql = r.definition.trim().trim_end_matches(';').to_string();
+        let mut item = Item::new(key, Section::Post, 142, stmt(K::Rule, &identity, sql));
+        let state = match r.enabled.as_str() {
+            "D" => Some("DISABLE"),
+            "R" => Some("ENABLE REPLICA"),
+            "A" => Some("ENABLE ALWAYS"),
+            _ => None,
+        };
+        if let Some(s) = state {
+            item.push(Some(stmt(K::Rule, &identity, format!("ALTER TABLE {tname} {s} RULE {}", ident(&r.name)))));
+        }
+        item.push(b.comment(key, 0, &format!("RULE {} ON {tname}", ident(&r.name)), &identity));
+        let item = place(b, item, rel.oid, false);
+        b.add(item);
+    }
+}
+
+fn row_security(b: &mut Builder<'_>) {
+    for rel in &b.cat.relations {
+        if !(rel.row_security || rel.force_row_security) {
+            continue;
+        }
+        let tname = rel.qualified();
+        let identity = format!("row security on {}.{}", rel.schema, rel.name);
+        let mut stmts = Vec::new();
+        if rel.row_security {
+            stmts.push(stmt(K::RowSecurity, &identity, format!("ALTER TABLE {tname} ENABLE ROW LEVEL SECURITY")));
+        }
+        if rel.force_row_security {
+            stmts.push(stmt(K::RowSecurity, &identity, format!("ALTER TABLE {tname} FORCE ROW LEVEL SECURITY")));
+        }
+        let mut it = stmts.into_iter();
+        let Some(first) = it.next() else { continue };
+        let mut item = Item::new((synthetic::ROW_SECURITY, rel.oid), Section::Post, 143, first);
+        item.extend(it.collect());
+        let item = place(b, item, rel.oid, false);
+        b.add(item);
+    }
+    for p in &b.cat.policies {
+        let Some(rel) = b.cat.relation(p.table) else { continue };
+        let tname = rel.qualified();
+        let key = (class::POLICY, p.oid);
+        let identity = format!("policy {} on {}.{}", p.name, rel.schema, rel.name);
+        let cmd = match p.cmd.as_str() {
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => "ALL",
+        };
+        let mut sql = format!(
+            "CREATE POLICY {} ON {tname} AS {} FOR {cmd} TO {}",
+            ident(&p.name),
+            if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
+            if p.roles.is_empty() { "PUBLIC".to_string() } else { p.roles.join(", ") }
+        );
+        if let Some(e) = &p.using_expr {
+            sql.push_str(&format!(" USING ({e})"));
+        }
+        if let Some(e) = &p.check_expr {
+            sql.push_str(&format!(" WITH CHECK ({e})"));
+        }
+        let mut item = Item::new(key, Section::Post, 144, stmt(K::Policy, &identity, sql));
+        item.push(b.comment(key, 0, &format!("POLICY {} ON {tname}", ident(&p.name)), &identity));
+        let item = place(b, item, rel.oid, false);
+        b.add(item);
+    }
+}
+
+fn statistics(b: &mut Builder<'_>) {
+    for s in &b.cat.statistics {
+        let key = (class::STATISTIC_EXT, s.oid);
+        let name = qualified(&s.schema, &s.name);
+        let identity = format!("statistics {}.{}", s.schema, s.name);
+        let mut item = Item::new(key, Section::Post, 145, stmt(K::Statistics, &identity, s.definition.clone()));
+        if s.stat_target >= 0 {
+            item.push(Some(stmt(
+                K::Statistics,
+                &identity,
+                format!("ALTER STATISTICS {name} SET STATISTICS {}", s.stat_target),
+            )));
+        }
+        item.push(b.comment(key, 0, &format!("STATISTICS {name}"), &identity));
+        item.push(b.owner("STATISTICS", &name, &s.owner, &identity));
+        let item = place(b, item, s.table, false);
+        b.add(item);
+    }
+}

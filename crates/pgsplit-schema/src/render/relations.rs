@@ -1,0 +1,382 @@
+//! Tables (columns, identity, generated columns, partitioning, inheritance), sequences,
+//! column defaults, views and materialized views.
+
+use pgsplit_pg::quote::{ident, literal, qualified};
+
+use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
+use crate::model::*;
+
+pub(super) fn render(b: &mut Builder<'_>) {
+    for rel in &b.cat.relations {
+        match rel.relkind.as_str() {
+            "r" | "p" => table(b, rel),
+            "S" => sequence(b, rel),
+            "v" => view(b, rel),
+            "m" => matview(b, rel),
+            _ => {}
+        }
+    }
+    defaults(b);
+}
+
+fn with_options(options: &[String], toast: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = options.to_vec();
+    out.extend(toast.iter().map(|o| format!("toast.{o}")));
+    out
+}
+
+fn identity_clause(b: &Builder<'_>, rel: &Relation, col: &Attribute) -> Option<(String, Oid)> {
+    let seq = b
+        .cat
+        .sequences
+        .iter()
+        .find(|s| s.identity && s.owned_by == Some((rel.oid, col.attnum)))?;
+    let seq_rel = b.cat.relation(seq.oid)?;
+    let kind = if col.identity == "a" { "ALWAYS" } else { "BY DEFAULT" };
+    Some((
+        format!(
+            " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
+            seq_rel.qualified(),
+            seq.start,
+            seq.increment,
+            seq.min,
+            seq.max,
+            seq.cache,
+            if seq.cycle { " CYCLE" } else { " NO CYCLE" }
+        ),
+        seq.oid,
+    ))
+}
+
+fn table(b: &mut Builder<'_>, rel: &Relation) {
+    let name = rel.qualified();
+    let key = (class::CLASS, rel.oid);
+    let identity = format!("table {}.{}", rel.schema, rel.name);
+    let inherits = !rel.is_partition && !rel.parents.is_empty();
+    let mut cols = Vec::new();
+    let mut after = Vec::new();
+    let mut identity_seqs = Vec::new();
+    for c in &rel.columns {
+        let qcol = ident(&c.name);
+        // Inherited columns come from the parents; partitions list them all, as they
+        // are created on their own and attached afterwards.
+        if !inherits || c.is_local {
+            let mut def = format!("{qcol} {}", c.type_name);
+            if let Some(coll) = &c.collation {
+                def.push_str(&format!(" COLLATE {coll}"));
+            }
+            if c.generated == "s"
+                && let Some(expr) = &c.generation_expr
+            {
+                def.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED"));
+            }
+            if !c.identity.is_empty()
+                && let Some((clause, seq)) = identity_clause(b, rel, c)
+            {
+                def.push_str(&clause);
+                identity_seqs.push(seq);
+            }
+            if c.not_null {
+                def.push_str(" NOT NULL");
+            }
+            cols.push(def);
+        } else if c.not_null {
+            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"));
+        }
+        if c.storage != c.type_storage {
+            let storage = match c.storage.as_str() {
+                "p" => "PLAIN",
+                "e" => "EXTERNAL",
+                "m" => "MAIN",
+                _ => "EXTENDED",
+            };
+            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STORAGE {storage}"));
+        }
+        if let Some(comp) = &c.compression {
+            let method = match comp.as_str() {
+                "p" => "pglz",
+                "l" => "lz4",
+                other => other,
+            };
+            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET COMPRESSION {method}"));
+        }
+        if let Some(t) = c.stat_target
+            && t >= 0
+        {
+            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STATISTICS {t}"));
+        }
+        if !c.options.is_empty() {
+            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET ({})", c.options.join(", ")));
+        }
+    }
+    for seq in identity_seqs {
+        b.alias.insert((class::CLASS, seq), key);
+    }
+    let mut sql = format!(
+        "CREATE {}TABLE {name} (\n    {}\n)",
+        if rel.persistence == "u" { "UNLOGGED " } else { "" },
+        cols.join(",\n    ")
+    );
+    if inherits {
+        let parents: Vec<String> = rel
+            .parents
+            .iter()
+            .filter_map(|p| b.cat.relation(*p).map(|r| r.qualified()))
+            .collect();
+        sql.push_str(&format!("\nINHERITS ({})", parents.join(", ")));
+    }
+    if let Some(key) = &rel.partition_key {
+        sql.push_str(&format!("\nPARTITION BY {key}"));
+    }
+    if rel.relkind == "r"
+        && let Some(am) = &rel.access_method
+        && am != "heap"
+    {
+        sql.push_str(&format!("\nUSING {}", ident(am)));
+    }
+    let opts = with_options(&rel.options, &rel.toast_options);
+    if !opts.is_empty() {
+        sql.push_str(&format!("\nWITH ({})", opts.join(", ")));
+    }
+    let mut item = Item::new(key, Section::Pre, 70, stmt(K::Table, &identity, sql));
+    for p in &rel.parents {
+        if !rel.is_partition {
+            item = item.dep((class::CLASS, *p));
+        }
+    }
+    for a in after {
+        item.push(Some(stmt(K::TableOption, &identity, a)));
+    }
+    match rel.replica_identity.as_str() {
+        "f" => item.push(Some(stmt(K::TableOption, &identity, format!("ALTER TABLE ONLY {name} REPLICA IDENTITY FULL")))),
+        "n" => item.push(Some(stmt(K::TableOption, &identity, format!("ALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING")))),
+        _ => {}
+    }
+    item.push(b.comment(key, 0, &format!("TABLE {name}"), &identity));
+    for c in &rel.columns {
+        let col = format!("{name}.{}", ident(&c.name));
+        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+    }
+    item.push(b.owner("TABLE", &name, &rel.owner, &identity));
+    item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
+    column_acls(b, rel, &mut item, &identity);
+    b.add(item);
+
+    if rel.is_partition
+        && let (Some(parent), Some(bound)) = (rel.parents.first(), &rel.partition_bound)
+        && let Some(parent_rel) = b.cat.relation(*parent)
+    {
+        let sql = format!("ALTER TABLE ONLY {} ATTACH PARTITION {name} {bound}", parent_rel.qualified());
+        let attach = Item::new(
+            (synthetic::PARTITION_ATTACH, rel.oid),
+            Section::Pre,
+            71,
+            stmt(K::PartitionAttach, format!("partition {}.{}", rel.schema, rel.name), sql),
+        )
+        .dep(key)
+        .dep((class::CLASS, *parent));
+        b.add(attach);
+    }
+}
+
+fn column_acls(b: &Builder<'_>, rel: &Relation, item: &mut Item, identity: &str) {
+    let name = rel.qualified();
+    for c in &rel.columns {
+        if let Some(items) = &c.acl {
+            let acl = Acl {
+                items: Some(items.clone()),
+                default: Vec::new(),
+            };
+            item.extend(b.acl("TABLE", &name, Some(&c.name), &rel.owner, &acl, &format!("{identity}.{}", c.name)));
+        }
+    }
+}
+
+fn sequence(b: &mut Builder<'_>, rel: &Relation) {
+    let Some(seq) = b.cat.sequences.iter().find(|s| s.oid == rel.oid) else {
+        return;
+    };
+    let name = rel.qualified();
+    let identity = format!("sequence {}.{}", rel.schema, rel.name);
+    if let Some((last, called)) = seq.state {
+        let sql = format!("SELECT pg_catalog.setval({}, {last}, {called})", literal(&name));
+        let key = (synthetic::SETVAL, rel.oid);
+        let item = Item::new(key, Section::Post, 100, stmt(K::SequenceSet, format!("value of {identity}"), sql))
+            .dep((class::CLASS, rel.oid));
+        b.add(item);
+    }
+    if seq.identity {
+        // Created with its column; comments and grants still apply to it.
+        let key = (synthetic::OWNED_BY, rel.oid);
+        let Some((table, _)) = seq.owned_by else { return };
+        let mut stmts = Vec::new();
+        stmts.extend(b.comment((class::CLASS, rel.oid), 0, &format!("SEQUENCE {name}"), &identity));
+        stmts.extend(b.acl("SEQUENCE", &name, None, &rel.owner, &rel.acl, &identity));
+        let mut it = stmts.into_iter();
+        if let Some(first) = it.next() {
+            let mut item = Item::new(key, Section::Pre, 81, first).dep((class::CLASS, table));
+            item.extend(it.collect());
+            b.add(item);
+        }
+        return;
+    }
+    let key = (class::CLASS, rel.oid);
+    let sql = format!(
+        "CREATE {}SEQUENCE {name} AS {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{}",
+        if rel.persistence == "u" { "UNLOGGED " } else { "" },
+        seq.type_name,
+        seq.start,
+        seq.increment,
+        seq.min,
+        seq.max,
+        seq.cache,
+        if seq.cycle { " CYCLE" } else { "" }
+    );
+    let mut item = Item::new(key, Section::Pre, 72, stmt(K::Sequence, &identity, sql));
+    item.push(b.comment(key, 0, &format!("SEQUENCE {name}"), &identity));
+    item.push(b.owner("SEQUENCE", &name, &rel.owner, &identity));
+    item.extend(b.acl("SEQUENCE", &name, None, &rel.owner, &rel.acl, &identity));
+    b.add(item);
+    if let Some((table, attnum)) = seq.owned_by
+        && let Some(t) = b.cat.relation(table)
+        && let Some(col) = t.column(attnum)
+    {
+        let sql = format!("ALTER SEQUENCE {name} OWNED BY {}.{}", t.qualified(), ident(&col.name));
+        let owned = Item::new((synthetic::OWNED_BY, rel.oid), Section::Pre, 81, stmt(K::SequenceOwnedBy, &identity, sql))
+            .dep(key)
+            .dep((class::CLASS, table));
+        b.add(owned);
+    }
+}
+
+fn defaults(b: &mut Builder<'_>) {
+    for d in &b.cat.defaults {
+        let Some(rel) = b.cat.relation(d.table) else { continue };
+        let Some(col) = rel.column(d.attnum) else { continue };
+        let word = match rel.relkind.as_str() {
+            "r" | "p" => "TABLE ONLY",
+            "v" => "VIEW",
+            "f" => "FOREIGN TABLE",
+            _ => continue,
+        };
+        let identity = format!("default of {}.{}.{}", rel.schema, rel.name, col.name);
+        let sql = format!(
+            "ALTER {word} {} ALTER COLUMN {} SET DEFAULT {}",
+            rel.qualified(),
+            ident(&col.name),
+            d.expr
+        );
+        let item = Item::new((class::ATTRDEF, d.oid), Section::Pre, 80, stmt(K::Default, identity, sql))
+            .dep((class::CLASS, rel.oid));
+        b.add(item);
+    }
+}
+
+fn view_options(rel: &Relation) -> (Vec<String>, Option<String>) {
+    let mut opts = Vec::new();
+    let mut check = None;
+    for o in &rel.options {
+        match o.split_once('=') {
+            Some(("check_option", v)) => check = Some(v.to_uppercase()),
+            _ => opts.push(o.clone()),
+        }
+    }
+    (opts, check)
+}
+
+fn view_body(rel: &Relation) -> String {
+    rel.view_def
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches(';')
+        .to_string()
+}
+
+fn view(b: &mut Builder<'_>, rel: &Relation) {
+    let name = rel.qualified();
+    let key = (class::CLASS, rel.oid);
+    let identity = format!("view {}.{}", rel.schema, rel.name);
+    let (opts, check) = view_options(rel);
+    let mut sql = format!("CREATE VIEW {name}");
+    if !opts.is_empty() {
+        sql.push_str(&format!(" WITH ({})", opts.join(", ")));
+    }
+    sql.push_str(&format!(" AS\n{}", view_body(rel)));
+    if let Some(check) = check {
+        sql.push_str(&format!("\n  WITH {check} CHECK OPTION"));
+    }
+    let mut item = Item::new(key, Section::Pre, 90, stmt(K::View, &identity, sql));
+    item.push(b.comment(key, 0, &format!("VIEW {name}"), &identity));
+    for c in &rel.columns {
+        let col = format!("{name}.{}", ident(&c.name));
+        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+    }
+    item.push(b.owner("VIEW", &name, &rel.owner, &identity));
+    item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
+    column_acls(b, rel, &mut item, &identity);
+    b.add(item);
+}
+
+fn matview(b: &mut Builder<'_>, rel: &Relation) {
+    let name = rel.qualified();
+    let key = (class::CLASS, rel.oid);
+    let identity = format!("materialized view {}.{}", rel.schema, rel.name);
+    let mut sql = format!("CREATE MATERIALIZED VIEW {name}");
+    if let Some(am) = &rel.access_method
+        && am != "heap"
+    {
+        sql.push_str(&format!(" USING {}", ident(am)));
+    }
+    let opts = with_options(&rel.options, &rel.toast_options);
+    if !opts.is_empty() {
+        sql.push_str(&format!(" WITH ({})", opts.join(", ")));
+    }
+    sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_body(rel)));
+    let mut item = Item::new(key, Section::Pre, 91, stmt(K::MatView, &identity, sql));
+    item.push(b.comment(key, 0, &format!("MATERIALIZED VIEW {name}"), &identity));
+    for c in &rel.columns {
+        let col = format!("{name}.{}", ident(&c.name));
+        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+    }
+    item.push(b.owner("MATERIALIZED VIEW", &name, &rel.owner, &identity));
+    item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
+    b.add(item);
+    if rel.populated {
+        let sql = format!("REFRESH MATERIALIZED VIEW {name}");
+        let mut refresh = Item::new(
+            (synthetic::REFRESH, rel.oid),
+            Section::Post,
+            150,
+            stmt(K::MatViewRefresh, format!("refresh of {identity}"), sql),
+        )
+        .dep(key);
+        // After its own indexes and after the materialized views it reads.
+        for idx in b.cat.indexes.iter().filter(|i| i.table == rel.oid) {
+            refresh = refresh.dep((class::CLASS, idx.oid));
+        }
+        for d in &b.cat.depends {
+            if d.object.0 == class::REWRITE
+                && b.cat.view_rules.get(&d.object.1) == Some(&rel.oid)
+                && d.referenced.0 == class::CLASS
+                && b.cat.relation(d.referenced.1).is_some_and(|r| r.relkind == "m")
+                && d.referenced.1 != rel.oid
+            {
+                refresh = refresh.dep((synthetic::REFRESH, d.referenced.1));
+            }
+        }
+        refresh.waits_for = b
+            .cat
+            .relations
+            .iter()
+            .filter(|r| r.relkind == "r")
+            .map(|r| (r.schema.clone(), r.name.clone()))
+            .collect();
+        b.add(refresh);
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: &str) -> String {
+    qualified("", "")
+}
