@@ -102,14 +102,16 @@ pub async fn forward(
     hash: bool,
     counters: &Counters,
 ) -> Result<Moved, PassError> {
-    let stream = source
-        .copy_out(spec.copy_out_sql().as_str())
-        .await
-        .map_err(PassError::Source)?;
+    // The target first: if it refuses the COPY, nothing has been read from the source
+    // (a started COPY TO cannot be stopped short of cancelling it).
     let sink = target
         .copy_in::<_, Bytes>(spec.copy_in_sql(freeze).as_str())
         .await
         .map_err(PassError::Target)?;
+    let stream = source
+        .copy_out(spec.copy_out_sql().as_str())
+        .await
+        .map_err(PassError::Source)?;
     pin_mut!(stream);
     pin_mut!(sink);
     let mut framer = Framer::new(spec.format, hash);

@@ -2,4 +2,6 @@
 
 pub mod mapping;
 pub mod plan;
+pub mod progress;
+pub mod run;
 pub mod session;

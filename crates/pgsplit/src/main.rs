@@ -3,6 +3,9 @@
 mod exit_code;
 mod output;
 mod plan_cmd;
+mod progress_view;
+mod rds;
+mod run_cmd;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -38,7 +41,16 @@ struct Cli {
 enum Command {
     /// Check a mapping and show what a run would do, without writing anything.
     Plan(plan_cmd::PlanArgs),
+    /// Copy every mapped database: schema, data, post-data, verification.
+    Run(run_cmd::RunArgs),
+    /// AWS RDS: move PostgreSQL instances to another region through snapshots.
+    Rds(rds::RdsArgs),
 }
+
+/// Bad input found by the command itself (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 fn main() {
     let code = match Cli::try_parse() {
@@ -69,6 +81,7 @@ fn run(cli: Cli) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+    let show_progress = !cli.no_progress && !cli.quiet;
     let printer = Printer {
         json: JsonOut::from_arg(cli.json.as_deref()),
         quiet: cli.quiet,
@@ -86,6 +99,12 @@ fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
+            Command::Run(args) => run_cmd::run(args, &printer, show_progress).await,
+            Command::Rds(args) => rds::run(args).await.map(|code| match code {
+                0 => ExitCode::Success,
+                2 => ExitCode::Usage,
+                _ => ExitCode::Failure,
+            }),
         }
     });
     match result {

@@ -1,0 +1,90 @@
+//! Why a run (or one line of it) failed, with the context a user needs: server, table,
+//! chunk, statement.
+
+use pgsplit_copy::{Chunk, PassError, SourceTable};
+use pgsplit_pg::{ConnectFailure, cause_chain};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Connect(#[from] ConnectFailure),
+    #[error("{server}: {what}: {}", cause_chain(.source))]
+    Db {
+        server: String,
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("{what}: {}", cause_chain(.source))]
+    DbPlain {
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("{}", cause_chain(.0))]
+    Copy(#[source] PassError),
+    #[error("table {table}{chunk}: {source}")]
+    Table {
+        table: String,
+        chunk: String,
+        #[source]
+        source: Box<RunError>,
+    },
+    #[error("{identity}: {}\nstatement: {sql}", cause_chain(.source))]
+    Statement {
+        identity: String,
+        sql: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error(
+        "the target is not empty ({0} objects): use --clean to replace them, or --resume to continue a stopped run"
+    )]
+    TargetNotEmpty(i64),
+    #[error("{0}")]
+    Refused(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RunError {
+    pub fn db(server: &str, what: &str, source: tokio_postgres::Error) -> RunError {
+        RunError::Db {
+            server: server.to_string(),
+            what: what.to_string(),
+            source,
+        }
+    }
+
+    pub fn db_plain(what: &str, source: tokio_postgres::Error) -> RunError {
+        RunError::DbPlain {
+            what: what.to_string(),
+            source,
+        }
+    }
+
+    pub fn in_table(self, table: &SourceTable, chunk: &Chunk) -> RunError {
+        RunError::Table {
+            table: table.display_name(),
+            chunk: match chunk {
+                Chunk::Whole => String::new(),
+                c => format!(" [{}]", c.label()),
+            },
+            source: Box::new(self),
+        }
+    }
+
+    /// The database error underneath, if any.
+    pub fn db_error(&self) -> Option<&tokio_postgres::Error> {
+        match self {
+            RunError::Db { source, .. }
+            | RunError::DbPlain { source, .. }
+            | RunError::Statement { source, .. } => Some(source),
+            RunError::Copy(e) => e.db_error(),
+            RunError::Table { source, .. } => source.db_error(),
+            _ => None,
+        }
+    }
+}

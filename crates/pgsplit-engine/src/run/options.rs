@@ -1,0 +1,61 @@
+//! What a run is asked to do, free of any command-line types.
+
+use std::path::PathBuf;
+
+/// How much a run checks after copying each table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyLevel {
+    None,
+    Count,
+    Checksum,
+}
+
+/// Which parts of the database a run copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sections {
+    /// Schema and data.
+    All,
+    /// Schema only (pre-data and post-data DDL, sequences).
+    SchemaOnly,
+    /// Rows only, into a schema that already exists on the target.
+    DataOnly,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Parallel table/chunk copies (`--jobs`).
+    pub jobs: usize,
+    /// Parallel post-data statements: index builds, constraints, checks (`--index-jobs`).
+    pub index_jobs: usize,
+    /// Tables larger than this many bytes are copied as several chunks.
+    pub split_larger_than: Option<i64>,
+    pub verify: VerifyLevel,
+    pub sections: Sections,
+    /// Replace what the copy creates when the target is not empty.
+    pub clean: bool,
+    pub no_owner: bool,
+    pub no_acl: bool,
+    /// Fail instead of skipping what the target role may not create.
+    pub strict: bool,
+    /// Where the run journal lives.
+    pub work_dir: PathBuf,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 4,
+            index_jobs: 2,
+            split_larger_than: None,
+            verify: VerifyLevel::Checksum,
+            sections: Sections::All,
+            clean: false,
+            no_owner: false,
+            no_acl: false,
+            strict: false,
+            work_dir: PathBuf::from(".pgsplit"),
+        }
+    }
+}

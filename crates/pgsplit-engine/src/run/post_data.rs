@@ -1,0 +1,206 @@
+//! The post-data scheduler: index builds, constraints, ANALYZE and verification start as
+//! soon as the tables they need are loaded, `--index-jobs` at a time.
+//!
+//! Ordering rules, from each task's owner table, the other tables it waits for, and its
+//! phase: a task waits until every table it names is loaded, and until every task of a
+//! lower phase owned by any of those tables is done (a foreign key waits for the primary
+//! key it references). From phase [`SEQUENTIAL_FROM_PHASE`] on, tasks of one owner and
+//! phase also keep their list order. Tasks that name no table run last, one at a time, in
+//! list order.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_postgres::Client;
+
+use super::error::RunError;
+use crate::progress::Progress;
+
+/// Phases from here on keep list order within one owner (triggers, rules, comments…).
+pub const SEQUENTIAL_FROM_PHASE: u8 = 3;
+
+/// The work of one task, run on a pooled target connection.
+pub type TaskFn = Box<
+    dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>> + Send,
+>;
+
+pub struct PostTask {
+    pub label: String,
+    /// The table (or other relation) this task belongs to: (schema, name).
+    pub owner: Option<(String, String)>,
+    /// Other relations whose lower-phase tasks must be done first.
+    pub waits_for: Vec<(String, String)>,
+    /// Indices of copied tables that must be loaded first.
+    pub needs_loaded: Vec<usize>,
+    pub phase: u8,
+    /// Earlier tasks (indices into the task list) that must be done first.
+    pub after: Vec<usize>,
+    pub work: TaskFn,
+}
+
+/// Runs every task. `loaded` yields table indices as the data phase finishes them and
+/// closes when the data phase ends. Returns the seconds spent per task label order.
+pub async fn run(
+    tasks: Vec<PostTask>,
+    connections: Vec<Arc<Client>>,
+    mut loaded: mpsc::UnboundedReceiver<usize>,
+    table_count: usize,
+    progress: Arc<Progress>,
+) -> Result<(), RunError> {
+    let n = tasks.len();
+    let mut is_loaded = vec![false; table_count];
+    let mut unloaded_needs: Vec<usize> = tasks.iter().map(|t| t.needs_loaded.len()).collect();
+    let mut waiting_on_table: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        for &table in &t.needs_loaded {
+            waiting_on_table.entry(table).or_default().push(i);
+        }
+    }
+    // Dependencies between non-global tasks.
+    let mut by_owner: HashMap<&(String, String), Vec<usize>> = HashMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        if let Some(owner) = &t.owner {
+            by_owner.entry(owner).or_default().push(i);
+        }
+    }
+    let mut deps_left = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut global = Vec::new();
+    for (i, t) in tasks.iter().enumerate() {
+        let Some(owner) = &t.owner else {
+            global.push(i);
+            continue;
+        };
+        let names = std::iter::once(owner).chain(t.waits_for.iter());
+        let mut seen: Vec<usize> = Vec::new();
+        for &j in &t.after {
+            if j < n && j != i && tasks[j].owner.is_some() && !seen.contains(&j) {
+                seen.push(j);
+                dependents[j].push(i);
+                deps_left[i] += 1;
+            }
+        }
+        for name in names {
+            for &j in by_owner.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+                let pj = tasks[j].phase;
+                let before =
+                    pj < t.phase || (t.phase >= SEQUENTIAL_FROM_PHASE && pj == t.phase && j < i);
+                if before && !seen.contains(&j) {
+                    seen.push(j);
+                    dependents[j].push(i);
+                    deps_left[i] += 1;
+                }
+            }
+        }
+    }
+
+    let mut works: Vec<Option<(String, TaskFn)>> =
+        tasks.into_iter().map(|t| Some((t.label, t.work))).collect();
+    let mut ready: VecDeque<usize> = VecDeque::new();
+    let is_global: Vec<bool> = {
+        let mut v = vec![false; n];
+        for &g in &global {
+            v[g] = true;
+        }
+        v
+    };
+    for i in 0..n {
+        if !is_global[i] && deps_left[i] == 0 && unloaded_needs[i] == 0 {
+            ready.push_back(i);
+        }
+    }
+    let mut pool: Vec<Arc<Client>> = connections;
+    let jobs = pool.len().max(1);
+    let mut running: JoinSet<(usize, Arc<Client>, Result<(), RunError>)> = JoinSet::new();
+    let mut non_global_left = n - global.len();
+    let mut loads_open = true;
+    let mut first_error: Option<RunError> = None;
+
+    loop {
+        while first_error.is_none() && !ready.is_empty() && running.len() < jobs {
+            let i = ready.pop_front().expect("non-empty");
+            let client = pool.pop().expect("a free connection per running task");
+            let (label, work) = works[i].take().expect("each task runs once");
+            let progress = Arc::clone(&progress);
+            running.spawn(async move {
+                let _active = progress.start(label, None, 0);
+                let result = work(Arc::clone(&client)).await;
+                (i, client, result)
+            });
+        }
+        if running.is_empty() && (ready.is_empty() || first_error.is_some()) {
+            if first_error.is_some() || non_global_left == 0 {
+                break;
+            }
+            if !loads_open {
+                let stuck: Vec<String> = works
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, w)| w.is_some() && !is_global[*i])
+                    .map(|(_, w)| w.as_ref().map(|(l, _)| l.clone()).unwrap_or_default())
+                    .take(5)
+                    .collect();
+                return Err(RunError::Internal(format!(
+                    "post-data tasks can never start: {}",
+                    stuck.join(", ")
+                )));
+            }
+        }
+        tokio::select! {
+            table = loaded.recv(), if loads_open => match table {
+                Some(t) if t < table_count && !is_loaded[t] => {
+                    is_loaded[t] = true;
+                    for &i in waiting_on_table.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
+                        unloaded_needs[i] -= 1;
+                        if unloaded_needs[i] == 0 && deps_left[i] == 0 && !is_global[i] {
+                            ready.push_back(i);
+                        }
+                    }
+                }
+                Some(_) => {}
+                None => loads_open = false,
+            },
+            Some(joined) = running.join_next(), if !running.is_empty() => {
+                let (i, client, result) = joined
+                    .map_err(|e| RunError::Internal(format!("post-data task panicked: {e}")))?;
+                pool.push(client);
+                match result {
+                    Ok(()) => {
+                        non_global_left -= 1;
+                        for &d in &dependents[i] {
+                            deps_left[d] -= 1;
+                            if deps_left[d] == 0 && unloaded_needs[d] == 0 {
+                                ready.push_back(d);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    // Global tasks (sequence values, matview refreshes, grants…) see all data loaded.
+    while loaded.recv().await.is_some() {}
+    // Global tasks: after everything else, in order.
+    let client = pool
+        .pop()
+        .ok_or_else(|| RunError::Internal("no connection".into()))?;
+    for g in global {
+        let (label, work) = works[g].take().expect("each task runs once");
+        let _active = progress.start(label, None, 0);
+        let started = Instant::now();
+        work(Arc::clone(&client)).await?;
+        tracing::debug!("global post-data task took {:?}", started.elapsed());
+    }
+    Ok(())
+}

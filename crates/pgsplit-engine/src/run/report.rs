@@ -1,0 +1,85 @@
+//! What a run did, per line, table and phase: shown to people and written as JSON.
+
+use serde::Serialize;
+
+use pgsplit_copy::{Digest, Format};
+
+use super::options::VerifyLevel;
+
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    pub lines: Vec<LineReport>,
+    pub seconds: f64,
+}
+
+impl RunReport {
+    pub fn failed(&self) -> bool {
+        self.lines.iter().any(|l| l.error.is_some())
+    }
+
+    pub fn mismatched(&self) -> bool {
+        self.lines
+            .iter()
+            .flat_map(|l| &l.tables)
+            .any(|t| t.verification.as_ref().is_some_and(|v| !v.matches))
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct LineReport {
+    pub line: usize,
+    pub source_url: String,
+    pub target_url: String,
+    pub phases: Vec<PhaseTime>,
+    pub tables: Vec<TableReport>,
+    pub post_data: PostDataSummary,
+    /// Objects not created because the target role may not (without `--strict`).
+    pub skipped: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseTime {
+    pub phase: &'static str,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TableReport {
+    pub schema: String,
+    pub name: String,
+    pub format: Format,
+    pub chunks: Vec<ChunkReport>,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Wall time from the first chunk's start to the last chunk's end.
+    pub seconds: f64,
+    pub mb_per_second: f64,
+    pub verification: Option<Verification>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChunkReport {
+    pub chunk: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    pub level: VerifyLevel,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub source_digest: Option<Digest>,
+    pub target_digest: Option<Digest>,
+    pub matches: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PostDataSummary {
+    pub statements: usize,
+    pub indexes: usize,
+    pub seconds: f64,
+}

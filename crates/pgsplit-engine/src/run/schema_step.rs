@@ -1,0 +1,213 @@
+//! The schema side of a run: the source catalog read inside the snapshot, pre-data
+//! applied in one transaction, post-data turned into scheduled tasks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pgsplit_copy::SourceTable;
+use pgsplit_pg::Connection;
+use pgsplit_schema::{Ddl, ObjectKind, SchemaOptions, Statement};
+use tokio_postgres::Client;
+
+use super::error::RunError;
+use super::options::{RunOptions, Sections};
+use super::post_data::PostTask;
+
+/// `ANALYZE` runs beside the constraints, after the indexes (expression indexes have
+/// statistics of their own).
+const ANALYZE_PHASE: u8 = 2;
+
+/// Reads the catalog (inside the caller's snapshot) and renders its DDL.
+pub async fn read(client: &Client, options: &RunOptions) -> Result<Ddl, RunError> {
+    let catalog = pgsplit_schema::introspect(client)
+        .await
+        .map_err(|e| RunError::Schema(format!("{e:#}")))?;
+    Ok(catalog.render(&SchemaOptions {
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+    }))
+}
+
+/// Whether the connected role is a superuser.
+pub async fn is_superuser(conn: &Connection) -> Result<bool, RunError> {
+    Ok(conn
+        .client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(|e| RunError::db(&conn.server, "read the role's privileges", e))?
+        .get(0))
+}
+
+/// Statements the target role cannot run: an error with `--strict`, else skipped (listed).
+fn filter_superuser<'a>(
+    statements: impl Iterator<Item = (usize, &'a Statement)>,
+    superuser: bool,
+    strict: bool,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<(usize, &'a Statement)>, RunError> {
+    let mut kept = Vec::new();
+    for (i, s) in statements {
+        if s.requires_superuser && !superuser {
+            if strict {
+                return Err(RunError::Refused(format!(
+                    "--strict: {} needs a superuser on the target",
+                    s.identity
+                )));
+            }
+            tracing::warn!("skipped {} (needs a superuser on the target)", s.identity);
+            skipped.push(s.identity.clone());
+            continue;
+        }
+        kept.push((i, s));
+    }
+    Ok(kept)
+}
+
+/// Applies pre-data in one transaction: all of it or nothing. Returns what was skipped.
+pub async fn apply_pre_data(
+    target: &Connection,
+    ddl: &Ddl,
+    options: &RunOptions,
+    superuser: bool,
+) -> Result<Vec<String>, RunError> {
+    let mut skipped = Vec::new();
+    let statements = filter_superuser(
+        ddl.pre_data.iter().enumerate(),
+        superuser,
+        options.strict,
+        &mut skipped,
+    )?;
+    let client = &target.client;
+    client
+        .batch_execute(Ddl::SESSION_SETUP)
+        .await
+        .map_err(|e| RunError::db(&target.server, "set up the session", e))?;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| RunError::db(&target.server, "begin pre-data", e))?;
+    for (_, s) in statements {
+        if let Err(e) = client.batch_execute(&s.sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(RunError::Statement {
+                identity: s.identity.clone(),
+                sql: s.sql.clone(),
+                source: e,
+            });
+        }
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| RunError::db(&target.server, "commit pre-data", e))?;
+    Ok(skipped)
+}
+
+fn wanted(kind: ObjectKind, sections: Sections) -> bool {
+    let data = matches!(kind, ObjectKind::SequenceSet | ObjectKind::MatViewRefresh);
+    match sections {
+        Sections::All => true,
+        Sections::SchemaOnly => !data,
+        Sections::DataOnly => data,
+    }
+}
+
+/// Turns post-data statements (and one `ANALYZE` per copied table) into tasks.
+/// Returns what was skipped for want of superuser.
+pub fn post_tasks(
+    ddl: &Ddl,
+    tables: &Arc<Vec<SourceTable>>,
+    options: &RunOptions,
+    superuser: bool,
+    tasks: &mut Vec<PostTask>,
+) -> Result<Vec<String>, RunError> {
+    let index_of: HashMap<(String, String), usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.schema.clone(), t.name.clone()), i))
+        .collect();
+    let needs = |names: &[&(String, String)]| -> Vec<usize> {
+        names
+            .iter()
+            .filter_map(|n| index_of.get(*n).copied())
+            .collect()
+    };
+    let mut skipped = Vec::new();
+    let kept = filter_superuser(
+        ddl.post_data
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| wanted(s.kind, options.sections)),
+        superuser,
+        options.strict,
+        &mut skipped,
+    )?;
+    let first = tasks.len();
+    let task_of: HashMap<usize, usize> = kept
+        .iter()
+        .enumerate()
+        .map(|(n, (i, _))| (*i, first + n))
+        .collect();
+    for (_, s) in kept {
+        let mut names: Vec<&(String, String)> = s.table.iter().collect();
+        names.extend(s.waits_for.iter());
+        let sql = s.sql.clone();
+        let identity = s.identity.clone();
+        tasks.push(PostTask {
+            label: s.identity.clone(),
+            owner: s.table.clone(),
+            waits_for: s.waits_for.clone(),
+            needs_loaded: needs(&names),
+            phase: s.phase,
+            after: s
+                .depends_on
+                .iter()
+                .filter_map(|d| task_of.get(d).copied())
+                .collect(),
+            work: Box::new(move |client| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(|source| RunError::Statement {
+                            identity,
+                            sql,
+                            source,
+                        })
+                })
+            }),
+        });
+    }
+    if options.sections != Sections::SchemaOnly {
+        for (index, table) in tables.iter().enumerate() {
+            let sql = format!("ANALYZE {}", table.qualified());
+            tasks.push(PostTask {
+                label: format!("analyze {}", table.display_name()),
+                owner: Some((table.schema.clone(), table.name.clone())),
+                waits_for: Vec::new(),
+                needs_loaded: vec![index],
+                phase: ANALYZE_PHASE,
+                after: Vec::new(),
+                work: Box::new(move |client| {
+                    Box::pin(async move {
+                        client
+                            .batch_execute(&sql)
+                            .await
+                            .map_err(|e| RunError::db_plain(&sql, e))
+                    })
+                }),
+            });
+        }
+    }
+    Ok(skipped)
+}
+
+pub fn index_count(ddl: &Ddl) -> usize {
+    ddl.post_data
+        .iter()
+        .filter(|s| s.kind == ObjectKind::Index)
+        .count()
+}

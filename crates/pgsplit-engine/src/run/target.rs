@@ -1,0 +1,116 @@
+//! Getting the target ready: create the database when it does not exist, refuse a
+//! non-empty one unless `--clean` (which drops and recreates it).
+
+use tokio_postgres::error::SqlState;
+
+use pgsplit_pg::{ConnSettings, Connection, quote};
+
+use super::error::RunError;
+use crate::session;
+
+/// Objects outside the system schemas (0 for a fresh database).
+pub async fn user_objects(conn: &Connection) -> Result<i64, RunError> {
+    let row = conn
+        .client
+        .query_one(include_str!("../plan/target_facts.sql"), &[])
+        .await
+        .map_err(|e| RunError::db(&conn.server, "inspect the target", e))?;
+    Ok(row.get("user_objects"))
+}
+
+/// The source database's encoding and locale, which a created target copies.
+#[derive(Clone, Debug)]
+pub struct DatabaseProps {
+    pub encoding: String,
+    pub collate: String,
+    pub ctype: String,
+}
+
+impl DatabaseProps {
+    pub async fn read(conn: &Connection) -> Result<DatabaseProps, RunError> {
+        let row = conn
+            .client
+            .query_one(
+                "SELECT pg_encoding_to_char(encoding) AS encoding, datcollate::text AS lc_collate, \
+                 datctype::text AS lc_ctype FROM pg_database WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .map_err(|e| RunError::db(&conn.server, "read the database encoding", e))?;
+        Ok(DatabaseProps {
+            encoding: row.get("encoding"),
+            collate: row.get("lc_collate"),
+            ctype: row.get("lc_ctype"),
+        })
+    }
+}
+
+/// Connects to the target database, creating it first (like `create`) if it does not
+/// exist. With `clean`, an existing non-empty database is dropped and created again.
+pub async fn prepare(
+    target: &ConnSettings,
+    create: Option<&DatabaseProps>,
+    clean: bool,
+) -> Result<Connection, RunError> {
+    match session::open(target).await {
+        Ok(conn) if !clean => Ok(conn),
+        Ok(conn) => {
+            if user_objects(&conn).await? == 0 {
+                return Ok(conn);
+            }
+            drop(conn);
+            recreate(target, create, true).await?;
+            Ok(session::open(target).await?)
+        }
+        Err(e) if create.is_some() && e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
+            recreate(target, create, false).await?;
+            Ok(session::open(target).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn recreate(
+    target: &ConnSettings,
+    like: Option<&DatabaseProps>,
+    drop_first: bool,
+) -> Result<(), RunError> {
+    let maintenance = session::open(&session::maintenance_db(target)).await?;
+    let name = quote::ident(&target.dbname);
+    if drop_first {
+        let version: i32 = maintenance
+            .client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|e| RunError::db(&maintenance.server, "read the version", e))?
+            .get(0);
+        let force = if version >= 130000 {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        tracing::warn!("--clean: dropping target database {}", target);
+        maintenance
+            .client
+            .batch_execute(&format!("DROP DATABASE {name}{force}"))
+            .await
+            .map_err(|e| {
+                RunError::db(&maintenance.server, "drop the target database (--clean)", e)
+            })?;
+    }
+    // template0: a copy of template1 could carry objects of its own into the target.
+    let mut create = format!("CREATE DATABASE {name} TEMPLATE template0");
+    if let Some(p) = like {
+        create.push_str(&format!(
+            " ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+            quote::literal(&p.encoding),
+            quote::literal(&p.collate),
+            quote::literal(&p.ctype)
+        ));
+    }
+    maintenance
+        .client
+        .batch_execute(&create)
+        .await
+        .map_err(|e| RunError::db(&maintenance.server, "create the target database", e))
+}

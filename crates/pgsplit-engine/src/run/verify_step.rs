@@ -1,0 +1,230 @@
+//! Verification inside a run: once a table is loaded, its target copy is read back and
+//! its row count (and digest) compared with what left the source inside the snapshot.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pgsplit_copy::{CopySpec, Counters, Digest, Format, Moved, SourceTable, pass};
+use pgsplit_pg::Connection;
+
+use super::data::{ItemResult, WorkItem};
+use super::error::RunError;
+use super::options::VerifyLevel;
+use super::post_data::PostTask;
+use super::report::{ChunkReport, TableReport, Verification};
+
+/// The phase verification runs in: after the indexes, beside the constraints.
+const VERIFY_PHASE: u8 = 2;
+
+pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
+
+/// Counts and hashes what the target holds for one table, the same way the copy did.
+pub async fn read_target(
+    client: &tokio_postgres::Client,
+    table: &SourceTable,
+    level: VerifyLevel,
+) -> Result<(u64, Option<Digest>), RunError> {
+    if level == VerifyLevel::Count {
+        let row = client
+            .query_one(
+                &format!("SELECT count(*) FROM ONLY {}", table.qualified()),
+                &[],
+            )
+            .await
+            .map_err(|e| RunError::db_plain("count target rows", e))?;
+        return Ok((row.get::<_, i64>(0) as u64, None));
+    }
+    let spec = CopySpec {
+        table,
+        format: table.format,
+        predicate: None,
+    };
+    let moved = pass::read(client, &spec, true, &Counters::default())
+        .await
+        .map_err(RunError::Copy)?;
+    Ok((moved.rows, Some(moved.digest)))
+}
+
+pub fn add_tasks(
+    tables: &Arc<Vec<SourceTable>>,
+    level: VerifyLevel,
+    totals: &Arc<Vec<Mutex<Moved>>>,
+    verifications: &Verifications,
+    tasks: &mut Vec<PostTask>,
+) {
+    if level == VerifyLevel::None {
+        return;
+    }
+    for (index, table) in tables.iter().enumerate() {
+        let tables = Arc::clone(tables);
+        let totals = Arc::clone(totals);
+        let verifications = Arc::clone(verifications);
+        tasks.push(PostTask {
+            label: format!("verify {}", table.display_name()),
+            owner: Some((table.schema.clone(), table.name.clone())),
+            waits_for: Vec::new(),
+            needs_loaded: vec![index],
+            phase: VERIFY_PHASE,
+            after: Vec::new(),
+            work: Box::new(move |client| {
+                Box::pin(async move {
+                    let table = &tables[index];
+                    let started = Instant::now();
+                    let source = *totals[index].lock().unwrap_or_else(|e| e.into_inner());
+                    let (target_rows, target_digest) = read_target(&client, table, level)
+                        .await
+                        .map_err(|e| e.in_table(table, &pgsplit_copy::Chunk::Whole))?;
+                    let source_digest = (level == VerifyLevel::Checksum).then_some(source.digest);
+                    let matches = source.rows == target_rows && source_digest == target_digest;
+                    if !matches {
+                        tracing::error!(
+                            "verification failed for {}: source {} rows, target {} rows",
+                            table.display_name(),
+                            source.rows,
+                            target_rows
+                        );
+                    }
+                    verifications
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((
+                            index,
+                            Verification {
+                                level,
+                                source_rows: source.rows,
+                                target_rows,
+                                source_digest,
+                                target_digest,
+                                matches,
+                                seconds: started.elapsed().as_secs_f64(),
+                            },
+                        ));
+                    Ok(())
+                })
+            }),
+        });
+    }
+}
+
+/// Per-table rows of the report, from the items' results and the verifications.
+pub fn table_reports(
+    tables: &[SourceTable],
+    items: &[WorkItem],
+    results: &[ItemResult],
+    verifications: &Verifications,
+) -> Vec<TableReport> {
+    let mut verifications =
+        std::mem::take(&mut *verifications.lock().unwrap_or_else(|e| e.into_inner()));
+    tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            let mine: Vec<&ItemResult> = results
+                .iter()
+                .filter(|r| items[r.item].table == index)
+                .collect();
+            let rows = mine.iter().map(|r| r.moved.rows).sum();
+            let bytes: u64 = mine.iter().map(|r| r.moved.bytes).sum();
+            let seconds = match (
+                mine.iter().map(|r| r.started).min(),
+                mine.iter().map(|r| r.finished).max(),
+            ) {
+                (Some(a), Some(b)) => (b - a).as_secs_f64(),
+                _ => 0.0,
+            };
+            let verification = verifications
+                .iter()
+                .position(|(t, _)| *t == index)
+                .map(|p| verifications.swap_remove(p).1);
+            TableReport {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+                format: table.format,
+                chunks: mine
+                    .iter()
+                    .map(|r| ChunkReport {
+                        chunk: items[r.item].chunk.label(),
+                        rows: r.moved.rows,
+                        bytes: r.moved.bytes,
+                        seconds: (r.finished - r.started).as_secs_f64(),
+                    })
+                    .collect(),
+                rows,
+                bytes,
+                seconds,
+                mb_per_second: if seconds > 0.0 {
+                    bytes as f64 / 1e6 / seconds
+                } else {
+                    0.0
+                },
+                verification,
+            }
+        })
+        .collect()
+}
+
+/// `--data-only`: every table must exist on the target with the same columns and be
+/// empty. A column whose target type differs makes that table travel in text format.
+pub async fn check_data_only_target(
+    target: &Connection,
+    tables: &[SourceTable],
+) -> Result<Vec<SourceTable>, RunError> {
+    let mut checked = Vec::with_capacity(tables.len());
+    let mut problems = Vec::new();
+    for table in tables {
+        let rows = target
+            .client
+            .query(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) \
+                   FROM pg_attribute a \
+                  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&table.qualified()],
+            )
+            .await
+            .map_err(|e| RunError::db(&target.server, "read target columns", e))?;
+        if rows.is_empty() {
+            problems.push(format!(
+                "table {} does not exist on the target",
+                table.display_name()
+            ));
+            continue;
+        }
+        let mut table = table.clone();
+        for column in &table.columns {
+            match rows.iter().find(|r| r.get::<_, String>(0) == column.name) {
+                None => problems.push(format!(
+                    "column {}.{} does not exist on the target",
+                    table.display_name(),
+                    column.name
+                )),
+                Some(r) if r.get::<_, String>(1) != column.type_name => {
+                    table.format = Format::Text;
+                }
+                Some(_) => {}
+            }
+        }
+        let has_rows: bool = target
+            .client
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM ONLY {})", table.qualified()),
+                &[],
+            )
+            .await
+            .map_err(|e| RunError::db(&target.server, "check the target table is empty", e))?
+            .get(0);
+        if has_rows {
+            problems.push(format!(
+                "table {} on the target is not empty",
+                table.display_name()
+            ));
+        }
+        checked.push(table);
+    }
+    if !problems.is_empty() {
+        return Err(RunError::Refused(format!(
+            "--data-only: the target does not match:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    Ok(checked)
+}

@@ -1,0 +1,260 @@
+//! `pgsplit run MAPPING`: copy every mapped database end to end.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pgsplit_engine::mapping::Mapping;
+use pgsplit_engine::progress::Progress;
+use pgsplit_engine::run::{self, RunOptions, RunReport, Sections, VerifyLevel};
+
+use crate::exit_code::ExitCode;
+use crate::output::{Printer, bytes, count};
+use crate::progress_view::ProgressView;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum VerifyArg {
+    /// No verification.
+    None,
+    /// Row counts of source and target.
+    Count,
+    /// Row counts and SHA-256 digests of every row.
+    Checksum,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  pgsplit run mapping.txt\n  pgsplit run mapping.txt --jobs 8 --index-jobs 4 --split-tables-larger-than 2GB\n  pgsplit run mapping.txt --schema-only\n  pgsplit run mapping.txt --data-only --verify count --json report.json"
+)]
+pub struct RunArgs {
+    /// Mapping file: one SOURCE_URL@@TARGET_URL per line.
+    pub mapping: PathBuf,
+    /// Tables (and chunks of tables) copied at once.
+    #[arg(short, long, default_value_t = default_jobs())]
+    pub jobs: usize,
+    /// Post-data statements (index builds, constraints, checks) run at once.
+    #[arg(long, default_value_t = 2)]
+    pub index_jobs: usize,
+    /// Copy tables larger than SIZE (e.g. 500MB, 2GB) as several chunks in parallel.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub split_tables_larger_than: Option<i64>,
+    /// What to check after each table is copied.
+    #[arg(long, value_enum, default_value = "checksum")]
+    pub verify: VerifyArg,
+    /// Copy the schema only (no rows).
+    #[arg(long, conflicts_with = "data_only")]
+    pub schema_only: bool,
+    /// Copy rows only, into tables that already exist (and are empty) on the target.
+    #[arg(long)]
+    pub data_only: bool,
+    /// Drop and recreate a non-empty target database first (everything in it is lost).
+    #[arg(long)]
+    pub clean: bool,
+    /// Do not set object owners (objects belong to the target role).
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Do not copy grants and default privileges.
+    #[arg(long)]
+    pub no_acl: bool,
+    /// Fail instead of skipping objects the target role may not create.
+    #[arg(long)]
+    pub strict: bool,
+    /// Folder for the run journal.
+    #[arg(long, default_value = ".pgsplit")]
+    pub work_dir: PathBuf,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `500MB`, `2GB`, `1.5G`, `1048576`: bytes, with binary (1024-based) units.
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 500MB or 2GB"))?;
+    let factor: f64 = match unit.trim() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use kB, MB, GB or TB)"
+            ));
+        }
+    };
+    let bytes = value * factor;
+    if !(1.0..9.0e18).contains(&bytes) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(bytes as i64)
+}
+
+pub async fn run(
+    args: RunArgs,
+    printer: &Printer,
+    show_progress: bool,
+) -> anyhow::Result<ExitCode> {
+    let mapping = Mapping::read(&args.mapping)?;
+    if args.jobs == 0 || args.index_jobs == 0 {
+        anyhow::bail!(crate::UsageError(
+            "--jobs and --index-jobs must be at least 1".into()
+        ));
+    }
+    let options = RunOptions {
+        jobs: args.jobs,
+        index_jobs: args.index_jobs,
+        split_larger_than: args.split_tables_larger_than,
+        verify: match args.verify {
+            VerifyArg::None => VerifyLevel::None,
+            VerifyArg::Count => VerifyLevel::Count,
+            VerifyArg::Checksum => VerifyLevel::Checksum,
+        },
+        sections: if args.schema_only {
+            Sections::SchemaOnly
+        } else if args.data_only {
+            Sections::DataOnly
+        } else {
+            Sections::All
+        },
+        clean: args.clean,
+        no_owner: args.no_owner,
+        no_acl: args.no_acl,
+        strict: args.strict,
+        work_dir: args.work_dir,
+    };
+    let progress = Arc::new(Progress::default());
+    let view = ProgressView::start(Arc::clone(&progress), show_progress);
+    let report = run::run(&mapping, &options, progress).await;
+    view.finish().await;
+    printer.result(&report, || render(&report))?;
+    Ok(if report.failed() {
+        ExitCode::Failure
+    } else if report.mismatched() {
+        ExitCode::Mismatch
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    for line in &report.lines {
+        let _ = writeln!(
+            out,
+            "line {}: {} -> {}",
+            line.line, line.source_url, line.target_url
+        );
+        if !line.tables.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {:<40} {:>10} {:>10} {:>8} {:>8} {:>6}  verified",
+                "table", "rows", "size", "seconds", "MB/s", "chunks"
+            );
+        }
+        for t in &line.tables {
+            let verified = match &t.verification {
+                None => "-".to_string(),
+                Some(v) if v.matches => "ok".to_string(),
+                Some(v) if v.source_rows != v.target_rows => format!(
+                    "MISMATCH: source {} rows, target {} rows",
+                    v.source_rows, v.target_rows
+                ),
+                Some(_) => "MISMATCH: same row count, different checksum".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<40} {:>10} {:>10} {:>8.2} {:>8.1} {:>6}  {verified}",
+                format!("{}.{}", t.schema, t.name),
+                t.rows,
+                bytes(t.bytes as i64),
+                t.seconds,
+                t.mb_per_second,
+                t.chunks.len()
+            );
+            if t.chunks.len() > 1 {
+                for c in &t.chunks {
+                    let _ = writeln!(
+                        out,
+                        "      chunk {:<30} {:>10} {:>10} {:>8.2}",
+                        c.chunk,
+                        c.rows,
+                        bytes(c.bytes as i64),
+                        c.seconds
+                    );
+                }
+            }
+        }
+        let phases: Vec<String> = line
+            .phases
+            .iter()
+            .map(|p| format!("{} {:.2}s", p.phase, p.seconds))
+            .collect();
+        if !phases.is_empty() {
+            let _ = writeln!(out, "  phases: {}", phases.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  post-data: {} tasks ({} indexes), {:.2}s",
+            line.post_data.statements, line.post_data.indexes, line.post_data.seconds
+        );
+        for s in &line.skipped {
+            let _ = writeln!(out, "  skipped (needs superuser): {s}");
+        }
+        if let Some(e) = &line.error {
+            let _ = writeln!(out, "  FAILED: {e}");
+        }
+    }
+    let tables: usize = report.lines.iter().map(|l| l.tables.len()).sum();
+    let rows: u64 = report
+        .lines
+        .iter()
+        .flat_map(|l| &l.tables)
+        .map(|t| t.rows)
+        .sum();
+    let size: u64 = report
+        .lines
+        .iter()
+        .flat_map(|l| &l.tables)
+        .map(|t| t.bytes)
+        .sum();
+    let status = if report.failed() {
+        "FAILED"
+    } else if report.mismatched() {
+        "MISMATCH"
+    } else {
+        "ok"
+    };
+    let _ = writeln!(
+        out,
+        "{status}: {} line(s), {tables} tables, {} rows, {} in {:.2}s",
+        report.lines.len(),
+        count(rows as i64),
+        bytes(size as i64),
+        report.seconds
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500MB"), Ok(500 * 1024 * 1024));
+        assert_eq!(parse_size("2gb"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("1.5G"), Ok(1536 * 1024 * 1024));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("0").is_err());
+    }
+}
