@@ -132,18 +132,31 @@ pub fn statements(target: &AclTarget<'_>, acl: &Acl) -> Vec<AclStatement> {
         return Vec::new();
     };
     let on = format!("{} {}", target.kind, target.name);
-    grant_revoke(items, &acl.default, target.owner, |verb, privs, who| match verb {
-        Verb::Revoke => format!("REVOKE ALL{} ON {on} FROM {who}", column_suffix(target.column)),
-        Verb::Grant => format!("GRANT {} ON {on} TO {who}", privilege_list(privs, target.column)),
-        Verb::GrantOption => format!(
-            "GRANT {} ON {on} TO {who} WITH GRANT OPTION",
-            privilege_list(privs, target.column)
-        ),
-    })
+    grant_revoke(
+        items,
+        &acl.default,
+        target.owner,
+        |verb, privs, who| match verb {
+            Verb::Revoke => format!(
+                "REVOKE ALL{} ON {on} FROM {who}",
+                column_suffix(target.column)
+            ),
+            Verb::Grant => format!(
+                "GRANT {} ON {on} TO {who}",
+                privilege_list(privs, target.column)
+            ),
+            Verb::GrantOption => format!(
+                "GRANT {} ON {on} TO {who} WITH GRANT OPTION",
+                privilege_list(privs, target.column)
+            ),
+        },
+    )
 }
 
 fn column_suffix(column: Option<&str>) -> String {
-    column.map(|c| format!("({})", ident(c))).unwrap_or_default()
+    column
+        .map(|c| format!("({})", ident(c)))
+        .unwrap_or_default()
 }
 
 /// ALTER DEFAULT PRIVILEGES statements for one `pg_default_acl` entry.
@@ -157,12 +170,19 @@ pub fn default_privilege_statements(
         return Vec::new();
     };
     let prefix = match schema {
-        Some(s) => format!("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}", ident(role), ident(s)),
+        Some(s) => format!(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}",
+            ident(role),
+            ident(s)
+        ),
         None => format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", ident(role)),
     };
     grant_revoke(items, &acl.default, role, |verb, privs, who| match verb {
         Verb::Revoke => format!("{prefix} REVOKE ALL ON {objects} FROM {who}"),
-        Verb::Grant => format!("{prefix} GRANT {} ON {objects} TO {who}", privilege_list(privs, None)),
+        Verb::Grant => format!(
+            "{prefix} GRANT {} ON {objects} TO {who}",
+            privilege_list(privs, None)
+        ),
         Verb::GrantOption => format!(
             "{prefix} GRANT {} ON {objects} TO {who} WITH GRANT OPTION",
             privilege_list(privs, None)
@@ -257,7 +277,10 @@ mod tests {
     #[test]
     fn grants_only_the_difference() {
         let acl = Acl {
-            items: Some(vec!["postgres=arwdDxt/postgres".into(), "bob=r/postgres".into()]),
+            items: Some(vec![
+                "postgres=arwdDxt/postgres".into(),
+                "bob=r/postgres".into(),
+            ]),
             default: vec!["postgres=arwdDxt/postgres".into()],
         };
         let target = AclTarget {
@@ -266,8 +289,14 @@ mod tests {
             column: None,
             owner: "postgres",
         };
-        let sql: Vec<String> = statements(&target, &acl).into_iter().map(|s| s.sql).collect();
-        assert_eq!(sql, vec!["GRANT SELECT ON TABLE \"public\".\"t\" TO \"bob\""]);
+        let sql: Vec<String> = statements(&target, &acl)
+            .into_iter()
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            sql,
+            vec!["GRANT SELECT ON TABLE \"public\".\"t\" TO \"bob\""]
+        );
     }
 
     #[test]
@@ -282,7 +311,10 @@ mod tests {
             column: None,
             owner: "postgres",
         };
-        let sql: Vec<String> = statements(&target, &acl).into_iter().map(|s| s.sql).collect();
+        let sql: Vec<String> = statements(&target, &acl)
+            .into_iter()
+            .map(|s| s.sql)
+            .collect();
         assert_eq!(sql, vec!["REVOKE ALL ON FUNCTION f() FROM PUBLIC"]);
     }
 }

@@ -58,7 +58,8 @@ const QUERIES: &[Query] = &[
 
 /// The expressions that stand for catalog columns some server versions lack.
 fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
-    let pick = |min: i32, new: &'static str, old: &'static str| if version >= min { new } else { old };
+    let pick =
+        |min: i32, new: &'static str, old: &'static str| if version >= min { new } else { old };
     vec![
         (
             "{trusted}",
@@ -77,7 +78,10 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
                 pick(150000, "c.colliculocale", "NULL::text")
             },
         ),
-        ("{collicurules}", pick(160000, "c.collicurules", "NULL::text")),
+        (
+            "{collicurules}",
+            pick(160000, "c.collicurules", "NULL::text"),
+        ),
         (
             "{multirange}",
             pick(
@@ -94,7 +98,11 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
         ),
         (
             "{attstattarget}",
-            pick(170000, "COALESCE(a.attstattarget::int4, -1)", "a.attstattarget::int4"),
+            pick(
+                170000,
+                "COALESCE(a.attstattarget::int4, -1)",
+                "a.attstattarget::int4",
+            ),
         ),
         (
             "{public_default_owner}",
@@ -140,15 +148,18 @@ struct R<'a> {
 
 impl<'a> R<'a> {
     fn get<T: FromSql<'a>>(&self, col: &str) -> Result<T, SchemaError> {
-        self.row
-            .try_get(col)
-            .map_err(|source| SchemaError::Query { query: self.query, source })
+        self.row.try_get(col).map_err(|source| SchemaError::Query {
+            query: self.query,
+            source,
+        })
     }
 
     fn acl(&self) -> Result<Acl, SchemaError> {
         Ok(Acl {
             items: self.get("acl")?,
-            default: self.get::<Option<Vec<String>>>("acl_default")?.unwrap_or_default(),
+            default: self
+                .get::<Option<Vec<String>>>("acl_default")?
+                .unwrap_or_default(),
         })
     }
 
@@ -160,7 +171,10 @@ impl<'a> R<'a> {
 /// Reads the whole catalog of the connected database.
 pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
     let version: i32 = client
-        .query_one("SELECT pg_catalog.current_setting('server_version_num')::int4", &[])
+        .query_one(
+            "SELECT pg_catalog.current_setting('server_version_num')::int4",
+            &[],
+        )
         .await
         .map_err(SchemaError::query("server_version_num"))?
         .get(0);
@@ -176,7 +190,10 @@ pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
         .get(0);
     let result = read_all(client, version).await;
     client
-        .query_one("SELECT pg_catalog.set_config('search_path', $1, false)", &[&saved])
+        .query_one(
+            "SELECT pg_catalog.set_config('search_path', $1, false)",
+            &[&saved],
+        )
         .await
         .map_err(SchemaError::query("restore search_path"))?;
     result
@@ -192,25 +209,29 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             .map_err(SchemaError::query(q.name))
     });
     let results = futures::future::try_join_all(futures).await?;
-    let mut by_name: HashMap<&'static str, Vec<Row>> = QUERIES
-        .iter()
-        .map(|q| q.name)
-        .zip(results)
-        .collect();
+    let mut by_name: HashMap<&'static str, Vec<Row>> =
+        QUERIES.iter().map(|q| q.name).zip(results).collect();
     let mut take = |name: &'static str| -> Vec<Row> { by_name.remove(name).unwrap_or_default() };
 
     let mut cat = Catalog::new(version);
 
     let ext_members = take("extension_members.sql");
     for row in &ext_members {
-        let r = R { row, query: "extension_members.sql" };
+        let r = R {
+            row,
+            query: "extension_members.sql",
+        };
         cat.extension_members
             .insert((r.get("classid")?, r.get("objid")?), r.get("refobjid")?);
     }
-    let member = |cat: &Catalog, class: Oid, oid: Oid| cat.extension_members.contains_key(&(class, oid));
+    let member =
+        |cat: &Catalog, class: Oid, oid: Oid| cat.extension_members.contains_key(&(class, oid));
 
     for row in &take("schemas.sql") {
-        let r = R { row, query: "schemas.sql" };
+        let r = R {
+            row,
+            query: "schemas.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::NAMESPACE, oid) {
             continue;
@@ -224,7 +245,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("extensions.sql") {
-        let r = R { row, query: "extensions.sql" };
+        let r = R {
+            row,
+            query: "extensions.sql",
+        };
         cat.extensions.push(Extension {
             oid: r.get("oid")?,
             name: r.get("name")?,
@@ -235,7 +259,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("depend.sql") {
-        let r = R { row, query: "depend.sql" };
+        let r = R {
+            row,
+            query: "depend.sql",
+        };
         cat.depends.push(Depend {
             object: (r.get("classid")?, r.get("objid")?),
             object_sub: r.get("objsubid")?,
@@ -244,7 +271,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("collations.sql") {
-        let r = R { row, query: "collations.sql" };
+        let r = R {
+            row,
+            query: "collations.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::COLLATION, oid) {
             continue;
@@ -264,7 +294,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
     }
     let mut ranges: HashMap<Oid, Range> = HashMap::new();
     for row in &take("ranges.sql") {
-        let r = R { row, query: "ranges.sql" };
+        let r = R {
+            row,
+            query: "ranges.sql",
+        };
         ranges.insert(
             r.get("oid")?,
             Range {
@@ -278,7 +311,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         );
     }
     for row in &take("types.sql") {
-        let r = R { row, query: "types.sql" };
+        let r = R {
+            row,
+            query: "types.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::TYPE, oid) {
             continue;
@@ -302,34 +338,49 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
 
     let mut columns: HashMap<Oid, Vec<Attribute>> = HashMap::new();
     for row in &take("attributes.sql") {
-        let r = R { row, query: "attributes.sql" };
-        columns.entry(r.get("attrelid")?).or_default().push(Attribute {
-            attnum: r.get("attnum")?,
-            name: r.get("name")?,
-            type_name: r.get("type_name")?,
-            type_oid: r.get("atttypid")?,
-            not_null: r.get("not_null")?,
-            is_local: r.get("is_local")?,
-            inh_count: r.get("inh_count")?,
-            identity: r.get("identity")?,
-            generated: r.get("generated")?,
-            collation: r.get("collation")?,
-            storage: r.get("storage")?,
-            type_storage: r.get("type_storage")?,
-            compression: r.get("compression")?,
-            stat_target: r.get("stat_target")?,
-            options: r.strings("options")?,
-            acl: r.get("acl")?,
-            generation_expr: r.get("generation_expr")?,
-        });
+        let r = R {
+            row,
+            query: "attributes.sql",
+        };
+        columns
+            .entry(r.get("attrelid")?)
+            .or_default()
+            .push(Attribute {
+                attnum: r.get("attnum")?,
+                name: r.get("name")?,
+                type_name: r.get("type_name")?,
+                type_oid: r.get("atttypid")?,
+                not_null: r.get("not_null")?,
+                is_local: r.get("is_local")?,
+                inh_count: r.get("inh_count")?,
+                identity: r.get("identity")?,
+                generated: r.get("generated")?,
+                collation: r.get("collation")?,
+                storage: r.get("storage")?,
+                type_storage: r.get("type_storage")?,
+                compression: r.get("compression")?,
+                stat_target: r.get("stat_target")?,
+                options: r.strings("options")?,
+                acl: r.get("acl")?,
+                generation_expr: r.get("generation_expr")?,
+            });
     }
     let mut parents: HashMap<Oid, Vec<Oid>> = HashMap::new();
     for row in &take("inherits.sql") {
-        let r = R { row, query: "inherits.sql" };
-        parents.entry(r.get("inhrelid")?).or_default().push(r.get("inhparent")?);
+        let r = R {
+            row,
+            query: "inherits.sql",
+        };
+        parents
+            .entry(r.get("inhrelid")?)
+            .or_default()
+            .push(r.get("inhparent")?);
     }
     for row in &take("relations.sql") {
-        let r = R { row, query: "relations.sql" };
+        let r = R {
+            row,
+            query: "relations.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::CLASS, oid) {
             continue;
@@ -362,7 +413,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("defaults.sql") {
-        let r = R { row, query: "defaults.sql" };
+        let r = R {
+            row,
+            query: "defaults.sql",
+        };
         cat.defaults.push(ColumnDefault {
             oid: r.get("oid")?,
             table: r.get("adrelid")?,
@@ -371,7 +425,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("sequences.sql") {
-        let r = R { row, query: "sequences.sql" };
+        let r = R {
+            row,
+            query: "sequences.sql",
+        };
         let owner_table: Option<Oid> = r.get("owner_table")?;
         let owner_column: Option<i32> = r.get("owner_column")?;
         let deptype: Option<String> = r.get("owner_deptype")?;
@@ -390,7 +447,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("constraints.sql") {
-        let r = R { row, query: "constraints.sql" };
+        let r = R {
+            row,
+            query: "constraints.sql",
+        };
         cat.constraints.push(Constraint {
             oid: r.get("oid")?,
             name: r.get("name")?,
@@ -409,7 +469,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("indexes.sql") {
-        let r = R { row, query: "indexes.sql" };
+        let r = R {
+            row,
+            query: "indexes.sql",
+        };
         let oid = r.get("oid")?;
         cat.indexes.push(Index {
             oid,
@@ -431,7 +494,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
     }
     let mut aggregates: HashMap<Oid, Aggregate> = HashMap::new();
     for row in &take("aggregates.sql") {
-        let r = R { row, query: "aggregates.sql" };
+        let r = R {
+            row,
+            query: "aggregates.sql",
+        };
         aggregates.insert(
             r.get("oid")?,
             Aggregate {
@@ -461,7 +527,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         );
     }
     for row in &take("functions.sql") {
-        let r = R { row, query: "functions.sql" };
+        let r = R {
+            row,
+            query: "functions.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::PROC, oid) {
             continue;
@@ -482,7 +551,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("triggers.sql") {
-        let r = R { row, query: "triggers.sql" };
+        let r = R {
+            row,
+            query: "triggers.sql",
+        };
         cat.triggers.push(Trigger {
             oid: r.get("oid")?,
             table: r.get("tgrelid")?,
@@ -494,7 +566,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("rules.sql") {
-        let r = R { row, query: "rules.sql" };
+        let r = R {
+            row,
+            query: "rules.sql",
+        };
         cat.rules.push(Rule {
             oid: r.get("oid")?,
             table: r.get("ev_class")?,
@@ -504,11 +579,17 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("view_rules.sql") {
-        let r = R { row, query: "view_rules.sql" };
+        let r = R {
+            row,
+            query: "view_rules.sql",
+        };
         cat.view_rules.insert(r.get("oid")?, r.get("ev_class")?);
     }
     for row in &take("policies.sql") {
-        let r = R { row, query: "policies.sql" };
+        let r = R {
+            row,
+            query: "policies.sql",
+        };
         cat.policies.push(Policy {
             oid: r.get("oid")?,
             table: r.get("polrelid")?,
@@ -522,7 +603,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("statistics.sql") {
-        let r = R { row, query: "statistics.sql" };
+        let r = R {
+            row,
+            query: "statistics.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::STATISTIC_EXT, oid) {
             continue;
@@ -538,7 +622,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("ts_dicts.sql") {
-        let r = R { row, query: "ts_dicts.sql" };
+        let r = R {
+            row,
+            query: "ts_dicts.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::TS_DICT, oid) {
             continue;
@@ -553,7 +640,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("ts_configs.sql") {
-        let r = R { row, query: "ts_configs.sql" };
+        let r = R {
+            row,
+            query: "ts_configs.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::TS_CONFIG, oid) {
             continue;
@@ -568,14 +658,20 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("comments.sql") {
-        let r = R { row, query: "comments.sql" };
+        let r = R {
+            row,
+            query: "comments.sql",
+        };
         cat.comments.insert(
             (r.get("classoid")?, r.get("objoid")?, r.get("objsubid")?),
             r.get("description")?,
         );
     }
     for row in &take("default_acls.sql") {
-        let r = R { row, query: "default_acls.sql" };
+        let r = R {
+            row,
+            query: "default_acls.sql",
+        };
         cat.default_acls.push(DefaultAcl {
             oid: r.get("oid")?,
             role: r.get("role")?,
@@ -585,7 +681,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("event_triggers.sql") {
-        let r = R { row, query: "event_triggers.sql" };
+        let r = R {
+            row,
+            query: "event_triggers.sql",
+        };
         let oid = r.get("oid")?;
         if member(&cat, class::EVENT_TRIGGER, oid) {
             continue;
@@ -601,7 +700,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
         });
     }
     for row in &take("pg_types.sql") {
-        let r = R { row, query: "pg_types.sql" };
+        let r = R {
+            row,
+            query: "pg_types.sql",
+        };
         cat.type_io.insert(
             r.get("oid")?,
             TypeIo {
@@ -638,7 +740,12 @@ async fn read_sequence_states(client: &Client, cat: &mut Catalog) -> Result<(), 
         .filter(|r| r.relkind == "S")
         .map(|r| (r.oid, r.qualified()))
         .collect();
-    let oids: Vec<Oid> = cat.sequences.iter().map(|s| s.oid).filter(|o| names.contains_key(o)).collect();
+    let oids: Vec<Oid> = cat
+        .sequences
+        .iter()
+        .map(|s| s.oid)
+        .filter(|o| names.contains_key(o))
+        .collect();
     let mut states: HashMap<Oid, (i64, bool)> = HashMap::new();
     for chunk in oids.chunks(PER_QUERY) {
         let sql = chunk
@@ -655,7 +762,10 @@ async fn read_sequence_states(client: &Client, cat: &mut Catalog) -> Result<(), 
             .await
             .map_err(SchemaError::query("sequence_values.sql"))?
         {
-            let r = R { row: &row, query: "sequence_values.sql" };
+            let r = R {
+                row: &row,
+                query: "sequence_values.sql",
+            };
             states.insert(r.get("oid")?, (r.get("last_value")?, r.get("is_called")?));
         }
     }

@@ -33,7 +33,10 @@ pub fn sort(priorities: &[u32], deps: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>)
         let next = match ready.pop() {
             Some(Reverse((_, i))) => i,
             None => {
-                let Some(i) = (0..n).filter(|i| !done[*i]).min_by_key(|i| (priorities[*i], *i)) else {
+                let Some(i) = (0..n)
+                    .filter(|i| !done[*i])
+                    .min_by_key(|i| (priorities[*i], *i))
+                else {
                     break;
                 };
                 forced.push(i);

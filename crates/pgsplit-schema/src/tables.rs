@@ -74,11 +74,18 @@ impl Catalog {
                     .map(|c| c.index);
                 let primary_key: Vec<String> = pk_index
                     .and_then(|oid| self.indexes.iter().find(|i| i.oid == oid))
-                    .map(|i| i.keys.iter().take(key_count(i)).filter_map(|k| name_of(*k)).collect())
+                    .map(|i| {
+                        i.keys
+                            .iter()
+                            .take(key_count(i))
+                            .filter_map(|k| name_of(*k))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let is_int = |attnum: i16| {
-                    r.column(attnum as i32)
-                        .is_some_and(|c| matches!(c.type_oid, 20 | 21 | 23) && c.not_null && c.generated.is_empty())
+                    r.column(attnum as i32).is_some_and(|c| {
+                        matches!(c.type_oid, 20 | 21 | 23) && c.not_null && c.generated.is_empty()
+                    })
                 };
                 let single_key = |i: &crate::model::Index| {
                     (i.is_unique && i.valid && !i.has_exprs && !i.has_pred && key_count(i) == 1)
@@ -113,7 +120,11 @@ impl Catalog {
                 }
             })
             .collect();
-        out.sort_by(|a, b| b.estimated_bytes.cmp(&a.estimated_bytes).then(a.oid.cmp(&b.oid)));
+        out.sort_by(|a, b| {
+            b.estimated_bytes
+                .cmp(&a.estimated_bytes)
+                .then(a.oid.cmp(&b.oid))
+        });
         out
     }
 
@@ -145,7 +156,10 @@ impl Catalog {
         if io.relid != 0
             && let Some(rel) = self.relation(io.relid)
         {
-            return rel.columns.iter().all(|c| self.binary_io_inner(c.type_oid, seen));
+            return rel
+                .columns
+                .iter()
+                .all(|c| self.binary_io_inner(c.type_oid, seen));
         }
         true
     }

@@ -9,7 +9,9 @@ use pgsplit_pg::testing::{self, Cluster, TestDb};
 use pgsplit_schema::{Ddl, SchemaOptions};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// `/work/shared/corpora` (the repository's sibling `shared`), if present.
@@ -19,7 +21,10 @@ fn corpora() -> Option<PathBuf> {
 }
 
 async fn client(db: &TestDb<'_>) -> tokio_postgres::Client {
-    pgsplit_pg::connect(&db.settings()).await.expect("connect").client
+    pgsplit_pg::connect(&db.settings())
+        .await
+        .expect("connect")
+        .client
 }
 
 /// Reads `source`, renders its DDL and applies pre-data then post-data to `target`.
@@ -28,7 +33,9 @@ async fn copy_schema(source: &TestDb<'_>, target: &TestDb<'_>, options: &SchemaO
     let catalog = pgsplit_schema::introspect(&src).await.expect("introspect");
     let ddl = catalog.render(options);
     let dst = client(target).await;
-    dst.batch_execute(Ddl::SESSION_SETUP).await.expect("session setup");
+    dst.batch_execute(Ddl::SESSION_SETUP)
+        .await
+        .expect("session setup");
     for (section, list) in [("pre-data", &ddl.pre_data), ("post-data", &ddl.post_data)] {
         for s in list {
             if let Err(e) = dst.batch_execute(&s.sql).await {
@@ -47,7 +54,13 @@ async fn copy_schema(source: &TestDb<'_>, target: &TestDb<'_>, options: &SchemaO
 fn pg_dump(db: &TestDb<'_>) -> String {
     let cluster = db.cluster;
     let out = Command::new(cluster.binaries().client("pg_dump"))
-        .args(["--schema-only", "-h", "127.0.0.1", "-p", &cluster.port().to_string()])
+        .args([
+            "--schema-only",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port().to_string(),
+        ])
         .args(["-U", "postgres", "-d", &db.name])
         .env("PGSSLMODE", "disable")
         .output()
@@ -74,7 +87,12 @@ fn assert_same_dump(source: &TestDb<'_>, target: &TestDb<'_>) {
     let (pa, pb) = (dir.path().join("source.sql"), dir.path().join("target.sql"));
     std::fs::write(&pa, &a).expect("write dump");
     std::fs::write(&pb, &b).expect("write dump");
-    let diff = Command::new("diff").arg("-u").arg(&pa).arg(&pb).output().expect("run diff");
+    let diff = Command::new("diff")
+        .arg("-u")
+        .arg(&pa)
+        .arg(&pb)
+        .output()
+        .expect("run diff");
     panic!(
         "pg_dump --schema-only of source and target differ:\n{}",
         String::from_utf8_lossy(&diff.stdout)
@@ -83,7 +101,8 @@ fn assert_same_dump(source: &TestDb<'_>, target: &TestDb<'_>) {
 
 fn load(db: &TestDb<'_>, files: &[PathBuf]) {
     for f in files {
-        db.psql_file(f).unwrap_or_else(|e| panic!("load {}: {e}", f.display()));
+        db.psql_file(f)
+            .unwrap_or_else(|e| panic!("load {}: {e}", f.display()));
     }
 }
 
@@ -111,7 +130,12 @@ async fn corpus_pagila_round_trips() {
         eprintln!("skipping: no shared corpora folder next to the repository");
         return;
     };
-    roundtrip(testing::shared(), "pagila", &[dir.join("pagila/pagila-schema.sql")]).await;
+    roundtrip(
+        testing::shared(),
+        "pagila",
+        &[dir.join("pagila/pagila-schema.sql")],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -120,7 +144,12 @@ async fn corpus_northwind_round_trips() {
         eprintln!("skipping: no shared corpora folder next to the repository");
         return;
     };
-    roundtrip(testing::shared(), "northwind", &[dir.join("northwind/northwind.sql")]).await;
+    roundtrip(
+        testing::shared(),
+        "northwind",
+        &[dir.join("northwind/northwind.sql")],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -144,7 +173,9 @@ fn chinook_script(path: &Path) -> tempfile::NamedTempFile {
         .lines()
         .filter(|l| {
             let t = l.trim_start();
-            !(t.starts_with("DROP DATABASE") || t.starts_with("CREATE DATABASE") || t.starts_with("\\c "))
+            !(t.starts_with("DROP DATABASE")
+                || t.starts_with("CREATE DATABASE")
+                || t.starts_with("\\c "))
         })
         .map(|l| format!("{l}\n"))
         .collect();

@@ -166,7 +166,11 @@ impl Item {
     }
 }
 
-pub(crate) fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String>) -> Statement {
+pub(crate) fn stmt(
+    kind: ObjectKind,
+    identity: impl Into<String>,
+    sql: impl Into<String>,
+) -> Statement {
     Statement {
         kind,
         identity: identity.into(),
@@ -221,7 +225,15 @@ impl<'a> Builder<'a> {
     }
 
     /// GRANT/REVOKE statements reproducing `acl`, unless privileges are left out.
-    pub fn acl(&self, kind: &str, name: &str, column: Option<&str>, owner: &str, acl: &Acl, identity: &str) -> Vec<Statement> {
+    pub fn acl(
+        &self,
+        kind: &str,
+        name: &str,
+        column: Option<&str>,
+        owner: &str,
+        acl: &Acl,
+        identity: &str,
+    ) -> Vec<Statement> {
         if self.opts.no_acl {
             return Vec::new();
         }
@@ -233,13 +245,22 @@ impl<'a> Builder<'a> {
         };
         acl::statements(&target, acl)
             .into_iter()
-            .map(|s| superuser(stmt(ObjectKind::Acl, format!("privileges on {identity}"), s.sql), s.requires_superuser))
+            .map(|s| {
+                superuser(
+                    stmt(ObjectKind::Acl, format!("privileges on {identity}"), s.sql),
+                    s.requires_superuser,
+                )
+            })
             .collect()
     }
 
     /// Where a post-data statement about relation `oid` belongs for scheduling: its own
     /// table when it holds rows, and the tables under it when the statement recurses.
-    pub fn placement(&self, oid: Oid, recurses: bool) -> (Option<(String, String)>, Vec<(String, String)>) {
+    pub fn placement(
+        &self,
+        oid: Oid,
+        recurses: bool,
+    ) -> (Option<(String, String)>, Vec<(String, String)>) {
         let Some(rel) = self.cat.relation(oid) else {
             return (None, Vec::new());
         };
@@ -292,7 +313,11 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Ddl {
         let items = std::mem::take(&mut self.items);
-        let index: HashMap<ObjKey, usize> = items.iter().enumerate().map(|(i, it)| (it.key, i)).collect();
+        let index: HashMap<ObjKey, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.key, i))
+            .collect();
         let mut deps: Vec<HashSet<usize>> = vec![HashSet::new(); items.len()];
         for (i, item) in items.iter().enumerate() {
             for d in &item.deps {
@@ -327,7 +352,9 @@ impl<'a> Builder<'a> {
         loop {
             let mut changed = false;
             for i in 0..items.len() {
-                if sections[i] == Section::Pre && deps[i].iter().any(|j| sections[*j] == Section::Post) {
+                if sections[i] == Section::Pre
+                    && deps[i].iter().any(|j| sections[*j] == Section::Post)
+                {
                     sections[i] = Section::Post;
                     changed = true;
                 }
@@ -338,18 +365,30 @@ impl<'a> Builder<'a> {
         }
         let mut ddl = Ddl::default();
         for section in [Section::Pre, Section::Post] {
-            let members: Vec<usize> = (0..items.len()).filter(|i| sections[*i] == section).collect();
-            let local: HashMap<usize, usize> = members.iter().enumerate().map(|(l, g)| (*g, l)).collect();
+            let members: Vec<usize> = (0..items.len())
+                .filter(|i| sections[*i] == section)
+                .collect();
+            let local: HashMap<usize, usize> =
+                members.iter().enumerate().map(|(l, g)| (*g, l)).collect();
             let priorities: Vec<u32> = members.iter().map(|g| items[*g].priority).collect();
             let local_deps: Vec<Vec<usize>> = members
                 .iter()
-                .map(|g| deps[*g].iter().filter_map(|d| local.get(d).copied()).collect())
+                .map(|g| {
+                    deps[*g]
+                        .iter()
+                        .filter_map(|d| local.get(d).copied())
+                        .collect()
+                })
                 .collect();
             let (order, forced) = order::sort(&priorities, &local_deps);
             for f in forced {
                 tracing::warn!(
                     "dependency cycle broken at {}",
-                    items[members[f]].statements.first().map(|s| s.identity.as_str()).unwrap_or("?")
+                    items[members[f]]
+                        .statements
+                        .first()
+                        .map(|s| s.identity.as_str())
+                        .unwrap_or("?")
                 );
             }
             let out = match section {
@@ -374,7 +413,11 @@ impl<'a> Builder<'a> {
                         s.waits_for = item.waits_for.clone();
                         s.phase = item.phase;
                     }
-                    s.depends_on = if n == 0 { item_deps.clone() } else { vec![first] };
+                    s.depends_on = if n == 0 {
+                        item_deps.clone()
+                    } else {
+                        vec![first]
+                    };
                     out.push(s);
                 }
             }

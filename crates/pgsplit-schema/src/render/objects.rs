@@ -29,13 +29,23 @@ fn schemas(b: &mut Builder<'_>) {
                 Some(text) => format!("COMMENT ON SCHEMA public IS {}", literal(text)),
                 None => "COMMENT ON SCHEMA public IS NULL".to_string(),
             };
-            let mut item = Item::new(key, Section::Pre, 10, stmt(K::Comment, "comment on schema public", comment));
+            let mut item = Item::new(
+                key,
+                Section::Pre,
+                10,
+                stmt(K::Comment, "comment on schema public", comment),
+            );
             if !s.default_owner {
                 item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
             }
             item
         } else {
-            let mut item = Item::new(key, Section::Pre, 10, stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")));
+            let mut item = Item::new(
+                key,
+                Section::Pre,
+                10,
+                stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")),
+            );
             item.push(b.comment(key, 0, &format!("SCHEMA {name}"), &identity));
             item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
             item
@@ -58,7 +68,12 @@ fn extensions(b: &mut Builder<'_>) {
             ident(&e.name),
             ident(&e.schema)
         );
-        let mut item = Item::new(key, Section::Pre, 20, superuser(stmt(K::Extension, &identity, sql), !e.trusted));
+        let mut item = Item::new(
+            key,
+            Section::Pre,
+            20,
+            superuser(stmt(K::Extension, &identity, sql), !e.trusted),
+        );
         if let Some(c) = b.comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity) {
             item.push(Some(superuser(c, !e.trusted)));
         }
@@ -74,8 +89,15 @@ fn collations(b: &mut Builder<'_>) {
         let mut opts = Vec::new();
         match c.provider.as_str() {
             "i" | "b" => {
-                opts.push(format!("provider = {}", if c.provider == "i" { "icu" } else { "builtin" }));
-                let locale = c.locale.clone().or_else(|| c.lc_collate.clone()).unwrap_or_default();
+                opts.push(format!(
+                    "provider = {}",
+                    if c.provider == "i" { "icu" } else { "builtin" }
+                ));
+                let locale = c
+                    .locale
+                    .clone()
+                    .or_else(|| c.lc_collate.clone())
+                    .unwrap_or_default();
                 opts.push(format!("locale = {}", literal(&locale)));
                 if let Some(rules) = &c.icu_rules {
                     opts.push(format!("rules = {}", literal(rules)));
@@ -83,8 +105,14 @@ fn collations(b: &mut Builder<'_>) {
             }
             _ => {
                 opts.push("provider = libc".to_string());
-                opts.push(format!("lc_collate = {}", literal(c.lc_collate.as_deref().unwrap_or(""))));
-                opts.push(format!("lc_ctype = {}", literal(c.lc_ctype.as_deref().unwrap_or(""))));
+                opts.push(format!(
+                    "lc_collate = {}",
+                    literal(c.lc_collate.as_deref().unwrap_or(""))
+                ));
+                opts.push(format!(
+                    "lc_ctype = {}",
+                    literal(c.lc_ctype.as_deref().unwrap_or(""))
+                ));
             }
         }
         if !c.deterministic {
@@ -105,7 +133,12 @@ fn types(b: &mut Builder<'_>) {
         let (word, identity, sql, priority) = match t.typtype.as_str() {
             "e" => {
                 let labels: Vec<String> = t.enum_labels.iter().map(|l| literal(l)).collect();
-                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS ENUM ({})", labels.join(", ")), 40)
+                (
+                    "TYPE",
+                    format!("type {}.{}", t.schema, t.name),
+                    format!("CREATE TYPE {name} AS ENUM ({})", labels.join(", ")),
+                    40,
+                )
             }
             "r" => {
                 let Some(r) = &t.range else { continue };
@@ -125,7 +158,12 @@ fn types(b: &mut Builder<'_>) {
                 if let Some(v) = &r.multirange {
                     opts.push(format!("multirange_type_name = {v}"));
                 }
-                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS RANGE ({})", opts.join(", ")), 40)
+                (
+                    "TYPE",
+                    format!("type {}.{}", t.schema, t.name),
+                    format!("CREATE TYPE {name} AS RANGE ({})", opts.join(", ")),
+                    40,
+                )
             }
             "c" => {
                 b.alias.insert((class::CLASS, t.typrelid), key);
@@ -145,10 +183,18 @@ fn types(b: &mut Builder<'_>) {
                             .collect()
                     })
                     .unwrap_or_default();
-                ("TYPE", format!("type {}.{}", t.schema, t.name), format!("CREATE TYPE {name} AS ({})", cols.join(", ")), 40)
+                (
+                    "TYPE",
+                    format!("type {}.{}", t.schema, t.name),
+                    format!("CREATE TYPE {name} AS ({})", cols.join(", ")),
+                    40,
+                )
             }
             "d" => {
-                let mut sql = format!("CREATE DOMAIN {name} AS {}", t.base_type.as_deref().unwrap_or("text"));
+                let mut sql = format!(
+                    "CREATE DOMAIN {name} AS {}",
+                    t.base_type.as_deref().unwrap_or("text")
+                );
                 if let Some(c) = &t.collation {
                     sql.push_str(&format!(" COLLATE {c}"));
                 }
@@ -169,7 +215,12 @@ fn types(b: &mut Builder<'_>) {
         {
             for c in &rel.columns {
                 let col = format!("{name}.{}", ident(&c.name));
-                item.push(b.comment((class::CLASS, rel.oid), c.attnum, &format!("COLUMN {col}"), &format!("{identity}.{}", c.name)));
+                item.push(b.comment(
+                    (class::CLASS, rel.oid),
+                    c.attnum,
+                    &format!("COLUMN {col}"),
+                    &format!("{identity}.{}", c.name),
+                ));
             }
         }
         item.push(b.owner("TYPE", &name, &t.owner, &identity));
@@ -177,12 +228,28 @@ fn types(b: &mut Builder<'_>) {
         b.add(item);
         // Domain constraints on their own: they may call functions that take the domain.
         if t.typtype == "d" {
-            for c in b.cat.constraints.iter().filter(|c| c.domain == t.oid && c.contype == "c") {
+            for c in b
+                .cat
+                .constraints
+                .iter()
+                .filter(|c| c.domain == t.oid && c.contype == "c")
+            {
                 let ckey = (class::CONSTRAINT, c.oid);
                 let cid = format!("constraint {} on domain {}.{}", c.name, t.schema, t.name);
-                let sql = format!("ALTER DOMAIN {name} ADD CONSTRAINT {} {}", ident(&c.name), c.definition);
-                let mut citem = Item::new(ckey, Section::Pre, 45, stmt(K::DomainConstraint, &cid, sql)).dep(key);
-                citem.push(b.comment(ckey, 0, &format!("CONSTRAINT {} ON DOMAIN {name}", ident(&c.name)), &cid));
+                let sql = format!(
+                    "ALTER DOMAIN {name} ADD CONSTRAINT {} {}",
+                    ident(&c.name),
+                    c.definition
+                );
+                let mut citem =
+                    Item::new(ckey, Section::Pre, 45, stmt(K::DomainConstraint, &cid, sql))
+                        .dep(key);
+                citem.push(b.comment(
+                    ckey,
+                    0,
+                    &format!("CONSTRAINT {} ON DOMAIN {name}", ident(&c.name)),
+                    &cid,
+                ));
                 b.add(citem);
             }
         }
@@ -198,24 +265,42 @@ fn functions(b: &mut Builder<'_>) {
             "a" => ("AGGREGATE", K::Aggregate, 55),
             _ => ("FUNCTION", K::Function, 50),
         };
-        let identity = format!("{} {}.{}({})", word.to_lowercase(), f.schema, f.name, f.identity_args);
+        let identity = format!(
+            "{} {}.{}({})",
+            word.to_lowercase(),
+            f.schema,
+            f.name,
+            f.identity_args
+        );
         let sql = match (&f.aggregate, &f.definition) {
             (Some(agg), _) => aggregate_sql(f, agg),
             (None, Some(def)) => def.trim_end().to_string(),
             (None, None) => continue,
         };
         let needs_super = !f.trusted || f.leakproof;
-        let mut item = Item::new(key, Section::Pre, priority, superuser(stmt(kind, &identity, sql), needs_super));
+        let mut item = Item::new(
+            key,
+            Section::Pre,
+            priority,
+            superuser(stmt(kind, &identity, sql), needs_super),
+        );
         item.push(b.comment(key, 0, &format!("{word} {sig}"), &identity));
         item.push(b.owner(word, &sig, &f.owner, &identity));
-        let grant_word = if f.kind == "p" { "PROCEDURE" } else { "FUNCTION" };
+        let grant_word = if f.kind == "p" {
+            "PROCEDURE"
+        } else {
+            "FUNCTION"
+        };
         item.extend(b.acl(grant_word, &sig, None, &f.owner, &f.acl, &identity));
         b.add(item);
     }
 }
 
 fn aggregate_sql(f: &Function, a: &Aggregate) -> String {
-    let mut opts = vec![format!("SFUNC = {}", a.sfunc), format!("STYPE = {}", a.stype)];
+    let mut opts = vec![
+        format!("SFUNC = {}", a.sfunc),
+        format!("STYPE = {}", a.stype),
+    ];
     if a.sspace != 0 {
         opts.push(format!("SSPACE = {}", a.sspace));
     }
@@ -224,9 +309,16 @@ fn aggregate_sql(f: &Function, a: &Aggregate) -> String {
         if a.finalfunc_extra {
             opts.push("FINALFUNC_EXTRA".into());
         }
-        opts.push(format!("FINALFUNC_MODIFY = {}", modify(&a.finalfunc_modify)));
+        opts.push(format!(
+            "FINALFUNC_MODIFY = {}",
+            modify(&a.finalfunc_modify)
+        ));
     }
-    for (name, v) in [("COMBINEFUNC", &a.combinefunc), ("SERIALFUNC", &a.serialfunc), ("DESERIALFUNC", &a.deserialfunc)] {
+    for (name, v) in [
+        ("COMBINEFUNC", &a.combinefunc),
+        ("SERIALFUNC", &a.serialfunc),
+        ("DESERIALFUNC", &a.deserialfunc),
+    ] {
         if let Some(v) = v {
             opts.push(format!("{name} = {v}"));
         }
@@ -250,7 +342,10 @@ fn aggregate_sql(f: &Function, a: &Aggregate) -> String {
             if a.mfinalfunc_extra {
                 opts.push("MFINALFUNC_EXTRA".into());
             }
-            opts.push(format!("MFINALFUNC_MODIFY = {}", modify(&a.mfinalfunc_modify)));
+            opts.push(format!(
+                "MFINALFUNC_MODIFY = {}",
+                modify(&a.mfinalfunc_modify)
+            ));
         }
         if let Some(v) = &a.minitcond {
             opts.push(format!("MINITCOND = {}", literal(v)));
@@ -306,18 +401,29 @@ fn text_search(b: &mut Builder<'_>) {
         let key = (class::TS_CONFIG, c.oid);
         let name = qualified(&c.schema, &c.name);
         let identity = format!("text search configuration {}.{}", c.schema, c.name);
-        let sql = format!("CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {})", c.parser);
+        let sql = format!(
+            "CREATE TEXT SEARCH CONFIGURATION {name} (PARSER = {})",
+            c.parser
+        );
         let mut item = Item::new(key, Section::Pre, 61, stmt(K::TextSearch, &identity, sql));
         for m in &c.mappings {
             if let Some((token, dicts)) = m.split_once('=') {
                 item.push(Some(stmt(
                     K::TextSearch,
                     &identity,
-                    format!("ALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR {} WITH {dicts}", ident(token)),
+                    format!(
+                        "ALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR {} WITH {dicts}",
+                        ident(token)
+                    ),
                 )));
             }
         }
-        item.push(b.comment(key, 0, &format!("TEXT SEARCH CONFIGURATION {name}"), &identity));
+        item.push(b.comment(
+            key,
+            0,
+            &format!("TEXT SEARCH CONFIGURATION {name}"),
+            &identity,
+        ));
         item.push(b.owner("TEXT SEARCH CONFIGURATION", &name, &c.owner, &identity));
         b.add(item);
     }
@@ -334,7 +440,12 @@ fn event_triggers(b: &mut Builder<'_>) {
             sql.push_str(&format!(" WHEN TAG IN ({})", tags.join(", ")));
         }
         sql.push_str(&format!(" EXECUTE FUNCTION {}()", e.function));
-        let mut item = Item::new(key, Section::Post, 160, superuser(stmt(K::EventTrigger, &identity, sql), true));
+        let mut item = Item::new(
+            key,
+            Section::Post,
+            160,
+            superuser(stmt(K::EventTrigger, &identity, sql), true),
+        );
         let state = match e.enabled.as_str() {
             "D" => Some("DISABLE"),
             "R" => Some("ENABLE REPLICA"),
@@ -342,7 +453,14 @@ fn event_triggers(b: &mut Builder<'_>) {
             _ => None,
         };
         if let Some(state) = state {
-            item.push(Some(superuser(stmt(K::EventTrigger, &identity, format!("ALTER EVENT TRIGGER {name} {state}")), true)));
+            item.push(Some(superuser(
+                stmt(
+                    K::EventTrigger,
+                    &identity,
+                    format!("ALTER EVENT TRIGGER {name} {state}"),
+                ),
+                true,
+            )));
         }
         if let Some(c) = b.comment(key, 0, &format!("EVENT TRIGGER {name}"), &identity) {
             item.push(Some(superuser(c, true)));
@@ -371,13 +489,17 @@ fn default_privileges(b: &mut Builder<'_>) {
         let identity = format!(
             "default privileges for role {}{} on {}",
             d.role,
-            d.schema.as_ref().map(|s| format!(" in schema {s}")).unwrap_or_default(),
+            d.schema
+                .as_ref()
+                .map(|s| format!(" in schema {s}"))
+                .unwrap_or_default(),
             objects.to_lowercase()
         );
-        let statements: Vec<_> = acl::default_privilege_statements(&d.role, d.schema.as_deref(), objects, &d.acl)
-            .into_iter()
-            .map(|s| stmt(K::DefaultAcl, &identity, s.sql))
-            .collect();
+        let statements: Vec<_> =
+            acl::default_privilege_statements(&d.role, d.schema.as_deref(), objects, &d.acl)
+                .into_iter()
+                .map(|s| stmt(K::DefaultAcl, &identity, s.sql))
+                .collect();
         let mut it = statements.into_iter();
         let Some(first) = it.next() else { continue };
         let mut item = Item::new((synthetic::DEFAULT_ACL, d.oid), Section::Post, 170, first);

@@ -45,21 +45,31 @@ fn index_extras(b: &Builder<'_>, item: &mut Item, idx: &Index, rel: &Relation, i
         item.push(Some(stmt(
             K::TableOption,
             identity,
-            format!("ALTER TABLE {} CLUSTER ON {}", rel.qualified(), ident(&idx.name)),
+            format!(
+                "ALTER TABLE {} CLUSTER ON {}",
+                rel.qualified(),
+                ident(&idx.name)
+            ),
         )));
     }
     if idx.replica_identity {
         item.push(Some(stmt(
             K::TableOption,
             identity,
-            format!("ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {}", rel.qualified(), ident(&idx.name)),
+            format!(
+                "ALTER TABLE ONLY {} REPLICA IDENTITY USING INDEX {}",
+                rel.qualified(),
+                ident(&idx.name)
+            ),
         )));
     }
 }
 
 fn indexes(b: &mut Builder<'_>) {
     for idx in &b.cat.indexes {
-        let Some(rel) = b.cat.relation(idx.table) else { continue };
+        let Some(rel) = b.cat.relation(idx.table) else {
+            continue;
+        };
         if !matches!(rel.relkind.as_str(), "r" | "p" | "m") {
             continue;
         }
@@ -81,7 +91,13 @@ fn indexes(b: &mut Builder<'_>) {
                 b.alias.insert(key, (class::CONSTRAINT, c.oid));
             }
         } else {
-            let mut item = Item::new(key, Section::Post, 110, stmt(K::Index, &identity, idx.definition.clone())).phase(1);
+            let mut item = Item::new(
+                key,
+                Section::Post,
+                110,
+                stmt(K::Index, &identity, idx.definition.clone()),
+            )
+            .phase(1);
             if constraint.is_none() {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
             }
@@ -122,7 +138,9 @@ fn constraints(b: &mut Builder<'_>) {
         if c.table == 0 {
             continue;
         }
-        let Some(rel) = b.cat.relation(c.table) else { continue };
+        let Some(rel) = b.cat.relation(c.table) else {
+            continue;
+        };
         if !matches!(rel.relkind.as_str(), "r" | "p" | "f") {
             continue;
         }
@@ -130,16 +148,33 @@ fn constraints(b: &mut Builder<'_>) {
         let tname = rel.qualified();
         let cname = ident(&c.name);
         let identity = format!("constraint {} on {}.{}", c.name, rel.schema, rel.name);
-        let only = if rel.relkind == "p" && c.contype == "f" { "" } else { "ONLY " };
+        let only = if rel.relkind == "p" && c.contype == "f" {
+            ""
+        } else {
+            "ONLY "
+        };
         let (sql, kind, priority, phase, recurses) = match c.contype.as_str() {
             "p" | "u" => {
                 let using_index = rel.relkind == "r"
-                    && b.cat.indexes.iter().any(|i| i.oid == c.index && !i.has_exprs && !i.has_pred);
+                    && b.cat
+                        .indexes
+                        .iter()
+                        .any(|i| i.oid == c.index && !i.has_exprs && !i.has_pred);
                 if using_index {
-                    let idx_name = b.cat.indexes.iter().find(|i| i.oid == c.index).map(|i| i.name.clone()).unwrap_or_default();
+                    let idx_name = b
+                        .cat
+                        .indexes
+                        .iter()
+                        .find(|i| i.oid == c.index)
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default();
                     let mut sql = format!(
                         "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {} USING INDEX {}",
-                        if c.contype == "p" { "PRIMARY KEY" } else { "UNIQUE" },
+                        if c.contype == "p" {
+                            "PRIMARY KEY"
+                        } else {
+                            "UNIQUE"
+                        },
                         ident(&idx_name)
                     );
                     if c.deferrable {
@@ -150,27 +185,64 @@ fn constraints(b: &mut Builder<'_>) {
                     }
                     (sql, K::Constraint, 120, 2, false)
                 } else {
-                    (format!("ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 120, 2, false)
+                    (
+                        format!(
+                            "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}",
+                            c.definition
+                        ),
+                        K::Constraint,
+                        120,
+                        2,
+                        false,
+                    )
                 }
             }
-            "x" => (format!("ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 120, 2, false),
+            "x" => (
+                format!(
+                    "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}",
+                    c.definition
+                ),
+                K::Constraint,
+                120,
+                2,
+                false,
+            ),
             "c" => {
                 if !c.is_local {
                     continue;
                 }
                 // Without ONLY, so that it reaches inheritance children and partitions
                 // that have it by inheritance (NO INHERIT ones stay put).
-                (format!("ALTER TABLE {tname} ADD CONSTRAINT {cname} {}", c.definition), K::Constraint, 130, 3, !c.no_inherit)
+                (
+                    format!(
+                        "ALTER TABLE {tname} ADD CONSTRAINT {cname} {}",
+                        c.definition
+                    ),
+                    K::Constraint,
+                    130,
+                    3,
+                    !c.no_inherit,
+                )
             }
             "f" => {
                 if c.parent != 0 {
                     continue;
                 }
-                (format!("ALTER TABLE {only}{tname} ADD CONSTRAINT {cname} {}", c.definition), K::ForeignKey, 135, 3, rel.relkind == "p")
+                (
+                    format!(
+                        "ALTER TABLE {only}{tname} ADD CONSTRAINT {cname} {}",
+                        c.definition
+                    ),
+                    K::ForeignKey,
+                    135,
+                    3,
+                    rel.relkind == "p",
+                )
             }
             _ => continue,
         };
-        let mut item = Item::new(key, Section::Post, priority, stmt(kind, &identity, sql)).phase(phase);
+        let mut item =
+            Item::new(key, Section::Post, priority, stmt(kind, &identity, sql)).phase(phase);
         if c.contype == "p" || c.contype == "u" {
             item = item.dep((class::CLASS, c.index));
         }
@@ -191,7 +263,9 @@ fn constraints(b: &mut Builder<'_>) {
                     && other.oid != c.oid
                     && b.cat.inheritance_depth(other.table) > b.cat.inheritance_depth(c.table)
                     && b.cat.data_tables(c.table).iter().any(|t| {
-                        b.cat.relation(other.table).is_some_and(|r| r.schema == t.0 && r.name == t.1)
+                        b.cat
+                            .relation(other.table)
+                            .is_some_and(|r| r.schema == t.0 && r.name == t.1)
                     })
                 {
                     item = item.dep((class::CONSTRAINT, other.oid));
@@ -212,7 +286,9 @@ fn constraints(b: &mut Builder<'_>) {
 
 fn triggers(b: &mut Builder<'_>) {
     for t in &b.cat.triggers {
-        let Some(rel) = b.cat.relation(t.table) else { continue };
+        let Some(rel) = b.cat.relation(t.table) else {
+            continue;
+        };
         let tname = rel.qualified();
         let identity = format!("trigger {} on {}.{}", t.name, rel.schema, rel.name);
         let state = |enabled: &str| match enabled {
@@ -228,21 +304,40 @@ fn triggers(b: &mut Builder<'_>) {
                 && let Some(s) = state(&t.enabled)
             {
                 let sql = format!("ALTER TABLE ONLY {tname} {s} TRIGGER {}", ident(&t.name));
-                let item = Item::new((synthetic::TRIGGER_STATE, t.oid), Section::Post, 141, stmt(K::Trigger, &identity, sql))
-                    .dep((class::TRIGGER, t.parent));
+                let item = Item::new(
+                    (synthetic::TRIGGER_STATE, t.oid),
+                    Section::Post,
+                    141,
+                    stmt(K::Trigger, &identity, sql),
+                )
+                .dep((class::TRIGGER, t.parent));
                 let item = place(b, item, rel.oid, false);
                 b.add(item);
             }
             continue;
         }
         let key = (class::TRIGGER, t.oid);
-        let mut item = Item::new(key, Section::Post, 140, stmt(K::Trigger, &identity, t.definition.clone()));
+        let mut item = Item::new(
+            key,
+            Section::Post,
+            140,
+            stmt(K::Trigger, &identity, t.definition.clone()),
+        );
         if t.enabled != "O"
             && let Some(s) = state(&t.enabled)
         {
-            item.push(Some(stmt(K::Trigger, &identity, format!("ALTER TABLE {tname} {s} TRIGGER {}", ident(&t.name)))));
+            item.push(Some(stmt(
+                K::Trigger,
+                &identity,
+                format!("ALTER TABLE {tname} {s} TRIGGER {}", ident(&t.name)),
+            )));
         }
-        item.push(b.comment(key, 0, &format!("TRIGGER {} ON {tname}", ident(&t.name)), &identity));
+        item.push(b.comment(
+            key,
+            0,
+            &format!("TRIGGER {} ON {tname}", ident(&t.name)),
+            &identity,
+        ));
         let item = place(b, item, rel.oid, true);
         b.add(item);
     }
@@ -250,7 +345,9 @@ fn triggers(b: &mut Builder<'_>) {
 
 fn rules(b: &mut Builder<'_>) {
     for r in &b.cat.rules {
-        let Some(rel) = b.cat.relation(r.table) else { continue };
+        let Some(rel) = b.cat.relation(r.table) else {
+            continue;
+        };
         let tname = rel.qualified();
         let key = (class::REWRITE, r.oid);
         let identity = format!("rule {} on {}.{}", r.name, rel.schema, rel.name);
@@ -263,9 +360,18 @@ fn rules(b: &mut Builder<'_>) {
             _ => None,
         };
         if let Some(s) = state {
-            item.push(Some(stmt(K::Rule, &identity, format!("ALTER TABLE {tname} {s} RULE {}", ident(&r.name)))));
+            item.push(Some(stmt(
+                K::Rule,
+                &identity,
+                format!("ALTER TABLE {tname} {s} RULE {}", ident(&r.name)),
+            )));
         }
-        item.push(b.comment(key, 0, &format!("RULE {} ON {tname}", ident(&r.name)), &identity));
+        item.push(b.comment(
+            key,
+            0,
+            &format!("RULE {} ON {tname}", ident(&r.name)),
+            &identity,
+        ));
         let item = place(b, item, rel.oid, false);
         b.add(item);
     }
@@ -280,20 +386,35 @@ fn row_security(b: &mut Builder<'_>) {
         let identity = format!("row security on {}.{}", rel.schema, rel.name);
         let mut stmts = Vec::new();
         if rel.row_security {
-            stmts.push(stmt(K::RowSecurity, &identity, format!("ALTER TABLE {tname} ENABLE ROW LEVEL SECURITY")));
+            stmts.push(stmt(
+                K::RowSecurity,
+                &identity,
+                format!("ALTER TABLE {tname} ENABLE ROW LEVEL SECURITY"),
+            ));
         }
         if rel.force_row_security {
-            stmts.push(stmt(K::RowSecurity, &identity, format!("ALTER TABLE {tname} FORCE ROW LEVEL SECURITY")));
+            stmts.push(stmt(
+                K::RowSecurity,
+                &identity,
+                format!("ALTER TABLE {tname} FORCE ROW LEVEL SECURITY"),
+            ));
         }
         let mut it = stmts.into_iter();
         let Some(first) = it.next() else { continue };
-        let mut item = Item::new((synthetic::ROW_SECURITY, rel.oid), Section::Post, 143, first);
+        let mut item = Item::new(
+            (synthetic::ROW_SECURITY, rel.oid),
+            Section::Post,
+            143,
+            first,
+        );
         item.extend(it.collect());
         let item = place(b, item, rel.oid, false);
         b.add(item);
     }
     for p in &b.cat.policies {
-        let Some(rel) = b.cat.relation(p.table) else { continue };
+        let Some(rel) = b.cat.relation(p.table) else {
+            continue;
+        };
         let tname = rel.qualified();
         let key = (class::POLICY, p.oid);
         let identity = format!("policy {} on {}.{}", p.name, rel.schema, rel.name);
@@ -307,8 +428,16 @@ fn row_security(b: &mut Builder<'_>) {
         let mut sql = format!(
             "CREATE POLICY {} ON {tname} AS {} FOR {cmd} TO {}",
             ident(&p.name),
-            if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" },
-            if p.roles.is_empty() { "PUBLIC".to_string() } else { p.roles.join(", ") }
+            if p.permissive {
+                "PERMISSIVE"
+            } else {
+                "RESTRICTIVE"
+            },
+            if p.roles.is_empty() {
+                "PUBLIC".to_string()
+            } else {
+                p.roles.join(", ")
+            }
         );
         if let Some(e) = &p.using_expr {
             sql.push_str(&format!(" USING ({e})"));
@@ -317,7 +446,12 @@ fn row_security(b: &mut Builder<'_>) {
             sql.push_str(&format!(" WITH CHECK ({e})"));
         }
         let mut item = Item::new(key, Section::Post, 144, stmt(K::Policy, &identity, sql));
-        item.push(b.comment(key, 0, &format!("POLICY {} ON {tname}", ident(&p.name)), &identity));
+        item.push(b.comment(
+            key,
+            0,
+            &format!("POLICY {} ON {tname}", ident(&p.name)),
+            &identity,
+        ));
         let item = place(b, item, rel.oid, false);
         b.add(item);
     }
@@ -328,7 +462,12 @@ fn statistics(b: &mut Builder<'_>) {
         let key = (class::STATISTIC_EXT, s.oid);
         let name = qualified(&s.schema, &s.name);
         let identity = format!("statistics {}.{}", s.schema, s.name);
-        let mut item = Item::new(key, Section::Post, 145, stmt(K::Statistics, &identity, s.definition.clone()));
+        let mut item = Item::new(
+            key,
+            Section::Post,
+            145,
+            stmt(K::Statistics, &identity, s.definition.clone()),
+        );
         if s.stat_target >= 0 {
             item.push(Some(stmt(
                 K::Statistics,

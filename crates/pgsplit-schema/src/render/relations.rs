@@ -32,7 +32,11 @@ fn identity_clause(b: &Builder<'_>, rel: &Relation, col: &Attribute) -> Option<(
         .iter()
         .find(|s| s.identity && s.owned_by == Some((rel.oid, col.attnum)))?;
     let seq_rel = b.cat.relation(seq.oid)?;
-    let kind = if col.identity == "a" { "ALWAYS" } else { "BY DEFAULT" };
+    let kind = if col.identity == "a" {
+        "ALWAYS"
+    } else {
+        "BY DEFAULT"
+    };
     Some((
         format!(
             " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
@@ -81,7 +85,9 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
             }
             cols.push(def);
         } else if c.not_null {
-            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"));
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"
+            ));
         }
         if c.storage != c.type_storage {
             let storage = match c.storage.as_str() {
@@ -90,7 +96,9 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 "m" => "MAIN",
                 _ => "EXTENDED",
             };
-            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STORAGE {storage}"));
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STORAGE {storage}"
+            ));
         }
         if let Some(comp) = &c.compression {
             let method = match comp.as_str() {
@@ -98,15 +106,22 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 "l" => "lz4",
                 other => other,
             };
-            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET COMPRESSION {method}"));
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET COMPRESSION {method}"
+            ));
         }
         if let Some(t) = c.stat_target
             && t >= 0
         {
-            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STATISTICS {t}"));
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STATISTICS {t}"
+            ));
         }
         if !c.options.is_empty() {
-            after.push(format!("ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET ({})", c.options.join(", ")));
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET ({})",
+                c.options.join(", ")
+            ));
         }
     }
     for seq in identity_seqs {
@@ -114,7 +129,11 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     }
     let mut sql = format!(
         "CREATE {}TABLE {name} (\n    {}\n)",
-        if rel.persistence == "u" { "UNLOGGED " } else { "" },
+        if rel.persistence == "u" {
+            "UNLOGGED "
+        } else {
+            ""
+        },
         cols.join(",\n    ")
     );
     if inherits {
@@ -148,14 +167,27 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         item.push(Some(stmt(K::TableOption, &identity, a)));
     }
     match rel.replica_identity.as_str() {
-        "f" => item.push(Some(stmt(K::TableOption, &identity, format!("ALTER TABLE ONLY {name} REPLICA IDENTITY FULL")))),
-        "n" => item.push(Some(stmt(K::TableOption, &identity, format!("ALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING")))),
+        "f" => item.push(Some(stmt(
+            K::TableOption,
+            &identity,
+            format!("ALTER TABLE ONLY {name} REPLICA IDENTITY FULL"),
+        ))),
+        "n" => item.push(Some(stmt(
+            K::TableOption,
+            &identity,
+            format!("ALTER TABLE ONLY {name} REPLICA IDENTITY NOTHING"),
+        ))),
         _ => {}
     }
     item.push(b.comment(key, 0, &format!("TABLE {name}"), &identity));
     for c in &rel.columns {
         let col = format!("{name}.{}", ident(&c.name));
-        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+        item.push(b.comment(
+            key,
+            c.attnum,
+            &format!("COLUMN {col}"),
+            &format!("column {}.{}.{}", rel.schema, rel.name, c.name),
+        ));
     }
     item.push(b.owner("TABLE", &name, &rel.owner, &identity));
     item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
@@ -166,12 +198,19 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         && let (Some(parent), Some(bound)) = (rel.parents.first(), &rel.partition_bound)
         && let Some(parent_rel) = b.cat.relation(*parent)
     {
-        let sql = format!("ALTER TABLE ONLY {} ATTACH PARTITION {name} {bound}", parent_rel.qualified());
+        let sql = format!(
+            "ALTER TABLE ONLY {} ATTACH PARTITION {name} {bound}",
+            parent_rel.qualified()
+        );
         let attach = Item::new(
             (synthetic::PARTITION_ATTACH, rel.oid),
             Section::Pre,
             71,
-            stmt(K::PartitionAttach, format!("partition {}.{}", rel.schema, rel.name), sql),
+            stmt(
+                K::PartitionAttach,
+                format!("partition {}.{}", rel.schema, rel.name),
+                sql,
+            ),
         )
         .dep(key)
         .dep((class::CLASS, *parent));
@@ -187,7 +226,14 @@ fn column_acls(b: &Builder<'_>, rel: &Relation, item: &mut Item, identity: &str)
                 items: Some(items.clone()),
                 default: Vec::new(),
             };
-            item.extend(b.acl("TABLE", &name, Some(&c.name), &rel.owner, &acl, &format!("{identity}.{}", c.name)));
+            item.extend(b.acl(
+                "TABLE",
+                &name,
+                Some(&c.name),
+                &rel.owner,
+                &acl,
+                &format!("{identity}.{}", c.name),
+            ));
         }
     }
 }
@@ -199,18 +245,33 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
     let name = rel.qualified();
     let identity = format!("sequence {}.{}", rel.schema, rel.name);
     if let Some((last, called)) = seq.state {
-        let sql = format!("SELECT pg_catalog.setval({}, {last}, {called})", literal(&name));
+        let sql = format!(
+            "SELECT pg_catalog.setval({}, {last}, {called})",
+            literal(&name)
+        );
         let key = (synthetic::SETVAL, rel.oid);
-        let item = Item::new(key, Section::Post, 100, stmt(K::SequenceSet, format!("value of {identity}"), sql))
-            .dep((class::CLASS, rel.oid));
+        let item = Item::new(
+            key,
+            Section::Post,
+            100,
+            stmt(K::SequenceSet, format!("value of {identity}"), sql),
+        )
+        .dep((class::CLASS, rel.oid));
         b.add(item);
     }
     if seq.identity {
         // Created with its column; comments and grants still apply to it.
         let key = (synthetic::OWNED_BY, rel.oid);
-        let Some((table, _)) = seq.owned_by else { return };
+        let Some((table, _)) = seq.owned_by else {
+            return;
+        };
         let mut stmts = Vec::new();
-        stmts.extend(b.comment((class::CLASS, rel.oid), 0, &format!("SEQUENCE {name}"), &identity));
+        stmts.extend(b.comment(
+            (class::CLASS, rel.oid),
+            0,
+            &format!("SEQUENCE {name}"),
+            &identity,
+        ));
         stmts.extend(b.acl("SEQUENCE", &name, None, &rel.owner, &rel.acl, &identity));
         let mut it = stmts.into_iter();
         if let Some(first) = it.next() {
@@ -223,7 +284,11 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
     let key = (class::CLASS, rel.oid);
     let sql = format!(
         "CREATE {}SEQUENCE {name} AS {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{}",
-        if rel.persistence == "u" { "UNLOGGED " } else { "" },
+        if rel.persistence == "u" {
+            "UNLOGGED "
+        } else {
+            ""
+        },
         seq.type_name,
         seq.start,
         seq.increment,
@@ -241,18 +306,31 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
         && let Some(t) = b.cat.relation(table)
         && let Some(col) = t.column(attnum)
     {
-        let sql = format!("ALTER SEQUENCE {name} OWNED BY {}.{}", t.qualified(), ident(&col.name));
-        let owned = Item::new((synthetic::OWNED_BY, rel.oid), Section::Pre, 81, stmt(K::SequenceOwnedBy, &identity, sql))
-            .dep(key)
-            .dep((class::CLASS, table));
+        let sql = format!(
+            "ALTER SEQUENCE {name} OWNED BY {}.{}",
+            t.qualified(),
+            ident(&col.name)
+        );
+        let owned = Item::new(
+            (synthetic::OWNED_BY, rel.oid),
+            Section::Pre,
+            81,
+            stmt(K::SequenceOwnedBy, &identity, sql),
+        )
+        .dep(key)
+        .dep((class::CLASS, table));
         b.add(owned);
     }
 }
 
 fn defaults(b: &mut Builder<'_>) {
     for d in &b.cat.defaults {
-        let Some(rel) = b.cat.relation(d.table) else { continue };
-        let Some(col) = rel.column(d.attnum) else { continue };
+        let Some(rel) = b.cat.relation(d.table) else {
+            continue;
+        };
+        let Some(col) = rel.column(d.attnum) else {
+            continue;
+        };
         let word = match rel.relkind.as_str() {
             "r" | "p" => "TABLE ONLY",
             "v" => "VIEW",
@@ -266,8 +344,13 @@ fn defaults(b: &mut Builder<'_>) {
             ident(&col.name),
             d.expr
         );
-        let item = Item::new((class::ATTRDEF, d.oid), Section::Pre, 80, stmt(K::Default, identity, sql))
-            .dep((class::CLASS, rel.oid));
+        let item = Item::new(
+            (class::ATTRDEF, d.oid),
+            Section::Pre,
+            80,
+            stmt(K::Default, identity, sql),
+        )
+        .dep((class::CLASS, rel.oid));
         b.add(item);
     }
 }
@@ -310,7 +393,12 @@ fn view(b: &mut Builder<'_>, rel: &Relation) {
     item.push(b.comment(key, 0, &format!("VIEW {name}"), &identity));
     for c in &rel.columns {
         let col = format!("{name}.{}", ident(&c.name));
-        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+        item.push(b.comment(
+            key,
+            c.attnum,
+            &format!("COLUMN {col}"),
+            &format!("column {}.{}.{}", rel.schema, rel.name, c.name),
+        ));
     }
     item.push(b.owner("VIEW", &name, &rel.owner, &identity));
     item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
@@ -337,7 +425,12 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
     item.push(b.comment(key, 0, &format!("MATERIALIZED VIEW {name}"), &identity));
     for c in &rel.columns {
         let col = format!("{name}.{}", ident(&c.name));
-        item.push(b.comment(key, c.attnum, &format!("COLUMN {col}"), &format!("column {}.{}.{}", rel.schema, rel.name, c.name)));
+        item.push(b.comment(
+            key,
+            c.attnum,
+            &format!("COLUMN {col}"),
+            &format!("column {}.{}.{}", rel.schema, rel.name, c.name),
+        ));
     }
     item.push(b.owner("MATERIALIZED VIEW", &name, &rel.owner, &identity));
     item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
@@ -359,7 +452,9 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
             if d.object.0 == class::REWRITE
                 && b.cat.view_rules.get(&d.object.1) == Some(&rel.oid)
                 && d.referenced.0 == class::CLASS
-                && b.cat.relation(d.referenced.1).is_some_and(|r| r.relkind == "m")
+                && b.cat
+                    .relation(d.referenced.1)
+                    .is_some_and(|r| r.relkind == "m")
                 && d.referenced.1 != rel.oid
             {
                 refresh = refresh.dep((synthetic::REFRESH, d.referenced.1));
