@@ -115,7 +115,7 @@ impl Catalog {
     /// privileges): the target must have them before the DDL runs.
     pub fn referenced_roles(&self) -> Vec<String> {
         let mut roles = BTreeSet::new();
-        let mut add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| {
+        let add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| {
             for item in acl.items.iter().flatten() {
                 if let Some(parsed) = acl::AclItem::parse(item) {
                     if !parsed.grantee.is_empty() {

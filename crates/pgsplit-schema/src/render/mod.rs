@@ -15,6 +15,9 @@ use crate::catalog::Catalog;
 use crate::model::{Acl, ObjKey, Oid, class};
 use crate::order;
 
+/// `(schema, table)`.
+pub type TableName = (String, String);
+
 /// What the caller wants left out.
 #[derive(Clone, Debug, Default)]
 pub struct SchemaOptions {
@@ -118,7 +121,6 @@ pub(crate) mod synthetic {
     pub const ROW_SECURITY: Oid = 0xF000_0006;
     pub const TRIGGER_STATE: Oid = 0xF000_0007;
     pub const DEFAULT_ACL: Oid = 0xF000_0008;
-    pub const SCHEMA_PUBLIC: Oid = 0xF000_0009;
 }
 
 /// The statements of one object, kept together.
@@ -256,11 +258,7 @@ impl<'a> Builder<'a> {
 
     /// Where a post-data statement about relation `oid` belongs for scheduling: its own
     /// table when it holds rows, and the tables under it when the statement recurses.
-    pub fn placement(
-        &self,
-        oid: Oid,
-        recurses: bool,
-    ) -> (Option<(String, String)>, Vec<(String, String)>) {
+    pub fn placement(&self, oid: Oid, recurses: bool) -> (Option<TableName>, Vec<TableName>) {
         let Some(rel) = self.cat.relation(oid) else {
             return (None, Vec::new());
         };

@@ -51,7 +51,6 @@ fn schemas(b: &mut Builder<'_>) {
             item
         };
         item.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
-        let _ = synthetic::SCHEMA_PUBLIC;
         b.add(item);
     }
 }

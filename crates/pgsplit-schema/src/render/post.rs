@@ -30,7 +30,7 @@ fn index_constraint<'c>(b: &Builder<'c>, index: Oid) -> Option<&'c Constraint> {
         .find(|c| c.index == index && matches!(c.contype.as_str(), "p" | "u" | "x") && c.table != 0)
 }
 
-fn index_extras(b: &Builder<'_>, item: &mut Item, idx: &Index, rel: &Relation, identity: &str) {
+fn index_extras(item: &mut Item, idx: &Index, rel: &Relation, identity: &str) {
     let iname = qualified(&rel.schema, &idx.name);
     for t in &idx.stat_targets {
         if let Some((col, target)) = t.split_once('=') {
@@ -101,13 +101,9 @@ fn indexes(b: &mut Builder<'_>) {
             if constraint.is_none() {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
             }
-            index_extras(b, &mut item, idx, rel, &identity);
+            index_extras(&mut item, idx, rel, &identity);
             let item = place(b, item, rel.oid, false);
             b.add(item);
-        }
-        if !build_here && let Some(c) = constraint {
-            // Extras of an index built by its constraint go with the constraint.
-            let _ = c;
         }
         if let Some(parent) = idx.parent
             && let Some(parent_idx) = b.cat.indexes.iter().find(|i| i.oid == parent)
@@ -251,7 +247,7 @@ fn constraints(b: &mut Builder<'_>) {
             && let Some(idx) = b.cat.indexes.iter().find(|i| i.oid == c.index)
             && !(rel.relkind == "r" && c.contype != "x")
         {
-            index_extras(b, &mut item, idx, rel, &identity);
+            index_extras(&mut item, idx, rel, &identity);
         }
         if c.contype == "c" {
             // A child's own copy of the constraint must exist before the parent's

@@ -1,7 +1,7 @@
 //! Tables (columns, identity, generated columns, partitioning, inheritance), sequences,
 //! column defaults, views and materialized views.
 
-use pgsplit_pg::quote::{ident, literal, qualified};
+use pgsplit_pg::quote::{ident, literal};
 
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
 use crate::model::*;
@@ -469,9 +469,4 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
             .collect();
         b.add(refresh);
     }
-}
-
-#[allow(dead_code)]
-fn unused(_: &str) -> String {
-    qualified("", "")
 }
