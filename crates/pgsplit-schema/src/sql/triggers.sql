@@ -7,5 +7,9 @@ SELECT t.oid,
        {parent_enabled} AS parent_enabled,
        pg_catalog.pg_get_triggerdef(t.oid) AS definition
 FROM pg_catalog.pg_trigger t
-WHERE NOT t.tgisinternal AND t.oid >= 16384
+-- Clones on partitions are internal before 15 but carry their own enabled state.
+WHERE (NOT t.tgisinternal
+       OR ({tgparentid} <> 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                                             WHERE c.oid = t.tgconstraint AND c.contype = 'f')))
+  AND t.oid >= 16384
 ORDER BY t.tgrelid, t.tgname
