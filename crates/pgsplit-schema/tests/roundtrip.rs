@@ -321,3 +321,261 @@ fn strip_qualifiers(line: &str) -> String {
     }
     out
 }
+
+/// `tables` tables with 3 indexes each (primary key and two more), a foreign key on
+/// every other table, and half as many functions as tables.
+fn scale_schema(tables: usize) -> String {
+    format!(
+        r#"
+DO $$
+BEGIN
+  FOR i IN 1..{tables} LOOP
+    EXECUTE format('CREATE TABLE public.t%s (id serial PRIMARY KEY, a int NOT NULL, b text,
+                    c timestamptz DEFAULT now(), d jsonb, e numeric(12,2) CHECK (e >= 0))', i);
+    EXECUTE format('CREATE INDEX t%s_a ON public.t%s (a)', i, i);
+    EXECUTE format('CREATE INDEX t%s_b ON public.t%s (lower(b)) WHERE b IS NOT NULL', i, i);
+    EXECUTE format('COMMENT ON TABLE public.t%s IS %L', i, 'table ' || i);
+    IF i % 2 = 0 THEN
+      EXECUTE format('ALTER TABLE public.t%s ADD FOREIGN KEY (a) REFERENCES public.t%s (id)', i, i - 1);
+    END IF;
+  END LOOP;
+  FOR i IN 1..{functions} LOOP
+    EXECUTE format('CREATE FUNCTION public.f%s(x int) RETURNS int LANGUAGE plpgsql AS %L', i,
+                   'BEGIN RETURN x + ' || i || '; END');
+  END LOOP;
+END $$;
+"#,
+        functions = tables / 2
+    )
+}
+
+/// Reads and renders a schema of `tables` tables; returns (introspect, render) time.
+async fn time_scale(tables: usize) -> (std::time::Duration, std::time::Duration, usize) {
+    let db = testing::shared().create_db(&format!("scale_{tables}"));
+    db.psql(&scale_schema(tables));
+    let c = client(&db).await;
+    let start = std::time::Instant::now();
+    let catalog = pgsplit_schema::introspect(&c).await.expect("introspect");
+    let read = start.elapsed();
+    let start = std::time::Instant::now();
+    let ddl = catalog.render(&SchemaOptions::default());
+    let render = start.elapsed();
+    assert_eq!(catalog.tables().len(), tables);
+    (read, render, ddl.pre_data.len() + ddl.post_data.len())
+}
+
+#[tokio::test]
+async fn scale_100_tables_reads_and_renders_quickly() {
+    let (read, render, statements) = time_scale(100).await;
+    eprintln!(
+        "100 tables, 300 indexes, 50 functions: introspect {read:?}, render {render:?}, {statements} statements"
+    );
+    assert!(read + render < std::time::Duration::from_secs(10));
+}
+
+/// `cargo test -p pgsplit-schema --test roundtrip scale_ -- --nocapture` prints the times.
+#[tokio::test]
+async fn scale_1000_tables_reads_and_renders_quickly() {
+    let (read, render, statements) = time_scale(1000).await;
+    eprintln!(
+        "1000 tables, 3000 indexes, 500 functions: introspect {read:?}, render {render:?}, {statements} statements"
+    );
+    assert!(read + render < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn options_leave_out_owners_and_grants() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("opts");
+    load(&source, &[fixture("kinds.sql")]);
+    let target = cluster.create_db("opts_copy");
+    let options = SchemaOptions {
+        no_owner: true,
+        no_acl: true,
+    };
+    let ddl = copy_schema(&source, &target, &options).await;
+    let all: Vec<_> = ddl.pre_data.iter().chain(&ddl.post_data).collect();
+    use pgsplit_schema::ObjectKind as K;
+    for s in &all {
+        assert!(
+            !matches!(s.kind, K::Owner | K::Acl | K::DefaultAcl),
+            "{} left in: {}",
+            s.identity,
+            s.sql
+        );
+    }
+    let owner: String = target.psql(
+        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'app.customer'::regclass",
+    );
+    assert_eq!(owner.trim(), "postgres");
+}
+
+#[tokio::test]
+async fn sections_flags_and_roles() {
+    use pgsplit_schema::ObjectKind as K;
+    let cluster = testing::shared();
+    let source = cluster.create_db("sections");
+    load(&source, &[fixture("kinds.sql"), fixture("extensions.sql")]);
+    let catalog = pgsplit_schema::introspect(&client(&source).await)
+        .await
+        .expect("introspect");
+    let ddl = catalog.render(&SchemaOptions::default());
+    // Loading is fastest into bare tables: no index, key, check or trigger before it.
+    for s in &ddl.pre_data {
+        assert!(
+            !matches!(
+                s.kind,
+                K::Index
+                    | K::Constraint
+                    | K::ForeignKey
+                    | K::Trigger
+                    | K::Rule
+                    | K::Policy
+                    | K::MatViewRefresh
+                    | K::SequenceSet
+            ),
+            "pre-data holds {}",
+            s.identity
+        );
+    }
+    // A view that groups by a primary key needs it: it moves to post-data.
+    assert!(
+        ddl.post_data
+            .iter()
+            .any(|s| s.kind == K::View && s.identity == "view app.by_pk")
+    );
+    // Event triggers need a superuser; trusted extensions do not.
+    let event = ddl
+        .post_data
+        .iter()
+        .find(|s| s.kind == K::EventTrigger)
+        .expect("event trigger");
+    assert!(event.requires_superuser);
+    let hstore = ddl
+        .pre_data
+        .iter()
+        .find(|s| s.identity == "extension hstore")
+        .expect("hstore");
+    assert!(!hstore.requires_superuser);
+    // Scheduling: a foreign key waits for the table it references.
+    let fk = ddl
+        .post_data
+        .iter()
+        .find(|s| s.identity == "constraint a_b_fk on app.a")
+        .expect("a_b_fk");
+    assert_eq!(fk.table, Some(("app".into(), "a".into())));
+    assert_eq!(fk.waits_for, vec![("app".to_string(), "b".to_string())]);
+    assert_eq!(fk.phase, 3);
+    for s in &ddl.post_data {
+        for d in &s.depends_on {
+            assert!(*d < ddl.post_data.len());
+        }
+    }
+    let refresh = ddl
+        .post_data
+        .iter()
+        .position(|s| s.identity == "refresh of materialized view app.mood_totals")
+        .expect("refresh");
+    let index = ddl
+        .post_data
+        .iter()
+        .position(|s| s.identity == "index app.mood_totals_mood")
+        .expect("matview index");
+    assert!(index < refresh);
+    let set = ddl
+        .post_data
+        .iter()
+        .find(|s| s.identity == "value of sequence app.counter")
+        .expect("setval");
+    assert_eq!(set.kind, K::SequenceSet);
+    assert!(set.sql.contains("42"), "{}", set.sql);
+    let roles = catalog.referenced_roles();
+    for role in ["Mixed Case", "pgsplit_owner", "pgsplit_reader", "postgres"] {
+        assert!(
+            roles.contains(&role.to_string()),
+            "{role} missing from {roles:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tables_for_the_data_copy() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("tables");
+    load(&source, &[fixture("kinds.sql")]);
+    source
+        .psql("CREATE TABLE app.acl_holder (id int UNIQUE NOT NULL, privs aclitem[], c app.pair)");
+    let catalog = pgsplit_schema::introspect(&client(&source).await)
+        .await
+        .expect("introspect");
+    let tables = catalog.tables();
+    let find = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    // Partitioned parents and views hold no rows of their own; leaf partitions do.
+    assert!(
+        tables
+            .iter()
+            .all(|t| t.name != "events" && t.name != "events_2024" && t.name != "customer_count")
+    );
+    assert!(tables.iter().any(|t| t.name == "events_2024_eu"));
+    let customer = find("customer");
+    let names: Vec<&str> = customer.columns.iter().map(|c| c.name.as_str()).collect();
+    assert!(
+        !names.contains(&"lower_email") && !names.contains(&"even"),
+        "generated columns: {names:?}"
+    );
+    assert_eq!(names.first(), Some(&"id"));
+    assert_eq!(customer.primary_key, vec!["id".to_string()]);
+    assert_eq!(customer.chunk_column.as_deref(), Some("id"));
+    assert!(customer.binary_ok());
+    let moods = customer
+        .columns
+        .iter()
+        .find(|c| c.name == "moods")
+        .expect("moods");
+    assert_eq!(moods.type_name, "app.mood[]");
+    let holder = find("acl_holder");
+    assert_eq!(holder.chunk_column.as_deref(), Some("id"));
+    assert!(holder.primary_key.is_empty());
+    assert!(!holder.binary_ok(), "aclitem has no binary I/O");
+    assert_eq!(find("events_2023").chunk_column, None);
+    assert_eq!(find("events_2023").primary_key, vec!["id", "at", "region"]);
+    assert_eq!(find("scratch").persistence, 'u');
+}
+
+#[tokio::test]
+async fn introspects_inside_an_imported_snapshot() {
+    let cluster = testing::shared();
+    let db = cluster.create_db("snapshot");
+    db.psql("CREATE TABLE before_snapshot (id int)");
+    let leader = client(&db).await;
+    leader
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .expect("begin");
+    let snapshot: String = leader
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .expect("export")
+        .get(0);
+    db.psql("CREATE TABLE after_snapshot (id int)");
+    let worker = client(&db).await;
+    worker
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            pgsplit_pg::quote::literal(&snapshot)
+        ))
+        .await
+        .expect("import snapshot");
+    let catalog = pgsplit_schema::introspect(&worker)
+        .await
+        .expect("introspect");
+    let names: Vec<String> = catalog.tables().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, vec!["before_snapshot".to_string()]);
+    worker.batch_execute("COMMIT").await.expect("commit");
+    leader.batch_execute("COMMIT").await.expect("commit");
+}

@@ -249,7 +249,7 @@ fn constraints(b: &mut Builder<'_>) {
         {
             index_extras(&mut item, idx, rel, &identity);
         }
-        if c.contype == "c" {
+        if c.contype == "c" && !b.cat.children(c.table).is_empty() {
             // A child's own copy of the constraint must exist before the parent's
             // recursion reaches it, or the two would clash instead of merging.
             for other in &b.cat.constraints {
