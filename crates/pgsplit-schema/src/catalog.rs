@@ -28,6 +28,11 @@ pub struct Catalog {
     pub default_acls: Vec<DefaultAcl>,
     pub event_triggers: Vec<EventTrigger>,
     pub comments: Comments,
+    /// (kind, name) of objects the source has that the DDL does not reproduce: foreign
+    /// data wrappers, servers and tables, publications, casts, operators, operator
+    /// families, languages, base types, conversions, text search parsers and templates,
+    /// security labels, typed tables, tablespaces. Report them to the user.
+    pub unsupported: Vec<(String, String)>,
     pub depends: Vec<Depend>,
     /// Extension member → its extension.
     pub(crate) extension_members: HashMap<ObjKey, Oid>,

@@ -54,6 +54,7 @@ const QUERIES: &[Query] = &[
     query!("default_acls.sql"),
     query!("event_triggers.sql"),
     query!("pg_types.sql"),
+    query!("unsupported.sql"),
 ];
 
 /// The expressions that stand for catalog columns some server versions lack.
@@ -714,6 +715,13 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
                 range_subtype: r.get("range_subtype")?,
             },
         );
+    }
+    for row in &take("unsupported.sql") {
+        let r = R {
+            row,
+            query: "unsupported.sql",
+        };
+        cat.unsupported.push((r.get("kind")?, r.get("name")?));
     }
     read_sequence_states(client, &mut cat).await?;
     cat.index();

@@ -224,7 +224,7 @@ async fn create_roles(source: &TestDb<'_>, target: &TestDb<'_>) {
     }
 }
 
-/// Known, explained differences between a PostgreSQL 14 source and a 17 target, applied
+/// Known, explained differences between a PostgreSQL 13 or 14 source and a 17 target, applied
 /// to both inventories before they are compared:
 /// - the `public` schema belongs to `pg_database_owner` from 15 on (initdb's choice, not
 ///   the copy's), and its initial ACL differs accordingly;
@@ -233,7 +233,7 @@ async fn create_roles(source: &TestDb<'_>, target: &TestDb<'_>) {
 /// - `pg_get_viewdef` of 16 and later leaves out the table qualifier of columns when the
 ///   query reads one table (`SELECT mood` where 14 prints `SELECT customer.mood`): view
 ///   definitions are compared without qualifiers.
-fn normalize_14_to_17(text: &str) -> String {
+fn normalize_to_17(text: &str) -> String {
     let mut in_view = false;
     text.lines()
         .map(|l| {
@@ -286,8 +286,8 @@ async fn cross_version_14_to_17_inventory_matches() {
     copy_schema(&source, &target, &SchemaOptions::default()).await;
     assert_same_text(
         "object inventories of the 14 source and the 17 target",
-        &normalize_14_to_17(&inventory(&source)),
-        &normalize_14_to_17(&inventory(&target)),
+        &normalize_to_17(&inventory(&source)),
+        &normalize_to_17(&inventory(&target)),
     );
 }
 
@@ -489,6 +489,7 @@ async fn sections_flags_and_roles() {
         .expect("setval");
     assert_eq!(set.kind, K::SequenceSet);
     assert!(set.sql.contains("42"), "{}", set.sql);
+    assert!(catalog.unsupported.is_empty(), "{:?}", catalog.unsupported);
     let roles = catalog.referenced_roles();
     for role in ["Mixed Case", "pgsplit_owner", "pgsplit_reader", "postgres"] {
         assert!(
@@ -548,6 +549,29 @@ async fn tables_for_the_data_copy() {
 }
 
 #[tokio::test]
+async fn unsupported_objects_are_listed() {
+    let db = testing::shared().create_db("unsupported");
+    db.psql(
+        "CREATE TYPE pair AS (a int, b int); CREATE TABLE typed OF pair; \
+         CREATE FUNCTION pair_eq(pair, pair) RETURNS boolean LANGUAGE sql AS 'SELECT $1 = $2'; \
+         CREATE OPERATOR === (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_eq); \
+         CREATE PUBLICATION pub FOR TABLE typed",
+    );
+    let catalog = pgsplit_schema::introspect(&client(&db).await)
+        .await
+        .expect("introspect");
+    let kinds: Vec<&str> = catalog
+        .unsupported
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["operator", "publication", "typed table (OF type)"]
+    );
+}
+
+#[tokio::test]
 async fn introspects_inside_an_imported_snapshot() {
     let cluster = testing::shared();
     let db = cluster.create_db("snapshot");
@@ -578,4 +602,23 @@ async fn introspects_inside_an_imported_snapshot() {
     assert_eq!(names, vec!["before_snapshot".to_string()]);
     worker.batch_execute("COMMIT").await.expect("commit");
     leader.batch_execute("COMMIT").await.expect("commit");
+}
+
+#[tokio::test]
+async fn cross_version_13_to_17_inventory_matches() {
+    let mut files = vec![fixture("extensions.sql")];
+    match corpora() {
+        Some(dir) => files.push(dir.join("pagila/pagila-schema.sql")),
+        None => eprintln!("no shared corpora: 13 -> 17 without pagila"),
+    }
+    let source = testing::shared_version(13).create_db("xv13_source");
+    load(&source, &files);
+    let target = testing::shared_version(17).create_db("xv13_target");
+    create_roles(&source, &target).await;
+    copy_schema(&source, &target, &SchemaOptions::default()).await;
+    assert_same_text(
+        "object inventories of the 13 source and the 17 target",
+        &normalize_to_17(&inventory(&source)),
+        &normalize_to_17(&inventory(&target)),
+    );
 }
