@@ -439,3 +439,190 @@ impl Catalog {
         b.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn column(attnum: i32, name: &str, type_name: &str, not_null: bool) -> Attribute {
+        Attribute {
+            attnum,
+            name: name.into(),
+            type_name: type_name.into(),
+            type_oid: 23,
+            not_null,
+            is_local: true,
+            inh_count: 0,
+            identity: String::new(),
+            generated: String::new(),
+            collation: None,
+            storage: "p".into(),
+            type_storage: "p".into(),
+            compression: None,
+            stat_target: Some(-1),
+            options: Vec::new(),
+            acl: None,
+            generation_expr: None,
+        }
+    }
+
+    fn relation(oid: Oid, name: &str, relkind: &str, columns: Vec<Attribute>) -> Relation {
+        Relation {
+            oid,
+            schema: "public".into(),
+            name: name.into(),
+            relkind: relkind.into(),
+            persistence: "p".into(),
+            owner: "alice".into(),
+            acl: Acl::default(),
+            options: Vec::new(),
+            toast_options: Vec::new(),
+            partition_key: None,
+            partition_bound: None,
+            is_partition: false,
+            row_security: false,
+            force_row_security: false,
+            replica_identity: "d".into(),
+            access_method: Some("heap".into()),
+            of_type: None,
+            view_def: None,
+            populated: true,
+            reltuples: 0.0,
+            bytes: 0,
+            reltype: 0,
+            columns,
+            parents: Vec::new(),
+        }
+    }
+
+    /// `t (id serial primary key)`: table 20000, sequence 20001, default 20002,
+    /// index 20003, constraint 20004.
+    fn serial_table() -> Catalog {
+        let mut cat = Catalog::new(150000);
+        cat.relations.push(relation(
+            20000,
+            "t",
+            "r",
+            vec![column(1, "id", "integer", true)],
+        ));
+        cat.relations
+            .push(relation(20001, "t_id_seq", "S", Vec::new()));
+        cat.sequences.push(Sequence {
+            oid: 20001,
+            type_name: "integer".into(),
+            start: 1,
+            increment: 1,
+            min: 1,
+            max: 2147483647,
+            cache: 1,
+            cycle: false,
+            owned_by: Some((20000, 1)),
+            identity: false,
+            state: Some((7, true)),
+        });
+        cat.defaults.push(ColumnDefault {
+            oid: 20002,
+            table: 20000,
+            attnum: 1,
+            expr: "nextval('public.t_id_seq'::regclass)".into(),
+        });
+        cat.indexes.push(Index {
+            oid: 20003,
+            table: 20000,
+            name: "t_pkey".into(),
+            relkind: "i".into(),
+            definition: "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)".into(),
+            valid: true,
+            clustered: false,
+            replica_identity: false,
+            is_unique: true,
+            natts: 1,
+            keys: vec![1],
+            has_exprs: false,
+            has_pred: false,
+            stat_targets: Vec::new(),
+            parent: None,
+        });
+        cat.constraints.push(Constraint {
+            oid: 20004,
+            name: "t_pkey".into(),
+            contype: "p".into(),
+            table: 20000,
+            domain: 0,
+            index: 20003,
+            ref_table: 0,
+            is_local: true,
+            inh_count: 0,
+            no_inherit: true,
+            validated: true,
+            deferrable: false,
+            parent: 0,
+            definition: "PRIMARY KEY (id)".into(),
+        });
+        cat.depends.push(Depend {
+            object: (class::ATTRDEF, 20002),
+            object_sub: 0,
+            referenced: (class::CLASS, 20001),
+            referenced_sub: 0,
+        });
+        cat.index();
+        cat
+    }
+
+    fn position(list: &[Statement], prefix: &str) -> usize {
+        list.iter()
+            .position(|s| s.sql.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no statement starting with {prefix}"))
+    }
+
+    #[test]
+    fn serial_table_sections_and_order() {
+        let ddl = serial_table().render(&SchemaOptions::default());
+        let pre = &ddl.pre_data;
+        assert!(
+            position(pre, "CREATE SEQUENCE")
+                < position(pre, "ALTER TABLE ONLY \"public\".\"t\" ALTER COLUMN")
+        );
+        assert!(
+            position(pre, "CREATE TABLE")
+                < position(pre, "ALTER SEQUENCE \"public\".\"t_id_seq\" OWNED BY")
+        );
+        assert_eq!(
+            pre[position(pre, "CREATE TABLE")].sql,
+            "CREATE TABLE \"public\".\"t\" (\n    \"id\" integer NOT NULL\n)"
+        );
+        let post = &ddl.post_data;
+        let index = position(post, "CREATE UNIQUE INDEX t_pkey");
+        let pk = position(
+            post,
+            "ALTER TABLE ONLY \"public\".\"t\" ADD CONSTRAINT \"t_pkey\" PRIMARY KEY USING INDEX \"t_pkey\"",
+        );
+        assert!(index < pk);
+        assert_eq!(post[index].phase, 1);
+        assert_eq!(post[pk].phase, 2);
+        assert_eq!(post[pk].depends_on, vec![index]);
+        assert_eq!(post[pk].table, Some(("public".into(), "t".into())));
+        let setval = position(post, "SELECT pg_catalog.setval");
+        assert_eq!(
+            post[setval].sql,
+            "SELECT pg_catalog.setval('\"public\".\"t_id_seq\"', 7, true)"
+        );
+        assert_eq!(post[setval].kind, ObjectKind::SequenceSet);
+    }
+
+    #[test]
+    fn owners_are_optional() {
+        let with = serial_table().render(&SchemaOptions::default());
+        assert!(
+            with.pre_data
+                .iter()
+                .any(|s| s.sql == "ALTER TABLE \"public\".\"t\" OWNER TO \"alice\"")
+        );
+        let without = serial_table().render(&SchemaOptions {
+            no_owner: true,
+            no_acl: true,
+        });
+        assert!(without.pre_data.iter().all(|s| s.kind != ObjectKind::Owner));
+    }
+}
