@@ -2,6 +2,16 @@
 //! model ([`introspect`] → [`Catalog`]) and renders it as DDL in two sections, pre-data
 //! and post-data, ordered by real dependencies ([`Catalog::render`] → [`Ddl`]).
 //! [`Catalog::tables`] tells the data copy what to move.
+//!
+//! - `introspect.rs` + `sql/*.sql`: one catalog query per object kind, pipelined, with
+//!   placeholders for columns that differ between PostgreSQL 12 and 18; deparsed with an
+//!   empty `search_path`, so every name in the output is schema-qualified.
+//! - `model.rs`, `catalog.rs`: the typed objects and lookups; `tables.rs`: the data-copy view.
+//! - `render/`: objects → items (create + comment + owner + grants) with `pg_depend`
+//!   dependencies; `order.rs` sorts them (cycles broken, pre-data objects that need a
+//!   post-data one move to post-data); `acl.rs` turns ACLs into GRANT/REVOKE like pg_dump.
+//!
+//! Every target connection must run [`Ddl::SESSION_SETUP`] before the statements.
 
 mod acl;
 mod catalog;
