@@ -89,7 +89,7 @@ pub fn plan_chunks(
     }
     match (&table.int_key, key_bounds) {
         (Some(column), Some((min, max))) if max > min => {
-            let span = (max as i128 - min as i128 + 1) as i128;
+            let span = max as i128 - min as i128 + 1;
             let per = ((span + parts as i128 - 1) / parts as i128).max(1);
             (0..parts as i128)
                 .map(|i| {

@@ -29,7 +29,10 @@ pub struct SourceTable {
     /// A single-column integer primary key, usable to split the table by ranges.
     pub int_key: Option<String>,
     pub columns: Vec<Column>,
-    /// Binary unless a column's type (or a part of it) has no send/receive function.
+    /// Binary unless a column's type (or a part of it) has no send/receive function, or
+    /// its binary form embeds type OIDs that differ between databases (arrays of
+    /// user-defined types, composites with user-defined fields): those rows would load
+    /// but could never be compared byte for byte with the target's.
     pub format: Format,
 }
 
@@ -107,13 +110,15 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
         ));
     }
     let binary_ok = |oid: Oid| binary_capable(oid, &types, &composite_members, 0);
+    let portable =
+        |oid: Oid| binary_ok(oid) && no_embedded_user_oids(oid, &types, &composite_members, 0);
     let rows = client.query(include_str!("tables.sql"), &[]).await?;
     Ok(rows
         .iter()
         .map(|r| {
             let oid: Oid = r.get("oid");
             let cols = columns.remove(&oid).unwrap_or_default();
-            let format = if cols.iter().all(|(_, t)| binary_ok(*t)) {
+            let format = if cols.iter().all(|(_, t)| portable(*t)) {
                 Format::Binary
             } else {
                 Format::Text
@@ -159,4 +164,44 @@ fn binary_capable(
             || composites
                 .get(&t.relation)
                 .is_none_or(|members| members.iter().all(|m| part_ok(*m))))
+}
+
+/// Type OIDs from here on are created per database (PostgreSQL's `FirstNormalObjectId`).
+const FIRST_NORMAL_OID: Oid = 16384;
+
+/// True when the binary form of values of this type carries no OID that is assigned per
+/// database: array headers carry their element type's OID, composite values each
+/// field's type OID.
+fn no_embedded_user_oids(
+    oid: Oid,
+    types: &HashMap<Oid, TypeInfo>,
+    composites: &HashMap<Oid, Vec<Oid>>,
+    depth: u32,
+) -> bool {
+    if depth > MAX_TYPE_DEPTH {
+        return false;
+    }
+    let Some(t) = types.get(&oid) else {
+        return false;
+    };
+    let recurse =
+        |part: Oid| part == 0 || no_embedded_user_oids(part, types, composites, depth + 1);
+    if t.element != 0 && t.element >= FIRST_NORMAL_OID {
+        // Fixed-length "arrays" such as point or name also have an element type; theirs
+        // are built in.
+        return false;
+    }
+    if t.relation != 0 {
+        let members = composites
+            .get(&t.relation)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if members.iter().any(|&m| m >= FIRST_NORMAL_OID) {
+            return false;
+        }
+        if !members.iter().all(|&m| recurse(m)) {
+            return false;
+        }
+    }
+    recurse(t.element) && recurse(t.base) && recurse(t.range_subtype)
 }

@@ -6,6 +6,7 @@ mod plan_cmd;
 mod progress_view;
 mod rds;
 mod run_cmd;
+mod schema_cmd;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -43,8 +44,10 @@ enum Command {
     Plan(plan_cmd::PlanArgs),
     /// Copy every mapped database: schema, data, post-data, verification.
     Run(run_cmd::RunArgs),
+    /// Print the SQL a copy applies to the target, in order (pre-data, post-data).
+    Schema(schema_cmd::SchemaArgs),
     /// AWS RDS: move PostgreSQL instances to another region through snapshots.
-    Rds(rds::RdsArgs),
+    Rds(Box<rds::RdsArgs>),
 }
 
 /// Bad input found by the command itself (exit 2).
@@ -100,7 +103,12 @@ fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
             Command::Run(args) => run_cmd::run(args, &printer, show_progress).await,
-            Command::Rds(args) => rds::run(args).await.map(|code| match code {
+            Command::Schema(args) => schema_cmd::run(args).await.map(|code| match code {
+                0 => ExitCode::Success,
+                2 => ExitCode::Usage,
+                _ => ExitCode::Failure,
+            }),
+            Command::Rds(args) => rds::run(*args).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,
                 _ => ExitCode::Failure,

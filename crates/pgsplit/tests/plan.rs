@@ -1,32 +1,13 @@
 //! `pgsplit plan` end to end: the real binary against real clusters.
 
+mod common;
+
+use common::*;
+
 use std::net::TcpListener;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use pgsplit_pg::testing::{self, Cluster};
-
-fn pgsplit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgsplit"))
-        .args(args)
-        .env_remove("PGPASSWORD")
-        .env_remove("PGHOST")
-        .output()
-        .expect("run pgsplit")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn write_mapping(dir: &tempfile::TempDir, body: &str) -> String {
-    let path = dir.path().join("mapping.txt");
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
     format!(

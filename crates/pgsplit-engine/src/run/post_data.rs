@@ -68,32 +68,40 @@ pub async fn run(
             by_owner.entry(owner).or_default().push(i);
         }
     }
+    // Global tasks: no table at all, or depending on a global task (list order is a valid
+    // order, so running them last in list order keeps every dependency).
+    let mut is_global = vec![false; n];
+    for (i, t) in tasks.iter().enumerate() {
+        is_global[i] = (t.owner.is_none() && t.waits_for.is_empty() && t.needs_loaded.is_empty())
+            || t.after.iter().any(|&j| j < i && is_global[j]);
+    }
+    let global: Vec<usize> = (0..n).filter(|&i| is_global[i]).collect();
     let mut deps_left = vec![0usize; n];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut global = Vec::new();
     for (i, t) in tasks.iter().enumerate() {
-        let Some(owner) = &t.owner else {
-            global.push(i);
+        if is_global[i] {
             continue;
-        };
-        let names = std::iter::once(owner).chain(t.waits_for.iter());
+        }
         let mut seen: Vec<usize> = Vec::new();
-        for &j in &t.after {
-            if j < n && j != i && tasks[j].owner.is_some() && !seen.contains(&j) {
+        let mut add = |j: usize, seen: &mut Vec<usize>| {
+            if j != i && !seen.contains(&j) {
                 seen.push(j);
                 dependents[j].push(i);
                 deps_left[i] += 1;
             }
+        };
+        for &j in &t.after {
+            if j < n && !is_global[j] {
+                add(j, &mut seen);
+            }
         }
-        for name in names {
+        for name in t.owner.iter().chain(t.waits_for.iter()) {
             for &j in by_owner.get(name).map(Vec::as_slice).unwrap_or(&[]) {
                 let pj = tasks[j].phase;
                 let before =
                     pj < t.phase || (t.phase >= SEQUENTIAL_FROM_PHASE && pj == t.phase && j < i);
-                if before && !seen.contains(&j) {
-                    seen.push(j);
-                    dependents[j].push(i);
-                    deps_left[i] += 1;
+                if before && !is_global[j] {
+                    add(j, &mut seen);
                 }
             }
         }
@@ -102,13 +110,6 @@ pub async fn run(
     let mut works: Vec<Option<(String, TaskFn)>> =
         tasks.into_iter().map(|t| Some((t.label, t.work))).collect();
     let mut ready: VecDeque<usize> = VecDeque::new();
-    let is_global: Vec<bool> = {
-        let mut v = vec![false; n];
-        for &g in &global {
-            v[g] = true;
-        }
-        v
-    };
     for i in 0..n {
         if !is_global[i] && deps_left[i] == 0 && unloaded_needs[i] == 0 {
             ready.push_back(i);

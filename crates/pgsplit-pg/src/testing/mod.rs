@@ -13,10 +13,12 @@
 
 mod binaries;
 mod cluster;
+mod corpus;
 mod os_user;
 
 pub use binaries::PgBinaries;
-pub use cluster::{Cluster, ClusterOptions, ServerTls, TestDb};
+pub use cluster::{Cluster, ClusterOptions, PASSWORD_ROLE, SUPERUSER, ServerTls, TestDb};
+pub use corpus::{CORPORA, corpora_dir, diff, load_corpus, pg_dump, table_fingerprints};
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};

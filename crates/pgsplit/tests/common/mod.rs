@@ -1,0 +1,94 @@
+//! Shared by the binary's end-to-end tests: run the real `pgsplit`, write mappings,
+//! compare databases with oracles that do not use pgsplit's own code.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use pgsplit_pg::testing::{self, TestDb};
+
+pub fn pgsplit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+        .args(args)
+        .env_remove("PGPASSWORD")
+        .env_remove("PGHOST")
+        .env("PGSPLIT_LOG", "warn")
+        .output()
+        .expect("run pgsplit")
+}
+
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn write_mapping(dir: &tempfile::TempDir, body: &str) -> String {
+    let path = dir.path().join("mapping.txt");
+    std::fs::write(&path, body).expect("write mapping");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs `pgsplit run` from `source` into a new database on the same cluster; returns the
+/// JSON report. Panics with pgsplit's output when the exit code is not `expect_code`.
+pub fn run_copy(
+    source: &TestDb<'_>,
+    target_name: &str,
+    extra: &[&str],
+    expect_code: i32,
+) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), source.cluster.url(target_name)),
+    );
+    let json = dir.path().join("report.json");
+    let mut args = vec!["run", &mapping, "--json", json.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    let out = pgsplit(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {stdout}\n{stderr}"));
+    serde_json::from_str(&report).expect("valid JSON report")
+}
+
+/// Asserts that every table holds the same rows on both sides (count and md5 of sorted
+/// row texts, computed by SQL).
+pub fn assert_same_rows(source: &TestDb<'_>, target: &TestDb<'_>) {
+    let a = testing::table_fingerprints(source);
+    let b = testing::table_fingerprints(target);
+    assert!(!a.is_empty(), "source has no tables");
+    assert_eq!(
+        a,
+        b,
+        "row fingerprints differ:\n{}",
+        testing::diff(&a.join("\n"), &b.join("\n"))
+    );
+}
+
+/// Asserts identical `pg_dump --schema-only` output, printing the diff otherwise.
+pub fn assert_same_schema(source: &TestDb<'_>, target: &TestDb<'_>) {
+    let a = testing::pg_dump(source, &["--schema-only"]);
+    let b = testing::pg_dump(target, &["--schema-only"]);
+    assert!(a == b, "schemas differ:\n{}", testing::diff(&a, &b));
+}
+
+/// A guard for a database that pgsplit creates, dropped at the end of the test.
+pub fn adopt<'a>(cluster: &'a testing::Cluster, name: &str) -> TestDb<'a> {
+    TestDb {
+        cluster,
+        name: name.to_string(),
+    }
+}

@@ -1,0 +1,235 @@
+//! `pgsplit run` end to end against real clusters: the project's fixtures and the shared
+//! corpora are copied and compared with oracles independent of pgsplit.
+
+mod common;
+
+use common::*;
+use pgsplit_pg::testing;
+
+#[test]
+fn copies_the_monolith_exactly() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("mono_src");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(
+        &source,
+        &target_name,
+        &["--jobs", "3", "--index-jobs", "2"],
+        0,
+    );
+    assert_same_rows(&source, &target);
+    assert_same_schema(&source, &target);
+    let line = &report["lines"][0];
+    assert!(line["error"].is_null(), "{line}");
+    let tables = line["tables"].as_array().unwrap();
+    // Leaf partitions are copied, not their parent.
+    let names: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "{}.{}",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&"billing.events_2024".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"billing.events".to_string()), "{names:?}");
+    for t in tables {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+        assert_eq!(t["verification"]["level"], "checksum", "{t}");
+    }
+    // Sequences and identity counters continue where the source left off.
+    assert_eq!(
+        target
+            .psql("SELECT last_value, is_called FROM billing.invoice_numbers")
+            .trim(),
+        source
+            .psql("SELECT last_value, is_called FROM billing.invoice_numbers")
+            .trim()
+    );
+    assert_eq!(
+        target
+            .psql("SELECT nextval(pg_get_serial_sequence('sales.orders', 'id'))")
+            .trim(),
+        "20001"
+    );
+    // Constraints are real on the target: a foreign key rejects an orphan.
+    let orphan = target.cluster.psql(
+        &target.name,
+        "INSERT INTO sales.orders (customer_id, tenant_id, ordered_at) VALUES (999999, 1, now())",
+    );
+    assert!(
+        orphan.unwrap_err().contains("foreign key"),
+        "FK missing on target"
+    );
+    // The materialized view was refreshed with the data.
+    assert_eq!(
+        target.psql("SELECT count(*) FROM billing.daily").trim(),
+        source.psql("SELECT count(*) FROM billing.daily").trim()
+    );
+}
+
+#[test]
+fn every_builtin_type_survives_binary_copy() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("types_src");
+    source.psql_file(&fixture("types.sql")).unwrap();
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_same_rows(&source, &target);
+    // Bit-exact: the binary forms agree too (NaN, -0, infinities, bytea bytes).
+    let exact = "SELECT md5(string_agg(concat_ws('|', f4::text, f8::text, num::text, \
+                 encode(by, 'hex'), ts::text, d::text), ',' ORDER BY id)) FROM builtin_types";
+    assert_eq!(target.psql(exact), source.psql(exact));
+    let format_of = |name: &str| {
+        report["lines"][0]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["format"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(format_of("builtin_types"), "binary");
+    assert_eq!(format_of("nulls"), "binary");
+    // mood[] and composite columns embed per-database type OIDs in binary form.
+    assert_eq!(format_of("all_types"), "text");
+}
+
+#[test]
+fn a_large_table_is_copied_as_chunks_in_parallel() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("chunks_src");
+    source.psql(
+        "CREATE TABLE narrow (id bigint PRIMARY KEY, a int, b int, c text);
+         INSERT INTO narrow SELECT g, g % 1000, g % 7, 'row ' || g FROM generate_series(1, 400000) g;
+         ANALYZE narrow;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(
+        &source,
+        &target_name,
+        &["--jobs", "2", "--split-tables-larger-than", "8MB"],
+        0,
+    );
+    let table = &report["lines"][0]["tables"][0];
+    let chunks = table["chunks"].as_array().unwrap();
+    assert!(chunks.len() >= 2, "expected several chunks: {table}");
+    let rows: u64 = chunks.iter().map(|c| c["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, 400000);
+    assert_eq!(table["verification"]["matches"], true);
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn schema_only_and_then_data_only() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("sections_src");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &["--schema-only"], 0);
+    assert_eq!(report["lines"][0]["tables"].as_array().unwrap().len(), 0);
+    assert_eq!(target.psql("SELECT count(*) FROM sales.orders").trim(), "0");
+    assert_same_schema(&source, &target);
+    // Widen a column on the target: that table must travel as text.
+    target.psql("ALTER TABLE inventory.stock_cache ALTER COLUMN on_hand TYPE bigint");
+    let report = run_copy(&source, &target_name, &["--data-only", "--jobs", "2"], 0);
+    let stock = report["lines"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "stock_cache")
+        .unwrap()
+        .clone();
+    assert_eq!(stock["format"], "text", "{stock}");
+    assert_eq!(stock["verification"]["matches"], true, "{stock}");
+    assert_same_rows(&source, &target);
+    // Data-only again: the target is no longer empty, which is refused.
+    let report = run_copy(&source, &target_name, &["--data-only"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(error.contains("is not empty"), "{error}");
+}
+
+#[test]
+fn non_empty_target_is_refused_unless_clean() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("clean_src");
+    source.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g");
+    let target = cluster.create_db("clean_dst");
+    target.psql("CREATE TABLE precious (id int); INSERT INTO precious VALUES (1)");
+    let report = run_copy(&source, &target.name, &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("not empty") && error.contains("--clean"),
+        "{error}"
+    );
+    assert_eq!(target.psql("SELECT count(*) FROM precious").trim(), "1");
+    run_copy(&source, &target.name, &["--clean"], 0);
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn a_value_of_over_100_mb_is_copied() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("huge_src");
+    source.psql(
+        "CREATE TABLE blobs (id int PRIMARY KEY, body text, raw bytea);
+         INSERT INTO blobs SELECT 1, repeat('0123456789abcdef', 7 * 1024 * 1024), NULL;
+         INSERT INTO blobs SELECT 2, 'small', decode(repeat('ff', 1000), 'hex');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let table = &report["lines"][0]["tables"][0];
+    assert!(
+        table["bytes"].as_u64().unwrap() > 112 * 1024 * 1024,
+        "{table}"
+    );
+    assert_eq!(table["verification"]["matches"], true);
+    let check = "SELECT id, length(body), md5(body) FROM blobs ORDER BY id";
+    assert_eq!(target.psql(check), source.psql(check));
+}
+
+fn corpus_run(name: &str) {
+    let cluster = testing::shared();
+    let source = cluster.create_db(name);
+    if !testing::load_corpus(&source, name).expect("load corpus") {
+        eprintln!("skipping corpus {name}: no ../shared/corpora next to the repository");
+        return;
+    }
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &["--jobs", "2"], 0);
+    assert!(report["lines"][0]["error"].is_null());
+    assert_same_rows(&source, &target);
+    assert_same_schema(&source, &target);
+}
+
+#[test]
+fn corpus_pagila() {
+    corpus_run("pagila");
+}
+
+#[test]
+fn corpus_chinook() {
+    corpus_run("chinook");
+}
+
+#[test]
+fn corpus_northwind() {
+    corpus_run("northwind");
+}
+
+#[test]
+fn corpus_adventureworks() {
+    corpus_run("adventureworks");
+}
