@@ -80,3 +80,23 @@ where
         }
     })
 }
+
+/// Asks the server to cancel whatever the connection behind `token` is running (a COPY,
+/// an index build), over a fresh connection with the same TLS settings.
+pub async fn cancel_query(
+    settings: &ConnSettings,
+    token: &tokio_postgres::CancelToken,
+) -> Result<(), ConnectFailure> {
+    let wrap = |source| ConnectError {
+        server: settings.to_string(),
+        source,
+    };
+    match tls::connector(settings).map_err(|source| ConnectFailure::Settings {
+        server: settings.to_string(),
+        source,
+    })? {
+        None => token.cancel_query(NoTls).await.map_err(wrap)?,
+        Some(tls) => token.cancel_query(tls).await.map_err(wrap)?,
+    }
+    Ok(())
+}

@@ -15,7 +15,7 @@ mod tls;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 
-pub use connect::{ConnectFailure, Connection, connect};
+pub use connect::{ConnectFailure, Connection, cancel_query, connect};
 pub use error::{ConnectError, SettingsError, cause_chain};
 pub use secret::{Secret, redact_text};
 pub use settings::{ConnSettings, Environment, Host, SslMode};

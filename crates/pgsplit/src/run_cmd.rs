@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use pgsplit_engine::cancel::Cancel;
 use pgsplit_engine::mapping::Mapping;
 use pgsplit_engine::progress::Progress;
-use pgsplit_engine::run::{self, RunOptions, RunReport, Sections, VerifyLevel};
+use pgsplit_engine::run::{self, ResumeMode, RunOptions, RunReport, Sections, VerifyLevel};
 
 use crate::exit_code::ExitCode;
 use crate::output::{Printer, bytes, count};
@@ -20,6 +21,14 @@ pub enum VerifyArg {
     Count,
     /// Row counts and SHA-256 digests of every row.
     Checksum,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ResumeArg {
+    /// Copy partly copied tables again, from scratch, from a new snapshot.
+    Safe,
+    /// Keep every finished chunk; exact only if the source was not written meanwhile.
+    Fast,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,9 +68,14 @@ pub struct RunArgs {
     /// Fail instead of skipping objects the target role may not create.
     #[arg(long)]
     pub strict: bool,
-    /// Folder for the run journal.
+    /// Folder for the run journal (what is done, so a stopped run can resume).
     #[arg(long, default_value = ".pgsplit")]
     pub work_dir: PathBuf,
+    /// Continue a stopped run from its journal: finished tables and chunks are kept.
+    /// `safe` (default) copies partly copied tables again from a new snapshot; `fast`
+    /// keeps their finished chunks too.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "safe", conflicts_with = "clean")]
+    pub resume: Option<ResumeArg>,
 }
 
 fn default_jobs() -> usize {
@@ -129,12 +143,32 @@ pub async fn run(
         no_acl: args.no_acl,
         strict: args.strict,
         work_dir: args.work_dir,
+        resume: args.resume.map(|r| match r {
+            ResumeArg::Safe => ResumeMode::Safe,
+            ResumeArg::Fast => ResumeMode::Fast,
+        }),
     };
+    let cancel = Cancel::default();
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
     let progress = Arc::new(Progress::default());
     let view = ProgressView::start(Arc::clone(&progress), show_progress);
-    let report = run::run(&mapping, &options, progress).await;
+    let report = run::run(&mapping, &options, progress, cancel).await;
+    signals.abort();
     view.finish().await;
     printer.result(&report, || render(&report))?;
+    if report.interrupted {
+        eprintln!(
+            "interrupted: finished work is recorded in {}; continue with:\n  pgsplit run {} --resume{}",
+            options.work_dir.display(),
+            args.mapping.display(),
+            if options.work_dir != std::path::Path::new(".pgsplit") {
+                format!(" --work-dir {}", options.work_dir.display())
+            } else {
+                String::new()
+            }
+        );
+        return Ok(ExitCode::Interrupted);
+    }
     Ok(if report.failed() {
         ExitCode::Failure
     } else if report.mismatched() {
@@ -142,6 +176,26 @@ pub async fn run(
     } else {
         ExitCode::Success
     })
+}
+
+/// Ctrl-C or SIGTERM: stop scheduling, cancel what runs on the servers.
+async fn cancel_on_signal(cancel: Cancel) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated => {}
+    }
+    eprintln!("stopping: cancelling the copies in flight…");
+    cancel.cancel();
 }
 
 fn render(report: &RunReport) -> String {
@@ -208,6 +262,18 @@ fn render(report: &RunReport) -> String {
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
         }
+        if let Some(note) = &line.note {
+            let _ = writeln!(out, "  {note}");
+        }
+        if line.resumed {
+            let kept: usize = line
+                .tables
+                .iter()
+                .flat_map(|t| &t.chunks)
+                .filter(|c| c.resumed)
+                .count();
+            let _ = writeln!(out, "  resumed: {kept} chunk(s) kept from the stopped run");
+        }
         if let Some(e) = &line.error {
             let _ = writeln!(out, "  FAILED: {e}");
         }
@@ -225,7 +291,9 @@ fn render(report: &RunReport) -> String {
         .flat_map(|l| &l.tables)
         .map(|t| t.bytes)
         .sum();
-    let status = if report.failed() {
+    let status = if report.interrupted {
+        "INTERRUPTED"
+    } else if report.failed() {
         "FAILED"
     } else if report.mismatched() {
         "MISMATCH"

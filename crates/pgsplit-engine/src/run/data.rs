@@ -1,6 +1,8 @@
 //! The data phase: (table, chunk) items, largest first, taken by `--jobs` workers. Each
 //! worker reads inside the shared snapshot and loads each item in its own target
-//! transaction, so an item is either wholly in the target or not at all.
+//! transaction, so an item is either wholly in the target or not at all. Before the
+//! commit, the transaction id goes into the journal: after a crash, the target itself
+//! says whether that commit happened (`txid_status`), so no chunk is loaded twice.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,11 +15,15 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use pgsplit_copy::{Chunk, CopySpec, Counters, Moved, SourceTable, pass, snapshot};
-use pgsplit_pg::ConnSettings;
+use pgsplit_pg::{ConnSettings, Connection};
 
 use super::error::RunError;
 use super::options::VerifyLevel;
+use crate::cancel::Cancel;
+use crate::fault;
+use crate::journal::{Event, Journal};
 use crate::progress::Progress;
+use crate::retry;
 use crate::session;
 
 /// One unit of copying.
@@ -37,6 +43,8 @@ pub struct ItemResult {
     pub moved: Moved,
     pub started: Instant,
     pub finished: Instant,
+    /// Copied by an earlier, stopped run (taken from the journal).
+    pub resumed: bool,
 }
 
 /// Shared by the workers of one data phase.
@@ -46,6 +54,8 @@ pub struct DataPhase {
     pub snapshot: String,
     pub tables: Arc<Vec<SourceTable>>,
     pub items: Vec<WorkItem>,
+    /// Indices of `items` still to copy.
+    pub todo: Vec<usize>,
     pub jobs: usize,
     pub verify: VerifyLevel,
     /// Whole-table items may `TRUNCATE` and load with `FREEZE` (the table is ours).
@@ -56,43 +66,52 @@ pub struct DataPhase {
     pub progress: Arc<Progress>,
     /// Per table: rows, bytes and digest of everything loaded so far (chunks add up).
     pub totals: Arc<Vec<Mutex<Moved>>>,
+    pub journal: Arc<dyn Journal>,
+    pub cancel: Cancel,
+}
+
+struct Shared {
+    phase: DataPhase,
+    queue: Mutex<VecDeque<usize>>,
+    remaining: Vec<AtomicUsize>,
+    stop: AtomicBool,
+    results: Mutex<Vec<ItemResult>>,
+    loaded: mpsc::UnboundedSender<usize>,
 }
 
 /// Runs the data phase. Each table's index is sent on `loaded` as soon as its last item
-/// is committed. Returns every item's result.
+/// is committed (at once for tables with nothing left to copy).
 pub async fn run(
     phase: DataPhase,
     loaded: mpsc::UnboundedSender<usize>,
 ) -> Result<Vec<ItemResult>, RunError> {
-    let phase = Arc::new(phase);
-    let mut order: Vec<usize> = (0..phase.items.len()).collect();
+    let mut order = phase.todo.clone();
     order.sort_by_key(|&i| std::cmp::Reverse(phase.items[i].estimated_bytes));
-    let queue = Arc::new(Mutex::new(VecDeque::from(order)));
-    let remaining: Arc<Vec<AtomicUsize>> = Arc::new(
-        (0..phase.tables.len())
-            .map(|t| AtomicUsize::new(phase.items.iter().filter(|i| i.table == t).count()))
-            .collect(),
-    );
-    // Tables without items (none here today) count as loaded at once.
+    let remaining: Vec<AtomicUsize> = (0..phase.tables.len())
+        .map(|t| AtomicUsize::new(order.iter().filter(|&&i| phase.items[i].table == t).count()))
+        .collect();
     for (t, left) in remaining.iter().enumerate() {
         if left.load(Ordering::Relaxed) == 0 {
+            phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
             let _ = loaded.send(t);
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let results = Arc::new(Mutex::new(Vec::new()));
+    let workers_wanted = phase.jobs.max(1).min(order.len());
+    let shared = Arc::new(Shared {
+        phase,
+        queue: Mutex::new(VecDeque::from(order)),
+        remaining,
+        stop: AtomicBool::new(false),
+        results: Mutex::new(Vec::new()),
+        loaded,
+    });
     let mut workers = JoinSet::new();
-    for _ in 0..phase.jobs.max(1).min(phase.items.len().max(1)) {
-        let phase = Arc::clone(&phase);
-        let queue = Arc::clone(&queue);
-        let remaining = Arc::clone(&remaining);
-        let stop = Arc::clone(&stop);
-        let results = Arc::clone(&results);
-        let loaded = loaded.clone();
+    for _ in 0..workers_wanted {
+        let shared = Arc::clone(&shared);
         workers.spawn(async move {
-            let outcome = worker(&phase, &queue, &remaining, &stop, &results, &loaded).await;
+            let outcome = worker(&shared).await;
             if outcome.is_err() {
-                stop.store(true, Ordering::Relaxed);
+                shared.stop.store(true, Ordering::Relaxed);
             }
             outcome
         });
@@ -102,48 +121,83 @@ pub async fn run(
         let outcome =
             joined.unwrap_or_else(|e| Err(RunError::Internal(format!("worker panicked: {e}"))));
         if let Err(e) = outcome {
-            first_error.get_or_insert(e);
+            // An interruption explains the other workers' failures: report it first.
+            if matches!(e, RunError::Interrupted) || first_error.is_none() {
+                first_error = Some(e);
+            }
         }
     }
     if let Some(e) = first_error {
         return Err(e);
     }
-    let mut results = std::mem::take(&mut *results.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut results =
+        std::mem::take(&mut *shared.results.lock().unwrap_or_else(|e| e.into_inner()));
     results.sort_by_key(|r| r.item);
     Ok(results)
 }
 
-async fn worker(
-    phase: &DataPhase,
-    queue: &Mutex<VecDeque<usize>>,
-    remaining: &[AtomicUsize],
-    stop: &AtomicBool,
-    results: &Mutex<Vec<ItemResult>>,
-    loaded: &mpsc::UnboundedSender<usize>,
-) -> Result<(), RunError> {
-    let source = session::open(&phase.source).await?;
-    snapshot::import(&source.client, &phase.snapshot)
-        .await
-        .map_err(|e| RunError::db(&source.server, "import the snapshot", e))?;
-    let target = session::open(&phase.target).await?;
-    if phase.disable_triggers {
-        target
-            .client
-            .batch_execute("SET session_replication_role = replica")
+/// A worker's two connections: the source inside the snapshot, and the target.
+struct Pair {
+    source: Connection,
+    target: Connection,
+}
+
+impl Pair {
+    async fn open(phase: &DataPhase) -> Result<Pair, RunError> {
+        let source = session::open(&phase.source).await?;
+        snapshot::import(&source.client, &phase.snapshot)
             .await
             .map_err(|e| {
-                RunError::db(
-                    &target.server,
-                    "disable triggers and foreign keys for --data-only (needs superuser)",
-                    e,
-                )
+                if e.code() == Some(&SqlState::INVALID_PARAMETER_VALUE)
+                    || e.code() == Some(&SqlState::UNDEFINED_OBJECT)
+                {
+                    RunError::SnapshotLost
+                } else {
+                    RunError::db(&source.server, "import the snapshot", e)
+                }
             })?;
+        let target = session::open(&phase.target).await?;
+        if phase.disable_triggers {
+            target
+                .client
+                .batch_execute("SET session_replication_role = replica")
+                .await
+                .map_err(|e| {
+                    RunError::db(
+                        &target.server,
+                        "disable triggers and foreign keys for --data-only (needs superuser)",
+                        e,
+                    )
+                })?;
+        }
+        Ok(Pair { source, target })
     }
+
+    /// Stops whatever both connections run on the servers, then drops them.
+    async fn cancel(self, phase: &DataPhase) {
+        let _ = pgsplit_pg::cancel_query(&phase.source, &self.source.client.cancel_token()).await;
+        let _ = pgsplit_pg::cancel_query(&phase.target, &self.target.client.cancel_token()).await;
+        self.source.task.abort();
+        self.target.task.abort();
+    }
+}
+
+async fn worker(shared: &Shared) -> Result<(), RunError> {
+    let phase = &shared.phase;
+    let mut pair: Option<Pair> = None;
     loop {
-        if stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let Some(index) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+        if phase.cancel.is_cancelled() {
+            return Err(RunError::Interrupted);
+        }
+        let Some(index) = shared
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+        else {
             return Ok(());
         };
         let item = &phase.items[index];
@@ -159,16 +213,45 @@ async fn worker(
             item.estimated_bytes.max(0) as u64,
         );
         let started = Instant::now();
-        let moved = load_item(
-            phase,
-            &source.client,
-            &target.client,
-            item,
-            table,
-            &counters,
-        )
-        .await
-        .map_err(|e| e.in_table(table, &item.chunk))?;
+        let mut attempt = 1;
+        let moved = loop {
+            let outcome = async {
+                if pair.is_none() {
+                    pair = Some(Pair::open(phase).await?);
+                }
+                let p = pair.as_ref().expect("opened above");
+                tokio::select! {
+                    moved = load_item(phase, &p.source.client, &p.target.client, index, item, table, &counters) => moved,
+                    _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
+                }
+            }
+            .await;
+            match outcome {
+                Ok(moved) => break moved,
+                Err(RunError::Interrupted) => {
+                    if let Some(p) = pair.take() {
+                        p.cancel(phase).await;
+                    }
+                    return Err(RunError::Interrupted);
+                }
+                Err(e) if e.is_transient() && attempt < retry::MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(
+                        "{}: {e:#}; retrying ({attempt}/{})",
+                        table.display_name(),
+                        retry::MAX_ATTEMPTS
+                    );
+                    if let Some(p) = pair.take() {
+                        p.source.task.abort();
+                        p.target.task.abort();
+                    }
+                    counters.bytes.store(0, Ordering::Relaxed);
+                    counters.rows.store(0, Ordering::Relaxed);
+                    tokio::time::sleep(retry::delay(attempt)).await;
+                }
+                Err(e) => return Err(e.in_table(table, &item.chunk)),
+            }
+        };
         phase
             .progress
             .copied
@@ -179,15 +262,6 @@ async fn worker(
             .copied
             .rows
             .fetch_add(moved.rows, Ordering::Relaxed);
-        results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(ItemResult {
-                item: index,
-                moved,
-                started,
-                finished: Instant::now(),
-            });
         {
             let mut total = phase.totals[item.table]
                 .lock()
@@ -196,18 +270,30 @@ async fn worker(
             total.bytes += moved.bytes;
             total.digest.combine(&moved.digest);
         }
-        if remaining[item.table].fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ItemResult {
+                item: index,
+                moved,
+                started,
+                finished: Instant::now(),
+                resumed: false,
+            });
+        if shared.remaining[item.table].fetch_sub(1, Ordering::AcqRel) == 1 {
             phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
-            let _ = loaded.send(item.table);
+            let _ = shared.loaded.send(item.table);
         }
     }
 }
 
-/// Loads one item in one target transaction.
+/// Loads one item in one target transaction and journals it.
 async fn load_item(
     phase: &DataPhase,
     source: &Client,
     target: &Client,
+    index: usize,
     item: &WorkItem,
     table: &SourceTable,
     counters: &Counters,
@@ -230,14 +316,8 @@ async fn load_item(
             .batch_execute(&begin)
             .await
             .map_err(|e| RunError::db_plain("start the load transaction", e))?;
-        match pass::forward(source, target, &spec, freeze, hash, counters).await {
-            Ok(moved) => {
-                target
-                    .batch_execute("COMMIT")
-                    .await
-                    .map_err(|e| RunError::db_plain("commit the load", e))?;
-                return Ok(moved);
-            }
+        let moved = match pass::forward(source, target, &spec, freeze, hash, counters).await {
+            Ok(moved) => moved,
             Err(e) => {
                 let _ = target.batch_execute("ROLLBACK").await;
                 let freeze_refused = freeze
@@ -254,6 +334,27 @@ async fn load_item(
                 }
                 return Err(RunError::Copy(e));
             }
-        }
+        };
+        let xid: String = target
+            .query_one("SELECT txid_current()::text", &[])
+            .await
+            .map_err(|e| RunError::db_plain("read the load transaction id", e))?
+            .get(0);
+        phase.journal.record(&Event::ItemCommitting {
+            item: index,
+            xid,
+            moved,
+        })?;
+        fault::point("item_committing");
+        target
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| RunError::db_plain("commit the load", e))?;
+        fault::point("item_committed");
+        phase
+            .journal
+            .record(&Event::ItemDone { item: index, moved })?;
+        fault::point("item_done");
+        return Ok(moved);
     }
 }

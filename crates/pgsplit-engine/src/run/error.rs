@@ -47,6 +47,14 @@ pub enum RunError {
     Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error("interrupted")]
+    Interrupted,
+    #[error(
+        "the source snapshot is gone (the source server restarted or the leader connection was lost); finish with `pgsplit run MAPPING --resume`"
+    )]
+    SnapshotLost,
 }
 
 impl RunError {
@@ -73,6 +81,17 @@ impl RunError {
                 c => format!(" [{}]", c.label()),
             },
             source: Box::new(self),
+        }
+    }
+
+    /// Whether another try may succeed (see [`crate::retry`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RunError::Connect(pgsplit_pg::ConnectFailure::Connect(e)) => {
+                crate::retry::is_transient(&e.source)
+            }
+            RunError::Copy(PassError::RowCount { .. } | PassError::Frame(_)) => false,
+            other => other.db_error().is_some_and(crate::retry::is_transient),
         }
     }
 

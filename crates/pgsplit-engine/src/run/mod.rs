@@ -11,37 +11,61 @@ mod schema_step;
 mod target;
 mod verify_step;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
 use pgsplit_copy::{Chunk, Moved, SourceTable, chunk, snapshot, tables};
+use pgsplit_pg::Connection;
 
+use crate::cancel::Cancel;
+use crate::fault;
+use crate::journal::{Event, FileJournal, Journal, JournalState, PlannedItem, read_events};
 use crate::mapping::{Mapping, MappingLine};
 use crate::progress::Progress;
 use crate::session;
 pub use error::RunError;
-pub use options::{RunOptions, Sections, VerifyLevel};
+pub use options::{ResumeMode, RunOptions, Sections, VerifyLevel};
 use post_data::PostTask;
 pub use report::{LineReport, PhaseTime, RunReport};
 
-/// Runs every line of the mapping, one after another.
-pub async fn run(mapping: &Mapping, options: &RunOptions, progress: Arc<Progress>) -> RunReport {
+/// Runs every line of the mapping, one after another. Stops early when cancelled.
+pub async fn run(
+    mapping: &Mapping,
+    options: &RunOptions,
+    progress: Arc<Progress>,
+    cancel: Cancel,
+) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport::default();
     for line in &mapping.lines {
+        if cancel.is_cancelled() {
+            report.interrupted = true;
+            break;
+        }
         let mut line_report = LineReport {
             line: line.line,
             source_url: line.source.to_string(),
             target_url: line.target.to_string(),
             ..LineReport::default()
         };
-        if let Err(e) = run_line(line, options, &progress, &mut line_report).await {
-            tracing::error!("line {}: {e:#}", line.line);
-            line_report.error = Some(format!("{e:#}"));
+        match run_line(line, options, &progress, &cancel, &mut line_report).await {
+            Ok(()) => {}
+            Err(RunError::Interrupted) => {
+                report.interrupted = true;
+                line_report.error = Some("interrupted".into());
+            }
+            Err(e) => {
+                tracing::error!("line {}: {e:#}", line.line);
+                line_report.error = Some(format!("{e:#}"));
+            }
         }
         report.lines.push(line_report);
+        if report.interrupted {
+            break;
+        }
     }
     report.seconds = started.elapsed().as_secs_f64();
     report
@@ -62,12 +86,64 @@ impl PhaseClock<'_> {
     }
 }
 
+/// Opens the journal of this line's target: a new one for a fresh run, the old one for
+/// `--resume`. `None` state for a fresh run.
+fn open_journal(
+    line: &MappingLine,
+    options: &RunOptions,
+) -> Result<(Arc<dyn Journal>, Option<JournalState>), RunError> {
+    let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    if options.resume.is_some() {
+        if !path.exists() {
+            return Err(RunError::Refused(format!(
+                "nothing to resume: no run journal for {} in {}",
+                line.target,
+                options.work_dir.display()
+            )));
+        }
+        let state = JournalState::fold(&read_events(&path)?);
+        return Ok((Arc::new(FileJournal::open(&path)?), Some(state)));
+    }
+    if path.exists() && !options.clean {
+        let state = JournalState::fold(&read_events(&path)?);
+        if state.plan.is_some() && !state.finished {
+            return Err(RunError::Refused(format!(
+                "a previous run into {} did not finish (journal {}): continue it with --resume, or start over with --clean",
+                line.target,
+                path.display()
+            )));
+        }
+    }
+    Ok((Arc::new(FileJournal::create(&path)?), None))
+}
+
+/// Whether a target transaction recorded in the journal committed.
+async fn committed(target: &Connection, xid: &str) -> Result<bool, RunError> {
+    let xid: i64 = xid
+        .parse()
+        .map_err(|_| RunError::Internal(format!("bad transaction id {xid:?} in the journal")))?;
+    let status: Option<String> = target
+        .client
+        .query_one("SELECT txid_status($1)", &[&xid])
+        .await
+        .map_err(|e| RunError::db(&target.server, "check a journaled transaction", e))?
+        .get(0);
+    Ok(status.as_deref() == Some("committed"))
+}
+
 async fn run_line(
     line: &MappingLine,
     options: &RunOptions,
     progress: &Arc<Progress>,
+    cancel: &Cancel,
     report: &mut LineReport,
 ) -> Result<(), RunError> {
+    let (journal, resumed) = open_journal(line, options)?;
+    if resumed.as_ref().is_some_and(|s| s.finished) {
+        report.note = Some("already finished: nothing to resume".into());
+        return Ok(());
+    }
+    report.resumed = resumed.is_some();
     let mut phases = Vec::new();
     let mut clock = PhaseClock {
         report: &mut phases,
@@ -78,9 +154,10 @@ async fn run_line(
     // The leader holds the snapshot every reader shares.
     let leader = session::open(&line.source).await?;
     let props = target::DatabaseProps::read(&leader).await?;
-    let create = (options.sections != Sections::DataOnly).then_some(&props);
-    let target_conn = target::prepare(&line.target, create, options.clean).await?;
-    if options.sections != Sections::DataOnly {
+    let create = (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&props);
+    let target_conn =
+        target::prepare(&line.target, create, options.clean && resumed.is_none()).await?;
+    if options.sections != Sections::DataOnly && resumed.is_none() {
         let objects = target::user_objects(&target_conn).await?;
         if objects > 0 {
             return Err(RunError::TargetNotEmpty(objects));
@@ -103,10 +180,32 @@ async fn run_line(
     clock.lap("snapshot");
 
     let superuser = schema_step::is_superuser(&target_conn).await?;
+    if cancel.is_cancelled() {
+        return Err(RunError::Interrupted);
+    }
     if options.sections != Sections::DataOnly {
         progress.set_phase("pre-data");
-        report.skipped =
-            schema_step::apply_pre_data(&target_conn, &schema, options, superuser).await?;
+        let done = match &resumed {
+            Some(s) if s.pre_data_done => true,
+            Some(s) => match &s.pre_data_xid {
+                Some(xid) if committed(&target_conn, xid).await? => {
+                    journal.record(&Event::PreDataDone)?;
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        };
+        if !done {
+            report.skipped = schema_step::apply_pre_data(
+                &target_conn,
+                &schema,
+                options,
+                superuser,
+                journal.as_ref(),
+            )
+            .await?;
+        }
         clock.lap("pre-data");
     }
 
@@ -128,32 +227,68 @@ async fn run_line(
         std::sync::atomic::Ordering::Relaxed,
     );
 
-    // Items: chunks of big tables, whole small ones.
-    let mut items = Vec::new();
-    for (index, table) in tables.iter().enumerate() {
-        let bounds = key_bounds(&leader, table, options, version).await?;
-        let chunks = chunk::plan_chunks(table, options.split_larger_than, version, bounds);
-        let whole = chunks.len() == 1 && chunks[0] == Chunk::Whole;
-        let per = table.bytes / chunks.len() as i64;
-        items.extend(chunks.into_iter().map(|chunk| data::WorkItem {
-            table: index,
-            chunk,
-            whole,
-            estimated_bytes: per,
-        }));
-    }
+    // Items: chunks of big tables, whole small ones; a resumed run keeps its plan.
+    let items = match resumed.as_ref().and_then(|s| s.plan.as_ref()) {
+        Some(plan) => items_from_plan(plan, &tables)?,
+        None => {
+            let items = plan_items(&leader, &tables, options, version).await?;
+            journal.record(&Event::Plan {
+                items: items
+                    .iter()
+                    .map(|i| PlannedItem {
+                        schema: tables[i.table].schema.clone(),
+                        table: tables[i.table].name.clone(),
+                        chunk: i.chunk.clone(),
+                        whole: i.whole,
+                    })
+                    .collect(),
+            })?;
+            items
+        }
+    };
+    fault::point("planned");
+    let done = match &resumed {
+        Some(state) => {
+            resolve_done(
+                state,
+                &items,
+                &tables,
+                &target_conn,
+                journal.as_ref(),
+                options,
+            )
+            .await?
+        }
+        None => HashMap::new(),
+    };
+    let todo: Vec<usize> = (0..items.len()).filter(|i| !done.contains_key(i)).collect();
     let totals: Arc<Vec<Mutex<Moved>>> = Arc::new(
         tables
             .iter()
             .map(|_| Mutex::new(Moved::default()))
             .collect(),
     );
+    for (&i, moved) in &done {
+        let mut total = totals[items[i].table]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        total.rows += moved.rows;
+        total.bytes += moved.bytes;
+        total.digest.combine(&moved.digest);
+    }
     let verifications = Arc::new(Mutex::new(Vec::new()));
 
     // Post-data work, ready to start per table as soon as it is loaded.
     let mut post_tasks: Vec<PostTask> = Vec::new();
-    let skipped_post =
-        schema_step::post_tasks(&schema, &tables, options, superuser, &mut post_tasks)?;
+    let skipped_post = schema_step::post_tasks(
+        &schema,
+        &tables,
+        options,
+        superuser,
+        &journal,
+        resumed.as_ref(),
+        &mut post_tasks,
+    )?;
     report.skipped.extend(skipped_post);
     verify_step::add_tasks(
         &tables,
@@ -186,6 +321,8 @@ async fn run_line(
         loaded_rx,
         tables.len(),
         Arc::clone(progress),
+        cancel.clone(),
+        line.target.clone(),
     ));
     let data_started = Instant::now();
     let data_result = if items.is_empty() {
@@ -199,12 +336,15 @@ async fn run_line(
                 snapshot: snapshot_id,
                 tables: Arc::clone(&tables),
                 items: items.clone(),
+                todo,
                 jobs: options.jobs,
                 verify: options.verify,
                 may_truncate: options.sections != Sections::DataOnly,
                 disable_triggers: options.sections == Sections::DataOnly,
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
+                journal: Arc::clone(&journal),
+                cancel: cancel.clone(),
             },
             loaded_tx,
         )
@@ -213,13 +353,27 @@ async fn run_line(
     let data_seconds = data_started.elapsed().as_secs_f64();
     // Every worker has imported the snapshot by now; the leader may let it go.
     let _ = leader.client.batch_execute("COMMIT").await;
-    let results = match data_result {
+    let mut results = match data_result {
         Ok(results) => results,
         Err(e) => {
-            post.abort();
+            if matches!(e, RunError::Interrupted) {
+                // Let the scheduler cancel its statements on the server.
+                let _ = post.await;
+            } else {
+                post.abort();
+            }
             return Err(e);
         }
     };
+    let now = Instant::now();
+    results.extend(done.iter().map(|(&item, &moved)| data::ItemResult {
+        item,
+        moved,
+        started: now,
+        finished: now,
+        resumed: true,
+    }));
+    results.sort_by_key(|r| r.item);
     clock.report.push(PhaseTime {
         phase: "data",
         seconds: data_seconds,
@@ -235,7 +389,121 @@ async fn run_line(
     });
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
     report.phases = phases;
+    journal.record(&Event::Finished)?;
     Ok(())
+}
+
+/// Chunks of big tables, whole small ones.
+async fn plan_items(
+    leader: &Connection,
+    tables: &[SourceTable],
+    options: &RunOptions,
+    version: i32,
+) -> Result<Vec<data::WorkItem>, RunError> {
+    let mut items = Vec::new();
+    for (index, table) in tables.iter().enumerate() {
+        let bounds = key_bounds(leader, table, options, version).await?;
+        let chunks = chunk::plan_chunks(table, options.split_larger_than, version, bounds);
+        let whole = chunks.len() == 1 && chunks[0] == Chunk::Whole;
+        let per = table.bytes / chunks.len() as i64;
+        items.extend(chunks.into_iter().map(|chunk| data::WorkItem {
+            table: index,
+            chunk,
+            whole,
+            estimated_bytes: per,
+        }));
+    }
+    Ok(items)
+}
+
+/// The stopped run's plan, matched to today's tables by name.
+fn items_from_plan(
+    plan: &[PlannedItem],
+    tables: &[SourceTable],
+) -> Result<Vec<data::WorkItem>, RunError> {
+    let index: HashMap<(&str, &str), usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.schema.as_str(), t.name.as_str()), i))
+        .collect();
+    plan.iter()
+        .map(|p| {
+            let table = *index
+                .get(&(p.schema.as_str(), p.table.as_str()))
+                .ok_or_else(|| {
+                    RunError::Refused(format!(
+                        "cannot resume: table {}.{} of the stopped run is gone from the source",
+                        p.schema, p.table
+                    ))
+                })?;
+            let parts = plan
+                .iter()
+                .filter(|q| q.schema == p.schema && q.table == p.table)
+                .count();
+            Ok(data::WorkItem {
+                table,
+                chunk: p.chunk.clone(),
+                whole: p.whole,
+                estimated_bytes: tables[table].bytes / parts.max(1) as i64,
+            })
+        })
+        .collect()
+}
+
+/// Which items a stopped run finished: confirmed in the journal, or committed on the
+/// target after their last journal entry. In safe mode, a table with only some of its
+/// items done is emptied and copied again from the new snapshot.
+async fn resolve_done(
+    state: &JournalState,
+    items: &[data::WorkItem],
+    tables: &[SourceTable],
+    target: &Connection,
+    journal: &dyn Journal,
+    options: &RunOptions,
+) -> Result<HashMap<usize, Moved>, RunError> {
+    let mut done = state.done.clone();
+    for (&item, (xid, moved)) in &state.committing {
+        if committed(target, xid).await? {
+            journal.record(&Event::ItemDone {
+                item,
+                moved: *moved,
+            })?;
+            done.insert(item, *moved);
+        }
+    }
+    done.retain(|&i, _| i < items.len());
+    if options.resume == Some(ResumeMode::Safe) {
+        let partial: HashSet<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(i, item)| !item.whole && !done.contains_key(i))
+            .map(|(_, item)| item.table)
+            .filter(|&t| {
+                items
+                    .iter()
+                    .enumerate()
+                    .any(|(i, it)| it.table == t && done.contains_key(&i))
+            })
+            .collect();
+        for t in partial {
+            let table = &tables[t];
+            tracing::warn!(
+                "resume: {} was partly copied; copying it again from the new snapshot",
+                table.display_name()
+            );
+            journal.record(&Event::TableRestarted {
+                schema: table.schema.clone(),
+                table: table.name.clone(),
+            })?;
+            target
+                .client
+                .batch_execute(&format!("TRUNCATE ONLY {}", table.qualified()))
+                .await
+                .map_err(|e| RunError::db(&target.server, "empty a partly copied table", e))?;
+            done.retain(|&i, _| items[i].table != t);
+        }
+    }
+    Ok(done)
 }
 
 /// Holds `ACCESS SHARE` on every table until the data is copied, as pg_dump does, so that

@@ -41,6 +41,21 @@ pub struct RunOptions {
     pub strict: bool,
     /// Where the run journal lives.
     pub work_dir: PathBuf,
+    /// Continue a stopped run from its journal.
+    pub resume: Option<ResumeMode>,
+}
+
+/// What a resumed run does with tables that were partly copied when the run stopped.
+/// The stopped run's snapshot died with it: the resumed run reads from a new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResumeMode {
+    /// Copy partly copied tables again from scratch, from the new snapshot: every table
+    /// is consistent in itself (tables finished before the stop are from the old one).
+    Safe,
+    /// Keep every finished chunk and copy only the missing ones: exact when the source
+    /// was not written in between, otherwise a table may mix two moments.
+    Fast,
 }
 
 impl Default for RunOptions {
@@ -56,6 +71,7 @@ impl Default for RunOptions {
             no_acl: false,
             strict: false,
             work_dir: PathBuf::from(".pgsplit"),
+            resume: None,
         }
     }
 }

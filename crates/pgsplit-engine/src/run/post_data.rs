@@ -18,7 +18,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
 
+use pgsplit_pg::ConnSettings;
+
 use super::error::RunError;
+use crate::cancel::Cancel;
 use crate::progress::Progress;
 
 /// Phases from here on keep list order within one owner (triggers, rules, comments…).
@@ -51,7 +54,12 @@ pub async fn run(
     mut loaded: mpsc::UnboundedReceiver<usize>,
     table_count: usize,
     progress: Arc<Progress>,
+    cancel: Cancel,
+    target: ConnSettings,
 ) -> Result<(), RunError> {
+    let tokens: Vec<tokio_postgres::CancelToken> =
+        connections.iter().map(|c| c.cancel_token()).collect();
+    let mut cancel_seen = false;
     let n = tasks.len();
     let mut is_loaded = vec![false; table_count];
     let mut unloaded_needs: Vec<usize> = tasks.iter().map(|t| t.needs_loaded.len()).collect();
@@ -153,6 +161,14 @@ pub async fn run(
             }
         }
         tokio::select! {
+            _ = cancel.cancelled(), if !cancel_seen => {
+                cancel_seen = true;
+                first_error = Some(RunError::Interrupted);
+                // Stop index builds and other statements in flight on the server.
+                for token in &tokens {
+                    let _ = pgsplit_pg::cancel_query(&target, token).await;
+                }
+            }
             table = loaded.recv(), if loads_open => match table {
                 Some(t) if t < table_count && !is_loaded[t] => {
                     is_loaded[t] = true;
@@ -181,7 +197,9 @@ pub async fn run(
                         }
                     }
                     Err(e) => {
-                        first_error.get_or_insert(e);
+                        if !cancel_seen {
+                            first_error.get_or_insert(e);
+                        }
                     }
                 }
             }
@@ -197,6 +215,9 @@ pub async fn run(
         .pop()
         .ok_or_else(|| RunError::Internal("no connection".into()))?;
     for g in global {
+        if cancel.is_cancelled() {
+            return Err(RunError::Interrupted);
+        }
         let (label, work) = works[g].take().expect("each task runs once");
         let _active = progress.start(label, None, 0);
         let started = Instant::now();

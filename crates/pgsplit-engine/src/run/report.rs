@@ -10,6 +10,8 @@ use super::options::VerifyLevel;
 pub struct RunReport {
     pub lines: Vec<LineReport>,
     pub seconds: f64,
+    /// Stopped by Ctrl-C or SIGTERM: continue with `--resume`.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -36,6 +38,9 @@ pub struct LineReport {
     /// Objects not created because the target role may not (without `--strict`).
     pub skipped: Vec<String>,
     pub error: Option<String>,
+    /// This line continued a stopped run.
+    pub resumed: bool,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +66,8 @@ pub struct TableReport {
 #[derive(Debug, Serialize)]
 pub struct ChunkReport {
     pub chunk: String,
+    /// Copied by the stopped run and kept (taken from the journal, not copied again).
+    pub resumed: bool,
     pub rows: u64,
     pub bytes: u64,
     pub seconds: f64,

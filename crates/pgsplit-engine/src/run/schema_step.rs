@@ -9,9 +9,13 @@ use pgsplit_pg::Connection;
 use pgsplit_schema::{Ddl, ObjectKind, SchemaOptions, Statement};
 use tokio_postgres::Client;
 
+use tokio_postgres::error::SqlState;
+
 use super::error::RunError;
 use super::options::{RunOptions, Sections};
 use super::post_data::PostTask;
+use crate::fault;
+use crate::journal::{Event, Journal, JournalState};
 
 /// `ANALYZE` runs beside the constraints, after the indexes (expression indexes have
 /// statistics of their own).
@@ -66,12 +70,14 @@ fn filter_superuser<'a>(
     Ok(kept)
 }
 
-/// Applies pre-data in one transaction: all of it or nothing. Returns what was skipped.
+/// Applies pre-data in one transaction: all of it or nothing; the transaction id is
+/// journaled before the commit. Returns what was skipped.
 pub async fn apply_pre_data(
     target: &Connection,
     ddl: &Ddl,
     options: &RunOptions,
     superuser: bool,
+    journal: &dyn Journal,
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
     let statements = filter_superuser(
@@ -99,11 +105,34 @@ pub async fn apply_pre_data(
             });
         }
     }
+    let xid: String = client
+        .query_one("SELECT txid_current()::text", &[])
+        .await
+        .map_err(|e| RunError::db(&target.server, "read the pre-data transaction id", e))?
+        .get(0);
+    journal.record(&Event::PreDataCommitting { xid })?;
+    fault::point("pre_data_committing");
     client
         .batch_execute("COMMIT")
         .await
         .map_err(|e| RunError::db(&target.server, "commit pre-data", e))?;
+    journal.record(&Event::PreDataDone)?;
+    fault::point("pre_data_done");
     Ok(skipped)
+}
+
+/// Statements that fail this way on a resumed run were done by the stopped run after
+/// its last journal entry: `CREATE INDEX` (42P07), `ADD CONSTRAINT`/`CREATE TRIGGER`
+/// (42710), a second primary key (42P16).
+fn already_done(error: &tokio_postgres::Error) -> bool {
+    error.code().is_some_and(|c| {
+        [
+            SqlState::DUPLICATE_TABLE,
+            SqlState::DUPLICATE_OBJECT,
+            SqlState::INVALID_TABLE_DEFINITION,
+        ]
+        .contains(c)
+    })
 }
 
 fn wanted(kind: ObjectKind, sections: Sections) -> bool {
@@ -122,6 +151,8 @@ pub fn post_tasks(
     tables: &Arc<Vec<SourceTable>>,
     options: &RunOptions,
     superuser: bool,
+    journal: &Arc<dyn Journal>,
+    resumed: Option<&JournalState>,
     tasks: &mut Vec<PostTask>,
 ) -> Result<Vec<String>, RunError> {
     let index_of: HashMap<(String, String), usize> = tables
@@ -156,6 +187,10 @@ pub fn post_tasks(
         names.extend(s.waits_for.iter());
         let sql = s.sql.clone();
         let identity = s.identity.clone();
+        let journal = Arc::clone(journal);
+        let key = journal_key(s);
+        let done_before = resumed.is_some_and(|r| r.post_data_done.contains(&key));
+        let resuming = resumed.is_some();
         tasks.push(PostTask {
             label: s.identity.clone(),
             owner: s.table.clone(),
@@ -169,14 +204,25 @@ pub fn post_tasks(
                 .collect(),
             work: Box::new(move |client| {
                 Box::pin(async move {
-                    client
-                        .batch_execute(&sql)
-                        .await
-                        .map_err(|source| RunError::Statement {
-                            identity,
-                            sql,
-                            source,
-                        })
+                    if done_before {
+                        return Ok(());
+                    }
+                    match client.batch_execute(&sql).await {
+                        Ok(()) => {}
+                        Err(e) if resuming && already_done(&e) => {
+                            tracing::info!("{identity}: already done by the stopped run");
+                        }
+                        Err(source) => {
+                            return Err(RunError::Statement {
+                                identity,
+                                sql,
+                                source,
+                            });
+                        }
+                    }
+                    journal.record(&Event::PostDataDone { label: key })?;
+                    fault::point("post_data_done");
+                    Ok(())
                 })
             }),
         });
@@ -203,6 +249,15 @@ pub fn post_tasks(
         }
     }
     Ok(skipped)
+}
+
+/// How the journal names a post-data statement: its identity and a hash of its SQL, so a
+/// changed definition is not mistaken for a done one.
+fn journal_key(s: &Statement) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(s.sql.as_bytes());
+    let short: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{} {short}", s.identity)
 }
 
 pub fn index_count(ddl: &Ddl) -> usize {

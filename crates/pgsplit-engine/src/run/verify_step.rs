@@ -144,6 +144,7 @@ pub fn table_reports(
                     .iter()
                     .map(|r| ChunkReport {
                         chunk: items[r.item].chunk.label(),
+                        resumed: r.resumed,
                         rows: r.moved.rows,
                         bytes: r.moved.bytes,
                         seconds: (r.finished - r.started).as_secs_f64(),

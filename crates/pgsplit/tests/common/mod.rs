@@ -50,7 +50,15 @@ pub fn run_copy(
         &format!("{}@@{}\n", source.url(), source.cluster.url(target_name)),
     );
     let json = dir.path().join("report.json");
-    let mut args = vec!["run", &mapping, "--json", json.to_str().expect("utf-8")];
+    let work = dir.path().join("work");
+    let mut args = vec![
+        "run",
+        &mapping,
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--work-dir",
+        work.to_str().expect("utf-8"),
+    ];
     args.extend_from_slice(extra);
     let out = pgsplit(&args);
     let (stdout, stderr) = text(&out);
