@@ -34,6 +34,7 @@ command -v node >/dev/null || missing+=(nodejs)
 if [ "${1:-}" = "--bench" ]; then
     command -v pgcopydb >/dev/null || missing+=(pgcopydb)
     command -v pgbench >/dev/null || missing+=(postgresql-contrib)
+    [ -x /usr/bin/time ] || missing+=(time)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
