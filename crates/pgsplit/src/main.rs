@@ -7,6 +7,7 @@ mod progress_view;
 mod rds;
 mod run_cmd;
 mod schema_cmd;
+mod verify_cmd;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -46,6 +47,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Print the SQL a copy applies to the target, in order (pre-data, post-data).
     Schema(schema_cmd::SchemaArgs),
+    /// Prove that every target is a complete, correct copy: rows, sequences, schema.
+    Verify(verify_cmd::VerifyArgs),
     /// AWS RDS: move PostgreSQL instances to another region through snapshots.
     Rds(Box<rds::RdsArgs>),
 }
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
             Command::Run(args) => run_cmd::run(args, &printer, show_progress).await,
+            Command::Verify(args) => verify_cmd::run(args, &printer, show_progress).await,
             Command::Schema(args) => schema_cmd::run(args).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,
@@ -133,5 +137,6 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause.is::<pgsplit_engine::mapping::MappingError>()
             || cause.is::<pgsplit_pg::SettingsError>()
+            || cause.is::<UsageError>()
     })
 }

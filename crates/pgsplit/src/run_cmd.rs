@@ -118,10 +118,9 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mapping = Mapping::read(&args.mapping)?;
     if args.jobs == 0 || args.index_jobs == 0 {
-        anyhow::bail!(crate::UsageError(
-            "--jobs and --index-jobs must be at least 1".into()
-        ));
+        return Err(crate::UsageError("--jobs and --index-jobs must be at least 1".into()).into());
     }
+    check_work_dir(&args.work_dir, args.resume.is_some())?;
     let options = RunOptions {
         jobs: args.jobs,
         index_jobs: args.index_jobs,
@@ -176,6 +175,22 @@ pub async fn run(
     } else {
         ExitCode::Success
     })
+}
+
+/// The work folder must be a folder we can write in (and exist, to resume from it).
+fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::UsageError> {
+    let bad = |why: String| crate::UsageError(format!("--work-dir {}: {why}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a folder".into()));
+    }
+    if resume && !dir.is_dir() {
+        return Err(bad("does not exist: there is no run to resume".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+    let probe = dir.join(".pgsplit-write-test");
+    std::fs::write(&probe, b"").map_err(|e| bad(format!("not writable: {e}")))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM: stop scheduling, cancel what runs on the servers.
