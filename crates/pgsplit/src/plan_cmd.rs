@@ -19,11 +19,25 @@ pub struct PlanArgs {
     /// Do not count a non-empty target as a problem (what `run --clean` would replace).
     #[arg(long)]
     pub clean: bool,
+    /// Plan for `run --no-owner`: owners are not set on the target.
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Plan for `run --no-acl`: grants are not copied.
+    #[arg(long)]
+    pub no_acl: bool,
 }
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mapping = Mapping::read(&args.mapping)?;
-    let report = plan::plan(&mapping, args.clean).await;
+    let report = plan::plan(
+        &mapping,
+        plan::PlanOptions {
+            allow_non_empty: args.clean,
+            no_owner: args.no_owner,
+            no_acl: args.no_acl,
+        },
+    )
+    .await;
     printer.result(&report, || render(&report))?;
     Ok(if report.problem_count() == 0 {
         ExitCode::Success

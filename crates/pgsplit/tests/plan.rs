@@ -7,7 +7,7 @@ use common::*;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use pgsplit_pg::testing::{self, Cluster};
+use pgsplit_pg::testing::{self, Cluster, ClusterOptions};
 
 fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
     format!(
@@ -169,4 +169,104 @@ fn help_has_examples_and_exit_codes() {
     assert!(text(&out).0.contains("Examples:"));
     let out = pgsplit(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
+    let source_cluster = testing::shared();
+    let source = source_cluster.create_db("plan_roles");
+    let suffix = source.name.clone();
+    source.psql(&format!(
+        "CREATE ROLE \"owner_{suffix}\"; CREATE ROLE \"reader_{suffix}\";
+         CREATE TABLE t (id int); ALTER TABLE t OWNER TO \"owner_{suffix}\";
+         GRANT SELECT ON t TO \"reader_{suffix}\";
+         CREATE FUNCTION note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+         CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();"
+    ));
+    // Another server, where those roles do not exist and the role is no superuser.
+    let target_cluster = Cluster::start(ClusterOptions::system()).unwrap();
+    target_cluster
+        .psql("postgres", "CREATE ROLE limited LOGIN CREATEDB")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target_url = format!(
+        "postgres://limited@127.0.0.1:{}/roles_copy?sslmode=disable",
+        target_cluster.port()
+    );
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let problems = doc["lines"][0]["problems"].as_array().unwrap();
+    let of_kind = |k: &str| {
+        problems
+            .iter()
+            .find(|p| p["kind"] == k)
+            .map(|p| p["message"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {k} problem in {stdout}"))
+    };
+    let roles = of_kind("roles_missing");
+    assert!(
+        roles.contains(&format!("owner_{suffix}")) && roles.contains(&format!("reader_{suffix}")),
+        "{roles}"
+    );
+    let superuser = of_kind("needs_superuser");
+    assert!(superuser.contains("note_ddl"), "{superuser}");
+    // Nothing was written: the target database was not even created.
+    let exists = target_cluster
+        .psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'roles_copy'",
+        )
+        .unwrap();
+    assert_eq!(exists.trim(), "0");
+    // With --no-owner --no-acl the roles are not needed.
+    let out = pgsplit(&["plan", &mapping, "--json", "--no-owner", "--no-acl"]);
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    let kinds: Vec<&str> = doc["lines"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["needs_superuser"]);
+
+    // run skips what needs a superuser and lists it; --strict refuses up front.
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--no-owner",
+        "--no-acl",
+        "--strict",
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("--strict: event trigger"),
+        "{:?}",
+        text(&out)
+    );
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--no-owner",
+        "--no-acl",
+        "--no-progress",
+        "--clean",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("skipped (needs superuser): event trigger note_ddl"),
+        "{stdout}"
+    );
+    source.psql(&format!(
+        "DROP EVENT TRIGGER note_ddl; DROP OWNED BY \"owner_{suffix}\", \"reader_{suffix}\"; DROP ROLE \"owner_{suffix}\"; DROP ROLE \"reader_{suffix}\";"
+    ));
 }

@@ -41,6 +41,12 @@ pub struct SourceFacts {
     pub tables: i64,
     pub largest_tables: Vec<TableSize>,
     pub extensions: Vec<Extension>,
+    /// Roles the schema names (owners, grantees, policies): the target needs them.
+    pub roles: Vec<String>,
+    /// Statements that only a superuser can run on the target.
+    pub superuser_objects: Vec<String>,
+    /// Objects pgsplit does not copy (kind, name).
+    pub unsupported: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,8 +76,12 @@ pub struct TargetFacts {
     pub can_create: bool,
     /// Source extensions the target server does not offer.
     pub missing_extensions: Vec<String>,
+    /// Roles of the source schema that the target server lacks.
+    pub missing_roles: Vec<String>,
     #[serde(skip)]
     pub available_extensions: Vec<String>,
+    #[serde(skip)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,6 +93,9 @@ pub enum ProblemKind {
     TargetOlder,
     ExtensionMissing,
     CannotCreate,
+    RolesMissing,
+    NeedsSuperuser,
+    Unsupported,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,24 +104,27 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Plans every line of the mapping at once. `allow_non_empty` (for `--clean` and
-/// `--resume`) stops a non-empty target from counting as a problem.
-pub async fn plan(mapping: &Mapping, allow_non_empty: bool) -> PlanReport {
-    let lines = join_all(
-        mapping
-            .lines
-            .iter()
-            .map(|line| plan_line(line, allow_non_empty)),
-    )
-    .await;
+/// What the run will be asked to leave out, which changes what the target needs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// `--clean`/`--resume`: a non-empty target is not a problem.
+    pub allow_non_empty: bool,
+    pub no_owner: bool,
+    pub no_acl: bool,
+}
+
+/// Plans every line of the mapping at once.
+pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
+    let lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
     PlanReport {
         mapping: mapping.path.display().to_string(),
         lines,
     }
 }
 
-async fn plan_line(line: &MappingLine, allow_non_empty: bool) -> LinePlan {
-    let (source, target) = tokio::join!(source_facts(line), target_facts(line));
+async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
+    let allow_non_empty = options.allow_non_empty;
+    let (source, target) = tokio::join!(source_facts(line, options), target_facts(line));
     let mut problems = Vec::new();
     let source = source
         .map_err(|e| {
@@ -174,6 +190,43 @@ async fn plan_line(line: &MappingLine, allow_non_empty: bool) -> LinePlan {
                 ),
             });
         }
+        if !(options.no_owner && options.no_acl) {
+            t.missing_roles = s
+                .roles
+                .iter()
+                // Predefined roles (pg_*) differ between versions and are never copied.
+                .filter(|r| !r.starts_with("pg_") && !t.roles.contains(r))
+                .cloned()
+                .collect();
+            if !t.missing_roles.is_empty() {
+                problems.push(Problem {
+                    kind: ProblemKind::RolesMissing,
+                    message: format!(
+                        "roles the source schema names do not exist on the target: {} (roles are global and pgsplit does not create them: create them first, or run with --no-owner --no-acl)",
+                        t.missing_roles.join(", ")
+                    ),
+                });
+            }
+        }
+        if !t.superuser && !s.superuser_objects.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::NeedsSuperuser,
+                message: format!(
+                    "{} object(s) need a superuser on the target and will be skipped (or fail the run with --strict): {}",
+                    s.superuser_objects.len(),
+                    s.superuser_objects.join(", ")
+                ),
+            });
+        }
+        if !s.unsupported.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::Unsupported,
+                message: format!(
+                    "objects pgsplit does not copy: {}",
+                    s.unsupported.join(", ")
+                ),
+            });
+        }
     }
     LinePlan {
         line: line.line,
@@ -188,13 +241,34 @@ async fn plan_line(line: &MappingLine, allow_non_empty: bool) -> LinePlan {
 /// Errors as plain messages: plan reports them, it never stops on them.
 type FactResult<T> = Result<T, String>;
 
-async fn source_facts(line: &MappingLine) -> FactResult<SourceFacts> {
+async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<SourceFacts> {
     let conn = session::open(&line.source)
         .await
         .map_err(|e| e.to_string())?;
-    read_source_facts(&conn.client)
+    let mut facts = read_source_facts(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+    let catalog = pgsplit_schema::introspect(&conn.client)
+        .await
+        .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
+    facts.roles = catalog.referenced_roles();
+    let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+    });
+    facts.superuser_objects = ddl
+        .pre_data
+        .iter()
+        .chain(&ddl.post_data)
+        .filter(|s| s.requires_superuser)
+        .map(|s| s.identity.clone())
+        .collect();
+    facts.unsupported = catalog
+        .unsupported
+        .iter()
+        .map(|(kind, name)| format!("{kind} {name}"))
+        .collect();
+    Ok(facts)
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {
@@ -228,6 +302,9 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         tables: row.get("tables"),
         largest_tables: largest,
         extensions,
+        roles: Vec::new(),
+        superuser_objects: Vec::new(),
+        unsupported: Vec::new(),
     })
 }
 
@@ -247,6 +324,15 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
         }
         Err(e) => Err(e.to_string()),
     }
+}
+
+async fn target_roles(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    Ok(client
+        .query("SELECT rolname::text FROM pg_roles", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 async fn available_extensions(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
@@ -271,7 +357,9 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         superuser: row.get("superuser"),
         can_create: row.get("can_create"),
         missing_extensions: Vec::new(),
+        missing_roles: Vec::new(),
         available_extensions: available,
+        roles: target_roles(client).await?,
     })
 }
 
@@ -286,6 +374,8 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         superuser: row.get("superuser"),
         can_create: row.get("can_create"),
         missing_extensions: Vec::new(),
+        missing_roles: Vec::new(),
         available_extensions: available,
+        roles: target_roles(client).await?,
     })
 }
