@@ -9,3 +9,4 @@ pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod session;
+pub mod verify;

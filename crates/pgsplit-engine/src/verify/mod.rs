@@ -1,0 +1,259 @@
+//! `pgsplit verify`: proves, at any time after a copy, that each target holds exactly
+//! what its source holds — every table's rows (count and digest, both sides read in
+//! parallel, the source inside one snapshot), every sequence value, and the schema.
+//!
+//! - `tables.rs`: pairing, chunks per side, the workers, per-table verdicts;
+//! - `schema.rs`: both catalogs rendered by the same renderer, compared per object;
+//! - `sequences.rs`: `last_value`/`is_called` on both sides;
+//! - `report.rs`: the findings.
+
+mod error;
+pub mod report;
+mod schema;
+mod sequences;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use pgsplit_copy::{SourceTable, snapshot};
+use pgsplit_pg::Connection;
+use pgsplit_schema::{Catalog, Ddl, SchemaOptions};
+
+use crate::mapping::{Mapping, MappingLine};
+use crate::progress::Progress;
+use crate::run::VerifyLevel;
+use crate::session;
+pub use error::{ReadError, VerifyError};
+pub use report::{LineVerification, VerifyReport};
+use tables::{Endpoint, Side, TablePlan};
+
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// Readers per side (`--jobs`): up to this many source and as many target reads at once.
+    pub jobs: usize,
+    /// Tables larger than this many bytes are read as several chunks on each side.
+    pub split_larger_than: Option<i64>,
+    /// `Count` or `Checksum` (`None` is treated as `Count`).
+    pub level: VerifyLevel,
+    /// Owners are not compared (the copy was made with `--no-owner`).
+    pub no_owner: bool,
+    /// Privileges are not compared (the copy was made with `--no-acl`).
+    pub no_acl: bool,
+    /// Per table (schema, name): a SQL condition selecting the source rows that belong on
+    /// the target (a split's row filter). Tables without one are compared whole.
+    pub row_filters: HashMap<(String, String), String>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            jobs: 4,
+            split_larger_than: None,
+            level: VerifyLevel::Checksum,
+            no_owner: false,
+            no_acl: false,
+            row_filters: HashMap::new(),
+        }
+    }
+}
+
+/// Verifies every line of the mapping, one after another.
+pub async fn verify(
+    mapping: &Mapping,
+    options: &VerifyOptions,
+    progress: Arc<Progress>,
+) -> VerifyReport {
+    let started = Instant::now();
+    let mut report = VerifyReport::default();
+    for line in &mapping.lines {
+        let line_started = Instant::now();
+        let mut found = LineVerification::new(
+            line.line,
+            line.source.to_string(),
+            line.target.to_string(),
+            options.level,
+        );
+        if let Err(e) = verify_line(line, options, &progress, &mut found).await {
+            tracing::error!("line {}: {e:#}", line.line);
+            found.error = Some(format!("{e:#}"));
+        }
+        found.seconds = line_started.elapsed().as_secs_f64();
+        report.lines.push(found);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+/// One side's leader: the connection holding the snapshot, and what it read there.
+struct Leader {
+    conn: Connection,
+    snapshot: Option<String>,
+    tables: Vec<SourceTable>,
+    version: i32,
+}
+
+async fn verify_line(
+    line: &MappingLine,
+    options: &VerifyOptions,
+    progress: &Arc<Progress>,
+    found: &mut LineVerification,
+) -> Result<(), VerifyError> {
+    progress.set_phase("connect");
+    let (source, target) = tokio::try_join!(
+        open_leader(line, Side::Source),
+        open_leader(line, Side::Target),
+    )?;
+    let (pairs, findings) = tables::pair_tables(
+        source.tables.clone(),
+        target.tables.clone(),
+        &options.row_filters,
+    );
+    let mut plans = Vec::with_capacity(pairs.len());
+    for (s, t) in pairs {
+        let source_chunks = tables::plan_chunks(
+            &source.conn.client,
+            &s,
+            options.split_larger_than,
+            source.version,
+        )
+        .await
+        .map_err(|e| VerifyError::db(&source.conn.server, "read key bounds", e))?;
+        let target_chunks = tables::plan_chunks(
+            &target.conn.client,
+            &t,
+            options.split_larger_than,
+            target.version,
+        )
+        .await
+        .map_err(|e| VerifyError::db(&target.conn.server, "read key bounds", e))?;
+        plans.push(TablePlan {
+            row_filter: options
+                .row_filters
+                .get(&(s.schema.clone(), s.name.clone()))
+                .cloned(),
+            source: s,
+            target: t,
+            source_chunks,
+            target_chunks,
+        });
+    }
+    progress
+        .tables_total
+        .store(plans.len() as u64, Ordering::Relaxed);
+    progress.total_bytes.store(
+        plans
+            .iter()
+            .map(|p| (p.source.bytes.max(0) + p.target.bytes.max(0)) as u64)
+            .sum(),
+        Ordering::Relaxed,
+    );
+    progress.set_phase("verify");
+    let level = match options.level {
+        VerifyLevel::Checksum => VerifyLevel::Checksum,
+        _ => VerifyLevel::Count,
+    };
+    let rows = tables::compare(
+        Arc::new(plans),
+        Endpoint {
+            settings: line.source.clone(),
+            snapshot: source.snapshot.clone(),
+        },
+        Endpoint {
+            settings: line.target.clone(),
+            snapshot: target.snapshot.clone(),
+        },
+        options.jobs,
+        level,
+        Arc::clone(progress),
+    );
+    // The catalogs are read on the leaders, inside their snapshots, while the workers
+    // read the rows.
+    let schema_options = SchemaOptions {
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+    };
+    let catalogs = async {
+        tokio::try_join!(
+            read_catalog(&source.conn, &schema_options),
+            read_catalog(&target.conn, &schema_options),
+        )
+    };
+    let (rows, catalogs) = tokio::join!(rows, catalogs);
+    let ((source_catalog, source_ddl), (target_catalog, target_ddl)) = catalogs?;
+    found.tables = rows?;
+    found.tables.extend(findings);
+    let (statements, differences) = schema::compare(&source_ddl, &target_ddl);
+    found.schema_statements = statements;
+    found.schema_differences = differences;
+    found.sequences = sequences::compare(
+        &sequences::states(&source_catalog),
+        &sequences::states(&target_catalog),
+    );
+    // Every worker has imported the snapshots by now.
+    let _ = source.conn.client.batch_execute("COMMIT").await;
+    let _ = target.conn.client.batch_execute("COMMIT").await;
+    Ok(())
+}
+
+/// Connects one side, starts its snapshot (exported for the workers when the server
+/// allows it), locks its tables and reads them.
+async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyError> {
+    let settings = match side {
+        Side::Source => &line.source,
+        Side::Target => &line.target,
+    };
+    let conn = session::open(settings).await?;
+    let snapshot = match snapshot::export(&conn.client).await {
+        Ok(id) => Some(id),
+        // The source must be read in one snapshot; a target that cannot export one (a hot
+        // standby before PostgreSQL 10, say) is read in one snapshot per worker.
+        Err(e) if side == Side::Target => {
+            tracing::warn!(
+                "{}: cannot export a snapshot ({e}); each reader takes its own",
+                conn.server
+            );
+            conn.client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(|e| VerifyError::db(&conn.server, "roll back", e))?;
+            snapshot::begin_read_only(&conn.client)
+                .await
+                .map_err(|e| VerifyError::db(&conn.server, "start a read-only snapshot", e))?;
+            None
+        }
+        Err(e) => return Err(VerifyError::db(&conn.server, "export a snapshot", e)),
+    };
+    let tables = pgsplit_copy::tables::read_tables(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
+    tables::lock(&conn, &tables).await?;
+    let version: i32 = conn
+        .client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the server version", e))?
+        .get(0);
+    Ok(Leader {
+        conn,
+        snapshot,
+        tables,
+        version,
+    })
+}
+
+async fn read_catalog(
+    conn: &Connection,
+    options: &SchemaOptions,
+) -> Result<(Catalog, Ddl), VerifyError> {
+    let catalog = pgsplit_schema::introspect(&conn.client)
+        .await
+        .map_err(|source| VerifyError::Schema {
+            server: conn.server.clone(),
+            source,
+        })?;
+    let ddl = catalog.render(options);
+    Ok((catalog, ddl))
+}

@@ -1,0 +1,350 @@
+//! `pgsplit verify` end to end: a copy made by `pgsplit run` is verified untouched (exit
+//! 0), then corrupted one way at a time (exit 3, naming exactly what was corrupted); the
+//! digest is checked against an independent computation over a binary COPY export.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use pgsplit_pg::testing::{self, TestDb};
+use sha2::{Digest as _, Sha256};
+
+/// Tables with and without keys, NULLs, arrays, a sequence that is not a column default,
+/// a secondary index and a view.
+const SHOP: &str = "
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text, note text);
+INSERT INTO customers (name, email, note)
+  SELECT 'c' || g, 'c' || g || '@example.com', CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END
+    FROM generate_series(1, 300) g;
+CREATE INDEX customers_email_idx ON customers (email);
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers,
+                     amount numeric(10,2), placed_at timestamptz, tags text[]);
+INSERT INTO orders (customer_id, amount, placed_at, tags)
+  SELECT 1 + g % 300, (g * 7 % 10000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 hour',
+         ARRAY['t' || g % 5, 'u' || g % 3]
+    FROM generate_series(1, 2000) g;
+CREATE TABLE events (at timestamptz, kind text, payload jsonb, raw bytea);
+INSERT INTO events
+  SELECT '2024-01-01'::timestamptz + g * interval '1 minute', 'k' || g % 4,
+         jsonb_build_object('n', g), decode(md5(g::text), 'hex')
+    FROM generate_series(1, 500) g;
+CREATE SEQUENCE invoice_numbers START 1000;
+SELECT nextval('invoice_numbers') FROM generate_series(1, 5);
+CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 50;
+";
+
+/// Runs `pgsplit verify` on one source/target pair; returns the JSON report. Panics with
+/// pgsplit's output when the exit code is not `expect_code`.
+fn verify(
+    source: &TestDb<'_>,
+    target: &TestDb<'_>,
+    extra: &[&str],
+    expect_code: i32,
+) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let json = dir.path().join("verify.json");
+    let mut args = vec![
+        "verify",
+        &mapping,
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let out = pgsplit(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {stdout}\n{stderr}"));
+    (
+        serde_json::from_str(&report).expect("valid JSON report"),
+        stdout,
+    )
+}
+
+/// Everything the report says differs: `table s.t`, `sequence s.q`, and schema objects
+/// as `identity: problem`.
+fn differences(report: &serde_json::Value) -> Vec<String> {
+    let line = &report["lines"][0];
+    assert!(line["error"].is_null(), "{line}");
+    let mut out = Vec::new();
+    for t in line["tables"].as_array().unwrap() {
+        if t["matches"] != true {
+            out.push(format!(
+                "table {}.{}",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap()
+            ));
+        }
+    }
+    for s in line["sequences"].as_array().unwrap() {
+        if s["matches"] != true {
+            out.push(format!(
+                "sequence {}.{}",
+                s["schema"].as_str().unwrap(),
+                s["name"].as_str().unwrap()
+            ));
+        }
+    }
+    for d in line["schema_differences"].as_array().unwrap() {
+        let problem = d["problem"].as_str().unwrap().replace('_', " ");
+        out.push(format!("{}: {problem}", d["identity"].as_str().unwrap()));
+    }
+    out
+}
+
+fn table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["lines"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+}
+
+/// A source with the shop fixture and its copy by `pgsplit run`.
+fn source_and_copy(hint: &str) -> (TestDb<'static>, TestDb<'static>) {
+    let cluster = testing::shared();
+    let source = cluster.create_db(hint);
+    source.psql(SHOP);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "none"], 0);
+    (source, target)
+}
+
+/// Copies, corrupts the copy with `sql`, verifies: exit 3 and exactly `expected`.
+fn corrupt_and_verify(hint: &str, sql: &str, expected: &[&str]) {
+    let (source, target) = source_and_copy(hint);
+    target.psql(sql);
+    let (report, stdout) = verify(&source, &target, &[], 3);
+    assert_eq!(differences(&report), expected, "{stdout}");
+    assert!(stdout.starts_with("line 1: "), "{stdout}");
+    assert!(stdout.contains("MISMATCH"), "{stdout}");
+}
+
+#[test]
+fn an_untouched_copy_matches() {
+    let (source, target) = source_and_copy("v_clean");
+    let (report, stdout) = verify(&source, &target, &["--jobs", "3"], 0);
+    assert_eq!(differences(&report), Vec::<String>::new(), "{stdout}");
+    let orders = table(&report, "orders");
+    assert_eq!(orders["source"]["rows"], 2000);
+    assert_eq!(orders["target"]["rows"], 2000);
+    assert_eq!(orders["source"]["digest"], orders["target"]["digest"]);
+    assert!(orders["source"]["digest"].as_str().unwrap().len() == 64);
+    let line = &report["lines"][0];
+    assert_eq!(line["tables"].as_array().unwrap().len(), 3);
+    assert!(line["schema_statements"].as_u64().unwrap() > 5, "{line}");
+    let sequences: Vec<&str> = line["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sequences,
+        ["customers_id_seq", "invoice_numbers", "orders_id_seq"]
+    );
+    assert!(
+        stdout.contains("ok: 1 line(s); tables 3 (0 differ"),
+        "{stdout}"
+    );
+    // Counting only also matches.
+    let (report, _) = verify(&source, &target, &["--level", "count"], 0);
+    assert!(table(&report, "orders")["source"]["digest"].is_null());
+}
+
+#[test]
+fn one_changed_value_is_found() {
+    corrupt_and_verify(
+        "v_value",
+        "UPDATE orders SET amount = amount + 0.01 WHERE id = 17",
+        &["table public.orders"],
+    );
+}
+
+#[test]
+fn one_deleted_row_is_found() {
+    corrupt_and_verify(
+        "v_delete",
+        "DELETE FROM orders WHERE id = 1999",
+        &["table public.orders"],
+    );
+}
+
+#[test]
+fn one_duplicated_row_is_found() {
+    corrupt_and_verify(
+        "v_dup",
+        "INSERT INTO events SELECT * FROM events WHERE kind = 'k1' LIMIT 1",
+        &["table public.events"],
+    );
+}
+
+#[test]
+fn one_added_row_is_found() {
+    // An explicit id: the sequence stays as it was.
+    corrupt_and_verify(
+        "v_add",
+        "INSERT INTO customers (id, name) VALUES (100000, 'intruder')",
+        &["table public.customers"],
+    );
+}
+
+#[test]
+fn two_values_swapped_within_a_column_are_found() {
+    // Same multiset of names, same row count, different rows.
+    corrupt_and_verify(
+        "v_swap",
+        "UPDATE customers SET name = CASE id WHEN 1 THEN 'c2' ELSE 'c1' END WHERE id IN (1, 2)",
+        &["table public.customers"],
+    );
+}
+
+#[test]
+fn a_null_replaced_by_an_empty_string_is_found() {
+    corrupt_and_verify(
+        "v_null",
+        "UPDATE customers SET note = '' WHERE id = 3 AND note IS NULL",
+        &["table public.customers"],
+    );
+}
+
+#[test]
+fn a_changed_sequence_value_is_found() {
+    corrupt_and_verify(
+        "v_seq",
+        "SELECT setval('invoice_numbers', 5000)",
+        &["sequence public.invoice_numbers"],
+    );
+}
+
+#[test]
+fn a_dropped_index_is_found() {
+    corrupt_and_verify(
+        "v_index",
+        "DROP INDEX customers_email_idx",
+        &["index public.customers_email_idx: missing on target"],
+    );
+}
+
+#[test]
+fn a_changed_definition_is_reported_with_both_texts() {
+    let (source, target) = source_and_copy("v_view");
+    target.psql(
+        "CREATE OR REPLACE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 60",
+    );
+    let (report, _) = verify(&source, &target, &[], 3);
+    assert_eq!(differences(&report), ["view public.big_orders: differs"]);
+    let d = &report["lines"][0]["schema_differences"][0];
+    assert!(d["source_sql"][0].as_str().unwrap().contains("50"), "{d}");
+    assert!(d["target_sql"][0].as_str().unwrap().contains("60"), "{d}");
+}
+
+#[test]
+fn chunked_tables_are_compared_chunk_by_chunk() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_chunks");
+    source.psql(
+        "CREATE TABLE narrow (id bigint PRIMARY KEY, a int, c text);
+         INSERT INTO narrow SELECT g, g % 1000, 'row ' || g FROM generate_series(1, 300000) g;
+         ANALYZE narrow;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "none"], 0);
+    let split = ["--jobs", "2", "--split-tables-larger-than", "8MB"];
+    let (report, stdout) = verify(&source, &target, &split, 0);
+    let narrow = table(&report, "narrow");
+    assert!(narrow["source"]["chunks"].as_u64().unwrap() > 1, "{stdout}");
+    assert!(narrow["target"]["chunks"].as_u64().unwrap() > 1, "{stdout}");
+    // Chunk digests add up to the whole table's.
+    let (whole, _) = verify(&source, &target, &[], 0);
+    assert_eq!(
+        table(&whole, "narrow")["source"]["digest"],
+        narrow["source"]["digest"]
+    );
+    // The target's rows move to other pages (an update writes a new row version): the
+    // chunks of the two sides no longer hold the same rows, the table still matches.
+    target.psql("UPDATE narrow SET a = a WHERE id % 1000 = 0; VACUUM narrow");
+    verify(&source, &target, &split, 0);
+    target.psql("UPDATE narrow SET c = 'changed' WHERE id = 299999");
+    let (report, _) = verify(&source, &target, &split, 3);
+    assert_eq!(differences(&report), ["table public.narrow"]);
+}
+
+#[test]
+fn a_broken_mapping_is_bad_input_and_an_unreachable_server_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, "postgres://a@h/x\n");
+    let out = pgsplit(&["verify", &mapping]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let mapping = write_mapping(
+        &dir,
+        "postgres://u@127.0.0.1:1/a?connect_timeout=2@@postgres://u@127.0.0.1:1/b?connect_timeout=2\n",
+    );
+    let out = pgsplit(&["verify", &mapping, "--no-progress"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+}
+
+/// The digest's definition, computed here from a `COPY … (FORMAT binary)` export: per row
+/// the bytes from its field count to its last field, SHA-256, summed modulo 2^256.
+fn independent_digest(file: &Path) -> (u64, String) {
+    let data = std::fs::read(file).expect("read export");
+    assert_eq!(&data[..11], b"PGCOPY\n\xff\r\n\0", "binary COPY signature");
+    let be32 = |at: usize| i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+    let extension = be32(15) as usize;
+    let mut at = 19 + extension;
+    let mut sum = [0u8; 32];
+    let mut rows = 0;
+    loop {
+        let fields = i16::from_be_bytes(data[at..at + 2].try_into().unwrap());
+        if fields == -1 {
+            assert_eq!(at + 2, data.len(), "nothing after the trailer");
+            break;
+        }
+        let start = at;
+        at += 2;
+        for _ in 0..fields {
+            let len = be32(at);
+            at += 4 + len.max(0) as usize;
+        }
+        let hash: [u8; 32] = Sha256::digest(&data[start..at]).into();
+        // Big-endian addition with carry; the carry out of the top byte is dropped.
+        let mut carry = 0u16;
+        for i in (0..32).rev() {
+            let s = u16::from(sum[i]) + u16::from(hash[i]) + carry;
+            sum[i] = s as u8;
+            carry = s >> 8;
+        }
+        rows += 1;
+    }
+    (rows, sum.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[test]
+fn the_digest_matches_an_independent_computation() {
+    let (source, target) = source_and_copy("v_oracle");
+    let (report, _) = verify(&source, &target, &[], 0);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["customers", "orders", "events"] {
+        let t = table(&report, name);
+        assert_eq!(t["format"], "binary", "{t}");
+        let file = dir.path().join(format!("{name}.bin"));
+        source.psql(&format!(
+            "\\copy (SELECT * FROM ONLY public.{name}) TO '{}' WITH (FORMAT binary)",
+            file.display()
+        ));
+        let (rows, digest) = independent_digest(&file);
+        assert_eq!(t["source"]["rows"], rows, "{name}");
+        assert_eq!(t["source"]["digest"], digest.as_str(), "{name}");
+        assert_eq!(t["target"]["digest"], digest.as_str(), "{name}");
+    }
+}
