@@ -9,4 +9,5 @@ pub mod progress;
 pub mod retry;
 pub mod run;
 pub mod session;
+pub mod split;
 pub mod verify;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use pgsplit_pg::{ConnSettings, Environment, redact_text};
 
+use crate::split::selector::{self, Selector};
+
 /// One copy: a source database into a target database.
 #[derive(Clone, Debug)]
 pub struct MappingLine {
@@ -14,6 +16,8 @@ pub struct MappingLine {
     pub line: usize,
     pub source: ConnSettings,
     pub target: ConnSettings,
+    /// What of the source this target receives (everything when no selector is given).
+    pub selector: Selector,
 }
 
 #[derive(Clone, Debug)]
@@ -52,12 +56,109 @@ pub enum MappingError {
 }
 
 impl Mapping {
+    /// Reads a mapping file: lines of `SOURCE@@TARGET [selectors]`, or a TOML split file
+    /// (`*.toml`, `[[target]]` tables).
     pub fn read(path: &Path) -> Result<Mapping, MappingError> {
         let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        if path.extension().is_some_and(|e| e == "toml") {
+            return Mapping::parse_toml(path, &text, &Environment::from_process());
+        }
         Mapping::parse(path, &text, &Environment::from_process())
+    }
+
+    /// The TOML form, for splits too long for one line:
+    ///
+    /// ```toml
+    /// [[target]]
+    /// source = "postgres://app@old/shop"
+    /// target = "postgres://app@new-sales/shop"
+    /// schemas = ["sales"]
+    /// tables = ["inventory.products"]
+    /// exclude = ["sales.audit_*"]
+    /// where = { "sales.customers" = "tenant_id IN (1, 2)" }
+    /// follow = { "sales.orders" = "customer_id -> sales.customers.id" }
+    /// shard = "tenant_id:1/4"
+    /// reference = "all"
+    /// ```
+    pub fn parse_toml(path: &Path, text: &str, env: &Environment) -> Result<Mapping, MappingError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            target: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            source: String,
+            target: String,
+            #[serde(default)]
+            schemas: Vec<String>,
+            #[serde(default)]
+            tables: Vec<String>,
+            #[serde(default)]
+            exclude: Vec<String>,
+            #[serde(default, rename = "where")]
+            filters: std::collections::BTreeMap<String, String>,
+            #[serde(default)]
+            follow: std::collections::BTreeMap<String, String>,
+            shard: Option<String>,
+            reference: Option<String>,
+        }
+        let error = |line: usize, message: String| {
+            MappingError::Invalid(vec![LineError {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }])
+        };
+        let file: File = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(1);
+            error(line, redact_text(e.message()))
+        })?;
+        // Each [[target]] reports errors at its header line.
+        let headers: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[target]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        for (i, entry) in file.target.into_iter().enumerate() {
+            let line = headers.get(i).copied().unwrap_or(1);
+            let mut words: Vec<String> = Vec::new();
+            let list =
+                |key: &str, v: &[String]| (!v.is_empty()).then(|| format!("{key}={}", v.join(",")));
+            words.extend(list("schemas", &entry.schemas));
+            words.extend(list("tables", &entry.tables));
+            words.extend(list("exclude", &entry.exclude));
+            words.extend(entry.filters.iter().map(|(t, p)| format!("where:{t}={p}")));
+            words.extend(entry.follow.iter().map(|(t, p)| format!("follow:{t}={p}")));
+            words.extend(entry.shard.iter().map(|s| format!("shard={s}")));
+            words.extend(entry.reference.iter().map(|r| format!("reference={r}")));
+            let parsed = parse_urls(&entry.source, &entry.target, env)
+                .and_then(|(s, t)| Selector::parse_words(&words).map(|sel| (s, t, sel)));
+            match parsed {
+                Ok((source, target, selector)) => lines.push(MappingLine {
+                    line,
+                    source,
+                    target,
+                    selector,
+                }),
+                Err(message) => errors.push(LineError {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                }),
+            }
+        }
+        Mapping::finish(path, lines, errors)
     }
 
     pub fn parse(path: &Path, text: &str, env: &Environment) -> Result<Mapping, MappingError> {
@@ -75,14 +176,28 @@ impl Mapping {
                 continue;
             }
             match parse_line(trimmed, env) {
-                Ok((source, target)) => lines.push(MappingLine {
+                Ok((source, target, selector)) => lines.push(MappingLine {
                     line: number,
                     source,
                     target,
+                    selector,
                 }),
                 Err(message) => errors.push(error(number, message)),
             }
         }
+        Mapping::finish(path, lines, errors)
+    }
+
+    fn finish(
+        path: &Path,
+        lines: Vec<MappingLine>,
+        mut errors: Vec<LineError>,
+    ) -> Result<Mapping, MappingError> {
+        let error = |line: usize, message: String| LineError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         // Two lines writing into one database would overwrite each other.
         for (i, a) in lines.iter().enumerate() {
             if let Some(b) = lines[..i]
@@ -114,7 +229,29 @@ impl Mapping {
     }
 }
 
-fn parse_line(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettings), String> {
+fn parse_line(
+    text: &str,
+    env: &Environment,
+) -> Result<(ConnSettings, ConnSettings, Selector), String> {
+    // The URLs hold no white space: selectors follow the first blank.
+    let (urls, rest) = match text.find(char::is_whitespace) {
+        Some(i) if text[..i].contains("@@") => (&text[..i], &text[i..]),
+        _ => (text, ""),
+    };
+    let selector = Selector::parse_words(&selector::words(rest)?)?;
+    let (source, target) = split_urls(urls, env)?;
+    Ok((source, target, selector))
+}
+
+fn parse_urls(
+    source: &str,
+    target: &str,
+    env: &Environment,
+) -> Result<(ConnSettings, ConnSettings), String> {
+    split_urls(&format!("{}@@{}", source.trim(), target.trim()), env)
+}
+
+fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettings), String> {
     let parts: Vec<&str> = text.split("@@").collect();
     let (source, target) = match parts.as_slice() {
         [source, target] => (source.trim(), target.trim()),
@@ -227,5 +364,62 @@ mod tests {
             parse("# nothing\n\n"),
             Err(MappingError::Empty { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn selectors_follow_the_urls() {
+        let m = Mapping::parse(
+            Path::new("m.txt"),
+            "postgres://a@h/shop@@postgres://a@h2/sales schemas=sales where:sales.customers=\"tenant_id = 1\"\n\
+             postgres://a@h/shop@@postgres://a@h3/rest\n",
+            &Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(m.lines[0].selector.schemas, ["sales"]);
+        assert_eq!(
+            m.lines[0].selector.filters["sales.customers"],
+            "tenant_id = 1"
+        );
+        assert!(m.lines[1].selector.is_everything());
+    }
+
+    #[test]
+    fn a_typo_in_a_selector_names_the_line_and_the_word() {
+        let err = Mapping::parse(
+            Path::new("m.txt"),
+            "# split\npostgres://a@h/shop@@postgres://a@h2/sales schemsa=sales\n",
+            &Environment::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("m.txt:2: unknown selector \"schemsa\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn toml_split_files() {
+        let text = "[[target]]\nsource = \"postgres://a@h/shop\"\ntarget = \"postgres://a@h2/s1\"\nshard = \"tenant_id:0/2\"\n\n\
+                    [[target]]\nsource = \"postgres://a@h/shop\"\ntarget = \"postgres://a@h2/s2\"\nshard = \"tenant_id:1/2\"\nwhere = { \"public.t\" = \"x > 1\" }\n";
+        let m = Mapping::parse_toml(Path::new("s.toml"), text, &Environment::default()).unwrap();
+        assert_eq!(m.lines.len(), 2);
+        assert_eq!(m.lines[1].line, 6);
+        assert_eq!(m.lines[1].selector.shard.as_ref().unwrap().remainder, 1);
+        let bad = text.replace("shard = \"tenant_id:1/2\"", "shard = \"tenant_id:2/2\"");
+        let err = Mapping::parse_toml(Path::new("s.toml"), &bad, &Environment::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("s.toml:6: shard="), "{err}");
+        let typo = text.replace("shard = \"tenant_id:0/2\"", "shrad = \"tenant_id:0/2\"");
+        let err = Mapping::parse_toml(Path::new("s.toml"), &typo, &Environment::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("s.toml:4:") && err.contains("shrad"), "{err}");
     }
 }

@@ -1,0 +1,247 @@
+//! From what the user wrote to what one target receives: the selector's globs resolved
+//! against the source catalog (inside the snapshot), partitions pulled along with their
+//! tables, and one row predicate per copied table (filters, followed parents, shards).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use pgsplit_copy::SourceTable;
+use pgsplit_pg::quote;
+use pgsplit_schema::Catalog;
+
+use super::selector::{Reference, Selector};
+use super::shard;
+
+type Name = (String, String);
+
+/// One target's share of the source.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    /// Every relation whose definition goes (partitioned parents included).
+    pub relations: BTreeSet<Name>,
+    /// Schemas taken whole (`schemas=`).
+    pub whole_schemas: BTreeSet<String>,
+    /// Row predicate per data table; absent means every row.
+    pub predicates: HashMap<Name, String>,
+}
+
+fn display((schema, name): &Name) -> String {
+    format!("{schema}.{name}")
+}
+
+/// Resolves `selector` against the catalog. Errors (a pattern matching nothing, a filter
+/// on an unselected table, a shard key of an unsupported type) name the selector word.
+pub fn resolve(
+    selector: &Selector,
+    catalog: &Catalog,
+    tables: &[SourceTable],
+) -> Result<Resolved, String> {
+    let relations: Vec<&pgsplit_schema::model::Relation> = catalog
+        .relations
+        .iter()
+        .filter(|r| r.relkind == "r" || r.relkind == "p")
+        .collect();
+    let by_oid: HashMap<u32, &pgsplit_schema::model::Relation> =
+        relations.iter().map(|r| (r.oid, *r)).collect();
+    let name_of = |r: &pgsplit_schema::model::Relation| (r.schema.clone(), r.name.clone());
+
+    let mut resolved = Resolved::default();
+    let take_all = selector.schemas.is_empty() && selector.tables.is_empty();
+    let mut selected: BTreeSet<u32> = BTreeSet::new();
+    for pattern in &selector.schemas {
+        let matcher = Selector::matchers(std::slice::from_ref(pattern));
+        let schemas: Vec<&str> = catalog
+            .schemas
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|s| matcher[0].is_match(s))
+            .collect();
+        if schemas.is_empty() {
+            return Err(format!("schemas={pattern}: no such schema in the source"));
+        }
+        resolved
+            .whole_schemas
+            .extend(schemas.iter().map(|s| s.to_string()));
+        selected.extend(
+            relations
+                .iter()
+                .filter(|r| schemas.contains(&r.schema.as_str()))
+                .map(|r| r.oid),
+        );
+    }
+    for pattern in &selector.tables {
+        let matcher = &Selector::matchers(std::slice::from_ref(pattern))[0];
+        let hits: Vec<u32> = relations
+            .iter()
+            .filter(|r| matcher.is_match(display(&name_of(r))))
+            .map(|r| r.oid)
+            .collect();
+        if hits.is_empty() {
+            return Err(format!("tables={pattern}: matches no table in the source"));
+        }
+        selected.extend(hits);
+    }
+    if take_all {
+        selected.extend(relations.iter().map(|r| r.oid));
+    }
+    for pattern in &selector.exclude {
+        let matcher = &Selector::matchers(std::slice::from_ref(pattern))[0];
+        let before = selected.len();
+        selected.retain(|oid| !matcher.is_match(display(&name_of(by_oid[oid]))));
+        if before == selected.len() {
+            return Err(format!("exclude={pattern}: matches no selected table"));
+        }
+    }
+    // Partitions go with their partitioned table, and a partition needs its parents.
+    let mut stack: Vec<u32> = selected.iter().copied().collect();
+    while let Some(oid) = stack.pop() {
+        let Some(rel) = by_oid.get(&oid) else {
+            continue;
+        };
+        let related = catalog
+            .children(oid)
+            .iter()
+            .copied()
+            .filter(|_| rel.relkind == "p")
+            .chain(rel.parents.iter().copied().filter(|_| rel.is_partition));
+        for other in related {
+            if by_oid.contains_key(&other) && selected.insert(other) {
+                stack.push(other);
+            }
+        }
+    }
+
+    // Shards: tables without the key are reference tables (whole, or not at all).
+    let columns: HashMap<Name, &SourceTable> = tables
+        .iter()
+        .map(|t| ((t.schema.clone(), t.name.clone()), t))
+        .collect();
+    if let Some(s) = &selector.shard {
+        let reference = selector.reference.unwrap_or(Reference::All);
+        let mut keyed = 0;
+        let mut drop = Vec::new();
+        for oid in &selected {
+            let name = name_of(by_oid[oid]);
+            let Some(table) = columns.get(&name) else {
+                continue;
+            };
+            match table.columns.iter().find(|c| c.name == s.key) {
+                Some(column) => {
+                    let predicate = shard::predicate(&s.key, &column.type_name, s.modulus, s.remainder)
+                        .ok_or_else(|| format!("shard={}: key type {} of {} is not supported (integer, bigint, smallint, text, varchar, uuid, numeric, date)", s.key, column.type_name, display(&name)))?;
+                    resolved.predicates.insert(name, predicate);
+                    keyed += 1;
+                }
+                None if reference == Reference::None => drop.push(*oid),
+                None => {}
+            }
+        }
+        if keyed == 0 {
+            return Err(format!(
+                "shard={}: no selected table has a column {:?}",
+                s.key, s.key
+            ));
+        }
+        for oid in drop {
+            selected.remove(&oid);
+        }
+    }
+    resolved.relations = selected.iter().map(|o| name_of(by_oid[o])).collect();
+
+    // Filters and followed parents, applied to data tables (a filter on a partitioned
+    // table applies to each of its partitions).
+    let split = |name: &str| -> Name {
+        let (s, t) = name.split_once('.').unwrap_or(("", name));
+        (s.to_string(), t.to_string())
+    };
+    let leaves_of = |name: &Name| -> Vec<Name> {
+        match relations.iter().find(|r| &name_of(r) == name) {
+            Some(r) => catalog.data_tables(r.oid),
+            None => Vec::new(),
+        }
+    };
+    let mut own: BTreeMap<Name, Vec<String>> = BTreeMap::new();
+    for (table, filter) in &selector.filters {
+        let name = split(table);
+        if !resolved.relations.contains(&name) {
+            return Err(format!(
+                "where:{table}: the table is not selected for this target"
+            ));
+        }
+        for leaf in leaves_of(&name) {
+            own.entry(leaf).or_default().push(format!("({filter})"));
+        }
+    }
+    for (name, p) in &resolved.predicates {
+        own.entry(name.clone()).or_default().push(p.clone());
+    }
+    // A followed parent's condition, as a subquery over the parent (all its partitions).
+    let condition_of = |name: &Name, own: &BTreeMap<Name, Vec<String>>| -> Option<String> {
+        let leaves = leaves_of(name);
+        let parts: Vec<String> = leaves
+            .iter()
+            .filter_map(|l| own.get(l))
+            .flatten()
+            .cloned()
+            .collect();
+        (!parts.is_empty() && leaves.iter().all(|l| own.contains_key(l))).then(|| {
+            parts
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        })
+    };
+    // Follows may chain (order_items → orders → customers): resolve parents first.
+    let mut pending: Vec<(&String, &super::selector::Follow)> = selector.follows.iter().collect();
+    let mut followed: BTreeSet<String> = BTreeSet::new();
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        if rounds > 32 {
+            return Err("follow: the followed tables form a cycle".into());
+        }
+        let mut next = Vec::new();
+        for (table, follow) in pending {
+            let child = split(table);
+            if !resolved.relations.contains(&child) {
+                return Err(format!(
+                    "follow:{table}: the table is not selected for this target"
+                ));
+            }
+            if !resolved.relations.contains(&follow.parent) {
+                return Err(format!(
+                    "follow:{table}: its parent {} is not selected for this target",
+                    display(&follow.parent)
+                ));
+            }
+            let parent_waits = selector
+                .follows
+                .keys()
+                .any(|k| split(k) == follow.parent && !followed.contains(k));
+            if parent_waits {
+                next.push((table, follow));
+                continue;
+            }
+            followed.insert(table.clone());
+            if let Some(parent_condition) = condition_of(&follow.parent, &own) {
+                let p = format!(
+                    "{} IN (SELECT {} FROM {} WHERE {parent_condition})",
+                    quote::ident(&follow.column),
+                    quote::ident(&follow.parent_column),
+                    quote::qualified(&follow.parent.0, &follow.parent.1)
+                );
+                for leaf in leaves_of(&child) {
+                    own.entry(leaf).or_default().push(p.clone());
+                }
+            }
+        }
+        pending = next;
+    }
+    resolved.predicates = own
+        .into_iter()
+        .filter(|(name, _)| resolved.relations.contains(name))
+        .map(|(name, parts)| (name, parts.join(" AND ")))
+        .collect();
+    Ok(resolved)
+}
