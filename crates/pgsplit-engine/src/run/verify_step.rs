@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pgsplit_copy::{CopySpec, Counters, Digest, Format, Moved, SourceTable, pass};
+use pgsplit_copy::{CopySpec, Counters, Digest, Format, Moved, SourceTable};
 use pgsplit_pg::Connection;
 
 use super::data::{ItemResult, WorkItem};
@@ -12,37 +12,32 @@ use super::error::RunError;
 use super::options::VerifyLevel;
 use super::post_data::PostTask;
 use super::report::{ChunkReport, TableReport, Verification};
+use crate::verify::ReadError;
+use crate::verify::tables::read_rows;
 
 /// The phase verification runs in: after the indexes, beside the constraints.
 const VERIFY_PHASE: u8 = 2;
 
 pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 
-/// Counts and hashes what the target holds for one table, the same way the copy did.
+/// Counts and hashes what the target holds for one table, the same way the copy did
+/// (and `pgsplit verify` does).
 pub async fn read_target(
     client: &tokio_postgres::Client,
     table: &SourceTable,
     level: VerifyLevel,
 ) -> Result<(u64, Option<Digest>), RunError> {
-    if level == VerifyLevel::Count {
-        let row = client
-            .query_one(
-                &format!("SELECT count(*) FROM ONLY {}", table.qualified()),
-                &[],
-            )
-            .await
-            .map_err(|e| RunError::db_plain("count target rows", e))?;
-        return Ok((row.get::<_, i64>(0) as u64, None));
-    }
     let spec = CopySpec {
         table,
         format: table.format,
         predicate: None,
     };
-    let moved = pass::read(client, &spec, true, &Counters::default())
+    read_rows(client, &spec, level, &Counters::default())
         .await
-        .map_err(RunError::Copy)?;
-    Ok((moved.rows, Some(moved.digest)))
+        .map_err(|e| match e {
+            ReadError::Count(e) => RunError::db_plain("count target rows", e),
+            ReadError::Copy(e) => RunError::Copy(e),
+        })
 }
 
 pub fn add_tasks(
