@@ -25,5 +25,5 @@ mod tables;
 pub use catalog::Catalog;
 pub use error::SchemaError;
 pub use introspect::introspect;
-pub use render::{Ddl, ObjectKind, SchemaOptions, Statement};
+pub use render::{CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Selection, Statement};
 pub use tables::{Column, Table};

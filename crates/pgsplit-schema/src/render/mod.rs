@@ -5,8 +5,11 @@
 mod objects;
 mod post;
 mod relations;
+mod selection;
 
 use std::collections::{HashMap, HashSet};
+
+pub use selection::{CrossKind, CrossTarget, Selection};
 
 use pgsplit_pg::quote::{ident, literal};
 
@@ -309,7 +312,9 @@ impl<'a> Builder<'a> {
         k
     }
 
-    fn finish(mut self) -> Ddl {
+    /// Every item with its dependencies on other items (indices), from the items' own
+    /// `deps` and from `pg_depend`, keys normalized to the items that create them.
+    fn graph(&mut self) -> Graph {
         let items = std::mem::take(&mut self.items);
         let index: HashMap<ObjKey, usize> = items
             .iter()
@@ -344,89 +349,104 @@ impl<'a> Builder<'a> {
                 deps[i].insert(j);
             }
         }
-        // A pre-data object that needs a post-data one (a view grouping by a primary
-        // key) moves to post-data, and so does everything that needs it.
-        let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
-        loop {
-            let mut changed = false;
-            for i in 0..items.len() {
-                if sections[i] == Section::Pre
-                    && deps[i].iter().any(|j| sections[*j] == Section::Post)
-                {
-                    sections[i] = Section::Post;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        let mut ddl = Ddl::default();
-        for section in [Section::Pre, Section::Post] {
-            let members: Vec<usize> = (0..items.len())
-                .filter(|i| sections[*i] == section)
-                .collect();
-            let local: HashMap<usize, usize> =
-                members.iter().enumerate().map(|(l, g)| (*g, l)).collect();
-            let priorities: Vec<u32> = members.iter().map(|g| items[*g].priority).collect();
-            let local_deps: Vec<Vec<usize>> = members
-                .iter()
-                .map(|g| {
-                    deps[*g]
-                        .iter()
-                        .filter_map(|d| local.get(d).copied())
-                        .collect()
-                })
-                .collect();
-            let (order, forced) = order::sort(&priorities, &local_deps);
-            for f in forced {
-                tracing::warn!(
-                    "dependency cycle broken at {}",
-                    items[members[f]]
-                        .statements
-                        .first()
-                        .map(|s| s.identity.as_str())
-                        .unwrap_or("?")
-                );
-            }
-            let out = match section {
-                Section::Pre => &mut ddl.pre_data,
-                Section::Post => &mut ddl.post_data,
-            };
-            let mut first_statement: HashMap<usize, usize> = HashMap::new();
-            for l in order {
-                let g = members[l];
-                let item = &items[g];
-                let mut item_deps: Vec<usize> = local_deps[l]
-                    .iter()
-                    .filter_map(|d| first_statement.get(&members[*d]).copied())
-                    .collect();
-                item_deps.sort_unstable();
-                let first = out.len();
-                first_statement.insert(g, first);
-                for (n, s) in item.statements.iter().enumerate() {
-                    let mut s = s.clone();
-                    if section == Section::Post {
-                        s.table = item.table.clone();
-                        s.waits_for = item.waits_for.clone();
-                        s.phase = item.phase;
-                    }
-                    s.depends_on = if n == 0 {
-                        item_deps.clone()
-                    } else {
-                        vec![first]
-                    };
-                    out.push(s);
-                }
-            }
-        }
-        ddl
+        Graph { items, deps, index }
+    }
+
+    fn finish(mut self) -> Ddl {
+        let graph = self.graph();
+        emit(graph.items, graph.deps)
     }
 }
 
+/// Items and, for each, the items it needs.
+pub(crate) struct Graph {
+    pub items: Vec<Item>,
+    pub deps: Vec<HashSet<usize>>,
+    pub index: HashMap<ObjKey, usize>,
+}
+
+/// Sections and order: the statements of `items`, sorted by `deps`.
+fn emit(items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
+    // A pre-data object that needs a post-data one (a view grouping by a primary
+    // key) moves to post-data, and so does everything that needs it.
+    let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
+    loop {
+        let mut changed = false;
+        for i in 0..items.len() {
+            if sections[i] == Section::Pre && deps[i].iter().any(|j| sections[*j] == Section::Post)
+            {
+                sections[i] = Section::Post;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut ddl = Ddl::default();
+    for section in [Section::Pre, Section::Post] {
+        let members: Vec<usize> = (0..items.len())
+            .filter(|i| sections[*i] == section)
+            .collect();
+        let local: HashMap<usize, usize> =
+            members.iter().enumerate().map(|(l, g)| (*g, l)).collect();
+        let priorities: Vec<u32> = members.iter().map(|g| items[*g].priority).collect();
+        let local_deps: Vec<Vec<usize>> = members
+            .iter()
+            .map(|g| {
+                deps[*g]
+                    .iter()
+                    .filter_map(|d| local.get(d).copied())
+                    .collect()
+            })
+            .collect();
+        let (order, forced) = order::sort(&priorities, &local_deps);
+        for f in forced {
+            tracing::warn!(
+                "dependency cycle broken at {}",
+                items[members[f]]
+                    .statements
+                    .first()
+                    .map(|s| s.identity.as_str())
+                    .unwrap_or("?")
+            );
+        }
+        let out = match section {
+            Section::Pre => &mut ddl.pre_data,
+            Section::Post => &mut ddl.post_data,
+        };
+        let mut first_statement: HashMap<usize, usize> = HashMap::new();
+        for l in order {
+            let g = members[l];
+            let item = &items[g];
+            let mut item_deps: Vec<usize> = local_deps[l]
+                .iter()
+                .filter_map(|d| first_statement.get(&members[*d]).copied())
+                .collect();
+            item_deps.sort_unstable();
+            let first = out.len();
+            first_statement.insert(g, first);
+            for (n, s) in item.statements.iter().enumerate() {
+                let mut s = s.clone();
+                if section == Section::Post {
+                    s.table = item.table.clone();
+                    s.waits_for = item.waits_for.clone();
+                    s.phase = item.phase;
+                }
+                s.depends_on = if n == 0 {
+                    item_deps.clone()
+                } else {
+                    vec![first]
+                };
+                out.push(s);
+            }
+        }
+    }
+    ddl
+}
+
 impl Catalog {
-    /// The DDL that recreates this schema in an empty database.
-    pub fn render(&self, options: &SchemaOptions) -> Ddl {
+    fn builder<'a>(&'a self, options: &'a SchemaOptions) -> Builder<'a> {
         let mut b = Builder {
             cat: self,
             opts: options,
@@ -436,7 +456,34 @@ impl Catalog {
         objects::render(&mut b);
         relations::render(&mut b);
         post::render(&mut b);
-        b.finish()
+        b
+    }
+
+    /// The DDL that recreates this schema in an empty database.
+    pub fn render(&self, options: &SchemaOptions) -> Ddl {
+        self.builder(options).finish()
+    }
+
+    /// DDL for one target of a split: the selected relations and whole schemas, what
+    /// they need (schemas, extensions, types, collations, functions, sequences, text
+    /// search objects, found over `pg_depend`), and what belongs to them (indexes,
+    /// constraints, triggers, rules, policies, statistics, comments, grants, owned
+    /// sequences, partitions). Views, functions and types outside whole schemas go when
+    /// they depend on an included relation and everything they need is included.
+    ///
+    /// Objects that need a relation this target does not hold (foreign keys to other
+    /// targets, views over them) are not written: they are returned as [`CrossTarget`].
+    /// Global default privileges go to every target, per-schema ones with whole schemas;
+    /// event triggers only when every table is selected.
+    pub fn render_selected(
+        &self,
+        options: &SchemaOptions,
+        selection: &Selection,
+    ) -> (Ddl, Vec<CrossTarget>) {
+        let mut b = self.builder(options);
+        let graph = b.graph();
+        let (keep, cross) = b.select(&graph, selection);
+        (b.emit_selected(graph, &keep), cross)
     }
 }
 
