@@ -124,6 +124,7 @@ mod tests {
             int_key: key.map(String::from),
             columns: vec![],
             format: Format::Binary,
+            row_filter: None,
         }
     }
 

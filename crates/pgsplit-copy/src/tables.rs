@@ -34,9 +34,22 @@ pub struct SourceTable {
     /// user-defined types, composites with user-defined fields): those rows would load
     /// but could never be compared byte for byte with the target's.
     pub format: Format,
+    /// Only rows matching this SQL condition are copied (a split's share of the table).
+    #[serde(default)]
+    pub row_filter: Option<String>,
 }
 
 impl SourceTable {
+    /// The rows of one chunk of this table: the chunk's range and the table's filter.
+    pub fn predicate(&self, chunk: &crate::Chunk) -> Option<String> {
+        match (chunk.predicate(), &self.row_filter) {
+            (None, None) => None,
+            (Some(c), None) => Some(c),
+            (None, Some(f)) => Some(f.clone()),
+            (Some(c), Some(f)) => Some(format!("({c}) AND ({f})")),
+        }
+    }
+
     /// `"schema"."name"`
     pub fn qualified(&self) -> String {
         quote::qualified(&self.schema, &self.name)
@@ -134,6 +147,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
                 int_key: r.get("int_key"),
                 columns: cols.into_iter().map(|(c, _)| c).collect(),
                 format,
+                row_filter: None,
             }
         })
         .collect())

@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// keeps their finished chunks too.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "safe", conflicts_with = "clean")]
     pub resume: Option<ResumeArg>,
+    /// In a split, leave out foreign keys that would point into another target (each is
+    /// listed in the report) instead of refusing the split.
+    #[arg(long)]
+    pub drop_cross_target_fks: bool,
 }
 
 fn default_jobs() -> usize {
@@ -146,6 +150,7 @@ pub async fn run(
             ResumeArg::Safe => ResumeMode::Safe,
             ResumeArg::Fast => ResumeMode::Fast,
         }),
+        drop_cross_target_fks: args.drop_cross_target_fks,
     };
     let cancel = Cancel::default();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
@@ -168,7 +173,9 @@ pub async fn run(
         );
         return Ok(ExitCode::Interrupted);
     }
-    Ok(if report.failed() {
+    Ok(if report.bad_input() {
+        ExitCode::Usage
+    } else if report.failed() {
         ExitCode::Failure
     } else if report.mismatched() {
         ExitCode::Mismatch
@@ -274,6 +281,9 @@ fn render(report: &RunReport) -> String {
             "  post-data: {} tasks ({} indexes), {:.2}s",
             line.post_data.statements, line.post_data.indexes, line.post_data.seconds
         );
+        for c in &line.cross_target {
+            let _ = writeln!(out, "  left out (points into another target): {c}");
+        }
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
         }

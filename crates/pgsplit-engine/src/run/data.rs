@@ -301,7 +301,7 @@ async fn load_item(
     let spec = CopySpec {
         table,
         format: table.format,
-        predicate: item.chunk.predicate(),
+        predicate: table.predicate(&item.chunk),
     };
     let hash = phase.verify == VerifyLevel::Checksum;
     let truncate = item.whole && phase.may_truncate;

@@ -51,6 +51,9 @@ pub enum RunError {
     Journal(#[from] crate::journal::JournalError),
     #[error("interrupted")]
     Interrupted,
+    /// A split selector that does not fit the source (bad input: exit 2).
+    #[error("{0}")]
+    Selection(String),
     #[error(
         "the source snapshot is gone (the source server restarted or the leader connection was lost); finish with `pgsplit run MAPPING --resume`"
     )]

@@ -31,7 +31,8 @@ pub use options::{ResumeMode, RunOptions, Sections, VerifyLevel};
 use post_data::PostTask;
 pub use report::{LineReport, PhaseTime, RunReport};
 
-/// Runs every line of the mapping, one after another. Stops early when cancelled.
+/// Runs every line of the mapping. Lines with the same source share one snapshot: all
+/// targets of a split are cut at the same moment. Stops early when cancelled.
 pub async fn run(
     mapping: &Mapping,
     options: &RunOptions,
@@ -40,35 +41,107 @@ pub async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport::default();
+    // Group lines by source, in order of first appearance.
+    let mut groups: Vec<Vec<&MappingLine>> = Vec::new();
     for line in &mapping.lines {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].source.same_database(&line.source))
+        {
+            Some(group) => group.push(line),
+            None => groups.push(vec![line]),
+        }
+    }
+    for group in groups {
         if cancel.is_cancelled() {
             report.interrupted = true;
             break;
         }
-        let mut line_report = LineReport {
-            line: line.line,
-            source_url: line.source.to_string(),
-            target_url: line.target.to_string(),
-            ..LineReport::default()
-        };
-        match run_line(line, options, &progress, &cancel, &mut line_report).await {
-            Ok(()) => {}
-            Err(RunError::Interrupted) => {
-                report.interrupted = true;
-                line_report.error = Some("interrupted".into());
+        progress.set_phase("snapshot");
+        let source = Source::open(&group[0].source).await;
+        for line in group {
+            let mut line_report = LineReport {
+                line: line.line,
+                source_url: line.source.to_string(),
+                target_url: line.target.to_string(),
+                ..LineReport::default()
+            };
+            let outcome = match &source {
+                Ok(source) => {
+                    run_line(line, source, options, &progress, &cancel, &mut line_report).await
+                }
+                Err(e) => Err(RunError::Refused(format!("source: {e}"))),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(RunError::Interrupted) => {
+                    report.interrupted = true;
+                    line_report.error = Some("interrupted".into());
+                }
+                Err(e) => {
+                    tracing::error!("line {}: {e:#}", line.line);
+                    line_report.bad_input = matches!(e, RunError::Selection(_));
+                    line_report.error = Some(format!("{e:#}"));
+                }
             }
-            Err(e) => {
-                tracing::error!("line {}: {e:#}", line.line);
-                line_report.error = Some(format!("{e:#}"));
+            report.lines.push(line_report);
+            if report.interrupted {
+                break;
             }
         }
-        report.lines.push(line_report);
+        if let Ok(source) = source {
+            // Every worker of every target has imported the snapshot by now.
+            let _ = source.leader.client.batch_execute("COMMIT").await;
+        }
         if report.interrupted {
             break;
         }
     }
     report.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// One source read once, inside the snapshot that all its targets are copied from.
+struct Source {
+    /// Holds the exported snapshot (its transaction stays open) and the table locks.
+    leader: Connection,
+    snapshot: String,
+    tables: Vec<SourceTable>,
+    catalog: pgsplit_schema::Catalog,
+    version: i32,
+    props: target::DatabaseProps,
+    seconds: f64,
+}
+
+impl Source {
+    async fn open(settings: &pgsplit_pg::ConnSettings) -> Result<Source, RunError> {
+        let started = Instant::now();
+        let leader = session::open(settings).await?;
+        let props = target::DatabaseProps::read(&leader).await?;
+        let snapshot = snapshot::export(&leader.client)
+            .await
+            .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
+        let tables = tables::read_tables(&leader.client)
+            .await
+            .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
+        let version: i32 = leader
+            .client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|e| RunError::db(&leader.server, "read the server version", e))?
+            .get(0);
+        let catalog = schema_step::read_catalog(&leader.client).await?;
+        lock_tables(&leader, &tables).await?;
+        Ok(Source {
+            leader,
+            snapshot,
+            tables,
+            catalog,
+            version,
+            props,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 struct PhaseClock<'a> {
@@ -133,6 +206,7 @@ async fn committed(target: &Connection, xid: &str) -> Result<bool, RunError> {
 
 async fn run_line(
     line: &MappingLine,
+    source: &Source,
     options: &RunOptions,
     progress: &Arc<Progress>,
     cancel: &Cancel,
@@ -151,10 +225,14 @@ async fn run_line(
     };
     progress.set_phase("connect");
 
-    // The leader holds the snapshot every reader shares.
-    let leader = session::open(&line.source).await?;
-    let props = target::DatabaseProps::read(&leader).await?;
-    let create = (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&props);
+    let leader = &source.leader;
+    let version = source.version;
+    // What this target receives: decided before anything is written.
+    let (source_tables, schema, cross) =
+        schema_step::select(&source.catalog, &source.tables, &line.selector, options)?;
+    report.cross_target = cross;
+    let create =
+        (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
     let target_conn =
         target::prepare(&line.target, create, options.clean && resumed.is_none()).await?;
     if options.sections != Sections::DataOnly && resumed.is_none() {
@@ -163,21 +241,12 @@ async fn run_line(
             return Err(RunError::TargetNotEmpty(objects));
         }
     }
-    let snapshot_id = snapshot::export(&leader.client)
-        .await
-        .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
-    let source_tables = tables::read_tables(&leader.client)
-        .await
-        .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
-    let version: i32 = leader
-        .client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(|e| RunError::db(&leader.server, "read the server version", e))?
-        .get(0);
-    let schema = schema_step::read(&leader.client, options).await?;
-    lock_tables(&leader, &source_tables).await?;
-    clock.lap("snapshot");
+    let snapshot_id = source.snapshot.clone();
+    clock.report.push(PhaseTime {
+        phase: "snapshot",
+        seconds: source.seconds,
+    });
+    clock.started = Instant::now();
 
     let superuser = schema_step::is_superuser(&target_conn).await?;
     if cancel.is_cancelled() {
@@ -231,7 +300,7 @@ async fn run_line(
     let items = match resumed.as_ref().and_then(|s| s.plan.as_ref()) {
         Some(plan) => items_from_plan(plan, &tables)?,
         None => {
-            let items = plan_items(&leader, &tables, options, version).await?;
+            let items = plan_items(leader, &tables, options, version).await?;
             journal.record(&Event::Plan {
                 items: items
                     .iter()
@@ -351,8 +420,6 @@ async fn run_line(
         .await
     };
     let data_seconds = data_started.elapsed().as_secs_f64();
-    // Every worker has imported the snapshot by now; the leader may let it go.
-    let _ = leader.client.batch_execute("COMMIT").await;
     let mut results = match data_result {
         Ok(results) => results,
         Err(e) => {

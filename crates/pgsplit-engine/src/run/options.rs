@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub work_dir: PathBuf,
     /// Continue a stopped run from its journal.
     pub resume: Option<ResumeMode>,
+    /// In a split, leave out foreign keys that would point into another target (each is
+    /// listed in the report) instead of refusing the split.
+    pub drop_cross_target_fks: bool,
 }
 
 /// What a resumed run does with tables that were partly copied when the run stopped.
@@ -72,6 +75,7 @@ impl Default for RunOptions {
             strict: false,
             work_dir: PathBuf::from(".pgsplit"),
             resume: None,
+            drop_cross_target_fks: false,
         }
     }
 }

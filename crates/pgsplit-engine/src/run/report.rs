@@ -15,6 +15,10 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    pub fn bad_input(&self) -> bool {
+        self.lines.iter().any(|l| l.bad_input)
+    }
+
     pub fn failed(&self) -> bool {
         self.lines.iter().any(|l| l.error.is_some())
     }
@@ -40,6 +44,11 @@ pub struct LineReport {
     pub error: Option<String>,
     /// This line continued a stopped run.
     pub resumed: bool,
+    /// The line's selector did not fit the source (exit 2).
+    pub bad_input: bool,
+    /// Foreign keys and views of the source that would point into another target: not
+    /// created on this one.
+    pub cross_target: Vec<String>,
     pub note: Option<String>,
 }
 

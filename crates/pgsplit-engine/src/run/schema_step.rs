@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use pgsplit_copy::SourceTable;
 use pgsplit_pg::Connection;
-use pgsplit_schema::{Ddl, ObjectKind, SchemaOptions, Statement};
+use pgsplit_schema::{
+    Catalog, CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Selection, Statement,
+};
 use tokio_postgres::Client;
 
 use tokio_postgres::error::SqlState;
@@ -16,20 +18,72 @@ use super::options::{RunOptions, Sections};
 use super::post_data::PostTask;
 use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
+use crate::split::{self, Selector};
 
 /// `ANALYZE` runs beside the constraints, after the indexes (expression indexes have
 /// statistics of their own).
 const ANALYZE_PHASE: u8 = 2;
 
-/// Reads the catalog (inside the caller's snapshot) and renders its DDL.
-pub async fn read(client: &Client, options: &RunOptions) -> Result<Ddl, RunError> {
-    let catalog = pgsplit_schema::introspect(client)
+/// Reads the catalog inside the caller's snapshot.
+pub async fn read_catalog(client: &Client) -> Result<Catalog, RunError> {
+    pgsplit_schema::introspect(client)
         .await
-        .map_err(|e| RunError::Schema(format!("{e:#}")))?;
-    Ok(catalog.render(&SchemaOptions {
+        .map_err(|e| RunError::Schema(format!("{e:#}")))
+}
+
+/// What one target receives: its tables (with their row filters), its DDL, and the
+/// foreign keys and views left out because they would point into another target.
+pub fn select(
+    catalog: &Catalog,
+    tables: &[SourceTable],
+    selector: &Selector,
+    options: &RunOptions,
+) -> Result<(Vec<SourceTable>, Ddl, Vec<String>), RunError> {
+    let schema_options = SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
-    }))
+    };
+    if selector.is_everything() {
+        return Ok((tables.to_vec(), catalog.render(&schema_options), Vec::new()));
+    }
+    let resolved = split::resolve(selector, catalog, tables).map_err(RunError::Selection)?;
+    let selection = Selection {
+        tables: resolved.relations.clone(),
+        schemas: resolved.whole_schemas.clone(),
+    };
+    let (ddl, cross) = catalog.render_selected(&schema_options, &selection);
+    let describe = |c: &CrossTarget| {
+        let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
+        format!("{} (needs {})", c.identity, to.join(", "))
+    };
+    let cross_fks: Vec<String> = cross
+        .iter()
+        .filter(|c| c.kind == CrossKind::ForeignKey)
+        .map(describe)
+        .collect();
+    if !cross_fks.is_empty() && !options.drop_cross_target_fks {
+        return Err(RunError::Refused(format!(
+            "foreign keys would point into another target: {}; choose the split differently, or leave them out with --drop-cross-target-fks",
+            cross_fks.join("; ")
+        )));
+    }
+    let selected = tables
+        .iter()
+        .filter(|t| {
+            resolved
+                .relations
+                .contains(&(t.schema.clone(), t.name.clone()))
+        })
+        .map(|t| {
+            let mut t = t.clone();
+            t.row_filter = resolved
+                .predicates
+                .get(&(t.schema.clone(), t.name.clone()))
+                .cloned();
+            t
+        })
+        .collect();
+    Ok((selected, ddl, cross.iter().map(describe).collect()))
 }
 
 /// Whether the connected role is a superuser.

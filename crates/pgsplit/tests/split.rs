@@ -1,0 +1,303 @@
+//! Splitting one database into several: by schema, by tenant rows (with children
+//! following their parents), and into hash shards that agree with PostgreSQL's own hash
+//! partitioning. Every target is checked against the source with SQL oracles.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use pgsplit_pg::testing::{self, Cluster, TestDb};
+
+fn split(
+    source: &TestDb<'_>,
+    lines: &[(String, &str)],
+    extra: &[&str],
+    expect: i32,
+) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let body: String = lines
+        .iter()
+        .map(|(target, selector)| format!("{}@@{target} {selector}\n", source.url()))
+        .collect();
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let mut args = vec![
+        "run",
+        &mapping,
+        "--json",
+        "-",
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = pgsplit(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(expect), "{stdout}\n{stderr}");
+    (
+        serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
+        stderr,
+    )
+}
+
+fn tables_of(db: &TestDb<'_>) -> Vec<String> {
+    db.psql(
+        "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1",
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+fn fingerprint(db: &TestDb<'_>, table: &str) -> String {
+    db.psql(&format!(
+        "SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM {table} r"
+    ))
+}
+
+fn all_verified(line: &serde_json::Value) {
+    for t in line["tables"].as_array().unwrap() {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+}
+
+#[test]
+fn monolith_split_three_ways_by_schema() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_schema");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let names: Vec<String> = ["sales", "inventory", "billing"]
+        .iter()
+        .map(|s| format!("{}_{s}", source.name))
+        .collect();
+    let targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let lines: Vec<(String, &str)> = vec![
+        (cluster.url(&names[0]), "schemas=sales"),
+        (cluster.url(&names[1]), "schemas=inventory"),
+        (cluster.url(&names[2]), "schemas=billing"),
+    ];
+    // Cross-target foreign keys are refused unless asked to leave them out.
+    let (report, _) = split(&source, &lines, &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("order_items") && error.contains("--drop-cross-target-fks"),
+        "{error}"
+    );
+
+    let (report, _) = split(&source, &lines, &["--drop-cross-target-fks", "--clean"], 0);
+    for (i, schema) in ["sales", "inventory", "billing"].iter().enumerate() {
+        let line = &report["lines"][i];
+        assert!(line["error"].is_null(), "{line}");
+        all_verified(line);
+        let tables = tables_of(&targets[i]);
+        assert!(!tables.is_empty());
+        assert!(
+            tables.iter().all(|t| t.starts_with(&format!("{schema}."))),
+            "{schema}: {tables:?}"
+        );
+        let expected: Vec<String> = tables_of(&source)
+            .into_iter()
+            .filter(|t| t.starts_with(&format!("{schema}.")))
+            .collect();
+        assert_eq!(tables, expected);
+        for t in &tables {
+            assert_eq!(fingerprint(&targets[i], t), fingerprint(&source, t), "{t}");
+        }
+        // Kept foreign keys exist and are validated.
+        let fks = targets[i].psql("SELECT count(*) FILTER (WHERE NOT convalidated) || '/' || count(*) FROM pg_constraint WHERE contype = 'f'");
+        assert!(fks.trim().starts_with("0/"), "{schema}: {fks}");
+    }
+    let sales_fks = targets[0].psql(
+        "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'",
+    );
+    assert!(sales_fks.contains("orders_customer_id_fkey"), "{sales_fks}");
+    assert!(
+        !sales_fks.contains("product_id"),
+        "cross-target FK kept: {sales_fks}"
+    );
+    let left_out = report["lines"][0]["cross_target"].to_string();
+    assert!(left_out.contains("order_items"), "{left_out}");
+}
+
+#[test]
+fn tenant_split_with_children_following_their_parents() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_tenant");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let t1 = format!("{}_t1", source.name);
+    let t23 = format!("{}_t23", source.name);
+    let (db1, db23) = (adopt(cluster, &t1), adopt(cluster, &t23));
+    let follow = "tables=sales.*,inventory.* \
+                  follow:sales.orders=\"customer_id -> sales.customers.id\" \
+                  follow:sales.order_items=\"order_id -> sales.orders.id\"";
+    let lines = [
+        (
+            cluster.url(&t1),
+            format!("{follow} where:sales.customers=\"tenant_id = 1\""),
+        ),
+        (
+            cluster.url(&t23),
+            format!("{follow} where:sales.customers=\"tenant_id IN (2, 3)\""),
+        ),
+    ];
+    let lines: Vec<(String, &str)> = lines.iter().map(|(u, s)| (u.clone(), s.as_str())).collect();
+    let (report, _) = split(&source, &lines, &[], 0);
+    for (i, (db, tenants)) in [(&db1, "1"), (&db23, "2, 3")].iter().enumerate() {
+        all_verified(&report["lines"][i]);
+        let expect = |sql: &str| source.psql(&sql.replace("TENANTS", tenants));
+        assert_eq!(
+            fingerprint(db, "sales.customers"),
+            expect(
+                "SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM sales.customers r WHERE tenant_id IN (TENANTS)"
+            )
+        );
+        assert_eq!(
+            db.psql("SELECT count(*) FROM sales.orders"),
+            expect(
+                "SELECT count(*) FROM sales.orders o JOIN sales.customers c ON c.id = o.customer_id WHERE c.tenant_id IN (TENANTS)"
+            )
+        );
+        assert_eq!(
+            db.psql("SELECT count(*) FROM sales.order_items"),
+            expect(
+                "SELECT count(*) FROM sales.order_items i JOIN sales.orders o ON o.id = i.order_id JOIN sales.customers c ON c.id = o.customer_id WHERE c.tenant_id IN (TENANTS)"
+            )
+        );
+        // Unfiltered tables are whole; foreign keys were created and validated.
+        assert_eq!(
+            fingerprint(db, "inventory.products"),
+            fingerprint(&source, "inventory.products")
+        );
+        let fks = db.psql(
+            "SELECT count(*) FILTER (WHERE convalidated) FROM pg_constraint WHERE contype = 'f'",
+        );
+        assert_eq!(
+            fks.trim(),
+            "3",
+            "orders->customers, order_items->orders, order_items->products"
+        );
+    }
+}
+
+/// Which remainder PostgreSQL's own `PARTITION BY HASH` gives each tenant id.
+fn postgres_hash_partitions(cluster: &Cluster, ids: &str) -> BTreeMap<i64, i64> {
+    let db = cluster.create_db("hash_oracle");
+    db.psql(&format!(
+        "CREATE TABLE h (tenant_id int) PARTITION BY HASH (tenant_id);
+         CREATE TABLE h0 PARTITION OF h FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+         CREATE TABLE h1 PARTITION OF h FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+         CREATE TABLE h2 PARTITION OF h FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+         CREATE TABLE h3 PARTITION OF h FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+         INSERT INTO h SELECT unnest('{{{ids}}}'::int[]);"
+    ));
+    db.psql("SELECT tenant_id, right(tableoid::regclass::text, 1) FROM h")
+        .lines()
+        .map(|l| {
+            let (id, r) = l.split_once('|').unwrap();
+            (id.parse().unwrap(), r.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("shard_src");
+    source.psql(
+        "CREATE TABLE plans (id int PRIMARY KEY, name text);
+         INSERT INTO plans VALUES (1, 'free'), (2, 'pro');
+         CREATE TABLE accounts (id bigint PRIMARY KEY, tenant_id int, plan_id int REFERENCES plans, note text);
+         INSERT INTO accounts SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE g % 37 END, 1 + g % 2, 'a' || g FROM generate_series(1, 5000) g;
+         ANALYZE;",
+    );
+    let names: Vec<String> = (0..4).map(|r| format!("{}_s{r}", source.name)).collect();
+    let dbs: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let selectors: Vec<String> = (0..4).map(|r| format!("shard=tenant_id:{r}/4")).collect();
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(&selectors)
+        .map(|(n, s)| (cluster.url(n), s.as_str()))
+        .collect();
+    let (report, _) = split(&source, &lines, &[], 0);
+    let ids = source.psql("SELECT string_agg(DISTINCT tenant_id::text, ',') FROM accounts");
+    let oracle = postgres_hash_partitions(cluster, ids.trim());
+    let mut total = 0;
+    for (r, db) in dbs.iter().enumerate() {
+        all_verified(&report["lines"][r]);
+        // Reference tables (no shard key) are copied whole to every shard.
+        assert_eq!(fingerprint(db, "plans"), fingerprint(&source, "plans"));
+        for line in db
+            .psql("SELECT coalesce(tenant_id, -1) FROM accounts")
+            .lines()
+        {
+            let id: i64 = line.trim().parse().unwrap();
+            let expected = if id == -1 { 0 } else { oracle[&id] };
+            assert_eq!(expected, r as i64, "tenant {id} landed in shard {r}");
+        }
+        total += db
+            .psql("SELECT count(*) FROM accounts")
+            .trim()
+            .parse::<i64>()
+            .unwrap();
+    }
+    assert_eq!(total, 5000, "every row in exactly one shard");
+}
+
+#[test]
+fn a_typo_in_a_selector_exits_2_naming_the_line_and_word() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_typo");
+    source.psql("CREATE TABLE t (id int)");
+    let target = format!("{}_x", source.name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "# split\n{}@@{} tabels=public.t\n",
+            source.url(),
+            cluster.url(&target)
+        ),
+    );
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--work-dir",
+        dir.path().join("w").to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mapping.txt:2: unknown selector \"tabels\""),
+        "{stderr}"
+    );
+    // A pattern that matches nothing is found before anything is written.
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{}@@{} tables=public.tt\n",
+            source.url(),
+            cluster.url(&target)
+        ),
+    );
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--work-dir",
+        dir.path().join("w").to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("tables=public.tt: matches no table"),
+        "{stdout}"
+    );
+    let exists = cluster
+        .psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{target}'"),
+        )
+        .unwrap();
+    assert_eq!(exists.trim(), "0", "the target database was created");
+}
