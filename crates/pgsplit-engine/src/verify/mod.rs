@@ -206,6 +206,10 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         Side::Target => &line.target,
     };
     let conn = session::open(settings).await?;
+    conn.client
+        .batch_execute(tables::SESSION_SETUP)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "set up the session", e))?;
     let snapshot = match snapshot::export(&conn.client).await {
         Ok(id) => Some(id),
         // The source must be read in one snapshot; a target that cannot export one (a hot

@@ -27,6 +27,12 @@ const LOCK_TIMEOUT: &str = "60s";
 /// Tables locked per `LOCK TABLE` statement.
 const LOCK_BATCH: usize = 500;
 
+/// Every verify session, on both sides: the text forms of values (text-format tables,
+/// constants in deparsed definitions) then do not depend on each server's defaults.
+pub const SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
+    SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
+    SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+
 /// One table present on both sides, and how each side is read.
 #[derive(Clone, Debug)]
 pub struct TablePlan {
@@ -327,6 +333,10 @@ async fn worker(
     shared: &Shared,
 ) -> Result<(), VerifyError> {
     let conn = session::open(&endpoint.settings).await?;
+    conn.client
+        .batch_execute(SESSION_SETUP)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "set up the session", e))?;
     let begun = match &endpoint.snapshot {
         Some(id) => snapshot::import(&conn.client, id).await,
         None => snapshot::begin_read_only(&conn.client).await,
@@ -450,28 +460,25 @@ fn verdict(plan: &TablePlan, tally: &Tally) -> TableVerification {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pgsplit_copy::Format;
-    use pgsplit_copy::tables::Column;
 
+    /// Built from JSON, so that fields added to `SourceTable` with defaults need no change here.
     fn table(name: &str, columns: &[(&str, &str)]) -> SourceTable {
-        SourceTable {
-            oid: 1,
-            schema: "public".into(),
-            name: name.into(),
-            unlogged: false,
-            bytes: 0,
-            pages: 0,
-            estimated_rows: 0.0,
-            int_key: None,
-            columns: columns
+        serde_json::from_value(serde_json::json!({
+            "oid": 1,
+            "schema": "public",
+            "name": name,
+            "unlogged": false,
+            "bytes": 0,
+            "pages": 0,
+            "estimated_rows": 0.0,
+            "int_key": null,
+            "columns": columns
                 .iter()
-                .map(|(n, t)| Column {
-                    name: n.to_string(),
-                    type_name: t.to_string(),
-                })
-                .collect(),
-            format: Format::Binary,
-        }
+                .map(|(n, t)| serde_json::json!({"name": n, "type_name": t}))
+                .collect::<Vec<_>>(),
+            "format": "binary",
+        }))
+        .expect("a valid table")
     }
 
     #[test]
