@@ -36,6 +36,8 @@ pub struct Catalog {
     pub depends: Vec<Depend>,
     /// Extension member → its extension.
     pub(crate) extension_members: HashMap<ObjKey, Oid>,
+    /// Generation expression (`pg_attrdef`) → its table: created with the table.
+    pub(crate) generated_defaults: HashMap<Oid, Oid>,
     /// `_RETURN` rule → its view.
     pub(crate) view_rules: HashMap<Oid, Oid>,
     pub(crate) type_io: HashMap<Oid, TypeIo>,

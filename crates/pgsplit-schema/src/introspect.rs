@@ -418,6 +418,11 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             row,
             query: "defaults.sql",
         };
+        if r.get::<bool>("generated")? {
+            cat.generated_defaults
+                .insert(r.get("oid")?, r.get("adrelid")?);
+            continue;
+        }
         cat.defaults.push(ColumnDefault {
             oid: r.get("oid")?,
             table: r.get("adrelid")?,

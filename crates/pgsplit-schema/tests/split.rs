@@ -423,3 +423,61 @@ async fn pagila_split_three_ways_by_table() {
     )
     .await;
 }
+
+fn named(kind: CrossKind, identity: &str, from: &str, to: &[&str]) -> CrossTarget {
+    let (s, t) = from.split_once('.').expect("schema.name");
+    CrossTarget {
+        identity: identity.to_string(),
+        kind,
+        from: (s.into(), t.into()),
+        to: tables(to).into_iter().collect(),
+    }
+}
+
+#[tokio::test]
+async fn fixture_split_inclusion_rules() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_rules");
+    source
+        .psql_file(&fixture("split.sql"))
+        .expect("load split.sql");
+    let cat = catalog(&source).await;
+    let selection = Selection {
+        tables: tables(&["app.accounts", "app.child"]),
+        schemas: BTreeSet::from(["report".to_string()]),
+    };
+    let ddl = check_target(
+        &cat,
+        "split_rules",
+        &[fixture("split.sql")],
+        &selection,
+        // Not selected, and what goes with them: the audit table (its foreign key and
+        // the views over it), the inheritance parent (and so the child).
+        "DROP TABLE app.audit CASCADE; DROP TABLE app.base CASCADE; \
+         -- Event triggers go only when every table is selected.
+         DROP EVENT TRIGGER split_log_ddl; DROP FUNCTION app.on_ddl(); \
+         -- In a schema that is needed but not taken whole, and used by nothing selected.
+         DROP FUNCTION lib.unused(int); \
+         -- Per-schema default privileges go with whole schemas only.
+         ALTER DEFAULT PRIVILEGES FOR ROLE pgsplit_owner IN SCHEMA lib \
+           REVOKE SELECT ON TABLES FROM pgsplit_reader;",
+        &[
+            view("view", "app.audited", &["app.audit"]),
+            view("view", "report.audit_count", &["app.audit"]),
+            named(
+                CrossKind::Other,
+                "table app.child",
+                "app.child",
+                &["app.base"],
+            ),
+        ],
+    )
+    .await;
+    let values: Vec<&str> = ddl
+        .post_data
+        .iter()
+        .filter(|s| s.kind == ObjectKind::SequenceSet)
+        .map(|s| s.identity.as_str())
+        .collect();
+    assert_eq!(values, vec!["value of sequence lib.account_numbers"]);
+}

@@ -324,6 +324,11 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
 }
 
 fn defaults(b: &mut Builder<'_>) {
+    // What a generation expression needs, its table needs.
+    for (attrdef, table) in &b.cat.generated_defaults {
+        b.alias
+            .insert((class::ATTRDEF, *attrdef), (class::CLASS, *table));
+    }
     for d in &b.cat.defaults {
         let Some(rel) = b.cat.relation(d.table) else {
             continue;

@@ -71,7 +71,7 @@ impl Builder<'_> {
                 || match roles.anchor[i] {
                     Some(a) => inc[a],
                     None => {
-                        !roles.relation[i]
+                        !self.is_table(graph.items[i].key)
                             && graph.items[i].key.0 != class::EVENT_TRIGGER
                             && graph.deps[i].iter().any(|j| inc[*j] && roles.relation[*j])
                     }
