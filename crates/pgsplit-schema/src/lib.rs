@@ -1,7 +1,9 @@
 //! Native schema copy: reads the source catalog inside the copy's snapshot into a typed
 //! model ([`introspect`] → [`Catalog`]) and renders it as DDL in two sections, pre-data
 //! and post-data, ordered by real dependencies ([`Catalog::render`] → [`Ddl`]).
-//! [`Catalog::tables`] tells the data copy what to move.
+//! [`Catalog::tables`] tells the data copy what to move. For one target of a split,
+//! [`Catalog::render_selected`] keeps the selected relations and what they need, and
+//! reports the objects that would point into another target ([`CrossTarget`]).
 //!
 //! - `introspect.rs` + `sql/*.sql`: one catalog query per object kind, pipelined, with
 //!   placeholders for columns that differ between PostgreSQL 12 and 18; deparsed with an
@@ -9,7 +11,8 @@
 //! - `model.rs`, `catalog.rs`: the typed objects and lookups; `tables.rs`: the data-copy view.
 //! - `render/`: objects → items (create + comment + owner + grants) with `pg_depend`
 //!   dependencies; `order.rs` sorts them (cycles broken, pre-data objects that need a
-//!   post-data one move to post-data); `acl.rs` turns ACLs into GRANT/REVOKE like pg_dump.
+//!   post-data one move to post-data); `acl.rs` turns ACLs into GRANT/REVOKE like pg_dump;
+//!   `render/selection.rs` picks the items of one split target.
 //!
 //! Every target connection must run [`Ddl::SESSION_SETUP`] before the statements.
 

@@ -659,6 +659,31 @@ mod tests {
     }
 
     #[test]
+    fn selection_takes_a_table_with_its_sequence() {
+        let cat = serial_table();
+        let all = cat.render(&SchemaOptions::default());
+        let pick = |tables: &[&str]| Selection {
+            tables: tables
+                .iter()
+                .map(|t| ("public".to_string(), t.to_string()))
+                .collect(),
+            schemas: Default::default(),
+        };
+        let (ddl, cross) = cat.render_selected(&SchemaOptions::default(), &pick(&["t"]));
+        assert!(cross.is_empty());
+        let sql = |list: &[Statement]| list.iter().map(|s| s.sql.clone()).collect::<Vec<_>>();
+        assert_eq!(sql(&ddl.pre_data), sql(&all.pre_data));
+        assert_eq!(sql(&ddl.post_data), sql(&all.post_data));
+        // Another target: nothing of `t`, not even its sequence or the sequence's value.
+        let (ddl, cross) = cat.render_selected(&SchemaOptions::default(), &pick(&["u"]));
+        assert!(cross.is_empty());
+        assert!(
+            ddl.pre_data.is_empty() && ddl.post_data.is_empty(),
+            "{ddl:?}"
+        );
+    }
+
+    #[test]
     fn owners_are_optional() {
         let with = serial_table().render(&SchemaOptions::default());
         assert!(
