@@ -39,7 +39,9 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     )
     .await;
     printer.result(&report, || render(&report))?;
-    Ok(if report.problem_count() == 0 {
+    Ok(if report.bad_selection() {
+        ExitCode::Usage
+    } else if report.problem_count() == 0 {
         ExitCode::Success
     } else {
         ExitCode::Failure
@@ -94,6 +96,29 @@ fn render(report: &PlanReport) -> String {
                 yes_no(t.superuser),
                 yes_no(t.can_create)
             );
+        }
+        if let Some(split) = &line.split {
+            let _ = writeln!(
+                out,
+                "  split   {} objects, {} tables, ~{} rows, {}",
+                split.objects,
+                split.tables.len(),
+                count(split.estimated_rows),
+                bytes(split.estimated_bytes)
+            );
+            for t in &split.tables {
+                let _ = writeln!(
+                    out,
+                    "          {:<40} {:>10}  ~{} rows{}",
+                    format!("{}.{}", t.schema, t.name),
+                    bytes(t.bytes),
+                    count(t.estimated_rows),
+                    t.filter
+                        .as_ref()
+                        .map(|f| format!("  where {f}"))
+                        .unwrap_or_default()
+                );
+            }
         }
         if line.problems.is_empty() {
             let _ = writeln!(out, "  ok: no problems found");

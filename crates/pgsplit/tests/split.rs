@@ -301,3 +301,66 @@ fn a_typo_in_a_selector_exits_2_naming_the_line_and_word() {
         .unwrap();
     assert_eq!(exists.trim(), "0", "the target database was created");
 }
+
+#[test]
+fn plan_shows_each_target_of_a_split() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_plan");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{src}@@{a} schemas=sales\n{src}@@{b} schemas=inventory where:inventory.products=\"price > 100\"\n",
+            src = source.url(),
+            a = cluster.url("plan_split_a"),
+            b = cluster.url("plan_split_b"),
+        ),
+    );
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    // order_items -> inventory.products crosses from the sales target.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let sales = &doc["lines"][0];
+    let names: Vec<&str> = sales["split"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["customers", "order_items", "orders"]);
+    assert!(sales["split"]["objects"].as_u64().unwrap() > 10);
+    assert!(
+        sales["split"]["estimated_rows"].as_i64().unwrap() >= 80000,
+        "{sales}"
+    );
+    assert_eq!(sales["problems"][0]["kind"], "cross_target");
+    assert!(
+        sales["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("order_items")
+    );
+    let inventory = &doc["lines"][1]["split"]["tables"];
+    let products = inventory
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "products")
+        .unwrap();
+    assert_eq!(products["filter"], "(price > 100)");
+    // A selector that matches nothing is bad input.
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{}@@{} schemas=salez\n",
+            source.url(),
+            cluster.url("plan_split_c")
+        ),
+    );
+    let out = pgsplit(&["plan", &mapping]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("schemas=salez: no such schema"), "{stdout}");
+}

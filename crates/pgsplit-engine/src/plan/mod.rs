@@ -21,6 +21,14 @@ impl PlanReport {
     pub fn problem_count(&self) -> usize {
         self.lines.iter().map(|l| l.problems.len()).sum()
     }
+
+    /// A selector that does not fit its source is bad input (exit 2).
+    pub fn bad_selection(&self) -> bool {
+        self.lines
+            .iter()
+            .flat_map(|l| &l.problems)
+            .any(|p| p.kind == ProblemKind::Selection)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -30,7 +38,33 @@ pub struct LinePlan {
     pub target_url: String,
     pub source: Option<SourceFacts>,
     pub target: Option<TargetFacts>,
+    /// For a line with selectors: what this target of the split receives.
+    pub split: Option<SplitFacts>,
     pub problems: Vec<Problem>,
+}
+
+/// One target's share of a split source.
+#[derive(Debug, Serialize)]
+pub struct SplitFacts {
+    /// DDL statements the target receives.
+    pub objects: usize,
+    pub tables: Vec<SplitTable>,
+    /// Estimated rows and bytes of the tables copied whole; filtered tables count fully
+    /// here too (the share of a filter is not known before the copy).
+    pub estimated_rows: i64,
+    pub estimated_bytes: i64,
+    /// Foreign keys and views that would point into another target.
+    pub cross_target: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SplitTable {
+    pub schema: String,
+    pub name: String,
+    pub estimated_rows: i64,
+    pub bytes: i64,
+    /// The row filter, for tables copied in part.
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,6 +130,10 @@ pub enum ProblemKind {
     RolesMissing,
     NeedsSuperuser,
     Unsupported,
+    /// A split selector that does not fit the source.
+    Selection,
+    /// A foreign key or view would point from this target into another one.
+    CrossTarget,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +163,10 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
 async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
     let allow_non_empty = options.allow_non_empty;
     let (source, target) = tokio::join!(source_facts(line, options), target_facts(line));
+    let (source, split) = match source {
+        Ok((facts, split)) => (Ok(facts), split),
+        Err(e) => (Err(e), None),
+    };
     let mut problems = Vec::new();
     let source = source
         .map_err(|e| {
@@ -228,12 +270,27 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
             });
         }
     }
+    match &split {
+        Some(Err(message)) => problems.push(Problem {
+            kind: ProblemKind::Selection,
+            message: message.clone(),
+        }),
+        Some(Ok(facts)) if !facts.cross_target.is_empty() => problems.push(Problem {
+            kind: ProblemKind::CrossTarget,
+            message: format!(
+                "would point into another target (foreign keys are refused unless run with --drop-cross-target-fks; views are left out): {}",
+                facts.cross_target.join("; ")
+            ),
+        }),
+        _ => {}
+    }
     LinePlan {
         line: line.line,
         source_url: line.source.to_string(),
         target_url: line.target.to_string(),
         source,
         target,
+        split: split.and_then(Result::ok),
         problems,
     }
 }
@@ -241,7 +298,12 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
 /// Errors as plain messages: plan reports them, it never stops on them.
 type FactResult<T> = Result<T, String>;
 
-async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<SourceFacts> {
+type SplitResult = Option<Result<SplitFacts, String>>;
+
+async fn source_facts(
+    line: &MappingLine,
+    options: PlanOptions,
+) -> FactResult<(SourceFacts, SplitResult)> {
     let conn = session::open(&line.source)
         .await
         .map_err(|e| e.to_string())?;
@@ -268,7 +330,64 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
         .iter()
         .map(|(kind, name)| format!("{kind} {name}"))
         .collect();
-    Ok(facts)
+    if line.selector.is_everything() {
+        return Ok((facts, None));
+    }
+    let tables = pgsplit_copy::tables::read_tables(&conn.client)
+        .await
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+    let split = split_facts(line, &catalog, &tables, options);
+    Ok((facts, Some(split)))
+}
+
+fn split_facts(
+    line: &MappingLine,
+    catalog: &pgsplit_schema::Catalog,
+    tables: &[pgsplit_copy::SourceTable],
+    options: PlanOptions,
+) -> Result<SplitFacts, String> {
+    let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
+    let (ddl, cross) = catalog.render_selected(
+        &pgsplit_schema::SchemaOptions {
+            no_owner: options.no_owner,
+            no_acl: options.no_acl,
+        },
+        &pgsplit_schema::Selection {
+            tables: resolved.relations.clone(),
+            schemas: resolved.whole_schemas.clone(),
+        },
+    );
+    let chosen: Vec<SplitTable> = tables
+        .iter()
+        .filter(|t| {
+            resolved
+                .relations
+                .contains(&(t.schema.clone(), t.name.clone()))
+        })
+        .map(|t| SplitTable {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+            estimated_rows: t.estimated_rows as i64,
+            bytes: t.bytes,
+            filter: resolved
+                .predicates
+                .get(&(t.schema.clone(), t.name.clone()))
+                .cloned(),
+        })
+        .collect();
+    Ok(SplitFacts {
+        objects: ddl.pre_data.len() + ddl.post_data.len(),
+        estimated_rows: chosen.iter().map(|t| t.estimated_rows).sum(),
+        estimated_bytes: chosen.iter().map(|t| t.bytes).sum(),
+        tables: chosen,
+        cross_target: cross
+            .iter()
+            .map(|c| {
+                let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
+                format!("{} (needs {})", c.identity, to.join(", "))
+            })
+            .collect(),
+    })
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {
