@@ -54,7 +54,7 @@ SELECT i,
        jsonb_build_object('plan', (ARRAY['free', 'pro', 'team'])[1 + i % 3],
                           'score', round((random() * 100)::numeric, 3),
                           'flags', jsonb_build_array(i % 2 = 0, i % 3 = 0))
-FROM generate_series(1, :customers) AS i;
+FROM generate_series(1::bigint, :customers) AS i;
 
 INSERT INTO bench.events
 SELECT i,
@@ -70,7 +70,7 @@ SELECT i,
                           'items', jsonb_build_array(i % 100, i % 37, i % 11),
                           'latency_ms', round((random() * 300)::numeric, 1)),
        decode(md5(i::text), 'hex')
-FROM generate_series(1, :events) AS i;
+FROM generate_series(1::bigint, :events) AS i;
 
 -- ~3 kB bodies of hex digits: stored compressed or out of line (TOAST).
 INSERT INTO bench.documents
@@ -80,7 +80,7 @@ SELECT i,
        (SELECT string_agg(md5((i * 100 + j)::text), ' ') FROM generate_series(1, 90) AS j),
        jsonb_build_object('lang', (ARRAY['en', 'de', 'fr'])[1 + i % 3], 'version', i % 9),
        timestamptz '2024-01-01 00:00+00' + i * interval '1 minute'
-FROM generate_series(1, :documents) AS i;
+FROM generate_series(1::bigint, :documents) AS i;
 
 CREATE UNIQUE INDEX customers_email_key ON bench.customers (email);
 CREATE INDEX customers_segment_idx ON bench.customers (segment, created_at);
