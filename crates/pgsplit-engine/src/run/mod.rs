@@ -235,6 +235,9 @@ async fn run_line(
         (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
     let target_conn =
         target::prepare(&line.target, create, options.clean && resumed.is_none()).await?;
+    if resumed.is_some() {
+        target::end_orphans(&target_conn).await?;
+    }
     if options.sections != Sections::DataOnly && resumed.is_none() {
         let objects = target::user_objects(&target_conn).await?;
         if objects > 0 {

@@ -114,3 +114,27 @@ async fn recreate(
         .await
         .map_err(|e| RunError::db(&maintenance.server, "create the target database", e))
 }
+
+/// Ends what a stopped run left running on the target: its server processes outlive it
+/// until they notice the client is gone (an index build may run for minutes), and would
+/// collide with the resumed run's statements. Waits until they are gone.
+pub async fn end_orphans(conn: &Connection) -> Result<(), RunError> {
+    const SQL: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'pgsplit' \
+           AND pid <> pg_backend_pid()";
+    for _ in 0..50 {
+        let row = conn
+            .client
+            .query_one(SQL, &[])
+            .await
+            .map_err(|e| RunError::db(&conn.server, "end the stopped run's sessions", e))?;
+        if row.get::<_, i64>(0) == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Err(RunError::Refused(format!(
+        "{}: sessions of the stopped run do not end",
+        conn.server
+    )))
+}

@@ -301,12 +301,20 @@ impl Cluster {
             .as_server_user(self.binaries.tool("pg_ctl"))
             .arg("-D")
             .arg(self.data_dir())
-            .args(["-w", "-t", "60", "-m", "fast", "restart"])
-            .arg("-l")
-            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-m", "fast", "stop"])
             .stdin(Stdio::null())
             .output();
-        check_output(out, "pg_ctl restart").map(drop)
+        check_output(out, "pg_ctl stop").map(drop)?;
+        // The old postmaster's port can take a moment to be free again.
+        let mut last = String::new();
+        for _ in 0..5 {
+            match self.start_server() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        Err(last)
     }
 
     /// Stops the server immediately.
