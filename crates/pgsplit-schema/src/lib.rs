@@ -1,14 +1,14 @@
 //! Native schema copy: reads the source catalog inside the copy's snapshot into a typed
 //! model ([`introspect`] → [`Catalog`]) and renders it as DDL in two sections, pre-data
 //! and post-data, ordered by real dependencies ([`Catalog::render`] → [`Ddl`]).
-//! [`Catalog::tables`] tells the data copy what to move. For one target of a split,
+//! (What the data copy moves is read by `pgsplit-copy`.) For one target of a split,
 //! [`Catalog::render_selected`] keeps the selected relations and what they need, and
 //! reports the objects that would point into another target ([`CrossTarget`]).
 //!
 //! - `introspect.rs` + `sql/*.sql`: one catalog query per object kind, pipelined, with
 //!   placeholders for columns that differ between PostgreSQL 12 and 18; deparsed with an
 //!   empty `search_path`, so every name in the output is schema-qualified.
-//! - `model.rs`, `catalog.rs`: the typed objects and lookups; `tables.rs`: the data-copy view.
+//! - `model.rs`, `catalog.rs`: the typed objects and lookups.
 //! - `render/`: objects → items (create + comment + owner + grants) with `pg_depend`
 //!   dependencies; `order.rs` sorts them (cycles broken, pre-data objects that need a
 //!   post-data one move to post-data); `acl.rs` turns ACLs into GRANT/REVOKE like pg_dump;
@@ -23,10 +23,8 @@ mod introspect;
 pub mod model;
 mod order;
 mod render;
-mod tables;
 
 pub use catalog::Catalog;
 pub use error::SchemaError;
 pub use introspect::introspect;
 pub use render::{CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Selection, Statement};
-pub use tables::{Column, Table};
