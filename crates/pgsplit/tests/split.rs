@@ -14,7 +14,7 @@ fn split(
     lines: &[(String, &str)],
     extra: &[&str],
     expect: i32,
-) -> (serde_json::Value, String) {
+) -> (serde_json::Value, (tempfile::TempDir, String)) {
     let dir = tempfile::tempdir().unwrap();
     let body: String = lines
         .iter()
@@ -35,10 +35,35 @@ fn split(
     let out = pgsplit(&args);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(expect), "{stdout}\n{stderr}");
-    (
-        serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
-        stderr,
-    )
+    let report = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (report, (dir, mapping))
+}
+
+/// `pgsplit verify` on a split mapping: the exit code and the JSON report.
+fn verify(mapping: &str) -> (i32, serde_json::Value) {
+    let out = pgsplit(&["verify", mapping, "--json", "-", "--no-progress"]);
+    let (stdout, stderr) = text(&out);
+    let report =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The lines of a verify report with a table that does not match.
+fn mismatched_lines(report: &serde_json::Value) -> Vec<usize> {
+    report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            l["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["matches"] == false)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn tables_of(db: &TestDb<'_>) -> Vec<String> {
@@ -86,7 +111,11 @@ fn monolith_split_three_ways_by_schema() {
         "{error}"
     );
 
-    let (report, _) = split(&source, &lines, &["--drop-cross-target-fks", "--clean"], 0);
+    let (report, (_dir, mapping)) =
+        split(&source, &lines, &["--drop-cross-target-fks", "--clean"], 0);
+    // verify knows the split: each target against its share of the source.
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
     for (i, schema) in ["sales", "inventory", "billing"].iter().enumerate() {
         let line = &report["lines"][i];
         assert!(line["error"].is_null(), "{line}");
@@ -220,7 +249,7 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
         .zip(&selectors)
         .map(|(n, s)| (cluster.url(n), s.as_str()))
         .collect();
-    let (report, _) = split(&source, &lines, &[], 0);
+    let (report, (_dir, mapping)) = split(&source, &lines, &[], 0);
     let ids = source.psql("SELECT string_agg(DISTINCT tenant_id::text, ',') FROM accounts");
     let oracle = postgres_hash_partitions(cluster, ids.trim());
     let mut total = 0;
@@ -243,6 +272,19 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
             .unwrap();
     }
     assert_eq!(total, 5000, "every row in exactly one shard");
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+    // A row moved to the wrong shard is found on both shards it touches.
+    let id = dbs[1].psql("SELECT id FROM accounts ORDER BY id LIMIT 1");
+    let id = id.trim();
+    let row = dbs[1].psql(&format!(
+        "SELECT format('(%s, %s, %s, %L)', id, coalesce(tenant_id::text, 'NULL'), plan_id, note) FROM accounts WHERE id = {id}"
+    ));
+    dbs[1].psql(&format!("DELETE FROM accounts WHERE id = {id}"));
+    dbs[2].psql(&format!("INSERT INTO accounts VALUES {}", row.trim()));
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 3, "{verified}");
+    assert_eq!(mismatched_lines(&verified), [1, 2], "{verified}");
 }
 
 #[test]

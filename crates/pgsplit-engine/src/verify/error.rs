@@ -32,6 +32,9 @@ pub enum VerifyError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A split selector that does not fit the source.
+    #[error("{0}")]
+    Selection(String),
 }
 
 impl VerifyError {

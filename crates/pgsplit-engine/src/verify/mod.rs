@@ -106,11 +106,40 @@ async fn verify_line(
         open_leader(line, Side::Source),
         open_leader(line, Side::Target),
     )?;
-    let (pairs, findings) = tables::pair_tables(
-        source.tables.clone(),
-        target.tables.clone(),
-        &options.row_filters,
-    );
+    let schema_options = SchemaOptions {
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+    };
+    // The source's catalog first: a target of a split is compared with its share only
+    // (its tables, its rows, its objects and sequences).
+    let (source_catalog, source_ddl) = read_catalog(&source.conn, &schema_options).await?;
+    let mut row_filters = options.row_filters.clone();
+    let (source_tables, source_ddl) = if line.selector.is_everything() {
+        (source.tables.clone(), source_ddl)
+    } else {
+        let resolved = crate::split::resolve(&line.selector, &source_catalog, &source.tables)
+            .map_err(VerifyError::Selection)?;
+        let (ddl, _) = source_catalog.render_selected(
+            &schema_options,
+            &pgsplit_schema::Selection {
+                tables: resolved.relations.clone(),
+                schemas: resolved.whole_schemas.clone(),
+            },
+        );
+        row_filters.extend(resolved.predicates.clone());
+        let tables = source
+            .tables
+            .iter()
+            .filter(|t| {
+                resolved
+                    .relations
+                    .contains(&(t.schema.clone(), t.name.clone()))
+            })
+            .cloned()
+            .collect();
+        (tables, ddl)
+    };
+    let (pairs, findings) = tables::pair_tables(source_tables, target.tables.clone(), &row_filters);
     let mut plans = Vec::with_capacity(pairs.len());
     for (s, t) in pairs {
         let source_chunks = tables::plan_chunks(
@@ -130,8 +159,7 @@ async fn verify_line(
         .await
         .map_err(|e| VerifyError::db(&target.conn.server, "read key bounds", e))?;
         plans.push(TablePlan {
-            row_filter: options
-                .row_filters
+            row_filter: row_filters
                 .get(&(s.schema.clone(), s.name.clone()))
                 .cloned(),
             source: s,
@@ -169,29 +197,29 @@ async fn verify_line(
         level,
         Arc::clone(progress),
     );
-    // The catalogs are read on the leaders, inside their snapshots, while the workers
+    // The target's catalog is read on its leader, inside its snapshot, while the workers
     // read the rows.
-    let schema_options = SchemaOptions {
-        no_owner: options.no_owner,
-        no_acl: options.no_acl,
-    };
-    let catalogs = async {
-        tokio::try_join!(
-            read_catalog(&source.conn, &schema_options),
-            read_catalog(&target.conn, &schema_options),
-        )
-    };
-    let (rows, catalogs) = tokio::join!(rows, catalogs);
-    let ((source_catalog, source_ddl), (target_catalog, target_ddl)) = catalogs?;
+    let (rows, target_catalog) = tokio::join!(rows, read_catalog(&target.conn, &schema_options));
+    let (target_catalog, target_ddl) = target_catalog?;
     found.tables = rows?;
     found.tables.extend(findings);
     let (statements, differences) = schema::compare(&source_ddl, &target_ddl);
     found.schema_statements = statements;
     found.schema_differences = differences;
-    found.sequences = sequences::compare(
-        &sequences::states(&source_catalog),
-        &sequences::states(&target_catalog),
-    );
+    let mut expected_sequences = sequences::states(&source_catalog);
+    if !line.selector.is_everything() {
+        // Only the sequences this target of the split received.
+        expected_sequences.retain(|(schema, name), _| {
+            // Its value is set by this target's DDL (identity sequences included).
+            let identity = format!("sequence {schema}.{name}");
+            source_ddl
+                .pre_data
+                .iter()
+                .chain(&source_ddl.post_data)
+                .any(|s| s.identity == identity || s.identity.ends_with(&format!(" {identity}")))
+        });
+    }
+    found.sequences = sequences::compare(&expected_sequences, &sequences::states(&target_catalog));
     // Every worker has imported the snapshots by now.
     let _ = source.conn.client.batch_execute("COMMIT").await;
     let _ = target.conn.client.batch_execute("COMMIT").await;
