@@ -406,3 +406,65 @@ fn plan_shows_each_target_of_a_split() {
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("schemas=salez: no such schema"), "{stdout}");
 }
+
+#[test]
+fn pagila_split_three_ways_by_table() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_pagila");
+    if !testing::load_corpus(&source, "pagila").unwrap() {
+        eprintln!("skipping: no ../shared/corpora next to the repository");
+        return;
+    }
+    let groups = [
+        (
+            "people",
+            "tables=public.customer,public.address,public.city,public.country,public.store,public.staff,public.payment",
+        ),
+        (
+            "films",
+            "tables=public.film,public.actor,public.film_actor,public.film_category,public.category,public.language,public.inventory",
+        ),
+        ("rentals", "tables=public.rental"),
+    ];
+    let names: Vec<String> = groups
+        .iter()
+        .map(|(g, _)| format!("{}_{g}", source.name))
+        .collect();
+    let dbs: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(groups.iter())
+        .map(|(n, (_, selector))| (cluster.url(n), *selector))
+        .collect();
+    let (report, (_dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 0);
+    for (i, db) in dbs.iter().enumerate() {
+        let line = &report["lines"][i];
+        assert!(line["error"].is_null(), "{line}");
+        all_verified(line);
+        let tables = tables_of(db);
+        assert!(!tables.is_empty());
+        for t in &tables {
+            assert_eq!(fingerprint(db, t), fingerprint(&source, t), "{t}");
+        }
+        let invalid =
+            db.psql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated");
+        assert_eq!(invalid.trim(), "0");
+    }
+    // Each target holds exactly its tables (payment with its partitions).
+    assert!(tables_of(&dbs[0]).contains(&"public.payment_p2022_01".to_string()));
+    assert!(
+        !tables_of(&dbs[0])
+            .iter()
+            .any(|t| t == "public.film" || t == "public.rental")
+    );
+    assert_eq!(tables_of(&dbs[2]), ["public.rental"]);
+    // rental's foreign keys point into the other targets: left out and listed.
+    let left_out = report["lines"][2]["cross_target"].to_string();
+    assert!(
+        left_out.contains("rental_customer_id_fkey")
+            && left_out.contains("rental_inventory_id_fkey"),
+        "{left_out}"
+    );
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+}
