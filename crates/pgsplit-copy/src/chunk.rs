@@ -62,6 +62,17 @@ impl Chunk {
     }
 }
 
+/// The WHERE condition of one chunk of a table whose rows are also filtered (a split's
+/// share): the chunk's range and the filter, `None` for every row.
+pub fn with_filter(chunk: &Chunk, filter: Option<&str>) -> Option<String> {
+    match (chunk.predicate(), filter) {
+        (None, None) => None,
+        (Some(c), None) => Some(c),
+        (None, Some(f)) => Some(format!("({f})")),
+        (Some(c), Some(f)) => Some(format!("{c} AND ({f})")),
+    }
+}
+
 /// How a table is split: a pure function of its size and the threshold, so plans are
 /// reproducible (and a resumed run finds the same chunks).
 pub fn plan_chunks(

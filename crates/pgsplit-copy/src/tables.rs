@@ -42,12 +42,7 @@ pub struct SourceTable {
 impl SourceTable {
     /// The rows of one chunk of this table: the chunk's range and the table's filter.
     pub fn predicate(&self, chunk: &crate::Chunk) -> Option<String> {
-        match (chunk.predicate(), &self.row_filter) {
-            (None, None) => None,
-            (Some(c), None) => Some(c),
-            (None, Some(f)) => Some(f.clone()),
-            (Some(c), Some(f)) => Some(format!("({c}) AND ({f})")),
-        }
+        crate::chunk::with_filter(chunk, self.row_filter.as_deref())
     }
 
     /// `"schema"."name"`

@@ -129,17 +129,6 @@ fn finding(table: &SourceTable, row_filter: Option<String>, problem: &str) -> Ta
     }
 }
 
-/// The WHERE condition of one side's chunk: the chunk's range and, on the source, the
-/// table's row filter.
-pub fn predicate(chunk: &Chunk, row_filter: Option<&str>) -> Option<String> {
-    match (chunk.predicate(), row_filter) {
-        (None, None) => None,
-        (Some(c), None) => Some(c),
-        (None, Some(f)) => Some(format!("({f})")),
-        (Some(c), Some(f)) => Some(format!("{c} AND ({f})")),
-    }
-}
-
 /// How one side of a table is cut: ctid pages from PostgreSQL 14, an integer key before.
 pub async fn plan_chunks(
     client: &Client,
@@ -353,7 +342,7 @@ async fn worker(
         let spec = CopySpec {
             table: &plan.source,
             format: plan.source.format,
-            predicate: predicate(
+            predicate: pgsplit_copy::chunk::with_filter(
                 &item.chunk,
                 (side == Side::Source)
                     .then_some(plan.row_filter.as_deref())
@@ -521,6 +510,7 @@ mod tests {
             from: 0,
             to: Some(10),
         };
+        let predicate = pgsplit_copy::chunk::with_filter;
         assert_eq!(predicate(&Chunk::Whole, None), None);
         assert_eq!(
             predicate(&Chunk::Whole, Some("tenant_id = 1 OR x")),
