@@ -1,6 +1,7 @@
 //! The `pgsplit` command line: arguments → validated configuration → engine → printer.
 
 mod exit_code;
+mod iam;
 mod output;
 mod plan_cmd;
 mod progress_view;
@@ -25,6 +26,8 @@ use output::{JsonOut, Printer};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    iam: iam::IamArgs,
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -104,9 +107,9 @@ fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan(args) => plan_cmd::run(args, &printer).await,
-            Command::Run(args) => run_cmd::run(args, &printer, show_progress).await,
-            Command::Verify(args) => verify_cmd::run(args, &printer, show_progress).await,
+            Command::Plan(args) => plan_cmd::run(args, &printer, &cli.iam).await,
+            Command::Run(args) => run_cmd::run(args, &printer, show_progress, &cli.iam).await,
+            Command::Verify(args) => verify_cmd::run(args, &printer, show_progress, &cli.iam).await,
             Command::Schema(args) => schema_cmd::run(args).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,

@@ -27,8 +27,13 @@ pub struct PlanArgs {
     pub no_acl: bool,
 }
 
-pub async fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let mapping = Mapping::read(&args.mapping)?;
+pub async fn run(
+    args: PlanArgs,
+    printer: &Printer,
+    iam: &crate::iam::IamArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut mapping = Mapping::read(&args.mapping)?;
+    crate::iam::apply(&mut mapping, iam).await?;
     let report = plan::plan(
         &mapping,
         plan::PlanOptions {

@@ -119,12 +119,14 @@ pub async fn run(
     args: RunArgs,
     printer: &Printer,
     show_progress: bool,
+    iam: &crate::iam::IamArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mapping = Mapping::read(&args.mapping)?;
+    let mut mapping = Mapping::read(&args.mapping)?;
     if args.jobs == 0 || args.index_jobs == 0 {
         return Err(crate::UsageError("--jobs and --index-jobs must be at least 1".into()).into());
     }
     check_work_dir(&args.work_dir, args.resume.is_some())?;
+    crate::iam::apply(&mut mapping, iam).await?;
     let options = RunOptions {
         jobs: args.jobs,
         index_jobs: args.index_jobs,

@@ -55,8 +55,10 @@ pub async fn run(
     args: VerifyArgs,
     printer: &Printer,
     show_progress: bool,
+    iam: &crate::iam::IamArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mapping = Mapping::read(&args.mapping)?;
+    let mut mapping = Mapping::read(&args.mapping)?;
+    crate::iam::apply(&mut mapping, iam).await?;
     if args.jobs == 0 {
         anyhow::bail!(crate::UsageError("--jobs must be at least 1".into()));
     }

@@ -270,3 +270,80 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
         "DROP EVENT TRIGGER note_ddl; DROP OWNED BY \"owner_{suffix}\", \"reader_{suffix}\"; DROP ROLE \"owner_{suffix}\"; DROP ROLE \"reader_{suffix}\";"
     ));
 }
+
+#[test]
+fn aws_iam_tokens_are_used_as_passwords_and_never_printed() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_iam");
+    let role = format!("{}_iam", source.name);
+    source.psql(&format!("CREATE ROLE \"{role}\" LOGIN SUPERUSER"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = |db: &str| {
+        format!(
+            "postgres://{role}@127.0.0.1:{}/{db}?sslmode=disable",
+            cluster.port()
+        )
+    };
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", url(&source.name), url("iam_new")),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+        .args([
+            "plan",
+            &mapping,
+            "--aws-iam-auth",
+            "--aws-region",
+            "eu-west-1",
+            "-v",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        .env("PGSPLIT_LOG", "debug")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    // The local server trusts the role, so the token is accepted as any password would be.
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for blob in [&stdout, &stderr] {
+        assert!(
+            !blob.contains("X-Amz-Signature") && !blob.contains("Action=connect"),
+            "token printed: {blob}"
+        );
+        assert!(
+            !blob.contains("wJalrXUtnFEMI"),
+            "secret key printed: {blob}"
+        );
+    }
+    // With SCRAM required, the token is what the server gets as the password: it is
+    // refused as a wrong password, not as a missing one.
+    source.psql(&format!(
+        "ALTER ROLE \"{role}\" PASSWORD 'not-a-token'; GRANT password_users TO \"{role}\""
+    ));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+        .args([
+            "plan",
+            &mapping,
+            "--aws-iam-auth",
+            "--aws-region",
+            "eu-west-1",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("password authentication failed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("X-Amz-Signature") && !stderr.contains("X-Amz-Signature"));
+    source.psql(&format!("DROP ROLE \"{role}\""));
+}
