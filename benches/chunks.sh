@@ -117,7 +117,7 @@ LOAD_END=$(load_average)
 declare -A MEDIAN MIN MAX OKRUNS
 for variant in whole split; do
     awk -F'\t' -v t="$variant" '$1 == t && $5 == "ok" { print $3 }' "$RESULTS" >"$WORK/times"
-    read -r MEDIAN[$variant] MIN[$variant] MAX[$variant] OKRUNS[$variant] < <(stats "$WORK/times")
+    read -r "MEDIAN[$variant]" "MIN[$variant]" "MAX[$variant]" "OKRUNS[$variant]" < <(stats "$WORK/times")
 done
 
 echo

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by benches/run.sh and benches/chunks.sh. Source it after scripts/demo/cluster.sh.
 
 # Server settings for both benchmark clusters. Durability is off (fsync, full pages,
@@ -23,6 +24,7 @@ bench_start_clusters() {
     cluster_start source "$work/source" "${BENCH_SETTINGS[@]}"
     SOURCE_PORT=$CLUSTER_PORT
     cluster_start target "$work/target" "${BENCH_SETTINGS[@]}"
+    # shellcheck disable=SC2034 # used by the sourcing script
     TARGET_PORT=$CLUSTER_PORT
 }
 

@@ -158,7 +158,7 @@ LOAD_END=$(load_average)
 declare -A MEDIAN MIN MAX OKRUNS
 for tool in "${TOOLS[@]}"; do
     awk -F'\t' -v t="$tool" '$1 == t && $5 == "ok" { print $3 }' "$RESULTS" >"$WORK/times"
-    read -r MEDIAN[$tool] MIN[$tool] MAX[$tool] OKRUNS[$tool] < <(stats "$WORK/times")
+    read -r "MEDIAN[$tool]" "MIN[$tool]" "MAX[$tool]" "OKRUNS[$tool]" < <(stats "$WORK/times")
 done
 awk -F'\t' '$1 == "pgsplit" && $6 != "-" { print $6 / 1024 }' "$RESULTS" >"$WORK/rss_mb"
 read -r RSS_MEDIAN _ RSS_MAX _ < <(stats "$WORK/rss_mb")

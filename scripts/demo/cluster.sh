@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Throwaway local PostgreSQL clusters for scripts/demo.sh and benches/*.sh.
 # Source this file; it defines functions only. Each cluster lives in its own folder under a
 # temporary directory, listens on 127.0.0.1 and a free port, trusts local connections, and
@@ -14,6 +15,7 @@ die() { log "error: $*"; exit 1; }
 pg_bin() {
     if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
     local dir
+    # shellcheck disable=SC2012 # version-sorted folder names, no odd characters
     dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
     [ -x "$dir/initdb" ] || die "no PostgreSQL server binaries found (run scripts/setup.sh)"
     echo "$dir"
