@@ -160,7 +160,7 @@ for tool in "${TOOLS[@]}"; do
     awk -F'\t' -v t="$tool" '$1 == t && $5 == "ok" { print $3 }' "$RESULTS" >"$WORK/times"
     read -r "MEDIAN[$tool]" "MIN[$tool]" "MAX[$tool]" "OKRUNS[$tool]" < <(stats "$WORK/times")
 done
-awk -F'\t' '$1 == "pgsplit" && $6 != "-" { print $6 / 1024 }' "$RESULTS" >"$WORK/rss_mb"
+awk -F'\t' '$1 == "pgsplit" && $5 == "ok" && $6 != "-" { print $6 / 1024 }' "$RESULTS" >"$WORK/rss_mb"
 read -r RSS_MEDIAN _ RSS_MAX _ < <(stats "$WORK/rss_mb")
 ratio() { # peer median / pgsplit median
     awk -v p="${MEDIAN[$1]}" -v s="${MEDIAN[pgsplit]}" 'BEGIN {
@@ -193,7 +193,7 @@ num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \
         "$(psql_at "$SOURCE_PORT" postgres -c 'SHOW server_version')" \
         "$(pgcopydb --version 2>/dev/null | awk '/version/ { print $3; exit }')" \
-        "$("$PGSPLIT" --version | awk '{ print $2 }')" \
+        "$("$PGSPLIT" --version 2>/dev/null | head -1 | awk '{ print $2 }' | tr -cd '[:alnum:]._+-')" \
         "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
     printf '  "server_settings": ['
     printf '"%s", ' "${BENCH_SETTINGS[@]}" | sed 's/, $//'
