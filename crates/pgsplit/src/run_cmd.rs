@@ -234,7 +234,7 @@ fn render(report: &RunReport) -> String {
             let _ = writeln!(
                 out,
                 "  {:<40} {:>10} {:>10} {:>8} {:>8} {:>6}  verified",
-                "table", "rows", "size", "seconds", "MB/s", "chunks"
+                "table", "rows", "streamed", "seconds", "MB/s", "chunks"
             );
         }
         for t in &line.tables {
