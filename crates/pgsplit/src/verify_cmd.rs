@@ -92,6 +92,27 @@ fn render(report: &VerifyReport) -> String {
     for line in &report.lines {
         render_line(&mut out, line);
     }
+    if !report.shards.is_empty() {
+        let _ = writeln!(out, "shards: the shares add up to the whole source table");
+    }
+    for c in &report.shards {
+        let verdict = if c.matches {
+            "ok".to_string()
+        } else {
+            format!(
+                "MISMATCH: source {} rows, shards {} rows",
+                c.source_rows, c.shard_rows
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  {}.{} by {} over {} shards: {verdict}",
+            c.schema, c.name, c.key, c.modulus
+        );
+    }
+    if let Some(e) = &report.shards_error {
+        let _ = writeln!(out, "shards: could not check: {e}");
+    }
     let lines = &report.lines;
     let tables: usize = lines.iter().map(|l| l.tables.len()).sum();
     let tables_bad: usize = lines

@@ -274,6 +274,17 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
     assert_eq!(total, 5000, "every row in exactly one shard");
     let (code, verified) = verify(&mapping);
     assert_eq!(code, 0, "{verified}");
+    // Across the shards: the shares of accounts add up to the whole source table.
+    let coverage = &verified["shards"][0];
+    assert_eq!(coverage["name"], "accounts", "{verified}");
+    assert_eq!(coverage["source_rows"], 5000);
+    assert_eq!(coverage["shard_rows"], 5000);
+    assert_eq!(coverage["matches"], true);
+    assert_eq!(
+        verified["shards"].as_array().unwrap().len(),
+        1,
+        "plans is not sharded"
+    );
     // A row moved to the wrong shard is found on both shards it touches.
     let id = dbs[1].psql("SELECT id FROM accounts ORDER BY id LIMIT 1");
     let id = id.trim();

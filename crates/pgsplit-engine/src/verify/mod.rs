@@ -11,6 +11,7 @@ mod error;
 pub mod report;
 mod schema;
 mod sequences;
+pub mod shards;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -82,6 +83,16 @@ pub async fn verify(
         }
         found.seconds = line_started.elapsed().as_secs_f64();
         report.lines.push(found);
+    }
+    if report.lines.iter().all(|l| l.error.is_none()) {
+        let level = match options.level {
+            VerifyLevel::Checksum => VerifyLevel::Checksum,
+            _ => VerifyLevel::Count,
+        };
+        match shards::check(mapping, &report, level).await {
+            Ok(found) => report.shards = found,
+            Err(e) => report.shards_error = Some(format!("{e:#}")),
+        }
     }
     report.seconds = started.elapsed().as_secs_f64();
     report

@@ -10,18 +10,23 @@ use crate::run::VerifyLevel;
 #[derive(Debug, Default, Serialize)]
 pub struct VerifyReport {
     pub lines: Vec<LineVerification>,
+    /// Hash-sharded splits: per sharded table, the shares add up to the whole source.
+    pub shards: Vec<super::shards::ShardCoverage>,
+    /// Why the shard check could not run, if it could not.
+    pub shards_error: Option<String>,
     pub seconds: f64,
 }
 
 impl VerifyReport {
     /// A line could not be checked to the end (connection, permission, read errors).
     pub fn failed(&self) -> bool {
-        self.lines.iter().any(|l| l.error.is_some())
+        self.lines.iter().any(|l| l.error.is_some()) || self.shards_error.is_some()
     }
 
     /// Something differs between a source and its target.
     pub fn mismatched(&self) -> bool {
         self.lines.iter().any(LineVerification::mismatched)
+            || self.shards.iter().any(|s| !s.matches)
     }
 }
 
