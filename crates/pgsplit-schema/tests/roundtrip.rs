@@ -51,51 +51,13 @@ async fn copy_schema(source: &TestDb<'_>, target: &TestDb<'_>, options: &SchemaO
     ddl
 }
 
-fn pg_dump(db: &TestDb<'_>) -> String {
-    let cluster = db.cluster;
-    let out = Command::new(cluster.binaries().client("pg_dump"))
-        .args([
-            "--schema-only",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port().to_string(),
-        ])
-        .args(["-U", "postgres", "-d", &db.name])
-        .env("PGSSLMODE", "disable")
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn assert_same_dump(source: &TestDb<'_>, target: &TestDb<'_>) {
-    let a = pg_dump(source);
-    let b = pg_dump(target);
-    if a == b {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (pa, pb) = (dir.path().join("source.sql"), dir.path().join("target.sql"));
-    std::fs::write(&pa, &a).expect("write dump");
-    std::fs::write(&pb, &b).expect("write dump");
-    let diff = Command::new("diff")
-        .arg("-u")
-        .arg(&pa)
-        .arg(&pb)
-        .output()
-        .expect("run diff");
-    panic!(
+    let a = testing::pg_dump(source, &["--schema-only"]);
+    let b = testing::pg_dump(target, &["--schema-only"]);
+    assert!(
+        a == b,
         "pg_dump --schema-only of source and target differ:\n{}",
-        String::from_utf8_lossy(&diff.stdout)
+        testing::diff(&a, &b)
     );
 }
 

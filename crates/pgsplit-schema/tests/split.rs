@@ -136,9 +136,14 @@ async fn check_target(
     ddl
 }
 
+/// The project's monolith fixture (kept once, with the binary's end-to-end tests).
+fn monolith_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pgsplit/tests/fixtures/monolith.sql")
+}
+
 /// The monolith's schema without its rows (the rows do not change a schema dump).
 fn monolith_schema() -> tempfile::NamedTempFile {
-    let text = std::fs::read_to_string(fixture("monolith.sql")).expect("read monolith");
+    let text = std::fs::read_to_string(monolith_fixture()).expect("read monolith");
     let schema = &text[..text.find("\nINSERT INTO").expect("data part")];
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), schema).expect("write");
@@ -157,7 +162,7 @@ async fn monolith_split_three_ways_by_schema() {
     let cluster = testing::shared();
     let source = cluster.create_db("split_mono");
     source
-        .psql_file(&fixture("monolith.sql"))
+        .psql_file(&monolith_fixture())
         .expect("load monolith");
     let cat = catalog(&source).await;
     let schema_file = monolith_schema();
