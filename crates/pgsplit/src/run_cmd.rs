@@ -283,6 +283,19 @@ fn render(report: &RunReport) -> String {
             "  post-data: {} tasks ({} indexes), {:.2}s",
             line.post_data.statements, line.post_data.indexes, line.post_data.seconds
         );
+        if let Some(lo) = &line.large_objects {
+            let verified = match lo.matches {
+                None => "-",
+                Some(true) => "ok",
+                Some(false) => "MISMATCH",
+            };
+            let _ = writeln!(
+                out,
+                "  large objects: {} ({}), verified: {verified}",
+                lo.count,
+                bytes(lo.bytes as i64)
+            );
+        }
         for c in &line.cross_target {
             let _ = writeln!(out, "  left out (points into another target): {c}");
         }

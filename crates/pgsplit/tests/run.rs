@@ -275,3 +275,34 @@ fn cross_version(source_major: u32, target_major: u32) {
 fn copies_from_14_to_17() {
     cross_version(14, 17);
 }
+
+#[test]
+fn large_objects_are_copied_with_their_owners() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("lo_src");
+    let role = format!("{}_lo", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{role}\";
+         CREATE TABLE docs (id int PRIMARY KEY, body oid);
+         INSERT INTO docs VALUES (1, lo_from_bytea(0, decode(repeat('00ff', 300000), 'hex'))),
+                                 (2, lo_from_bytea(0, 'small'::bytea));"
+    ));
+    let small = source.psql("SELECT body FROM docs WHERE id = 2");
+    source.psql(&format!(
+        "ALTER LARGE OBJECT {} OWNER TO \"{role}\"",
+        small.trim()
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let lo = &report["lines"][0]["large_objects"];
+    assert_eq!(lo["count"], 2, "{report}");
+    assert_eq!(lo["matches"], true);
+    let check = "SELECT oid, pg_get_userbyid(lomowner), md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid";
+    assert_eq!(target.psql(check), source.psql(check));
+    assert_same_rows(&source, &target);
+    drop(target);
+    source.psql(&format!(
+        "SELECT lo_unlink(oid) FROM pg_largeobject_metadata; DROP ROLE \"{role}\""
+    ));
+}

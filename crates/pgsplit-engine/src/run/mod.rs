@@ -4,6 +4,7 @@
 
 mod data;
 pub mod error;
+mod large_objects;
 pub mod options;
 mod post_data;
 pub mod report;
@@ -435,6 +436,10 @@ async fn run_line(
             return Err(e);
         }
     };
+    if options.sections != Sections::SchemaOnly {
+        report.large_objects =
+            copy_large_objects(line, leader, options, resumed.as_ref(), journal.as_ref()).await?;
+    }
     let now = Instant::now();
     results.extend(done.iter().map(|(&item, &moved)| data::ItemResult {
         item,
@@ -461,6 +466,48 @@ async fn run_line(
     report.phases = phases;
     journal.record(&Event::Finished)?;
     Ok(())
+}
+
+/// Large objects, once per target, in one transaction; verified like a table.
+async fn copy_large_objects(
+    line: &MappingLine,
+    leader: &Connection,
+    options: &RunOptions,
+    resumed: Option<&JournalState>,
+    journal: &dyn Journal,
+) -> Result<Option<report::LargeObjects>, RunError> {
+    const STEP: &str = "large objects";
+    if resumed.is_some_and(|s| s.post_data_done.contains(STEP)) {
+        return Ok(None);
+    }
+    let target = session::open(&line.target).await?;
+    let moved = large_objects::copy(
+        &leader.client,
+        &target,
+        !options.no_owner,
+        resumed.is_some(),
+    )
+    .await?;
+    journal.record(&Event::PostDataDone { label: STEP.into() })?;
+    if moved.rows == 0 {
+        return Ok(None);
+    }
+    let matches = match options.verify {
+        VerifyLevel::None => None,
+        VerifyLevel::Count | VerifyLevel::Checksum => {
+            let found = large_objects::read(&target.client).await?;
+            Some(if options.verify == VerifyLevel::Count {
+                found.rows == moved.rows
+            } else {
+                found.rows == moved.rows && found.digest == moved.digest
+            })
+        }
+    };
+    Ok(Some(report::LargeObjects {
+        count: moved.rows,
+        bytes: moved.bytes,
+        matches,
+    }))
 }
 
 /// Chunks of big tables, whole small ones.

@@ -28,6 +28,11 @@ impl RunReport {
             .iter()
             .flat_map(|l| &l.tables)
             .any(|t| t.verification.as_ref().is_some_and(|v| !v.matches))
+            || self.lines.iter().any(|l| {
+                l.large_objects
+                    .as_ref()
+                    .is_some_and(|lo| lo.matches == Some(false))
+            })
     }
 }
 
@@ -49,6 +54,8 @@ pub struct LineReport {
     /// Foreign keys and views of the source that would point into another target: not
     /// created on this one.
     pub cross_target: Vec<String>,
+    /// Large objects copied (none: absent).
+    pub large_objects: Option<LargeObjects>,
     pub note: Option<String>,
 }
 
@@ -98,4 +105,12 @@ pub struct PostDataSummary {
     pub statements: usize,
     pub indexes: usize,
     pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LargeObjects {
+    pub count: u64,
+    pub bytes: u64,
+    /// Count (and digest of oid and data) read back from the target; `None` unverified.
+    pub matches: Option<bool>,
 }
