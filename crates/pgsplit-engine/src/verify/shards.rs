@@ -158,7 +158,12 @@ mod tests {
 
     #[test]
     fn only_complete_shard_sets_are_checked() {
-        let full = mapping(&["shard=k:0/3", "shard=k:1/3", "shard=k:2/3", "schemas=public"]);
+        let full = mapping(&[
+            "shard=k:0/3",
+            "shard=k:1/3",
+            "shard=k:2/3",
+            "schemas=public",
+        ]);
         let groups = complete_groups(&full);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].3, [0, 1, 2]);
