@@ -271,11 +271,12 @@ impl Cluster {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
-    /// Stops the server once the test process has exited, however it exited, and
-    /// removes the cluster's files. A plain shell loop: nothing to build or install.
+    /// Stops the server once the test process has exited, however it exited, or once the
+    /// cluster is dropped (a `dropped` marker; a stop alone, as in `restart`, is not
+    /// enough), and removes the cluster's files. A plain shell loop: nothing to install.
     fn spawn_watchdog(&self) -> Result<Child, String> {
         let script = r#"
-            while kill -0 "$1" 2>/dev/null && [ -f "$2/data/postmaster.pid" ]; do sleep 0.5; done
+            while kill -0 "$1" 2>/dev/null && [ ! -e "$2/dropped" ]; do sleep 0.5; done
             if [ -f "$2/data/postmaster.pid" ]; then
                 kill -QUIT "$(head -n 1 "$2/data/postmaster.pid")" 2>/dev/null
                 sleep 1
@@ -332,8 +333,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+        // Tells the watchdog the cluster is done with (a mere stop is not: `restart`).
+        let _ = std::fs::write(self.dir.join("dropped"), b"");
         if let Some(mut watchdog) = self.watchdog.take() {
-            // It sees postmaster.pid gone, removes the folder and exits.
+            // It sees the marker, removes the folder and exits.
             let _ = watchdog.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
