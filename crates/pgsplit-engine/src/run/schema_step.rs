@@ -177,8 +177,9 @@ pub async fn apply_pre_data(
 
 /// Statements that fail this way on a resumed run were done by the stopped run after
 /// its last journal entry: `CREATE INDEX` (42P07), `ADD CONSTRAINT`/`CREATE TRIGGER`
-/// (42710), a second primary key (42P16).
-fn already_done(error: &tokio_postgres::Error) -> bool {
+/// (42710), a second primary key (42P16), and `ADD CONSTRAINT … USING INDEX` on an index
+/// that already backs that constraint (55000, for constraints only).
+fn already_done(error: &tokio_postgres::Error, kind: ObjectKind) -> bool {
     error.code().is_some_and(|c| {
         [
             SqlState::DUPLICATE_TABLE,
@@ -186,6 +187,11 @@ fn already_done(error: &tokio_postgres::Error) -> bool {
             SqlState::INVALID_TABLE_DEFINITION,
         ]
         .contains(c)
+            || (kind == ObjectKind::Constraint
+                && *c == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+                && error
+                    .as_db_error()
+                    .is_some_and(|d| d.message().contains("already associated with a constraint")))
     })
 }
 
@@ -245,6 +251,7 @@ pub fn post_tasks(
         let key = journal_key(s);
         let done_before = resumed.is_some_and(|r| r.post_data_done.contains(&key));
         let resuming = resumed.is_some();
+        let kind = s.kind;
         tasks.push(PostTask {
             label: s.identity.clone(),
             owner: s.table.clone(),
@@ -263,7 +270,7 @@ pub fn post_tasks(
                     }
                     match client.batch_execute(&sql).await {
                         Ok(()) => {}
-                        Err(e) if resuming && already_done(&e) => {
+                        Err(e) if resuming && already_done(&e, kind) => {
                             tracing::info!("{identity}: already done by the stopped run");
                         }
                         Err(source) => {
@@ -274,6 +281,7 @@ pub fn post_tasks(
                             });
                         }
                     }
+                    fault::point("post_data_executed");
                     journal.record(&Event::PostDataDone { label: key })?;
                     fault::point("post_data_done");
                     Ok(())
