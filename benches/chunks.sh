@@ -36,19 +36,7 @@ for v in "$ROWS" "$CHUNKS" "$ROUNDS" "$JOBS"; do
 done
 DB=chunks
 
-WORK=""
-cleanup() {
-    local status=$?
-    if [ -n "$WORK" ]; then
-        log "stopping the benchmark servers, removing $WORK"
-        cluster_stop "$WORK/source"
-        cluster_stop "$WORK/target"
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_clusters_on_exit benchmark
 
 scripts/setup.sh --bench
 PGSPLIT=$(build_pgsplit)

@@ -43,19 +43,7 @@ declare -A LABEL=(
 )
 DB=bench
 
-WORK=""
-cleanup() {
-    local status=$?
-    if [ -n "$WORK" ]; then
-        log "stopping the benchmark servers, removing $WORK"
-        cluster_stop "$WORK/source"
-        cluster_stop "$WORK/target"
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_clusters_on_exit benchmark
 
 log "installing what is missing (scripts/setup.sh --bench: PostgreSQL, pgcopydb, pgbench, time)"
 scripts/setup.sh --bench

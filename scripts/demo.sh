@@ -14,19 +14,7 @@ cd "$REPO_ROOT"
 # shellcheck source=scripts/demo/cluster.sh
 . scripts/demo/cluster.sh
 
-WORK=""
-cleanup() {
-    local status=$?
-    if [ -n "$WORK" ]; then
-        log "stopping the demo servers and removing $WORK"
-        cluster_stop "$WORK/source"
-        cluster_stop "$WORK/target"
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_clusters_on_exit demo
 
 log "checking prerequisites (scripts/setup.sh)"
 scripts/setup.sh

@@ -96,3 +96,22 @@ build_pgsplit() {
     [ -x "$dir/release/pgsplit" ] || die "no binary at $dir/release/pgsplit"
     echo "$dir/release/pgsplit"
 }
+
+# Stops the source and target clusters under $WORK and removes it when the script ends,
+# however it ends (error, Ctrl-C). $1 names the servers in the log line.
+WORK=""
+stop_clusters_on_exit() {
+    CLUSTERS_NAME=$1
+    trap stop_clusters EXIT
+    trap 'exit 130' INT TERM
+}
+stop_clusters() {
+    local status=$?
+    if [ -n "$WORK" ]; then
+        log "stopping the $CLUSTERS_NAME servers, removing $WORK"
+        cluster_stop "$WORK/source"
+        cluster_stop "$WORK/target"
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}

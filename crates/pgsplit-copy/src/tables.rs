@@ -150,67 +150,55 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
 
 const MAX_TYPE_DEPTH: u32 = 32;
 
+/// Type OIDs from here on are created per database (PostgreSQL's `FirstNormalObjectId`).
+const FIRST_NORMAL_OID: Oid = 16384;
+
+/// Whether `ok` holds for a type and every type it is made of (array element, domain
+/// base, range subtype, composite fields). `ok` gets the type and its composite fields.
+fn all_parts(
+    oid: Oid,
+    types: &HashMap<Oid, TypeInfo>,
+    composites: &HashMap<Oid, Vec<Oid>>,
+    depth: u32,
+    ok: &dyn Fn(&TypeInfo, &[Oid]) -> bool,
+) -> bool {
+    if depth > MAX_TYPE_DEPTH {
+        return false;
+    }
+    let Some(t) = types.get(&oid) else {
+        return false;
+    };
+    let members = match t.relation {
+        0 => &[][..],
+        relation => composites.get(&relation).map(Vec::as_slice).unwrap_or(&[]),
+    };
+    let part = |p: Oid| p == 0 || all_parts(p, types, composites, depth + 1, ok);
+    ok(t, members)
+        && [t.element, t.base, t.range_subtype].into_iter().all(part)
+        && members.iter().all(|&m| part(m))
+}
+
+/// Values can travel in binary: every part has send and receive functions.
 fn binary_capable(
     oid: Oid,
     types: &HashMap<Oid, TypeInfo>,
     composites: &HashMap<Oid, Vec<Oid>>,
     depth: u32,
 ) -> bool {
-    if depth > MAX_TYPE_DEPTH {
-        return false;
-    }
-    let Some(t) = types.get(&oid) else {
-        return false;
-    };
-    if !t.has_binary_io {
-        return false;
-    }
-    let part_ok = |part: Oid| part == 0 || binary_capable(part, types, composites, depth + 1);
-    part_ok(t.element)
-        && part_ok(t.base)
-        && part_ok(t.range_subtype)
-        && (t.relation == 0
-            || composites
-                .get(&t.relation)
-                .is_none_or(|members| members.iter().all(|m| part_ok(*m))))
+    all_parts(oid, types, composites, depth, &|t, _| t.has_binary_io)
 }
-
-/// Type OIDs from here on are created per database (PostgreSQL's `FirstNormalObjectId`).
-const FIRST_NORMAL_OID: Oid = 16384;
 
 /// True when the binary form of values of this type carries no OID that is assigned per
 /// database: array headers carry their element type's OID, composite values each
-/// field's type OID.
+/// field's type OID. (Fixed-length "arrays" such as point or name also have an element
+/// type; theirs are built in.)
 fn no_embedded_user_oids(
     oid: Oid,
     types: &HashMap<Oid, TypeInfo>,
     composites: &HashMap<Oid, Vec<Oid>>,
     depth: u32,
 ) -> bool {
-    if depth > MAX_TYPE_DEPTH {
-        return false;
-    }
-    let Some(t) = types.get(&oid) else {
-        return false;
-    };
-    let recurse =
-        |part: Oid| part == 0 || no_embedded_user_oids(part, types, composites, depth + 1);
-    if t.element != 0 && t.element >= FIRST_NORMAL_OID {
-        // Fixed-length "arrays" such as point or name also have an element type; theirs
-        // are built in.
-        return false;
-    }
-    if t.relation != 0 {
-        let members = composites
-            .get(&t.relation)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if members.iter().any(|&m| m >= FIRST_NORMAL_OID) {
-            return false;
-        }
-        if !members.iter().all(|&m| recurse(m)) {
-            return false;
-        }
-    }
-    recurse(t.element) && recurse(t.base) && recurse(t.range_subtype)
+    all_parts(oid, types, composites, depth, &|t, members| {
+        t.element < FIRST_NORMAL_OID && members.iter().all(|&m| m < FIRST_NORMAL_OID)
+    })
 }
