@@ -3,17 +3,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
-use futures::{SinkExt, StreamExt, pin_mut};
+use futures::{StreamExt, pin_mut};
+use pgsplit_pg::wire::{PassFault, WireConn, WireError};
 use tokio_postgres::Client;
 
 use crate::digest::Digest;
 use crate::frame::{Format, FrameError, Framer};
 use crate::tables::SourceTable;
 
-/// Rows are gathered into messages of about this size on their way to the target:
-/// fewer, larger CopyData messages cost less per row than one message per row.
-pub const SEND_BUFFER_BYTES: usize = 64 * 1024;
+/// Progress counters are brought up to date every this many bytes.
+const REPORT_EVERY_BYTES: u64 = 64 * 1024;
 
 /// What to read: a table's columns, in a format, optionally only rows matching a
 /// predicate (a chunk's range, a split's row filter).
@@ -71,9 +70,9 @@ pub struct Moved {
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
     #[error("reading from the source: {0}")]
-    Source(#[source] tokio_postgres::Error),
+    Source(#[source] WireError),
     #[error("writing to the target: {0}")]
-    Target(#[source] tokio_postgres::Error),
+    Target(#[source] WireError),
     #[error("reading: {0}")]
     Read(#[source] tokio_postgres::Error),
     #[error(transparent)]
@@ -86,66 +85,60 @@ impl PassError {
     /// The database error underneath, for retry decisions.
     pub fn db_error(&self) -> Option<&tokio_postgres::Error> {
         match self {
-            PassError::Source(e) | PassError::Target(e) | PassError::Read(e) => Some(e),
+            PassError::Read(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The error of the lean data-path connection underneath, for retry decisions.
+    pub fn wire_error(&self) -> Option<&WireError> {
+        match self {
+            PassError::Source(e) | PassError::Target(e) => Some(e),
             _ => None,
         }
     }
 }
 
-/// Streams one COPY from `source` into `target`. The target side must already be in the
-/// transaction the caller wants (the caller commits). `hash: false` only counts.
+/// Streams one COPY from `source` into `target` over lean connections ([`WireConn`]):
+/// the COPY's messages go from one to the other as they are, 256 kB at a time, framed on
+/// the way to count and hash rows. The target side must already be in the transaction the
+/// caller wants (the caller commits). `hash: false` only counts.
 pub async fn forward(
-    source: &Client,
-    target: &Client,
+    source: &mut WireConn,
+    target: &mut WireConn,
     spec: &CopySpec<'_>,
     freeze: bool,
     hash: bool,
     counters: &Counters,
 ) -> Result<Moved, PassError> {
-    // The target first: if it refuses the COPY, nothing has been read from the source
-    // (a started COPY TO cannot be stopped short of cancelling it).
-    let sink = target
-        .copy_in::<_, Bytes>(spec.copy_in_sql(freeze).as_str())
+    // The target first: if it refuses the COPY, nothing has been read from the source.
+    target
+        .start_copy(&spec.copy_in_sql(freeze))
         .await
         .map_err(PassError::Target)?;
-    let stream = source
-        .copy_out(spec.copy_out_sql().as_str())
-        .await
-        .map_err(PassError::Source)?;
-    pin_mut!(stream);
-    pin_mut!(sink);
+    if let Err(e) = source.start_copy(&spec.copy_out_sql()).await {
+        let _ = target.fail_copy("the source refused the COPY").await;
+        return Err(PassError::Source(e));
+    }
     let mut framer = Framer::new(spec.format, hash);
-    let mut buffer = BytesMut::with_capacity(SEND_BUFFER_BYTES);
     let mut bytes = 0u64;
     let mut reported = (0u64, 0u64);
-    while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(PassError::Source)?;
-        framer.feed(&piece)?;
-        bytes += piece.len() as u64;
-        if piece.len() >= SEND_BUFFER_BYTES {
-            if !buffer.is_empty() {
-                sink.feed(buffer.split().freeze())
-                    .await
-                    .map_err(PassError::Target)?;
-            }
-            sink.feed(piece).await.map_err(PassError::Target)?;
-        } else {
-            buffer.extend_from_slice(&piece);
-            if buffer.len() >= SEND_BUFFER_BYTES {
-                sink.feed(buffer.split().freeze())
-                    .await
-                    .map_err(PassError::Target)?;
+    let stored = source
+        .pass_copy_into(target, |piece| {
+            framer.feed(piece)?;
+            bytes += piece.len() as u64;
+            if bytes - reported.0 >= REPORT_EVERY_BYTES {
                 report(counters, &mut reported, bytes, framer.rows());
             }
-        }
-    }
-    if !buffer.is_empty() {
-        sink.feed(buffer.freeze())
-            .await
-            .map_err(PassError::Target)?;
-    }
+            Ok::<(), FrameError>(())
+        })
+        .await
+        .map_err(|fault| match fault {
+            PassFault::Source(e) => PassError::Source(e),
+            PassFault::Target(e) => PassError::Target(e),
+            PassFault::Observer(e) => PassError::Frame(e),
+        })?;
     let (rows, digest) = framer.finish()?;
-    let stored = sink.finish().await.map_err(PassError::Target)?;
     report(counters, &mut reported, bytes, rows);
     if stored != rows {
         return Err(PassError::RowCount { sent: rows, stored });
@@ -177,7 +170,7 @@ pub async fn read(
         let piece = piece.map_err(PassError::Read)?;
         framer.feed(&piece)?;
         bytes += piece.len() as u64;
-        if bytes - reported.0 >= SEND_BUFFER_BYTES as u64 {
+        if bytes - reported.0 >= REPORT_EVERY_BYTES {
             report(counters, &mut reported, bytes, framer.rows());
         }
     }

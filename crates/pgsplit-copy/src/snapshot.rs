@@ -17,12 +17,15 @@ pub async fn export(leader: &Client) -> Result<String, tokio_postgres::Error> {
 
 /// Starts a worker's read-only transaction at the exported snapshot.
 pub async fn import(worker: &Client, snapshot: &str) -> Result<(), tokio_postgres::Error> {
-    worker
-        .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
-            quote::literal(snapshot)
-        ))
-        .await
+    worker.batch_execute(&import_sql(snapshot)).await
+}
+
+/// The statements that start a read-only transaction at an exported snapshot.
+pub fn import_sql(snapshot: &str) -> String {
+    format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        quote::literal(snapshot)
+    )
 }
 
 /// Starts a worker's read-only transaction at a fresh snapshot of its own (when no

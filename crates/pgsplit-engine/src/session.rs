@@ -9,11 +9,16 @@ use pgsplit_pg::{ConnSettings, ConnectFailure, Connection};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub async fn open(settings: &ConnSettings) -> Result<Connection, ConnectFailure> {
+    pgsplit_pg::connect(&with_defaults(settings)).await
+}
+
+/// The user's settings plus a connect timeout when they set none.
+pub fn with_defaults(settings: &ConnSettings) -> ConnSettings {
     let mut settings = settings.clone();
     settings
         .connect_timeout
         .get_or_insert(DEFAULT_CONNECT_TIMEOUT);
-    pgsplit_pg::connect(&settings).await
+    settings
 }
 
 /// The database that always exists, to create the target database from.

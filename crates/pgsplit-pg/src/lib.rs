@@ -11,6 +11,7 @@ pub mod quote;
 mod secret;
 mod settings;
 mod tls;
+pub mod wire;
 
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -29,6 +29,13 @@ fn provider() -> Arc<CryptoProvider> {
 pub(crate) fn connector(
     settings: &ConnSettings,
 ) -> Result<Option<MakeRustlsConnect>, SettingsError> {
+    Ok(client_config(settings)?.map(MakeRustlsConnect::new))
+}
+
+/// The rustls configuration for these settings, or `None` for `sslmode=disable`.
+pub(crate) fn client_config(
+    settings: &ConnSettings,
+) -> Result<Option<ClientConfig>, SettingsError> {
     let verifier: Arc<dyn ServerCertVerifier> = match settings.sslmode {
         SslMode::Disable => return Ok(None),
         SslMode::Allow | SslMode::Prefer => Arc::new(AcceptAnyCertificate(provider())),
@@ -69,7 +76,7 @@ pub(crate) fn connector(
         }
         (None, None) => builder.with_no_client_auth(),
     };
-    Ok(Some(MakeRustlsConnect::new(config)))
+    Ok(Some(config))
 }
 
 fn root_cert(settings: &ConnSettings) -> Result<&Path, SettingsError> {

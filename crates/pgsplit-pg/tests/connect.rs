@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 
 use pgsplit_pg::testing::{self, Cluster, ClusterOptions, ServerTls};
+use pgsplit_pg::wire::WireConn;
 use pgsplit_pg::{ConnSettings, Environment, connect};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
@@ -91,23 +92,35 @@ async fn tls_modes_check_what_they_promise() {
             root.display()
         )
     };
+    const SSL_IN_USE: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    // Both kinds of connection (tokio-postgres for sessions, the lean data-path client)
+    // must come to the same answer for every mode.
     let try_connect = |u: String| async move {
         let settings = ConnSettings::parse_with(&u, &env(&[])).unwrap();
-        match connect(&settings).await {
+        let session = match connect(&settings).await {
             Ok(conn) => {
-                let ssl: bool = conn
-                    .client
-                    .query_one(
-                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                        &[],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
+                let ssl: bool = conn.client.query_one(SSL_IN_USE, &[]).await.unwrap().get(0);
                 Ok(ssl)
             }
             Err(e) => Err(format!("{e:#}")),
+        };
+        let data_path = match WireConn::connect(&settings).await {
+            Ok(mut conn) => {
+                let rows = conn.simple_query(SSL_IN_USE).await.unwrap();
+                Ok(rows[0][0].as_deref() == Some("t"))
+            }
+            Err(e) => Err(format!("{e:#}")),
+        };
+        match (&session, &data_path) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{u}"),
+            (Err(a), Err(b)) => {
+                for word in ["certificate", "sslrootcert"] {
+                    assert_eq!(a.contains(word), b.contains(word), "{u}: {a} / {b}");
+                }
+            }
+            _ => panic!("{u}: tokio-postgres {session:?}, data path {data_path:?}"),
         }
+        session
     };
 
     assert_eq!(
@@ -165,10 +178,18 @@ async fn scram_password_from_environment_and_pgpass() {
     let settings = ConnSettings::parse_with(&base, &env(&[])).unwrap();
     let err = connect(&settings).await.err().expect("needs a password");
     assert!(format!("{err:#}").contains("password"), "{err:#}");
+    let err = WireConn::connect(&settings)
+        .await
+        .err()
+        .expect("needs a password");
+    assert!(format!("{err:#}").contains("password"), "{err:#}");
 
     // PGPASSWORD
     let settings = ConnSettings::parse_with(&base, &env(&[("PGPASSWORD", password)])).unwrap();
     connect(&settings).await.expect("PGPASSWORD works");
+    WireConn::connect(&settings)
+        .await
+        .expect("PGPASSWORD works for the data path");
 
     // A wrong password fails, and is not printed.
     let settings =
@@ -177,6 +198,14 @@ async fn scram_password_from_environment_and_pgpass() {
         .await
         .err()
         .expect("wrong password fails");
+    let text = format!("{err:#} {err:?}");
+    assert!(text.contains("authentication"), "{text}");
+    assert!(!text.contains("wrong-pw-xyz"), "{text}");
+    let err = WireConn::connect(&settings)
+        .await
+        .err()
+        .expect("wrong password fails on the data path");
+    assert_eq!(err.code(), Some("28P01"), "{err}");
     let text = format!("{err:#} {err:?}");
     assert!(text.contains("authentication"), "{text}");
     assert!(!text.contains("wrong-pw-xyz"), "{text}");
@@ -198,6 +227,9 @@ async fn scram_password_from_environment_and_pgpass() {
         ConnSettings::parse_with(&base, &env(&[("PGPASSFILE", passfile.to_str().unwrap())]))
             .unwrap();
     connect(&settings).await.expect(".pgpass works");
+    WireConn::connect(&settings)
+        .await
+        .expect(".pgpass works for the data path");
 
     // ~/.pgpass through HOME.
     std::fs::rename(&passfile, dir.path().join(".pgpass")).unwrap();

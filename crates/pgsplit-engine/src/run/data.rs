@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use pgsplit_copy::{Chunk, CopySpec, Counters, Moved, SourceTable, pass, snapshot};
-use pgsplit_pg::{ConnSettings, Connection};
+use pgsplit_copy::{Chunk, CopySpec, Counters, Moved, PassError, SourceTable, pass, snapshot};
+use pgsplit_pg::ConnSettings;
+use pgsplit_pg::wire::{self, WireConn};
 
 use super::error::RunError;
 use super::options::VerifyLevel;
@@ -136,35 +136,43 @@ pub async fn run(
     Ok(results)
 }
 
-/// A worker's two connections: the source inside the snapshot, and the target.
+/// A worker's two connections: the source inside the snapshot, and the target. Both are
+/// lean data-path sessions ([`WireConn`]): COPY bytes pass between them unparsed.
 struct Pair {
-    source: Connection,
-    target: Connection,
+    source: WireConn,
+    target: WireConn,
 }
 
 impl Pair {
     async fn open(phase: &DataPhase) -> Result<Pair, RunError> {
-        let source = session::open(&phase.source).await?;
-        snapshot::import(&source.client, &phase.snapshot)
+        let source_name = phase.source.to_string();
+        let target_name = phase.target.to_string();
+        let mut source = WireConn::connect(&session::with_defaults(&phase.source))
+            .await
+            .map_err(|e| RunError::wire(&source_name, "connect", e))?;
+        source
+            .execute(&snapshot::import_sql(&phase.snapshot))
             .await
             .map_err(|e| {
-                if e.code() == Some(&SqlState::INVALID_PARAMETER_VALUE)
-                    || e.code() == Some(&SqlState::UNDEFINED_OBJECT)
+                let code = e.code().map(SqlState::from_code);
+                if code == Some(SqlState::INVALID_PARAMETER_VALUE)
+                    || code == Some(SqlState::UNDEFINED_OBJECT)
                 {
                     RunError::SnapshotLost
                 } else {
-                    RunError::db(&source.server, "import the snapshot", e)
+                    RunError::wire(&source_name, "import the snapshot", e)
                 }
             })?;
-        let target = session::open(&phase.target).await?;
+        let mut target = WireConn::connect(&session::with_defaults(&phase.target))
+            .await
+            .map_err(|e| RunError::wire(&target_name, "connect", e))?;
         if phase.disable_triggers {
             target
-                .client
-                .batch_execute("SET session_replication_role = replica")
+                .execute("SET session_replication_role = replica")
                 .await
                 .map_err(|e| {
-                    RunError::db(
-                        &target.server,
+                    RunError::wire(
+                        &target_name,
                         "disable triggers and foreign keys for --data-only (needs superuser)",
                         e,
                     )
@@ -175,10 +183,12 @@ impl Pair {
 
     /// Stops whatever both connections run on the servers, then drops them.
     async fn cancel(self, phase: &DataPhase) {
-        let _ = pgsplit_pg::cancel_query(&phase.source, &self.source.client.cancel_token()).await;
-        let _ = pgsplit_pg::cancel_query(&phase.target, &self.target.client.cancel_token()).await;
-        self.source.task.abort();
-        self.target.task.abort();
+        if let Some(key) = self.source.cancel_key() {
+            let _ = wire::cancel(&phase.source, &key).await;
+        }
+        if let Some(key) = self.target.cancel_key() {
+            let _ = wire::cancel(&phase.target, &key).await;
+        }
     }
 }
 
@@ -219,9 +229,9 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
                 if pair.is_none() {
                     pair = Some(Pair::open(phase).await?);
                 }
-                let p = pair.as_ref().expect("opened above");
+                let p = pair.as_mut().expect("opened above");
                 tokio::select! {
-                    moved = load_item(phase, &p.source.client, &p.target.client, index, item, table, &counters) => moved,
+                    moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters) => moved,
                     _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
                 }
             }
@@ -241,10 +251,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
                         table.display_name(),
                         retry::MAX_ATTEMPTS
                     );
-                    if let Some(p) = pair.take() {
-                        p.source.task.abort();
-                        p.target.task.abort();
-                    }
+                    pair = None;
                     counters.bytes.store(0, Ordering::Relaxed);
                     counters.rows.store(0, Ordering::Relaxed);
                     tokio::time::sleep(retry::delay(attempt)).await;
@@ -291,8 +298,8 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
 /// Loads one item in one target transaction and journals it.
 async fn load_item(
     phase: &DataPhase,
-    source: &Client,
-    target: &Client,
+    source: &mut WireConn,
+    target: &mut WireConn,
     index: usize,
     item: &WorkItem,
     table: &SourceTable,
@@ -312,34 +319,39 @@ async fn load_item(
         } else {
             "BEGIN".to_string()
         };
+        let server = phase.target.to_string();
         target
-            .batch_execute(&begin)
+            .execute(&begin)
             .await
-            .map_err(|e| RunError::db_plain("start the load transaction", e))?;
+            .map_err(|e| RunError::wire(&server, "start the load transaction", e))?;
         let moved = match pass::forward(source, target, &spec, freeze, hash, counters).await {
             Ok(moved) => moved,
             Err(e) => {
-                let _ = target.batch_execute("ROLLBACK").await;
+                let e = RunError::Copy(e);
                 let freeze_refused = freeze
-                    && e.db_error()
-                        .and_then(|d| d.code())
-                        .is_some_and(|c| *c == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
+                    && matches!(e, RunError::Copy(PassError::Target(_)))
+                    && e.sqlstate() == Some(SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
                 if freeze_refused {
                     // COPY FREEZE has preconditions (e.g. no older open cursor); without
-                    // it the load is merely slower.
+                    // it the load is merely slower. The refusal came before any data, so
+                    // both sessions are still in step.
+                    let _ = target.execute("ROLLBACK").await;
                     freeze = false;
                     counters.bytes.store(0, Ordering::Relaxed);
                     counters.rows.store(0, Ordering::Relaxed);
                     continue;
                 }
-                return Err(RunError::Copy(e));
+                return Err(e);
             }
         };
-        let xid: String = target
-            .query_one("SELECT txid_current()::text", &[])
+        let xid = target
+            .simple_query("SELECT txid_current()::text")
             .await
-            .map_err(|e| RunError::db_plain("read the load transaction id", e))?
-            .get(0);
+            .map_err(|e| RunError::wire(&server, "read the load transaction id", e))?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+            .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
         phase.journal.record(&Event::ItemCommitting {
             item: index,
             xid,
@@ -347,9 +359,9 @@ async fn load_item(
         })?;
         fault::point("item_committing");
         target
-            .batch_execute("COMMIT")
+            .execute("COMMIT")
             .await
-            .map_err(|e| RunError::db_plain("commit the load", e))?;
+            .map_err(|e| RunError::wire(&server, "commit the load", e))?;
         fault::point("item_committed");
         phase
             .journal

@@ -2,7 +2,9 @@
 //! chunk, statement.
 
 use pgsplit_copy::{Chunk, PassError, SourceTable};
+use pgsplit_pg::wire::WireError;
 use pgsplit_pg::{ConnectFailure, cause_chain};
+use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -20,6 +22,14 @@ pub enum RunError {
         what: String,
         #[source]
         source: tokio_postgres::Error,
+    },
+    /// A statement on a lean data-path connection ([`pgsplit_pg::wire`]).
+    #[error("{server}: {what}: {}", cause_chain(.source))]
+    Wire {
+        server: String,
+        what: String,
+        #[source]
+        source: WireError,
     },
     #[error("{}", cause_chain(.0))]
     Copy(#[source] PassError),
@@ -76,6 +86,14 @@ impl RunError {
         }
     }
 
+    pub fn wire(server: &str, what: &str, source: WireError) -> RunError {
+        RunError::Wire {
+            server: server.to_string(),
+            what: what.to_string(),
+            source,
+        }
+    }
+
     pub fn in_table(self, table: &SourceTable, chunk: &Chunk) -> RunError {
         RunError::Table {
             table: table.display_name(),
@@ -94,7 +112,31 @@ impl RunError {
                 crate::retry::is_transient(&e.source)
             }
             RunError::Copy(PassError::RowCount { .. } | PassError::Frame(_)) => false,
-            other => other.db_error().is_some_and(crate::retry::is_transient),
+            other => match other.wire_error() {
+                Some(e) => match e.code() {
+                    Some(code) => crate::retry::is_transient_state(&SqlState::from_code(code)),
+                    None => e.is_connection(),
+                },
+                None => other.db_error().is_some_and(crate::retry::is_transient),
+            },
+        }
+    }
+
+    /// The SQLSTATE the server answered with, on either kind of connection.
+    pub fn sqlstate(&self) -> Option<SqlState> {
+        match self.wire_error() {
+            Some(e) => e.code().map(SqlState::from_code),
+            None => self.db_error().and_then(|e| e.code()).cloned(),
+        }
+    }
+
+    /// The lean data-path connection's error underneath, if any.
+    pub fn wire_error(&self) -> Option<&WireError> {
+        match self {
+            RunError::Wire { source, .. } => Some(source),
+            RunError::Copy(e) => e.wire_error(),
+            RunError::Table { source, .. } => source.wire_error(),
+            _ => None,
         }
     }
 

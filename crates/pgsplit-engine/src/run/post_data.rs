@@ -137,8 +137,10 @@ pub async fn run(
             let (label, work) = works[i].take().expect("each task runs once");
             let progress = Arc::clone(&progress);
             running.spawn(async move {
-                let _active = progress.start(label, None, 0);
+                let _active = progress.start(label.clone(), None, 0);
+                let started = Instant::now();
                 let result = work(Arc::clone(&client)).await;
+                tracing::debug!("post-data task {label} took {:?}", started.elapsed());
                 (i, client, result)
             });
         }

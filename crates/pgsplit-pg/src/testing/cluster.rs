@@ -16,6 +16,10 @@ use crate::settings::{ConnSettings, Environment};
 pub const SUPERUSER: &str = "postgres";
 /// Members of this role must log in over TCP with a SCRAM password.
 pub const PASSWORD_ROLE: &str = "password_users";
+/// Members of this role log in over TCP with an MD5 password exchange.
+pub const MD5_ROLE: &str = "md5_users";
+/// Members of this role log in over TCP sending their password in clear.
+pub const CLEARTEXT_ROLE: &str = "cleartext_users";
 
 /// A server certificate and key (PEM) to turn `ssl = on`.
 #[derive(Clone, Debug)]
@@ -91,7 +95,13 @@ impl Cluster {
         cluster.configure(options)?;
         cluster.start_server()?;
         cluster.watchdog = Some(cluster.spawn_watchdog()?);
-        cluster.psql("postgres", &format!("CREATE ROLE {PASSWORD_ROLE} NOLOGIN"))?;
+        cluster.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {PASSWORD_ROLE} NOLOGIN; CREATE ROLE {MD5_ROLE} NOLOGIN; \
+                 CREATE ROLE {CLEARTEXT_ROLE} NOLOGIN"
+            ),
+        )?;
         Ok(cluster)
     }
 
@@ -238,6 +248,8 @@ impl Cluster {
         let hba = format!(
             "local all all trust\n\
              host all +{PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n\
+             host all +{MD5_ROLE} 127.0.0.1/32 md5\n\
+             host all +{CLEARTEXT_ROLE} 127.0.0.1/32 password\n\
              host all all 127.0.0.1/32 trust\n\
              host replication all 127.0.0.1/32 trust\n"
         );

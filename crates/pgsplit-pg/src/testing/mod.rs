@@ -17,7 +17,9 @@ mod corpus;
 mod os_user;
 
 pub use binaries::PgBinaries;
-pub use cluster::{Cluster, ClusterOptions, PASSWORD_ROLE, SUPERUSER, ServerTls, TestDb};
+pub use cluster::{
+    CLEARTEXT_ROLE, Cluster, ClusterOptions, MD5_ROLE, PASSWORD_ROLE, SUPERUSER, ServerTls, TestDb,
+};
 pub use corpus::{CORPORA, corpora_dir, diff, load_corpus, pg_dump, table_fingerprints};
 
 use std::collections::HashMap;

@@ -1,0 +1,682 @@
+//! A lean client for the data path: one socket, the simple query protocol, and COPY
+//! passed from one server to another as the protocol bytes they are.
+//!
+//! tokio-postgres parses every CopyData message into its own buffer and hands it across
+//! a channel between tasks; at one message per row that costs more CPU than the rest of
+//! the client together. Here a COPY TO's messages are read 256 kB at a time and written
+//! to the COPY FROM unchanged (a CopyData message means the same in both directions):
+//! the client only walks the 5-byte message headers, and shows each row's bytes to an
+//! observer (row counting and hashing) before they leave.
+//!
+//! Everything else of a session uses tokio-postgres (see [`crate::connect`]); this type
+//! takes the same [`ConnSettings`]: every host in turn, Unix sockets, each `sslmode` with
+//! the same rustls configuration, passwords in clear, MD5 or SCRAM-SHA-256.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BytesMut};
+use fallible_iterator::FallibleIterator;
+use futures::FutureExt;
+use postgres_protocol::authentication::{md5_hash, sasl};
+use postgres_protocol::message::backend::{ErrorResponseBody, Message};
+use postgres_protocol::message::frontend;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::error::SettingsError;
+use crate::settings::{ConnSettings, Host, SslMode};
+use crate::tls;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 256 * 1024;
+/// How often (in bytes passed) a COPY checks whether the target has already refused it.
+const TARGET_CHECK_BYTES: usize = 4 * 1024 * 1024;
+
+/// An error the server sent (ErrorResponse).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerError {
+    pub severity: String,
+    /// The SQLSTATE.
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity, self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\nDETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nHINT: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("{0}")]
+    Server(Box<ServerError>),
+    #[error("connection: {0}")]
+    Io(#[from] io::Error),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("unexpected message from the server: {0}")]
+    Protocol(String),
+    #[error("authentication: {0}")]
+    Auth(String),
+    #[error(transparent)]
+    Settings(Box<SettingsError>),
+}
+
+impl From<SettingsError> for WireError {
+    fn from(e: SettingsError) -> WireError {
+        WireError::Settings(Box::new(e))
+    }
+}
+
+impl WireError {
+    /// The SQLSTATE when the server answered with an error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            WireError::Server(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    /// The connection failed or closed without the server saying why.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, WireError::Io(_) | WireError::Closed)
+    }
+}
+
+/// Why passing a COPY from one connection to another failed.
+#[derive(Debug)]
+pub enum PassFault<E> {
+    Source(WireError),
+    Target(WireError),
+    /// The observer refused a piece of row data.
+    Observer(E),
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// What a cancel request needs: where the session's server is, and its key.
+#[derive(Clone, Debug)]
+pub struct CancelKey {
+    host: Host,
+    port: u16,
+    process_id: i32,
+    secret: i32,
+}
+
+/// One session on one server.
+pub struct WireConn {
+    stream: Stream,
+    read: BytesMut,
+    write: BytesMut,
+    cancel: Option<CancelKey>,
+}
+
+impl WireConn {
+    /// Connects to the first of the settings' hosts that answers, as libpq does.
+    pub async fn connect(settings: &ConnSettings) -> Result<WireConn, WireError> {
+        let mut last = None;
+        for (host, port) in &settings.hosts {
+            let attempt = async {
+                let stream = open_stream(settings, host, *port).await?;
+                WireConn::start(stream, settings, host, *port).await
+            };
+            let result = match settings.connect_timeout {
+                Some(limit) => tokio::time::timeout(limit, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(WireError::Io(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "timed out connecting",
+                        )))
+                    }),
+                None => attempt.await,
+            };
+            match result {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| WireError::Protocol("no host to connect to".into())))
+    }
+
+    async fn start(
+        stream: Stream,
+        settings: &ConnSettings,
+        host: &Host,
+        port: u16,
+    ) -> Result<WireConn, WireError> {
+        let mut conn = WireConn {
+            stream,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            write: BytesMut::new(),
+            cancel: None,
+        };
+        let mut params = vec![
+            ("user", settings.user.as_str()),
+            ("database", settings.dbname.as_str()),
+            ("application_name", settings.application_name.as_str()),
+            ("client_encoding", "UTF8"),
+        ];
+        if let Some(options) = &settings.options {
+            params.push(("options", options.as_str()));
+        }
+        frontend::startup_message(params, &mut conn.write)?;
+        conn.flush().await?;
+        conn.authenticate(settings).await?;
+        loop {
+            match conn.next_message().await? {
+                Message::BackendKeyData(key) => {
+                    conn.cancel = Some(CancelKey {
+                        host: host.clone(),
+                        port,
+                        process_id: key.process_id(),
+                        secret: key.secret_key(),
+                    });
+                }
+                Message::ReadyForQuery(_) => return Ok(conn),
+                Message::ErrorResponse(body) => return Err(server_error(&body)),
+                Message::ParameterStatus(_) | Message::NoticeResponse(_) => {}
+                other => return Err(unexpected(&other)),
+            }
+        }
+    }
+
+    async fn authenticate(&mut self, settings: &ConnSettings) -> Result<(), WireError> {
+        let password = || {
+            settings
+                .password
+                .as_ref()
+                .map(|p| p.expose().as_bytes())
+                .ok_or_else(|| {
+                    WireError::Auth(
+                        "the server asks for a password and none was given \
+                         (URL, PGPASSWORD or ~/.pgpass)"
+                            .into(),
+                    )
+                })
+        };
+        loop {
+            match self.next_message().await? {
+                Message::AuthenticationOk => return Ok(()),
+                Message::AuthenticationCleartextPassword => {
+                    frontend::password_message(password()?, &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::AuthenticationMd5Password(body) => {
+                    let hash = md5_hash(settings.user.as_bytes(), password()?, body.salt());
+                    frontend::password_message(hash.as_bytes(), &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::AuthenticationSasl(body) => {
+                    let mut offered = body.mechanisms();
+                    let mut scram = false;
+                    while let Some(mechanism) = offered.next()? {
+                        scram |= mechanism == sasl::SCRAM_SHA_256;
+                    }
+                    if !scram {
+                        return Err(WireError::Auth(
+                            "the server offers no SASL mechanism pgsplit knows".into(),
+                        ));
+                    }
+                    self.scram(password()?).await?;
+                }
+                Message::ErrorResponse(body) => return Err(server_error(&body)),
+                _ => {
+                    return Err(WireError::Auth(
+                        "the server asks for an authentication method pgsplit does not \
+                         support (Kerberos, GSSAPI or SSPI)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn scram(&mut self, password: &[u8]) -> Result<(), WireError> {
+        let mut client = sasl::ScramSha256::new(password, sasl::ChannelBinding::unsupported());
+        frontend::sasl_initial_response(sasl::SCRAM_SHA_256, client.message(), &mut self.write)?;
+        self.flush().await?;
+        match self.next_message().await? {
+            Message::AuthenticationSaslContinue(body) => client.update(body.data())?,
+            Message::ErrorResponse(body) => return Err(server_error(&body)),
+            other => return Err(unexpected(&other)),
+        }
+        frontend::sasl_response(client.message(), &mut self.write)?;
+        self.flush().await?;
+        match self.next_message().await? {
+            Message::AuthenticationSaslFinal(body) => client.finish(body.data())?,
+            Message::ErrorResponse(body) => return Err(server_error(&body)),
+            other => return Err(unexpected(&other)),
+        }
+        Ok(())
+    }
+
+    /// What [`cancel`] needs to stop this session's statement from elsewhere.
+    pub fn cancel_key(&self) -> Option<CancelKey> {
+        self.cancel.clone()
+    }
+
+    /// Runs statements with the simple query protocol; returns the rows of their results
+    /// as text. An error of any statement is returned once the server is ready again.
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WireError> {
+        frontend::query(sql, &mut self.write)?;
+        self.flush().await?;
+        let mut rows = Vec::new();
+        let mut error = None;
+        loop {
+            match self.next_message().await? {
+                Message::DataRow(row) => {
+                    let buffer = row.buffer();
+                    let mut values = Vec::new();
+                    let mut ranges = row.ranges();
+                    while let Some(range) = ranges.next()? {
+                        values
+                            .push(range.map(|r| String::from_utf8_lossy(&buffer[r]).into_owned()));
+                    }
+                    rows.push(values);
+                }
+                Message::ErrorResponse(body) => error = Some(server_error(&body)),
+                Message::CopyInResponse(_) => {
+                    frontend::copy_fail("COPY FROM STDIN is not expected here", &mut self.write)?;
+                    self.flush().await?;
+                }
+                Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {
+                    error.get_or_insert_with(|| {
+                        WireError::Protocol("COPY TO STDOUT in a plain query".into())
+                    });
+                }
+                Message::ReadyForQuery(_) => {
+                    return match error {
+                        Some(e) => Err(e),
+                        None => Ok(rows),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs statements that return nothing of interest.
+    pub async fn execute(&mut self, sql: &str) -> Result<(), WireError> {
+        self.simple_query(sql).await.map(drop)
+    }
+
+    /// Sends a `COPY … TO STDOUT` or `COPY … FROM STDIN` and waits until the server is in
+    /// COPY mode. A refused statement leaves the session ready for the next one.
+    pub async fn start_copy(&mut self, sql: &str) -> Result<(), WireError> {
+        frontend::query(sql, &mut self.write)?;
+        self.flush().await?;
+        loop {
+            match self.next_message().await? {
+                Message::CopyOutResponse(_) | Message::CopyInResponse(_) => return Ok(()),
+                Message::ErrorResponse(body) => return Err(self.error_then_ready(&body).await),
+                Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                other => return Err(unexpected(&other)),
+            }
+        }
+    }
+
+    /// Passes the rest of a started COPY TO on `self` into a started COPY FROM on
+    /// `target`, message bytes as they are. `observe` sees every piece of row data (a
+    /// row may come in several pieces) before it is sent. Returns the number of rows the
+    /// target reports stored. On success both sessions are ready for the next
+    /// statement. After an error of the source, or a refusal by the target, the target is
+    /// ready for the next statement; the source session is, too, when the source failed.
+    /// In any other case drop the sessions.
+    pub async fn pass_copy_into<E>(
+        &mut self,
+        target: &mut WireConn,
+        mut observe: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<u64, PassFault<E>> {
+        // Payload bytes of the current CopyData message not yet walked over.
+        let mut remaining = 0usize;
+        let mut since_check = 0usize;
+        loop {
+            let buffered = &self.read[..];
+            let mut pos = 0;
+            let mut other_message = false;
+            loop {
+                if remaining > 0 {
+                    let take = remaining.min(buffered.len() - pos);
+                    if take == 0 {
+                        break;
+                    }
+                    observe(&buffered[pos..pos + take]).map_err(PassFault::Observer)?;
+                    pos += take;
+                    remaining -= take;
+                } else if buffered.len() - pos < 5 {
+                    break;
+                } else if buffered[pos] == b'd' {
+                    let len = i32::from_be_bytes([
+                        buffered[pos + 1],
+                        buffered[pos + 2],
+                        buffered[pos + 3],
+                        buffered[pos + 4],
+                    ]);
+                    remaining = usize::try_from(len)
+                        .ok()
+                        .and_then(|l| l.checked_sub(4))
+                        .ok_or_else(|| {
+                            PassFault::Source(WireError::Protocol(format!(
+                                "CopyData message of length {len}"
+                            )))
+                        })?;
+                    pos += 5;
+                } else {
+                    other_message = true;
+                    break;
+                }
+            }
+            if pos > 0 {
+                target
+                    .stream
+                    .write_all(&self.read[..pos])
+                    .await
+                    .map_err(|e| PassFault::Target(e.into()))?;
+                target
+                    .stream
+                    .flush()
+                    .await
+                    .map_err(|e| PassFault::Target(e.into()))?;
+                self.read.advance(pos);
+                since_check += pos;
+                if since_check >= TARGET_CHECK_BYTES {
+                    since_check = 0;
+                    if let Err(e) = target.check_refused().await {
+                        // The server skips the rest of the data; complete the message in
+                        // flight so that it can find the start of the next statement.
+                        let _ = target.pad(remaining).await;
+                        return Err(PassFault::Target(e));
+                    }
+                }
+            }
+            if other_message {
+                match self.next_message().await.map_err(PassFault::Source)? {
+                    Message::CopyDone => break,
+                    Message::NoticeResponse(_) | Message::ParameterStatus(_) => continue,
+                    Message::ErrorResponse(body) => {
+                        let error = server_error(&body);
+                        // The source ends the COPY; make the target end it too, then
+                        // leave both sessions ready.
+                        let _ = target.fail_copy("the source failed").await;
+                        let _ = self.until_ready().await;
+                        return Err(PassFault::Source(error));
+                    }
+                    other => return Err(PassFault::Source(unexpected(&other))),
+                }
+            } else {
+                self.fill().await.map_err(PassFault::Source)?;
+            }
+        }
+        self.until_ready().await.map_err(PassFault::Source)?;
+        frontend::copy_done(&mut target.write);
+        target.flush().await.map_err(PassFault::Target)?;
+        target.finish_copy_in().await.map_err(PassFault::Target)
+    }
+
+    /// Sends `n` filler bytes: the rest of a CopyData message the server will skip.
+    async fn pad(&mut self, mut n: usize) -> Result<(), WireError> {
+        let zeros = [0u8; 8192];
+        while n > 0 {
+            let take = n.min(zeros.len());
+            self.stream.write_all(&zeros[..take]).await?;
+            n -= take;
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Ends a COPY FROM with an error (CopyFail) and waits until the session is ready.
+    pub async fn fail_copy(&mut self, why: &str) -> Result<(), WireError> {
+        frontend::copy_fail(why, &mut self.write)?;
+        self.flush().await?;
+        self.until_ready().await
+    }
+
+    /// After CopyDone: the rows stored, from the command tag, once the server is ready.
+    async fn finish_copy_in(&mut self) -> Result<u64, WireError> {
+        let mut stored = None;
+        let mut error = None;
+        loop {
+            match self.next_message().await? {
+                Message::CommandComplete(body) => {
+                    let tag = body.tag()?;
+                    stored = tag
+                        .strip_prefix("COPY ")
+                        .and_then(|n| n.trim().parse::<u64>().ok());
+                }
+                Message::ErrorResponse(body) => error = Some(server_error(&body)),
+                Message::ReadyForQuery(_) => break,
+                Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                other => return Err(unexpected(&other)),
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        stored.ok_or_else(|| WireError::Protocol("COPY ended without a row count".into()))
+    }
+
+    /// During a COPY FROM: has the server already refused it? Reads what has arrived,
+    /// without waiting; an error the server sent is returned.
+    async fn check_refused(&mut self) -> Result<(), WireError> {
+        self.read.reserve(1024);
+        if let Some(read) = self.stream.read_buf(&mut self.read).now_or_never() {
+            if read? == 0 {
+                return Err(WireError::Closed);
+            }
+            while let Some(message) = Message::parse(&mut self.read)? {
+                match message {
+                    // The server left COPY mode: it ignores the rest of the data and is
+                    // ready for the next statement once it has said so.
+                    Message::ErrorResponse(body) => return Err(self.error_then_ready(&body).await),
+                    Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                    other => return Err(unexpected(&other)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The server's error, once the server is ready for the next statement again.
+    async fn error_then_ready(&mut self, body: &ErrorResponseBody) -> WireError {
+        let error = server_error(body);
+        match self.until_ready().await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+
+    async fn until_ready(&mut self) -> Result<(), WireError> {
+        loop {
+            if let Message::ReadyForQuery(_) = self.next_message().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn next_message(&mut self) -> Result<Message, WireError> {
+        loop {
+            if let Some(message) = Message::parse(&mut self.read)? {
+                return Ok(message);
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> Result<(), WireError> {
+        self.read.reserve(READ_CHUNK);
+        if self.stream.read_buf(&mut self.read).await? == 0 {
+            return Err(WireError::Closed);
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), WireError> {
+        self.stream.write_all(&self.write).await?;
+        self.stream.flush().await?;
+        self.write.clear();
+        Ok(())
+    }
+}
+
+/// Asks the server to stop what the session behind `key` runs.
+pub async fn cancel(settings: &ConnSettings, key: &CancelKey) -> Result<(), WireError> {
+    let mut stream = open_stream(settings, &key.host, key.port).await?;
+    let mut buf = BytesMut::new();
+    frontend::cancel_request(key.process_id, key.secret, &mut buf);
+    stream.write_all(&buf).await?;
+    stream.flush().await?;
+    // The server closes the connection when it has taken the request.
+    let _ = stream.read(&mut [0u8; 1]).await;
+    Ok(())
+}
+
+/// A socket to one host, with TLS negotiated per `sslmode` (Unix sockets never use TLS,
+/// as with libpq).
+async fn open_stream(settings: &ConnSettings, host: &Host, port: u16) -> Result<Stream, WireError> {
+    let name = match host {
+        Host::Unix(dir) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            return Ok(Stream::Unix(UnixStream::connect(path).await?));
+        }
+        Host::Tcp(name) => name,
+    };
+    let mut tcp = TcpStream::connect((name.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    if settings.keepalives {
+        socket2::SockRef::from(&tcp).set_keepalive(true)?;
+    }
+    let Some(config) = tls::client_config(settings)? else {
+        return Ok(Stream::Tcp(tcp));
+    };
+    let mut request = BytesMut::new();
+    frontend::ssl_request(&mut request);
+    tcp.write_all(&request).await?;
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer).await?;
+    match answer[0] {
+        b'S' => {
+            let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| WireError::Protocol(format!("TLS server name {name:?}: {e}")))?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(server_name, tcp)
+                .await?;
+            Ok(Stream::Tls(Box::new(tls)))
+        }
+        b'N' if matches!(settings.sslmode, SslMode::Allow | SslMode::Prefer) => {
+            Ok(Stream::Tcp(tcp))
+        }
+        b'N' => Err(WireError::Io(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            format!(
+                "the server does not support TLS, which sslmode={} requires",
+                settings.sslmode.as_str()
+            ),
+        ))),
+        other => Err(WireError::Protocol(format!(
+            "answer {other:#04x} to the TLS request"
+        ))),
+    }
+}
+
+fn server_error(body: &ErrorResponseBody) -> WireError {
+    let mut error = ServerError {
+        severity: String::new(),
+        code: String::new(),
+        message: String::new(),
+        detail: None,
+        hint: None,
+    };
+    let mut fields = body.fields();
+    while let Ok(Some(field)) = fields.next() {
+        let value = String::from_utf8_lossy(field.value_bytes()).into_owned();
+        match field.type_() {
+            b'S' => error.severity = value,
+            b'C' => error.code = value,
+            b'M' => error.message = value,
+            b'D' => error.detail = Some(value),
+            b'H' => error.hint = Some(value),
+            _ => {}
+        }
+    }
+    WireError::Server(Box::new(error))
+}
+
+fn unexpected(message: &Message) -> WireError {
+    let name = match message {
+        Message::CopyData(_) => "CopyData",
+        Message::CopyDone => "CopyDone",
+        Message::CopyInResponse(_) => "CopyInResponse",
+        Message::CopyOutResponse(_) => "CopyOutResponse",
+        Message::CommandComplete(_) => "CommandComplete",
+        Message::DataRow(_) => "DataRow",
+        Message::RowDescription(_) => "RowDescription",
+        Message::ReadyForQuery(_) => "ReadyForQuery",
+        Message::EmptyQueryResponse => "EmptyQueryResponse",
+        _ => "another message",
+    };
+    WireError::Protocol(name.into())
+}
