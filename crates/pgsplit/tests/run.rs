@@ -126,6 +126,50 @@ fn a_large_table_is_copied_as_chunks_in_parallel() {
     let rows: u64 = chunks.iter().map(|c| c["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, 400000);
     assert_eq!(table["verification"]["matches"], true);
+    assert_eq!(table["verification"]["read_back"], true);
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn count_verification_reads_back_only_what_copy_cannot_vouch_for() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("count_src");
+    source.psql(
+        "CREATE TABLE big (id bigint PRIMARY KEY, c text);
+         INSERT INTO big SELECT g, repeat('x', 40) FROM generate_series(1, 300000) g;
+         CREATE TABLE small (id int PRIMARY KEY);
+         INSERT INTO small SELECT generate_series(1, 10);
+         ANALYZE;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(
+        &source,
+        &target_name,
+        &["--verify", "count", "--split-tables-larger-than", "8MB"],
+        0,
+    );
+    let table = |name: &str| {
+        report["lines"][0]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (big, small) = (table("big"), table("small"));
+    assert!(big["chunks"].as_array().unwrap().len() >= 2, "{big}");
+    // Chunks do not empty the table: it is read back.
+    assert_eq!(big["verification"]["read_back"], true, "{big}");
+    assert_eq!(big["verification"]["target_rows"], 300000, "{big}");
+    // TRUNCATE + COPY in one transaction: the target's COPY count is the table's count.
+    assert_eq!(small["verification"]["read_back"], false, "{small}");
+    assert_eq!(small["verification"]["target_rows"], 10, "{small}");
+    for t in [&big, &small] {
+        assert_eq!(t["verification"]["level"], "count", "{t}");
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
     assert_same_rows(&source, &target);
 }
 

@@ -97,6 +97,9 @@ pub struct Verification {
     pub source_digest: Option<Digest>,
     pub target_digest: Option<Digest>,
     pub matches: bool,
+    /// The target was read back after the load. `false`: a row count of a table that was
+    /// emptied and loaded in one transaction, taken from the target's own COPY count.
+    pub read_back: bool,
     pub seconds: f64,
 }
 
