@@ -17,8 +17,8 @@ use crate::progress_view::ProgressView;
 pub enum VerifyArg {
     /// No verification.
     None,
-    /// Row counts of source and target (a table emptied and loaded in one transaction is
-    /// counted by the target's COPY; others are read back).
+    /// Row counts of source and target (the target's own COPY counts for tables the run
+    /// created; `count(*)` with --data-only).
     Count,
     /// Row counts and SHA-256 digests of every row.
     Checksum,

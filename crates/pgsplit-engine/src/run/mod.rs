@@ -363,18 +363,10 @@ async fn run_line(
         &mut post_tasks,
     )?;
     report.skipped.extend(skipped_post);
-    let emptied_and_loaded: Vec<bool> = (0..tables.len())
-        .map(|t| {
-            let mut mine = items.iter().filter(|item| item.table == t);
-            options.sections != Sections::DataOnly
-                && mine.next().is_some_and(|item| item.whole)
-                && mine.next().is_none()
-        })
-        .collect();
     verify_step::add_tasks(
         &tables,
         options.verify,
-        &emptied_and_loaded,
+        options.sections != Sections::DataOnly,
         &totals,
         &verifications,
         &mut post_tasks,

@@ -97,8 +97,8 @@ pub struct Verification {
     pub source_digest: Option<Digest>,
     pub target_digest: Option<Digest>,
     pub matches: bool,
-    /// The target was read back after the load. `false`: a row count of a table that was
-    /// emptied and loaded in one transaction, taken from the target's own COPY count.
+    /// The target was read back after the load. `false`: the row count of a table this
+    /// run created empty, from the target's own counts of the rows its COPYs stored.
     pub read_back: bool,
     pub seconds: f64,
 }

@@ -40,15 +40,15 @@ pub async fn read_target(
         })
 }
 
-/// Adds one verification task per table. `emptied_and_loaded[t]`: table `t` is loaded by
-/// one item that empties it in the same transaction (`TRUNCATE` + `COPY`). At the commit
-/// such a table holds exactly the rows of that COPY, and the target's own count of them
-/// was already compared with the rows that left the source (a difference fails the
-/// item), so for `--verify count` reading it back would count the same rows again.
+/// Adds one verification task per table. `created_by_run`: the run created every table
+/// empty (not `--data-only`), so each table holds exactly the rows its COPYs stored, and
+/// the target's own count of those was compared with the rows that left the source
+/// before each commit (a difference fails the item): for `--verify count`, reading the
+/// tables back would count the same rows again.
 pub fn add_tasks(
     tables: &Arc<Vec<SourceTable>>,
     level: VerifyLevel,
-    emptied_and_loaded: &[bool],
+    created_by_run: bool,
     totals: &Arc<Vec<Mutex<Moved>>>,
     verifications: &Verifications,
     tasks: &mut Vec<PostTask>,
@@ -60,7 +60,7 @@ pub fn add_tasks(
         let tables = Arc::clone(tables);
         let totals = Arc::clone(totals);
         let verifications = Arc::clone(verifications);
-        let read_back = level == VerifyLevel::Checksum || !emptied_and_loaded[index];
+        let read_back = level == VerifyLevel::Checksum || !created_by_run;
         tasks.push(PostTask {
             label: format!("verify {}", table.display_name()),
             owner: Some((table.schema.clone(), table.name.clone())),
