@@ -95,6 +95,12 @@ run_variant() {
     fi
 }
 
+# Warm-up (as in run.sh): the first copy into a fresh cluster also creates its WAL segments.
+log "warm-up: one untimed copy"
+reset_target "$TARGET_PORT" "$DB" absent
+"$PGSPLIT" run "$WORK/mapping.txt" --no-progress --verify none --work-dir "$WORK/warm-up" \
+    >"$WORK/warm-up.log" 2>&1 || die "the warm-up copy failed: $(tail -5 "$WORK/warm-up.log")"
+
 for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round of $ROUNDS (load average $(load_average))"
     if ((round % 2)); then order=(split whole); else order=(whole split); fi

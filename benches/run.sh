@@ -131,6 +131,14 @@ run_one() {
     fi
 }
 
+# --- warm-up -------------------------------------------------------------------------------
+# A fresh target cluster creates (and zero-fills) every WAL segment the first copy writes,
+# about as many bytes as the copy itself; later copies recycle them. One untimed copy by a
+# peer first, so that every timed run meets the same warmed servers.
+log "warm-up: one untimed copy (pg_dump -Fc | pg_restore)"
+reset_target "$TARGET_PORT" "$DB" create
+tool_dump_pipe >"$LOG_DIR/warm-up.log" 2>&1 || die "the warm-up copy failed: $LOG_DIR/warm-up.log"
+
 # --- timed rounds --------------------------------------------------------------------------
 # Each round runs every tool once; the order rotates from round to round so that no tool is
 # always first (cold caches) or always after the same neighbour.
