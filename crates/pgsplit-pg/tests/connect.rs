@@ -157,6 +157,35 @@ async fn tls_modes_check_what_they_promise() {
     let no_root = format!("postgres://postgres@localhost:{port}/postgres?sslmode=verify-full");
     let err = try_connect(no_root).await.unwrap_err();
     assert!(err.contains("sslrootcert"), "{err}");
+
+    // A COPY passed between two encrypted data-path sessions arrives whole: rows larger
+    // than a TLS record and than one read, cut anywhere.
+    let source = cluster.create_db("tls_src");
+    let target = cluster.create_db("tls_dst");
+    source.psql(
+        "CREATE TABLE t AS SELECT i, repeat(md5(i::text), 1 + (i % 5000)) AS body \
+           FROM generate_series(1, 3000) i",
+    );
+    target.psql("CREATE TABLE t (i int, body text)");
+    let open = |db: &str| {
+        let url = format!("postgres://postgres@127.0.0.1:{port}/{db}?sslmode=require");
+        let settings = ConnSettings::parse_with(&url, &env(&[])).unwrap();
+        async move { WireConn::connect(&settings).await.unwrap() }
+    };
+    let (mut from, mut to) = (open(&source.name).await, open(&target.name).await);
+    to.start_copy("COPY t FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    from.start_copy("COPY t TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let stored = from
+        .pass_copy_into(&mut to, |_| Ok::<(), ()>(()))
+        .await
+        .unwrap();
+    assert_eq!(stored, 3000);
+    let fingerprint = "SELECT count(*) || md5(string_agg(body, ',' ORDER BY i)) FROM t";
+    assert_eq!(source.psql(fingerprint), target.psql(fingerprint));
 }
 
 #[tokio::test]
