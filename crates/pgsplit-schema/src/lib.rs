@@ -16,7 +16,7 @@
 //!
 //! Every target connection must run [`Ddl::SESSION_SETUP`] before the statements.
 
-mod acl;
+pub mod acl;
 mod catalog;
 mod error;
 mod introspect;

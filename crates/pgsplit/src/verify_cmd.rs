@@ -194,6 +194,21 @@ fn render_line(out: &mut String, line: &LineVerification) {
             state(s.target)
         );
     }
+    if let Some(lo) = &line.large_objects {
+        let _ = writeln!(
+            out,
+            "  large objects: source {}, target {}{}",
+            lo.source.rows,
+            lo.target.rows,
+            if lo.matches {
+                ""
+            } else if lo.source.rows == lo.target.rows {
+                ": contents differ"
+            } else {
+                ": counts differ"
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  schema: {} objects compared, {} differ",

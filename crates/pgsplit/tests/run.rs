@@ -325,7 +325,7 @@ fn copies_from_14_to_17() {
 }
 
 #[test]
-fn large_objects_are_copied_with_their_owners() {
+fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
     let cluster = testing::shared();
     let source = cluster.create_db("lo_src");
     let role = format!("{}_lo", source.name);
@@ -336,9 +336,12 @@ fn large_objects_are_copied_with_their_owners() {
                                  (2, lo_from_bytea(0, 'small'::bytea));"
     ));
     let small = source.psql("SELECT body FROM docs WHERE id = 2");
+    let small = small.trim();
     source.psql(&format!(
-        "ALTER LARGE OBJECT {} OWNER TO \"{role}\"",
-        small.trim()
+        "ALTER LARGE OBJECT {small} OWNER TO \"{role}\";
+         GRANT SELECT ON LARGE OBJECT {small} TO PUBLIC;
+         GRANT SELECT, UPDATE ON LARGE OBJECT {small} TO pg_read_all_data WITH GRANT OPTION;
+         COMMENT ON LARGE OBJECT {small} IS 'the small one''s note';"
     ));
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
@@ -346,8 +349,12 @@ fn large_objects_are_copied_with_their_owners() {
     let lo = &report["lines"][0]["large_objects"];
     assert_eq!(lo["count"], 2, "{report}");
     assert_eq!(lo["matches"], true);
-    let check = "SELECT oid, pg_get_userbyid(lomowner), md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid";
-    assert_eq!(target.psql(check), source.psql(check));
+    let check = "SELECT oid, pg_get_userbyid(lomowner), lomacl, obj_description(oid, 'pg_largeobject'), \
+                        md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid";
+    let on_source = source.psql(check);
+    assert!(on_source.contains("the small one's note"), "{on_source}");
+    assert!(on_source.contains("pg_read_all_data=r*w*/"), "{on_source}");
+    assert_eq!(target.psql(check), on_source);
     assert_same_rows(&source, &target);
     drop(target);
     source.psql(&format!(

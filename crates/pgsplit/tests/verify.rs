@@ -96,6 +96,9 @@ fn differences(report: &serde_json::Value) -> Vec<String> {
         let problem = d["problem"].as_str().unwrap().replace('_', " ");
         out.push(format!("{}: {problem}", d["identity"].as_str().unwrap()));
     }
+    if !line["large_objects"].is_null() && line["large_objects"]["matches"] != true {
+        out.push("large objects".into());
+    }
     out
 }
 
@@ -127,6 +130,44 @@ fn corrupt_and_verify(hint: &str, sql: &str, expected: &[&str]) {
     assert_eq!(differences(&report), expected, "{stdout}");
     assert!(stdout.starts_with("line 1: "), "{stdout}");
     assert!(stdout.contains("MISMATCH"), "{stdout}");
+}
+
+#[test]
+fn large_objects_are_compared_by_count_and_contents() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_lo");
+    source.psql(SHOP);
+    source.psql(
+        "SELECT lo_from_bytea(0, 'first'::bytea);
+         SELECT lo_from_bytea(0, decode(repeat('ab', 100000), 'hex'));",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "none"], 0);
+    let (report, stdout) = verify(&source, &target, &[], 0);
+    let lo = &report["lines"][0]["large_objects"];
+    assert_eq!(lo["source"]["rows"], 2, "{lo}");
+    assert_eq!(lo["matches"], true, "{lo}");
+    assert!(
+        stdout.contains("large objects: source 2, target 2\n"),
+        "{stdout}"
+    );
+
+    // One changed byte: found by the digest, not by the count.
+    target.psql("SELECT lo_put(min(oid), 0, 'F'::bytea) FROM pg_largeobject_metadata");
+    let (report, stdout) = verify(&source, &target, &[], 3);
+    assert_eq!(differences(&report), ["large objects"], "{stdout}");
+    assert!(stdout.contains("contents differ"), "{stdout}");
+    verify(&source, &target, &["--level", "count"], 0);
+
+    // One missing object: found by the count.
+    target.psql("SELECT lo_unlink(max(oid)) FROM pg_largeobject_metadata");
+    let (report, stdout) = verify(&source, &target, &["--level", "count"], 3);
+    assert_eq!(differences(&report), ["large objects"], "{stdout}");
+    assert!(
+        stdout.contains("large objects: source 2, target 1: counts differ"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -1,24 +1,41 @@
 //! Large objects: read inside the snapshot, written in one target transaction (all or
-//! none), owners set as on the source, and counted and hashed for the report.
+//! none) with their owners, privileges and comments as on the source, and counted and
+//! hashed for the report.
 
 use sha2::{Digest as _, Sha256};
 use tokio_postgres::Client;
 
 use pgsplit_copy::{Digest, Moved};
 use pgsplit_pg::Connection;
+use pgsplit_pg::quote;
+use pgsplit_schema::acl::{self, AclTarget};
+use pgsplit_schema::model::Acl;
 
 use super::error::RunError;
+
+/// What to carry over besides the data.
+#[derive(Clone, Copy, Debug)]
+pub struct Metadata {
+    pub owner: bool,
+    pub privileges: bool,
+    /// Privileges granted by a role other than the owner are replayed as that role,
+    /// which needs a superuser; without one they are skipped with a warning.
+    pub superuser: bool,
+}
 
 /// How many large objects, their bytes, and the sum of SHA-256(oid ‖ data).
 pub async fn copy(
     source: &Client,
     target: &Connection,
-    set_owner: bool,
+    metadata: Metadata,
     replace: bool,
 ) -> Result<Moved, RunError> {
     let list = source
         .query(
-            "SELECT oid::int8, pg_get_userbyid(lomowner)::text FROM pg_largeobject_metadata ORDER BY oid",
+            "SELECT m.oid::int8, pg_get_userbyid(m.lomowner)::text, m.lomacl::text[], \
+                    acldefault('L', m.lomowner)::text[], \
+                    obj_description(m.oid, 'pg_largeobject') \
+               FROM pg_largeobject_metadata m ORDER BY m.oid",
             &[],
         )
         .await
@@ -28,15 +45,21 @@ pub async fn copy(
         return Ok(moved);
     }
     let t = &target.client;
-    t.batch_execute("BEGIN")
-        .await
-        .map_err(|e| RunError::db(&target.server, "begin the large objects", e))?;
+    let run = |sql: String, what: String| async move {
+        t.batch_execute(&sql)
+            .await
+            .map_err(|e| RunError::db(&target.server, &what, e))
+    };
+    run("BEGIN".into(), "begin the large objects".into()).await?;
     if replace {
         // A resumed run: a stopped run may have committed them already.
-        t.batch_execute("SELECT lo_unlink(oid) FROM pg_largeobject_metadata")
-            .await
-            .map_err(|e| RunError::db(&target.server, "remove large objects", e))?;
+        run(
+            "SELECT lo_unlink(oid) FROM pg_largeobject_metadata".into(),
+            "remove large objects".into(),
+        )
+        .await?;
     }
+    let mut skipped = 0usize;
     for row in &list {
         let oid: i64 = row.get(0);
         let owner: String = row.get(1);
@@ -48,43 +71,78 @@ pub async fn copy(
         t.execute("SELECT lo_from_bytea($1::int8::oid, $2)", &[&oid, &data])
             .await
             .map_err(|e| RunError::db(&target.server, &format!("write large object {oid}"), e))?;
-        if set_owner {
-            t.batch_execute(&format!(
-                "ALTER LARGE OBJECT {oid} OWNER TO {}",
-                pgsplit_pg::quote::ident(&owner)
-            ))
-            .await
-            .map_err(|e| {
-                RunError::db(
-                    &target.server,
-                    &format!("set the owner of large object {oid}"),
-                    e,
+        if metadata.owner {
+            run(
+                format!("ALTER LARGE OBJECT {oid} OWNER TO {}", quote::ident(&owner)),
+                format!("set the owner of large object {oid}"),
+            )
+            .await?;
+        }
+        if metadata.privileges {
+            let privileges = Acl {
+                items: row.get(2),
+                default: row.get(3),
+            };
+            let name = oid.to_string();
+            let on = AclTarget {
+                kind: "LARGE OBJECT",
+                name: &name,
+                column: None,
+                owner: &owner,
+            };
+            for statement in acl::statements(&on, &privileges) {
+                if statement.requires_superuser && !metadata.superuser {
+                    skipped += 1;
+                    continue;
+                }
+                run(
+                    statement.sql,
+                    format!("set the privileges of large object {oid}"),
                 )
-            })?;
+                .await?;
+            }
+        }
+        if let Some(comment) = row.get::<_, Option<String>>(4) {
+            run(
+                format!(
+                    "COMMENT ON LARGE OBJECT {oid} IS {}",
+                    quote::literal(&comment)
+                ),
+                format!("comment on large object {oid}"),
+            )
+            .await?;
         }
         moved.rows += 1;
         moved.bytes += data.len() as u64;
         moved.digest.combine(&row_digest(oid, &data));
     }
-    t.batch_execute("COMMIT")
-        .await
-        .map_err(|e| RunError::db(&target.server, "commit the large objects", e))?;
+    run("COMMIT".into(), "commit the large objects".into()).await?;
+    if skipped > 0 {
+        tracing::warn!(
+            "{skipped} privilege statement(s) on large objects granted by other roles were \
+             skipped: replaying them needs a superuser on the target"
+        );
+    }
     Ok(moved)
 }
 
-/// Counts and hashes the target's large objects the same way, for verification.
-pub async fn read(client: &Client) -> Result<Moved, RunError> {
-    let rows = client
+/// Counts and hashes a database's large objects the way [`copy`] does, for verification
+/// (of a run's target, or of both sides by `pgsplit verify`): one object in memory at a
+/// time.
+pub async fn read(client: &Client) -> Result<Moved, tokio_postgres::Error> {
+    let oids = client
         .query(
-            "SELECT oid::int8, lo_get(oid) FROM pg_largeobject_metadata ORDER BY oid",
+            "SELECT oid::int8 FROM pg_largeobject_metadata ORDER BY oid",
             &[],
         )
-        .await
-        .map_err(|e| RunError::db_plain("read the target's large objects", e))?;
+        .await?;
     let mut moved = Moved::default();
-    for row in rows {
+    for row in oids {
         let oid: i64 = row.get(0);
-        let data: Vec<u8> = row.get(1);
+        let data: Vec<u8> = client
+            .query_one("SELECT lo_get($1::int8::oid)", &[&oid])
+            .await?
+            .get(0);
         moved.rows += 1;
         moved.bytes += data.len() as u64;
         moved.digest.combine(&row_digest(oid, &data));

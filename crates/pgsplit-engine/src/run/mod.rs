@@ -4,7 +4,7 @@
 
 mod data;
 pub mod error;
-mod large_objects;
+pub(crate) mod large_objects;
 pub mod options;
 mod post_data;
 pub mod report;
@@ -482,13 +482,12 @@ async fn copy_large_objects(
         return Ok(None);
     }
     let target = session::open(&line.target).await?;
-    let moved = large_objects::copy(
-        &leader.client,
-        &target,
-        !options.no_owner,
-        resumed.is_some(),
-    )
-    .await?;
+    let metadata = large_objects::Metadata {
+        owner: !options.no_owner,
+        privileges: !options.no_acl,
+        superuser: schema_step::is_superuser(&target).await?,
+    };
+    let moved = large_objects::copy(&leader.client, &target, metadata, resumed.is_some()).await?;
     journal.record(&Event::PostDataDone { label: STEP.into() })?;
     if moved.rows == 0 {
         return Ok(None);
@@ -496,7 +495,9 @@ async fn copy_large_objects(
     let matches = match options.verify {
         VerifyLevel::None => None,
         VerifyLevel::Count | VerifyLevel::Checksum => {
-            let found = large_objects::read(&target.client).await?;
+            let found = large_objects::read(&target.client)
+                .await
+                .map_err(|e| RunError::db(&target.server, "read the large objects back", e))?;
             Some(if options.verify == VerifyLevel::Count {
                 found.rows == moved.rows
             } else {

@@ -28,6 +28,7 @@ use crate::progress::Progress;
 use crate::run::VerifyLevel;
 use crate::session;
 pub use error::{ReadError, VerifyError};
+use report::{LargeObjectsVerification, SideRows};
 pub use report::{LineVerification, VerifyReport};
 use tables::{Endpoint, Side, TablePlan};
 
@@ -231,10 +232,42 @@ async fn verify_line(
         });
     }
     found.sequences = sequences::compare(&expected_sequences, &sequences::states(&target_catalog));
+    found.large_objects = compare_large_objects(&source.conn, &target.conn, level).await?;
     // Every worker has imported the snapshots by now.
     let _ = source.conn.client.batch_execute("COMMIT").await;
     let _ = target.conn.client.batch_execute("COMMIT").await;
     Ok(())
+}
+
+/// Large objects of both sides, each read in its leader's snapshot. `None` when neither
+/// side has any.
+async fn compare_large_objects(
+    source: &Connection,
+    target: &Connection,
+    level: VerifyLevel,
+) -> Result<Option<LargeObjectsVerification>, VerifyError> {
+    let (on_source, on_target) =
+        tokio::try_join!(read_large_objects(source), read_large_objects(target))?;
+    if on_source.rows == 0 && on_target.rows == 0 {
+        return Ok(None);
+    }
+    let side = |moved: pgsplit_copy::Moved| SideRows {
+        rows: moved.rows,
+        digest: (level == VerifyLevel::Checksum).then_some(moved.digest),
+        chunks: 1,
+    };
+    let (source, target) = (side(on_source), side(on_target));
+    Ok(Some(LargeObjectsVerification {
+        matches: source.rows == target.rows && source.digest == target.digest,
+        source,
+        target,
+    }))
+}
+
+async fn read_large_objects(conn: &Connection) -> Result<pgsplit_copy::Moved, VerifyError> {
+    crate::run::large_objects::read(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the large objects", e))
 }
 
 /// Connects one side, starts its snapshot (exported for the workers when the server

@@ -42,8 +42,18 @@ pub struct LineVerification {
     pub schema_statements: usize,
     /// Only the differences: identical statements are not listed.
     pub schema_differences: Vec<SchemaDifference>,
+    /// Large objects, when either side has any.
+    pub large_objects: Option<LargeObjectsVerification>,
     pub seconds: f64,
     pub error: Option<String>,
+}
+
+/// Large objects on both sides: how many, and (`checksum`) the sum of SHA-256(oid ‖ data).
+#[derive(Debug, Serialize)]
+pub struct LargeObjectsVerification {
+    pub source: SideRows,
+    pub target: SideRows,
+    pub matches: bool,
 }
 
 impl LineVerification {
@@ -57,6 +67,7 @@ impl LineVerification {
             sequences: Vec::new(),
             schema_statements: 0,
             schema_differences: Vec::new(),
+            large_objects: None,
             seconds: 0.0,
             error: None,
         }
@@ -66,6 +77,7 @@ impl LineVerification {
         self.tables.iter().any(|t| !t.matches)
             || self.sequences.iter().any(|s| !s.matches)
             || !self.schema_differences.is_empty()
+            || self.large_objects.as_ref().is_some_and(|l| !l.matches)
     }
 }
 
