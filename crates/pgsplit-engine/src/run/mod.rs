@@ -438,8 +438,15 @@ async fn run_line(
         }
     };
     if options.sections != Sections::SchemaOnly {
-        report.large_objects =
-            copy_large_objects(line, leader, options, resumed.as_ref(), journal.as_ref()).await?;
+        report.large_objects = copy_large_objects(
+            line,
+            leader,
+            options,
+            superuser,
+            resumed.as_ref(),
+            journal.as_ref(),
+        )
+        .await?;
     }
     let now = Instant::now();
     results.extend(done.iter().map(|(&item, &moved)| data::ItemResult {
@@ -474,6 +481,7 @@ async fn copy_large_objects(
     line: &MappingLine,
     leader: &Connection,
     options: &RunOptions,
+    superuser: bool,
     resumed: Option<&JournalState>,
     journal: &dyn Journal,
 ) -> Result<Option<report::LargeObjects>, RunError> {
@@ -485,7 +493,7 @@ async fn copy_large_objects(
     let metadata = large_objects::Metadata {
         owner: !options.no_owner,
         privileges: !options.no_acl,
-        superuser: schema_step::is_superuser(&target).await?,
+        superuser,
     };
     let moved = large_objects::copy(&leader.client, &target, metadata, resumed.is_some()).await?;
     journal.record(&Event::PostDataDone { label: STEP.into() })?;
