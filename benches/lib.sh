@@ -28,6 +28,26 @@ bench_start_clusters() {
     TARGET_PORT=$CLUSTER_PORT
 }
 
+# pgbench_scale SCALE: the pgbench -i scale of the dataset at SCALE (30 at 1).
+pgbench_scale() { awk -v s="$1" 'BEGIN { v = int(30 * s + 0.5); print (v < 1 ? 1 : v) }'; }
+
+# bench_generate DB SCALE LOG_DIR: creates DB on the source and fills it with the benchmark
+# dataset: pgbench tables at pgbench_scale SCALE (with their foreign keys) plus
+# benches/dataset.sql.
+bench_generate() {
+    local db=$1 scale=$2 log_dir=$3 pgbench_s
+    pgbench_s=$(pgbench_scale "$scale")
+    log "generating the dataset on the source: pgbench -i -s $pgbench_s, benches/dataset.sql (scale $scale)"
+    psql_at "$SOURCE_PORT" postgres -c "CREATE DATABASE $db"
+    pgbench -i -q -s "$pgbench_s" --no-vacuum --foreign-keys "$(pg_url "$SOURCE_PORT" "$db")" \
+        >"$log_dir/pgbench-init.log" 2>&1 ||
+        { cat "$log_dir/pgbench-init.log" >&2; die "pgbench -i failed"; }
+    psql_at "$SOURCE_PORT" "$db" -v scale="$scale" -f benches/dataset.sql >/dev/null
+    # Hint bits and statistics are set once here, so no tool pays for them on the source.
+    psql_at "$SOURCE_PORT" "$db" -c "VACUUM ANALYZE"
+    psql_at "$SOURCE_PORT" postgres -c CHECKPOINT
+}
+
 # psql_at PORT DB SQL...: one value per line, unaligned, errors stop.
 psql_at() {
     local port=$1 db=$2; shift 2

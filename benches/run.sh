@@ -62,16 +62,9 @@ TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
 LOAD_START=$(load_average)
 
 # --- dataset -------------------------------------------------------------------------------
-PGBENCH_SCALE=$(awk -v s="$SCALE" 'BEGIN { v = int(30 * s + 0.5); print (v < 1 ? 1 : v) }')
-log "generating the dataset on the source: pgbench -i -s $PGBENCH_SCALE, benches/dataset.sql (scale $SCALE)"
+PGBENCH_SCALE=$(pgbench_scale "$SCALE")
 t0=$(now)
-psql_at "$SOURCE_PORT" postgres -c "CREATE DATABASE $DB"
-pgbench -i -q -s "$PGBENCH_SCALE" --no-vacuum --foreign-keys "$SOURCE_URL" >"$LOG_DIR/pgbench-init.log" 2>&1 ||
-    { cat "$LOG_DIR/pgbench-init.log" >&2; die "pgbench -i failed"; }
-psql_at "$SOURCE_PORT" "$DB" -v scale="$SCALE" -f benches/dataset.sql >/dev/null
-# Hint bits and statistics are set once here, so no tool pays for them on the source.
-psql_at "$SOURCE_PORT" "$DB" -c "VACUUM ANALYZE"
-psql_at "$SOURCE_PORT" postgres -c CHECKPOINT
+bench_generate "$DB" "$SCALE" "$LOG_DIR"
 SOURCE_BYTES=$(psql_at "$SOURCE_PORT" "$DB" -c "SELECT pg_database_size(current_database())")
 fingerprint "$SOURCE_PORT" "$DB" >"$WORK/source.fingerprint"
 SOURCE_ROWS=$(awk '$1 ~ /\./ && $1 !~ /^constraints/ { n += $2 } END { print n }' "$WORK/source.fingerprint")

@@ -7,6 +7,12 @@
 //! key it references). From phase [`SEQUENTIAL_FROM_PHASE`] on, tasks of one owner and
 //! phase also keep their list order. Tasks that name no table run last, one at a time, in
 //! list order.
+//!
+//! Background tasks (`ANALYZE`) wait for the whole data phase and then run only when no
+//! other task is ready: while tables are still loading, every core the target has is busy
+//! with COPY, and a statistics pass would only slow the stream that finishes last; once
+//! the data is in, they fill the gaps left by the last table's chain (its index builds,
+//! then its foreign keys, one statement at a time).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -43,6 +49,8 @@ pub struct PostTask {
     pub phase: u8,
     /// Earlier tasks (indices into the task list) that must be done first.
     pub after: Vec<usize>,
+    /// Waits for the end of the data phase, then runs only when nothing else is ready.
+    pub background: bool,
     pub work: TaskFn,
 }
 
@@ -115,12 +123,17 @@ pub async fn run(
         }
     }
 
+    let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
     let mut works: Vec<Option<(String, TaskFn)>> =
         tasks.into_iter().map(|t| Some((t.label, t.work))).collect();
-    let mut ready: VecDeque<usize> = VecDeque::new();
+    let mut queue = Queue {
+        ready: VecDeque::new(),
+        later: VecDeque::new(),
+        background,
+    };
     for i in 0..n {
         if !is_global[i] && deps_left[i] == 0 && unloaded_needs[i] == 0 {
-            ready.push_back(i);
+            queue.push(i);
         }
     }
     let mut pool: Vec<Arc<Client>> = connections;
@@ -131,8 +144,10 @@ pub async fn run(
     let mut first_error: Option<RunError> = None;
 
     loop {
-        while first_error.is_none() && !ready.is_empty() && running.len() < jobs {
-            let i = ready.pop_front().expect("non-empty");
+        while first_error.is_none() && running.len() < jobs {
+            let Some(i) = queue.next(loads_open) else {
+                break;
+            };
             let client = pool.pop().expect("a free connection per running task");
             let (label, work) = works[i].take().expect("each task runs once");
             let progress = Arc::clone(&progress);
@@ -144,7 +159,7 @@ pub async fn run(
                 (i, client, result)
             });
         }
-        if running.is_empty() && (ready.is_empty() || first_error.is_some()) {
+        if running.is_empty() && (queue.is_empty() || first_error.is_some()) {
             if first_error.is_some() || non_global_left == 0 {
                 break;
             }
@@ -177,7 +192,7 @@ pub async fn run(
                     for &i in waiting_on_table.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
                         unloaded_needs[i] -= 1;
                         if unloaded_needs[i] == 0 && deps_left[i] == 0 && !is_global[i] {
-                            ready.push_back(i);
+                            queue.push(i);
                         }
                     }
                 }
@@ -194,7 +209,7 @@ pub async fn run(
                         for &d in &dependents[i] {
                             deps_left[d] -= 1;
                             if deps_left[d] == 0 && unloaded_needs[d] == 0 {
-                                ready.push_back(d);
+                                queue.push(d);
                             }
                         }
                     }
@@ -227,4 +242,32 @@ pub async fn run(
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
     Ok(())
+}
+
+/// Tasks whose dependencies are met: background ones apart, started only once the data
+/// phase is over and nothing else waits.
+struct Queue {
+    ready: VecDeque<usize>,
+    later: VecDeque<usize>,
+    background: Vec<bool>,
+}
+
+impl Queue {
+    fn push(&mut self, task: usize) {
+        if self.background[task] {
+            self.later.push_back(task);
+        } else {
+            self.ready.push_back(task);
+        }
+    }
+
+    fn next(&mut self, loads_open: bool) -> Option<usize> {
+        self.ready
+            .pop_front()
+            .or_else(|| (!loads_open).then(|| self.later.pop_front()).flatten())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.later.is_empty()
+    }
 }

@@ -20,9 +20,10 @@ use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
 use crate::split::{self, Selector};
 
-/// `ANALYZE` runs beside the constraints, after the indexes (expression indexes have
-/// statistics of their own).
-const ANALYZE_PHASE: u8 = 2;
+/// `ANALYZE` comes last for its table: after the indexes (expression indexes have
+/// statistics of their own) and after the foreign keys and everything else of the table,
+/// so that nothing waits for it (it runs as a background task).
+const ANALYZE_PHASE: u8 = 5;
 
 /// Reads the catalog inside the caller's snapshot.
 pub async fn read_catalog(client: &Client) -> Result<Catalog, RunError> {
@@ -263,6 +264,7 @@ pub fn post_tasks(
                 .iter()
                 .filter_map(|d| task_of.get(d).copied())
                 .collect(),
+            background: false,
             work: Box::new(move |client| {
                 Box::pin(async move {
                     if done_before {
@@ -299,6 +301,7 @@ pub fn post_tasks(
                 needs_loaded: vec![index],
                 phase: ANALYZE_PHASE,
                 after: Vec::new(),
+                background: true,
                 work: Box::new(move |client| {
                     Box::pin(async move {
                         client

@@ -68,6 +68,7 @@ pub fn add_tasks(
             needs_loaded: vec![index],
             phase: VERIFY_PHASE,
             after: Vec::new(),
+            background: false,
             work: Box::new(move |client| {
                 Box::pin(async move {
                     let table = &tables[index];
