@@ -2,7 +2,8 @@
 SELECT a.attrelid AS table_oid,
        a.attname AS name,
        a.atttypid AS type_oid,
-       format_type(a.atttypid, a.atttypmod) AS type_name
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       a.attstorage = 'x' AS extended
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -7,6 +7,7 @@ pub mod frame;
 pub mod pass;
 pub mod snapshot;
 pub mod tables;
+pub mod toast;
 
 pub use chunk::Chunk;
 pub use digest::Digest;

@@ -15,6 +15,9 @@ use crate::frame::Format;
 pub struct Column {
     pub name: String,
     pub type_name: String,
+    /// `EXTENDED` storage: large values are compressed, then moved out of line.
+    #[serde(default)]
+    pub extended: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -113,6 +116,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
             Column {
                 name: r.get("name"),
                 type_name: r.get("type_name"),
+                extended: r.get("extended"),
             },
             r.get("type_oid"),
         ));

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use pgsplit_copy::{Format, tables};
+use pgsplit_copy::{Format, tables, toast};
 use pgsplit_pg::testing;
 
 fn kinds_fixture() -> PathBuf {
@@ -60,4 +60,60 @@ async fn tables_for_the_data_copy() {
         .collect();
     assert_eq!(dropped, ["id", "kept"]);
     assert_eq!(find("dropped").column_list(), "\"id\", \"kept\"");
+}
+
+/// 50 rows of 3,200 random bytes (md5 output never compresses), beside text that does.
+const BLOBS: &str = "(id int PRIMARY KEY, raw bytea, doc text, small int)";
+const BLOB_ROWS: &str = "SELECT g, (SELECT string_agg(decode(md5(g || '/' || i), 'hex'), ''::bytea) \
+     FROM generate_series(1, 200) i), repeat('compressible ', 400), g FROM generate_series(1, 50) g";
+
+#[tokio::test]
+async fn the_toast_probe_finds_the_columns_the_source_could_not_compress() {
+    let db = testing::shared().create_db("copy_toast_probe");
+    db.psql(&format!(
+        "CREATE TABLE blobs {BLOBS};
+         INSERT INTO blobs {BLOB_ROWS};
+         -- Rows up to 4000 bytes stay inline, never tried: nothing can be concluded.
+         CREATE TABLE tuned {BLOBS} WITH (toast_tuple_target = 4000);
+         INSERT INTO tuned {BLOB_ROWS};
+         -- Large values stored while the column was EXTERNAL were never tried either,
+         -- but the target should hold them uncompressed all the same.
+         CREATE TABLE was_external {BLOBS};
+         ALTER TABLE was_external ALTER COLUMN doc SET STORAGE EXTERNAL;
+         INSERT INTO was_external {BLOB_ROWS};
+         ALTER TABLE was_external ALTER COLUMN doc SET STORAGE EXTENDED;
+         CREATE TABLE few {BLOBS};
+         INSERT INTO few {BLOB_ROWS} LIMIT 7;"
+    ));
+    let conn = pgsplit_pg::connect(&db.settings()).await.unwrap();
+    let tables = tables::read_tables(&conn.client).await.unwrap();
+    let mut found = Vec::new();
+    for t in &tables {
+        let extended: Vec<&str> = t
+            .columns
+            .iter()
+            .filter(|c| c.extended)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(extended, ["raw", "doc"], "{}", t.name);
+        let sql = toast::probe_sql(t).expect("extended columns");
+        let row = conn.client.query_one(&sql, &[]).await.unwrap();
+        let answer: Vec<Option<String>> = (0..row.len())
+            .map(|i| match i {
+                0 => row
+                    .get::<_, Option<bool>>(0)
+                    .map(|b| if b { "t" } else { "f" }.into()),
+                _ => row.get::<_, Option<i64>>(i).map(|n| n.to_string()),
+            })
+            .collect();
+        found.push((t.name.clone(), toast::incompressible(t, &answer)));
+    }
+    found.sort();
+    let expected: Vec<(String, Vec<String>)> = vec![
+        ("blobs".into(), vec!["raw".into()]),
+        ("few".into(), vec![]),
+        ("tuned".into(), vec![]),
+        ("was_external".into(), vec!["raw".into(), "doc".into()]),
+    ];
+    assert_eq!(found, expected);
 }

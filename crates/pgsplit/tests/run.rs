@@ -247,6 +247,51 @@ fn a_value_of_over_100_mb_is_copied() {
     assert_eq!(target.psql(check), source.psql(check));
 }
 
+#[test]
+fn values_the_source_could_not_compress_are_stored_uncompressed_and_the_load_stays_frozen() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("toast_src");
+    // 60 rows with 3,200 random bytes each (md5 output never compresses), text that
+    // compresses well, and text that would compress but was stored while its column was
+    // EXTERNAL: the source holds it uncompressed, and so should the target.
+    source.psql(
+        "CREATE TABLE blobs (id int PRIMARY KEY, raw bytea, doc text, kept text);
+         ALTER TABLE blobs ALTER COLUMN kept SET STORAGE EXTERNAL;
+         INSERT INTO blobs SELECT g,
+             (SELECT string_agg(decode(md5(g || '/' || i), 'hex'), ''::bytea)
+                FROM generate_series(1, 200) i),
+             repeat('compressible ', 400),
+             repeat('kept as it is ', 400)
+           FROM generate_series(1, 60) g;
+         ALTER TABLE blobs ALTER COLUMN kept SET STORAGE EXTENDED;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_eq!(
+        report["lines"][0]["tables"][0]["verification"]["matches"],
+        true
+    );
+    assert_same_rows(&source, &target);
+    let stored = "SELECT count(*) FILTER (WHERE pg_column_compression(raw) IS NULL),
+                         count(*) FILTER (WHERE pg_column_compression(doc) IS NOT NULL),
+                         count(*) FILTER (WHERE pg_column_compression(kept) IS NULL)
+                    FROM blobs";
+    assert_eq!(source.psql(stored).trim(), "60|60|60");
+    assert_eq!(target.psql(stored).trim(), "60|60|60");
+    // The storage switch lived only inside the load's transaction.
+    let storage = "SELECT string_agg(attname || '=' || attstorage::text, ',' ORDER BY attnum)
+                     FROM pg_attribute WHERE attrelid = 'blobs'::regclass AND attnum > 0";
+    assert_eq!(target.psql(storage).trim(), "id=p,raw=x,doc=x,kept=x");
+    // ...and did not cost the load its FREEZE: every page is frozen in the visibility map.
+    target.psql("CREATE EXTENSION pg_visibility");
+    let frozen = target.psql(
+        "SELECT all_frozen = pg_relation_size('blobs') / current_setting('block_size')::int
+           FROM pg_visibility_map_summary('blobs')",
+    );
+    assert_eq!(frozen.trim(), "t");
+}
+
 fn corpus_run(name: &str) {
     let cluster = testing::shared();
     let source = cluster.create_db(name);

@@ -13,12 +13,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_postgres::error::SqlState;
 
-use pgsplit_copy::{Chunk, CopySpec, Counters, Moved, PassError, SourceTable, pass, snapshot};
+use pgsplit_copy::{
+    Chunk, CopySpec, Counters, Moved, PassError, SourceTable, pass, snapshot, toast,
+};
 use pgsplit_pg::ConnSettings;
 use pgsplit_pg::wire::{self, WireConn};
 
 use super::error::RunError;
 use super::options::VerifyLevel;
+use super::post_data::DataEvent;
 use crate::cancel::Cancel;
 use crate::fault;
 use crate::journal::{Event, Journal};
@@ -60,6 +63,9 @@ pub struct DataPhase {
     pub verify: VerifyLevel,
     /// Whole-table items may `TRUNCATE` and load with `FREEZE` (the table is ours).
     pub may_truncate: bool,
+    /// The source can tell which values it stores compressed (PostgreSQL 14): whole-table
+    /// loads keep the large values it could not compress uncompressed ([`toast`]).
+    pub probe_toast: bool,
     /// `--data-only` into a schema with its constraints and triggers in place: load with
     /// `session_replication_role = replica` so that foreign keys and triggers do not fire.
     pub disable_triggers: bool,
@@ -76,14 +82,15 @@ struct Shared {
     remaining: Vec<AtomicUsize>,
     stop: AtomicBool,
     results: Mutex<Vec<ItemResult>>,
-    loaded: mpsc::UnboundedSender<usize>,
+    loaded: mpsc::UnboundedSender<DataEvent>,
 }
 
 /// Runs the data phase. Each table's index is sent on `loaded` as soon as its last item
-/// is committed (at once for tables with nothing left to copy).
+/// is committed (at once for tables with nothing left to copy), and the first worker
+/// that finds nothing left to start says so.
 pub async fn run(
     phase: DataPhase,
-    loaded: mpsc::UnboundedSender<usize>,
+    loaded: mpsc::UnboundedSender<DataEvent>,
 ) -> Result<Vec<ItemResult>, RunError> {
     let mut order = phase.todo.clone();
     order.sort_by_key(|&i| std::cmp::Reverse(phase.items[i].estimated_bytes));
@@ -93,7 +100,7 @@ pub async fn run(
     for (t, left) in remaining.iter().enumerate() {
         if left.load(Ordering::Relaxed) == 0 {
             phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
-            let _ = loaded.send(t);
+            let _ = loaded.send(DataEvent::Loaded(t));
         }
     }
     let workers_wanted = phase.jobs.max(1).min(order.len());
@@ -208,6 +215,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
         else {
+            let _ = shared.loaded.send(DataEvent::WorkerIdle);
             return Ok(());
         };
         let item = &phase.items[index];
@@ -290,7 +298,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
             });
         if shared.remaining[item.table].fetch_sub(1, Ordering::AcqRel) == 1 {
             phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
-            let _ = shared.loaded.send(item.table);
+            let _ = shared.loaded.send(DataEvent::Loaded(item.table));
         }
     }
 }
@@ -313,13 +321,28 @@ async fn load_item(
     let hash = phase.verify == VerifyLevel::Checksum;
     let truncate = item.whole && phase.may_truncate;
     let mut freeze = truncate;
+    let server = phase.target.to_string();
+    // Only a load that emptied the table holds the lock that changing its storage needs.
+    let uncompressed = match toast::probe_sql(table) {
+        Some(sql) if truncate && phase.probe_toast => {
+            let answer = source.simple_query(&sql).await.map_err(|e| {
+                RunError::wire(&phase.source.to_string(), "sample stored values", e)
+            })?;
+            let row = answer.into_iter().next().unwrap_or_default();
+            toast::incompressible(table, &row)
+        }
+        _ => Vec::new(),
+    };
     loop {
-        let begin = if truncate {
+        let mut begin = if truncate {
             format!("BEGIN; TRUNCATE ONLY {}", table.qualified())
         } else {
             "BEGIN".to_string()
         };
-        let server = phase.target.to_string();
+        if !uncompressed.is_empty() {
+            begin.push_str("; ");
+            begin.push_str(&toast::set_storage_sql(table, &uncompressed, "EXTERNAL"));
+        }
         target
             .execute(&begin)
             .await
@@ -344,6 +367,12 @@ async fn load_item(
                 return Err(e);
             }
         };
+        if !uncompressed.is_empty() {
+            target
+                .execute(&toast::set_storage_sql(table, &uncompressed, "EXTENDED"))
+                .await
+                .map_err(|e| RunError::wire(&server, "restore the columns' storage", e))?;
+        }
         let xid = target
             .simple_query("SELECT txid_current()::text")
             .await

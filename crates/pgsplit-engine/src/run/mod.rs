@@ -414,6 +414,7 @@ async fn run_line(
                 jobs: options.jobs,
                 verify: options.verify,
                 may_truncate: options.sections != Sections::DataOnly,
+                probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),

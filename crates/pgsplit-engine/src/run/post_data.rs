@@ -8,11 +8,11 @@
 //! phase also keep their list order. Tasks that name no table run last, one at a time, in
 //! list order.
 //!
-//! Background tasks (`ANALYZE`) wait for the whole data phase and then run only when no
-//! other task is ready: while tables are still loading, every core the target has is busy
-//! with COPY, and a statistics pass would only slow the stream that finishes last; once
-//! the data is in, they fill the gaps left by the last table's chain (its index builds,
-//! then its foreign keys, one statement at a time).
+//! Background tasks (`ANALYZE`) wait until a copy worker has nothing left to start and
+//! then run only when no other task is ready: while every worker is copying, the target
+//! is busy with COPY, and a statistics pass would only slow the streams still running;
+//! later they fill the gaps left by the last tables (one COPY stream, then that table's
+//! chain of index builds and foreign keys, one statement at a time).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -49,9 +49,18 @@ pub struct PostTask {
     pub phase: u8,
     /// Earlier tasks (indices into the task list) that must be done first.
     pub after: Vec<usize>,
-    /// Waits for the end of the data phase, then runs only when nothing else is ready.
+    /// Waits until a copy worker is idle, then runs only when nothing else is ready.
     pub background: bool,
     pub work: TaskFn,
+}
+
+/// What the data phase tells the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataEvent {
+    /// Every item of this table (an index into the copied tables) is committed.
+    Loaded(usize),
+    /// A copy worker found no item left to start: the copies no longer use every job.
+    WorkerIdle,
 }
 
 /// Runs every task. `loaded` yields table indices as the data phase finishes them and
@@ -59,7 +68,7 @@ pub struct PostTask {
 pub async fn run(
     tasks: Vec<PostTask>,
     connections: Vec<Arc<Client>>,
-    mut loaded: mpsc::UnboundedReceiver<usize>,
+    mut loaded: mpsc::UnboundedReceiver<DataEvent>,
     table_count: usize,
     progress: Arc<Progress>,
     cancel: Cancel,
@@ -141,11 +150,12 @@ pub async fn run(
     let mut running: JoinSet<(usize, Arc<Client>, Result<(), RunError>)> = JoinSet::new();
     let mut non_global_left = n - global.len();
     let mut loads_open = true;
+    let mut copies_winding_down = false;
     let mut first_error: Option<RunError> = None;
 
     loop {
         while first_error.is_none() && running.len() < jobs {
-            let Some(i) = queue.next(loads_open) else {
+            let Some(i) = queue.next(copies_winding_down || !loads_open) else {
                 break;
             };
             let client = pool.pop().expect("a free connection per running task");
@@ -187,7 +197,8 @@ pub async fn run(
                 }
             }
             table = loaded.recv(), if loads_open => match table {
-                Some(t) if t < table_count && !is_loaded[t] => {
+                Some(DataEvent::WorkerIdle) => copies_winding_down = true,
+                Some(DataEvent::Loaded(t)) if t < table_count && !is_loaded[t] => {
                     is_loaded[t] = true;
                     for &i in waiting_on_table.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
                         unloaded_needs[i] -= 1;
@@ -244,8 +255,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Tasks whose dependencies are met: background ones apart, started only once the data
-/// phase is over and nothing else waits.
+/// Tasks whose dependencies are met: background ones apart, started only once the copies
+/// wind down and nothing else waits.
 struct Queue {
     ready: VecDeque<usize>,
     later: VecDeque<usize>,
@@ -261,10 +272,11 @@ impl Queue {
         }
     }
 
-    fn next(&mut self, loads_open: bool) -> Option<usize> {
+    /// The next task to start; background ones only when `background_allowed`.
+    fn next(&mut self, background_allowed: bool) -> Option<usize> {
         self.ready
             .pop_front()
-            .or_else(|| (!loads_open).then(|| self.later.pop_front()).flatten())
+            .or_else(|| background_allowed.then(|| self.later.pop_front()).flatten())
     }
 
     fn is_empty(&self) -> bool {
