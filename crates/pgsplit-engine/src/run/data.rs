@@ -323,7 +323,7 @@ async fn load_item(
     let mut freeze = truncate;
     let server = phase.target.to_string();
     // Only a load that emptied the table holds the lock that changing its storage needs.
-    let uncompressed = match toast::probe_sql(table) {
+    let mut uncompressed = match toast::probe_sql(table) {
         Some(sql) if truncate && phase.probe_toast => {
             let answer = source.simple_query(&sql).await.map_err(|e| {
                 RunError::wire(&phase.source.to_string(), "sample stored values", e)
@@ -343,10 +343,20 @@ async fn load_item(
             begin.push_str("; ");
             begin.push_str(&toast::set_storage_sql(table, &uncompressed, "EXTERNAL"));
         }
-        target
-            .execute(&begin)
-            .await
-            .map_err(|e| RunError::wire(&server, "start the load transaction", e))?;
+        match target.execute(&begin).await {
+            Ok(()) => {}
+            Err(e @ wire::WireError::Server(_)) if !uncompressed.is_empty() => {
+                // Changing the storage needs the table's owner; the load does not.
+                tracing::info!(
+                    "{}: loading with the columns' own storage: {e}",
+                    table.display_name()
+                );
+                let _ = target.execute("ROLLBACK").await;
+                uncompressed.clear();
+                continue;
+            }
+            Err(e) => return Err(RunError::wire(&server, "start the load transaction", e)),
+        }
         let moved = match pass::forward(source, target, &spec, freeze, hash, counters).await {
             Ok(moved) => moved,
             Err(e) => {
