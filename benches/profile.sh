@@ -74,9 +74,9 @@ one_run() {
         --work-dir "$WORK/scratch" "${EXTRA[@]}" >"$LOG_DIR/$label.out" 2>"$LOG_DIR/$label.err" ||
         { tail -20 "$LOG_DIR/$label.err" >&2; die "pgsplit run failed ($label)"; }
     w1=$(now)
+    read -r busy1 idle1 < <(machine_ticks)
     sleep 0.5 # let the servers reap the run's backends
     s1=$(server_ticks source) t1=$(server_ticks target)
-    read -r busy1 idle1 < <(machine_ticks)
     read -r user sys rss <"$WORK/time"
     awk -v l="$label" -v w="$(elapsed "$w0" "$w1")" -v u="$user" -v y="$sys" -v r="$rss" \
         -v s=$((s1 - s0)) -v t=$((t1 - t0)) -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) -v hz="$HZ" \
