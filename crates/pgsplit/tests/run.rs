@@ -208,6 +208,47 @@ fn schema_only_and_then_data_only() {
 }
 
 #[test]
+fn a_big_table_is_read_back_in_pieces_and_a_difference_is_found() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("pieces_src");
+    // ~40 MB: read back in two pieces with two post-data sessions.
+    source.psql(
+        "CREATE TABLE big (id bigint PRIMARY KEY, amount numeric(12, 2), note text);
+         INSERT INTO big SELECT g, g / 100.0, repeat('n', 60) FROM generate_series(1, 400000) g;
+         ANALYZE big;",
+    );
+    let args = ["--verify", "checksum", "--index-jobs", "2"];
+    let verification =
+        |report: &serde_json::Value| report["lines"][0]["tables"][0]["verification"].clone();
+    let copied = format!("{}_copy", source.name);
+    let target = adopt(cluster, &copied);
+    let v = verification(&run_copy(&source, &copied, &args, 0));
+    assert_eq!(
+        (v["pieces"].as_u64(), v["matches"].as_bool()),
+        (Some(2), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["target_rows"], 400000, "{v}");
+    assert_same_rows(&source, &target);
+
+    // A target column that rounds what it receives: the pieces' digests add up to
+    // something else than the source's.
+    let rounded = format!("{}_rounded", source.name);
+    let target = adopt(cluster, &rounded);
+    run_copy(&source, &rounded, &["--schema-only"], 0);
+    target.psql("ALTER TABLE big ALTER COLUMN amount TYPE numeric(12, 0)");
+    let mut data_only = vec!["--data-only"];
+    data_only.extend(args);
+    let v = verification(&run_copy(&source, &rounded, &data_only, 3));
+    assert_eq!(
+        (v["pieces"].as_u64(), v["matches"].as_bool()),
+        (Some(2), Some(false)),
+        "{v}"
+    );
+    assert_eq!(v["target_rows"], 400000, "{v}");
+}
+
+#[test]
 fn non_empty_target_is_refused_unless_clean() {
     let cluster = testing::shared();
     let source = cluster.create_db("clean_src");

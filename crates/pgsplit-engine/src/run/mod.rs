@@ -363,10 +363,18 @@ async fn run_line(
         &mut post_tasks,
     )?;
     report.skipped.extend(skipped_post);
+    let target_version: i32 = target_conn
+        .client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| RunError::db(&target_conn.server, "read the server version", e))?
+        .get(0);
     verify_step::add_tasks(
         &tables,
         options.verify,
         options.sections != Sections::DataOnly,
+        options.index_jobs.max(1),
+        target_version,
         &totals,
         &verifications,
         &mut post_tasks,

@@ -51,6 +51,8 @@ pub struct PostTask {
     pub after: Vec<usize>,
     /// Waits until a copy worker is idle, then runs only when nothing else is ready.
     pub background: bool,
+    /// No other task waits for it (a read-back, which locks nothing others need).
+    pub detached: bool,
     pub work: TaskFn,
 }
 
@@ -122,6 +124,9 @@ pub async fn run(
         }
         for name in t.owner.iter().chain(t.waits_for.iter()) {
             for &j in by_owner.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+                if tasks[j].detached {
+                    continue;
+                }
                 let pj = tasks[j].phase;
                 let before =
                     pj < t.phase || (t.phase >= SEQUENTIAL_FROM_PHASE && pj == t.phase && j < i);

@@ -100,6 +100,8 @@ pub struct Verification {
     /// The target was read back after the load. `false`: the row count of a table this
     /// run created empty, from the target's own counts of the rows its COPYs stored.
     pub read_back: bool,
+    /// Pieces (ranges of pages) the read-back was cut into, read in parallel.
+    pub pieces: usize,
     pub seconds: f64,
 }
 

@@ -265,6 +265,7 @@ pub fn post_tasks(
                 .filter_map(|d| task_of.get(d).copied())
                 .collect(),
             background: false,
+            detached: false,
             work: Box::new(move |client| {
                 Box::pin(async move {
                     if done_before {
@@ -302,6 +303,7 @@ pub fn post_tasks(
                 phase: ANALYZE_PHASE,
                 after: Vec::new(),
                 background: true,
+                detached: false,
                 work: Box::new(move |client| {
                     Box::pin(async move {
                         client

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pgsplit_copy::{CopySpec, Counters, Digest, Format, Moved, SourceTable};
+use pgsplit_copy::{Chunk, CopySpec, Counters, Digest, Format, Moved, SourceTable};
 use pgsplit_pg::Connection;
 
 use super::data::{ItemResult, WorkItem};
@@ -15,8 +15,15 @@ use super::report::{ChunkReport, TableReport, Verification};
 use crate::verify::ReadError;
 use crate::verify::tables::read_rows;
 
-/// The phase verification runs in: after the indexes, beside the constraints.
-const VERIFY_PHASE: u8 = 2;
+/// Verification reads a table back once its indexes and the constraints built from
+/// them are in (those take locks a long read would hold up), beside its foreign keys and
+/// `ANALYZE`; nothing waits for it.
+const VERIFY_PHASE: u8 = 3;
+
+/// A table read back in pieces gets one piece per this many bytes (at most one per
+/// post-data session), so that the read-back of the last, largest table is not one
+/// long single-session tail.
+const READ_BACK_PIECE_BYTES: i64 = 16 * 1024 * 1024;
 
 pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 
@@ -25,12 +32,13 @@ pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 pub async fn read_target(
     client: &tokio_postgres::Client,
     table: &SourceTable,
+    chunk: &Chunk,
     level: VerifyLevel,
 ) -> Result<(u64, Option<Digest>), RunError> {
     let spec = CopySpec {
         table,
         format: table.format,
-        predicate: None,
+        predicate: table.predicate(chunk),
     };
     read_rows(client, &spec, level, &Counters::default())
         .await
@@ -40,15 +48,44 @@ pub async fn read_target(
         })
 }
 
+/// The pieces a table is read back in: ranges of pages (PostgreSQL 14's TID range scans
+/// read only their pages), at most `sessions` of them; the last one is open-ended, so
+/// pages the target has beyond the source's count are read too.
+fn read_back_pieces(table: &SourceTable, sessions: usize, target_version: i32) -> Vec<Chunk> {
+    let wanted = (table.bytes.max(0) / READ_BACK_PIECE_BYTES).min(sessions as i64);
+    if wanted < 2 || target_version < 140000 || table.pages < wanted {
+        return vec![Chunk::Whole];
+    }
+    let per = (table.pages + wanted - 1) / wanted;
+    (0..wanted)
+        .map(|i| Chunk::Pages {
+            from: i * per,
+            to: (i + 1 < wanted).then_some((i + 1) * per),
+        })
+        .collect()
+}
+
+/// What the pieces of one table's read-back have found so far.
+struct ReadBack {
+    pieces: usize,
+    left: usize,
+    rows: u64,
+    digest: Option<Digest>,
+    started: Option<Instant>,
+}
+
 /// Adds one verification task per table. `created_by_run`: the run created every table
 /// empty (not `--data-only`), so each table holds exactly the rows its COPYs stored, and
 /// the target's own count of those was compared with the rows that left the source
 /// before each commit (a difference fails the item): for `--verify count`, reading the
 /// tables back would count the same rows again.
+#[allow(clippy::too_many_arguments)]
 pub fn add_tasks(
     tables: &Arc<Vec<SourceTable>>,
     level: VerifyLevel,
     created_by_run: bool,
+    sessions: usize,
+    target_version: i32,
     totals: &Arc<Vec<Mutex<Moved>>>,
     verifications: &Verifications,
     tasks: &mut Vec<PostTask>,
@@ -57,60 +94,104 @@ pub fn add_tasks(
         return;
     }
     for (index, table) in tables.iter().enumerate() {
-        let tables = Arc::clone(tables);
-        let totals = Arc::clone(totals);
-        let verifications = Arc::clone(verifications);
         let read_back = level == VerifyLevel::Checksum || !created_by_run;
-        tasks.push(PostTask {
-            label: format!("verify {}", table.display_name()),
-            owner: Some((table.schema.clone(), table.name.clone())),
-            waits_for: Vec::new(),
-            needs_loaded: vec![index],
-            phase: VERIFY_PHASE,
-            after: Vec::new(),
-            background: false,
-            work: Box::new(move |client| {
-                Box::pin(async move {
-                    let table = &tables[index];
-                    let started = Instant::now();
-                    let source = *totals[index].lock().unwrap_or_else(|e| e.into_inner());
-                    let (target_rows, target_digest) = if read_back {
-                        read_target(&client, table, level)
-                            .await
-                            .map_err(|e| e.in_table(table, &pgsplit_copy::Chunk::Whole))?
-                    } else {
-                        (source.rows, None)
-                    };
-                    let source_digest = (level == VerifyLevel::Checksum).then_some(source.digest);
-                    let matches = source.rows == target_rows && source_digest == target_digest;
-                    if !matches {
-                        tracing::error!(
-                            "verification failed for {}: source {} rows, target {} rows",
-                            table.display_name(),
-                            source.rows,
-                            target_rows
-                        );
-                    }
-                    verifications
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((
-                            index,
-                            Verification {
-                                level,
-                                source_rows: source.rows,
-                                target_rows,
-                                source_digest,
-                                target_digest,
-                                matches,
-                                read_back,
-                                seconds: started.elapsed().as_secs_f64(),
-                            },
-                        ));
-                    Ok(())
-                })
-            }),
-        });
+        let pieces = if read_back {
+            read_back_pieces(table, sessions, target_version)
+        } else {
+            vec![Chunk::Whole]
+        };
+        let found = Arc::new(Mutex::new(ReadBack {
+            pieces: pieces.len(),
+            left: pieces.len(),
+            rows: 0,
+            digest: (level == VerifyLevel::Checksum).then(Digest::default),
+            started: None,
+        }));
+        for chunk in pieces {
+            let tables = Arc::clone(tables);
+            let totals = Arc::clone(totals);
+            let verifications = Arc::clone(verifications);
+            let found = Arc::clone(&found);
+            let label = match chunk {
+                Chunk::Whole => format!("verify {}", table.display_name()),
+                ref c => format!("verify {} [{}]", table.display_name(), c.label()),
+            };
+            tasks.push(PostTask {
+                label,
+                owner: Some((table.schema.clone(), table.name.clone())),
+                waits_for: Vec::new(),
+                needs_loaded: vec![index],
+                phase: VERIFY_PHASE,
+                after: Vec::new(),
+                background: false,
+                detached: true,
+                work: Box::new(move |client| {
+                    Box::pin(async move {
+                        let table = &tables[index];
+                        found
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .started
+                            .get_or_insert_with(Instant::now);
+                        let (rows, digest) = if read_back {
+                            read_target(&client, table, &chunk, level)
+                                .await
+                                .map_err(|e| e.in_table(table, &chunk))?
+                        } else {
+                            (
+                                totals[index].lock().unwrap_or_else(|e| e.into_inner()).rows,
+                                None,
+                            )
+                        };
+                        let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                        found.rows += rows;
+                        if let (Some(sum), Some(piece)) = (found.digest.as_mut(), digest) {
+                            sum.combine(&piece);
+                        }
+                        found.left -= 1;
+                        if found.left > 0 {
+                            return Ok(());
+                        }
+                        let source = *totals[index].lock().unwrap_or_else(|e| e.into_inner());
+                        let source_digest =
+                            (level == VerifyLevel::Checksum).then_some(source.digest);
+                        let target_rows = found.rows;
+                        let target_digest = found.digest;
+                        let matches = source.rows == target_rows && source_digest == target_digest;
+                        if !matches {
+                            tracing::error!(
+                                "verification failed for {}: source {} rows, target {} rows",
+                                table.display_name(),
+                                source.rows,
+                                target_rows
+                            );
+                        }
+                        let seconds = found
+                            .started
+                            .map(|t| t.elapsed().as_secs_f64())
+                            .unwrap_or_default();
+                        verifications
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((
+                                index,
+                                Verification {
+                                    level,
+                                    source_rows: source.rows,
+                                    target_rows,
+                                    source_digest,
+                                    target_digest,
+                                    matches,
+                                    read_back,
+                                    pieces: found.pieces,
+                                    seconds,
+                                },
+                            ));
+                        Ok(())
+                    })
+                }),
+            });
+        }
     }
 }
 
