@@ -25,3 +25,11 @@ pub fn with_defaults(settings: &ConnSettings) -> ConnSettings {
 pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {
     settings.with_dbname("postgres")
 }
+
+/// The server's `server_version_num` (150004 for 15.4).
+pub async fn server_version(client: &tokio_postgres::Client) -> Result<i32, tokio_postgres::Error> {
+    Ok(client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await?
+        .get(0))
+}

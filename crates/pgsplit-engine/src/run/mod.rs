@@ -125,12 +125,9 @@ impl Source {
         let tables = tables::read_tables(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
-        let version: i32 = leader
-            .client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
+        let version = session::server_version(&leader.client)
             .await
-            .map_err(|e| RunError::db(&leader.server, "read the server version", e))?
-            .get(0);
+            .map_err(|e| RunError::db(&leader.server, "read the server version", e))?;
         let catalog = schema_step::read_catalog(&leader.client).await?;
         lock_tables(&leader, &tables).await?;
         Ok(Source {
@@ -363,12 +360,9 @@ async fn run_line(
         &mut post_tasks,
     )?;
     report.skipped.extend(skipped_post);
-    let target_version: i32 = target_conn
-        .client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
+    let target_version = session::server_version(&target_conn.client)
         .await
-        .map_err(|e| RunError::db(&target_conn.server, "read the server version", e))?
-        .get(0);
+        .map_err(|e| RunError::db(&target_conn.server, "read the server version", e))?;
     verify_step::add_tasks(
         &tables,
         options.verify,

@@ -78,12 +78,9 @@ async fn recreate(
     let maintenance = session::open(&session::maintenance_db(target)).await?;
     let name = quote::ident(&target.dbname);
     if drop_first {
-        let version: i32 = maintenance
-            .client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
+        let version = session::server_version(&maintenance.client)
             .await
-            .map_err(|e| RunError::db(&maintenance.server, "read the version", e))?
-            .get(0);
+            .map_err(|e| RunError::db(&maintenance.server, "read the version", e))?;
         let force = if version >= 130000 {
             " WITH (FORCE)"
         } else {

@@ -306,12 +306,9 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
     tables::lock(&conn, &tables).await?;
-    let version: i32 = conn
-        .client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
+    let version = crate::session::server_version(&conn.client)
         .await
-        .map_err(|e| VerifyError::db(&conn.server, "read the server version", e))?
-        .get(0);
+        .map_err(|e| VerifyError::db(&conn.server, "read the server version", e))?;
     Ok(Leader {
         conn,
         snapshot,
