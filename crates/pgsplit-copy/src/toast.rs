@@ -16,6 +16,10 @@ use pgsplit_pg::quote;
 
 use crate::SourceTable;
 
+/// Smaller tables are not sampled: what failed compression attempts cost them is less
+/// than the sampling query's round trip to a distant source.
+pub const SAMPLE_FROM_BYTES: i64 = 4 * 1024 * 1024;
+
 /// Rows read from the start of the table. Only the values' headers are looked at (no
 /// value is fetched or decompressed), so this costs a few page reads.
 pub const SAMPLE_ROWS: u32 = 1000;

@@ -292,9 +292,10 @@ fn a_value_of_over_100_mb_is_copied() {
 fn values_the_source_could_not_compress_are_stored_uncompressed_and_the_load_stays_frozen() {
     let cluster = testing::shared();
     let source = cluster.create_db("toast_src");
-    // 60 rows with 3,200 random bytes each (md5 output never compresses), text that
-    // compresses well, and text that would compress but was stored while its column was
-    // EXTERNAL: the source holds it uncompressed, and so should the target.
+    // 600 rows (~5 MB: smaller tables are not sampled) with 3,200 random bytes each (md5
+    // output never compresses), text that compresses well, and text that would compress
+    // but was stored while its column was EXTERNAL: the source holds it uncompressed,
+    // and so should the target.
     source.psql(
         "CREATE TABLE blobs (id int PRIMARY KEY, raw bytea, doc text, kept text);
          ALTER TABLE blobs ALTER COLUMN kept SET STORAGE EXTERNAL;
@@ -303,7 +304,7 @@ fn values_the_source_could_not_compress_are_stored_uncompressed_and_the_load_sta
                 FROM generate_series(1, 200) i),
              repeat('compressible ', 400),
              repeat('kept as it is ', 400)
-           FROM generate_series(1, 60) g;
+           FROM generate_series(1, 600) g;
          ALTER TABLE blobs ALTER COLUMN kept SET STORAGE EXTENDED;",
     );
     let target_name = format!("{}_copy", source.name);
@@ -318,8 +319,8 @@ fn values_the_source_could_not_compress_are_stored_uncompressed_and_the_load_sta
                          count(*) FILTER (WHERE pg_column_compression(doc) IS NOT NULL),
                          count(*) FILTER (WHERE pg_column_compression(kept) IS NULL)
                     FROM blobs";
-    assert_eq!(source.psql(stored).trim(), "60|60|60");
-    assert_eq!(target.psql(stored).trim(), "60|60|60");
+    assert_eq!(source.psql(stored).trim(), "600|600|600");
+    assert_eq!(target.psql(stored).trim(), "600|600|600");
     // The storage switch lived only inside the load's transaction.
     let storage = "SELECT string_agg(attname || '=' || attstorage::text, ',' ORDER BY attnum)
                      FROM pg_attribute WHERE attrelid = 'blobs'::regclass AND attnum > 0";

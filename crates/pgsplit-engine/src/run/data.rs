@@ -324,7 +324,7 @@ async fn load_item(
     let server = phase.target.to_string();
     // Only a load that emptied the table holds the lock that changing its storage needs.
     let mut uncompressed = match toast::probe_sql(table) {
-        Some(sql) if truncate && phase.probe_toast => {
+        Some(sql) if truncate && phase.probe_toast && table.bytes >= toast::SAMPLE_FROM_BYTES => {
             let answer = source.simple_query(&sql).await.map_err(|e| {
                 RunError::wire(&phase.source.to_string(), "sample stored values", e)
             })?;
