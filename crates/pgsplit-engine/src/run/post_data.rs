@@ -288,3 +288,30 @@ impl Queue {
         self.ready.is_empty() && self.later.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn background_tasks_wait_until_allowed_and_then_come_after_the_others() {
+        let mut queue = Queue {
+            ready: VecDeque::new(),
+            later: VecDeque::new(),
+            background: vec![true, false, true, false],
+        };
+        for task in 0..4 {
+            queue.push(task);
+        }
+        assert_eq!(queue.next(false), Some(1));
+        assert_eq!(queue.next(false), Some(3));
+        assert_eq!(queue.next(false), None);
+        assert!(!queue.is_empty(), "the background tasks are still queued");
+        queue.push(1);
+        assert_eq!(queue.next(true), Some(1));
+        assert_eq!(queue.next(true), Some(0));
+        assert_eq!(queue.next(true), Some(2));
+        assert!(queue.is_empty());
+    }
+}
