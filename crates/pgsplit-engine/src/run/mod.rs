@@ -109,7 +109,6 @@ struct Source {
     snapshot: String,
     tables: Vec<SourceTable>,
     catalog: pgsplit_schema::Catalog,
-    version: i32,
     props: target::DatabaseProps,
     seconds: f64,
 }
@@ -125,9 +124,6 @@ impl Source {
         let tables = tables::read_tables(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
-        let version = session::server_version(&leader.client)
-            .await
-            .map_err(|e| RunError::db(&leader.server, "read the server version", e))?;
         let catalog = schema_step::read_catalog(&leader.client).await?;
         lock_tables(&leader, &tables).await?;
         Ok(Source {
@@ -135,7 +131,6 @@ impl Source {
             snapshot,
             tables,
             catalog,
-            version,
             props,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -224,7 +219,7 @@ async fn run_line(
     progress.set_phase("connect");
 
     let leader = &source.leader;
-    let version = source.version;
+    let version = source.catalog.server_version_num();
     // What this target receives: decided before anything is written.
     let (source_tables, schema, cross) =
         schema_step::select(&source.catalog, &source.tables, &line.selector, options)?;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pgsplit_copy::{Chunk, CopySpec, Counters, Digest, Format, Moved, SourceTable};
+use pgsplit_copy::{Chunk, CopySpec, Counters, Digest, Format, Moved, SourceTable, chunk};
 use pgsplit_pg::Connection;
 
 use super::data::{ItemResult, WorkItem};
@@ -48,26 +48,21 @@ pub async fn read_target(
         })
 }
 
-/// The pieces a table is read back in: ranges of pages (PostgreSQL 14's TID range scans
-/// read only their pages), at most `sessions` of them; the last one is open-ended, so
-/// pages the target has beyond the source's count are read too.
+/// The pieces a table is read back in: one per [`READ_BACK_PIECE_BYTES`], at most
+/// `sessions`, cut like the copy's chunks (ranges of pages on PostgreSQL 14+, whose TID
+/// range scans read only their pages; the last range is open-ended, so pages the target
+/// has beyond the source's count are read too). Older targets read a table whole.
 fn read_back_pieces(table: &SourceTable, sessions: usize, target_version: i32) -> Vec<Chunk> {
     let wanted = (table.bytes.max(0) / READ_BACK_PIECE_BYTES).min(sessions as i64);
-    if wanted < 2 || target_version < 140000 || table.pages < wanted {
+    if wanted < 2 {
         return vec![Chunk::Whole];
     }
-    let per = (table.pages + wanted - 1) / wanted;
-    (0..wanted)
-        .map(|i| Chunk::Pages {
-            from: i * per,
-            to: (i + 1 < wanted).then_some((i + 1) * per),
-        })
-        .collect()
+    let per_piece = (table.bytes + wanted - 1) / wanted;
+    chunk::plan_chunks(table, Some(per_piece), target_version, None)
 }
 
 /// What the pieces of one table's read-back have found so far.
 struct ReadBack {
-    pieces: usize,
     left: usize,
     rows: u64,
     digest: Option<Digest>,
@@ -100,9 +95,9 @@ pub fn add_tasks(
         } else {
             vec![Chunk::Whole]
         };
+        let piece_count = pieces.len();
         let found = Arc::new(Mutex::new(ReadBack {
-            pieces: pieces.len(),
-            left: pieces.len(),
+            left: piece_count,
             rows: 0,
             digest: (level == VerifyLevel::Checksum).then(Digest::default),
             started: None,
@@ -183,7 +178,7 @@ pub fn add_tasks(
                                     target_digest,
                                     matches,
                                     read_back,
-                                    pieces: found.pieces,
+                                    pieces: piece_count,
                                     seconds,
                                 },
                             ));
