@@ -1,9 +1,15 @@
 //! The run journal: what a run planned and what of it is done, so that a stopped run can
 //! be resumed without redoing finished work or loading a chunk twice.
 //!
-//! Behind the [`Journal`] trait; [`FileJournal`] appends one JSON object per line and
-//! syncs it to disk before returning. A crash can at worst leave a torn last line, which
-//! loading ignores: the journal is readable after a crash at any instant. A later
+//! Behind the [`Journal`] trait; [`FileJournal`] appends one JSON object per line. An
+//! event that a resume could not do without (a transaction id about to commit rows that
+//! loading again would duplicate) is synced to disk before the caller goes on; the others
+//! are written at once but synced with the next durable one: they survive a stopped or
+//! killed process, and a machine crash can only lose events whose work a resume either
+//! redoes harmlessly (an emptied table copied again, a statement answered "already
+//! exists") or finds on the target (a transaction id asked about). A crash can at worst
+//! leave a torn last line, which loading ignores: the journal is readable after a crash
+//! at any instant. A later
 //! implementation can keep the same events in a PostgreSQL control database, for
 //! workers on several machines.
 
@@ -33,9 +39,14 @@ pub enum Event {
     Plan {
         items: Vec<PlannedItem>,
     },
-    /// Pre-data is about to commit in this target transaction.
+    /// Pre-data statements up to `next` (of the run's list; all of them when absent)
+    /// are about to commit in this target transaction; `last` names the last of them.
     PreDataCommitting {
         xid: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<String>,
     },
     PreDataDone,
     /// An item's rows are in this target transaction, about to commit.
@@ -73,17 +84,32 @@ pub enum JournalError {
 
 /// Where a run's progress is kept.
 pub trait Journal: Send + Sync {
-    /// Durably records one event before returning.
+    /// Durably records one event (and every one before it) before returning.
     fn record(&self, event: &Event) -> Result<(), JournalError>;
+    /// Records one event without waiting for the disk: it outlives the process at once,
+    /// a machine crash only once a later [`Journal::record`] returned.
+    fn append(&self, event: &Event) -> Result<(), JournalError>;
     /// Everything recorded so far, in order.
     fn events(&self) -> Result<Vec<Event>, JournalError>;
+}
+
+/// One transaction's worth of pre-data statements, as journaled before its commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreDataBatch {
+    pub xid: String,
+    /// Statements committed with it, counted from the first; `None`: all of them.
+    pub next: Option<usize>,
+    /// The identity of its last statement.
+    pub last: Option<String>,
 }
 
 /// What the events say, folded.
 #[derive(Debug, Default)]
 pub struct JournalState {
     pub plan: Option<Vec<PlannedItem>>,
-    pub pre_data_xid: Option<String>,
+    /// Pre-data batches in journal order; a resume asks the target which committed
+    /// (the latest committed one tells how far pre-data got).
+    pub pre_data_batches: Vec<PreDataBatch>,
     pub pre_data_done: bool,
     /// Items whose commit was confirmed.
     pub done: HashMap<usize, Moved>,
@@ -99,7 +125,13 @@ impl JournalState {
         for event in events {
             match event {
                 Event::Plan { items } => s.plan = Some(items.clone()),
-                Event::PreDataCommitting { xid } => s.pre_data_xid = Some(xid.clone()),
+                Event::PreDataCommitting { xid, next, last } => {
+                    s.pre_data_batches.push(PreDataBatch {
+                        xid: xid.clone(),
+                        next: *next,
+                        last: last.clone(),
+                    })
+                }
                 Event::PreDataDone => s.pre_data_done = true,
                 Event::ItemCommitting { item, xid, moved } => {
                     s.committing.insert(*item, (xid.clone(), *moved));
@@ -128,7 +160,7 @@ impl JournalState {
     }
 }
 
-/// A JSON-lines file, synced after every event.
+/// A JSON-lines file, written at every event, synced at the durable ones.
 pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
@@ -180,8 +212,8 @@ impl FileJournal {
     }
 }
 
-impl Journal for FileJournal {
-    fn record(&self, event: &Event) -> Result<(), JournalError> {
+impl FileJournal {
+    fn write(&self, event: &Event, sync: bool) -> Result<(), JournalError> {
         let mut line = serde_json::to_string(event).map_err(|e| JournalError::Invalid {
             path: self.path.clone(),
             reason: e.to_string(),
@@ -193,7 +225,20 @@ impl Journal for FileJournal {
             source,
         };
         file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_data().map_err(io)
+        if sync {
+            file.sync_data().map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+impl Journal for FileJournal {
+    fn record(&self, event: &Event) -> Result<(), JournalError> {
+        self.write(event, true)
+    }
+
+    fn append(&self, event: &Event) -> Result<(), JournalError> {
+        self.write(event, false)
     }
 
     fn events(&self) -> Result<Vec<Event>, JournalError> {
@@ -272,7 +317,7 @@ mod tests {
             moved: moved(1),
         })
         .unwrap();
-        j.record(&Event::ItemDone {
+        j.append(&Event::ItemDone {
             item: 0,
             moved: moved(1),
         })
@@ -283,7 +328,7 @@ mod tests {
             moved: moved(2),
         })
         .unwrap();
-        j.record(&Event::PostDataDone {
+        j.append(&Event::PostDataDone {
             label: "index s.a_idx".into(),
         })
         .unwrap();

@@ -177,6 +177,61 @@ fn count_verification_reads_back_only_tables_the_run_did_not_create() {
     assert_same_rows(&source, &target);
 }
 
+/// A schema per tenant: more tables than the target's lock table can hold for one
+/// transaction (every table a transaction creates stays locked until it commits). The
+/// target runs with a small lock table; pre-data must commit in batches.
+#[test]
+fn more_tables_than_one_transaction_can_lock_are_copied() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("many_src");
+    source.psql(
+        "DO $$
+         BEGIN
+           FOR s IN 1..100 LOOP
+             EXECUTE format('CREATE SCHEMA tenant_%s', s);
+             FOR t IN 1..20 LOOP
+               EXECUTE format('CREATE TABLE tenant_%s.t%s (id int PRIMARY KEY, v int)', s, t);
+               EXECUTE format('INSERT INTO tenant_%s.t%s VALUES (1, %s), (2, %s)', s, t, s, t);
+             END LOOP;
+           END LOOP;
+         END $$;",
+    );
+    // About 20 × 42 lock slots in all (max_connections plus the server's own processes).
+    let mut options = testing::ClusterOptions::system();
+    options.settings = vec![
+        ("max_locks_per_transaction".into(), "20".into()),
+        ("max_connections".into(), "20".into()),
+    ];
+    let small = testing::Cluster::start(options).expect("a cluster with a small lock table");
+    let target = adopt(&small, "many_copy");
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), small.url("many_copy")),
+    );
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--json",
+        "-",
+        "--no-progress",
+        "--work-dir",
+        dir.path().join("w").to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tables = report["lines"][0]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2000);
+    assert!(tables.iter().all(|t| t["verification"]["matches"] == true));
+    assert_same_rows(&source, &target);
+    let keys = target.psql(
+        "SELECT count(*) FROM pg_constraint
+          WHERE contype = 'p' AND connamespace::regnamespace::text LIKE 'tenant%'",
+    );
+    assert_eq!(keys.trim(), "2000");
+}
+
 #[test]
 fn schema_only_and_then_data_only() {
     let cluster = testing::shared();

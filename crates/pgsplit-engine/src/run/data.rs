@@ -63,6 +63,8 @@ pub struct DataPhase {
     pub verify: VerifyLevel,
     /// Whole-table items may `TRUNCATE` and load with `FREEZE` (the table is ours).
     pub may_truncate: bool,
+    /// A resumed run: a table may hold rows of a load the stopped run committed.
+    pub resuming: bool,
     /// The source can tell which values it stores compressed (PostgreSQL 14): whole-table
     /// loads keep the large values it could not compress uncompressed ([`toast`]).
     pub probe_toast: bool,
@@ -94,9 +96,11 @@ pub async fn run(
 ) -> Result<Vec<ItemResult>, RunError> {
     let mut order = phase.todo.clone();
     order.sort_by_key(|&i| std::cmp::Reverse(phase.items[i].estimated_bytes));
-    let remaining: Vec<AtomicUsize> = (0..phase.tables.len())
-        .map(|t| AtomicUsize::new(order.iter().filter(|&&i| phase.items[i].table == t).count()))
-        .collect();
+    let mut items_per_table = vec![0; phase.tables.len()];
+    for &i in &order {
+        items_per_table[phase.items[i].table] += 1;
+    }
+    let remaining: Vec<AtomicUsize> = items_per_table.into_iter().map(AtomicUsize::new).collect();
     for (t, left) in remaining.iter().enumerate() {
         if left.load(Ordering::Relaxed) == 0 {
             phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
@@ -143,11 +147,42 @@ pub async fn run(
     Ok(results)
 }
 
+/// Items a worker copies in one source transaction. Each table read stays locked until
+/// the transaction ends, and the server's lock table is shared and bounded (about
+/// `max_locks_per_transaction` × `max_connections`): a worker that read thousands of
+/// tables in one transaction would exhaust it. Then it starts a new one at the same
+/// snapshot; the leader's locks on every table still keep DDL away.
+const ITEMS_PER_SOURCE_TRANSACTION: usize = 100;
+
+/// Whole tables at least this large (estimated on the source) are emptied in their load's
+/// transaction and loaded with `COPY … FREEZE`.
+pub const FREEZE_FROM_BYTES: i64 = 1024 * 1024;
+
 /// A worker's two connections: the source inside the snapshot, and the target. Both are
 /// lean data-path sessions ([`WireConn`]): COPY bytes pass between them unparsed.
 struct Pair {
     source: WireConn,
     target: WireConn,
+    /// Items read in the source's current transaction.
+    source_items: usize,
+}
+
+/// Starts `sql`, which ends in the import of the run's snapshot, on the source.
+async fn import_snapshot(
+    source: &mut WireConn,
+    phase: &DataPhase,
+    sql: &str,
+) -> Result<(), RunError> {
+    source.execute(sql).await.map_err(|e| {
+        let code = e.code().map(SqlState::from_code);
+        if code == Some(SqlState::INVALID_PARAMETER_VALUE)
+            || code == Some(SqlState::UNDEFINED_OBJECT)
+        {
+            RunError::SnapshotLost
+        } else {
+            RunError::wire(&phase.source.to_string(), "import the snapshot", e)
+        }
+    })
 }
 
 impl Pair {
@@ -157,19 +192,7 @@ impl Pair {
         let mut source = WireConn::connect(&session::with_defaults(&phase.source))
             .await
             .map_err(|e| RunError::wire(&source_name, "connect", e))?;
-        source
-            .execute(&snapshot::import_sql(&phase.snapshot))
-            .await
-            .map_err(|e| {
-                let code = e.code().map(SqlState::from_code);
-                if code == Some(SqlState::INVALID_PARAMETER_VALUE)
-                    || code == Some(SqlState::UNDEFINED_OBJECT)
-                {
-                    RunError::SnapshotLost
-                } else {
-                    RunError::wire(&source_name, "import the snapshot", e)
-                }
-            })?;
+        import_snapshot(&mut source, phase, &snapshot::import_sql(&phase.snapshot)).await?;
         let mut target = WireConn::connect(&session::with_defaults(&phase.target))
             .await
             .map_err(|e| RunError::wire(&target_name, "connect", e))?;
@@ -185,7 +208,23 @@ impl Pair {
                     )
                 })?;
         }
-        Ok(Pair { source, target })
+        Ok(Pair {
+            source,
+            target,
+            source_items: 0,
+        })
+    }
+
+    /// Ends the source's transaction once it has read enough tables, and starts another
+    /// at the same snapshot, so that the worker's table locks do not pile up.
+    async fn release_source_locks(&mut self, phase: &DataPhase) -> Result<(), RunError> {
+        if self.source_items >= ITEMS_PER_SOURCE_TRANSACTION {
+            let sql = format!("COMMIT; {}", snapshot::import_sql(&phase.snapshot));
+            import_snapshot(&mut self.source, phase, &sql).await?;
+            self.source_items = 0;
+        }
+        self.source_items += 1;
+        Ok(())
     }
 
     /// Stops whatever both connections run on the servers, then drops them.
@@ -238,6 +277,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
                     pair = Some(Pair::open(phase).await?);
                 }
                 let p = pair.as_mut().expect("opened above");
+                p.release_source_locks(phase).await?;
                 tokio::select! {
                     moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters) => moved,
                     _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
@@ -319,7 +359,14 @@ async fn load_item(
         predicate: table.predicate(&item.chunk),
     };
     let hash = phase.verify == VerifyLevel::Checksum;
-    let truncate = item.whole && phase.may_truncate;
+    // Loading a whole table of our own again is harmless: a resumed run empties it first.
+    // Such loads need no transaction id in the journal before their commit.
+    let redo_safe = item.whole && phase.may_truncate;
+    // Emptying the table in the load's transaction lets COPY FREEZE store the rows already
+    // frozen. A table this run has just created is empty already, and for a small one the
+    // TRUNCATE (a new file for the table, its TOAST table and index) costs more than the
+    // later hint-bit writes it saves.
+    let truncate = redo_safe && (phase.resuming || table.bytes >= FREEZE_FROM_BYTES);
     let mut freeze = truncate;
     let server = phase.target.to_string();
     // Only a load that emptied the table holds the lock that changing its storage needs.
@@ -383,19 +430,23 @@ async fn load_item(
                 .await
                 .map_err(|e| RunError::wire(&server, "restore the columns' storage", e))?;
         }
-        let xid = target
-            .simple_query("SELECT txid_current()::text")
-            .await
-            .map_err(|e| RunError::wire(&server, "read the load transaction id", e))?
-            .into_iter()
-            .next()
-            .and_then(|row| row.into_iter().next().flatten())
-            .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
-        phase.journal.record(&Event::ItemCommitting {
-            item: index,
-            xid,
-            moved,
-        })?;
+        if !redo_safe {
+            // Loading these rows again would add them twice: a resume must be able to
+            // ask the target whether this transaction committed.
+            let xid = target
+                .simple_query("SELECT txid_current()::text")
+                .await
+                .map_err(|e| RunError::wire(&server, "read the load transaction id", e))?
+                .into_iter()
+                .next()
+                .and_then(|row| row.into_iter().next().flatten())
+                .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
+            phase.journal.record(&Event::ItemCommitting {
+                item: index,
+                xid,
+                moved,
+            })?;
+        }
         fault::point("item_committing");
         target
             .execute("COMMIT")
@@ -404,7 +455,7 @@ async fn load_item(
         fault::point("item_committed");
         phase
             .journal
-            .record(&Event::ItemDone { item: index, moved })?;
+            .append(&Event::ItemDone { item: index, moved })?;
         fault::point("item_done");
         return Ok(moved);
     }

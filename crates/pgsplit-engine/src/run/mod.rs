@@ -23,7 +23,9 @@ use pgsplit_pg::Connection;
 
 use crate::cancel::Cancel;
 use crate::fault;
-use crate::journal::{Event, FileJournal, Journal, JournalState, PlannedItem, read_events};
+use crate::journal::{
+    Event, FileJournal, Journal, JournalState, PlannedItem, PreDataBatch, read_events,
+};
 use crate::mapping::{Mapping, MappingLine};
 use crate::progress::Progress;
 use crate::session;
@@ -197,6 +199,24 @@ async fn committed(target: &Connection, xid: &str) -> Result<bool, RunError> {
     Ok(status.as_deref() == Some("committed"))
 }
 
+/// How far the stopped run's pre-data got: after the latest journaled batch that
+/// committed (every batch journaled after it did not, and the run that wrote it had
+/// committed all before it). `None`: all of it (a journal of one all-or-nothing batch).
+async fn pre_data_progress(
+    target: &Connection,
+    batches: &[PreDataBatch],
+) -> Result<Option<schema_step::PreDataStart>, RunError> {
+    for batch in batches.iter().rev() {
+        if committed(target, &batch.xid).await? {
+            return Ok(batch.next.map(|next| schema_step::PreDataStart {
+                next,
+                last: batch.last.clone(),
+            }));
+        }
+    }
+    Ok(Some(schema_step::PreDataStart::default()))
+}
+
 async fn run_line(
     line: &MappingLine,
     source: &Source,
@@ -250,24 +270,19 @@ async fn run_line(
     }
     if options.sections != Sections::DataOnly {
         progress.set_phase("pre-data");
-        let done = match &resumed {
-            Some(s) if s.pre_data_done => true,
-            Some(s) => match &s.pre_data_xid {
-                Some(xid) if committed(&target_conn, xid).await? => {
-                    journal.record(&Event::PreDataDone)?;
-                    true
-                }
-                _ => false,
-            },
-            None => false,
+        let from = match &resumed {
+            Some(s) if s.pre_data_done => None,
+            Some(s) => pre_data_progress(&target_conn, &s.pre_data_batches).await?,
+            None => Some(schema_step::PreDataStart::default()),
         };
-        if !done {
+        if let Some(from) = from {
             report.skipped = schema_step::apply_pre_data(
                 &target_conn,
                 &schema,
                 options,
                 superuser,
                 journal.as_ref(),
+                from,
             )
             .await?;
         }
@@ -411,6 +426,7 @@ async fn run_line(
                 jobs: options.jobs,
                 verify: options.verify,
                 may_truncate: options.sections != Sections::DataOnly,
+                resuming: resumed.is_some(),
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 progress: Arc::clone(progress),
@@ -551,25 +567,26 @@ fn items_from_plan(
         .enumerate()
         .map(|(i, t)| ((t.schema.as_str(), t.name.as_str()), i))
         .collect();
+    let mut parts: HashMap<(&str, &str), i64> = HashMap::new();
+    for p in plan {
+        *parts
+            .entry((p.schema.as_str(), p.table.as_str()))
+            .or_default() += 1;
+    }
     plan.iter()
         .map(|p| {
-            let table = *index
-                .get(&(p.schema.as_str(), p.table.as_str()))
-                .ok_or_else(|| {
-                    RunError::Refused(format!(
-                        "cannot resume: table {}.{} of the stopped run is gone from the source",
-                        p.schema, p.table
-                    ))
-                })?;
-            let parts = plan
-                .iter()
-                .filter(|q| q.schema == p.schema && q.table == p.table)
-                .count();
+            let key = (p.schema.as_str(), p.table.as_str());
+            let table = *index.get(&key).ok_or_else(|| {
+                RunError::Refused(format!(
+                    "cannot resume: table {}.{} of the stopped run is gone from the source",
+                    p.schema, p.table
+                ))
+            })?;
             Ok(data::WorkItem {
                 table,
                 chunk: p.chunk.clone(),
                 whole: p.whole,
-                estimated_bytes: tables[table].bytes / parts.max(1) as i64,
+                estimated_bytes: tables[table].bytes / parts[&key].max(1),
             })
         })
         .collect()

@@ -1,5 +1,5 @@
 //! The schema side of a run: the source catalog read inside the snapshot, pre-data
-//! applied in one transaction, post-data turned into scheduled tasks.
+//! applied in a few large transactions, post-data turned into scheduled tasks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,14 +125,31 @@ fn filter_superuser<'a>(
     Ok(kept)
 }
 
-/// Applies pre-data in one transaction: all of it or nothing; the transaction id is
-/// journaled before the commit. Returns what was skipped.
+/// Pre-data statements per target transaction. Every relation a transaction creates
+/// stays locked until its commit, and the server's lock table holds about
+/// `max_locks_per_transaction` (64 by default) × `max_connections` locks in all: a schema
+/// of thousands of tables cannot be created in one transaction. A statement locks at
+/// most a few relations (a table, its TOAST table and index, a sequence).
+pub const PRE_DATA_BATCH: usize = 500;
+
+/// Where pre-data starts: after `next` statements, the last of them named `last` (a
+/// resumed run checks that the list still holds it there).
+#[derive(Debug, Default)]
+pub struct PreDataStart {
+    pub next: usize,
+    pub last: Option<String>,
+}
+
+/// Applies pre-data in transactions of [`PRE_DATA_BATCH`] statements, each journaled
+/// (id, how far, last statement) before its commit; a schema smaller than that is
+/// created all at once or not at all. Returns what was skipped.
 pub async fn apply_pre_data(
     target: &Connection,
     ddl: &Ddl,
     options: &RunOptions,
     superuser: bool,
     journal: &dyn Journal,
+    from: PreDataStart,
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
     let statements = filter_superuser(
@@ -141,37 +158,60 @@ pub async fn apply_pre_data(
         options.strict,
         &mut skipped,
     )?;
+    if from.next > 0 {
+        let found = statements.get(from.next - 1).map(|(_, s)| &s.identity);
+        if found != from.last.as_ref() {
+            return Err(RunError::Refused(format!(
+                "cannot resume: the source's schema changed since the stopped run (its \
+                 pre-data statement {} was {}); start again with --clean",
+                from.next,
+                from.last.as_deref().unwrap_or("unnamed")
+            )));
+        }
+    }
     let client = &target.client;
     client
         .batch_execute(Ddl::SESSION_SETUP)
         .await
         .map_err(|e| RunError::db(&target.server, "set up the session", e))?;
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| RunError::db(&target.server, "begin pre-data", e))?;
-    for (_, s) in statements {
-        if let Err(e) = client.batch_execute(&s.sql).await {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(RunError::Statement {
-                identity: s.identity.clone(),
-                sql: s.sql.clone(),
-                source: e,
-            });
+    let mut next = from.next;
+    for batch in statements
+        .get(from.next..)
+        .unwrap_or(&[])
+        .chunks(PRE_DATA_BATCH)
+    {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| RunError::db(&target.server, "begin pre-data", e))?;
+        for (_, s) in batch {
+            if let Err(e) = client.batch_execute(&s.sql).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(RunError::Statement {
+                    identity: s.identity.clone(),
+                    sql: s.sql.clone(),
+                    source: e,
+                });
+            }
         }
+        let xid: String = client
+            .query_one("SELECT txid_current()::text", &[])
+            .await
+            .map_err(|e| RunError::db(&target.server, "read the pre-data transaction id", e))?
+            .get(0);
+        next += batch.len();
+        journal.record(&Event::PreDataCommitting {
+            xid,
+            next: Some(next),
+            last: batch.last().map(|(_, s)| s.identity.clone()),
+        })?;
+        fault::point("pre_data_committing");
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| RunError::db(&target.server, "commit pre-data", e))?;
     }
-    let xid: String = client
-        .query_one("SELECT txid_current()::text", &[])
-        .await
-        .map_err(|e| RunError::db(&target.server, "read the pre-data transaction id", e))?
-        .get(0);
-    journal.record(&Event::PreDataCommitting { xid })?;
-    fault::point("pre_data_committing");
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(|e| RunError::db(&target.server, "commit pre-data", e))?;
-    journal.record(&Event::PreDataDone)?;
+    journal.append(&Event::PreDataDone)?;
     fault::point("pre_data_done");
     Ok(skipped)
 }
@@ -285,7 +325,8 @@ pub fn post_tasks(
                         }
                     }
                     fault::point("post_data_executed");
-                    journal.record(&Event::PostDataDone { label: key })?;
+                    // Redone after a crash, the statement answers "already exists".
+                    journal.append(&Event::PostDataDone { label: key })?;
                     fault::point("post_data_done");
                     Ok(())
                 })
