@@ -48,6 +48,17 @@ bench_generate() {
     psql_at "$SOURCE_PORT" postgres -c CHECKPOINT
 }
 
+# bench_generate_tenants DB TENANTS LOG_DIR: creates DB on the source with a schema per
+# tenant, ten small tables each (benches/tenants.sql).
+bench_generate_tenants() {
+    local db=$1 tenants=$2
+    log "generating the dataset on the source: $tenants tenants of 10 tables (benches/tenants.sql)"
+    psql_at "$SOURCE_PORT" postgres -c "CREATE DATABASE $db"
+    psql_at "$SOURCE_PORT" "$db" -v tenants="$tenants" -f benches/tenants.sql >/dev/null
+    psql_at "$SOURCE_PORT" "$db" -c "VACUUM ANALYZE"
+    psql_at "$SOURCE_PORT" postgres -c CHECKPOINT
+}
+
 # psql_at PORT DB SQL...: one value per line, unaligned, errors stop.
 psql_at() {
     local port=$1 db=$2; shift 2

@@ -2,9 +2,11 @@
 # Comparative benchmark: pgsplit against the tools people use today, on the same two local
 # servers, the same dataset and the same parallelism.
 #
-#   benches/run.sh [--scale N] [--rounds R] [--jobs J]
+#   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J]
 #
 #   --scale N   dataset size factor (default 1, about 1 GB: pgbench scale 30 + wide tables)
+#   --tenants T instead: many small tables, a schema per tenant with 10 tables each
+#               (benches/tenants.sql; 300 tenants = 3,000 tables, 28 MB)
 #   --rounds R  timed rounds (default 3); each round runs every tool once, in a rotated order
 #   --jobs J    parallelism given to every tool (default 2)
 #
@@ -12,7 +14,7 @@
 # (--table-jobs J --index-jobs J); pg_dump -Fd -jJ then pg_restore -jJ; pg_dump -Fc piped
 # into pg_restore. After every run the target's row counts, index and constraint counts are
 # compared with the source's: a tool that fails or copies wrongly is reported, not timed.
-# Prints a summary table and writes benches/results/<date>-scale<N>.json (+ .logs/).
+# Prints a summary table and writes benches/results/<date>-<dataset>.json (+ .logs/).
 # PGSPLIT_BIN=/path/to/pgsplit skips the build. Exit status 1 if a pgsplit run failed.
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,11 +22,12 @@ cd "$REPO_ROOT"
 . scripts/demo/cluster.sh
 . benches/lib.sh
 
-SCALE=1 ROUNDS=3 JOBS=2
+SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --scale) SCALE=${2:?}; shift 2 ;;
+        --tenants) TENANTS=${2:?}; shift 2 ;;
         --rounds) ROUNDS=${2:?}; shift 2 ;;
         --jobs) JOBS=${2:?}; shift 2 ;;
         -h | --help) usage ;;
@@ -32,6 +35,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--scale must be a positive number" >&2; exit 2; }
+[[ $TENANTS =~ ^[0-9]+$ ]] || { echo "--tenants must be a whole number" >&2; exit 2; }
+if [ "$TENANTS" -gt 0 ]; then DATASET=tenants$TENANTS; else DATASET=scale$SCALE; fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds and --jobs must be positive integers" >&2; exit 2; }
 
 TOOLS=(pgsplit pgcopydb dump_dir dump_pipe)
@@ -51,8 +56,8 @@ PGSPLIT=$(build_pgsplit)
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS_DIR=$REPO_ROOT/benches/results
-RESULT_JSON=$RESULTS_DIR/$STAMP-scale$SCALE.json
-LOG_DIR=$RESULTS_DIR/$STAMP-scale$SCALE.logs
+RESULT_JSON=$RESULTS_DIR/$STAMP-$DATASET.json
+LOG_DIR=$RESULTS_DIR/$STAMP-$DATASET.logs
 mkdir -p "$LOG_DIR"
 
 WORK=$(make_temp_dir pgsplit-bench)
@@ -64,7 +69,11 @@ LOAD_START=$(load_average)
 # --- dataset -------------------------------------------------------------------------------
 PGBENCH_SCALE=$(pgbench_scale "$SCALE")
 t0=$(now)
-bench_generate "$DB" "$SCALE" "$LOG_DIR"
+if [ "$TENANTS" -gt 0 ]; then
+    bench_generate_tenants "$DB" "$TENANTS"
+else
+    bench_generate "$DB" "$SCALE" "$LOG_DIR"
+fi
 SOURCE_BYTES=$(psql_at "$SOURCE_PORT" "$DB" -c "SELECT pg_database_size(current_database())")
 fingerprint "$SOURCE_PORT" "$DB" >"$WORK/source.fingerprint"
 SOURCE_ROWS=$(awk '$1 ~ /\./ && $1 !~ /^constraints/ { n += $2 } END { print n }' "$WORK/source.fingerprint")
@@ -157,7 +166,7 @@ ratio() { # peer median / pgsplit median
 }
 
 echo
-echo "pgsplit benchmark: scale $SCALE ($((SOURCE_BYTES / 1048576)) MB, $SOURCE_ROWS rows), $ROUNDS round(s), $JOBS jobs"
+echo "pgsplit benchmark: $DATASET ($((SOURCE_BYTES / 1048576)) MB, $SOURCE_ROWS rows), $ROUNDS round(s), $JOBS jobs"
 echo "load average: $LOAD_START at start, $LOAD_END at end ($(nproc) cores)"
 printf '%-36s %8s %8s %8s %6s %10s\n' tool median min max ok "vs pgsplit"
 for tool in "${TOOLS[@]}"; do
@@ -175,8 +184,8 @@ fi
 # --- JSON ----------------------------------------------------------------------------------
 num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
 {
-    printf '{\n  "date": "%s",\n  "scale": %s,\n  "rounds": %s,\n  "jobs": %s,\n' \
-        "$(date -Iseconds)" "$SCALE" "$ROUNDS" "$JOBS"
+    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "rounds": %s,\n  "jobs": %s,\n' \
+        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$ROUNDS" "$JOBS"
     printf '  "machine": {"cores": %s, "mem_kb": %s, "load_start": "%s", "load_end": "%s"},\n' \
         "$(nproc)" "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" "$LOAD_START" "$LOAD_END"
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \
