@@ -363,8 +363,22 @@ impl WireConn {
         self.simple_query(sql).await.map(drop)
     }
 
+    /// Reads the answer to statements already sent, up to the server being ready.
+    async fn execute_answer(&mut self) -> Result<(), WireError> {
+        let mut error = None;
+        loop {
+            match self.next_message().await? {
+                Message::ErrorResponse(body) => error = Some(server_error(&body)),
+                Message::ReadyForQuery(_) => return error.map_or(Ok(()), Err),
+                _ => {}
+            }
+        }
+    }
+
     /// Sends a `COPY … TO STDOUT` or `COPY … FROM STDIN` and waits until the server is in
-    /// COPY mode. A refused statement leaves the session ready for the next one.
+    /// COPY mode. `sql` may start with other statements (`BEGIN; TRUNCATE …; COPY …`): one
+    /// round trip for all of them. A refused statement leaves the session ready for the
+    /// next one (inside a failed transaction block if `sql` opened one).
     pub async fn start_copy(&mut self, sql: &str) -> Result<(), WireError> {
         frontend::query(sql, &mut self.write)?;
         self.flush().await?;
@@ -372,7 +386,10 @@ impl WireConn {
             match self.next_message().await? {
                 Message::CopyOutResponse(_) | Message::CopyInResponse(_) => return Ok(()),
                 Message::ErrorResponse(body) => return Err(self.error_then_ready(&body).await),
-                Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                Message::NoticeResponse(_)
+                | Message::ParameterStatus(_)
+                | Message::CommandComplete(_)
+                | Message::EmptyQueryResponse => {}
                 other => return Err(unexpected(&other)),
             }
         }
@@ -384,10 +401,14 @@ impl WireConn {
     /// target reports stored. On success both sessions are ready for the next
     /// statement. After an error of the source, or a refusal by the target, the target is
     /// ready for the next statement; the source session is, too, when the source failed.
-    /// In any other case drop the sessions.
+    /// In any other case drop the sessions. `then`: statements sent to the target with the
+    /// end of the COPY (saving a round trip, e.g. the `COMMIT`), run even if the COPY
+    /// failed at its end (a `COMMIT` then rolls back); an error of theirs is returned
+    /// unless the COPY's own came first.
     pub async fn pass_copy_into<E>(
         &mut self,
         target: &mut WireConn,
+        then: Option<&str>,
         mut observe: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<u64, PassFault<E>> {
         // Payload bytes of the current CopyData message not yet walked over.
@@ -472,8 +493,18 @@ impl WireConn {
         }
         self.until_ready().await.map_err(PassFault::Source)?;
         frontend::copy_done(&mut target.write);
+        if let Some(sql) = then {
+            frontend::query(sql, &mut target.write).map_err(|e| PassFault::Target(e.into()))?;
+        }
         target.flush().await.map_err(PassFault::Target)?;
-        target.finish_copy_in().await.map_err(PassFault::Target)
+        let stored = target.finish_copy_in().await;
+        let after = match then {
+            Some(_) => target.execute_answer().await,
+            None => Ok(()),
+        };
+        let stored = stored.map_err(PassFault::Target)?;
+        after.map_err(PassFault::Target)?;
+        Ok(stored)
     }
 
     /// Sends `n` filler bytes: the rest of a CopyData message the server will skip.

@@ -180,7 +180,7 @@ async fn tls_modes_check_what_they_promise() {
         .await
         .unwrap();
     let stored = from
-        .pass_copy_into(&mut to, |_| Ok::<(), ()>(()))
+        .pass_copy_into(&mut to, None, |_| Ok::<(), ()>(()))
         .await
         .unwrap();
     assert_eq!(stored, 3000);

@@ -134,7 +134,7 @@ async fn copy_passes_rows_of_every_size_unchanged() {
             .unwrap();
         let mut observed = 0usize;
         let stored = source
-            .pass_copy_into(&mut target, |piece| {
+            .pass_copy_into(&mut target, None, |piece| {
                 observed += piece.len();
                 Ok::<(), ()>(())
             })
@@ -181,7 +181,7 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         .await
         .unwrap();
     let fault = source
-        .pass_copy_into(&mut target, |_| Ok::<(), ()>(()))
+        .pass_copy_into(&mut target, None, |_| Ok::<(), ()>(()))
         .await
         .unwrap_err();
     match fault {
@@ -209,7 +209,7 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         .unwrap();
     let mut observed = 0usize;
     let fault = source
-        .pass_copy_into(&mut target, |piece| {
+        .pass_copy_into(&mut target, None, |piece| {
             observed += piece.len();
             Ok::<(), ()>(())
         })
@@ -242,6 +242,73 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
     assert_eq!(
         one_value(&mut source, "SELECT 4").await.as_deref(),
         Some("4")
+    );
+}
+
+#[tokio::test]
+async fn statements_ride_along_with_the_start_and_the_end_of_a_copy() {
+    let cluster = testing::shared();
+    let source_db = cluster.create_db("wire_steps_src");
+    let target_db = cluster.create_db("wire_steps_dst");
+    target_db.psql("CREATE TABLE t (i int, x int CHECK (x <> 7)); INSERT INTO t VALUES (0, 0)");
+    let mut watcher = WireConn::connect(&target_db.settings()).await.unwrap();
+
+    // BEGIN; TRUNCATE; COPY in one message, COMMIT with the end of the COPY.
+    let (mut source, mut target) = pair(&source_db, &target_db).await;
+    target
+        .start_copy("BEGIN; TRUNCATE t; COPY t FROM STDIN")
+        .await
+        .unwrap();
+    source
+        .start_copy("COPY (SELECT i, i * 10 FROM generate_series(1, 1000) i) TO STDOUT")
+        .await
+        .unwrap();
+    let stored = source
+        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+        .await
+        .unwrap();
+    assert_eq!(stored, 1000);
+    // Committed: another session sees the new rows only.
+    assert_eq!(
+        one_value(&mut watcher, "SELECT count(*) || ',' || min(i) FROM t")
+            .await
+            .as_deref(),
+        Some("1000,1")
+    );
+
+    // A statement before the COPY fails: nothing starts, and the failed transaction
+    // block can be rolled back.
+    let err = target
+        .start_copy("BEGIN; TRUNCATE missing; COPY t FROM STDIN")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("42P01"));
+    target.execute("ROLLBACK").await.unwrap();
+
+    // The COPY fails at its end (a CHECK on the last row): the COMMIT sent with it rolls
+    // the transaction back, and the COPY's error is the one reported.
+    target
+        .start_copy("BEGIN; TRUNCATE t; COPY t FROM STDIN")
+        .await
+        .unwrap();
+    source
+        .start_copy("COPY (SELECT i, CASE WHEN i = 20 THEN 7 ELSE i END FROM generate_series(1, 20) i) TO STDOUT")
+        .await
+        .unwrap();
+    let fault = source
+        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+        .await
+        .unwrap_err();
+    match fault {
+        PassFault::Target(e) => assert_eq!(e.code(), Some("23514"), "{e}"),
+        other => panic!("expected a target error, got {other:?}"),
+    }
+    assert_eq!(
+        one_value(&mut target, "SELECT count(*) FROM t")
+            .await
+            .as_deref(),
+        Some("1000"),
+        "the TRUNCATE was rolled back with the COPY"
     );
 }
 

@@ -386,25 +386,39 @@ async fn load_item(
         } else {
             "BEGIN".to_string()
         };
-        if !uncompressed.is_empty() {
+        // Without a storage switch (which the target may refuse, and which must be undone
+        // before the commit), the transaction's start goes with the COPY's, and the commit
+        // of a load that may simply be redone with the COPY's end: two round trips per
+        // table fewer, which tells when tables are many and the target is far.
+        let pipelined = uncompressed.is_empty();
+        let commit_with_copy = pipelined && redo_safe;
+        if !pipelined {
             begin.push_str("; ");
             begin.push_str(&toast::set_storage_sql(table, &uncompressed, "EXTERNAL"));
-        }
-        match target.execute(&begin).await {
-            Ok(()) => {}
-            Err(e @ wire::WireError::Server(_)) if !uncompressed.is_empty() => {
-                // Changing the storage needs the table's owner; the load does not.
-                tracing::info!(
-                    "{}: loading with the columns' own storage: {e}",
-                    table.display_name()
-                );
-                let _ = target.execute("ROLLBACK").await;
-                uncompressed.clear();
-                continue;
+            match target.execute(&begin).await {
+                Ok(()) => {}
+                Err(e @ wire::WireError::Server(_)) => {
+                    // Changing the storage needs the table's owner; the load does not.
+                    tracing::info!(
+                        "{}: loading with the columns' own storage: {e}",
+                        table.display_name()
+                    );
+                    let _ = target.execute("ROLLBACK").await;
+                    uncompressed.clear();
+                    continue;
+                }
+                Err(e) => return Err(RunError::wire(&server, "start the load transaction", e)),
             }
-            Err(e) => return Err(RunError::wire(&server, "start the load transaction", e)),
         }
-        let moved = match pass::forward(source, target, &spec, freeze, hash, counters).await {
+        if commit_with_copy {
+            fault::point("item_committing");
+        }
+        let steps = pass::TargetSteps {
+            before: pipelined.then_some(begin.as_str()),
+            then: commit_with_copy.then_some("COMMIT"),
+        };
+        let moved = match pass::forward(source, target, &spec, freeze, hash, counters, steps).await
+        {
             Ok(moved) => moved,
             Err(e) => {
                 let e = RunError::Copy(e);
@@ -424,34 +438,9 @@ async fn load_item(
                 return Err(e);
             }
         };
-        if !uncompressed.is_empty() {
-            target
-                .execute(&toast::set_storage_sql(table, &uncompressed, "EXTENDED"))
-                .await
-                .map_err(|e| RunError::wire(&server, "restore the columns' storage", e))?;
+        if !commit_with_copy {
+            commit(phase, target, index, moved, &uncompressed, redo_safe).await?;
         }
-        if !redo_safe {
-            // Loading these rows again would add them twice: a resume must be able to
-            // ask the target whether this transaction committed.
-            let xid = target
-                .simple_query("SELECT txid_current()::text")
-                .await
-                .map_err(|e| RunError::wire(&server, "read the load transaction id", e))?
-                .into_iter()
-                .next()
-                .and_then(|row| row.into_iter().next().flatten())
-                .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
-            phase.journal.record(&Event::ItemCommitting {
-                item: index,
-                xid,
-                moved,
-            })?;
-        }
-        fault::point("item_committing");
-        target
-            .execute("COMMIT")
-            .await
-            .map_err(|e| RunError::wire(&server, "commit the load", e))?;
         fault::point("item_committed");
         phase
             .journal
@@ -459,4 +448,47 @@ async fn load_item(
         fault::point("item_done");
         return Ok(moved);
     }
+}
+
+/// Ends a load whose commit did not go with its COPY: the columns' storage back, the
+/// transaction id journaled where a resume needs it, then the commit.
+async fn commit(
+    phase: &DataPhase,
+    target: &mut WireConn,
+    index: usize,
+    moved: Moved,
+    uncompressed: &[String],
+    redo_safe: bool,
+) -> Result<(), RunError> {
+    let server = phase.target.to_string();
+    let table = &phase.tables[phase.items[index].table];
+    if !uncompressed.is_empty() {
+        target
+            .execute(&toast::set_storage_sql(table, uncompressed, "EXTENDED"))
+            .await
+            .map_err(|e| RunError::wire(&server, "restore the columns' storage", e))?;
+    }
+    if !redo_safe {
+        // Loading these rows again would add them twice: a resume must be able to
+        // ask the target whether this transaction committed.
+        let xid = target
+            .simple_query("SELECT txid_current()::text")
+            .await
+            .map_err(|e| RunError::wire(&server, "read the load transaction id", e))?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+            .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
+        phase.journal.record(&Event::ItemCommitting {
+            item: index,
+            xid,
+            moved,
+        })?;
+    }
+    fault::point("item_committing");
+    target
+        .execute("COMMIT")
+        .await
+        .map_err(|e| RunError::wire(&server, "commit the load", e))?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The schema side of a run: the source catalog read inside the snapshot, pre-data
 //! applied in a few large transactions, post-data turned into scheduled tasks.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -180,18 +181,30 @@ pub async fn apply_pre_data(
         .unwrap_or(&[])
         .chunks(PRE_DATA_BATCH)
     {
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| RunError::db(&target.server, "begin pre-data", e))?;
+        // The whole batch in one message: one round trip instead of one per statement,
+        // which is what a distant target makes a schema of thousands of tables wait for.
+        // (A newline ends each statement: its text may end in a line comment.)
+        let mut script = String::from("BEGIN;\n");
         for (_, s) in batch {
-            if let Err(e) = client.batch_execute(&s.sql).await {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(RunError::Statement {
-                    identity: s.identity.clone(),
-                    sql: s.sql.clone(),
-                    source: e,
-                });
+            script.push_str(&s.sql);
+            script.push_str("\n;\n");
+        }
+        if client.batch_execute(&script).await.is_err() {
+            // Again one statement at a time, to name the one that fails.
+            let _ = client.batch_execute("ROLLBACK").await;
+            client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| RunError::db(&target.server, "begin pre-data", e))?;
+            for (_, s) in batch {
+                if let Err(e) = client.batch_execute(&s.sql).await {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(RunError::Statement {
+                        identity: s.identity.clone(),
+                        sql: s.sql.clone(),
+                        source: e,
+                    });
+                }
             }
         }
         let xid: String = client
@@ -277,13 +290,15 @@ pub fn post_tasks(
         options.strict,
         &mut skipped,
     )?;
+    let kept = merge_sequence_values(kept);
     let first = tasks.len();
     let task_of: HashMap<usize, usize> = kept
         .iter()
         .enumerate()
-        .map(|(n, (i, _))| (*i, first + n))
+        .flat_map(|(n, (merged, _))| merged.iter().map(move |&i| (i, first + n)))
         .collect();
-    for (_, s) in kept {
+    for (_, s) in &kept {
+        let s: &Statement = s;
         let mut names: Vec<&(String, String)> = s.table.iter().collect();
         names.extend(s.waits_for.iter());
         let sql = s.sql.clone();
@@ -359,6 +374,40 @@ pub fn post_tasks(
     Ok(skipped)
 }
 
+/// Sequence values set per statement at most.
+const SEQUENCES_PER_STATEMENT: usize = 500;
+
+/// Joins runs of sequence values (`setval`, one short statement per sequence, run one
+/// after another once all data is in) into statements of up to
+/// [`SEQUENCES_PER_STATEMENT`]: a round trip each instead of one per sequence, which is
+/// what thousands of sequences on a distant target wait for. Returns each statement with
+/// the indices of the originals it stands for.
+fn merge_sequence_values(kept: Vec<(usize, &Statement)>) -> Vec<(Vec<usize>, Cow<'_, Statement>)> {
+    let joinable = |s: &Statement| {
+        s.kind == ObjectKind::SequenceSet
+            && s.table.is_none()
+            && s.waits_for.is_empty()
+            && s.depends_on.is_empty()
+    };
+    let mut out: Vec<(Vec<usize>, Cow<'_, Statement>)> = Vec::new();
+    for (i, s) in kept {
+        if let Some((merged, last)) = out.last_mut()
+            && joinable(s)
+            && joinable(last)
+            && merged.len() < SEQUENCES_PER_STATEMENT
+        {
+            merged.push(i);
+            let last = last.to_mut();
+            last.sql.push_str("\n;\n");
+            last.sql.push_str(&s.sql);
+            last.identity = format!("values of {} sequences", merged.len());
+            continue;
+        }
+        out.push((vec![i], Cow::Borrowed(s)));
+    }
+    out
+}
+
 /// How the journal names a post-data statement: its identity and a hash of its SQL, so a
 /// changed definition is not mistaken for a done one.
 fn journal_key(s: &Statement) -> String {
@@ -373,4 +422,42 @@ pub fn index_count(ddl: &Ddl) -> usize {
         .iter()
         .filter(|s| s.kind == ObjectKind::Index)
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(kind: ObjectKind, name: &str, table: Option<&str>) -> Statement {
+        Statement {
+            kind,
+            identity: name.to_string(),
+            sql: format!("SELECT '{name}'"),
+            table: table.map(|t| ("public".to_string(), t.to_string())),
+            waits_for: Vec::new(),
+            phase: 4,
+            requires_superuser: false,
+            depends_on: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn runs_of_sequence_values_become_one_statement_each() {
+        let set = |n: &str| statement(ObjectKind::SequenceSet, n, None);
+        let list = [
+            set("a"),
+            set("b"),
+            set("c"),
+            statement(ObjectKind::Comment, "comment", None),
+            set("d"),
+            statement(ObjectKind::SequenceSet, "owned", Some("t")),
+            set("e"),
+        ];
+        let merged = merge_sequence_values(list.iter().enumerate().collect());
+        let groups: Vec<&[usize]> = merged.iter().map(|(m, _)| m.as_slice()).collect();
+        assert_eq!(groups, [&[0, 1, 2][..], &[3], &[4], &[5], &[6]]);
+        assert_eq!(merged[0].1.identity, "values of 3 sequences");
+        assert_eq!(merged[0].1.sql, "SELECT 'a'\n;\nSELECT 'b'\n;\nSELECT 'c'");
+        assert_eq!(merged[4].1.sql, "SELECT 'e'");
+    }
 }
