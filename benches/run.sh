@@ -2,12 +2,14 @@
 # Comparative benchmark: pgsplit against the tools people use today, on the same two local
 # servers, the same dataset and the same parallelism.
 #
-#   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J]
+#   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J] [--target-delay MS]
 #
 #   --scale N   dataset size factor (default 1, about 1 GB: pgbench scale 30 + wide tables)
 #   --tenants T instead: many small tables, a schema per tenant with 10 tables each
 #               (benches/tenants.sql; 300 tenants = 3,000 tables, 28 MB)
 #   --rounds R  timed rounds (default 3); each round runs every tool once, in a rotated order
+#   --target-delay MS  the tools reach the target through benches/delay_proxy.py, which
+#               adds MS milliseconds each way (a distant target); default 0: directly
 #   --jobs J    parallelism given to every tool (default 2)
 #
 # Tools: pgsplit run (--jobs J --index-jobs J --verify count); pgcopydb clone
@@ -22,12 +24,13 @@ cd "$REPO_ROOT"
 . scripts/demo/cluster.sh
 . benches/lib.sh
 
-SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2
+SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --scale) SCALE=${2:?}; shift 2 ;;
         --tenants) TENANTS=${2:?}; shift 2 ;;
+        --target-delay) DELAY=${2:?}; shift 2 ;;
         --rounds) ROUNDS=${2:?}; shift 2 ;;
         --jobs) JOBS=${2:?}; shift 2 ;;
         -h | --help) usage ;;
@@ -37,6 +40,8 @@ done
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--scale must be a positive number" >&2; exit 2; }
 [[ $TENANTS =~ ^[0-9]+$ ]] || { echo "--tenants must be a whole number" >&2; exit 2; }
 if [ "$TENANTS" -gt 0 ]; then DATASET=tenants$TENANTS; else DATASET=scale$SCALE; fi
+[[ $DELAY =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--target-delay must be a number of milliseconds" >&2; exit 2; }
+if [ "$DELAY" != 0 ]; then DATASET=$DATASET-delay${DELAY}ms; fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds and --jobs must be positive integers" >&2; exit 2; }
 
 TOOLS=(pgsplit pgcopydb dump_dir dump_pipe)
@@ -64,6 +69,15 @@ WORK=$(make_temp_dir pgsplit-bench)
 bench_start_clusters "$WORK"
 SOURCE_URL=$(pg_url "$SOURCE_PORT" "$DB")
 TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
+if [ "$DELAY" != 0 ]; then
+    # The tools go through the proxy; the script's own resets and checks do not.
+    PROXY_PORT=$(free_port)
+    python3 benches/delay_proxy.py "$PROXY_PORT" "$TARGET_PORT" "$DELAY" 2>"$LOG_DIR/delay-proxy.log" &
+    PROXY_PID=$!
+    trap 'status=$?; kill "$PROXY_PID" 2>/dev/null; (exit "$status"); stop_clusters' EXIT
+    TARGET_URL=$(pg_url "$PROXY_PORT" "$DB")
+    log "the tools reach the target through a proxy adding $DELAY ms each way (port $PROXY_PORT)"
+fi
 LOAD_START=$(load_average)
 
 # --- dataset -------------------------------------------------------------------------------
@@ -184,8 +198,8 @@ fi
 # --- JSON ----------------------------------------------------------------------------------
 num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
 {
-    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "rounds": %s,\n  "jobs": %s,\n' \
-        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$ROUNDS" "$JOBS"
+    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n' \
+        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS"
     printf '  "machine": {"cores": %s, "mem_kb": %s, "load_start": "%s", "load_end": "%s"},\n' \
         "$(nproc)" "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" "$LOAD_START" "$LOAD_END"
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \

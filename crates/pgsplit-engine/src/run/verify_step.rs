@@ -72,7 +72,7 @@ struct ReadBack {
 /// Adds one verification task per table. `created_by_run`: the run created every table
 /// empty (not `--data-only`), so each table holds exactly the rows its COPYs stored, and
 /// the target's own count of those was compared with the rows that left the source
-/// before each commit (a difference fails the item): for `--verify count`, reading the
+/// as each item committed (a difference fails the item): for `--verify count`, reading the
 /// tables back would count the same rows again.
 #[allow(clippy::too_many_arguments)]
 pub fn add_tasks(
