@@ -204,23 +204,7 @@ fn more_tables_than_one_transaction_can_lock_are_copied() {
     ];
     let small = testing::Cluster::start(options).expect("a cluster with a small lock table");
     let target = adopt(&small, "many_copy");
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = write_mapping(
-        &dir,
-        &format!("{}@@{}\n", source.url(), small.url("many_copy")),
-    );
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--json",
-        "-",
-        "--no-progress",
-        "--work-dir",
-        dir.path().join("w").to_str().unwrap(),
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let report = run_copy_to(&source, &small.url("many_copy"), &[], 0);
     let tables = report["lines"][0]["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 2000);
     assert!(tables.iter().all(|t| t["verification"]["matches"] == true));
@@ -438,23 +422,7 @@ fn cross_version(source_major: u32, target_major: u32) {
     source.psql_file(&fixture("types.sql")).unwrap();
     let target_name = format!("{}_v{target_major}", source.name);
     let target = adopt(target_cluster, &target_name);
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = write_mapping(
-        &dir,
-        &format!("{}@@{}\n", source.url(), target_cluster.url(&target_name)),
-    );
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--json",
-        "-",
-        "--no-progress",
-        "--work-dir",
-        dir.path().join("w").to_str().unwrap(),
-    ]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let report = run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
     for t in report["lines"][0]["tables"].as_array().unwrap() {
         assert_eq!(t["verification"]["matches"], true, "{t}");
     }

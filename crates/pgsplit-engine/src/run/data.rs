@@ -439,7 +439,7 @@ async fn load_item(
             }
         };
         if !commit_with_copy {
-            commit(phase, target, index, moved, &uncompressed, redo_safe).await?;
+            commit(phase, target, index, table, moved, &uncompressed, redo_safe).await?;
         }
         fault::point("item_committed");
         phase
@@ -456,12 +456,12 @@ async fn commit(
     phase: &DataPhase,
     target: &mut WireConn,
     index: usize,
+    table: &SourceTable,
     moved: Moved,
     uncompressed: &[String],
     redo_safe: bool,
 ) -> Result<(), RunError> {
     let server = phase.target.to_string();
-    let table = &phase.tables[phase.items[index].table];
     if !uncompressed.is_empty() {
         target
             .execute(&toast::set_storage_sql(table, uncompressed, "EXTENDED"))

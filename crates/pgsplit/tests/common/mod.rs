@@ -44,11 +44,18 @@ pub fn run_copy(
     extra: &[&str],
     expect_code: i32,
 ) -> serde_json::Value {
+    run_copy_to(source, &source.cluster.url(target_name), extra, expect_code)
+}
+
+/// [`run_copy`] into a database at any address (another cluster, another version).
+pub fn run_copy_to(
+    source: &TestDb<'_>,
+    target_url: &str,
+    extra: &[&str],
+    expect_code: i32,
+) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = write_mapping(
-        &dir,
-        &format!("{}@@{}\n", source.url(), source.cluster.url(target_name)),
-    );
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
     let json = dir.path().join("report.json");
     let work = dir.path().join("work");
     let mut args = vec![
