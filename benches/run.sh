@@ -3,6 +3,7 @@
 # servers, the same dataset and the same parallelism.
 #
 #   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J] [--target-delay MS]
+#                  [--short-warm-up]
 #
 #   --scale N   dataset size factor (default 1, about 1 GB: pgbench scale 30 + wide tables)
 #   --tenants T instead: many small tables, a schema per tenant with 10 tables each
@@ -11,6 +12,8 @@
 #   --target-delay MS  the tools reach the target through benches/delay_proxy.py, which
 #               adds MS milliseconds each way (a distant target); default 0: directly
 #   --jobs J    parallelism given to every tool (default 2)
+#   --short-warm-up  warm up with one pg_dump | pg_restore copy instead of an untimed run
+#               of every tool (for slow set-ups: --target-delay, many --tenants)
 #
 # Tools: pgsplit run (--jobs J --index-jobs J --verify count); pgcopydb clone
 # (--table-jobs J --index-jobs J); pg_dump -Fd -jJ then pg_restore -jJ; pg_dump -Fc piped
@@ -24,8 +27,8 @@ cd "$REPO_ROOT"
 . scripts/demo/cluster.sh
 . benches/lib.sh
 
-SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0 WARM_UP=round
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --scale) SCALE=${2:?}; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
         --target-delay) DELAY=${2:?}; shift 2 ;;
         --rounds) ROUNDS=${2:?}; shift 2 ;;
         --jobs) JOBS=${2:?}; shift 2 ;;
+        --short-warm-up) WARM_UP=short; shift ;;
         -h | --help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
@@ -95,8 +99,9 @@ log "dataset ready in $(elapsed "$t0" "$(now)") s: $((SOURCE_BYTES / 1048576)) M
 sed 's/^/    /' "$WORK/source.fingerprint" >&2
 
 # --- the tools, as a user would run them -----------------------------------------------------
-# Each reads $SOURCE_URL and writes $TARGET_URL; the target database exists (empty) for the
-# peers, and is absent for pgsplit, which creates it.
+# Each reads $SOURCE_URL and writes $TARGET_URL, into an empty target database that exists
+# before the timer starts (pgsplit could create it itself: ~0.1 s of its time that the peers
+# would not be timed for).
 tool_pgsplit() {
     printf '%s@@%s\n' "$SOURCE_URL" "$TARGET_URL" >"$WORK/mapping.txt"
     /usr/bin/time -f %M -o "$WORK/rss" "$PGSPLIT" run "$WORK/mapping.txt" \
@@ -122,7 +127,7 @@ RESULTS=$WORK/results.tsv # tool round seconds exit_status check rss_kb
 run_one() {
     local tool=$1 round=$2 status=0 check=ok rss=- t0 t1 secs
     local logfile=$LOG_DIR/round$round-$tool.log
-    if [ "$tool" = pgsplit ]; then reset_target "$TARGET_PORT" "$DB" absent; else reset_target "$TARGET_PORT" "$DB" create; fi
+    reset_target "$TARGET_PORT" "$DB" create
     rm -rf "$WORK/scratch" "$WORK/rss"
     t0=$(now)
     "tool_$tool" >"$logfile" 2>&1 || status=$?
@@ -149,11 +154,21 @@ run_one() {
 
 # --- warm-up -------------------------------------------------------------------------------
 # A fresh target cluster creates (and zero-fills) every WAL segment the first copy writes,
-# about as many bytes as the copy itself; later copies recycle them. One untimed copy by a
-# peer first, so that every timed run meets the same warmed servers.
-log "warm-up: one untimed copy (pg_dump -Fc | pg_restore)"
-reset_target "$TARGET_PORT" "$DB" create
-tool_dump_pipe >"$LOG_DIR/warm-up.log" 2>&1 || die "the warm-up copy failed: $LOG_DIR/warm-up.log"
+# about as many bytes as the copy itself; later copies recycle them. Even after one such
+# copy, the first timed runs were slower than later ones (the first tool of round 1 by up
+# to 4 s in 10 s), so by default every tool runs once, untimed, before round 1.
+if [ "$WARM_UP" = short ]; then
+    WARM_UP_TOOLS=(dump_pipe)
+else
+    WARM_UP_TOOLS=("${TOOLS[@]}")
+fi
+for tool in "${WARM_UP_TOOLS[@]}"; do
+    log "warm-up: one untimed run of ${LABEL[$tool]}"
+    reset_target "$TARGET_PORT" "$DB" create
+    rm -rf "$WORK/scratch"
+    "tool_$tool" >"$LOG_DIR/warm-up-$tool.log" 2>&1 ||
+        log "warm-up: ${LABEL[$tool]} failed (log: $LOG_DIR/warm-up-$tool.log); its timed runs will tell"
+done
 
 # --- timed rounds --------------------------------------------------------------------------
 # Each round runs every tool once; the order rotates from round to round so that no tool is
@@ -198,8 +213,8 @@ fi
 # --- JSON ----------------------------------------------------------------------------------
 num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
 {
-    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n' \
-        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS"
+    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n  "warm_up": "%s",\n' \
+        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS" "$WARM_UP"
     printf '  "machine": {"cores": %s, "mem_kb": %s, "load_start": "%s", "load_end": "%s"},\n' \
         "$(nproc)" "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" "$LOAD_START" "$LOAD_END"
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \

@@ -397,6 +397,10 @@ async fn run_line(
             .batch_execute(pgsplit_schema::Ddl::SESSION_SETUP)
             .await
             .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
+        client
+            .batch_execute(post_data::SERIAL_INDEX_BUILDS)
+            .await
+            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
     }
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     progress.set_phase("data");

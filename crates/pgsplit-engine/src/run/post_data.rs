@@ -13,6 +13,12 @@
 //! is busy with COPY, and a statistics pass would only slow the streams still running;
 //! later they fill the gaps left by the last tables (one COPY stream, then that table's
 //! chain of index builds and foreign keys, one statement at a time).
+//!
+//! While copies run, each session builds its indexes with one server process
+//! ([`SERIAL_INDEX_BUILDS`]): `--index-jobs` builds already run side by side, and
+//! PostgreSQL's parallel index build would add up to two workers to each, outnumbering
+//! the cores that the COPY streams (the longest of which decides the run) need. Once the
+//! data phase is over, a session's next task first restores the server's setting.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -32,6 +38,11 @@ use crate::progress::Progress;
 
 /// Phases from here on keep list order within one owner (triggers, rules, comments…).
 pub const SEQUENTIAL_FROM_PHASE: u8 = 3;
+
+/// Run on each post-data session before the data phase; undone by [`PARALLEL_INDEX_BUILDS`].
+pub const SERIAL_INDEX_BUILDS: &str = "SET max_parallel_maintenance_workers = 0";
+/// Back to the server's (or the role's, or the URL's) setting once the copies are over.
+const PARALLEL_INDEX_BUILDS: &str = "RESET max_parallel_maintenance_workers";
 
 /// The work of one task, run on a pooled target connection.
 pub type TaskFn = Box<
@@ -150,9 +161,15 @@ pub async fn run(
             queue.push(i);
         }
     }
-    let mut pool: Vec<Arc<Client>> = connections;
+    let mut pool: Vec<Session> = connections
+        .into_iter()
+        .map(|client| Session {
+            client,
+            serial_builds: true,
+        })
+        .collect();
     let jobs = pool.len().max(1);
-    let mut running: JoinSet<(usize, Arc<Client>, Result<(), RunError>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Session, Result<(), RunError>)> = JoinSet::new();
     let mut non_global_left = n - global.len();
     let mut loads_open = true;
     let mut copies_winding_down = false;
@@ -163,15 +180,19 @@ pub async fn run(
             let Some(i) = queue.next(copies_winding_down || !loads_open) else {
                 break;
             };
-            let client = pool.pop().expect("a free connection per running task");
+            let mut session = pool.pop().expect("a free connection per running task");
             let (label, work) = works[i].take().expect("each task runs once");
             let progress = Arc::clone(&progress);
+            let copies_over = !loads_open;
             running.spawn(async move {
                 let _active = progress.start(label.clone(), None, 0);
                 let started = Instant::now();
-                let result = work(Arc::clone(&client)).await;
+                let result = match session.after_copies(copies_over).await {
+                    Ok(()) => work(Arc::clone(&session.client)).await,
+                    Err(e) => Err(e),
+                };
                 tracing::debug!("post-data task {label} took {:?}", started.elapsed());
-                (i, client, result)
+                (i, session, result)
             });
         }
         if running.is_empty() && (queue.is_empty() || first_error.is_some()) {
@@ -216,9 +237,9 @@ pub async fn run(
                 None => loads_open = false,
             },
             Some(joined) = running.join_next(), if !running.is_empty() => {
-                let (i, client, result) = joined
+                let (i, session, result) = joined
                     .map_err(|e| RunError::Internal(format!("post-data task panicked: {e}")))?;
-                pool.push(client);
+                pool.push(session);
                 match result {
                     Ok(()) => {
                         non_global_left -= 1;
@@ -244,9 +265,11 @@ pub async fn run(
     // Global tasks (sequence values, matview refreshes, grants…) see all data loaded.
     while loaded.recv().await.is_some() {}
     // Global tasks: after everything else, in order.
-    let client = pool
+    let mut session = pool
         .pop()
         .ok_or_else(|| RunError::Internal("no connection".into()))?;
+    session.after_copies(true).await?;
+    let client = session.client;
     for g in global {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
@@ -258,6 +281,26 @@ pub async fn run(
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
     Ok(())
+}
+
+/// A pooled target connection and whether it still builds indexes serially.
+struct Session {
+    client: Arc<Client>,
+    serial_builds: bool,
+}
+
+impl Session {
+    /// Restores parallel index builds once `copies_over`, the first time only.
+    async fn after_copies(&mut self, copies_over: bool) -> Result<(), RunError> {
+        if copies_over && self.serial_builds {
+            self.client
+                .batch_execute(PARALLEL_INDEX_BUILDS)
+                .await
+                .map_err(|e| RunError::db_plain("restore parallel index builds", e))?;
+            self.serial_builds = false;
+        }
+        Ok(())
+    }
 }
 
 /// Tasks whose dependencies are met: background ones apart, started only once the copies
@@ -291,8 +334,95 @@ impl Queue {
 
 #[cfg(test)]
 mod tests {
-    use super::Queue;
-    use std::collections::VecDeque;
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A task that records the session's `max_parallel_maintenance_workers` under `label`.
+    fn recorder(
+        label: &str,
+        owner: Option<(String, String)>,
+        seen: &Arc<Mutex<Vec<(String, String)>>>,
+    ) -> PostTask {
+        let seen = Arc::clone(seen);
+        let name = label.to_string();
+        PostTask {
+            label: name.clone(),
+            owner,
+            waits_for: Vec::new(),
+            needs_loaded: Vec::new(),
+            phase: 0,
+            after: Vec::new(),
+            background: false,
+            detached: false,
+            work: Box::new(move |client: Arc<Client>| {
+                Box::pin(async move {
+                    let row = client
+                        .query_one("SHOW max_parallel_maintenance_workers", &[])
+                        .await
+                        .map_err(|e| RunError::db_plain("show", e))?;
+                    seen.lock().unwrap().push((name, row.get(0)));
+                    Ok(())
+                })
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn indexes_are_built_serially_while_copies_run_and_in_parallel_after() {
+        let db = pgsplit_pg::testing::shared().create_db("serial_index_builds");
+        let settings = db.settings();
+        let fresh = crate::session::open(&settings).await.unwrap().client;
+        let server_default: String = fresh
+            .query_one("SHOW max_parallel_maintenance_workers", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_ne!(
+            server_default, "0",
+            "the test needs parallel builds allowed"
+        );
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let table = Some(("public".to_string(), "t".to_string()));
+        // A task of a table runs while the copies run; a task of no table (like setting
+        // sequence values) runs after the data phase.
+        let tasks = vec![
+            recorder("during the copies", table, &seen),
+            recorder("after the copies", None, &seen),
+        ];
+        let mut connections = Vec::new();
+        for _ in 0..2 {
+            let client = crate::session::open(&settings).await.unwrap().client;
+            client.batch_execute(SERIAL_INDEX_BUILDS).await.unwrap();
+            connections.push(Arc::new(client));
+        }
+        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        let scheduler = tokio::spawn(run(
+            tasks,
+            connections,
+            loaded_rx,
+            1,
+            Arc::new(Progress::default()),
+            Cancel::default(),
+            settings.clone(),
+        ));
+        // The data phase ends once the first task is done.
+        while seen.lock().unwrap().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        loaded_tx.send(DataEvent::Loaded(0)).unwrap();
+        drop(loaded_tx);
+        scheduler.await.unwrap().unwrap();
+
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![
+                ("during the copies".to_string(), "0".to_string()),
+                ("after the copies".to_string(), server_default),
+            ]
+        );
+    }
 
     #[test]
     fn background_tasks_wait_until_allowed_and_then_come_after_the_others() {
