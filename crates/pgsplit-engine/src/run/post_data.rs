@@ -19,6 +19,15 @@
 //! PostgreSQL's parallel index build would add up to two workers to each, outnumbering
 //! the cores that the COPY streams (the longest of which decides the run) need. Once the
 //! data phase is over, a session's next task first restores the server's setting.
+//!
+//! Short statements of small tables (their [`BatchPart`]) that are ready at the same time
+//! travel together: up to [`BATCH_MAX`] in one message, which the server runs as one
+//! transaction. A schema-per-tenant database has thousands of them, and against a distant
+//! target each would otherwise wait a round trip. A batch holds its locks until it ends,
+//! so it only takes tables that no running task touches, and no task starts on its tables
+//! while it runs ([`Claims`]): it never waits for another session, nor another for it. If
+//! it fails, nothing of it stays, and its statements run again one at a time, each with
+//! its own error.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -44,6 +53,13 @@ pub const SERIAL_INDEX_BUILDS: &str = "SET max_parallel_maintenance_workers = 0"
 /// Back to the server's (or the role's, or the URL's) setting once the copies are over.
 const PARALLEL_INDEX_BUILDS: &str = "RESET max_parallel_maintenance_workers";
 
+/// Statements per batch at most (each holds a lock or two until the batch ends).
+pub const BATCH_MAX: usize = 32;
+/// Tables below this size have their short statements batched.
+pub const BATCH_BELOW_BYTES: i64 = 1024 * 1024;
+/// How far into the ready queue the scheduler looks for a task whose tables are free.
+const SCAN_WINDOW: usize = 256;
+
 /// The work of one task, run on a pooled target connection.
 pub type TaskFn = Box<
     dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>> + Send,
@@ -65,6 +81,15 @@ pub struct PostTask {
     /// No other task waits for it (a read-back, which locks nothing others need).
     pub detached: bool,
     pub work: TaskFn,
+    /// Set when the task may run in a batch with other ready ones instead of `work`.
+    pub batch: Option<BatchPart>,
+}
+
+/// A task as a statement that may share one message (and transaction) with others.
+pub struct BatchPart {
+    pub sql: String,
+    /// What `work` does after its statement has run (the journal entry).
+    pub committed: Box<dyn FnOnce() -> Result<(), RunError> + Send>,
 }
 
 /// What the data phase tells the scheduler.
@@ -149,8 +174,13 @@ pub async fn run(
     }
 
     let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
-    let mut works: Vec<Option<(String, TaskFn)>> =
-        tasks.into_iter().map(|t| Some((t.label, t.work))).collect();
+    let mut claims = Claims::new(&tasks);
+    let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
+    let mut parts: Vec<Option<BatchPart>> = Vec::with_capacity(n);
+    for t in tasks {
+        works.push(Some((t.label, t.work)));
+        parts.push(t.batch);
+    }
     let mut queue = Queue {
         ready: VecDeque::new(),
         later: VecDeque::new(),
@@ -169,7 +199,7 @@ pub async fn run(
         })
         .collect();
     let jobs = pool.len().max(1);
-    let mut running: JoinSet<(usize, Session, Result<(), RunError>)> = JoinSet::new();
+    let mut running: JoinSet<(Vec<usize>, Session, Result<(), RunError>)> = JoinSet::new();
     let mut non_global_left = n - global.len();
     let mut loads_open = true;
     let mut copies_winding_down = false;
@@ -177,22 +207,57 @@ pub async fn run(
 
     loop {
         while first_error.is_none() && running.len() < jobs {
-            let Some(i) = queue.next(copies_winding_down || !loads_open) else {
+            let background_allowed = copies_winding_down || !loads_open;
+            let Some(first) = queue.take(background_allowed, |i| claims.may_start(i)) else {
                 break;
             };
+            let mut members = vec![first];
+            if parts[first].is_some() && claims.may_join(first, &[]) {
+                // What is ready is shared out among the free sessions.
+                let free = jobs - running.len();
+                let cap = (1 + queue.len(background_allowed) / free).min(BATCH_MAX);
+                let mut mine = claims.touches[first].clone();
+                while members.len() < cap {
+                    let Some(j) = queue.take(background_allowed, |j| {
+                        parts[j].is_some() && claims.may_join(j, &mine)
+                    }) else {
+                        break;
+                    };
+                    mine.extend_from_slice(&claims.touches[j]);
+                    members.push(j);
+                }
+            }
+            claims.start(&members);
+            let job = if let [only] = members[..] {
+                parts[only] = None;
+                let (label, work) = works[only].take().expect("each task runs once");
+                Job::Single(label, work)
+            } else {
+                Job::Batch(
+                    members
+                        .iter()
+                        .map(|&j| {
+                            let (label, work) = works[j].take().expect("each task runs once");
+                            let part = parts[j].take().expect("a batch member has its statement");
+                            (label, work, part)
+                        })
+                        .collect(),
+                )
+            };
             let mut session = pool.pop().expect("a free connection per running task");
-            let (label, work) = works[i].take().expect("each task runs once");
             let progress = Arc::clone(&progress);
             let copies_over = !loads_open;
+            let cancel = cancel.clone();
             running.spawn(async move {
+                let label = job.label();
                 let _active = progress.start(label.clone(), None, 0);
                 let started = Instant::now();
                 let result = match session.after_copies(copies_over).await {
-                    Ok(()) => work(Arc::clone(&session.client)).await,
+                    Ok(()) => job.run(&session.client, &cancel).await,
                     Err(e) => Err(e),
                 };
                 tracing::debug!("post-data task {label} took {:?}", started.elapsed());
-                (i, session, result)
+                (members, session, result)
             });
         }
         if running.is_empty() && (queue.is_empty() || first_error.is_some()) {
@@ -237,16 +302,19 @@ pub async fn run(
                 None => loads_open = false,
             },
             Some(joined) = running.join_next(), if !running.is_empty() => {
-                let (i, session, result) = joined
+                let (members, session, result) = joined
                     .map_err(|e| RunError::Internal(format!("post-data task panicked: {e}")))?;
                 pool.push(session);
+                claims.end(&members);
                 match result {
                     Ok(()) => {
-                        non_global_left -= 1;
-                        for &d in &dependents[i] {
-                            deps_left[d] -= 1;
-                            if deps_left[d] == 0 && unloaded_needs[d] == 0 {
-                                queue.push(d);
+                        for i in members {
+                            non_global_left -= 1;
+                            for &d in &dependents[i] {
+                                deps_left[d] -= 1;
+                                if deps_left[d] == 0 && unloaded_needs[d] == 0 {
+                                    queue.push(d);
+                                }
                             }
                         }
                     }
@@ -281,6 +349,119 @@ pub async fn run(
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
     Ok(())
+}
+
+/// What one session runs at a time: a task, or a batch of ready tasks.
+enum Job {
+    Single(String, TaskFn),
+    Batch(Vec<(String, TaskFn, BatchPart)>),
+}
+
+impl Job {
+    fn label(&self) -> String {
+        match self {
+            Job::Single(label, _) => label.clone(),
+            Job::Batch(members) => format!("{} statements ({}, …)", members.len(), members[0].0),
+        }
+    }
+
+    async fn run(self, client: &Arc<Client>, cancel: &Cancel) -> Result<(), RunError> {
+        let members = match self {
+            Job::Single(_, work) => return work(Arc::clone(client)).await,
+            Job::Batch(members) => members,
+        };
+        let sql: Vec<&str> = members
+            .iter()
+            .map(|(_, _, part)| part.sql.as_str())
+            .collect();
+        match client.batch_execute(&sql.join("\n;\n")).await {
+            Ok(()) => {
+                for (_, _, part) in members {
+                    (part.committed)()?;
+                }
+                Ok(())
+            }
+            Err(_) if cancel.is_cancelled() => Err(RunError::Interrupted),
+            Err(e) => {
+                tracing::debug!(
+                    "a batch of {} post-data statements failed ({e}); running them one at a time",
+                    members.len()
+                );
+                for (_, work, _) in members {
+                    work(Arc::clone(client)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The tables each task touches (its owner and the tables it waits for), and which of
+/// them running tasks and running batches touch.
+struct Claims {
+    touches: Vec<Vec<usize>>,
+    /// Per table: running tasks (alone or in a batch) that touch it.
+    busy: Vec<u32>,
+    /// Per table: a running batch touches it.
+    held: Vec<bool>,
+}
+
+impl Claims {
+    fn new(tasks: &[PostTask]) -> Claims {
+        let mut ids: HashMap<&(String, String), usize> = HashMap::new();
+        let touches: Vec<Vec<usize>> = tasks
+            .iter()
+            .map(|t| {
+                t.owner
+                    .iter()
+                    .chain(t.waits_for.iter())
+                    .map(|name| {
+                        let next = ids.len();
+                        *ids.entry(name).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        Claims {
+            touches,
+            busy: vec![0; ids.len()],
+            held: vec![false; ids.len()],
+        }
+    }
+
+    /// No running batch touches the task's tables.
+    fn may_start(&self, task: usize) -> bool {
+        self.touches[task].iter().all(|&t| !self.held[t])
+    }
+
+    /// No running task touches the task's tables, apart from the batch's own (`mine`).
+    fn may_join(&self, task: usize, mine: &[usize]) -> bool {
+        self.touches[task]
+            .iter()
+            .all(|&t| self.busy[t] == 0 || mine.contains(&t))
+    }
+
+    fn start(&mut self, members: &[usize]) {
+        let batch = members.len() > 1;
+        for &i in members {
+            for &t in &self.touches[i] {
+                self.busy[t] += 1;
+                self.held[t] |= batch;
+            }
+        }
+    }
+
+    fn end(&mut self, members: &[usize]) {
+        let batch = members.len() > 1;
+        for &i in members {
+            for &t in &self.touches[i] {
+                self.busy[t] -= 1;
+                if batch {
+                    self.held[t] = false;
+                }
+            }
+        }
+    }
 }
 
 /// A pooled target connection and whether it still builds indexes serially.
@@ -320,11 +501,27 @@ impl Queue {
         }
     }
 
-    /// The next task to start; background ones only when `background_allowed`.
-    fn next(&mut self, background_allowed: bool) -> Option<usize> {
-        self.ready
-            .pop_front()
-            .or_else(|| background_allowed.then(|| self.later.pop_front()).flatten())
+    /// The first queued task (within [`SCAN_WINDOW`]) that `may` start, background ones
+    /// only when `background_allowed` and after the others.
+    fn take(&mut self, background_allowed: bool, may: impl Fn(usize) -> bool) -> Option<usize> {
+        let found = |queue: &VecDeque<usize>| queue.iter().take(SCAN_WINDOW).position(|&i| may(i));
+        if let Some(at) = found(&self.ready) {
+            return self.ready.remove(at);
+        }
+        if background_allowed && let Some(at) = found(&self.later) {
+            return self.later.remove(at);
+        }
+        None
+    }
+
+    /// Queued tasks that may start now (background ones only when allowed).
+    fn len(&self, background_allowed: bool) -> usize {
+        self.ready.len()
+            + if background_allowed {
+                self.later.len()
+            } else {
+                0
+            }
     }
 
     fn is_empty(&self) -> bool {
@@ -354,6 +551,7 @@ mod tests {
             after: Vec::new(),
             background: false,
             detached: false,
+            batch: None,
             work: Box::new(move |client: Arc<Client>| {
                 Box::pin(async move {
                     let row = client
@@ -365,6 +563,162 @@ mod tests {
                 })
             }),
         }
+    }
+
+    /// A task of table `owner` that runs `sql`; `events` records how it ran.
+    fn statement(
+        label: &str,
+        owner: &str,
+        sql: &str,
+        events: &Arc<Mutex<Vec<String>>>,
+    ) -> PostTask {
+        let (events, name, text) = (Arc::clone(events), label.to_string(), sql.to_string());
+        let (batched, batched_name) = (Arc::clone(&events), name.clone());
+        PostTask {
+            label: name.clone(),
+            owner: Some(("public".to_string(), owner.to_string())),
+            waits_for: Vec::new(),
+            needs_loaded: Vec::new(),
+            phase: 1,
+            after: Vec::new(),
+            background: false,
+            detached: false,
+            batch: Some(BatchPart {
+                sql: text.clone(),
+                committed: Box::new(move || {
+                    batched
+                        .lock()
+                        .unwrap()
+                        .push(format!("{batched_name} in a batch"));
+                    Ok(())
+                }),
+            }),
+            work: Box::new(move |client: Arc<Client>| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(&text)
+                        .await
+                        .map_err(|source| RunError::Statement {
+                            identity: name.clone(),
+                            sql: text,
+                            source,
+                        })?;
+                    events.lock().unwrap().push(format!("{name} alone"));
+                    Ok(())
+                })
+            }),
+        }
+    }
+
+    /// Runs `tasks` on one session of `db`, the data phase already over.
+    async fn schedule(
+        db: &pgsplit_pg::testing::TestDb<'_>,
+        tasks: Vec<PostTask>,
+    ) -> Result<(), RunError> {
+        let client = crate::session::open(&db.settings()).await.unwrap().client;
+        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        drop(loaded_tx);
+        run(
+            tasks,
+            vec![Arc::new(client)],
+            loaded_rx,
+            0,
+            Arc::new(Progress::default()),
+            Cancel::default(),
+            db.settings(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn ready_statements_of_small_tables_run_in_one_transaction() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_batch");
+        db.psql("CREATE TABLE seen (xid bigint)");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let insert = "INSERT INTO seen SELECT txid_current()";
+        let tasks = vec![
+            statement("first", "a", insert, &events),
+            statement("second", "b", insert, &events),
+            statement("third", "a", insert, &events),
+        ];
+        schedule(&db, tasks).await.unwrap();
+        assert_eq!(
+            db.psql("SELECT count(*), count(DISTINCT xid) FROM seen")
+                .trim(),
+            "3|1"
+        );
+        assert_eq!(
+            *events.lock().unwrap(),
+            ["first in a batch", "second in a batch", "third in a batch"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_leaves_nothing_and_its_statements_run_alone() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_batch_fails");
+        db.psql("CREATE TABLE seen (n int)");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let tasks = vec![
+            statement("first", "a", "INSERT INTO seen VALUES (1)", &events),
+            statement("second", "b", "INSERT INTO nowhere VALUES (2)", &events),
+            statement("third", "c", "INSERT INTO seen VALUES (3)", &events),
+        ];
+        let error = schedule(&db, tasks).await.unwrap_err();
+        assert!(
+            matches!(&error, RunError::Statement { identity, .. } if identity == "second"),
+            "{error}"
+        );
+        // The batch rolled back; alone, the first ran and the second failed.
+        assert_eq!(
+            db.psql("SELECT string_agg(n::text, ',') FROM seen").trim(),
+            "1"
+        );
+        assert_eq!(*events.lock().unwrap(), ["first alone"]);
+    }
+
+    #[test]
+    fn a_running_batch_keeps_others_off_its_tables_and_off_busy_ones() {
+        let table = |name: &str| ("public".to_string(), name.to_string());
+        let task = |owner: &str, waits_for: &[&str]| PostTask {
+            label: String::new(),
+            owner: Some(table(owner)),
+            waits_for: waits_for.iter().map(|n| table(n)).collect(),
+            needs_loaded: Vec::new(),
+            phase: 1,
+            after: Vec::new(),
+            background: false,
+            detached: false,
+            batch: None,
+            work: Box::new(|_| Box::pin(async { Ok(()) })),
+        };
+        let tasks = vec![
+            task("a", &[]),
+            task("a", &[]),
+            task("b", &["a"]),
+            task("c", &[]),
+            task("c", &[]),
+        ];
+        let mut claims = Claims::new(&tasks);
+        claims.start(&[0, 1]);
+        assert!(
+            !claims.may_start(2),
+            "a foreign key onto a table in a running batch"
+        );
+        assert!(claims.may_start(3));
+        claims.start(&[3]);
+        assert!(
+            claims.may_start(4),
+            "a task alone may run beside another of its table"
+        );
+        assert!(
+            !claims.may_join(4, &[]),
+            "but no batch may take a table in use"
+        );
+        claims.end(&[0, 1]);
+        assert!(claims.may_start(2));
+        assert!(claims.may_join(2, &[]));
+        claims.end(&[3]);
+        assert!(claims.may_join(4, &[]));
     }
 
     #[tokio::test]
@@ -434,14 +788,15 @@ mod tests {
         for task in 0..4 {
             queue.push(task);
         }
-        assert_eq!(queue.next(false), Some(1));
-        assert_eq!(queue.next(false), Some(3));
-        assert_eq!(queue.next(false), None);
+        let any = |_| true;
+        assert_eq!(queue.take(false, any), Some(1));
+        assert_eq!(queue.take(false, any), Some(3));
+        assert_eq!(queue.take(false, any), None);
         assert!(!queue.is_empty(), "the background tasks are still queued");
         queue.push(1);
-        assert_eq!(queue.next(true), Some(1));
-        assert_eq!(queue.next(true), Some(0));
-        assert_eq!(queue.next(true), Some(2));
+        assert_eq!(queue.take(true, any), Some(1));
+        assert_eq!(queue.take(true, any), Some(0));
+        assert_eq!(queue.take(true, any), Some(2));
         assert!(queue.is_empty());
     }
 }

@@ -16,7 +16,7 @@ use tokio_postgres::error::SqlState;
 
 use super::error::RunError;
 use super::options::{RunOptions, Sections};
-use super::post_data::PostTask;
+use super::post_data::{self, BatchPart, PostTask};
 use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
 use crate::split::{self, Selector};
@@ -280,6 +280,12 @@ pub fn post_tasks(
             .filter_map(|n| index_of.get(*n).copied())
             .collect()
     };
+    // Not copied (a view's trigger or comment): no rows at all.
+    let small = |name: &(String, String)| {
+        index_of
+            .get(name)
+            .is_none_or(|&i| tables[i].bytes < post_data::BATCH_BELOW_BYTES)
+    };
     let mut skipped = Vec::new();
     let kept = filter_superuser(
         ddl.post_data
@@ -308,6 +314,19 @@ pub fn post_tasks(
         let done_before = resumed.is_some_and(|r| r.post_data_done.contains(&key));
         let resuming = resumed.is_some();
         let kind = s.kind;
+        // Resumed runs go one statement at a time, each allowed to find itself done.
+        let batch = (!resuming
+            && s.waits_for.is_empty()
+            && s.table.as_ref().is_some_and(small)
+            && kind != ObjectKind::MatViewRefresh)
+            .then(|| {
+                let journal = Arc::clone(&journal);
+                let label = key.clone();
+                BatchPart {
+                    sql: sql.clone(),
+                    committed: Box::new(move || post_data_done(&*journal, label)),
+                }
+            });
         tasks.push(PostTask {
             label: s.identity.clone(),
             owner: s.table.clone(),
@@ -321,6 +340,7 @@ pub fn post_tasks(
                 .collect(),
             background: false,
             detached: false,
+            batch,
             work: Box::new(move |client| {
                 Box::pin(async move {
                     if done_before {
@@ -339,11 +359,7 @@ pub fn post_tasks(
                             });
                         }
                     }
-                    fault::point("post_data_executed");
-                    // Redone after a crash, the statement answers "already exists".
-                    journal.append(&Event::PostDataDone { label: key })?;
-                    fault::point("post_data_done");
-                    Ok(())
+                    post_data_done(&*journal, key)
                 })
             }),
         });
@@ -351,6 +367,10 @@ pub fn post_tasks(
     if options.sections != Sections::SchemaOnly {
         for (index, table) in tables.iter().enumerate() {
             let sql = format!("ANALYZE {}", table.qualified());
+            let batch = (table.bytes < post_data::BATCH_BELOW_BYTES).then(|| BatchPart {
+                sql: sql.clone(),
+                committed: Box::new(|| Ok(())),
+            });
             tasks.push(PostTask {
                 label: format!("analyze {}", table.display_name()),
                 owner: Some((table.schema.clone(), table.name.clone())),
@@ -360,6 +380,7 @@ pub fn post_tasks(
                 after: Vec::new(),
                 background: true,
                 detached: false,
+                batch,
                 work: Box::new(move |client| {
                     Box::pin(async move {
                         client
@@ -372,6 +393,15 @@ pub fn post_tasks(
         }
     }
     Ok(skipped)
+}
+
+/// Journals a post-data statement that has run. Redone after a crash before this, the
+/// statement answers "already exists".
+fn post_data_done(journal: &dyn Journal, label: String) -> Result<(), RunError> {
+    fault::point("post_data_executed");
+    journal.append(&Event::PostDataDone { label })?;
+    fault::point("post_data_done");
+    Ok(())
 }
 
 /// Sequence values set per statement at most.

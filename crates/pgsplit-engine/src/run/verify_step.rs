@@ -120,6 +120,7 @@ pub fn add_tasks(
                 after: Vec::new(),
                 background: false,
                 detached: true,
+                batch: None,
                 work: Box::new(move |client| {
                     Box::pin(async move {
                         let table = &tables[index];
