@@ -315,9 +315,10 @@ pub fn post_tasks(
         let resuming = resumed.is_some();
         let kind = s.kind;
         // Resumed runs go one statement at a time, each allowed to find itself done.
+        // A foreign key reads both its tables: both must be small.
         let batch = (!resuming
-            && s.waits_for.is_empty()
             && s.table.as_ref().is_some_and(small)
+            && s.waits_for.iter().all(small)
             && kind != ObjectKind::MatViewRefresh)
             .then(|| {
                 let journal = Arc::clone(&journal);
