@@ -107,6 +107,12 @@ pub struct TargetSteps<'a> {
     pub before: Option<&'a str>,
     /// Runs with the end of the COPY (e.g. `COMMIT`), even if the COPY failed at its end.
     pub then: Option<&'a str>,
+    /// Sends the rows without waiting for the target to accept the COPY: one round trip
+    /// fewer. If the target refuses, the source has been read for nothing, and its
+    /// session stays usable only if the refusal is found after the source's end: for
+    /// small tables, and never where a refusal is to be followed by another try on the
+    /// same sessions (a refused `FREEZE`).
+    pub at_once: bool,
 }
 
 /// Streams one COPY from `source` into `target` over lean connections ([`WireConn`]):
@@ -123,15 +129,18 @@ pub async fn forward(
     counters: &Counters,
     steps: TargetSteps<'_>,
 ) -> Result<Moved, PassError> {
-    // The target first: if it refuses the COPY, nothing has been read from the source.
+    // The target first: unless `at_once`, if it refuses the COPY, nothing has been read
+    // from the source.
     let copy_in = match steps.before {
         Some(before) => format!("{before}; {}", spec.copy_in_sql(freeze)),
         None => spec.copy_in_sql(freeze),
     };
-    target
-        .start_copy(&copy_in)
-        .await
-        .map_err(PassError::Target)?;
+    if steps.at_once {
+        target.send_copy_in(&copy_in).await
+    } else {
+        target.start_copy(&copy_in).await
+    }
+    .map_err(PassError::Target)?;
     if let Err(e) = source.start_copy(&spec.copy_out_sql()).await {
         let _ = target.fail_copy("the source refused the COPY").await;
         return Err(PassError::Source(e));

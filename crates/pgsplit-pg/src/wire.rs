@@ -395,6 +395,17 @@ impl WireConn {
         }
     }
 
+    /// Sends a `COPY … FROM STDIN` (possibly after other statements, as for
+    /// [`start_copy`](Self::start_copy)) without waiting for the server's answer: the data
+    /// may follow at once, a round trip sooner. The answer is read while the data passes
+    /// ([`pass_copy_into`](Self::pass_copy_into)) or at its end. If the server refused,
+    /// it drops the data and the end of the COPY that follow (the protocol has it ignore
+    /// them once a COPY failed), and the refusal is the error the pass returns.
+    pub async fn send_copy_in(&mut self, sql: &str) -> Result<(), WireError> {
+        frontend::query(sql, &mut self.write)?;
+        self.flush().await
+    }
+
     /// Passes the rest of a started COPY TO on `self` into a started COPY FROM on
     /// `target`, message bytes as they are. `observe` sees every piece of row data (a
     /// row may come in several pieces) before it is sent. Returns the number of rows the
@@ -533,14 +544,16 @@ impl WireConn {
         loop {
             match self.next_message().await? {
                 Message::CommandComplete(body) => {
-                    let tag = body.tag()?;
-                    stored = tag
-                        .strip_prefix("COPY ")
-                        .and_then(|n| n.trim().parse::<u64>().ok());
+                    // Statements sent before the COPY end with their own tags.
+                    if let Some(n) = body.tag()?.strip_prefix("COPY ") {
+                        stored = n.trim().parse::<u64>().ok();
+                    }
                 }
                 Message::ErrorResponse(body) => error = Some(server_error(&body)),
                 Message::ReadyForQuery(_) => break,
-                Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                Message::NoticeResponse(_)
+                | Message::ParameterStatus(_)
+                | Message::CopyInResponse(_) => {}
                 other => return Err(unexpected(&other)),
             }
         }
@@ -563,6 +576,8 @@ impl WireConn {
                     // The server left COPY mode: it ignores the rest of the data and is
                     // ready for the next statement once it has said so.
                     Message::ErrorResponse(body) => return Err(self.error_then_ready(&body).await),
+                    // The answers to a COPY sent without waiting (`send_copy_in`).
+                    Message::CommandComplete(_) | Message::CopyInResponse(_) => {}
                     Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
                     other => return Err(unexpected(&other)),
                 }

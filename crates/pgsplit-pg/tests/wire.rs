@@ -313,6 +313,72 @@ async fn statements_ride_along_with_the_start_and_the_end_of_a_copy() {
 }
 
 #[tokio::test]
+async fn rows_sent_before_the_target_accepts_the_copy() {
+    let cluster = testing::shared();
+    let source_db = cluster.create_db("wire_at_once_src");
+    let target_db = cluster.create_db("wire_at_once_dst");
+    target_db.psql("CREATE TABLE t (i int, x int)");
+    let (mut source, mut target) = pair(&source_db, &target_db).await;
+    let rows = "COPY (SELECT i, i * 10 FROM generate_series(1, 1000) i) TO STDOUT";
+
+    // Accepted: the rows were on their way before the answer came, and all arrive.
+    target
+        .send_copy_in("BEGIN; COPY t FROM STDIN")
+        .await
+        .unwrap();
+    source.start_copy(rows).await.unwrap();
+    let stored = source
+        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+        .await
+        .unwrap();
+    assert_eq!(stored, 1000);
+
+    // Refused: the server drops the rows and the end of the COPY, the COMMIT ends the
+    // failed transaction, the refusal is the error, and both sessions go on.
+    target
+        .send_copy_in("BEGIN; TRUNCATE missing; COPY t FROM STDIN")
+        .await
+        .unwrap();
+    source.start_copy(rows).await.unwrap();
+    let fault = source
+        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+        .await
+        .unwrap_err();
+    match fault {
+        PassFault::Target(e) => assert_eq!(e.code(), Some("42P01"), "{e}"),
+        other => panic!("expected the target's refusal, got {other:?}"),
+    }
+    assert_eq!(
+        one_value(&mut target, "SELECT count(*) || ',' || sum(x) FROM t")
+            .await
+            .as_deref(),
+        Some("1000,5005000")
+    );
+    assert_eq!(
+        one_value(&mut source, "SELECT 2").await.as_deref(),
+        Some("2")
+    );
+
+    // The source fails to start: the target's COPY, accepted meanwhile, is ended.
+    target.send_copy_in("COPY t FROM STDIN").await.unwrap();
+    let err = source
+        .start_copy("COPY missing TO STDOUT")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("42P01"));
+    target
+        .fail_copy("the source refused the COPY")
+        .await
+        .unwrap();
+    assert_eq!(
+        one_value(&mut target, "SELECT count(*) FROM t")
+            .await
+            .as_deref(),
+        Some("1000")
+    );
+}
+
+#[tokio::test]
 async fn cancel_stops_a_running_statement() {
     let db = testing::shared().create_db("wire_cancel");
     let settings = db.settings();
