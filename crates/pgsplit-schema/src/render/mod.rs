@@ -366,7 +366,7 @@ pub(crate) struct Graph {
 }
 
 /// Sections and order: the statements of `items`, sorted by `deps`.
-fn emit(items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
+fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
     // A pre-data object that needs a post-data one (a view grouping by a primary
     // key) moves to post-data, and so does everything that needs it.
     let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
@@ -418,7 +418,7 @@ fn emit(items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
         let mut first_statement: HashMap<usize, usize> = HashMap::new();
         for l in order {
             let g = members[l];
-            let item = &items[g];
+            let item = &mut items[g];
             let mut item_deps: Vec<usize> = local_deps[l]
                 .iter()
                 .filter_map(|d| first_statement.get(&members[*d]).copied())
@@ -426,8 +426,9 @@ fn emit(items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
             item_deps.sort_unstable();
             let first = out.len();
             first_statement.insert(g, first);
-            for (n, s) in item.statements.iter().enumerate() {
-                let mut s = s.clone();
+            // Moved, not copied: for thousands of tables the statements are most of
+            // what a run holds.
+            for (n, mut s) in std::mem::take(&mut item.statements).into_iter().enumerate() {
                 if section == Section::Post {
                     s.table = item.table.clone();
                     s.waits_for = item.waits_for.clone();
