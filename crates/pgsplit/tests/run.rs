@@ -247,6 +247,38 @@ fn schema_only_and_then_data_only() {
 }
 
 #[test]
+fn a_copy_the_target_refuses_at_its_start_fails_the_run_naming_the_table() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("refused_src");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--schema-only"], 0);
+    // A statement trigger that fires even with triggers off for the load: the COPY is
+    // refused before its first row, after a small table's rows were already sent.
+    target.psql(
+        "CREATE FUNCTION public.no_loads() RETURNS trigger LANGUAGE plpgsql AS \
+         $$BEGIN RAISE EXCEPTION 'loads into warehouses are closed'; END$$;
+         CREATE TRIGGER no_loads BEFORE INSERT ON inventory.warehouses
+             FOR EACH STATEMENT EXECUTE FUNCTION public.no_loads();
+         ALTER TABLE inventory.warehouses ENABLE ALWAYS TRIGGER no_loads;",
+    );
+    let report = run_copy(&source, &target_name, &["--data-only", "--jobs", "2"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("loads into warehouses are closed"),
+        "{error}"
+    );
+    assert!(error.contains("inventory.warehouses"), "{error}");
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM inventory.warehouses")
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
 fn a_big_table_is_read_back_in_pieces_and_a_difference_is_found() {
     let cluster = testing::shared();
     let source = cluster.create_db("pieces_src");
