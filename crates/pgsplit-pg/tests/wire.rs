@@ -99,6 +99,26 @@ async fn pair(db_source: &TestDb<'_>, db_target: &TestDb<'_>) -> (WireConn, Wire
     (source, target)
 }
 
+/// Passes the COPY started on `source` into the one started on `target`, unobserved.
+async fn pass(
+    source: &mut WireConn,
+    target: &mut WireConn,
+    then: Option<&str>,
+) -> Result<u64, PassFault<()>> {
+    source
+        .pass_copy_into(target, then, |_| Ok::<(), ()>(()))
+        .await
+}
+
+/// Which side a failed pass blames ("source" or "target") and the server's SQLSTATE.
+fn blamed(fault: &PassFault<()>) -> (&'static str, Option<&str>) {
+    match fault {
+        PassFault::Source(e) => ("source", e.code()),
+        PassFault::Target(e) => ("target", e.code()),
+        PassFault::Observer(()) => ("observer", None),
+    }
+}
+
 /// Count and md5 of the sorted row texts of table `t`.
 fn fingerprint(db: &TestDb<'_>, t: &str) -> String {
     db.psql(&format!(
@@ -180,14 +200,8 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         )
         .await
         .unwrap();
-    let fault = source
-        .pass_copy_into(&mut target, None, |_| Ok::<(), ()>(()))
-        .await
-        .unwrap_err();
-    match fault {
-        PassFault::Source(e) => assert_eq!(e.code(), Some("22012"), "{e}"),
-        other => panic!("expected a source error, got {other:?}"),
-    }
+    let fault = pass(&mut source, &mut target, None).await.unwrap_err();
+    assert_eq!(blamed(&fault), ("source", Some("22012")), "{fault:?}");
     assert_eq!(
         one_value(&mut target, "SELECT count(*) FROM t")
             .await
@@ -215,10 +229,7 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         })
         .await
         .unwrap_err();
-    match fault {
-        PassFault::Target(e) => assert_eq!(e.code(), Some("23514"), "{e}"),
-        other => panic!("expected a target error, got {other:?}"),
-    }
+    assert_eq!(blamed(&fault), ("target", Some("23514")), "{fault:?}");
     // About 62 MB would have come; the check happens every 4 MB.
     assert!(observed < 31_000_000, "observed {observed} bytes");
     assert_eq!(
@@ -263,8 +274,7 @@ async fn statements_ride_along_with_the_start_and_the_end_of_a_copy() {
         .start_copy("COPY (SELECT i, i * 10 FROM generate_series(1, 1000) i) TO STDOUT")
         .await
         .unwrap();
-    let stored = source
-        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+    let stored = pass(&mut source, &mut target, Some("COMMIT"))
         .await
         .unwrap();
     assert_eq!(stored, 1000);
@@ -295,14 +305,10 @@ async fn statements_ride_along_with_the_start_and_the_end_of_a_copy() {
         .start_copy("COPY (SELECT i, CASE WHEN i = 20 THEN 7 ELSE i END FROM generate_series(1, 20) i) TO STDOUT")
         .await
         .unwrap();
-    let fault = source
-        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+    let fault = pass(&mut source, &mut target, Some("COMMIT"))
         .await
         .unwrap_err();
-    match fault {
-        PassFault::Target(e) => assert_eq!(e.code(), Some("23514"), "{e}"),
-        other => panic!("expected a target error, got {other:?}"),
-    }
+    assert_eq!(blamed(&fault), ("target", Some("23514")), "{fault:?}");
     assert_eq!(
         one_value(&mut target, "SELECT count(*) FROM t")
             .await
@@ -327,8 +333,7 @@ async fn rows_sent_before_the_target_accepts_the_copy() {
         .await
         .unwrap();
     source.start_copy(rows).await.unwrap();
-    let stored = source
-        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+    let stored = pass(&mut source, &mut target, Some("COMMIT"))
         .await
         .unwrap();
     assert_eq!(stored, 1000);
@@ -340,14 +345,10 @@ async fn rows_sent_before_the_target_accepts_the_copy() {
         .await
         .unwrap();
     source.start_copy(rows).await.unwrap();
-    let fault = source
-        .pass_copy_into(&mut target, Some("COMMIT"), |_| Ok::<(), ()>(()))
+    let fault = pass(&mut source, &mut target, Some("COMMIT"))
         .await
         .unwrap_err();
-    match fault {
-        PassFault::Target(e) => assert_eq!(e.code(), Some("42P01"), "{e}"),
-        other => panic!("expected the target's refusal, got {other:?}"),
-    }
+    assert_eq!(blamed(&fault), ("target", Some("42P01")), "{fault:?}");
     assert_eq!(
         one_value(&mut target, "SELECT count(*) || ',' || sum(x) FROM t")
             .await

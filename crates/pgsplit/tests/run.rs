@@ -8,11 +8,7 @@ use pgsplit_pg::testing;
 
 #[test]
 fn copies_the_monolith_exactly() {
-    let cluster = testing::shared();
-    let source = cluster.create_db("mono_src");
-    source.psql_file(&fixture("monolith.sql")).unwrap();
-    let target_name = format!("{}_copy", source.name);
-    let target = adopt(cluster, &target_name);
+    let (source, target_name, target) = monolith_and_its_copy("mono_src");
     let report = run_copy(
         &source,
         &target_name,
@@ -218,11 +214,7 @@ fn more_tables_than_one_transaction_can_lock_are_copied() {
 
 #[test]
 fn schema_only_and_then_data_only() {
-    let cluster = testing::shared();
-    let source = cluster.create_db("sections_src");
-    source.psql_file(&fixture("monolith.sql")).unwrap();
-    let target_name = format!("{}_copy", source.name);
-    let target = adopt(cluster, &target_name);
+    let (source, target_name, target) = monolith_and_its_copy("sections_src");
     let report = run_copy(&source, &target_name, &["--schema-only"], 0);
     assert_eq!(report["lines"][0]["tables"].as_array().unwrap().len(), 0);
     assert_eq!(target.psql("SELECT count(*) FROM sales.orders").trim(), "0");
@@ -248,11 +240,7 @@ fn schema_only_and_then_data_only() {
 
 #[test]
 fn a_copy_the_target_refuses_at_its_start_fails_the_run_naming_the_table() {
-    let cluster = testing::shared();
-    let source = cluster.create_db("refused_src");
-    source.psql_file(&fixture("monolith.sql")).unwrap();
-    let target_name = format!("{}_copy", source.name);
-    let target = adopt(cluster, &target_name);
+    let (source, target_name, target) = monolith_and_its_copy("refused_src");
     run_copy(&source, &target_name, &["--schema-only"], 0);
     // A statement trigger that fires even with triggers off for the load: the COPY is
     // refused before its first row, after a small table's rows were already sent.

@@ -394,11 +394,7 @@ fn the_digest_matches_an_independent_computation() {
 #[test]
 fn the_monolith_copy_matches_in_every_object() {
     // Partitions, foreign keys, a materialized view, comments, grants, identities.
-    let cluster = testing::shared();
-    let source = cluster.create_db("v_mono");
-    source.psql_file(&fixture("monolith.sql")).unwrap();
-    let target_name = format!("{}_copy", source.name);
-    let target = adopt(cluster, &target_name);
+    let (source, target_name, target) = monolith_and_its_copy("v_mono");
     run_copy(&source, &target_name, &["--verify", "none"], 0);
     let (report, stdout) = verify(&source, &target, &[], 0);
     assert_eq!(differences(&report), Vec::<String>::new(), "{stdout}");

@@ -101,6 +101,17 @@ pub fn assert_same_schema(source: &TestDb<'_>, target: &TestDb<'_>) {
 }
 
 /// A guard for a database that pgsplit creates, dropped at the end of the test.
+/// A fresh database on the shared cluster holding the monolith fixture, the name of the
+/// database its copy goes to, and the guard that drops that one.
+pub fn monolith_and_its_copy(hint: &str) -> (TestDb<'static>, String, TestDb<'static>) {
+    let cluster = testing::shared();
+    let source = cluster.create_db(hint);
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    (source, target_name, target)
+}
+
 pub fn adopt<'a>(cluster: &'a testing::Cluster, name: &str) -> TestDb<'a> {
     TestDb {
         cluster,
