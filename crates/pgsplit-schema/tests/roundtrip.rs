@@ -433,6 +433,35 @@ async fn sections_flags_and_roles() {
     assert_eq!(fk.table, Some(("app".into(), "a".into())));
     assert_eq!(fk.waits_for, vec![("app".to_string(), "b".to_string())]);
     assert_eq!(fk.phase, 3);
+    assert!(fk.locks_also.is_empty(), "{:?}", fk.locks_also);
+    // Statements on partitions name the partitioned tables above them, which they may
+    // lock as well (attaching an index locks the parent's).
+    let attach = ddl
+        .post_data
+        .iter()
+        .find(|s| s.identity == "attach index app.events_2023_payload")
+        .expect("index attachment");
+    assert_eq!(attach.table, Some(("app".into(), "events_2023".into())));
+    assert_eq!(
+        attach.locks_also,
+        vec![("app".to_string(), "events".to_string())]
+    );
+    let nested = ddl
+        .post_data
+        .iter()
+        .find(|s| s.table == Some(("app".into(), "events_2024_eu".into())))
+        .expect("a statement on a second-level partition");
+    let mut above = nested.locks_also.clone();
+    above.sort();
+    assert_eq!(
+        above,
+        [
+            ("app".to_string(), "events".to_string()),
+            ("app".to_string(), "events_2024".to_string())
+        ],
+        "{}",
+        nested.identity
+    );
     for s in &ddl.post_data {
         for d in &s.depends_on {
             assert!(*d < ddl.post_data.len());

@@ -71,6 +71,9 @@ pub struct PostTask {
     pub owner: Option<(String, String)>,
     /// Other relations whose lower-phase tasks must be done first.
     pub waits_for: Vec<(String, String)>,
+    /// Relations the task may lock besides `owner` and `waits_for` (their partitioned
+    /// parents): no batch shares them with another running task.
+    pub locks_also: Vec<(String, String)>,
     /// Indices of copied tables that must be loaded first.
     pub needs_loaded: Vec<usize>,
     pub phase: u8,
@@ -414,7 +417,8 @@ impl Claims {
             .map(|t| {
                 t.owner
                     .iter()
-                    .chain(t.waits_for.iter())
+                    .chain(&t.waits_for)
+                    .chain(&t.locks_also)
                     .map(|name| {
                         let next = ids.len();
                         *ids.entry(name).or_insert(next)
@@ -546,6 +550,7 @@ mod tests {
             label: name.clone(),
             owner,
             waits_for: Vec::new(),
+            locks_also: Vec::new(),
             needs_loaded: Vec::new(),
             phase: 0,
             after: Vec::new(),
@@ -578,6 +583,7 @@ mod tests {
             label: name.clone(),
             owner: Some(("public".to_string(), owner.to_string())),
             waits_for: Vec::new(),
+            locks_also: Vec::new(),
             needs_loaded: Vec::new(),
             phase: 1,
             after: Vec::new(),
@@ -615,12 +621,25 @@ mod tests {
         db: &pgsplit_pg::testing::TestDb<'_>,
         tasks: Vec<PostTask>,
     ) -> Result<(), RunError> {
-        let client = crate::session::open(&db.settings()).await.unwrap().client;
+        schedule_on(db, 1, tasks).await
+    }
+
+    /// Runs `tasks` on `sessions` sessions of `db`, the data phase already over.
+    async fn schedule_on(
+        db: &pgsplit_pg::testing::TestDb<'_>,
+        sessions: usize,
+        tasks: Vec<PostTask>,
+    ) -> Result<(), RunError> {
+        let mut connections = Vec::new();
+        for _ in 0..sessions {
+            let client = crate::session::open(&db.settings()).await.unwrap().client;
+            connections.push(Arc::new(client));
+        }
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         drop(loaded_tx);
         run(
             tasks,
-            vec![Arc::new(client)],
+            connections,
             loaded_rx,
             0,
             Arc::new(Progress::default()),
@@ -676,6 +695,70 @@ mod tests {
         assert_eq!(*events.lock().unwrap(), ["first alone"]);
     }
 
+    #[tokio::test]
+    async fn batches_never_share_a_partitioned_parent() {
+        // Attaching a partition's index locks the partitioned table. Two batches that
+        // each attach one partition of `pa` and one of `pb`, in opposite orders, would
+        // each hold one parent and wait for the other: a deadlock, after which both
+        // batches' statements run again one by one.
+        let db = pgsplit_pg::testing::shared().create_db("post_data_parents");
+        for parent in ["pa", "pb"] {
+            db.psql(&format!(
+                "CREATE TABLE {parent} (k int) PARTITION BY LIST (k);
+                 CREATE TABLE {parent}_1 PARTITION OF {parent} FOR VALUES IN (1);
+                 CREATE TABLE {parent}_2 PARTITION OF {parent} FOR VALUES IN (2);
+                 CREATE INDEX {parent}_k ON ONLY {parent} (k);
+                 CREATE INDEX {parent}_1_k ON {parent}_1 (k);
+                 CREATE INDEX {parent}_2_k ON {parent}_2 (k);"
+            ));
+        }
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let attach = |parent: &str, n: u8| {
+            // The pause lets both batches take their first lock before either goes on.
+            let sql = format!(
+                "ALTER INDEX {parent}_k ATTACH PARTITION {parent}_{n}_k; SELECT pg_sleep(0.3)"
+            );
+            let mut task = statement(
+                &format!("{parent}_{n}"),
+                &format!("{parent}_{n}"),
+                &sql,
+                &events,
+            );
+            task.locks_also = vec![("public".to_string(), parent.to_string())];
+            task
+        };
+        let tasks = vec![
+            attach("pa", 1),
+            attach("pb", 1),
+            attach("pb", 2),
+            attach("pa", 2),
+        ];
+        schedule_on(&db, 2, tasks).await.unwrap();
+        // The first batch took both parents; what was left ran after it.
+        let seen = events.lock().unwrap().clone();
+        assert_eq!(seen[..2], ["pa_1 in a batch", "pb_1 in a batch"]);
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        // A backend reports its deadlocks to the statistics when it exits.
+        let others = "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = current_database() AND pid <> pg_backend_pid()";
+        for attempt in 0.. {
+            if db.psql(others).trim() == "0" {
+                break;
+            }
+            assert!(attempt < 100, "the sessions of the run did not end");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            db.psql("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+                .trim(),
+            "0"
+        );
+        assert_eq!(
+            db.psql("SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid::regclass::text IN ('pa_k', 'pb_k')").trim(),
+            "2"
+        );
+    }
+
     #[test]
     fn a_running_batch_keeps_others_off_its_tables_and_off_busy_ones() {
         let table = |name: &str| ("public".to_string(), name.to_string());
@@ -683,6 +766,7 @@ mod tests {
             label: String::new(),
             owner: Some(table(owner)),
             waits_for: waits_for.iter().map(|n| table(n)).collect(),
+            locks_also: Vec::new(),
             needs_loaded: Vec::new(),
             phase: 1,
             after: Vec::new(),

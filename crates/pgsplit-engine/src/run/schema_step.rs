@@ -332,6 +332,7 @@ pub fn post_tasks(
             label: s.identity.clone(),
             owner: s.table.clone(),
             waits_for: s.waits_for.clone(),
+            locks_also: s.locks_also.clone(),
             needs_loaded: needs(&names),
             phase: s.phase,
             after: s
@@ -376,6 +377,7 @@ pub fn post_tasks(
                 label: format!("analyze {}", table.display_name()),
                 owner: Some((table.schema.clone(), table.name.clone())),
                 waits_for: Vec::new(),
+                locks_also: Vec::new(),
                 needs_loaded: vec![index],
                 phase: ANALYZE_PHASE,
                 after: Vec::new(),
@@ -466,6 +468,7 @@ mod tests {
             sql: format!("SELECT '{name}'"),
             table: table.map(|t| ("public".to_string(), t.to_string())),
             waits_for: Vec::new(),
+            locks_also: Vec::new(),
             phase: 4,
             requires_superuser: false,
             depends_on: Vec::new(),

@@ -115,6 +115,7 @@ pub fn add_tasks(
                 label,
                 owner: Some((table.schema.clone(), table.name.clone())),
                 waits_for: Vec::new(),
+                locks_also: Vec::new(),
                 needs_loaded: vec![index],
                 phase: VERIFY_PHASE,
                 after: Vec::new(),

@@ -76,6 +76,7 @@ mod tests {
             sql: sql.into(),
             table: None,
             waits_for: Vec::new(),
+            locks_also: Vec::new(),
             phase: 0,
             requires_superuser: false,
             depends_on: Vec::new(),

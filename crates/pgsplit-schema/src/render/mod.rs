@@ -79,6 +79,10 @@ pub struct Statement {
     pub table: Option<(String, String)>,
     /// Other tables that must be loaded first.
     pub waits_for: Vec<(String, String)>,
+    /// Partitioned (or inheritance) ancestors of `table` and `waits_for`: the statement
+    /// may lock them too (attaching a partition's index locks its parent), so statements
+    /// run side by side in open transactions must not share them.
+    pub locks_also: Vec<(String, String)>,
     /// Post-data ordering per table: 1 indexes, 2 primary key/unique/exclusion and index
     /// attachment, 3 foreign keys and checks, 4 everything else.
     pub phase: u8,
@@ -182,6 +186,7 @@ pub(crate) fn stmt(
         sql: sql.into(),
         table: None,
         waits_for: Vec::new(),
+        locks_also: Vec::new(),
         phase: 0,
         requires_superuser: false,
         depends_on: Vec::new(),
@@ -354,7 +359,44 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Ddl {
         let graph = self.graph();
-        emit(graph.items, graph.deps)
+        emit(graph.items, graph.deps, &Ancestors::new(self.cat))
+    }
+}
+
+/// Per table with parents (partitions, inheritance children): its ancestors.
+pub(crate) struct Ancestors(HashMap<TableName, Vec<TableName>>);
+
+impl Ancestors {
+    pub fn new(cat: &Catalog) -> Ancestors {
+        let mut map = HashMap::new();
+        for rel in cat.relations.iter().filter(|r| !r.parents.is_empty()) {
+            let mut found: Vec<TableName> = Vec::new();
+            let mut stack = rel.parents.clone();
+            while let Some(oid) = stack.pop() {
+                if let Some(parent) = cat.relation(oid) {
+                    let name = (parent.schema.clone(), parent.name.clone());
+                    if !found.contains(&name) {
+                        found.push(name);
+                        stack.extend(parent.parents.iter().copied());
+                    }
+                }
+            }
+            map.insert((rel.schema.clone(), rel.name.clone()), found);
+        }
+        Ancestors(map)
+    }
+
+    /// The ancestors of `tables` that are not among them, each once.
+    fn of<'t>(&self, tables: impl Iterator<Item = &'t TableName> + Clone) -> Vec<TableName> {
+        let mut out: Vec<TableName> = Vec::new();
+        for t in tables.clone() {
+            for a in self.0.get(t).map(Vec::as_slice).unwrap_or(&[]) {
+                if !out.contains(a) && !tables.clone().any(|t| t == a) {
+                    out.push(a.clone());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -366,7 +408,7 @@ pub(crate) struct Graph {
 }
 
 /// Sections and order: the statements of `items`, sorted by `deps`.
-fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
+fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>, ancestors: &Ancestors) -> Ddl {
     // A pre-data object that needs a post-data one (a view grouping by a primary
     // key) moves to post-data, and so does everything that needs it.
     let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
@@ -419,6 +461,10 @@ fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
         for l in order {
             let g = members[l];
             let item = &mut items[g];
+            let locks_also = match section {
+                Section::Post => ancestors.of(item.table.iter().chain(&item.waits_for)),
+                Section::Pre => Vec::new(),
+            };
             let mut item_deps: Vec<usize> = local_deps[l]
                 .iter()
                 .filter_map(|d| first_statement.get(&members[*d]).copied())
@@ -432,6 +478,7 @@ fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>) -> Ddl {
                 if section == Section::Post {
                     s.table = item.table.clone();
                     s.waits_for = item.waits_for.clone();
+                    s.locks_also = locks_also.clone();
                     s.phase = item.phase;
                 }
                 s.depends_on = if n == 0 {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{Builder, Ddl, Graph, TableName, emit, synthetic};
+use super::{Ancestors, Builder, Ddl, Graph, TableName, emit, synthetic};
 use crate::model::{ObjKey, Oid, class};
 
 /// What one target of a split receives.
@@ -402,7 +402,7 @@ impl Builder<'_> {
                     .collect(),
             );
         }
-        emit(items, deps)
+        emit(items, deps, &Ancestors::new(self.cat))
     }
 }
 
