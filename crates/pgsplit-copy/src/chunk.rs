@@ -126,6 +126,7 @@ mod tests {
     fn table(bytes: i64, pages: i64, key: Option<&str>) -> SourceTable {
         SourceTable {
             oid: 1,
+            relfilenode: 1,
             schema: "s".into(),
             name: "t".into(),
             unlogged: false,

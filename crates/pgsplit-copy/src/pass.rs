@@ -21,6 +21,10 @@ pub struct CopySpec<'a> {
     pub table: &'a SourceTable,
     pub format: Format,
     pub predicate: Option<String>,
+    /// Before reading, lock the table and check that its storage is still the one the
+    /// snapshot saw ([`SourceTable::relfilenode`]): for runs that could not lock every
+    /// table up front. Only [`forward`] applies it.
+    pub guard: bool,
 }
 
 impl CopySpec<'_> {
@@ -79,6 +83,10 @@ pub enum PassError {
     Frame(#[from] FrameError),
     #[error("the target stored {stored} rows but {sent} were sent")]
     RowCount { sent: u64, stored: u64 },
+    #[error(
+        "the table was rewritten or emptied on the source (TRUNCATE, VACUUM FULL, ALTER TABLE …) after the run's snapshot, so the snapshot no longer sees its rows; run again"
+    )]
+    SourceChanged,
 }
 
 impl PassError {
@@ -141,7 +149,30 @@ pub async fn forward(
         target.start_copy(&copy_in).await
     }
     .map_err(PassError::Target)?;
-    if let Err(e) = source.start_copy(&spec.copy_out_sql()).await {
+    if spec.guard {
+        // Locked first, the table can no longer change; the lock also processes the
+        // catalog changes made since the snapshot, so the storage read is today's.
+        let table = spec.table;
+        let sql = format!(
+            "LOCK TABLE ONLY {} IN ACCESS SHARE MODE; \
+             SELECT pg_catalog.pg_relation_filenode({}::pg_catalog.regclass); {}",
+            table.qualified(),
+            table.oid,
+            spec.copy_out_sql()
+        );
+        match source.start_copy_after_query(&sql).await {
+            Ok(storage) if storage == Some(table.relfilenode.to_string()) => {}
+            Ok(_) => {
+                // The source is mid-COPY: the caller drops both sessions.
+                let _ = target.fail_copy("the source table changed").await;
+                return Err(PassError::SourceChanged);
+            }
+            Err(e) => {
+                let _ = target.fail_copy("the source refused the COPY").await;
+                return Err(PassError::Source(e));
+            }
+        }
+    } else if let Err(e) = source.start_copy(&spec.copy_out_sql()).await {
         let _ = target.fail_copy("the source refused the COPY").await;
         return Err(PassError::Source(e));
     }

@@ -23,6 +23,10 @@ pub struct Column {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SourceTable {
     pub oid: Oid,
+    /// The table's storage as the snapshot sees it: a rewrite or `TRUNCATE` after the
+    /// snapshot gives the table a new one, whose rows the snapshot cannot see.
+    #[serde(default)]
+    pub relfilenode: Oid,
     pub schema: String,
     pub name: String,
     pub unlogged: bool,
@@ -137,6 +141,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
             };
             SourceTable {
                 oid,
+                relfilenode: r.get("relfilenode"),
                 schema: r.get("schema"),
                 name: r.get("name"),
                 unlogged: r.get::<_, String>("persistence") == "u",

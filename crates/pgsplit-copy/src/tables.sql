@@ -1,6 +1,7 @@
 -- Every table whose rows a copy moves: ordinary tables and leaf partitions (partitioned
 -- parents hold no rows), in user schemas, not owned by an extension.
 SELECT c.oid,
+       c.relfilenode,
        n.nspname AS schema,
        c.relname AS name,
        c.relpersistence::text AS persistence,

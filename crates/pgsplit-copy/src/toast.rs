@@ -118,6 +118,7 @@ mod tests {
         };
         SourceTable {
             oid: 42,
+            relfilenode: 42,
             schema: "s".into(),
             name: "t".into(),
             unlogged: false,

@@ -2,6 +2,10 @@
 //! N-th occurrence) in the environment, the process kills itself with SIGKILL when it
 //! reaches that point — no destructor, no journal flush, exactly like `kill -9`.
 //! Unset (always, outside the tests), a point costs one comparison.
+//!
+//! With `PGSPLIT_PAUSE_AT=NAME` and `PGSPLIT_PAUSE_FILE=PATH`, the process instead creates
+//! `PATH.reached` at that point and waits there until `PATH` exists: a test changes the
+//! databases at a known moment of the run, then lets it go on.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -19,8 +23,37 @@ fn wanted() -> Option<&'static (String, u32)> {
         .as_ref()
 }
 
-/// Marks a point where a crash is tested.
+fn pause_wanted() -> Option<&'static (String, std::path::PathBuf)> {
+    static WANTED: OnceLock<Option<(String, std::path::PathBuf)>> = OnceLock::new();
+    WANTED
+        .get_or_init(|| {
+            let name = std::env::var("PGSPLIT_PAUSE_AT").ok()?;
+            let file = std::env::var_os("PGSPLIT_PAUSE_FILE")?;
+            Some((name, file.into()))
+        })
+        .as_ref()
+}
+
+/// Waits at point `name` if a test asked for it (see the module's description). Blocks
+/// the calling thread: tests only.
+fn pause(name: &str) {
+    let Some((wanted, file)) = pause_wanted() else {
+        return;
+    };
+    if wanted != name {
+        return;
+    }
+    let mut reached = file.clone().into_os_string();
+    reached.push(".reached");
+    let _ = std::fs::write(&reached, b"");
+    while !file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Marks a point where a crash (or a pause) is tested.
 pub fn point(name: &str) {
+    pause(name);
     static SEEN: AtomicU32 = AtomicU32::new(0);
     let Some((wanted, nth)) = wanted() else {
         return;

@@ -33,3 +33,24 @@ pub async fn server_version(client: &tokio_postgres::Client) -> Result<i32, toki
         .await?
         .get(0))
 }
+
+/// Lock table entries a run or a verification may take to lock every table up front:
+/// half of what the server's shared lock table holds (`max_locks_per_transaction` per
+/// possible process) less the entries in use, so that its other sessions keep room.
+pub async fn free_lock_slots(
+    client: &tokio_postgres::Client,
+) -> Result<i64, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT (current_setting('max_locks_per_transaction')::int8 \
+                     * (current_setting('max_connections')::int8 \
+                        + current_setting('max_prepared_transactions')::int8 \
+                        + current_setting('max_worker_processes')::int8 \
+                        + current_setting('autovacuum_max_workers')::int8 \
+                        + current_setting('max_wal_senders')::int8 + 1)) / 2 \
+                    - (SELECT count(*) FROM pg_catalog.pg_locks)",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}

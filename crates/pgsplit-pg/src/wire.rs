@@ -380,14 +380,30 @@ impl WireConn {
     /// round trip for all of them. A refused statement leaves the session ready for the
     /// next one (inside a failed transaction block if `sql` opened one).
     pub async fn start_copy(&mut self, sql: &str) -> Result<(), WireError> {
+        self.start_copy_after_query(sql).await.map(drop)
+    }
+
+    /// [`start_copy`](Self::start_copy) where a statement before the COPY returns a
+    /// value: the first column of the last row returned before the COPY started.
+    pub async fn start_copy_after_query(&mut self, sql: &str) -> Result<Option<String>, WireError> {
         frontend::query(sql, &mut self.write)?;
         self.flush().await?;
+        let mut value = None;
         loop {
             match self.next_message().await? {
-                Message::CopyOutResponse(_) | Message::CopyInResponse(_) => return Ok(()),
+                Message::CopyOutResponse(_) | Message::CopyInResponse(_) => return Ok(value),
                 Message::ErrorResponse(body) => return Err(self.error_then_ready(&body).await),
+                Message::DataRow(row) => {
+                    let buffer = row.buffer();
+                    value = row
+                        .ranges()
+                        .next()?
+                        .flatten()
+                        .map(|r| String::from_utf8_lossy(&buffer[r]).into_owned());
+                }
                 Message::NoticeResponse(_)
                 | Message::ParameterStatus(_)
+                | Message::RowDescription(_)
                 | Message::CommandComplete(_)
                 | Message::EmptyQueryResponse => {}
                 other => return Err(unexpected(&other)),

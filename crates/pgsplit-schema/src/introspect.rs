@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 
 use futures::TryStreamExt;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::FromSql;
 use tokio_postgres::{Client, Row, RowStream};
 
@@ -832,6 +833,15 @@ async fn read_sequence_states(client: &Client, cat: &mut Catalog) -> Result<(), 
         .filter(|o| names.contains_key(o))
         .collect();
     let mut states: HashMap<Oid, (i64, bool)> = HashMap::new();
+    // Reading a sequence locks it until the transaction ends, and thousands of locks
+    // would fill the server's lock table: inside a transaction (a snapshot), each query
+    // runs in a subtransaction that is rolled back, which releases them. Sequence values
+    // are not transactional: the snapshot makes no difference to them.
+    let in_block = match client.batch_execute("SAVEPOINT pgsplit_sequences").await {
+        Ok(()) => true,
+        Err(e) if e.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => false,
+        Err(e) => return Err(SchemaError::query("sequence_values.sql")(e)),
+    };
     for chunk in oids.chunks(PER_QUERY) {
         let sql = chunk
             .iter()
@@ -853,6 +863,18 @@ async fn read_sequence_states(client: &Client, cat: &mut Catalog) -> Result<(), 
             };
             states.insert(r.get("oid")?, (r.get("last_value")?, r.get("is_called")?));
         }
+        if in_block {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_sequences")
+                .await
+                .map_err(SchemaError::query("sequence_values.sql"))?;
+        }
+    }
+    if in_block {
+        client
+            .batch_execute("RELEASE SAVEPOINT pgsplit_sequences")
+            .await
+            .map_err(SchemaError::query("sequence_values.sql"))?;
     }
     for seq in &mut cat.sequences {
         seq.state = states.get(&seq.oid).copied();

@@ -213,6 +213,102 @@ fn more_tables_than_one_transaction_can_lock_are_copied() {
 }
 
 #[test]
+fn a_source_with_more_tables_than_its_lock_table_holds_is_copied() {
+    // About 10 × 42 lock slots: pg_dump, which locks every table and sequence in one
+    // transaction, runs out of them here.
+    let mut options = testing::ClusterOptions::system();
+    options.settings = vec![
+        ("max_locks_per_transaction".into(), "10".into()),
+        ("max_connections".into(), "20".into()),
+    ];
+    let small = testing::Cluster::start(options).expect("a cluster with a small lock table");
+    let source = small.create_db("locks_src");
+    // One transaction per table: more in one would not fit in the lock table either.
+    let create: String = (1..=300)
+        .map(|t| {
+            format!(
+                "CREATE TABLE t{t} (id serial PRIMARY KEY, v int);\n\
+                 INSERT INTO t{t} (v) SELECT i FROM generate_series(1, {t} % 7 + 1) i;\n"
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("tables.sql");
+    std::fs::write(&script, create).expect("write the script");
+    source.psql_file(&script).expect("create the tables");
+    let cluster = testing::shared();
+    let target = adopt(cluster, "locks_copy");
+    let mapping = |target: &str| {
+        write_mapping(
+            &dir,
+            &format!("{}@@{}\n", source.url(), cluster.url(target)),
+        )
+    };
+
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping("locks_copy"),
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("more than the source's lock table can spare"),
+        "{stderr}"
+    );
+    assert_same_rows(&source, &target);
+    // `verify` reads both sides in snapshots the same way.
+    let out = pgsplit(&["verify", &mapping("locks_copy")]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let sequence = "SELECT last_value FROM public.t300_id_seq";
+    assert_eq!(target.psql(sequence).trim(), source.psql(sequence).trim());
+    assert_eq!(source.psql(sequence).trim(), "7");
+
+    // Without the leader's locks, a table emptied after the snapshot is found, not
+    // copied as the empty table the snapshot now sees.
+    let run = Paused::start(
+        &mapping("locks_changed"),
+        &dir.path().join("paused"),
+        "planned",
+    );
+    source.psql("SET lock_timeout = '10s'; TRUNCATE t150");
+    let out = run.go();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("public.t150") && stderr.contains("rewritten or emptied on the source"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_table_emptied_between_the_snapshot_and_its_lock_fails_the_run() {
+    let source = testing::shared().create_db("emptied_src");
+    source.psql(
+        "CREATE TABLE kept (v int); CREATE TABLE emptied (v int);
+                 INSERT INTO kept VALUES (1); INSERT INTO emptied VALUES (1), (2);",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = source.cluster.url("emptied_copy");
+    let mapping = write_mapping(&dir, &format!("{}@@{target}\n", source.url()));
+    // The snapshot is taken and the catalog read; the tables are not locked yet.
+    let run = Paused::start(&mapping, &dir.path().join("paused"), "source_read");
+    source.psql("SET lock_timeout = '10s'; TRUNCATE emptied");
+    let out = run.go();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("public.emptied: rewritten or emptied on the source"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("public.kept"), "{stderr}");
+}
+
+#[test]
 fn schema_only_and_then_data_only() {
     let (source, target_name, target) = monolith_and_its_copy("sections_src");
     let report = run_copy(&source, &target_name, &["--schema-only"], 0);

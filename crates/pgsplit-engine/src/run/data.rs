@@ -71,6 +71,9 @@ pub struct DataPhase {
     /// `--data-only` into a schema with its constraints and triggers in place: load with
     /// `session_replication_role = replica` so that foreign keys and triggers do not fire.
     pub disable_triggers: bool,
+    /// The leader could not lock every table: each load locks its own and checks that
+    /// the snapshot still sees its storage ([`pgsplit_copy::CopySpec::guard`]).
+    pub guard_storage: bool,
     pub progress: Arc<Progress>,
     /// Per table: rows, bytes and digest of everything loaded so far (chunks add up).
     pub totals: Arc<Vec<Mutex<Moved>>>,
@@ -362,6 +365,7 @@ async fn load_item(
         table,
         format: table.format,
         predicate: table.predicate(&item.chunk),
+        guard: phase.guard_storage,
     };
     let hash = phase.verify == VerifyLevel::Checksum;
     // Loading a whole table of our own again is harmless: a resumed run empties it first.

@@ -108,6 +108,9 @@ pub async fn run(
 struct Source {
     /// Holds the exported snapshot (its transaction stays open) and the table locks.
     leader: Connection,
+    /// The leader holds `ACCESS SHARE` on every table; else each load locks its table
+    /// and checks that it is unchanged since the snapshot ([`data::DataPhase::guard_storage`]).
+    locked: bool,
     snapshot: String,
     tables: Vec<SourceTable>,
     catalog: pgsplit_schema::Catalog,
@@ -127,9 +130,25 @@ impl Source {
             .await
             .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
         let catalog = schema_step::read_catalog(&leader.client).await?;
-        lock_tables(&leader, &tables).await?;
+        fault::point("source_read");
+        let free = session::free_lock_slots(&leader.client)
+            .await
+            .map_err(|e| RunError::db(&leader.server, "read the size of the lock table", e))?;
+        let locked = tables.len() as i64 <= free;
+        if locked {
+            lock_tables(&leader, &tables).await?;
+        } else {
+            tracing::warn!(
+                "{}: {} tables, more than the source's lock table can spare ({free}): \
+                 tables are locked one at a time while copied, not all for the whole run; \
+                 a table rewritten or emptied meanwhile fails the run",
+                leader.server,
+                tables.len()
+            );
+        }
         Ok(Source {
             leader,
+            locked,
             snapshot,
             tables,
             catalog,
@@ -433,6 +452,7 @@ async fn run_line(
                 resuming: resumed.is_some(),
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
+                guard_storage: !source.locked,
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
                 journal: Arc::clone(&journal),
@@ -653,7 +673,8 @@ async fn resolve_done(
 }
 
 /// Holds `ACCESS SHARE` on every table until the data is copied, as pg_dump does, so that
-/// nobody drops or rewrites a table under the copy.
+/// nobody drops or rewrites a table under the copy. A table rewritten or emptied between
+/// the snapshot and its lock fails the run.
 async fn lock_tables(
     leader: &pgsplit_pg::Connection,
     tables: &[SourceTable],
@@ -668,6 +689,27 @@ async fn lock_tables(
             ))
             .await
             .map_err(|e| RunError::db(&leader.server, "lock the tables to copy", e))?;
+    }
+    // Locked, the tables' catalog entries are today's; the snapshot read them earlier.
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let changed = leader
+        .client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = ANY($1) \
+               AND pg_catalog.pg_relation_filenode(c.oid) IS DISTINCT FROM c.relfilenode",
+            &[&oids],
+        )
+        .await
+        .map_err(|e| RunError::db(&leader.server, "check the locked tables", e))?;
+    if !changed.is_empty() {
+        let names: Vec<String> = changed.iter().map(|r| r.get(0)).collect();
+        return Err(RunError::Refused(format!(
+            "{}: rewritten or emptied on the source (TRUNCATE, VACUUM FULL, ALTER TABLE …) \
+             just after the run's snapshot; run again",
+            names.join(", ")
+        )));
     }
     Ok(())
 }

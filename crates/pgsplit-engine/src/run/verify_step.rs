@@ -39,6 +39,7 @@ pub async fn read_target(
         table,
         format: table.format,
         predicate: table.predicate(chunk),
+        guard: false,
     };
     read_rows(client, &spec, level, &Counters::default())
         .await

@@ -305,7 +305,19 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
     let tables = pgsplit_copy::tables::read_tables(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
-    tables::lock(&conn, &tables).await?;
+    let free = crate::session::free_lock_slots(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the size of the lock table", e))?;
+    if tables.len() as i64 <= free {
+        tables::lock(&conn, &tables).await?;
+    } else {
+        tracing::warn!(
+            "{}: {} tables, more than the lock table can spare ({free}): they are not locked; \
+             a table rewritten or emptied while it is read shows as different",
+            conn.server,
+            tables.len()
+        );
+    }
     let version = crate::session::server_version(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the server version", e))?;

@@ -114,6 +114,7 @@ pub async fn check(
                 table,
                 format: table.format,
                 predicate: None,
+                guard: false,
             };
             let (rows, digest) = read_rows(&conn.client, &spec, level, &Counters::default())
                 .await

@@ -348,6 +348,7 @@ async fn worker(
                     .then_some(plan.row_filter.as_deref())
                     .flatten(),
             ),
+            guard: false,
         };
         let counters = Arc::new(Counters::default());
         let label = match item.chunk {

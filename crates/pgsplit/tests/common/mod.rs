@@ -36,6 +36,44 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `pgsplit run MAPPING --no-progress` in the background, stopping at fault point `point`
+/// (see `pgsplit_engine::fault`) until [`Paused::go`].
+pub struct Paused {
+    child: std::process::Child,
+    release: PathBuf,
+}
+
+impl Paused {
+    pub fn start(mapping: &str, work: &std::path::Path, point: &str) -> Paused {
+        let release = work.with_extension("go");
+        let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+            .args(["run", mapping, "--no-progress", "--work-dir"])
+            .arg(work)
+            .env("PGSPLIT_LOG", "warn")
+            .env("PGSPLIT_PAUSE_AT", point)
+            .env("PGSPLIT_PAUSE_FILE", &release)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run pgsplit");
+        let reached = work.with_extension("go.reached");
+        for waited in 0.. {
+            if reached.exists() {
+                break;
+            }
+            assert!(waited < 600, "pgsplit never reached {point}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Paused { child, release }
+    }
+
+    /// Lets the run go on; its output once it ends.
+    pub fn go(self) -> Output {
+        std::fs::write(&self.release, b"").expect("release the run");
+        self.child.wait_with_output().expect("pgsplit ends")
+    }
+}
+
 /// Runs `pgsplit run` from `source` into a new database on the same cluster; returns the
 /// JSON report. Panics with pgsplit's output when the exit code is not `expect_code`.
 pub fn run_copy(
