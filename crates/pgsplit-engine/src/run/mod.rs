@@ -61,16 +61,21 @@ pub async fn run(
             break;
         }
         progress.set_phase("snapshot");
-        let source = Source::open(&group[0].source).await;
-        for line in group {
+        let mut source = Source::open(&group[0].source).await;
+        let lines = group.len();
+        for (n, line) in group.into_iter().enumerate() {
             let mut line_report = LineReport {
                 line: line.line,
                 source_url: line.source.to_string(),
                 target_url: line.target.to_string(),
                 ..LineReport::default()
             };
-            let outcome = match &source {
+            let outcome = match &mut source {
                 Ok(source) => {
+                    if n + 1 == lines {
+                        // No other line needs the catalog once this one has its DDL.
+                        source.last_line = true;
+                    }
                     run_line(line, source, options, &progress, &cancel, &mut line_report).await
                 }
                 Err(e) => Err(RunError::Refused(format!("source: {e}"))),
@@ -113,7 +118,12 @@ struct Source {
     locked: bool,
     snapshot: String,
     tables: Vec<SourceTable>,
-    catalog: pgsplit_schema::Catalog,
+    /// Dropped once the last line of this source has rendered its DDL: for thousands of
+    /// tables, it is the largest thing a run holds.
+    catalog: Option<pgsplit_schema::Catalog>,
+    version: i32,
+    /// The line being run is the last of this source.
+    last_line: bool,
     props: target::DatabaseProps,
     seconds: f64,
 }
@@ -151,7 +161,9 @@ impl Source {
             locked,
             snapshot,
             tables,
-            catalog,
+            version: catalog.server_version_num(),
+            catalog: Some(catalog),
+            last_line: false,
             props,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -238,7 +250,7 @@ async fn pre_data_progress(
 
 async fn run_line(
     line: &MappingLine,
-    source: &Source,
+    source: &mut Source,
     options: &RunOptions,
     progress: &Arc<Progress>,
     cancel: &Cancel,
@@ -258,10 +270,17 @@ async fn run_line(
     progress.set_phase("connect");
 
     let leader = &source.leader;
-    let version = source.catalog.server_version_num();
+    let version = source.version;
     // What this target receives: decided before anything is written.
-    let (source_tables, schema, cross) =
-        schema_step::select(&source.catalog, &source.tables, &line.selector, options)?;
+    let catalog = source
+        .catalog
+        .as_ref()
+        .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
+    let (source_tables, mut schema, cross) =
+        schema_step::select(catalog, &source.tables, &line.selector, options)?;
+    if source.last_line {
+        source.catalog = None;
+    }
     report.cross_target = cross;
     let create =
         (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
@@ -307,6 +326,7 @@ async fn run_line(
         }
         clock.lap("pre-data");
     }
+    schema.pre_data = Vec::new();
 
     let tables = Arc::new(if options.sections == Sections::SchemaOnly {
         Vec::new()
@@ -389,6 +409,9 @@ async fn run_line(
         &mut post_tasks,
     )?;
     report.skipped.extend(skipped_post);
+    report.post_data.indexes = schema_step::index_count(&schema);
+    // The tasks hold what they run.
+    drop(schema);
     let target_version = session::server_version(&target_conn.client)
         .await
         .map_err(|e| RunError::db(&target_conn.server, "read the server version", e))?;
@@ -403,7 +426,6 @@ async fn run_line(
         &mut post_tasks,
     );
     report.post_data.statements = post_tasks.len();
-    report.post_data.indexes = schema_step::index_count(&schema);
 
     let index_jobs = options.index_jobs.max(1);
     let mut post_connections = Vec::with_capacity(index_jobs);

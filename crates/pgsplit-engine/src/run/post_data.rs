@@ -90,7 +90,7 @@ pub struct PostTask {
 
 /// A task as a statement that may share one message (and transaction) with others.
 pub struct BatchPart {
-    pub sql: String,
+    pub sql: Arc<str>,
     /// What `work` does after its statement has run (the journal entry).
     pub committed: Box<dyn FnOnce() -> Result<(), RunError> + Send>,
 }
@@ -373,10 +373,7 @@ impl Job {
             Job::Single(_, work) => return work(Arc::clone(client)).await,
             Job::Batch(members) => members,
         };
-        let sql: Vec<&str> = members
-            .iter()
-            .map(|(_, _, part)| part.sql.as_str())
-            .collect();
+        let sql: Vec<&str> = members.iter().map(|(_, _, part)| &*part.sql).collect();
         match client.batch_execute(&sql.join("\n;\n")).await {
             Ok(()) => {
                 for (_, _, part) in members {
@@ -590,7 +587,7 @@ mod tests {
             background: false,
             detached: false,
             batch: Some(BatchPart {
-                sql: text.clone(),
+                sql: text.as_str().into(),
                 committed: Box::new(move || {
                     batched
                         .lock()

@@ -307,7 +307,8 @@ pub fn post_tasks(
         let s: &Statement = s;
         let mut names: Vec<&(String, String)> = s.table.iter().collect();
         names.extend(s.waits_for.iter());
-        let sql = s.sql.clone();
+        // One copy of the text for the batch and the task alone.
+        let sql: Arc<str> = Arc::from(s.sql.as_str());
         let identity = s.identity.clone();
         let journal = Arc::clone(journal);
         let key = journal_key(s);
@@ -324,7 +325,7 @@ pub fn post_tasks(
                 let journal = Arc::clone(&journal);
                 let label = key.clone();
                 BatchPart {
-                    sql: sql.clone(),
+                    sql: Arc::clone(&sql),
                     committed: Box::new(move || post_data_done(&*journal, label)),
                 }
             });
@@ -356,7 +357,7 @@ pub fn post_tasks(
                         Err(source) => {
                             return Err(RunError::Statement {
                                 identity,
-                                sql,
+                                sql: sql.to_string(),
                                 source,
                             });
                         }
@@ -368,9 +369,9 @@ pub fn post_tasks(
     }
     if options.sections != Sections::SchemaOnly {
         for (index, table) in tables.iter().enumerate() {
-            let sql = format!("ANALYZE {}", table.qualified());
+            let sql: Arc<str> = Arc::from(format!("ANALYZE {}", table.qualified()));
             let batch = (table.bytes < post_data::BATCH_BELOW_BYTES).then(|| BatchPart {
-                sql: sql.clone(),
+                sql: Arc::clone(&sql),
                 committed: Box::new(|| Ok(())),
             });
             tasks.push(PostTask {
