@@ -51,6 +51,30 @@ fn pause(name: &str) {
     }
 }
 
+/// With `PGSPLIT_FAULT_ERROR=NAME` (or `NAME:N`, or `NAME@DETAIL[:N]` for arrivals with
+/// that detail, e.g. a table), true at the N-th arrival at point `name`: the caller then
+/// fails as if its connection had been lost just there.
+pub fn error(name: &str, detail: &str) -> bool {
+    static WANTED: OnceLock<Option<(String, u32)>> = OnceLock::new();
+    static SEEN: AtomicU32 = AtomicU32::new(0);
+    let wanted = WANTED.get_or_init(|| {
+        let value = std::env::var("PGSPLIT_FAULT_ERROR").ok()?;
+        Some(match value.rsplit_once(':') {
+            Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
+            None => (value, 1),
+        })
+    });
+    let Some((wanted, nth)) = wanted else {
+        return false;
+    };
+    let here = match wanted.strip_prefix(name) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('@') == Some(detail),
+        None => false,
+    };
+    here && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == *nth
+}
+
 /// Marks a point where a crash (or a pause) is tested.
 pub fn point(name: &str) {
     pause(name);

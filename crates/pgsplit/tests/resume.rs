@@ -262,6 +262,34 @@ fn a_terminated_backend_is_retried() {
 }
 
 #[test]
+fn a_commit_whose_answer_was_lost_is_not_loaded_again() {
+    // The connection "breaks" just after a load committed: the retry must find that
+    // commit (a chunk: its journaled transaction id) or empty the table first (a whole
+    // table), not add the rows a second time.
+    let cluster = testing::shared();
+    let source = make_source(cluster, "lost_commit_src", 200_000);
+    for (n, table) in ["public.big", "public.small"].into_iter().enumerate() {
+        let fault = format!("item_committed@{table}");
+        let target_name = format!("lost_commit_{n}");
+        let target = adopt(cluster, &target_name);
+        let run = Run::new(&source, &cluster.url(&target_name));
+        let out = run
+            .command(&[])
+            .env("PGSPLIT_FAULT_ERROR", &fault)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{table}: ")) && stderr.contains("retrying"),
+            "{fault}: {stderr}"
+        );
+        all_verified(&report_of(&out));
+        assert_same_rows(&source, &target);
+    }
+}
+
+#[test]
 fn a_source_restart_stops_clearly_and_resume_finishes() {
     let cluster = Cluster::start(ClusterOptions::system()).unwrap();
     let source = make_source(&cluster, "restart_src", 600_000);

@@ -279,15 +279,25 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
         );
         let started = Instant::now();
         let mut attempt = 1;
+        // The transaction id of an attempt that sent its COMMIT, and what it loaded: if
+        // the answer was lost with the connection, the target knows whether it committed.
+        let mut committing: Option<(String, Moved)> = None;
         let moved = loop {
             let outcome = async {
                 if pair.is_none() {
                     pair = Some(Pair::open(phase).await?);
                 }
                 let p = pair.as_mut().expect("opened above");
+                if let Some((xid, moved)) = committing.take()
+                    && committed(&mut p.target, &phase.target, &xid).await?
+                {
+                    phase.journal.append(&Event::ItemDone { item: index, moved })?;
+                    return Ok(moved);
+                }
                 p.release_source_locks(phase).await?;
+                let again = attempt > 1;
                 tokio::select! {
-                    moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters) => moved,
+                    moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters, again, &mut committing) => moved,
                     _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
                 }
             }
@@ -351,7 +361,31 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
     }
 }
 
-/// Loads one item in one target transaction and journals it.
+/// Whether the target committed transaction `xid` (`txid_status`).
+async fn committed(
+    target: &mut WireConn,
+    settings: &ConnSettings,
+    xid: &str,
+) -> Result<bool, RunError> {
+    let xid: i64 = xid
+        .parse()
+        .map_err(|_| RunError::Internal(format!("bad transaction id {xid:?}")))?;
+    let rows = target
+        .simple_query(&format!("SELECT txid_status({xid})"))
+        .await
+        .map_err(|e| RunError::wire(&settings.to_string(), "check a lost commit", e))?;
+    let status = rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten());
+    Ok(status.as_deref() == Some("committed"))
+}
+
+/// Loads one item in one target transaction and journals it. `again`: an earlier attempt
+/// may have committed (its answer lost with the connection), so a whole table is emptied
+/// in the load's transaction; an item that cannot be emptied leaves its transaction id
+/// in `committing` before its commit.
+#[allow(clippy::too_many_arguments)]
 async fn load_item(
     phase: &DataPhase,
     source: &mut WireConn,
@@ -360,6 +394,8 @@ async fn load_item(
     item: &WorkItem,
     table: &SourceTable,
     counters: &Counters,
+    again: bool,
+    committing: &mut Option<(String, Moved)>,
 ) -> Result<Moved, RunError> {
     let spec = CopySpec {
         table,
@@ -375,7 +411,7 @@ async fn load_item(
     // frozen. A table this run has just created is empty already, and for a small one the
     // TRUNCATE (a new file for the table, its TOAST table and index) costs more than the
     // later hint-bit writes it saves.
-    let truncate = redo_safe && (phase.resuming || table.bytes >= FREEZE_FROM_BYTES);
+    let truncate = redo_safe && (phase.resuming || again || table.bytes >= FREEZE_FROM_BYTES);
     let mut freeze = truncate;
     let server = phase.target.to_string();
     // Only a load that emptied the table holds the lock that changing its storage needs.
@@ -449,9 +485,27 @@ async fn load_item(
             }
         };
         if !commit_with_copy {
-            commit(phase, target, index, table, moved, &uncompressed, redo_safe).await?;
+            commit(
+                phase,
+                target,
+                index,
+                table,
+                moved,
+                &uncompressed,
+                redo_safe,
+                committing,
+            )
+            .await?;
         }
         fault::point("item_committed");
+        if fault::error("item_committed", &table.display_name()) {
+            return Err(RunError::wire(
+                &server,
+                "commit the load",
+                wire::WireError::Closed,
+            ));
+        }
+        *committing = None;
         phase
             .journal
             .append(&Event::ItemDone { item: index, moved })?;
@@ -461,7 +515,9 @@ async fn load_item(
 }
 
 /// Ends a load whose commit did not go with its COPY: the columns' storage back, the
-/// transaction id journaled where a resume needs it, then the commit.
+/// transaction id journaled (and kept in `committing`) where a resume or a retry needs
+/// it, then the commit.
+#[allow(clippy::too_many_arguments)]
 async fn commit(
     phase: &DataPhase,
     target: &mut WireConn,
@@ -470,6 +526,7 @@ async fn commit(
     moved: Moved,
     uncompressed: &[String],
     redo_safe: bool,
+    committing: &mut Option<(String, Moved)>,
 ) -> Result<(), RunError> {
     let server = phase.target.to_string();
     if !uncompressed.is_empty() {
@@ -491,9 +548,10 @@ async fn commit(
             .ok_or_else(|| RunError::Internal("txid_current() returned no row".into()))?;
         phase.journal.record(&Event::ItemCommitting {
             item: index,
-            xid,
+            xid: xid.clone(),
             moved,
         })?;
+        *committing = Some((xid, moved));
     }
     fault::point("item_committing");
     target
