@@ -137,6 +137,64 @@ pub async fn forward(
     counters: &Counters,
     steps: TargetSteps<'_>,
 ) -> Result<Moved, PassError> {
+    let sent = stream(source, target, spec, freeze, hash, counters, steps, true).await?;
+    settle(target, sent).await
+}
+
+/// Rows passed to the target whose answer is still to be read ([`settle`]).
+#[derive(Debug)]
+pub struct Sent {
+    moved: Moved,
+    then: bool,
+}
+
+impl Sent {
+    fn stored(self, stored: u64) -> Result<Moved, PassError> {
+        if stored != self.moved.rows {
+            return Err(PassError::RowCount {
+                sent: self.moved.rows,
+                stored,
+            });
+        }
+        Ok(self.moved)
+    }
+}
+
+/// [`forward`] without waiting for the target's answer: the session may pass the next
+/// COPY at once, and [`settle`] reads the answers in order later, a round trip per
+/// several tables instead of one each. The target is not watched for a refusal while the
+/// rows pass: for small tables.
+pub async fn send(
+    source: &mut WireConn,
+    target: &mut WireConn,
+    spec: &CopySpec<'_>,
+    hash: bool,
+    counters: &Counters,
+    steps: TargetSteps<'_>,
+) -> Result<Sent, PassError> {
+    stream(source, target, spec, false, hash, counters, steps, false).await
+}
+
+/// The target's answer to the oldest COPY [`send`] passed on this session.
+pub async fn settle(target: &mut WireConn, sent: Sent) -> Result<Moved, PassError> {
+    let stored = target
+        .copy_in_answer(sent.then)
+        .await
+        .map_err(PassError::Target)?;
+    sent.stored(stored)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    source: &mut WireConn,
+    target: &mut WireConn,
+    spec: &CopySpec<'_>,
+    freeze: bool,
+    hash: bool,
+    counters: &Counters,
+    steps: TargetSteps<'_>,
+    answered: bool,
+) -> Result<Sent, PassError> {
     // The target first: unless `at_once`, if it refuses the COPY, nothing has been read
     // from the source.
     let copy_in = match steps.before {
@@ -179,15 +237,16 @@ pub async fn forward(
     let mut framer = Framer::new(spec.format, hash);
     let mut bytes = 0u64;
     let mut reported = (0u64, 0u64);
-    let stored = source
-        .pass_copy_into(target, steps.then, |piece| {
-            framer.feed(piece)?;
-            bytes += piece.len() as u64;
-            if bytes - reported.0 >= REPORT_EVERY_BYTES {
-                report(counters, &mut reported, bytes, framer.rows());
-            }
-            Ok::<(), FrameError>(())
-        })
+    let observe = |piece: &[u8]| {
+        framer.feed(piece)?;
+        bytes += piece.len() as u64;
+        if bytes - reported.0 >= REPORT_EVERY_BYTES {
+            report(counters, &mut reported, bytes, framer.rows());
+        }
+        Ok::<(), FrameError>(())
+    };
+    source
+        .pass_copy_unanswered(target, steps.then, answered, observe)
         .await
         .map_err(|fault| match fault {
             PassFault::Source(e) => PassError::Source(e),
@@ -196,13 +255,13 @@ pub async fn forward(
         })?;
     let (rows, digest) = framer.finish()?;
     report(counters, &mut reported, bytes, rows);
-    if stored != rows {
-        return Err(PassError::RowCount { sent: rows, stored });
-    }
-    Ok(Moved {
-        rows,
-        bytes,
-        digest,
+    Ok(Sent {
+        moved: Moved {
+            rows,
+            bytes,
+            digest,
+        },
+        then: steps.then.is_some(),
     })
 }
 

@@ -436,8 +436,28 @@ impl WireConn {
         &mut self,
         target: &mut WireConn,
         then: Option<&str>,
-        mut observe: impl FnMut(&[u8]) -> Result<(), E>,
+        observe: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<u64, PassFault<E>> {
+        self.pass_copy_unanswered(target, then, true, observe)
+            .await?;
+        target
+            .copy_in_answer(then.is_some())
+            .await
+            .map_err(PassFault::Target)
+    }
+
+    /// [`pass_copy_into`](Self::pass_copy_into) without reading the target's answer at
+    /// the end: [`copy_in_answer`](Self::copy_in_answer) reads it, and the target session
+    /// may first be sent the next statements (the answers come in the order sent).
+    /// `watch`: check every few MB whether the target refused the COPY (and stop then);
+    /// only when no answer to an earlier statement may be on its way.
+    pub async fn pass_copy_unanswered<E>(
+        &mut self,
+        target: &mut WireConn,
+        then: Option<&str>,
+        watch: bool,
+        mut observe: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), PassFault<E>> {
         // Payload bytes of the current CopyData message not yet walked over.
         let mut remaining = 0usize;
         let mut since_check = 0usize;
@@ -490,7 +510,7 @@ impl WireConn {
                     .map_err(|e| PassFault::Target(e.into()))?;
                 self.read.advance(pos);
                 since_check += pos;
-                if since_check >= TARGET_CHECK_BYTES {
+                if watch && since_check >= TARGET_CHECK_BYTES {
                     since_check = 0;
                     if let Err(e) = target.check_refused().await {
                         // The server skips the rest of the data; complete the message in
@@ -523,14 +543,20 @@ impl WireConn {
         if let Some(sql) = then {
             frontend::query(sql, &mut target.write).map_err(|e| PassFault::Target(e.into()))?;
         }
-        target.flush().await.map_err(PassFault::Target)?;
-        let stored = target.finish_copy_in().await;
+        target.flush().await.map_err(PassFault::Target)
+    }
+
+    /// The target's answer to a COPY passed by
+    /// [`pass_copy_unanswered`](Self::pass_copy_unanswered) (and to the statements sent
+    /// with its end, `then`): the rows stored.
+    pub async fn copy_in_answer(&mut self, then: bool) -> Result<u64, WireError> {
+        let stored = self.finish_copy_in().await;
         let after = match then {
-            Some(_) => target.execute_answer().await,
-            None => Ok(()),
+            true => self.execute_answer().await,
+            false => Ok(()),
         };
-        let stored = stored.map_err(PassFault::Target)?;
-        after.map_err(PassFault::Target)?;
+        let stored = stored?;
+        after?;
         Ok(stored)
     }
 

@@ -249,6 +249,7 @@ impl Pair {
 async fn worker(shared: &Shared) -> Result<(), RunError> {
     let phase = &shared.phase;
     let mut pair: Option<Pair> = None;
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return Ok(());
@@ -262,102 +263,299 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
         else {
+            while !in_flight.is_empty() {
+                settle_oldest(shared, &mut pair, &mut in_flight).await?;
+            }
             let _ = shared.loaded.send(DataEvent::WorkerIdle);
             return Ok(());
         };
         let item = &phase.items[index];
         let table = &phase.tables[item.table];
-        let counters = Arc::new(Counters::default());
-        let label = match item.chunk {
-            Chunk::Whole => format!("copy {}", table.display_name()),
-            ref chunk => format!("copy {} [{}]", table.display_name(), chunk.label()),
-        };
-        let _active = phase.progress.start(
-            label,
-            Some(Arc::clone(&counters)),
-            item.estimated_bytes.max(0) as u64,
-        );
-        let started = Instant::now();
-        let mut attempt = 1;
-        // The transaction id of an attempt that sent its COMMIT, and what it loaded: if
-        // the answer was lost with the connection, the target knows whether it committed.
-        let mut committing: Option<(String, Moved)> = None;
-        let moved = loop {
-            let outcome = async {
-                if pair.is_none() {
-                    pair = Some(Pair::open(phase).await?);
-                }
-                let p = pair.as_mut().expect("opened above");
-                if let Some((xid, moved)) = committing.take()
-                    && committed(&mut p.target, &phase.target, &xid).await?
-                {
-                    phase.journal.append(&Event::ItemDone { item: index, moved })?;
-                    return Ok(moved);
-                }
-                p.release_source_locks(phase).await?;
-                let again = attempt > 1;
-                tokio::select! {
-                    moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters, again, &mut committing) => moved,
-                    _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
-                }
-            }
-            .await;
-            match outcome {
-                Ok(moved) => break moved,
-                Err(RunError::Interrupted) => {
-                    if let Some(p) = pair.take() {
-                        p.cancel(phase).await;
+        if let Some(p) = pair.as_mut().filter(|_| deferrable(phase, item, table)) {
+            let counters = Arc::new(Counters::default());
+            let active = phase.progress.start(
+                format!("copy {}", table.display_name()),
+                Some(Arc::clone(&counters)),
+                item.estimated_bytes.max(0) as u64,
+            );
+            let started = Instant::now();
+            let sent = tokio::select! {
+                sent = send_small(phase, p, table, &counters) => sent,
+                _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
+            };
+            match sent {
+                Ok(sent) => {
+                    in_flight.push_back(InFlight {
+                        index,
+                        sent,
+                        started,
+                        _active: active,
+                    });
+                    if in_flight.len() >= IN_FLIGHT_MAX {
+                        settle_oldest(shared, &mut pair, &mut in_flight).await?;
                     }
-                    return Err(RunError::Interrupted);
                 }
-                Err(e) if e.is_transient() && attempt < retry::MAX_ATTEMPTS => {
-                    attempt += 1;
-                    tracing::warn!(
-                        "{}: {e:#}; retrying ({attempt}/{})",
-                        table.display_name(),
-                        retry::MAX_ATTEMPTS
-                    );
-                    pair = None;
-                    counters.bytes.store(0, Ordering::Relaxed);
-                    counters.rows.store(0, Ordering::Relaxed);
-                    tokio::time::sleep(retry::delay(attempt)).await;
+                Err(e) => {
+                    drop(active);
+                    lost(shared, &mut pair, &mut in_flight, index, e).await?;
                 }
-                Err(e) => return Err(e.in_table(table, &item.chunk)),
             }
-        };
-        phase
-            .progress
-            .copied
-            .bytes
-            .fetch_add(moved.bytes, Ordering::Relaxed);
-        phase
-            .progress
-            .copied
-            .rows
-            .fetch_add(moved.rows, Ordering::Relaxed);
-        {
-            let mut total = phase.totals[item.table]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            total.rows += moved.rows;
-            total.bytes += moved.bytes;
-            total.digest.combine(&moved.digest);
+            continue;
         }
-        shared
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(ItemResult {
-                item: index,
+        while !in_flight.is_empty() {
+            settle_oldest(shared, &mut pair, &mut in_flight).await?;
+        }
+        copy_item(shared, &mut pair, index, false).await?;
+    }
+}
+
+/// Small whole tables sent ahead of the answers to earlier ones, per worker at most.
+const IN_FLIGHT_MAX: usize = 16;
+
+/// A small table's load sent to the target, its answer not read yet.
+struct InFlight {
+    index: usize,
+    sent: pass::Sent,
+    started: Instant,
+    _active: crate::progress::TaskGuard,
+}
+
+/// Loads that may go out before the answers to the previous ones (on a worker whose
+/// sessions are open): small whole tables of this run's own, loaded with `BEGIN`, the
+/// COPY and `COMMIT` in two messages. A round trip to the target per several tables
+/// instead of one each, which is what a distant target with many tables waits for.
+fn deferrable(phase: &DataPhase, item: &WorkItem, table: &SourceTable) -> bool {
+    item.whole
+        && phase.may_truncate
+        && !phase.resuming
+        && table.bytes < FREEZE_FROM_BYTES
+        && table.bytes < AT_ONCE_BELOW_BYTES
+}
+
+/// Sends one small table's load (see [`deferrable`]) without reading the target's answer.
+async fn send_small(
+    phase: &DataPhase,
+    pair: &mut Pair,
+    table: &SourceTable,
+    counters: &Counters,
+) -> Result<pass::Sent, RunError> {
+    pair.release_source_locks(phase).await?;
+    let spec = CopySpec {
+        table,
+        format: table.format,
+        predicate: table.predicate(&Chunk::Whole),
+        guard: phase.guard_storage,
+    };
+    let steps = pass::TargetSteps {
+        before: Some("BEGIN"),
+        then: Some("COMMIT"),
+        at_once: true,
+    };
+    let hash = phase.verify == VerifyLevel::Checksum;
+    fault::point("item_committing");
+    pass::send(
+        &mut pair.source,
+        &mut pair.target,
+        &spec,
+        hash,
+        counters,
+        steps,
+    )
+    .await
+    .map_err(RunError::Copy)
+}
+
+/// Reads the answer to the oldest load in flight and records it.
+async fn settle_oldest(
+    shared: &Shared,
+    pair: &mut Option<Pair>,
+    in_flight: &mut VecDeque<InFlight>,
+) -> Result<(), RunError> {
+    let phase = &shared.phase;
+    let Some(oldest) = in_flight.pop_front() else {
+        return Ok(());
+    };
+    let table = &phase.tables[phase.items[oldest.index].table];
+    let p = pair
+        .as_mut()
+        .ok_or_else(|| RunError::Internal("loads in flight without a session".into()))?;
+    let answer = tokio::select! {
+        answer = pass::settle(&mut p.target, oldest.sent) => answer.map_err(RunError::Copy),
+        _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
+    };
+    let answer = answer.and_then(|moved| {
+        fault::point("item_committed");
+        if fault::error("item_committed", &table.display_name()) {
+            let server = phase.target.to_string();
+            return Err(RunError::wire(
+                &server,
+                "commit the load",
+                wire::WireError::Closed,
+            ));
+        }
+        Ok(moved)
+    });
+    match answer {
+        Ok(moved) => {
+            phase.journal.append(&Event::ItemDone {
+                item: oldest.index,
                 moved,
-                started,
-                finished: Instant::now(),
-                resumed: false,
-            });
-        if shared.remaining[item.table].fetch_sub(1, Ordering::AcqRel) == 1 {
-            phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
-            let _ = shared.loaded.send(DataEvent::Loaded(item.table));
+            })?;
+            fault::point("item_done");
+            record(shared, oldest.index, moved, oldest.started);
+            Ok(())
         }
+        Err(e) => lost(shared, pair, in_flight, oldest.index, e).await,
+    }
+}
+
+/// A load in flight (or being sent) failed: stops on an error that another try would
+/// meet again; else (a lost connection) loads it and every other load in flight again,
+/// one at a time, emptying each table first: each may or may not have committed.
+async fn lost(
+    shared: &Shared,
+    pair: &mut Option<Pair>,
+    in_flight: &mut VecDeque<InFlight>,
+    index: usize,
+    error: RunError,
+) -> Result<(), RunError> {
+    let phase = &shared.phase;
+    if let Some(p) = pair.take()
+        && matches!(error, RunError::Interrupted)
+    {
+        p.cancel(phase).await;
+    }
+    if matches!(error, RunError::Interrupted) || !error.is_transient() {
+        let item = &phase.items[index];
+        return Err(match error {
+            RunError::Interrupted => error,
+            e => e.in_table(&phase.tables[item.table], &item.chunk),
+        });
+    }
+    tracing::warn!(
+        "{}: {error:#}; retrying it and the {} tables sent after it, each emptied first",
+        phase.tables[phase.items[index].table].display_name(),
+        in_flight.len()
+    );
+    let again: Vec<usize> = std::iter::once(index)
+        .chain(in_flight.drain(..).map(|f| f.index))
+        .collect();
+    for index in again {
+        copy_item(shared, pair, index, true).await?;
+    }
+    Ok(())
+}
+
+/// Copies one item, answer awaited, with retries. `again`: an earlier try may have
+/// committed.
+async fn copy_item(
+    shared: &Shared,
+    pair: &mut Option<Pair>,
+    index: usize,
+    again: bool,
+) -> Result<(), RunError> {
+    let phase = &shared.phase;
+    let item = &phase.items[index];
+    let table = &phase.tables[item.table];
+    let counters = Arc::new(Counters::default());
+    let label = match item.chunk {
+        Chunk::Whole => format!("copy {}", table.display_name()),
+        ref chunk => format!("copy {} [{}]", table.display_name(), chunk.label()),
+    };
+    let _active = phase.progress.start(
+        label,
+        Some(Arc::clone(&counters)),
+        item.estimated_bytes.max(0) as u64,
+    );
+    let started = Instant::now();
+    let mut attempt = if again { 2 } else { 1 };
+    // The transaction id of an attempt that sent its COMMIT, and what it loaded: if
+    // the answer was lost with the connection, the target knows whether it committed.
+    let mut committing: Option<(String, Moved)> = None;
+    let moved = loop {
+        let outcome = async {
+            if pair.is_none() {
+                *pair = Some(Pair::open(phase).await?);
+            }
+            let p = pair.as_mut().expect("opened above");
+            if let Some((xid, moved)) = committing.take()
+                && committed(&mut p.target, &phase.target, &xid).await?
+            {
+                phase.journal.append(&Event::ItemDone { item: index, moved })?;
+                return Ok(moved);
+            }
+            p.release_source_locks(phase).await?;
+            let again = attempt > 1;
+            tokio::select! {
+                moved = load_item(phase, &mut p.source, &mut p.target, index, item, table, &counters, again, &mut committing) => moved,
+                _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
+            }
+        }
+        .await;
+        match outcome {
+            Ok(moved) => break moved,
+            Err(RunError::Interrupted) => {
+                if let Some(p) = pair.take() {
+                    p.cancel(phase).await;
+                }
+                return Err(RunError::Interrupted);
+            }
+            Err(e) if e.is_transient() && attempt < retry::MAX_ATTEMPTS => {
+                attempt += 1;
+                tracing::warn!(
+                    "{}: {e:#}; retrying ({attempt}/{})",
+                    table.display_name(),
+                    retry::MAX_ATTEMPTS
+                );
+                *pair = None;
+                counters.bytes.store(0, Ordering::Relaxed);
+                counters.rows.store(0, Ordering::Relaxed);
+                tokio::time::sleep(retry::delay(attempt)).await;
+            }
+            Err(e) => return Err(e.in_table(table, &item.chunk)),
+        }
+    };
+    record(shared, index, moved, started);
+    Ok(())
+}
+
+/// Counts a loaded item in the progress, the table's totals and the results; tells the
+/// post-data scheduler when it was the table's last.
+fn record(shared: &Shared, index: usize, moved: Moved, started: Instant) {
+    let phase = &shared.phase;
+    let item = &phase.items[index];
+    phase
+        .progress
+        .copied
+        .bytes
+        .fetch_add(moved.bytes, Ordering::Relaxed);
+    phase
+        .progress
+        .copied
+        .rows
+        .fetch_add(moved.rows, Ordering::Relaxed);
+    {
+        let mut total = phase.totals[item.table]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        total.rows += moved.rows;
+        total.bytes += moved.bytes;
+        total.digest.combine(&moved.digest);
+    }
+    shared
+        .results
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ItemResult {
+            item: index,
+            moved,
+            started,
+            finished: Instant::now(),
+            resumed: false,
+        });
+    if shared.remaining[item.table].fetch_sub(1, Ordering::AcqRel) == 1 {
+        phase.progress.tables_done.fetch_add(1, Ordering::Relaxed);
+        let _ = shared.loaded.send(DataEvent::Loaded(item.table));
     }
 }
 
