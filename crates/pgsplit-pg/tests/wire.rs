@@ -380,6 +380,44 @@ async fn rows_sent_before_the_target_accepts_the_copy() {
 }
 
 #[tokio::test]
+async fn copies_passed_before_earlier_ones_are_answered() {
+    let cluster = testing::shared();
+    let source_db = cluster.create_db("wire_unanswered_src");
+    let target_db = cluster.create_db("wire_unanswered_dst");
+    target_db.psql("CREATE TABLE a (i int); CREATE TABLE c (i int)");
+    let (mut source, mut target) = pair(&source_db, &target_db).await;
+    // Three loads go out back to back; the second names a table the target lacks.
+    for (table, n) in [("a", 10), ("b", 20), ("c", 30)] {
+        target
+            .send_copy_in(&format!("BEGIN; COPY {table} FROM STDIN"))
+            .await
+            .unwrap();
+        source
+            .start_copy(&format!("COPY (SELECT generate_series(1, {n})) TO STDOUT"))
+            .await
+            .unwrap();
+        source
+            .pass_copy_unanswered(&mut target, Some("COMMIT"), false, |_| Ok::<(), ()>(()))
+            .await
+            .unwrap();
+    }
+    // The answers come in order, each with its own outcome.
+    assert_eq!(target.copy_in_answer(true).await.unwrap(), 10);
+    let refused = target.copy_in_answer(true).await.unwrap_err();
+    assert_eq!(refused.code(), Some("42P01"), "{refused}");
+    assert_eq!(target.copy_in_answer(true).await.unwrap(), 30);
+    assert_eq!(
+        one_value(
+            &mut target,
+            "SELECT (SELECT count(*) FROM a) || ',' || (SELECT count(*) FROM c)"
+        )
+        .await
+        .as_deref(),
+        Some("10,30")
+    );
+}
+
+#[tokio::test]
 async fn cancel_stops_a_running_statement() {
     let db = testing::shared().create_db("wire_cancel");
     let settings = db.settings();
