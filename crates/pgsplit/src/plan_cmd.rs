@@ -75,6 +75,15 @@ fn render(report: &PlanReport) -> String {
                 s.tables,
                 extensions.join(", ")
             );
+            if s.tables > s.lock_slots {
+                let _ = writeln!(
+                    out,
+                    "          more tables than the source's lock table can spare ({}): each is \
+                     locked only while it is copied, and one rewritten or emptied meanwhile \
+                     fails the run",
+                    s.lock_slots.max(0)
+                );
+            }
             for t in &s.largest_tables {
                 let _ = writeln!(
                     out,

@@ -245,6 +245,13 @@ fn a_source_with_more_tables_than_its_lock_table_holds_is_copied() {
         )
     };
 
+    // The plan says so beforehand.
+    let out = pgsplit(&["plan", &mapping("locks_copy")]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("more tables than the source's lock table can spare"),
+        "{stdout}\n{stderr}"
+    );
     let work = dir.path().join("work");
     let out = pgsplit(&[
         "run",

@@ -73,6 +73,10 @@ pub struct SourceFacts {
     pub server_version_num: i32,
     pub database_bytes: i64,
     pub tables: i64,
+    /// Lock table entries a run may take to lock every table up front
+    /// ([`crate::session::free_lock_slots`]); fewer than `tables`: each is locked only
+    /// while it is copied.
+    pub lock_slots: i64,
     pub largest_tables: Vec<TableSize>,
     pub extensions: Vec<Extension>,
     /// Roles the schema names (owners, grantees, policies): the target needs them.
@@ -419,6 +423,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         server_version_num: row.get("server_version_num"),
         database_bytes: row.get("database_bytes"),
         tables: row.get("tables"),
+        lock_slots: crate::session::free_lock_slots(client).await?,
         largest_tables: largest,
         extensions,
         roles: Vec::new(),
