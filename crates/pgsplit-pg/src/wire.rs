@@ -318,6 +318,11 @@ impl WireConn {
         self.cancel.clone()
     }
 
+    /// The process id of the server process behind this session.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.cancel.as_ref().map(|k| k.process_id)
+    }
+
     /// Runs statements with the simple query protocol; returns the rows of their results
     /// as text. An error of any statement is returned once the server is ready again.
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WireError> {

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -305,7 +305,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
         while !in_flight.is_empty() {
             settle_oldest(shared, &mut pair, &mut in_flight).await?;
         }
-        copy_item(shared, &mut pair, index, false).await?;
+        copy_item(shared, &mut pair, index, false, None).await?;
     }
 }
 
@@ -420,7 +420,9 @@ async fn lost(
     error: RunError,
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
-    if let Some(p) = pair.take()
+    let old = pair.take();
+    let stale = old.as_ref().and_then(|p| p.target.backend_pid());
+    if let Some(p) = old
         && matches!(error, RunError::Interrupted)
     {
         p.cancel(phase).await;
@@ -440,19 +442,24 @@ async fn lost(
     let again: Vec<usize> = std::iter::once(index)
         .chain(in_flight.drain(..).map(|f| f.index))
         .collect();
+    // The old target session may still be working through loads it had received:
+    // the first reload ends it before emptying any table.
+    let mut stale = stale;
     for index in again {
-        copy_item(shared, pair, index, true).await?;
+        copy_item(shared, pair, index, true, stale.take()).await?;
     }
     Ok(())
 }
 
 /// Copies one item, answer awaited, with retries. `again`: an earlier try may have
-/// committed.
+/// committed. `stale`: the server process of a target session given up on, which may
+/// still be loading: ended before anything is loaded again.
 async fn copy_item(
     shared: &Shared,
     pair: &mut Option<Pair>,
     index: usize,
     again: bool,
+    mut stale: Option<i32>,
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
     let item = &phase.items[index];
@@ -478,11 +485,18 @@ async fn copy_item(
                 *pair = Some(Pair::open(phase).await?);
             }
             let p = pair.as_mut().expect("opened above");
-            if let Some((xid, moved)) = committing.take()
-                && committed(&mut p.target, &phase.target, &xid).await?
-            {
-                phase.journal.append(&Event::ItemDone { item: index, moved })?;
-                return Ok(moved);
+            if let Some(pid) = stale {
+                end_backend(&mut p.target, &phase.target, pid).await?;
+                stale = None;
+            }
+            if let Some((xid, moved)) = committing.clone() {
+                // Its session has ended: the transaction committed or it never will.
+                let done = committed(&mut p.target, &phase.target, &xid).await?;
+                committing = None;
+                if done {
+                    phase.journal.append(&Event::ItemDone { item: index, moved })?;
+                    return Ok(moved);
+                }
             }
             p.release_source_locks(phase).await?;
             let again = attempt > 1;
@@ -507,7 +521,7 @@ async fn copy_item(
                     table.display_name(),
                     retry::MAX_ATTEMPTS
                 );
-                *pair = None;
+                stale = pair.take().and_then(|p| p.target.backend_pid()).or(stale);
                 counters.bytes.store(0, Ordering::Relaxed);
                 counters.rows.store(0, Ordering::Relaxed);
                 tokio::time::sleep(retry::delay(attempt)).await;
@@ -576,7 +590,54 @@ async fn committed(
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next().flatten());
-    Ok(status.as_deref() == Some("committed"))
+    match status.as_deref() {
+        Some("committed") => Ok(true),
+        Some("aborted") => Ok(false),
+        other => Err(RunError::Refused(format!(
+            "{settings}: cannot tell whether the load in transaction {xid} committed \
+             (txid_status: {}); finish with `pgsplit run MAPPING --resume`",
+            other.unwrap_or("unknown")
+        ))),
+    }
+}
+
+/// How long a target session given up on may take to end.
+const STALE_SESSION_WAIT: Duration = Duration::from_secs(60);
+
+/// Ends the target's server process `pid` (a session given up on after an error, which
+/// may still hold or be about to run loads) and waits until it is gone: only then may its
+/// loads be looked up or done again.
+async fn end_backend(
+    target: &mut WireConn,
+    settings: &ConnSettings,
+    pid: i32,
+) -> Result<(), RunError> {
+    let server = settings.to_string();
+    if target.backend_pid() == Some(pid) {
+        // Gone long ago: its process id serves this session now.
+        return Ok(());
+    }
+    target
+        .execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .await
+        .map_err(|e| RunError::wire(&server, "end the session of the failed load", e))?;
+    let started = Instant::now();
+    loop {
+        let rows = target
+            .simple_query(&format!("SELECT 1 FROM pg_stat_activity WHERE pid = {pid}"))
+            .await
+            .map_err(|e| RunError::wire(&server, "wait for the failed load's session", e))?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > STALE_SESSION_WAIT {
+            return Err(RunError::Refused(format!(
+                "{server}: the session of a failed load (process {pid}) does not end; \
+                 finish with `pgsplit run MAPPING --resume` once it has"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Loads one item in one target transaction and journals it. `again`: an earlier attempt
