@@ -148,18 +148,6 @@ pub struct Sent {
     then: bool,
 }
 
-impl Sent {
-    fn stored(self, stored: u64) -> Result<Moved, PassError> {
-        if stored != self.moved.rows {
-            return Err(PassError::RowCount {
-                sent: self.moved.rows,
-                stored,
-            });
-        }
-        Ok(self.moved)
-    }
-}
-
 /// [`forward`] without waiting for the target's answer: the session may pass the next
 /// COPY at once, and [`settle`] reads the answers in order later, a round trip per
 /// several tables instead of one each. The target is not watched for a refusal while the
@@ -181,7 +169,13 @@ pub async fn settle(target: &mut WireConn, sent: Sent) -> Result<Moved, PassErro
         .copy_in_answer(sent.then)
         .await
         .map_err(PassError::Target)?;
-    sent.stored(stored)
+    if stored != sent.moved.rows {
+        return Err(PassError::RowCount {
+            sent: sent.moved.rows,
+            stored,
+        });
+    }
+    Ok(sent.moved)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -10,16 +10,19 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// `NAME` or `NAME:N` from the environment variable `var`: (NAME, N), N = 1 by default.
+fn point_and_count(var: &str) -> Option<(String, u32)> {
+    let value = std::env::var(var).ok()?;
+    Some(match value.rsplit_once(':') {
+        Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
+        None => (value, 1),
+    })
+}
+
 fn wanted() -> Option<&'static (String, u32)> {
     static WANTED: OnceLock<Option<(String, u32)>> = OnceLock::new();
     WANTED
-        .get_or_init(|| {
-            let value = std::env::var("PGSPLIT_FAULT_AT").ok()?;
-            Some(match value.rsplit_once(':') {
-                Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
-                None => (value, 1),
-            })
-        })
+        .get_or_init(|| point_and_count("PGSPLIT_FAULT_AT"))
         .as_ref()
 }
 
@@ -57,13 +60,7 @@ fn pause(name: &str) {
 pub fn error(name: &str, detail: &str) -> bool {
     static WANTED: OnceLock<Option<(String, u32)>> = OnceLock::new();
     static SEEN: AtomicU32 = AtomicU32::new(0);
-    let wanted = WANTED.get_or_init(|| {
-        let value = std::env::var("PGSPLIT_FAULT_ERROR").ok()?;
-        Some(match value.rsplit_once(':') {
-            Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
-            None => (value, 1),
-        })
-    });
+    let wanted = WANTED.get_or_init(|| point_and_count("PGSPLIT_FAULT_ERROR"));
     let Some((wanted, nth)) = wanted else {
         return false;
     };

@@ -81,6 +81,42 @@ pub struct DataPhase {
     pub cancel: Cancel,
 }
 
+impl DataPhase {
+    /// The COPY that reads `chunk` of `table` from the source.
+    fn spec<'a>(&self, table: &'a SourceTable, chunk: &Chunk) -> CopySpec<'a> {
+        CopySpec {
+            table,
+            format: table.format,
+            predicate: table.predicate(chunk),
+            guard: self.guard_storage,
+        }
+    }
+
+    /// Rows are hashed on their way (`--verify checksum`), not only counted.
+    fn hashes(&self) -> bool {
+        self.verify == VerifyLevel::Checksum
+    }
+}
+
+/// An item's line in the progress display, and the counters it shows.
+fn show_copy(
+    phase: &DataPhase,
+    item: &WorkItem,
+    table: &SourceTable,
+) -> (Arc<Counters>, crate::progress::TaskGuard) {
+    let counters = Arc::new(Counters::default());
+    let label = match item.chunk {
+        Chunk::Whole => format!("copy {}", table.display_name()),
+        ref chunk => format!("copy {} [{}]", table.display_name(), chunk.label()),
+    };
+    let guard = phase.progress.start(
+        label,
+        Some(Arc::clone(&counters)),
+        item.estimated_bytes.max(0) as u64,
+    );
+    (counters, guard)
+}
+
 struct Shared {
     phase: DataPhase,
     queue: Mutex<VecDeque<usize>>,
@@ -272,12 +308,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
         let item = &phase.items[index];
         let table = &phase.tables[item.table];
         if let Some(p) = pair.as_mut().filter(|_| deferrable(phase, item, table)) {
-            let counters = Arc::new(Counters::default());
-            let active = phase.progress.start(
-                format!("copy {}", table.display_name()),
-                Some(Arc::clone(&counters)),
-                item.estimated_bytes.max(0) as u64,
-            );
+            let (counters, active) = show_copy(phase, item, table);
             let started = Instant::now();
             let sent = tokio::select! {
                 sent = send_small(phase, p, table, &counters) => sent,
@@ -340,24 +371,18 @@ async fn send_small(
     counters: &Counters,
 ) -> Result<pass::Sent, RunError> {
     pair.release_source_locks(phase).await?;
-    let spec = CopySpec {
-        table,
-        format: table.format,
-        predicate: table.predicate(&Chunk::Whole),
-        guard: phase.guard_storage,
-    };
+    let spec = phase.spec(table, &Chunk::Whole);
     let steps = pass::TargetSteps {
         before: Some("BEGIN"),
         then: Some("COMMIT"),
         at_once: true,
     };
-    let hash = phase.verify == VerifyLevel::Checksum;
     fault::point("item_committing");
     pass::send(
         &mut pair.source,
         &mut pair.target,
         &spec,
-        hash,
+        phase.hashes(),
         counters,
         steps,
     )
@@ -464,16 +489,7 @@ async fn copy_item(
     let phase = &shared.phase;
     let item = &phase.items[index];
     let table = &phase.tables[item.table];
-    let counters = Arc::new(Counters::default());
-    let label = match item.chunk {
-        Chunk::Whole => format!("copy {}", table.display_name()),
-        ref chunk => format!("copy {} [{}]", table.display_name(), chunk.label()),
-    };
-    let _active = phase.progress.start(
-        label,
-        Some(Arc::clone(&counters)),
-        item.estimated_bytes.max(0) as u64,
-    );
+    let (counters, _active) = show_copy(phase, item, table);
     let started = Instant::now();
     let mut attempt = if again { 2 } else { 1 };
     // The transaction id of an attempt that sent its COMMIT, and what it loaded: if
@@ -656,13 +672,8 @@ async fn load_item(
     again: bool,
     committing: &mut Option<(String, Moved)>,
 ) -> Result<Moved, RunError> {
-    let spec = CopySpec {
-        table,
-        format: table.format,
-        predicate: table.predicate(&item.chunk),
-        guard: phase.guard_storage,
-    };
-    let hash = phase.verify == VerifyLevel::Checksum;
+    let spec = phase.spec(table, &item.chunk);
+    let hash = phase.hashes();
     // Loading a whole table of our own again is harmless: a resumed run empties it first.
     // Such loads need no transaction id in the journal before their commit.
     let redo_safe = item.whole && phase.may_truncate;

@@ -72,11 +72,17 @@ pub async fn run(
             };
             let outcome = match &mut source {
                 Ok(source) => {
-                    if n + 1 == lines {
-                        // No other line needs the catalog once this one has its DDL.
-                        source.last_line = true;
-                    }
-                    run_line(line, source, options, &progress, &cancel, &mut line_report).await
+                    let last = n + 1 == lines;
+                    run_line(
+                        line,
+                        source,
+                        last,
+                        options,
+                        &progress,
+                        &cancel,
+                        &mut line_report,
+                    )
+                    .await
                 }
                 Err(e) => Err(RunError::Refused(format!("source: {e}"))),
             };
@@ -122,8 +128,6 @@ struct Source {
     /// tables, it is the largest thing a run holds.
     catalog: Option<pgsplit_schema::Catalog>,
     version: i32,
-    /// The line being run is the last of this source.
-    last_line: bool,
     props: target::DatabaseProps,
     seconds: f64,
 }
@@ -163,7 +167,6 @@ impl Source {
             tables,
             version: catalog.server_version_num(),
             catalog: Some(catalog),
-            last_line: false,
             props,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -251,6 +254,7 @@ async fn pre_data_progress(
 async fn run_line(
     line: &MappingLine,
     source: &mut Source,
+    last_of_source: bool,
     options: &RunOptions,
     progress: &Arc<Progress>,
     cancel: &Cancel,
@@ -278,7 +282,8 @@ async fn run_line(
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
     let (source_tables, mut schema, cross) =
         schema_step::select(catalog, &source.tables, &line.selector, options)?;
-    if source.last_line {
+    if last_of_source {
+        // No other line needs the catalog once this one has its DDL.
         source.catalog = None;
     }
     report.cross_target = cross;
