@@ -207,9 +207,47 @@ pub const AT_ONCE_BELOW_BYTES: i64 = 1024 * 1024;
 struct Pair {
     source: WireConn,
     target: WireConn,
+    /// The target's server process for this session, to end it should the pair be given up.
+    target_process: Process,
     /// Items read in the source's current transaction.
     source_items: usize,
 }
+
+/// A server process: its id, and when it started (microseconds since 1970 on the
+/// server's clock). An id alone may since serve another session: ids are reused.
+#[derive(Clone, Copy, Debug)]
+struct Process {
+    pid: i32,
+    started_us: i64,
+}
+
+impl Process {
+    /// The session's own server process.
+    async fn of(conn: &mut WireConn, settings: &ConnSettings) -> Result<Process, RunError> {
+        let rows = conn
+            .simple_query(&format!(
+                "SELECT pid, {STARTED_US} FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            ))
+            .await
+            .map_err(|e| RunError::wire(&settings.to_string(), "identify the session", e))?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let value = |i: usize| -> Option<i64> { row.get(i)?.as_deref()?.parse().ok() };
+        match (value(0).and_then(|p| i32::try_from(p).ok()), value(1)) {
+            (Some(pid), Some(started_us)) => Ok(Process { pid, started_us }),
+            _ => Err(RunError::Internal(format!(
+                "{settings}: the session's own process is missing from pg_stat_activity"
+            ))),
+        }
+    }
+
+    /// A condition on `pg_stat_activity` rows: this process, if it still runs.
+    fn matching(&self) -> String {
+        format!("pid = {} AND {STARTED_US} = {}", self.pid, self.started_us)
+    }
+}
+
+/// A `pg_stat_activity` row's process start, as [`Process::started_us`].
+const STARTED_US: &str = "(extract(epoch FROM backend_start) * 1000000)::int8";
 
 /// Starts `sql`, which ends in the import of the run's snapshot, on the source.
 async fn import_snapshot(
@@ -240,6 +278,7 @@ impl Pair {
         let mut target = WireConn::connect(&session::with_defaults(&phase.target))
             .await
             .map_err(|e| RunError::wire(&target_name, "connect", e))?;
+        let target_process = Process::of(&mut target, &phase.target).await?;
         if phase.disable_triggers {
             target
                 .execute("SET session_replication_role = replica")
@@ -255,6 +294,7 @@ impl Pair {
         Ok(Pair {
             source,
             target,
+            target_process,
             source_items: 0,
         })
     }
@@ -446,7 +486,7 @@ async fn lost(
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
     let old = pair.take();
-    let stale = old.as_ref().and_then(|p| p.target.backend_pid());
+    let stale = old.as_ref().map(|p| p.target_process);
     if let Some(p) = old
         && matches!(error, RunError::Interrupted)
     {
@@ -484,7 +524,7 @@ async fn copy_item(
     pair: &mut Option<Pair>,
     index: usize,
     again: bool,
-    mut stale: Option<i32>,
+    mut stale: Option<Process>,
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
     let item = &phase.items[index];
@@ -501,8 +541,8 @@ async fn copy_item(
                 *pair = Some(Pair::open(phase).await?);
             }
             let p = pair.as_mut().expect("opened above");
-            if let Some(pid) = stale {
-                end_backend(&mut p.target, &phase.target, pid).await?;
+            if let Some(process) = stale {
+                end_backend(&mut p.target, &phase.target, process).await?;
                 stale = None;
             }
             if let Some((xid, moved)) = committing.clone() {
@@ -537,7 +577,7 @@ async fn copy_item(
                     table.display_name(),
                     retry::MAX_ATTEMPTS
                 );
-                stale = pair.take().and_then(|p| p.target.backend_pid()).or(stale);
+                stale = pair.take().map(|p| p.target_process).or(stale);
                 counters.bytes.store(0, Ordering::Relaxed);
                 counters.rows.store(0, Ordering::Relaxed);
                 tokio::time::sleep(retry::delay(attempt)).await;
@@ -620,27 +660,27 @@ async fn committed(
 /// How long a target session given up on may take to end.
 const STALE_SESSION_WAIT: Duration = Duration::from_secs(60);
 
-/// Ends the target's server process `pid` (a session given up on after an error, which
-/// may still hold or be about to run loads) and waits until it is gone: only then may its
-/// loads be looked up or done again.
+/// Ends the target's server `process` (a session given up on after an error, which may
+/// still hold or be about to run loads) and waits until it is gone: only then may its
+/// loads be looked up or done again. A process gone already is left alone, even if its
+/// id serves another session now.
 async fn end_backend(
     target: &mut WireConn,
     settings: &ConnSettings,
-    pid: i32,
+    process: Process,
 ) -> Result<(), RunError> {
     let server = settings.to_string();
-    if target.backend_pid() == Some(pid) {
-        // Gone long ago: its process id serves this session now.
-        return Ok(());
-    }
+    let this = process.matching();
     target
-        .execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {this}"
+        ))
         .await
         .map_err(|e| RunError::wire(&server, "end the session of the failed load", e))?;
     let started = Instant::now();
     loop {
         let rows = target
-            .simple_query(&format!("SELECT 1 FROM pg_stat_activity WHERE pid = {pid}"))
+            .simple_query(&format!("SELECT 1 FROM pg_stat_activity WHERE {this}"))
             .await
             .map_err(|e| RunError::wire(&server, "wait for the failed load's session", e))?;
         if rows.is_empty() {
@@ -648,8 +688,9 @@ async fn end_backend(
         }
         if started.elapsed() > STALE_SESSION_WAIT {
             return Err(RunError::Refused(format!(
-                "{server}: the session of a failed load (process {pid}) does not end; \
-                 finish with `pgsplit run MAPPING --resume` once it has"
+                "{server}: the session of a failed load (process {}) does not end; \
+                 finish with `pgsplit run MAPPING --resume` once it has",
+                process.pid
             )));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
