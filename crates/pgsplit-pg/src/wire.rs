@@ -487,7 +487,11 @@ impl WireConn {
                         break;
                     }
                     let piece = &buffered[pos..pos + take];
-                    observe(piece).map_err(PassFault::Observer)?;
+                    if let Err(e) = observe(piece) {
+                        // Nothing of this pass was sent: the target is between messages.
+                        out.clear();
+                        return Err(PassFault::Observer(e));
+                    }
                     out.extend_from_slice(piece);
                     pos += take;
                     remaining -= take;
@@ -500,14 +504,14 @@ impl WireConn {
                         buffered[pos + 3],
                         buffered[pos + 4],
                     ]);
-                    remaining = usize::try_from(len)
-                        .ok()
-                        .and_then(|l| l.checked_sub(4))
-                        .ok_or_else(|| {
-                            PassFault::Source(WireError::Protocol(format!(
-                                "CopyData message of length {len}"
-                            )))
-                        })?;
+                    let Some(payload) = usize::try_from(len).ok().and_then(|l| l.checked_sub(4))
+                    else {
+                        out.clear();
+                        return Err(PassFault::Source(WireError::Protocol(format!(
+                            "CopyData message of length {len}"
+                        ))));
+                    };
+                    remaining = payload;
                     pos += 5;
                 } else {
                     other_message = true;

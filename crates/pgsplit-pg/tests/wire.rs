@@ -239,6 +239,35 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         Some("0")
     );
 
+    // The observer refuses a piece half-way: nothing of what it refused reaches the
+    // target, which can still end the COPY cleanly and go on.
+    let (mut source, mut target) = pair(&source_db, &target_db).await;
+    target.start_copy("COPY t FROM STDIN").await.unwrap();
+    source
+        .start_copy("COPY (SELECT i, 1 FROM generate_series(1, 1000000) i) TO STDOUT")
+        .await
+        .unwrap();
+    let mut observed = 0usize;
+    let fault = source
+        .pass_copy_into(&mut target, None, |piece| {
+            observed += piece.len();
+            if observed > 1_000_000 {
+                Err(())
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(blamed(&fault), ("observer", None), "{fault:?}");
+    target.fail_copy("the observer refused").await.unwrap();
+    assert_eq!(
+        one_value(&mut target, "SELECT count(*) FROM t")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+
     // A COPY the target refuses at once leaves both sessions in step.
     let (mut source, mut target) = pair(&source_db, &target_db).await;
     let err = target
