@@ -3,7 +3,7 @@
 # servers, the same dataset and the same parallelism.
 #
 #   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J] [--target-delay MS]
-#                  [--short-warm-up]
+#                  [--short-warm-up] [--first TOOL]
 #
 #   --scale N   dataset size factor (default 1, about 1 GB: pgbench scale 30 + wide tables)
 #   --tenants T instead: many small tables, a schema per tenant with 10 tables each
@@ -14,6 +14,8 @@
 #   --jobs J    parallelism given to every tool (default 2)
 #   --short-warm-up  warm up with one pg_dump | pg_restore copy instead of an untimed run
 #               of every tool (for slow set-ups: --target-delay, many --tenants)
+#   --first TOOL  the tool that opens round 1 (pgsplit, pgcopydb, dump_dir, dump_pipe);
+#               default: one at random, printed (the first timed run tends to be slow)
 #
 # Tools: pgsplit run (--jobs J --index-jobs J --verify count); pgcopydb clone
 # (--table-jobs J --index-jobs J); pg_dump -Fd -jJ then pg_restore -jJ; pg_dump -Fc piped
@@ -27,8 +29,8 @@ cd "$REPO_ROOT"
 . scripts/demo/cluster.sh
 . benches/lib.sh
 
-SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0 WARM_UP=round
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0 WARM_UP=round FIRST=
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --scale) SCALE=${2:?}; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
         --rounds) ROUNDS=${2:?}; shift 2 ;;
         --jobs) JOBS=${2:?}; shift 2 ;;
         --short-warm-up) WARM_UP=short; shift ;;
+        --first) FIRST=${2:?}; shift 2 ;;
         -h | --help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
@@ -49,6 +52,12 @@ if [ "$DELAY" != 0 ]; then DATASET=$DATASET-delay${DELAY}ms; fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds and --jobs must be positive integers" >&2; exit 2; }
 
 TOOLS=(pgsplit pgcopydb dump_dir dump_pipe)
+OFFSET=$((RANDOM % ${#TOOLS[@]}))
+if [ -n "$FIRST" ]; then
+    OFFSET=-1
+    for i in "${!TOOLS[@]}"; do [ "${TOOLS[$i]}" = "$FIRST" ] && OFFSET=$i; done
+    [ "$OFFSET" -ge 0 ] || { echo "--first must be one of: ${TOOLS[*]}" >&2; exit 2; }
+fi
 declare -A LABEL=(
     [pgsplit]="pgsplit run"
     [pgcopydb]="pgcopydb clone"
@@ -172,11 +181,15 @@ done
 
 # --- timed rounds --------------------------------------------------------------------------
 # Each round runs every tool once; the order rotates from round to round so that no tool is
-# always first (cold caches) or always after the same neighbour.
+# always first (cold caches) or always after the same neighbour. The very first timed run
+# was the slowest of its tool's runs far more often than chance would have it (whatever the
+# warm-up, and after a 90 s pause too), so the tool that opens round 1 is drawn at random
+# unless --first says.
+log "round 1 opens with ${LABEL[${TOOLS[$OFFSET]}]}"
 for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round of $ROUNDS (load average $(load_average))"
     for ((i = 0; i < ${#TOOLS[@]}; i++)); do
-        run_one "${TOOLS[$(((i + round - 1) % ${#TOOLS[@]}))]}" "$round"
+        run_one "${TOOLS[$(((i + OFFSET + round - 1) % ${#TOOLS[@]}))]}" "$round"
     done
 done
 LOAD_END=$(load_average)
@@ -196,7 +209,7 @@ ratio() { # peer median / pgsplit median
 
 echo
 echo "pgsplit benchmark: $DATASET ($((SOURCE_BYTES / 1048576)) MB, $SOURCE_ROWS rows), $ROUNDS round(s), $JOBS jobs"
-echo "load average: $LOAD_START at start, $LOAD_END at end ($(nproc) cores)"
+echo "load average: $LOAD_START at start, $LOAD_END at end ($(nproc) cores); round 1 opened with ${LABEL[${TOOLS[$OFFSET]}]}"
 printf '%-36s %8s %8s %8s %6s %10s\n' tool median min max ok "vs pgsplit"
 for tool in "${TOOLS[@]}"; do
     printf '%-36s %8s %8s %8s %6s %10s\n' "${LABEL[$tool]}" "${MEDIAN[$tool]}" "${MIN[$tool]}" \
@@ -213,8 +226,8 @@ fi
 # --- JSON ----------------------------------------------------------------------------------
 num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
 {
-    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n  "warm_up": "%s",\n' \
-        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS" "$WARM_UP"
+    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n  "warm_up": "%s",\n  "first_tool": "%s",\n' \
+        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS" "$WARM_UP" "${TOOLS[$OFFSET]}"
     printf '  "machine": {"cores": %s, "mem_kb": %s, "load_start": "%s", "load_end": "%s"},\n' \
         "$(nproc)" "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" "$LOAD_START" "$LOAD_END"
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \
