@@ -218,7 +218,8 @@ struct Pair {
 #[derive(Clone, Copy, Debug)]
 struct Process {
     pid: i32,
-    started_us: i64,
+    /// Unknown when the server does not show the session its own start.
+    started_us: Option<i64>,
 }
 
 impl Process {
@@ -226,23 +227,30 @@ impl Process {
     async fn of(conn: &mut WireConn, settings: &ConnSettings) -> Result<Process, RunError> {
         let rows = conn
             .simple_query(&format!(
-                "SELECT pid, {STARTED_US} FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                "SELECT pg_backend_pid(), \
+                        (SELECT {STARTED_US} FROM pg_stat_activity WHERE pid = pg_backend_pid())"
             ))
             .await
             .map_err(|e| RunError::wire(&settings.to_string(), "identify the session", e))?;
         let row = rows.into_iter().next().unwrap_or_default();
         let value = |i: usize| -> Option<i64> { row.get(i)?.as_deref()?.parse().ok() };
-        match (value(0).and_then(|p| i32::try_from(p).ok()), value(1)) {
-            (Some(pid), Some(started_us)) => Ok(Process { pid, started_us }),
-            _ => Err(RunError::Internal(format!(
-                "{settings}: the session's own process is missing from pg_stat_activity"
-            ))),
-        }
+        let pid = value(0)
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| RunError::Internal(format!("{settings}: no process id")))?;
+        Ok(Process {
+            pid,
+            started_us: value(1),
+        })
     }
 
-    /// A condition on `pg_stat_activity` rows: this process, if it still runs.
+    /// A condition on `pg_stat_activity` rows: this process, if it still runs (and is
+    /// not the asking session's own, which its id may serve now).
     fn matching(&self) -> String {
-        format!("pid = {} AND {STARTED_US} = {}", self.pid, self.started_us)
+        let this = format!("pid = {} AND pid <> pg_backend_pid()", self.pid);
+        match self.started_us {
+            Some(started) => format!("{this} AND {STARTED_US} = {started}"),
+            None => this,
+        }
     }
 }
 
