@@ -469,60 +469,19 @@ impl WireConn {
         let mut remaining = 0usize;
         let mut since_check = 0usize;
         loop {
-            let buffered = &self.read[..];
-            let mut pos = 0;
-            let mut other_message = false;
-            // The row data of everything walked over in this pass leaves as one CopyData
-            // message (its length is filled in below).
-            let out = &mut target.write;
             debug_assert!(
-                out.is_empty(),
+                target.write.is_empty(),
                 "statements to the target are flushed at once"
             );
-            out.extend_from_slice(&[b'd', 0, 0, 0, 0]);
-            loop {
-                if remaining > 0 {
-                    let take = remaining.min(buffered.len() - pos);
-                    if take == 0 {
-                        break;
-                    }
-                    let piece = &buffered[pos..pos + take];
-                    if let Err(e) = observe(piece) {
-                        // Nothing of this pass was sent: the target is between messages.
-                        out.clear();
-                        return Err(PassFault::Observer(e));
-                    }
-                    out.extend_from_slice(piece);
-                    pos += take;
-                    remaining -= take;
-                } else if buffered.len() - pos < 5 {
-                    break;
-                } else if buffered[pos] == b'd' {
-                    let len = i32::from_be_bytes([
-                        buffered[pos + 1],
-                        buffered[pos + 2],
-                        buffered[pos + 3],
-                        buffered[pos + 4],
-                    ]);
-                    let Some(payload) = usize::try_from(len).ok().and_then(|l| l.checked_sub(4))
-                    else {
-                        out.clear();
-                        return Err(PassFault::Source(WireError::Protocol(format!(
-                            "CopyData message of length {len}"
-                        ))));
-                    };
-                    remaining = payload;
-                    pos += 5;
-                } else {
-                    other_message = true;
-                    break;
-                }
-            }
-            self.read.advance(pos);
-            if out.len() > 5 {
-                let length = i32::try_from(out.len() - 1).expect("a read chunk is far below 2 GB");
-                out[1..5].copy_from_slice(&length.to_be_bytes());
-                since_check += out.len();
+            // The row data of this read leaves as one message: on an error, none of it.
+            let walked = walk_row_data(&self.read, &mut remaining, &mut target.write, &mut observe);
+            let Walked {
+                consumed,
+                other_message,
+            } = walked.inspect_err(|_| target.write.clear())?;
+            self.read.advance(consumed);
+            if !target.write.is_empty() {
+                since_check += target.write.len();
                 target.flush().await.map_err(PassFault::Target)?;
                 if watch && since_check >= TARGET_CHECK_BYTES {
                     since_check = 0;
@@ -530,8 +489,6 @@ impl WireConn {
                     // the start of the next statement by itself.
                     target.check_refused().await.map_err(PassFault::Target)?;
                 }
-            } else {
-                out.clear();
             }
             if other_message {
                 match self.next_message().await.map_err(PassFault::Source)? {
@@ -669,6 +626,74 @@ impl WireConn {
         self.write.clear();
         Ok(())
     }
+}
+
+/// How far [`walk_row_data`] got in a read.
+struct Walked {
+    /// Bytes of the read walked over (whole messages and pieces of row data).
+    consumed: usize,
+    /// The read goes on with a message other than CopyData.
+    other_message: bool,
+}
+
+/// Walks the CopyData messages at the start of `buffered`, showing each piece of row data
+/// to `observe`, and puts all of it into `out` as one CopyData message (left empty if
+/// there was none). `remaining`: payload bytes of the message under way, before and after.
+/// On an error `out` may hold part of a message: the caller clears it.
+fn walk_row_data<E>(
+    buffered: &[u8],
+    remaining: &mut usize,
+    out: &mut BytesMut,
+    observe: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Walked, PassFault<E>> {
+    const HEADER: usize = 5;
+    out.extend_from_slice(&[b'd', 0, 0, 0, 0]);
+    let mut pos = 0;
+    let mut other_message = false;
+    loop {
+        if *remaining > 0 {
+            let take = (*remaining).min(buffered.len() - pos);
+            if take == 0 {
+                break;
+            }
+            let piece = &buffered[pos..pos + take];
+            observe(piece).map_err(PassFault::Observer)?;
+            out.extend_from_slice(piece);
+            pos += take;
+            *remaining -= take;
+        } else if buffered.len() - pos < HEADER {
+            break;
+        } else if buffered[pos] == b'd' {
+            let len = i32::from_be_bytes([
+                buffered[pos + 1],
+                buffered[pos + 2],
+                buffered[pos + 3],
+                buffered[pos + 4],
+            ]);
+            *remaining = usize::try_from(len)
+                .ok()
+                .and_then(|l| l.checked_sub(4))
+                .ok_or_else(|| {
+                    PassFault::Source(WireError::Protocol(format!(
+                        "CopyData message of length {len}"
+                    )))
+                })?;
+            pos += HEADER;
+        } else {
+            other_message = true;
+            break;
+        }
+    }
+    if out.len() == HEADER {
+        out.clear();
+    } else {
+        let length = i32::try_from(out.len() - 1).expect("a read chunk is far below 2 GB");
+        out[1..HEADER].copy_from_slice(&length.to_be_bytes());
+    }
+    Ok(Walked {
+        consumed: pos,
+        other_message,
+    })
 }
 
 /// Asks the server to stop what the session behind `key` runs.

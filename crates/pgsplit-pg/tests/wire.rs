@@ -111,6 +111,24 @@ async fn pass(
 }
 
 /// Which side a failed pass blames ("source" or "target") and the server's SQLSTATE.
+/// A fresh pair with `COPY t FROM STDIN` started on the target and `copy_out` on the
+/// source.
+async fn copy_started(
+    db_source: &TestDb<'_>,
+    db_target: &TestDb<'_>,
+    copy_out: &str,
+) -> (WireConn, WireConn) {
+    let (mut source, mut target) = pair(db_source, db_target).await;
+    target.start_copy("COPY t FROM STDIN").await.unwrap();
+    source.start_copy(copy_out).await.unwrap();
+    (source, target)
+}
+
+/// The rows of `t` the session sees.
+async fn rows_of_t(conn: &mut WireConn) -> Option<String> {
+    one_value(conn, "SELECT count(*) FROM t").await
+}
+
 fn blamed(fault: &PassFault<()>) -> (&'static str, Option<&str>) {
     match fault {
         PassFault::Source(e) => ("source", e.code()),
@@ -192,22 +210,15 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
     target_db.psql("CREATE TABLE t (i int, x int CHECK (x <> 7))");
 
     // The source fails half-way (division by zero at row 50 000).
-    let (mut source, mut target) = pair(&source_db, &target_db).await;
-    target.start_copy("COPY t FROM STDIN").await.unwrap();
-    source
-        .start_copy(
-            "COPY (SELECT i, 100 / (i - 50000) FROM generate_series(1, 100000) i) TO STDOUT",
-        )
-        .await
-        .unwrap();
+    let (mut source, mut target) = copy_started(
+        &source_db,
+        &target_db,
+        "COPY (SELECT i, 100 / (i - 50000) FROM generate_series(1, 100000) i) TO STDOUT",
+    )
+    .await;
     let fault = pass(&mut source, &mut target, None).await.unwrap_err();
     assert_eq!(blamed(&fault), ("source", Some("22012")), "{fault:?}");
-    assert_eq!(
-        one_value(&mut target, "SELECT count(*) FROM t")
-            .await
-            .as_deref(),
-        Some("0")
-    );
+    assert_eq!(rows_of_t(&mut target).await.as_deref(), Some("0"));
     assert_eq!(
         one_value(&mut source, "SELECT 2").await.as_deref(),
         Some("2")
@@ -215,12 +226,12 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
 
     // The target refuses a row near the start of a long stream: the pass stops long
     // before the source has sent everything.
-    let (mut source, mut target) = pair(&source_db, &target_db).await;
-    target.start_copy("COPY t FROM STDIN").await.unwrap();
-    source
-        .start_copy("COPY (SELECT i, i FROM generate_series(1, 5000000) i) TO STDOUT")
-        .await
-        .unwrap();
+    let (mut source, mut target) = copy_started(
+        &source_db,
+        &target_db,
+        "COPY (SELECT i, i FROM generate_series(1, 5000000) i) TO STDOUT",
+    )
+    .await;
     let mut observed = 0usize;
     let fault = source
         .pass_copy_into(&mut target, None, |piece| {
@@ -232,21 +243,16 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
     assert_eq!(blamed(&fault), ("target", Some("23514")), "{fault:?}");
     // About 62 MB would have come; the check happens every 4 MB.
     assert!(observed < 31_000_000, "observed {observed} bytes");
-    assert_eq!(
-        one_value(&mut target, "SELECT count(*) FROM t")
-            .await
-            .as_deref(),
-        Some("0")
-    );
+    assert_eq!(rows_of_t(&mut target).await.as_deref(), Some("0"));
 
     // The observer refuses a piece half-way: nothing of what it refused reaches the
     // target, which can still end the COPY cleanly and go on.
-    let (mut source, mut target) = pair(&source_db, &target_db).await;
-    target.start_copy("COPY t FROM STDIN").await.unwrap();
-    source
-        .start_copy("COPY (SELECT i, 1 FROM generate_series(1, 1000000) i) TO STDOUT")
-        .await
-        .unwrap();
+    let (mut source, mut target) = copy_started(
+        &source_db,
+        &target_db,
+        "COPY (SELECT i, 1 FROM generate_series(1, 1000000) i) TO STDOUT",
+    )
+    .await;
     let mut observed = 0usize;
     let fault = source
         .pass_copy_into(&mut target, None, |piece| {
@@ -261,12 +267,7 @@ async fn copy_errors_name_their_side_and_leave_nothing_behind() {
         .unwrap_err();
     assert_eq!(blamed(&fault), ("observer", None), "{fault:?}");
     target.fail_copy("the observer refused").await.unwrap();
-    assert_eq!(
-        one_value(&mut target, "SELECT count(*) FROM t")
-            .await
-            .as_deref(),
-        Some("0")
-    );
+    assert_eq!(rows_of_t(&mut target).await.as_deref(), Some("0"));
 
     // A COPY the target refuses at once leaves both sessions in step.
     let (mut source, mut target) = pair(&source_db, &target_db).await;
