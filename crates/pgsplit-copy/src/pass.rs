@@ -44,6 +44,23 @@ impl CopySpec<'_> {
         }
     }
 
+    /// The statements that start the COPY on the source: with the guard, the lock and
+    /// the read of the table's storage first (the COPY's answer then carries that storage).
+    pub fn source_sql(&self) -> String {
+        if !self.guard {
+            return self.copy_out_sql();
+        }
+        // Locked first, the table can no longer change; the lock also processes the
+        // catalog changes made since the snapshot, so the storage read is today's.
+        format!(
+            "LOCK TABLE ONLY {} IN ACCESS SHARE MODE; \
+             SELECT pg_catalog.pg_relation_filenode({}::pg_catalog.regclass); {}",
+            self.table.qualified(),
+            self.table.oid,
+            self.copy_out_sql()
+        )
+    }
+
     /// `freeze`: the table was created or truncated in this transaction, so rows can be
     /// written frozen (no hint-bit rewrite or anti-wraparound vacuum later).
     pub fn copy_in_sql(&self, freeze: bool) -> String {
@@ -137,7 +154,10 @@ pub async fn forward(
     counters: &Counters,
     steps: TargetSteps<'_>,
 ) -> Result<Moved, PassError> {
-    let sent = stream(source, target, spec, freeze, hash, counters, steps, true).await?;
+    let sent = stream(
+        source, target, spec, freeze, hash, counters, steps, true, false,
+    )
+    .await?;
     settle(target, sent).await
 }
 
@@ -151,7 +171,8 @@ pub struct Sent {
 /// [`forward`] without waiting for the target's answer: the session may pass the next
 /// COPY at once, and [`settle`] reads the answers in order later, a round trip per
 /// several tables instead of one each. The target is not watched for a refusal while the
-/// rows pass: for small tables.
+/// rows pass: for small tables. `source_sent`: the statements that start the source's
+/// COPY ([`CopySpec::source_sql`]) were sent ahead; only their answer is read.
 pub async fn send(
     source: &mut WireConn,
     target: &mut WireConn,
@@ -159,8 +180,20 @@ pub async fn send(
     hash: bool,
     counters: &Counters,
     steps: TargetSteps<'_>,
+    source_sent: bool,
 ) -> Result<Sent, PassError> {
-    stream(source, target, spec, false, hash, counters, steps, false).await
+    stream(
+        source,
+        target,
+        spec,
+        false,
+        hash,
+        counters,
+        steps,
+        false,
+        source_sent,
+    )
+    .await
 }
 
 /// The target's answer to the oldest COPY [`send`] passed on this session.
@@ -188,6 +221,7 @@ async fn stream(
     counters: &Counters,
     steps: TargetSteps<'_>,
     answered: bool,
+    source_sent: bool,
 ) -> Result<Sent, PassError> {
     // The target first: unless `at_once`, if it refuses the COPY, nothing has been read
     // from the source.
@@ -201,32 +235,21 @@ async fn stream(
         target.start_copy(&copy_in).await
     }
     .map_err(PassError::Target)?;
-    if spec.guard {
-        // Locked first, the table can no longer change; the lock also processes the
-        // catalog changes made since the snapshot, so the storage read is today's.
-        let table = spec.table;
-        let sql = format!(
-            "LOCK TABLE ONLY {} IN ACCESS SHARE MODE; \
-             SELECT pg_catalog.pg_relation_filenode({}::pg_catalog.regclass); {}",
-            table.qualified(),
-            table.oid,
-            spec.copy_out_sql()
-        );
-        match source.start_copy_after_query(&sql).await {
-            Ok(storage) if storage == Some(table.relfilenode.to_string()) => {}
-            Ok(_) => {
-                // The source is mid-COPY: the caller drops both sessions.
-                let _ = target.fail_copy("the source table changed").await;
-                return Err(PassError::SourceChanged);
-            }
-            Err(e) => {
-                let _ = target.fail_copy("the source refused the COPY").await;
-                return Err(PassError::Source(e));
-            }
+    let started = match source_sent {
+        true => source.copy_started().await,
+        false => source.start_copy_after_query(&spec.source_sql()).await,
+    };
+    match started {
+        Ok(storage) if !spec.guard || storage == Some(spec.table.relfilenode.to_string()) => {}
+        Ok(_) => {
+            // The source is mid-COPY: the caller drops both sessions.
+            let _ = target.fail_copy("the source table changed").await;
+            return Err(PassError::SourceChanged);
         }
-    } else if let Err(e) = source.start_copy(&spec.copy_out_sql()).await {
-        let _ = target.fail_copy("the source refused the COPY").await;
-        return Err(PassError::Source(e));
+        Err(e) => {
+            let _ = target.fail_copy("the source refused the COPY").await;
+            return Err(PassError::Source(e));
+        }
     }
     let mut framer = Framer::new(spec.format, hash);
     let mut bytes = 0u64;

@@ -393,8 +393,31 @@ impl WireConn {
     /// [`start_copy`](Self::start_copy) where a statement before the COPY returns a
     /// value: the first column of the last row returned before the COPY started.
     pub async fn start_copy_after_query(&mut self, sql: &str) -> Result<Option<String>, WireError> {
+        self.queue_query(sql)?;
+        self.send_queued().await?;
+        self.copy_started().await
+    }
+
+    /// Adds statements to the ones [`send_queued`](Self::send_queued) sends. Sent
+    /// statements run one after the other without waiting for the client: a `COPY … TO
+    /// STDOUT` among them starts as soon as the server gets to it, and its rows wait in
+    /// the connection until read. Their answers are read in the order sent
+    /// ([`copy_started`](Self::copy_started) for a COPY).
+    pub fn queue_query(&mut self, sql: &str) -> Result<(), WireError> {
         frontend::query(sql, &mut self.write)?;
-        self.flush().await?;
+        Ok(())
+    }
+
+    /// Sends the statements [`queue_query`](Self::queue_query) added.
+    pub async fn send_queued(&mut self) -> Result<(), WireError> {
+        self.flush().await
+    }
+
+    /// Reads the answer to statements sent earlier that end in a COPY, up to the server
+    /// being in COPY mode: the first column of the last row returned before that, as
+    /// [`start_copy_after_query`](Self::start_copy_after_query). A refused statement
+    /// leaves the session ready for the next statement sent.
+    pub async fn copy_started(&mut self) -> Result<Option<String>, WireError> {
         let mut value = None;
         loop {
             match self.next_message().await? {

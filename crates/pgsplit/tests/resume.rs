@@ -290,6 +290,46 @@ fn a_commit_whose_answer_was_lost_is_not_loaded_again() {
 }
 
 #[test]
+fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
+    // A worker sends the COPYs of the next small tables to the source before it reads
+    // their rows. A lost connection leaves those unread: they must be copied on the
+    // new sessions (and the loads in flight redone), none lost, none twice.
+    let cluster = testing::shared();
+    let source = cluster.create_db("ahead_src");
+    let tables: String = (1..=40)
+        .map(|n| {
+            format!(
+                "CREATE TABLE s{n:02} (id int PRIMARY KEY, note text);
+                 INSERT INTO s{n:02} SELECT g, 'n{n}-' || g FROM generate_series(1, {}) g;",
+                100 + n
+            )
+        })
+        .collect();
+    source.psql(&tables);
+    let target = adopt(cluster, "ahead_copy");
+    let run = Run::new(&source, &cluster.url(&target.name));
+    let out = run
+        .command(&[])
+        .env("PGSPLIT_FAULT_ERROR", "item_committed:3")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let asked_ahead: usize = stderr
+        .split_once(" tables asked of the source ahead")
+        .and_then(|(before, _)| before.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no retry logged: {stderr}"));
+    assert!(asked_ahead > 0, "{stderr}");
+    let report = report_of(&out);
+    let copied = report["lines"][0]["tables"].as_array().unwrap();
+    assert_eq!(copied.len(), 40, "{report}");
+    for t in copied {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+    assert_same_rows(&source, &target);
+}
+
+#[test]
 fn a_source_restart_stops_clearly_and_resume_finishes() {
     let cluster = Cluster::start(ClusterOptions::system()).unwrap();
     let source = make_source(&cluster, "restart_src", 600_000);

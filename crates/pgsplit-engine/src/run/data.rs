@@ -209,8 +209,11 @@ struct Pair {
     target: WireConn,
     /// The target's server process for this session, to end it should the pair be given up.
     target_process: Process,
-    /// Items read in the source's current transaction.
+    /// Items read (or asked for) in the source's current transaction.
     source_items: usize,
+    /// Small tables taken from the queue whose COPY was sent to `source` before the rows
+    /// of the ones before were read, in the order sent: the next ones this pair copies.
+    ahead: VecDeque<usize>,
 }
 
 /// A server process: its id, and when it started (microseconds since 1970 on the
@@ -304,6 +307,7 @@ impl Pair {
             target,
             target_process,
             source_items: 0,
+            ahead: VecDeque::new(),
         })
     }
 
@@ -330,6 +334,23 @@ impl Pair {
     }
 }
 
+impl Shared {
+    /// The next item to copy, taken from the queue.
+    fn take(&self) -> Option<usize> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    /// The next item to copy, if `wanted` says so.
+    fn take_if(&self, wanted: impl FnOnce(usize) -> bool) -> Option<usize> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let next = *queue.front()?;
+        wanted(next).then(|| queue.pop_front()).flatten()
+    }
+}
+
 async fn worker(shared: &Shared) -> Result<(), RunError> {
     let phase = &shared.phase;
     let mut pair: Option<Pair> = None;
@@ -341,12 +362,11 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
         if phase.cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
-        let Some(index) = shared
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
-        else {
+        let next = match pair.as_mut().and_then(|p| p.ahead.pop_front()) {
+            Some(index) => Some((index, true)),
+            None => shared.take().map(|index| (index, false)),
+        };
+        let Some((index, sent_ahead)) = next else {
             while !in_flight.is_empty() {
                 settle_oldest(shared, &mut pair, &mut in_flight).await?;
             }
@@ -359,7 +379,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
             let (counters, active) = show_copy(phase, item, table);
             let started = Instant::now();
             let sent = tokio::select! {
-                sent = send_small(phase, p, table, &counters) => sent,
+                sent = send_small(shared, p, table, &counters, sent_ahead) => sent,
                 _ = phase.cancel.cancelled() => Err(RunError::Interrupted),
             };
             match sent {
@@ -381,6 +401,7 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
             }
             continue;
         }
+        debug_assert!(!sent_ahead, "only small tables are asked for ahead");
         while !in_flight.is_empty() {
             settle_oldest(shared, &mut pair, &mut in_flight).await?;
         }
@@ -390,6 +411,11 @@ async fn worker(shared: &Shared) -> Result<(), RunError> {
 
 /// Small whole tables sent ahead of the answers to earlier ones, per worker at most.
 const IN_FLIGHT_MAX: usize = 16;
+
+/// Small whole tables whose COPY a worker sends to the source before it reads the rows
+/// of the ones before, at most: a round trip to the source per several tables instead of
+/// one each, which is what a distant source with many tables waits for.
+const SOURCE_AHEAD_MAX: usize = 16;
 
 /// A small table's load sent to the target, its answer not read yet.
 struct InFlight {
@@ -412,14 +438,44 @@ fn deferrable(phase: &DataPhase, item: &WorkItem, table: &SourceTable) -> bool {
 }
 
 /// Sends one small table's load (see [`deferrable`]) without reading the target's answer.
+/// Before its rows are read, the COPYs of the next small tables in the queue are sent to
+/// the source (taken into [`Pair::ahead`]); `sent_ahead`: this one's was, too.
 async fn send_small(
-    phase: &DataPhase,
+    shared: &Shared,
     pair: &mut Pair,
     table: &SourceTable,
     counters: &Counters,
+    sent_ahead: bool,
 ) -> Result<pass::Sent, RunError> {
-    pair.release_source_locks(phase).await?;
+    let phase = &shared.phase;
     let spec = phase.spec(table, &Chunk::Whole);
+    let source_error = |e| RunError::Copy(pass::PassError::Source(e));
+    if !sent_ahead {
+        pair.release_source_locks(phase).await?;
+        pair.source
+            .queue_query(&spec.source_sql())
+            .map_err(source_error)?;
+    }
+    // Only when few are left: each top-up is one write, and the source must not run dry.
+    if pair.ahead.len() <= SOURCE_AHEAD_MAX / 2 {
+        // The tables asked for ahead are read in the current source transaction.
+        while pair.ahead.len() < SOURCE_AHEAD_MAX
+            && pair.source_items < ITEMS_PER_SOURCE_TRANSACTION
+            && let Some(next) = shared.take_if(|i| {
+                let item = &phase.items[i];
+                deferrable(phase, item, &phase.tables[item.table])
+            })
+        {
+            let next_table = &phase.tables[phase.items[next].table];
+            let next_spec = phase.spec(next_table, &Chunk::Whole);
+            pair.source
+                .queue_query(&next_spec.source_sql())
+                .map_err(source_error)?;
+            pair.source_items += 1;
+            pair.ahead.push_back(next);
+        }
+    }
+    pair.source.send_queued().await.map_err(source_error)?;
     let steps = pass::TargetSteps {
         before: Some("BEGIN"),
         then: Some("COMMIT"),
@@ -433,6 +489,7 @@ async fn send_small(
         phase.hashes(),
         counters,
         steps,
+        true,
     )
     .await
     .map_err(RunError::Copy)
@@ -484,7 +541,8 @@ async fn settle_oldest(
 
 /// A load in flight (or being sent) failed: stops on an error that another try would
 /// meet again; else (a lost connection) loads it and every other load in flight again,
-/// one at a time, emptying each table first: each may or may not have committed.
+/// one at a time, emptying each table first: each may or may not have committed. Then
+/// the tables sent ahead to the source, which the target has not seen.
 async fn lost(
     shared: &Shared,
     pair: &mut Option<Pair>,
@@ -493,8 +551,12 @@ async fn lost(
     error: RunError,
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
-    let old = pair.take();
+    let mut old = pair.take();
     let stale = old.as_ref().map(|p| p.target_process);
+    let ahead = old
+        .as_mut()
+        .map(|p| std::mem::take(&mut p.ahead))
+        .unwrap_or_default();
     if let Some(p) = old
         && matches!(error, RunError::Interrupted)
     {
@@ -508,9 +570,11 @@ async fn lost(
         });
     }
     tracing::warn!(
-        "{}: {error:#}; retrying it and the {} tables sent after it, each emptied first",
+        "{}: {error:#}; retrying it and the {} tables sent after it, each emptied first, \
+         then the {} tables asked of the source ahead",
         phase.tables[phase.items[index].table].display_name(),
-        in_flight.len()
+        in_flight.len(),
+        ahead.len()
     );
     let again: Vec<usize> = std::iter::once(index)
         .chain(in_flight.drain(..).map(|f| f.index))
@@ -520,6 +584,9 @@ async fn lost(
     let mut stale = stale;
     for index in again {
         copy_item(shared, pair, index, true, stale.take()).await?;
+    }
+    for index in ahead {
+        copy_item(shared, pair, index, false, stale.take()).await?;
     }
     Ok(())
 }
