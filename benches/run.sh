@@ -3,7 +3,7 @@
 # servers, the same dataset and the same parallelism.
 #
 #   benches/run.sh [--scale N | --tenants T] [--rounds R] [--jobs J] [--target-delay MS]
-#                  [--short-warm-up] [--first TOOL]
+#                  [--source-delay MS] [--short-warm-up] [--first TOOL]
 #
 #   --scale N   dataset size factor (default 1, about 1 GB: pgbench scale 30 + wide tables)
 #   --tenants T instead: many small tables, a schema per tenant with 10 tables each
@@ -11,6 +11,7 @@
 #   --rounds R  timed rounds (default 3); each round runs every tool once, in a rotated order
 #   --target-delay MS  the tools reach the target through benches/delay_proxy.py, which
 #               adds MS milliseconds each way (a distant target); default 0: directly
+#   --source-delay MS  the same for the source (a distant source)
 #   --jobs J    parallelism given to every tool (default 2)
 #   --short-warm-up  warm up with one pg_dump | pg_restore copy instead of an untimed run
 #               of every tool (for slow set-ups: --target-delay, many --tenants)
@@ -29,13 +30,14 @@ cd "$REPO_ROOT"
 . scripts/demo/cluster.sh
 . benches/lib.sh
 
-SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0 WARM_UP=round FIRST=
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+SCALE=1 TENANTS=0 ROUNDS=3 JOBS=2 DELAY=0 SOURCE_DELAY=0 WARM_UP=round FIRST=
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --scale) SCALE=${2:?}; shift 2 ;;
         --tenants) TENANTS=${2:?}; shift 2 ;;
         --target-delay) DELAY=${2:?}; shift 2 ;;
+        --source-delay) SOURCE_DELAY=${2:?}; shift 2 ;;
         --rounds) ROUNDS=${2:?}; shift 2 ;;
         --jobs) JOBS=${2:?}; shift 2 ;;
         --short-warm-up) WARM_UP=short; shift ;;
@@ -48,7 +50,9 @@ done
 [[ $TENANTS =~ ^[0-9]+$ ]] || { echo "--tenants must be a whole number" >&2; exit 2; }
 if [ "$TENANTS" -gt 0 ]; then DATASET=tenants$TENANTS; else DATASET=scale$SCALE; fi
 [[ $DELAY =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--target-delay must be a number of milliseconds" >&2; exit 2; }
+[[ $SOURCE_DELAY =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--source-delay must be a number of milliseconds" >&2; exit 2; }
 if [ "$DELAY" != 0 ]; then DATASET=$DATASET-delay${DELAY}ms; fi
+if [ "$SOURCE_DELAY" != 0 ]; then DATASET=$DATASET-sourcedelay${SOURCE_DELAY}ms; fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds and --jobs must be positive integers" >&2; exit 2; }
 
 TOOLS=(pgsplit pgcopydb dump_dir dump_pipe)
@@ -82,14 +86,23 @@ WORK=$(make_temp_dir pgsplit-bench)
 bench_start_clusters "$WORK"
 SOURCE_URL=$(pg_url "$SOURCE_PORT" "$DB")
 TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
-if [ "$DELAY" != 0 ]; then
-    # The tools go through the proxy; the script's own resets and checks do not.
+# The tools go through the proxies; the script's own resets and checks do not.
+PROXY_PIDS=()
+trap 'status=$?; kill "${PROXY_PIDS[@]}" 2>/dev/null; (exit "$status"); stop_clusters' EXIT
+# delay SIDE PORT MS: starts a proxy to PORT adding MS each way; its port in $PROXY_PORT.
+delay() {
     PROXY_PORT=$(free_port)
-    python3 benches/delay_proxy.py "$PROXY_PORT" "$TARGET_PORT" "$DELAY" 2>"$LOG_DIR/delay-proxy.log" &
-    PROXY_PID=$!
-    trap 'status=$?; kill "$PROXY_PID" 2>/dev/null; (exit "$status"); stop_clusters' EXIT
+    python3 benches/delay_proxy.py "$PROXY_PORT" "$2" "$3" >/dev/null 2>"$LOG_DIR/delay-proxy-$1.log" &
+    PROXY_PIDS+=($!)
+    log "the tools reach the $1 through a proxy adding $3 ms each way (port $PROXY_PORT)"
+}
+if [ "$DELAY" != 0 ]; then
+    delay target "$TARGET_PORT" "$DELAY"
     TARGET_URL=$(pg_url "$PROXY_PORT" "$DB")
-    log "the tools reach the target through a proxy adding $DELAY ms each way (port $PROXY_PORT)"
+fi
+if [ "$SOURCE_DELAY" != 0 ]; then
+    delay source "$SOURCE_PORT" "$SOURCE_DELAY"
+    SOURCE_URL=$(pg_url "$PROXY_PORT" "$DB")
 fi
 LOAD_START=$(load_average)
 
@@ -226,8 +239,8 @@ fi
 # --- JSON ----------------------------------------------------------------------------------
 num() { if [ "$1" = - ]; then echo null; else echo "$1"; fi; }
 {
-    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n  "warm_up": "%s",\n  "first_tool": "%s",\n' \
-        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$ROUNDS" "$JOBS" "$WARM_UP" "${TOOLS[$OFFSET]}"
+    printf '{\n  "date": "%s",\n  "dataset_kind": "%s",\n  "scale": %s,\n  "tenants": %s,\n  "target_delay_ms": %s,\n  "source_delay_ms": %s,\n  "rounds": %s,\n  "jobs": %s,\n  "warm_up": "%s",\n  "first_tool": "%s",\n' \
+        "$(date -Iseconds)" "$DATASET" "$SCALE" "$TENANTS" "$DELAY" "$SOURCE_DELAY" "$ROUNDS" "$JOBS" "$WARM_UP" "${TOOLS[$OFFSET]}"
     printf '  "machine": {"cores": %s, "mem_kb": %s, "load_start": "%s", "load_end": "%s"},\n' \
         "$(nproc)" "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)" "$LOAD_START" "$LOAD_END"
     printf '  "versions": {"postgres": "%s", "pgcopydb": "%s", "pgsplit": "%s", "git": "%s"},\n' \

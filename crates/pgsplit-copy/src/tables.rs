@@ -80,10 +80,11 @@ struct TypeInfo {
     range_subtype: Oid,
 }
 
-/// Reads every copyable table. Run it inside the snapshot that the data copy uses.
+/// Reads every copyable table. Run it inside the snapshot that the data copy uses. (Its
+/// queries, like the catalog's, are sent unprepared: one round trip each, not two.)
 pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_postgres::Error> {
     let types: HashMap<Oid, TypeInfo> = client
-        .query(include_str!("types.sql"), &[])
+        .query_typed(include_str!("types.sql"), &[])
         .await?
         .iter()
         .map(|r| {
@@ -102,7 +103,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
     // Composite types need their attributes' types: one query for all of them.
     let mut composite_members: HashMap<Oid, Vec<Oid>> = HashMap::new();
     for r in client
-        .query(
+        .query_typed(
             "SELECT attrelid, atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped",
             &[],
@@ -115,7 +116,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
             .push(r.get(1));
     }
     let mut columns: HashMap<Oid, Vec<(Column, Oid)>> = HashMap::new();
-    for r in client.query(include_str!("columns.sql"), &[]).await? {
+    for r in client.query_typed(include_str!("columns.sql"), &[]).await? {
         columns.entry(r.get("table_oid")).or_default().push((
             Column {
                 name: r.get("name"),
@@ -128,7 +129,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
     let binary_ok = |oid: Oid| binary_capable(oid, &types, &composite_members, 0);
     let portable =
         |oid: Oid| binary_ok(oid) && no_embedded_user_oids(oid, &types, &composite_members, 0);
-    let rows = client.query(include_str!("tables.sql"), &[]).await?;
+    let rows = client.query_typed(include_str!("tables.sql"), &[]).await?;
     Ok(rows
         .iter()
         .map(|r| {
