@@ -203,6 +203,42 @@ fn an_untouched_copy_matches() {
 }
 
 #[test]
+fn many_small_tables_read_back_to_back_are_each_counted_as_their_own() {
+    // A verify session asks for the next small tables before the answers to the ones
+    // before have come: every answer must still be credited to its own table.
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_many");
+    let tables: String = (1..=40)
+        .map(|n| {
+            format!(
+                "CREATE TABLE m{n:02} (id int PRIMARY KEY, note text);
+                 INSERT INTO m{n:02} SELECT g, 'm{n}-' || g FROM generate_series(1, {}) g;",
+                10 + n
+            )
+        })
+        .collect();
+    source.psql(&tables);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "none"], 0);
+    target.psql("UPDATE m23 SET note = 'changed' WHERE id = 5; DELETE FROM m31 WHERE id = 7");
+    for level in ["count", "checksum"] {
+        let (report, stdout) = verify(&source, &target, &["--jobs", "1", "--level", level], 3);
+        let expected: &[&str] = match level {
+            "count" => &["table public.m31"],
+            _ => &["table public.m23", "table public.m31"],
+        };
+        assert_eq!(differences(&report), expected, "{stdout}");
+        for n in 1..=40 {
+            let t = table(&report, &format!("m{n:02}"));
+            assert_eq!(t["source"]["rows"], 10 + n, "{t}");
+            let target_rows = if n == 31 { 9 + n } else { 10 + n };
+            assert_eq!(t["target"]["rows"], target_rows, "{t}");
+        }
+    }
+}
+
+#[test]
 fn one_changed_value_is_found() {
     corrupt_and_verify(
         "v_value",

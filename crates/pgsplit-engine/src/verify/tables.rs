@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use tokio::task::JoinSet;
 use tokio_postgres::Client;
 
@@ -193,7 +195,7 @@ pub async fn read_rows(
             .map(|p| format!(" WHERE {p}"))
             .unwrap_or_default();
         let row = client
-            .query_one(
+            .query_typed_one(
                 &format!(
                     "SELECT count(*) FROM ONLY {}{filter}",
                     spec.table.qualified()
@@ -331,81 +333,112 @@ async fn worker(
         None => snapshot::begin_read_only(&conn.client).await,
     };
     begun.map_err(|e| VerifyError::db(&conn.server, "start a read-only snapshot", e))?;
+    // Reads sent on this session whose answers are still coming, in the order sent: the
+    // server runs them one after the other without waiting for the client.
+    let mut reads = FuturesOrdered::new();
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return Ok(());
+        while reads.len() < READS_IN_FLIGHT && !shared.stop.load(Ordering::Relaxed) {
+            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            // A large read holds up what is sent after it: those wait for an idle session.
+            let small = |item: &Item| item.estimated_bytes < PIPELINED_BELOW_BYTES;
+            if !reads.is_empty() && !queue.front().is_some_and(small) {
+                break;
+            }
+            let Some(item) = queue.pop_front() else {
+                break;
+            };
+            reads.push_back(read_item(side, &conn, item, shared));
         }
-        let Some(item) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
-            return Ok(());
-        };
-        let plan = &shared.plans[item.table];
-        let spec = CopySpec {
-            table: &plan.source,
-            format: plan.source.format,
-            predicate: pgsplit_copy::chunk::with_filter(
-                &item.chunk,
-                (side == Side::Source)
-                    .then_some(plan.row_filter.as_deref())
-                    .flatten(),
-            ),
-            guard: false,
-        };
-        let counters = Arc::new(Counters::default());
-        let label = match item.chunk {
-            Chunk::Whole => format!("verify {} ({})", plan.source.display_name(), side.name()),
-            ref c => format!(
-                "verify {} [{}] ({})",
-                plan.source.display_name(),
-                c.label(),
-                side.name()
-            ),
-        };
-        let _active = shared.progress.start(
-            label,
-            Some(Arc::clone(&counters)),
-            item.estimated_bytes.max(0) as u64,
-        );
-        let started = Instant::now();
-        let (rows, digest) = read_rows(&conn.client, &spec, shared.level, &counters)
-            .await
-            .map_err(|source| VerifyError::Read {
-                server: conn.server.clone(),
-                table: plan.source.display_name(),
-                chunk: match &item.chunk {
-                    Chunk::Whole => String::new(),
-                    c => format!(" [{}]", c.label()),
-                },
-                source,
-            })?;
-        let read = counters.bytes.load(Ordering::Relaxed);
-        // A count reads no bytes through here: credit the chunk's estimated size.
-        let credited = if read > 0 {
-            read
-        } else {
-            item.estimated_bytes.max(0) as u64
-        };
-        let copied = &shared.progress.copied;
-        copied.bytes.fetch_add(credited, Ordering::Relaxed);
-        copied.rows.fetch_add(rows, Ordering::Relaxed);
-        let mut tally = shared.tallies[item.table]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let sums = match side {
-            Side::Source => &mut tally.source,
-            Side::Target => &mut tally.target,
-        };
-        sums.rows += rows;
-        sums.chunks += 1;
-        if let Some(d) = digest {
-            sums.digest.get_or_insert(Digest::ZERO).combine(&d);
-        }
-        tally.started = Some(tally.started.map_or(started, |s| s.min(started)));
-        tally.finished = Some(Instant::now());
-        tally.remaining -= 1;
-        if tally.remaining == 0 {
-            shared.progress.tables_done.fetch_add(1, Ordering::Relaxed);
+        match reads.next().await {
+            Some(read) => read?,
+            None => return Ok(()),
         }
     }
+}
+
+/// Small tables (or chunks) a verify session has asked for before the answers to the ones
+/// before came, at most: a round trip per several tables instead of one each, which a
+/// distant server with many tables makes count.
+const READS_IN_FLIGHT: usize = 16;
+
+/// Reads of items estimated below this size may be sent before the previous answers.
+const PIPELINED_BELOW_BYTES: i64 = 1024 * 1024;
+
+/// Reads one side of one item and adds it to its table's tally.
+async fn read_item(
+    side: Side,
+    conn: &Connection,
+    item: Item,
+    shared: &Shared,
+) -> Result<(), VerifyError> {
+    let plan = &shared.plans[item.table];
+    let spec = CopySpec {
+        table: &plan.source,
+        format: plan.source.format,
+        predicate: pgsplit_copy::chunk::with_filter(
+            &item.chunk,
+            (side == Side::Source)
+                .then_some(plan.row_filter.as_deref())
+                .flatten(),
+        ),
+        guard: false,
+    };
+    let counters = Arc::new(Counters::default());
+    let label = match item.chunk {
+        Chunk::Whole => format!("verify {} ({})", plan.source.display_name(), side.name()),
+        ref c => format!(
+            "verify {} [{}] ({})",
+            plan.source.display_name(),
+            c.label(),
+            side.name()
+        ),
+    };
+    let _active = shared.progress.start(
+        label,
+        Some(Arc::clone(&counters)),
+        item.estimated_bytes.max(0) as u64,
+    );
+    let started = Instant::now();
+    let (rows, digest) = read_rows(&conn.client, &spec, shared.level, &counters)
+        .await
+        .map_err(|source| VerifyError::Read {
+            server: conn.server.clone(),
+            table: plan.source.display_name(),
+            chunk: match &item.chunk {
+                Chunk::Whole => String::new(),
+                c => format!(" [{}]", c.label()),
+            },
+            source,
+        })?;
+    let read = counters.bytes.load(Ordering::Relaxed);
+    // A count reads no bytes through here: credit the chunk's estimated size.
+    let credited = if read > 0 {
+        read
+    } else {
+        item.estimated_bytes.max(0) as u64
+    };
+    let copied = &shared.progress.copied;
+    copied.bytes.fetch_add(credited, Ordering::Relaxed);
+    copied.rows.fetch_add(rows, Ordering::Relaxed);
+    let mut tally = shared.tallies[item.table]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let sums = match side {
+        Side::Source => &mut tally.source,
+        Side::Target => &mut tally.target,
+    };
+    sums.rows += rows;
+    sums.chunks += 1;
+    if let Some(d) = digest {
+        sums.digest.get_or_insert(Digest::ZERO).combine(&d);
+    }
+    tally.started = Some(tally.started.map_or(started, |s| s.min(started)));
+    tally.finished = Some(Instant::now());
+    tally.remaining -= 1;
+    if tally.remaining == 0 {
+        shared.progress.tables_done.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 fn verdict(plan: &TablePlan, tally: &Tally) -> TableVerification {
