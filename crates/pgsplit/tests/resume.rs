@@ -296,15 +296,7 @@ fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
     // new sessions (and the loads in flight redone), none lost, none twice.
     let cluster = testing::shared();
     let source = cluster.create_db("ahead_src");
-    let tables: String = (1..=40)
-        .map(|n| {
-            format!(
-                "CREATE TABLE s{n:02} (id int PRIMARY KEY, note text);
-                 INSERT INTO s{n:02} SELECT g, 'n{n}-' || g FROM generate_series(1, {}) g;",
-                100 + n
-            )
-        })
-        .collect();
+    let tables = small_tables_sql("s", 40, 100);
     source.psql(&tables);
     let target = adopt(cluster, "ahead_copy");
     let run = Run::new(&source, &cluster.url(&target.name));

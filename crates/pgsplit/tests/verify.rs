@@ -208,15 +208,7 @@ fn many_small_tables_read_back_to_back_are_each_counted_as_their_own() {
     // before have come: every answer must still be credited to its own table.
     let cluster = testing::shared();
     let source = cluster.create_db("v_many");
-    let tables: String = (1..=40)
-        .map(|n| {
-            format!(
-                "CREATE TABLE m{n:02} (id int PRIMARY KEY, note text);
-                 INSERT INTO m{n:02} SELECT g, 'm{n}-' || g FROM generate_series(1, {}) g;",
-                10 + n
-            )
-        })
-        .collect();
+    let tables = small_tables_sql("m", 40, 10);
     source.psql(&tables);
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);

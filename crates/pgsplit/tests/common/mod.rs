@@ -24,6 +24,21 @@ pub fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// SQL for `count` small tables `{prefix}01`, `{prefix}02`, …: table n has `base + n`
+/// rows `(id, note)`, so that each table's count is its own.
+pub fn small_tables_sql(prefix: &str, count: u32, base: u32) -> String {
+    (1..=count)
+        .map(|n| {
+            format!(
+                "CREATE TABLE {prefix}{n:02} (id int PRIMARY KEY, note text);
+                 INSERT INTO {prefix}{n:02} SELECT g, '{prefix}{n}-' || g
+                   FROM generate_series(1, {}) g;",
+                base + n
+            )
+        })
+        .collect()
+}
+
 pub fn write_mapping(dir: &tempfile::TempDir, body: &str) -> String {
     let path = dir.path().join("mapping.txt");
     std::fs::write(&path, body).expect("write mapping");
