@@ -411,6 +411,34 @@ fn a_big_table_is_read_back_in_pieces_and_a_difference_is_found() {
 }
 
 #[test]
+fn small_tables_read_back_together_are_each_checked_as_their_own() {
+    // Read-backs of small tables share a session, their statements sent together: each
+    // answer must still be credited to its own table.
+    let cluster = testing::shared();
+    let source = cluster.create_db("together_src");
+    source.psql(&small_tables_sql("r", 40, 10));
+    let copied = format!("{}_copy", source.name);
+    let target = adopt(cluster, &copied);
+    run_copy(&source, &copied, &["--schema-only"], 0);
+    // A column that pads what it receives: that table's rows read back differently.
+    target.psql("ALTER TABLE r23 ALTER COLUMN note TYPE char(12)");
+    let report = run_copy(
+        &source,
+        &copied,
+        &["--data-only", "--verify", "checksum", "--index-jobs", "1"],
+        3,
+    );
+    let tables = report["lines"][0]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 40, "{report}");
+    for t in tables {
+        let n: u64 = t["name"].as_str().unwrap()[1..].parse().unwrap();
+        let v = &t["verification"];
+        assert_eq!(v["target_rows"], 10 + n, "{t}");
+        assert_eq!(v["matches"], n != 23, "{t}");
+    }
+}
+
+#[test]
 fn non_empty_target_is_refused_unless_clean() {
     let cluster = testing::shared();
     let source = cluster.create_db("clean_src");

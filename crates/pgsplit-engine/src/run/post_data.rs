@@ -57,6 +57,8 @@ const PARALLEL_INDEX_BUILDS: &str = "RESET max_parallel_maintenance_workers";
 pub const BATCH_MAX: usize = 32;
 /// Tables below this size have their short statements batched.
 pub const BATCH_BELOW_BYTES: i64 = 1024 * 1024;
+/// Short reads ([`PostTask::pipelined`]) sent on one session together, at most.
+const READS_TOGETHER_MAX: usize = 16;
 /// How far into the ready queue the scheduler looks for a task whose tables are free.
 const SCAN_WINDOW: usize = 256;
 
@@ -83,6 +85,9 @@ pub struct PostTask {
     pub background: bool,
     /// No other task waits for it (a read-back, which locks nothing others need).
     pub detached: bool,
+    /// A short read: it may be sent on a session together with other such reads, whose
+    /// answers then come one after the other (one round trip for all of them).
+    pub pipelined: bool,
     pub work: TaskFn,
     /// Set when the task may run in a batch with other ready ones instead of `work`.
     pub batch: Option<BatchPart>,
@@ -177,6 +182,7 @@ pub async fn run(
     }
 
     let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
+    let pipelined: Vec<bool> = tasks.iter().map(|t| t.pipelined).collect();
     let mut claims = Claims::new(&tasks);
     let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
     let mut parts: Vec<Option<BatchPart>> = Vec::with_capacity(n);
@@ -215,10 +221,23 @@ pub async fn run(
                 break;
             };
             let mut members = vec![first];
-            if parts[first].is_some() && claims.may_join(first, &[]) {
-                // What is ready is shared out among the free sessions.
+            // What is ready is shared out among the free sessions.
+            let fair_share = |limit: usize| {
                 let free = jobs - running.len();
-                let cap = (1 + queue.len(background_allowed) / free).min(BATCH_MAX);
+                (1 + queue.len(background_allowed) / free).min(limit)
+            };
+            if pipelined[first] {
+                let cap = fair_share(READS_TOGETHER_MAX);
+                while members.len() < cap {
+                    let Some(j) =
+                        queue.take(background_allowed, |j| pipelined[j] && claims.may_start(j))
+                    else {
+                        break;
+                    };
+                    members.push(j);
+                }
+            } else if parts[first].is_some() && claims.may_join(first, &[]) {
+                let cap = fair_share(BATCH_MAX);
                 let mut mine = claims.touches[first].clone();
                 while members.len() < cap {
                     let Some(j) = queue.take(background_allowed, |j| {
@@ -235,6 +254,13 @@ pub async fn run(
                 parts[only] = None;
                 let (label, work) = works[only].take().expect("each task runs once");
                 Job::Single(label, work)
+            } else if pipelined[first] {
+                Job::Reads(
+                    members
+                        .iter()
+                        .map(|&j| works[j].take().expect("each task runs once"))
+                        .collect(),
+                )
             } else {
                 Job::Batch(
                     members
@@ -354,10 +380,12 @@ pub async fn run(
     Ok(())
 }
 
-/// What one session runs at a time: a task, or a batch of ready tasks.
+/// What one session runs at a time: a task, a batch of ready tasks, or short reads sent
+/// together.
 enum Job {
     Single(String, TaskFn),
     Batch(Vec<(String, TaskFn, BatchPart)>),
+    Reads(Vec<(String, TaskFn)>),
 }
 
 impl Job {
@@ -365,6 +393,7 @@ impl Job {
         match self {
             Job::Single(label, _) => label.clone(),
             Job::Batch(members) => format!("{} statements ({}, …)", members.len(), members[0].0),
+            Job::Reads(members) => format!("{} reads ({}, …)", members.len(), members[0].0),
         }
     }
 
@@ -372,6 +401,13 @@ impl Job {
         let members = match self {
             Job::Single(_, work) => return work(Arc::clone(client)).await,
             Job::Batch(members) => members,
+            Job::Reads(members) => {
+                // Polled together, their statements go out at once on the session.
+                let reads = members
+                    .into_iter()
+                    .map(|(_, work)| work(Arc::clone(client)));
+                return futures::future::try_join_all(reads).await.map(drop);
+            }
         };
         let sql: Vec<&str> = members.iter().map(|(_, _, part)| &*part.sql).collect();
         match client.batch_execute(&sql.join("\n;\n")).await {
@@ -553,6 +589,7 @@ mod tests {
             after: Vec::new(),
             background: false,
             detached: false,
+            pipelined: false,
             batch: None,
             work: Box::new(move |client: Arc<Client>| {
                 Box::pin(async move {
@@ -586,6 +623,7 @@ mod tests {
             after: Vec::new(),
             background: false,
             detached: false,
+            pipelined: false,
             batch: Some(BatchPart {
                 sql: text.as_str().into(),
                 committed: Box::new(move || {
@@ -769,6 +807,7 @@ mod tests {
             after: Vec::new(),
             background: false,
             detached: false,
+            pipelined: false,
             batch: None,
             work: Box::new(|_| Box::pin(async { Ok(()) })),
         };

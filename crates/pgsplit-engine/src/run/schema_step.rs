@@ -343,6 +343,7 @@ pub fn post_tasks(
                 .collect(),
             background: false,
             detached: false,
+            pipelined: false,
             batch,
             work: Box::new(move |client| {
                 Box::pin(async move {
@@ -384,6 +385,7 @@ pub fn post_tasks(
                 after: Vec::new(),
                 background: true,
                 detached: false,
+                pipelined: false,
                 batch,
                 work: Box::new(move |client| {
                     Box::pin(async move {

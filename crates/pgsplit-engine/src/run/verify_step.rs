@@ -25,6 +25,10 @@ const VERIFY_PHASE: u8 = 3;
 /// long single-session tail.
 const READ_BACK_PIECE_BYTES: i64 = 16 * 1024 * 1024;
 
+/// Read-backs of tables below this size may share a session with others at once
+/// ([`PostTask::pipelined`]).
+const PIPELINED_BELOW_BYTES: i64 = 1024 * 1024;
+
 pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 
 /// Counts and hashes what the target holds for one table, the same way the copy did
@@ -122,6 +126,7 @@ pub fn add_tasks(
                 after: Vec::new(),
                 background: false,
                 detached: true,
+                pipelined: !read_back || table.bytes < PIPELINED_BELOW_BYTES,
                 batch: None,
                 work: Box::new(move |client| {
                     Box::pin(async move {
