@@ -336,17 +336,20 @@ async fn worker(
     // Reads sent on this session whose answers are still coming, in the order sent: the
     // server runs them one after the other without waiting for the client.
     let mut reads = FuturesOrdered::new();
+    // Only small reads go together: a large one holds up what is sent after it, which
+    // another session could read meanwhile. (The queue is largest first.)
+    let small = |item: &Item| item.estimated_bytes < PIPELINED_BELOW_BYTES;
+    let mut all_small = true;
     loop {
         while reads.len() < READS_IN_FLIGHT && !shared.stop.load(Ordering::Relaxed) {
             let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-            // A large read holds up what is sent after it: those wait for an idle session.
-            let small = |item: &Item| item.estimated_bytes < PIPELINED_BELOW_BYTES;
-            if !reads.is_empty() && !queue.front().is_some_and(small) {
+            if !reads.is_empty() && !(all_small && queue.front().is_some_and(small)) {
                 break;
             }
             let Some(item) = queue.pop_front() else {
                 break;
             };
+            all_small = small(&item);
             reads.push_back(read_item(side, &conn, item, shared));
         }
         match reads.next().await {
