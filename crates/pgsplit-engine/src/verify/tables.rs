@@ -343,7 +343,8 @@ async fn worker(
     loop {
         while reads.len() < READS_IN_FLIGHT && !shared.stop.load(Ordering::Relaxed) {
             let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-            if !reads.is_empty() && !(all_small && queue.front().is_some_and(small)) {
+            let joins = all_small && queue.front().is_some_and(small);
+            if !reads.is_empty() && !joins {
                 break;
             }
             let Some(item) = queue.pop_front() else {
