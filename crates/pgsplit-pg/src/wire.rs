@@ -408,6 +408,11 @@ impl WireConn {
         Ok(())
     }
 
+    /// Bytes of statements added by [`queue_query`](Self::queue_query), not yet sent.
+    pub fn queued_bytes(&self) -> usize {
+        self.write.len()
+    }
+
     /// Sends the statements [`queue_query`](Self::queue_query) added.
     pub async fn send_queued(&mut self) -> Result<(), WireError> {
         self.flush().await

@@ -805,7 +805,9 @@ async fn next(
 }
 
 /// The queries are sent unprepared (`query_typed`): one round trip each instead of two,
-/// which a distant server makes count.
+/// which a distant server makes count. Their result columns must be of built-in types:
+/// tokio-postgres 0.7 looks up any other type while the rows are still arriving, and
+/// that lookup's answer waits behind them (it can hang on a large result).
 const NO_PARAMS: [(i32, Type); 0] = [];
 
 impl R<'_> {

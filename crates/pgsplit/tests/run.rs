@@ -411,6 +411,33 @@ fn a_big_table_is_read_back_in_pieces_and_a_difference_is_found() {
 }
 
 #[test]
+fn wide_small_tables_are_asked_of_the_source_a_few_at_a_time() {
+    // The statements a worker sends the source ahead are capped in bytes (the source may
+    // not be reading while it waits for its rows to be read): with 200 long column
+    // names a table's COPY is ~6 kB, so only one or two go ahead at a time.
+    let cluster = testing::shared();
+    let source = cluster.create_db("wide_src");
+    let columns: Vec<String> = (1..=200)
+        .map(|c| format!("a_rather_long_column_name_{c:03} int DEFAULT {c}"))
+        .collect();
+    let tables: String = (1..=12)
+        .map(|n| {
+            format!(
+                "CREATE TABLE w{n:02} (id int PRIMARY KEY, {});
+                 INSERT INTO w{n:02} (id) SELECT g FROM generate_series(1, {n}) g;",
+                columns.join(", ")
+            )
+        })
+        .collect();
+    source.psql(&tables);
+    let copied = format!("{}_copy", source.name);
+    let target = adopt(cluster, &copied);
+    let report = run_copy(&source, &copied, &["--verify", "checksum"], 0);
+    assert_eq!(report["lines"][0]["tables"].as_array().unwrap().len(), 12);
+    assert_same_rows(&source, &target);
+}
+
+#[test]
 fn small_tables_read_back_together_are_each_checked_as_their_own() {
     // Read-backs of small tables share a session, their statements sent together: each
     // answer must still be credited to its own table.

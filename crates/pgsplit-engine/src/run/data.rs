@@ -417,6 +417,10 @@ const IN_FLIGHT_MAX: usize = 16;
 /// one each, which is what a distant source with many tables waits for.
 const SOURCE_AHEAD_MAX: usize = 16;
 
+/// Bytes of statements sent to the source at once, at most (beyond the one table's that
+/// an idle source is sent in any case): far below what a connection buffers.
+const SOURCE_AHEAD_BYTES: usize = 16 * 1024;
+
 /// A small table's load sent to the target, its answer not read yet.
 struct InFlight {
     index: usize,
@@ -461,18 +465,26 @@ async fn send_small(
         // The tables asked for ahead are read in the current source transaction.
         while pair.ahead.len() < SOURCE_AHEAD_MAX
             && pair.source_items < ITEMS_PER_SOURCE_TRANSACTION
-            && let Some(next) = shared.take_if(|i| {
-                let item = &phase.items[i];
-                deferrable(phase, item, &phase.tables[item.table])
-            })
         {
-            let next_table = &phase.tables[phase.items[next].table];
-            let next_spec = phase.spec(next_table, &Chunk::Whole);
-            pair.source
-                .queue_query(&next_spec.source_sql())
-                .map_err(source_error)?;
-            pair.source_items += 1;
+            // The source may be blocked sending rows nobody reads yet, and then it reads
+            // no more statements: what is sent meanwhile must fit in the connection's
+            // buffers, or both sides would wait for each other.
+            let room = SOURCE_AHEAD_BYTES.saturating_sub(pair.source.queued_bytes());
+            let mut sql = String::new();
+            let Some(next) = shared.take_if(|i| {
+                let item = &phase.items[i];
+                let table = &phase.tables[item.table];
+                if !deferrable(phase, item, table) {
+                    return false;
+                }
+                sql = phase.spec(table, &Chunk::Whole).source_sql();
+                sql.len() < room
+            }) else {
+                break;
+            };
             pair.ahead.push_back(next);
+            pair.source_items += 1;
+            pair.source.queue_query(&sql).map_err(source_error)?;
         }
     }
     pair.source.send_queued().await.map_err(source_error)?;
