@@ -88,7 +88,8 @@ SOURCE_URL=$(pg_url "$SOURCE_PORT" "$DB")
 TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
 # The tools go through the proxies; the script's own resets and checks do not.
 PROXY_PIDS=()
-trap 'status=$?; kill "${PROXY_PIDS[@]}" 2>/dev/null; (exit "$status"); stop_clusters' EXIT
+# (`|| true`: a failing command would end the trap under `set -e`, servers left running.)
+trap 'status=$?; kill "${PROXY_PIDS[@]}" 2>/dev/null || true; (exit "$status"); stop_clusters' EXIT
 # delay SIDE PORT MS: starts a proxy to PORT adding MS each way; its port in $PROXY_PORT.
 delay() {
     PROXY_PORT=$(free_port)
