@@ -154,10 +154,7 @@ pub async fn forward(
     counters: &Counters,
     steps: TargetSteps<'_>,
 ) -> Result<Moved, PassError> {
-    let sent = stream(
-        source, target, spec, freeze, hash, counters, steps, true, false,
-    )
-    .await?;
+    let sent = stream(source, target, spec, freeze, hash, counters, steps, true).await?;
     settle(target, sent).await
 }
 
@@ -171,8 +168,8 @@ pub struct Sent {
 /// [`forward`] without waiting for the target's answer: the session may pass the next
 /// COPY at once, and [`settle`] reads the answers in order later, a round trip per
 /// several tables instead of one each. The target is not watched for a refusal while the
-/// rows pass: for small tables. `source_sent`: the statements that start the source's
-/// COPY ([`CopySpec::source_sql`]) were sent ahead; only their answer is read.
+/// rows pass: for small tables. The statements that start the source's COPY
+/// ([`CopySpec::source_sql`]) were sent ahead, too; only their answer is read here.
 pub async fn send(
     source: &mut WireConn,
     target: &mut WireConn,
@@ -180,20 +177,8 @@ pub async fn send(
     hash: bool,
     counters: &Counters,
     steps: TargetSteps<'_>,
-    source_sent: bool,
 ) -> Result<Sent, PassError> {
-    stream(
-        source,
-        target,
-        spec,
-        false,
-        hash,
-        counters,
-        steps,
-        false,
-        source_sent,
-    )
-    .await
+    stream(source, target, spec, false, hash, counters, steps, false).await
 }
 
 /// The target's answer to the oldest COPY [`send`] passed on this session.
@@ -221,7 +206,6 @@ async fn stream(
     counters: &Counters,
     steps: TargetSteps<'_>,
     answered: bool,
-    source_sent: bool,
 ) -> Result<Sent, PassError> {
     // The target first: unless `at_once`, if it refuses the COPY, nothing has been read
     // from the source.
@@ -235,9 +219,10 @@ async fn stream(
         target.start_copy(&copy_in).await
     }
     .map_err(PassError::Target)?;
-    let started = match source_sent {
-        true => source.copy_started().await,
-        false => source.start_copy_after_query(&spec.source_sql()).await,
+    // Unanswered passes go back to back on both sides: their source COPY was sent ahead.
+    let started = match answered {
+        true => source.start_copy_after_query(&spec.source_sql()).await,
+        false => source.copy_started().await,
     };
     match started {
         Ok(storage) if !spec.guard || storage == Some(spec.table.relfilenode.to_string()) => {}

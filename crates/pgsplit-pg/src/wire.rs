@@ -453,8 +453,8 @@ impl WireConn {
     /// it drops the data and the end of the COPY that follow (the protocol has it ignore
     /// them once a COPY failed), and the refusal is the error the pass returns.
     pub async fn send_copy_in(&mut self, sql: &str) -> Result<(), WireError> {
-        frontend::query(sql, &mut self.write)?;
-        self.flush().await
+        self.queue_query(sql)?;
+        self.send_queued().await
     }
 
     /// Passes the rest of a started COPY TO on `self` into a started COPY FROM on

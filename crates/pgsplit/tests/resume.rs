@@ -296,8 +296,7 @@ fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
     // new sessions (and the loads in flight redone), none lost, none twice.
     let cluster = testing::shared();
     let source = cluster.create_db("ahead_src");
-    let tables = small_tables_sql("s", 40, 100);
-    source.psql(&tables);
+    source.psql(&small_tables_sql("s", 40, 100));
     let target = adopt(cluster, "ahead_copy");
     let run = Run::new(&source, &cluster.url(&target.name));
     let out = run

@@ -208,8 +208,7 @@ fn many_small_tables_read_back_to_back_are_each_counted_as_their_own() {
     // before have come: every answer must still be credited to its own table.
     let cluster = testing::shared();
     let source = cluster.create_db("v_many");
-    let tables = small_tables_sql("m", 40, 10);
-    source.psql(&tables);
+    source.psql(&small_tables_sql("m", 40, 10));
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     run_copy(&source, &target_name, &["--verify", "none"], 0);

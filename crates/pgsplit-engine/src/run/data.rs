@@ -501,7 +501,6 @@ async fn send_small(
         phase.hashes(),
         counters,
         steps,
-        true,
     )
     .await
     .map_err(RunError::Copy)

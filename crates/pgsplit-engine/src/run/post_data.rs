@@ -57,8 +57,6 @@ const PARALLEL_INDEX_BUILDS: &str = "RESET max_parallel_maintenance_workers";
 pub const BATCH_MAX: usize = 32;
 /// Tables below this size have their short statements batched.
 pub const BATCH_BELOW_BYTES: i64 = 1024 * 1024;
-/// Short reads ([`PostTask::pipelined`]) sent on one session together, at most.
-const READS_TOGETHER_MAX: usize = 16;
 /// How far into the ready queue the scheduler looks for a task whose tables are free.
 const SCAN_WINDOW: usize = 256;
 
@@ -227,7 +225,7 @@ pub async fn run(
                 (1 + queue.len(background_allowed) / free).min(limit)
             };
             if pipelined[first] {
-                let cap = fair_share(READS_TOGETHER_MAX);
+                let cap = fair_share(crate::verify::tables::READS_IN_FLIGHT);
                 while members.len() < cap {
                     let Some(j) =
                         queue.take(background_allowed, |j| pipelined[j] && claims.may_start(j))

@@ -13,7 +13,7 @@ use super::options::VerifyLevel;
 use super::post_data::PostTask;
 use super::report::{ChunkReport, TableReport, Verification};
 use crate::verify::ReadError;
-use crate::verify::tables::read_rows;
+use crate::verify::tables::{PIPELINED_BELOW_BYTES, read_rows};
 
 /// Verification reads a table back once its indexes and the constraints built from
 /// them are in (those take locks a long read would hold up), beside its foreign keys and
@@ -24,10 +24,6 @@ const VERIFY_PHASE: u8 = 3;
 /// post-data session), so that the read-back of the last, largest table is not one
 /// long single-session tail.
 const READ_BACK_PIECE_BYTES: i64 = 16 * 1024 * 1024;
-
-/// Read-backs of tables below this size may share a session with others at once
-/// ([`PostTask::pipelined`]).
-const PIPELINED_BELOW_BYTES: i64 = 1024 * 1024;
 
 pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 

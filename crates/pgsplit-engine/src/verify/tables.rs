@@ -360,13 +360,13 @@ async fn worker(
     }
 }
 
-/// Small tables (or chunks) a verify session has asked for before the answers to the ones
-/// before came, at most: a round trip per several tables instead of one each, which a
-/// distant server with many tables makes count.
-const READS_IN_FLIGHT: usize = 16;
+/// Small tables (or chunks) a session asks for before the answers to the ones before
+/// came, at most (here and in a run's read-backs): a round trip per several tables
+/// instead of one each, which a distant server with many tables makes count.
+pub const READS_IN_FLIGHT: usize = 16;
 
 /// Reads of items estimated below this size may be sent before the previous answers.
-const PIPELINED_BELOW_BYTES: i64 = 1024 * 1024;
+pub const PIPELINED_BELOW_BYTES: i64 = 1024 * 1024;
 
 /// Reads one side of one item and adds it to its table's tally.
 async fn read_item(
