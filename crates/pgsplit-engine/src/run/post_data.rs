@@ -12,13 +12,15 @@
 //! then run only when no other task is ready: while every worker is copying, the target
 //! is busy with COPY, and a statistics pass would only slow the streams still running;
 //! later they fill the gaps left by the last tables (one COPY stream, then that table's
-//! chain of index builds and foreign keys, one statement at a time).
+//! chain of index builds and foreign keys, one statement at a time). A table's `ANALYZE`
+//! also waits for the other tasks that touch its table (a foreign key from a table still
+//! loading, say), as its lock would hold them up, unless no other task runs at all.
 //!
 //! While copies run, each session builds its indexes with one server process
 //! ([`SERIAL_INDEX_BUILDS`]): `--index-jobs` builds already run side by side, and
 //! PostgreSQL's parallel index build would add up to two workers to each, outnumbering
-//! the cores that the COPY streams (the longest of which decides the run) need. Once the
-//! data phase is over, a session's next task first restores the server's setting.
+//! the cores that the COPY streams (the longest of which decides the run) need. Once every
+//! table is loaded, a session's next task first restores the server's setting.
 //!
 //! Short statements of small tables (their [`BatchPart`]) that are ready at the same time
 //! travel together: up to [`BATCH_MAX`] in one message, which the server runs as one
@@ -123,6 +125,9 @@ pub async fn run(
     let mut cancel_seen = false;
     let n = tasks.len();
     let mut is_loaded = vec![false; table_count];
+    // The copies are over once every table is loaded, a little before the data phase
+    // closes `loaded` (its workers still finish and disconnect).
+    let mut tables_unloaded = table_count;
     let mut unloaded_needs: Vec<usize> = tasks.iter().map(|t| t.needs_loaded.len()).collect();
     let mut waiting_on_table: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, t) in tasks.iter().enumerate() {
@@ -181,7 +186,7 @@ pub async fn run(
 
     let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
     let pipelined: Vec<bool> = tasks.iter().map(|t| t.pipelined).collect();
-    let mut claims = Claims::new(&tasks);
+    let mut claims = Claims::new(&tasks, &is_global);
     let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
     let mut parts: Vec<Option<BatchPart>> = Vec::with_capacity(n);
     for t in tasks {
@@ -214,8 +219,11 @@ pub async fn run(
 
     loop {
         while first_error.is_none() && running.len() < jobs {
-            let background_allowed = copies_winding_down || !loads_open;
-            let Some(first) = queue.take(background_allowed, |i| claims.may_start(i)) else {
+            let copies_over = !loads_open || tables_unloaded == 0;
+            let background_allowed = copies_winding_down || copies_over;
+            let idle = running.is_empty();
+            let may_start = |i| claims.may_start(i) && (idle || !claims.too_early(i));
+            let Some(first) = queue.take(background_allowed, may_start) else {
                 break;
             };
             let mut members = vec![first];
@@ -239,7 +247,9 @@ pub async fn run(
                 let mut mine = claims.touches[first].clone();
                 while members.len() < cap {
                     let Some(j) = queue.take(background_allowed, |j| {
-                        parts[j].is_some() && claims.may_join(j, &mine)
+                        parts[j].is_some()
+                            && claims.may_join(j, &mine)
+                            && (idle || !claims.too_early(j))
                     }) else {
                         break;
                     };
@@ -273,7 +283,6 @@ pub async fn run(
             };
             let mut session = pool.pop().expect("a free connection per running task");
             let progress = Arc::clone(&progress);
-            let copies_over = !loads_open;
             let cancel = cancel.clone();
             running.spawn(async move {
                 let label = job.label();
@@ -318,6 +327,7 @@ pub async fn run(
                 Some(DataEvent::WorkerIdle) => copies_winding_down = true,
                 Some(DataEvent::Loaded(t)) if t < table_count && !is_loaded[t] => {
                     is_loaded[t] = true;
+                    tables_unloaded -= 1;
                     for &i in waiting_on_table.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
                         unloaded_needs[i] -= 1;
                         if unloaded_needs[i] == 0 && deps_left[i] == 0 && !is_global[i] {
@@ -438,10 +448,15 @@ struct Claims {
     busy: Vec<u32>,
     /// Per table: a running batch touches it.
     held: Vec<bool>,
+    /// Per table: tasks touching it that are not done, background ones apart.
+    unfinished: Vec<u32>,
+    /// Per task: counted in `unfinished`.
+    counted: Vec<bool>,
+    background: Vec<bool>,
 }
 
 impl Claims {
-    fn new(tasks: &[PostTask]) -> Claims {
+    fn new(tasks: &[PostTask], is_global: &[bool]) -> Claims {
         let mut ids: HashMap<&(String, String), usize> = HashMap::new();
         let touches: Vec<Vec<usize>> = tasks
             .iter()
@@ -457,16 +472,41 @@ impl Claims {
                     .collect()
             })
             .collect();
+        let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
+        // Global tasks run after the others (and after every background one).
+        let counted: Vec<bool> = tasks
+            .iter()
+            .zip(is_global)
+            .map(|(t, &global)| !t.background && !t.detached && !global)
+            .collect();
+        let mut unfinished = vec![0; ids.len()];
+        for (i, tables) in touches.iter().enumerate() {
+            if counted[i] {
+                for &t in tables {
+                    unfinished[t] += 1;
+                }
+            }
+        }
         Claims {
             touches,
             busy: vec![0; ids.len()],
             held: vec![false; ids.len()],
+            unfinished,
+            counted,
+            background,
         }
     }
 
     /// No running batch touches the task's tables.
     fn may_start(&self, task: usize) -> bool {
         self.touches[task].iter().all(|&t| !self.held[t])
+    }
+
+    /// A background task (`ANALYZE`) whose tables other tasks still have to touch: its lock
+    /// would hold up an index build or a foreign key on them, which other work may wait
+    /// for, so it runs early only when no other task runs.
+    fn too_early(&self, task: usize) -> bool {
+        self.background[task] && self.touches[task].iter().any(|&t| self.unfinished[t] > 0)
     }
 
     /// No running task touches the task's tables, apart from the batch's own (`mine`).
@@ -489,6 +529,11 @@ impl Claims {
     fn end(&mut self, members: &[usize]) {
         let batch = members.len() > 1;
         for &i in members {
+            if std::mem::take(&mut self.counted[i]) {
+                for &t in &self.touches[i] {
+                    self.unfinished[t] -= 1;
+                }
+            }
             for &t in &self.touches[i] {
                 self.busy[t] -= 1;
                 if batch {
@@ -816,7 +861,7 @@ mod tests {
             task("c", &[]),
             task("c", &[]),
         ];
-        let mut claims = Claims::new(&tasks);
+        let mut claims = Claims::new(&tasks, &[false; 5]);
         claims.start(&[0, 1]);
         assert!(
             !claims.may_start(2),
@@ -839,6 +884,49 @@ mod tests {
         assert!(claims.may_join(4, &[]));
     }
 
+    #[test]
+    fn analyze_waits_for_the_other_tasks_on_its_table_unless_nothing_else_runs() {
+        let table = |name: &str| ("public".to_string(), name.to_string());
+        let task = |owner: Option<&str>, waits_for: &[&str], background: bool| PostTask {
+            label: String::new(),
+            owner: owner.map(table),
+            waits_for: waits_for.iter().map(|n| table(n)).collect(),
+            locks_also: Vec::new(),
+            needs_loaded: Vec::new(),
+            phase: 1,
+            after: Vec::new(),
+            background,
+            detached: false,
+            pipelined: false,
+            batch: None,
+            work: Box::new(|_| Box::pin(async { Ok(()) })),
+        };
+        let tasks = vec![
+            task(Some("customers"), &[], false),         // an index build
+            task(Some("events"), &["customers"], false), // a foreign key onto customers
+            task(Some("customers"), &[], true),          // ANALYZE customers
+            task(Some("events"), &[], true),             // ANALYZE events
+            task(Some("customers"), &[], false),         // a global task, run last
+        ];
+        let mut claims = Claims::new(&tasks, &[false, false, false, false, true]);
+        assert!(
+            claims.too_early(2),
+            "the index and the foreign key are to come"
+        );
+        assert!(claims.too_early(3), "the foreign key is to come");
+        assert!(!claims.too_early(0), "only background tasks wait");
+        claims.start(&[0]);
+        claims.end(&[0]);
+        assert!(claims.too_early(2), "the foreign key locks customers too");
+        claims.start(&[1]);
+        claims.end(&[1]);
+        assert!(
+            !claims.too_early(2),
+            "a global task does not hold ANALYZE back"
+        );
+        assert!(!claims.too_early(3));
+    }
+
     #[tokio::test]
     async fn indexes_are_built_serially_while_copies_run_and_in_parallel_after() {
         let db = pgsplit_pg::testing::shared().create_db("serial_index_builds");
@@ -858,8 +946,14 @@ mod tests {
         let table = Some(("public".to_string(), "t".to_string()));
         // A task of a table runs while the copies run; a task of no table (like setting
         // sequence values) runs after the data phase.
+        // A task waiting for the last table starts once it is loaded, before the data
+        // phase ends (its workers still disconnect): the copies are over by then.
+        let mut last_table = recorder("after the last table", table.clone(), &seen);
+        last_table.needs_loaded = vec![0];
+        last_table.phase = 1;
         let tasks = vec![
             recorder("during the copies", table, &seen),
+            last_table,
             recorder("after the copies", None, &seen),
         ];
         let mut connections = Vec::new();
@@ -883,6 +977,9 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         loaded_tx.send(DataEvent::Loaded(0)).unwrap();
+        while seen.lock().unwrap().len() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         drop(loaded_tx);
         scheduler.await.unwrap().unwrap();
 
@@ -891,6 +988,7 @@ mod tests {
             seen,
             vec![
                 ("during the copies".to_string(), "0".to_string()),
+                ("after the last table".to_string(), server_default.clone()),
                 ("after the copies".to_string(), server_default),
             ]
         );
