@@ -88,8 +88,10 @@ SOURCE_URL=$(pg_url "$SOURCE_PORT" "$DB")
 TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
 # The tools go through the proxies; the script's own resets and checks do not.
 PROXY_PIDS=()
-# (`|| true`: a failing command would end the trap under `set -e`, servers left running.)
-trap 'status=$?; kill "${PROXY_PIDS[@]}" 2>/dev/null || true; (exit "$status"); stop_clusters' EXIT
+# (Under `set -e` a failing command ends the trap, servers and data left behind: hence
+# `|| true`, and the status handed to stop_clusters rather than set again with a failing
+# `(exit "$status")`, which did that to every failed run.)
+trap 'status=$?; kill "${PROXY_PIDS[@]}" 2>/dev/null || true; stop_clusters "$status"' EXIT
 # delay SIDE PORT MS: starts a proxy to PORT adding MS each way; its port in $PROXY_PORT.
 delay() {
     PROXY_PORT=$(free_port)

@@ -105,13 +105,17 @@ stop_clusters_on_exit() {
     trap stop_clusters EXIT
     trap 'exit 130' INT TERM
 }
+# stop_clusters [STATUS]: the EXIT trap; exits with STATUS (default: the status the trap
+# was entered with).
 stop_clusters() {
-    local status=$?
+    local status=${1:-$?}
     if [ -n "$WORK" ]; then
-        log "stopping the $CLUSTERS_NAME servers, removing $WORK"
-        cluster_stop "$WORK/source"
-        cluster_stop "$WORK/target"
-        rm -rf "$WORK"
+        # `|| true` throughout: on a full disk even the log line fails, and under `set -e`
+        # that would end the trap with the servers and their data left behind.
+        log "stopping the $CLUSTERS_NAME servers, removing $WORK" || true
+        cluster_stop "$WORK/source" || true
+        cluster_stop "$WORK/target" || true
+        rm -rf "$WORK" || true
     fi
     exit "$status"
 }
