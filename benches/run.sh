@@ -83,6 +83,12 @@ LOG_DIR=$RESULTS_DIR/$STAMP-$DATASET.logs
 mkdir -p "$LOG_DIR"
 
 WORK=$(make_temp_dir pgsplit-bench)
+# Both servers, their WAL and pg_dump's directory: ~30 GB at --scale 4 (measured). A
+# server that runs out of disk mid-run crashes, and every later tool fails.
+NEED_MB=$(awk -v s="$SCALE" -v t="$TENANTS" 'BEGIN { print (t > 0 ? 2048 : int(7500 * s) + 2048) }')
+FREE_MB=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+[ "$FREE_MB" -ge "$NEED_MB" ] ||
+    die "$WORK has $FREE_MB MB free; this run needs about $NEED_MB MB (set TMPDIR elsewhere)"
 bench_start_clusters "$WORK"
 SOURCE_URL=$(pg_url "$SOURCE_PORT" "$DB")
 TARGET_URL=$(pg_url "$TARGET_PORT" "$DB")
