@@ -529,7 +529,7 @@ impl Claims {
     fn end(&mut self, members: &[usize]) {
         let batch = members.len() > 1;
         for &i in members {
-            if std::mem::take(&mut self.counted[i]) {
+            if self.counted[i] {
                 for &t in &self.touches[i] {
                     self.unfinished[t] -= 1;
                 }
@@ -944,10 +944,10 @@ mod tests {
 
         let seen = Arc::new(Mutex::new(Vec::new()));
         let table = Some(("public".to_string(), "t".to_string()));
-        // A task of a table runs while the copies run; a task of no table (like setting
+        // A task of a table runs while the copies run; one waiting for the last table
+        // starts once it is loaded, before the data phase ends (its workers still
+        // disconnect), when the copies are over; a task of no table (like setting
         // sequence values) runs after the data phase.
-        // A task waiting for the last table starts once it is loaded, before the data
-        // phase ends (its workers still disconnect): the copies are over by then.
         let mut last_table = recorder("after the last table", table.clone(), &seen);
         last_table.needs_loaded = vec![0];
         last_table.phase = 1;
