@@ -43,11 +43,13 @@ impl ConnectFailure {
 
 pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailure> {
     let server = settings.to_string();
-    let config = settings.to_config();
-    let connector = tls::connector(settings).map_err(|source| ConnectFailure::Settings {
+    let failed = |source| ConnectFailure::Settings {
         server: server.clone(),
         source,
-    })?;
+    };
+    let settings = settings.for_connecting().await.map_err(failed)?;
+    let config = settings.to_config();
+    let connector = tls::connector(&settings).map_err(failed)?;
     let wrap = |source| ConnectError {
         server: server.clone(),
         source,

@@ -25,6 +25,8 @@ pub enum SettingsError {
     },
     #[error("invalid TLS material in {path}: {reason}")]
     Tls { path: PathBuf, reason: String },
+    #[error("cannot make the password: {0}")]
+    Password(String),
 }
 
 /// Connecting to a server failed. `server` is the redacted connection string.

@@ -18,5 +18,5 @@ pub mod testing;
 
 pub use connect::{ConnectFailure, Connection, cancel_query, connect};
 pub use error::{ConnectError, SettingsError, cause_chain};
-pub use secret::{Secret, redact_text};
+pub use secret::{PasswordSource, Secret, redact_text};
 pub use settings::{ConnSettings, Environment, Host, SslMode};

@@ -1,6 +1,11 @@
-//! Secrets that never print, and redaction of free text that may hold one.
+//! Secrets that never print, passwords made anew for each connection, and redaction of
+//! free text that may hold a secret.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 /// A password or token. `Debug` and `Display` print `***`; the value is only reachable
 /// through [`Secret::expose`], which makes every use easy to audit.
@@ -26,6 +31,34 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
+    }
+}
+
+type MakePassword = dyn Fn() -> BoxFuture<'static, Result<Secret, String>> + Send + Sync;
+
+/// Makes the password when a connection is opened, for passwords that expire: an RDS IAM
+/// token is valid for 15 minutes, and a run opens connections for longer than that.
+/// Its error is a message that names no secret.
+#[derive(Clone)]
+pub struct PasswordSource(Arc<MakePassword>);
+
+impl PasswordSource {
+    pub fn new<F, Fut>(make: F) -> PasswordSource
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Secret, String>> + Send + 'static,
+    {
+        PasswordSource(Arc::new(move || Box::pin(make())))
+    }
+
+    pub async fn password(&self) -> Result<Secret, String> {
+        (self.0)().await
+    }
+}
+
+impl fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordSource")
     }
 }
 

@@ -1,6 +1,7 @@
 //! Connection settings from a URL (`postgres://…`) or a libpq `key=value` string, with
 //! the defaults libpq takes from `PG*` variables and `~/.pgpass`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::SettingsError;
 use crate::pgpass;
-use crate::secret::{Secret, redact_text};
+use crate::secret::{PasswordSource, Secret, redact_text};
 
 /// The parameters pgsplit understands, as libpq names them.
 const KNOWN_PARAMS: &[&str] = &[
@@ -165,6 +166,9 @@ pub struct ConnSettings {
     pub application_name: String,
     pub options: Option<String>,
     pub keepalives: bool,
+    /// When set, every new connection takes its password from here instead of
+    /// `password` (which then holds the last one made, for checks before a run).
+    pub password_source: Option<PasswordSource>,
 }
 
 impl ConnSettings {
@@ -253,6 +257,7 @@ impl ConnSettings {
                 .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.to_string()),
             options: param("options", "PGOPTIONS"),
             keepalives,
+            password_source: None,
         };
 
         if settings.password.is_none() {
@@ -264,6 +269,19 @@ impl ConnSettings {
             }
         }
         Ok(settings)
+    }
+
+    /// The settings to open a connection with: with a [`PasswordSource`], a copy holding
+    /// a password made now.
+    pub async fn for_connecting(&self) -> Result<Cow<'_, ConnSettings>, SettingsError> {
+        let Some(source) = &self.password_source else {
+            return Ok(Cow::Borrowed(self));
+        };
+        let password = source.password().await.map_err(SettingsError::Password)?;
+        Ok(Cow::Owned(ConnSettings {
+            password: Some(password),
+            ..self.clone()
+        }))
     }
 
     /// The first host and port, for messages and `.pgpass`.

@@ -178,6 +178,7 @@ pub struct WireConn {
 impl WireConn {
     /// Connects to the first of the settings' hosts that answers, as libpq does.
     pub async fn connect(settings: &ConnSettings) -> Result<WireConn, WireError> {
+        let settings = &*settings.for_connecting().await?;
         let mut last = None;
         for (host, port) in &settings.hosts {
             let attempt = async {

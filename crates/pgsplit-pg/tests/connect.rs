@@ -1,13 +1,16 @@
 #![allow(clippy::print_stdout)]
 //! Connections against real servers started by the harness: plain, TLS in every
-//! verifying mode, SCRAM passwords from PGPASSWORD and .pgpass, and cluster clean-up.
+//! verifying mode, SCRAM passwords from PGPASSWORD and .pgpass, passwords made at each
+//! connection, and cluster clean-up.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgsplit_pg::testing::{self, Cluster, ClusterOptions, ServerTls};
 use pgsplit_pg::wire::WireConn;
-use pgsplit_pg::{ConnSettings, Environment, connect};
+use pgsplit_pg::{ConnSettings, Environment, PasswordSource, Secret, connect};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 fn env(pairs: &[(&str, &str)]) -> Environment {
@@ -188,20 +191,27 @@ async fn tls_modes_check_what_they_promise() {
     assert_eq!(source.psql(fingerprint), target.psql(fingerprint));
 }
 
+/// A role that logs in with SCRAM and `password` (an SQL literal); its URL without one.
+fn scram_role(db: &testing::TestDb<'_>, password: &str) -> (String, String) {
+    let role = format!("{}_user", db.name);
+    db.psql(&format!(
+        "CREATE ROLE \"{role}\" LOGIN PASSWORD {password} IN ROLE {}",
+        testing::PASSWORD_ROLE
+    ));
+    let url = format!(
+        "postgres://{role}@127.0.0.1:{}/{}?sslmode=disable",
+        testing::shared().port(),
+        db.name
+    );
+    (role, url)
+}
+
 #[tokio::test]
 async fn scram_password_from_environment_and_pgpass() {
     let cluster = testing::shared();
     let db = cluster.create_db("scram");
-    let role = format!("{}_user", db.name);
     let password = "S3cr:et\\pw";
-    db.psql(&format!(
-        "CREATE ROLE \"{role}\" LOGIN PASSWORD 'S3cr:et\\pw' IN ROLE password_users"
-    ));
-    let base = format!(
-        "postgres://{role}@127.0.0.1:{}/{}?sslmode=disable",
-        cluster.port(),
-        db.name
-    );
+    let (role, base) = scram_role(&db, "'S3cr:et\\pw'");
 
     // No password anywhere: the server demands one.
     let settings = ConnSettings::parse_with(&base, &env(&[])).unwrap();
@@ -268,6 +278,59 @@ async fn scram_password_from_environment_and_pgpass() {
     };
     let settings = ConnSettings::parse_with(&base, &with_home).unwrap();
     connect(&settings).await.expect("~/.pgpass works");
+    db.psql(&format!("DROP ROLE \"{role}\""));
+}
+
+/// An expiring password (an RDS IAM token) is made again for every connection: the
+/// source is asked each time, and what it gives is what the server checks.
+#[tokio::test]
+async fn password_source_is_asked_at_each_connection() {
+    let db = testing::shared().create_db("fresh_pw");
+    let (role, url) = scram_role(&db, "'token-1'");
+    let asked = Arc::new(AtomicUsize::new(0));
+    let mut settings = ConnSettings::parse_with(&url, &env(&[])).unwrap();
+    // What a run starts with: the first token, then a source for every later connection.
+    settings.password = Some(Secret::new("token-1"));
+    let counter = Arc::clone(&asked);
+    settings.password_source = Some(PasswordSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move { Ok(Secret::new(format!("token-{}", n.min(2)))) }
+    }));
+
+    // First connection of each kind: the source gives token-1, then token-2.
+    connect(&settings).await.expect("token-1 works");
+    let err = WireConn::connect(&settings)
+        .await
+        .err()
+        .expect("token-2 is not the password yet");
+    assert_eq!(err.code(), Some("28P01"), "{err}");
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+
+    // The password changes on the server (a new token): new connections use the new one,
+    // though the settings still hold the first.
+    db.psql(&format!("ALTER ROLE \"{role}\" PASSWORD 'token-2'"));
+    connect(&settings).await.expect("token-2 works");
+    WireConn::connect(&settings)
+        .await
+        .expect("token-2 works for the data path");
+    assert_eq!(asked.load(Ordering::SeqCst), 4);
+
+    // A source that fails: its message, nothing of a secret.
+    settings.password_source = Some(PasswordSource::new(|| async {
+        Err("no credentials in the chain".to_string())
+    }));
+    let err = connect(&settings).await.err().expect("no password");
+    let text = format!("{err:#}");
+    assert!(text.contains("no credentials in the chain"), "{text}");
+    assert!(!text.contains("token-"), "{text}");
+    let err = WireConn::connect(&settings)
+        .await
+        .err()
+        .expect("no password");
+    assert!(
+        format!("{err:#}").contains("no credentials in the chain"),
+        "{err:#}"
+    );
     db.psql(&format!("DROP ROLE \"{role}\""));
 }
 

@@ -110,11 +110,13 @@ fn run(cli: Cli) -> ExitCode {
             Command::Plan(args) => plan_cmd::run(args, &printer, &cli.iam).await,
             Command::Run(args) => run_cmd::run(args, &printer, show_progress, &cli.iam).await,
             Command::Verify(args) => verify_cmd::run(args, &printer, show_progress, &cli.iam).await,
-            Command::Schema(args) => schema_cmd::run(args).await.map(|code| match code {
-                0 => ExitCode::Success,
-                2 => ExitCode::Usage,
-                _ => ExitCode::Failure,
-            }),
+            Command::Schema(args) => schema_cmd::run(args, &cli.iam)
+                .await
+                .map(|code| match code {
+                    0 => ExitCode::Success,
+                    2 => ExitCode::Usage,
+                    _ => ExitCode::Failure,
+                }),
             Command::Rds(args) => rds::run(*args).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,

@@ -33,8 +33,9 @@ pub struct SchemaArgs {
     pub no_acl: bool,
 }
 
-pub async fn run(args: SchemaArgs) -> anyhow::Result<i32> {
-    let settings = ConnSettings::parse(&args.url).context("source URL")?;
+pub async fn run(args: SchemaArgs, iam: &crate::iam::IamArgs) -> anyhow::Result<i32> {
+    let mut settings = ConnSettings::parse(&args.url).context("source URL")?;
+    crate::iam::apply_to(&mut settings, iam).await?;
     let conn = pgsplit_pg::connect(&settings).await?;
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
