@@ -303,6 +303,9 @@ fn render(report: &RunReport) -> String {
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
         }
+        for s in &line.skipped_settings {
+            let _ = writeln!(out, "  skipped {s}");
+        }
         if let Some(note) = &line.note {
             let _ = writeln!(out, "  {note}");
         }

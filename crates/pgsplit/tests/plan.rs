@@ -181,7 +181,10 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
          CREATE TABLE t (id int); ALTER TABLE t OWNER TO \"owner_{suffix}\";
          GRANT SELECT ON t TO \"reader_{suffix}\";
          CREATE FUNCTION note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
-         CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();"
+         CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();
+         ALTER DATABASE \"{suffix}\" SET work_mem = '6MB';
+         ALTER DATABASE \"{suffix}\" SET log_min_duration_statement = 250;
+         ALTER ROLE \"owner_{suffix}\" IN DATABASE \"{suffix}\" SET work_mem = '5MB';"
     ));
     // Another server, where those roles do not exist and the role is no superuser.
     let target_cluster = Cluster::start(ClusterOptions::system()).unwrap();
@@ -266,6 +269,26 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
         stdout.contains("skipped (needs superuser): event trigger note_ddl"),
         "{stdout}"
     );
+    // Database settings: the one the role may set is set; a superuser's parameter and the
+    // setting of a role the target lacks are listed as skipped, with the server's reason.
+    assert!(
+        stdout.contains(&format!(
+            "skipped database setting work_mem of role owner_{suffix}: role \"owner_{suffix}\" does not exist"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped database setting log_min_duration_statement: permission denied"),
+        "{stdout}"
+    );
+    let settings = target_cluster
+        .psql(
+            "roles_copy",
+            "SELECT s.setrole, s.setconfig FROM pg_db_role_setting s \
+             JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = 'roles_copy'",
+        )
+        .unwrap();
+    assert_eq!(settings.trim(), "0|{work_mem=6MB}");
     source.psql(&format!(
         "DROP EVENT TRIGGER note_ddl; DROP OWNED BY \"owner_{suffix}\", \"reader_{suffix}\"; DROP ROLE \"owner_{suffix}\"; DROP ROLE \"reader_{suffix}\";"
     ));

@@ -649,3 +649,45 @@ fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
         "SELECT lo_unlink(oid) FROM pg_largeobject_metadata; DROP ROLE \"{role}\""
     ));
 }
+
+/// `ALTER DATABASE … SET` and `ALTER ROLE … IN DATABASE … SET` of the source reach the
+/// target (under its own name), list settings keeping each name, and new sessions there
+/// get them.
+#[test]
+fn the_source_database_settings_reach_the_target() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("dbset_src");
+    let role = format!("{}_app", source.name);
+    let db = &source.name;
+    source.psql(&format!(
+        "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); \
+         INSERT INTO app.t SELECT generate_series(1, 10); \
+         CREATE ROLE \"{role}\" LOGIN; \
+         ALTER DATABASE \"{db}\" SET search_path = app, \"$user\", \"Odd, Name\", public; \
+         ALTER DATABASE \"{db}\" SET work_mem = '7MB'; \
+         ALTER DATABASE \"{db}\" SET app.region = 'eu, west''s'; \
+         ALTER ROLE \"{role}\" IN DATABASE \"{db}\" SET work_mem = '9MB'"
+    ));
+    let target_name = format!("{db}_copy");
+    let target = common::adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let line = &report["lines"][0];
+    assert_eq!(line["skipped_settings"], serde_json::json!([]), "{line}");
+    let settings = "SELECT coalesce(r.rolname, '-') || ' ' || c \
+         FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) c \
+         WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         ORDER BY 1";
+    let on_source = source.psql(settings);
+    assert_eq!(on_source.lines().count(), 4, "{on_source}");
+    assert_eq!(target.psql(settings), on_source);
+    // A new session on the target runs with them.
+    assert_eq!(
+        target.psql("SHOW search_path").trim(),
+        r#"app, "$user", "Odd, Name", public"#
+    );
+    assert_eq!(
+        target.psql("SELECT current_setting('app.region')").trim(),
+        "eu, west's"
+    );
+    source.psql(&format!("DROP ROLE \"{role}\""));
+}

@@ -536,6 +536,10 @@ async fn run_line(
         seconds: (post_started.elapsed().as_secs_f64() - data_seconds).max(0.0),
     });
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
+    if options.sections != Sections::DataOnly {
+        report.skipped_settings =
+            target::apply_settings(&line.target, &source.props.settings, options.strict).await?;
+    }
     report.phases = phases;
     journal.record(&Event::Finished)?;
     Ok(())

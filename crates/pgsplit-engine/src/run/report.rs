@@ -46,6 +46,8 @@ pub struct LineReport {
     pub post_data: PostDataSummary,
     /// Objects not created because the target role may not (without `--strict`).
     pub skipped: Vec<String>,
+    /// Source database settings the target refused (without `--strict`), with the reason.
+    pub skipped_settings: Vec<String>,
     pub error: Option<String>,
     /// This line continued a stopped run.
     pub resumed: bool,
