@@ -689,5 +689,25 @@ fn the_source_database_settings_reach_the_target() {
         target.psql("SELECT current_setting('app.region')").trim(),
         "eu, west's"
     );
+    // verify compares them: equal now, then one value changed on the target.
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let verify = || pgsplit(&["verify", &mapping, "--json", "--no-progress"]);
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    target.psql(&format!(
+        "ALTER ROLE \"{role}\" IN DATABASE \"{target_name}\" SET work_mem = '10MB'"
+    ));
+    let out = verify();
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    let report: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    let differences = &report["lines"][0]["schema_differences"];
+    assert_eq!(differences.as_array().unwrap().len(), 1, "{differences}");
+    assert_eq!(
+        differences[0]["identity"],
+        format!("setting work_mem of role {role}"),
+        "{differences}"
+    );
+    assert_eq!(differences[0]["problem"], "differs", "{differences}");
     source.psql(&format!("DROP ROLE \"{role}\""));
 }

@@ -304,6 +304,15 @@ fn a_dropped_index_is_found() {
 }
 
 #[test]
+fn a_database_setting_added_on_the_target_is_found() {
+    corrupt_and_verify(
+        "v_dbset",
+        "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = %L', current_database(), '8MB'); END$$",
+        &["setting work_mem: extra on target"],
+    );
+}
+
+#[test]
 fn a_changed_definition_is_reported_with_both_texts() {
     let (source, target) = source_and_copy("v_view");
     target.psql(

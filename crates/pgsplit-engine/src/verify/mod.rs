@@ -215,8 +215,15 @@ async fn verify_line(
     let (target_catalog, target_ddl) = target_catalog?;
     found.tables = rows?;
     found.tables.extend(findings);
-    let (statements, differences) = schema::compare(&source_ddl, &target_ddl);
-    found.schema_statements = statements;
+    let (statements, mut differences) = schema::compare(&source_ddl, &target_ddl);
+    let (source_settings, target_settings) =
+        tokio::try_join!(read_settings(&source.conn), read_settings(&target.conn))?;
+    differences.extend(schema::compare_settings(
+        &source_settings,
+        &target_settings,
+        &line.target.dbname,
+    ));
+    found.schema_statements = statements + source_settings.len();
     found.schema_differences = differences;
     let mut expected_sequences = sequences::states(&source_catalog);
     if !line.selector.is_everything() {
@@ -237,6 +244,14 @@ async fn verify_line(
     let _ = source.conn.client.batch_execute("COMMIT").await;
     let _ = target.conn.client.batch_execute("COMMIT").await;
     Ok(())
+}
+
+async fn read_settings(
+    conn: &Connection,
+) -> Result<Vec<crate::db_settings::DatabaseSetting>, VerifyError> {
+    crate::db_settings::read(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the database settings", e))
 }
 
 /// Large objects of both sides, each read in its leader's snapshot. `None` when neither

@@ -5,14 +5,16 @@
 //! Left out: sequence values (`setval`), compared as values by `sequences.rs` with a
 //! clearer message. Owners and privileges are left out only when asked (`--no-owner`,
 //! `--no-acl`, as for a copy made with those options). Nothing else is: the renderer emits
-//! no database-level statement (database name, database comment, settings), so every
-//! statement it emits names an object that a faithful copy has too.
+//! no database-level statement (database name, database comment), so every statement it
+//! emits names an object that a faithful copy has too. The database's settings, which
+//! `run` copies, are compared beside them ([`compare_settings`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use pgsplit_schema::{Ddl, ObjectKind, Statement};
 
 use super::report::{SchemaDifference, SchemaProblem};
+use crate::db_settings::DatabaseSetting;
 
 /// Statement kinds that are not compared as text.
 const NOT_COMPARED: &[ObjectKind] = &[ObjectKind::SequenceSet];
@@ -63,6 +65,45 @@ pub fn compare(source: &Ddl, target: &Ddl) -> (usize, Vec<SchemaDifference>) {
         .collect();
     differences.sort_by(|x, y| (&x.identity, &x.kind).cmp(&(&y.identity, &y.kind)));
     (a.len(), differences)
+}
+
+/// The database settings of both sides, per role and name: missing on the target, extra
+/// there, or with another value; each shown as the statement that sets it on `dbname`.
+pub fn compare_settings(
+    source: &[DatabaseSetting],
+    target: &[DatabaseSetting],
+    dbname: &str,
+) -> Vec<SchemaDifference> {
+    type Key = (Option<String>, String);
+    let by_key = |settings: &[DatabaseSetting]| -> BTreeMap<Key, String> {
+        settings
+            .iter()
+            .map(|s| ((s.role.clone(), s.name.clone()), s.sql(dbname)))
+            .collect()
+    };
+    let (a, b) = (by_key(source), by_key(target));
+    let keys: BTreeSet<&Key> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let problem = match (a.get(key), b.get(key)) {
+                (Some(_), None) => SchemaProblem::MissingOnTarget,
+                (None, Some(_)) => SchemaProblem::ExtraOnTarget,
+                (Some(s), Some(t)) if s != t => SchemaProblem::Differs,
+                _ => return None,
+            };
+            let (role, name) = key;
+            Some(SchemaDifference {
+                kind: "DatabaseSetting".into(),
+                identity: match role {
+                    None => format!("setting {name}"),
+                    Some(role) => format!("setting {name} of role {role}"),
+                },
+                problem,
+                source_sql: a.get(key).cloned().into_iter().collect(),
+                target_sql: b.get(key).cloned().into_iter().collect(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
