@@ -1,7 +1,7 @@
 //! A pgsplit run: mapping → plan → (snapshot, schema, data, post-data) → verify → report.
 
 pub mod cancel;
-pub mod db_settings;
+pub mod database;
 pub mod fault;
 pub mod journal;
 pub mod mapping;

@@ -303,7 +303,7 @@ fn render(report: &RunReport) -> String {
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
         }
-        for s in &line.skipped_settings {
+        for s in &line.skipped_database {
             let _ = writeln!(out, "  skipped {s}");
         }
         if let Some(note) = &line.note {

@@ -273,12 +273,12 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
     // setting of a role the target lacks are listed as skipped, with the server's reason.
     assert!(
         stdout.contains(&format!(
-            "skipped database setting work_mem of role owner_{suffix}: role \"owner_{suffix}\" does not exist"
+            "skipped setting work_mem of role owner_{suffix}: role \"owner_{suffix}\" does not exist"
         )),
         "{stdout}"
     );
     assert!(
-        stdout.contains("skipped database setting log_min_duration_statement: permission denied"),
+        stdout.contains("skipped setting log_min_duration_statement: permission denied"),
         "{stdout}"
     );
     let settings = target_cluster

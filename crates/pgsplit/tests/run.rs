@@ -650,19 +650,25 @@ fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
     ));
 }
 
-/// `ALTER DATABASE … SET` and `ALTER ROLE … IN DATABASE … SET` of the source reach the
-/// target (under its own name), list settings keeping each name, and new sessions there
-/// get them.
+/// What the source database carries beside its objects reaches the target (under its
+/// own name): owner, privileges, comment, `ALTER DATABASE … SET` and `ALTER ROLE … IN
+/// DATABASE … SET` (list settings keeping each name); new sessions there get the
+/// settings, and `verify` compares all of it.
 #[test]
-fn the_source_database_settings_reach_the_target() {
+fn the_source_database_properties_reach_the_target() {
     let cluster = testing::shared();
     let source = cluster.create_db("dbset_src");
-    let role = format!("{}_app", source.name);
     let db = &source.name;
+    let role = format!("{db}_app");
+    let owner = format!("{db}_owner");
     source.psql(&format!(
         "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); \
          INSERT INTO app.t SELECT generate_series(1, 10); \
-         CREATE ROLE \"{role}\" LOGIN; \
+         CREATE ROLE \"{role}\" LOGIN; CREATE ROLE \"{owner}\"; \
+         ALTER DATABASE \"{db}\" OWNER TO \"{owner}\"; \
+         REVOKE CONNECT, TEMPORARY ON DATABASE \"{db}\" FROM PUBLIC; \
+         GRANT CONNECT ON DATABASE \"{db}\" TO \"{role}\"; \
+         COMMENT ON DATABASE \"{db}\" IS 'the shop''s data'; \
          ALTER DATABASE \"{db}\" SET search_path = app, \"$user\", \"Odd, Name\", public; \
          ALTER DATABASE \"{db}\" SET work_mem = '7MB'; \
          ALTER DATABASE \"{db}\" SET app.region = 'eu, west''s'; \
@@ -672,7 +678,7 @@ fn the_source_database_settings_reach_the_target() {
     let target = common::adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     let line = &report["lines"][0];
-    assert_eq!(line["skipped_settings"], serde_json::json!([]), "{line}");
+    assert_eq!(line["skipped_database"], serde_json::json!([]), "{line}");
     let settings = "SELECT coalesce(r.rolname, '-') || ' ' || c \
          FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) c \
          WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
@@ -680,7 +686,15 @@ fn the_source_database_settings_reach_the_target() {
     let on_source = source.psql(settings);
     assert_eq!(on_source.lines().count(), 4, "{on_source}");
     assert_eq!(target.psql(settings), on_source);
-    // A new session on the target runs with them.
+    let properties = "SELECT pg_get_userbyid(datdba), datacl, shobj_description(oid, 'pg_database') \
+         FROM pg_database WHERE datname = current_database()";
+    let on_source = source.psql(properties);
+    assert_eq!(
+        on_source.trim(),
+        format!("{owner}|{{{owner}=CTc/{owner},{role}=c/{owner}}}|the shop's data")
+    );
+    assert_eq!(target.psql(properties), on_source);
+    // A new session on the target runs with the settings.
     assert_eq!(
         target.psql("SHOW search_path").trim(),
         r#"app, "$user", "Odd, Name", public"#
@@ -689,25 +703,42 @@ fn the_source_database_settings_reach_the_target() {
         target.psql("SELECT current_setting('app.region')").trim(),
         "eu, west's"
     );
-    // verify compares them: equal now, then one value changed on the target.
+    // verify compares them: equal now, then changed on the target.
     let dir = tempfile::tempdir().unwrap();
     let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
     let verify = || pgsplit(&["verify", &mapping, "--json", "--no-progress"]);
     let out = verify();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     target.psql(&format!(
-        "ALTER ROLE \"{role}\" IN DATABASE \"{target_name}\" SET work_mem = '10MB'"
+        "ALTER ROLE \"{role}\" IN DATABASE \"{target_name}\" SET work_mem = '10MB'; \
+         GRANT TEMPORARY ON DATABASE \"{target_name}\" TO PUBLIC"
     ));
     let out = verify();
     assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
     let report: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
-    let differences = &report["lines"][0]["schema_differences"];
-    assert_eq!(differences.as_array().unwrap().len(), 1, "{differences}");
+    let differences: Vec<String> = report["lines"][0]["schema_differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["identity"].as_str().unwrap(),
+                d["problem"].as_str().unwrap()
+            )
+        })
+        .collect();
     assert_eq!(
-        differences[0]["identity"],
-        format!("setting work_mem of role {role}"),
-        "{differences}"
+        differences,
+        [
+            "privileges on the database differs".to_string(),
+            format!("setting work_mem of role {role} differs")
+        ]
     );
-    assert_eq!(differences[0]["problem"], "differs", "{differences}");
-    source.psql(&format!("DROP ROLE \"{role}\""));
+    for name in [db.as_str(), target_name.as_str()] {
+        source.psql(&format!("ALTER DATABASE \"{name}\" OWNER TO CURRENT_USER"));
+    }
+    source.psql(&format!(
+        "DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\"; DROP ROLE \"{owner}\""
+    ));
 }

@@ -537,8 +537,14 @@ async fn run_line(
     });
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
     if options.sections != Sections::DataOnly {
-        report.skipped_settings =
-            target::apply_settings(&line.target, &source.props.settings, options.strict).await?;
+        let statements =
+            source
+                .props
+                .level
+                .statements(&line.target.dbname, options.no_owner, options.no_acl);
+        report.skipped_database =
+            target::apply_database_level(&line.target, &statements, superuser, options.strict)
+                .await?;
     }
     report.phases = phases;
     journal.record(&Event::Finished)?;

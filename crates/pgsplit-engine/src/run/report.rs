@@ -46,8 +46,9 @@ pub struct LineReport {
     pub post_data: PostDataSummary,
     /// Objects not created because the target role may not (without `--strict`).
     pub skipped: Vec<String>,
-    /// Source database settings the target refused (without `--strict`), with the reason.
-    pub skipped_settings: Vec<String>,
+    /// Source database properties (owner, privileges, comment, settings) the target
+    /// refused (without `--strict`), each with the reason.
+    pub skipped_database: Vec<String>,
     pub error: Option<String>,
     /// This line continued a stopped run.
     pub resumed: bool,

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 use pgsplit_pg::{ConnSettings, Connection, quote};
 
 use super::error::RunError;
-use crate::db_settings::{self, DatabaseSetting};
+use crate::database::{DatabaseLevel, DatabaseStatement};
 use crate::session;
 
 /// Objects outside the system schemas (0 for a fresh database).
@@ -20,14 +20,14 @@ pub async fn user_objects(conn: &Connection) -> Result<i64, RunError> {
     Ok(row.get("user_objects"))
 }
 
-/// The source database's encoding and locale, which a created target copies, and its
-/// settings, which every target receives.
+/// The source database's encoding and locale, which a created target copies, and what
+/// else it carries (owner, privileges, comment, settings), which every target receives.
 #[derive(Clone, Debug)]
 pub struct DatabaseProps {
     pub encoding: String,
     pub collate: String,
     pub ctype: String,
-    pub settings: Vec<DatabaseSetting>,
+    pub level: DatabaseLevel,
 }
 
 impl DatabaseProps {
@@ -41,44 +41,47 @@ impl DatabaseProps {
             )
             .await
             .map_err(|e| RunError::db(&conn.server, "read the database encoding", e))?;
-        let settings = db_settings::read(&conn.client)
+        let level = DatabaseLevel::read(&conn.client)
             .await
-            .map_err(|e| RunError::db(&conn.server, "read the database settings", e))?;
+            .map_err(|e| RunError::db(&conn.server, "read the database's properties", e))?;
         Ok(DatabaseProps {
             encoding: row.get("encoding"),
             collate: row.get("lc_collate"),
             ctype: row.get("lc_ctype"),
-            settings,
+            level,
         })
     }
 }
 
-/// Gives the target database the source's settings, once its copy is complete: they
-/// apply to sessions opened from then on (a `statement_timeout` set earlier would have
-/// reached pgsplit's own). A setting the target refuses (a role it lacks, a parameter
+/// Gives the target database the source's owner, privileges, comment and settings, once
+/// its copy is complete: settings apply to sessions opened from then on (a
+/// `statement_timeout` set earlier would have reached pgsplit's own). Each statement runs
+/// in a transaction of its own. One the target refuses (a role it lacks, a parameter
 /// only a superuser may set) fails the run with `strict`, else is skipped and returned.
-pub async fn apply_settings(
+pub async fn apply_database_level(
     target: &ConnSettings,
-    settings: &[DatabaseSetting],
+    statements: &[DatabaseStatement],
+    superuser: bool,
     strict: bool,
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
-    if settings.is_empty() {
+    if statements.is_empty() {
         return Ok(skipped);
     }
     let conn = session::open(target).await?;
-    for setting in settings {
-        let sql = setting.sql(&target.dbname);
-        let Err(e) = conn.client.batch_execute(&sql).await else {
-            continue;
+    for statement in statements {
+        let reason = if statement.requires_superuser && !superuser {
+            "needs a superuser on the target".to_string()
+        } else {
+            let sql = format!("BEGIN; {}; COMMIT", statement.sql);
+            let Err(e) = conn.client.batch_execute(&sql).await else {
+                continue;
+            };
+            let _ = conn.client.batch_execute("ROLLBACK").await;
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string())
         };
-        let what = match &setting.role {
-            None => format!("database setting {}", setting.name),
-            Some(role) => format!("database setting {} of role {role}", setting.name),
-        };
-        let reason = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_string());
+        let what = &statement.identity;
         if strict {
             return Err(RunError::Refused(format!("--strict: {what}: {reason}")));
         }

@@ -23,6 +23,7 @@ use pgsplit_copy::{SourceTable, snapshot};
 use pgsplit_pg::Connection;
 use pgsplit_schema::{Catalog, Ddl, SchemaOptions};
 
+use crate::database::{DatabaseLevel, DatabaseStatement};
 use crate::mapping::{Mapping, MappingLine};
 use crate::progress::Progress;
 use crate::run::VerifyLevel;
@@ -216,14 +217,12 @@ async fn verify_line(
     found.tables = rows?;
     found.tables.extend(findings);
     let (statements, mut differences) = schema::compare(&source_ddl, &target_ddl);
-    let (source_settings, target_settings) =
-        tokio::try_join!(read_settings(&source.conn), read_settings(&target.conn))?;
-    differences.extend(schema::compare_settings(
-        &source_settings,
-        &target_settings,
-        &line.target.dbname,
-    ));
-    found.schema_statements = statements + source_settings.len();
+    let (on_source, on_target) = tokio::try_join!(
+        database_level(&source.conn, &line.target.dbname, options),
+        database_level(&target.conn, &line.target.dbname, options)
+    )?;
+    differences.extend(schema::compare_database_level(&on_source, &on_target));
+    found.schema_statements = statements + on_source.len();
     found.schema_differences = differences;
     let mut expected_sequences = sequences::states(&source_catalog);
     if !line.selector.is_everything() {
@@ -246,12 +245,16 @@ async fn verify_line(
     Ok(())
 }
 
-async fn read_settings(
+/// The statements that would give database `dbname` what the connected one carries.
+async fn database_level(
     conn: &Connection,
-) -> Result<Vec<crate::db_settings::DatabaseSetting>, VerifyError> {
-    crate::db_settings::read(&conn.client)
+    dbname: &str,
+    options: &VerifyOptions,
+) -> Result<Vec<DatabaseStatement>, VerifyError> {
+    let level = DatabaseLevel::read(&conn.client)
         .await
-        .map_err(|e| VerifyError::db(&conn.server, "read the database settings", e))
+        .map_err(|e| VerifyError::db(&conn.server, "read the database's properties", e))?;
+    Ok(level.statements(dbname, options.no_owner, options.no_acl))
 }
 
 /// Large objects of both sides, each read in its leader's snapshot. `None` when neither

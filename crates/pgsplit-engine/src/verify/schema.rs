@@ -6,15 +6,16 @@
 //! clearer message. Owners and privileges are left out only when asked (`--no-owner`,
 //! `--no-acl`, as for a copy made with those options). Nothing else is: the renderer emits
 //! no database-level statement (database name, database comment), so every statement it
-//! emits names an object that a faithful copy has too. The database's settings, which
-//! `run` copies, are compared beside them ([`compare_settings`]).
+//! emits names an object that a faithful copy has too. The database's own owner,
+//! privileges, comment and settings, which `run` copies, are compared beside them
+//! ([`compare_database_level`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use pgsplit_schema::{Ddl, ObjectKind, Statement};
 
 use super::report::{SchemaDifference, SchemaProblem};
-use crate::db_settings::DatabaseSetting;
+use crate::database::DatabaseStatement;
 
 /// Statement kinds that are not compared as text.
 const NOT_COMPARED: &[ObjectKind] = &[ObjectKind::SequenceSet];
@@ -67,40 +68,38 @@ pub fn compare(source: &Ddl, target: &Ddl) -> (usize, Vec<SchemaDifference>) {
     (a.len(), differences)
 }
 
-/// The database settings of both sides, per role and name: missing on the target, extra
-/// there, or with another value; each shown as the statement that sets it on `dbname`.
-pub fn compare_settings(
-    source: &[DatabaseSetting],
-    target: &[DatabaseSetting],
-    dbname: &str,
+/// The database-level statements of both sides (each written for the target's name),
+/// grouped by what they set: missing on the target, extra there, or different.
+pub fn compare_database_level(
+    source: &[DatabaseStatement],
+    target: &[DatabaseStatement],
 ) -> Vec<SchemaDifference> {
-    type Key = (Option<String>, String);
-    let by_key = |settings: &[DatabaseSetting]| -> BTreeMap<Key, String> {
-        settings
-            .iter()
-            .map(|s| ((s.role.clone(), s.name.clone()), s.sql(dbname)))
-            .collect()
+    let group = |statements: &[DatabaseStatement]| -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for s in statements {
+            out.entry(s.identity.clone())
+                .or_default()
+                .push(s.sql.clone());
+        }
+        out.values_mut().for_each(|v| v.sort());
+        out
     };
-    let (a, b) = (by_key(source), by_key(target));
-    let keys: BTreeSet<&Key> = a.keys().chain(b.keys()).collect();
+    let (a, b) = (group(source), group(target));
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
-        .filter_map(|key| {
-            let problem = match (a.get(key), b.get(key)) {
+        .filter_map(|identity| {
+            let problem = match (a.get(identity), b.get(identity)) {
                 (Some(_), None) => SchemaProblem::MissingOnTarget,
                 (None, Some(_)) => SchemaProblem::ExtraOnTarget,
                 (Some(s), Some(t)) if s != t => SchemaProblem::Differs,
                 _ => return None,
             };
-            let (role, name) = key;
             Some(SchemaDifference {
-                kind: "DatabaseSetting".into(),
-                identity: match role {
-                    None => format!("setting {name}"),
-                    Some(role) => format!("setting {name} of role {role}"),
-                },
+                kind: "Database".into(),
+                identity: identity.clone(),
                 problem,
-                source_sql: a.get(key).cloned().into_iter().collect(),
-                target_sql: b.get(key).cloned().into_iter().collect(),
+                source_sql: a.get(identity).cloned().unwrap_or_default(),
+                target_sql: b.get(identity).cloned().unwrap_or_default(),
             })
         })
         .collect()
