@@ -165,7 +165,15 @@ impl DatabaseSetting {
                 quote::ident(dbname)
             ),
         };
-        format!("ALTER {on} SET {} TO {value}", quote::ident(&self.name))
+        // Each part of a dotted name (`app.region`) is an identifier of its own: quoted
+        // as one, a long name would be cut at 63 bytes.
+        let name = self
+            .name
+            .split('.')
+            .map(quote::ident)
+            .collect::<Vec<_>>()
+            .join(".");
+        format!("ALTER {on} SET {name} TO {value}")
     }
 }
 
@@ -237,7 +245,7 @@ mod tests {
         );
         assert_eq!(
             setting(Some("app"), "app.greeting", "it's, fine").sql("shop"),
-            r#"ALTER ROLE "app" IN DATABASE "shop" SET "app.greeting" TO 'it''s, fine'"#
+            r#"ALTER ROLE "app" IN DATABASE "shop" SET "app"."greeting" TO 'it''s, fine'"#
         );
     }
 

@@ -69,6 +69,15 @@ pub async fn apply_database_level(
         return Ok(skipped);
     }
     let conn = session::open(target).await?;
+    // A session opened after an earlier (stopped) run applied some settings may have
+    // inherited them.
+    conn.client
+        .batch_execute(
+            "SET default_transaction_read_only = off; SET statement_timeout = 0; \
+             SET lock_timeout = 0",
+        )
+        .await
+        .map_err(|e| RunError::db(&conn.server, "set up the session", e))?;
     for statement in statements {
         let reason = if statement.requires_superuser && !superuser {
             "needs a superuser on the target".to_string()
@@ -78,8 +87,22 @@ pub async fn apply_database_level(
                 continue;
             };
             let _ = conn.client.batch_execute("ROLLBACK").await;
-            e.as_db_error()
-                .map_or_else(|| e.to_string(), |d| d.message().to_string())
+            // Refusals (privileges, a missing role or parameter, a value this server
+            // does not take) are skipped; anything else (the connection) ends the run.
+            let refused = e.as_db_error().filter(|d| {
+                let code = d.code().code();
+                ["42", "22", "55", "0L", "0P"].contains(&&code[..2])
+            });
+            match refused {
+                Some(d) => d.message().to_string(),
+                None => {
+                    return Err(RunError::db(
+                        &conn.server,
+                        &format!("set the {}", statement.identity),
+                        e,
+                    ));
+                }
+            }
         };
         let what = &statement.identity;
         if strict {

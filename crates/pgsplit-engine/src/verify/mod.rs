@@ -222,7 +222,9 @@ async fn verify_line(
         database_level(&target.conn, &line.target.dbname, options)
     )?;
     differences.extend(schema::compare_database_level(&on_source, &on_target));
-    found.schema_statements = statements + on_source.len();
+    let database_objects: std::collections::BTreeSet<&str> =
+        on_source.iter().map(|s| s.identity.as_str()).collect();
+    found.schema_statements = statements + database_objects.len();
     found.schema_differences = differences;
     let mut expected_sequences = sequences::states(&source_catalog);
     if !line.selector.is_everything() {
