@@ -64,6 +64,28 @@ impl DatabaseLevel {
         })
     }
 
+    /// The roles these properties name (owner unless `no_owner`, grantees and grantors
+    /// unless `no_acl`, roles with settings of their own), which must exist on a target.
+    pub fn roles(&self, no_owner: bool, no_acl: bool) -> Vec<String> {
+        let mut roles = Vec::new();
+        if !no_owner {
+            roles.push(self.owner.clone());
+        }
+        if !no_acl {
+            for item in self.acl.items.iter().flatten() {
+                if let Some(item) = acl::AclItem::parse(item) {
+                    roles.extend(
+                        [item.grantee, item.grantor]
+                            .into_iter()
+                            .filter(|r| !r.is_empty()),
+                    );
+                }
+            }
+        }
+        roles.extend(self.settings.iter().filter_map(|s| s.role.clone()));
+        roles
+    }
+
     /// The statements that give database `dbname` these properties, in the order they
     /// apply: owner (unless `no_owner`), privileges (unless `no_acl`), comment, settings.
     pub fn statements(&self, dbname: &str, no_owner: bool, no_acl: bool) -> Vec<DatabaseStatement> {

@@ -184,7 +184,9 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
          CREATE EVENT TRIGGER note_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();
          ALTER DATABASE \"{suffix}\" SET work_mem = '6MB';
          ALTER DATABASE \"{suffix}\" SET log_min_duration_statement = 250;
-         ALTER ROLE \"owner_{suffix}\" IN DATABASE \"{suffix}\" SET work_mem = '5MB';"
+         ALTER ROLE \"owner_{suffix}\" IN DATABASE \"{suffix}\" SET work_mem = '5MB';
+         CREATE ROLE \"setter_{suffix}\";
+         ALTER ROLE \"setter_{suffix}\" IN DATABASE \"{suffix}\" SET work_mem = '4MB';"
     ));
     // Another server, where those roles do not exist and the role is no superuser.
     let target_cluster = Cluster::start(ClusterOptions::system()).unwrap();
@@ -214,6 +216,8 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
         roles.contains(&format!("owner_{suffix}")) && roles.contains(&format!("reader_{suffix}")),
         "{roles}"
     );
+    // A role named only by a database setting counts too.
+    assert!(roles.contains(&format!("setter_{suffix}")), "{roles}");
     let superuser = of_kind("needs_superuser");
     assert!(superuser.contains("note_ddl"), "{superuser}");
     // Nothing was written: the target database was not even created.
@@ -290,7 +294,7 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
         .unwrap();
     assert_eq!(settings.trim(), "0|{work_mem=6MB}");
     source.psql(&format!(
-        "DROP EVENT TRIGGER note_ddl; DROP OWNED BY \"owner_{suffix}\", \"reader_{suffix}\"; DROP ROLE \"owner_{suffix}\"; DROP ROLE \"reader_{suffix}\";"
+        "DROP EVENT TRIGGER note_ddl; DROP OWNED BY \"owner_{suffix}\", \"reader_{suffix}\"; DROP ROLE \"owner_{suffix}\"; DROP ROLE \"reader_{suffix}\"; DROP ROLE \"setter_{suffix}\";"
     ));
 }
 

@@ -329,6 +329,23 @@ async fn source_facts(
         .filter(|s| s.requires_superuser)
         .map(|s| s.identity.clone())
         .collect();
+    // What the run gives the target database last: the roles its owner, privileges and
+    // settings name, and grants only a superuser can replay.
+    let level = crate::database::DatabaseLevel::read(&conn.client)
+        .await
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+    facts
+        .roles
+        .extend(level.roles(options.no_owner, options.no_acl));
+    facts.roles.sort();
+    facts.roles.dedup();
+    facts.superuser_objects.extend(
+        level
+            .statements(&line.target.dbname, options.no_owner, options.no_acl)
+            .into_iter()
+            .filter(|s| s.requires_superuser)
+            .map(|s| s.identity),
+    );
     facts.unsupported = catalog
         .unsupported
         .iter()
