@@ -220,6 +220,12 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
     assert!(roles.contains(&format!("setter_{suffix}")), "{roles}");
     let superuser = of_kind("needs_superuser");
     assert!(superuser.contains("note_ddl"), "{superuser}");
+    // A parameter only a superuser may set, found before anything is written.
+    assert!(
+        superuser.contains("setting log_min_duration_statement"),
+        "{superuser}"
+    );
+    assert!(!superuser.contains("setting work_mem"), "{superuser}");
     // Nothing was written: the target database was not even created.
     let exists = target_cluster
         .psql(

@@ -85,6 +85,10 @@ pub struct SourceFacts {
     pub superuser_objects: Vec<String>,
     /// Objects pgsplit does not copy (kind, name).
     pub unsupported: Vec<String>,
+    /// Parameters of the database's settings (`ALTER DATABASE … SET`), with their
+    /// identities (`setting work_mem of role app`).
+    #[serde(skip)]
+    pub database_settings: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,6 +124,10 @@ pub struct TargetFacts {
     pub available_extensions: Vec<String>,
     #[serde(skip)]
     pub roles: Vec<String>,
+    /// Parameters the target role may not set (only a superuser, or a role granted `SET`
+    /// on them, may).
+    #[serde(skip)]
+    pub superuser_parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,13 +262,20 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                 });
             }
         }
-        if !t.superuser && !s.superuser_objects.is_empty() {
+        let mut needs_superuser = s.superuser_objects.clone();
+        needs_superuser.extend(
+            s.database_settings
+                .iter()
+                .filter(|(name, _)| t.superuser_parameters.contains(name))
+                .map(|(_, identity)| identity.clone()),
+        );
+        if !t.superuser && !needs_superuser.is_empty() {
             problems.push(Problem {
                 kind: ProblemKind::NeedsSuperuser,
                 message: format!(
                     "{} object(s) need a superuser on the target and will be skipped (or fail the run with --strict): {}",
-                    s.superuser_objects.len(),
-                    s.superuser_objects.join(", ")
+                    needs_superuser.len(),
+                    needs_superuser.join(", ")
                 ),
             });
         }
@@ -337,6 +352,11 @@ async fn source_facts(
     facts
         .roles
         .extend(level.roles(options.no_owner, options.no_acl));
+    facts.database_settings = level
+        .settings
+        .iter()
+        .map(|s| (s.name.clone(), s.identity()))
+        .collect();
     facts.roles.sort();
     facts.roles.dedup();
     facts.superuser_objects.extend(
@@ -446,6 +466,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         roles: Vec::new(),
         superuser_objects: Vec::new(),
         unsupported: Vec::new(),
+        database_settings: Vec::new(),
     })
 }
 
@@ -465,6 +486,24 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
         }
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Parameters the connected role may not set for a database: `superuser` context, unless
+/// (PostgreSQL 15+) it was granted `SET` on them.
+async fn superuser_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    let granted = if session::server_version(client).await? >= 150000 {
+        " AND NOT pg_catalog.has_parameter_privilege(name, 'SET')"
+    } else {
+        ""
+    };
+    let sql =
+        format!("SELECT name FROM pg_catalog.pg_settings WHERE context = 'superuser'{granted}");
+    Ok(client
+        .query(sql.as_str(), &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 async fn target_roles(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
@@ -501,6 +540,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
+        superuser_parameters: superuser_parameters(client).await?,
     })
 }
 
@@ -518,5 +558,6 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
+        superuser_parameters: superuser_parameters(client).await?,
     })
 }
