@@ -72,15 +72,7 @@ impl DatabaseLevel {
             roles.push(self.owner.clone());
         }
         if !no_acl {
-            for item in self.acl.items.iter().flatten() {
-                if let Some(item) = acl::AclItem::parse(item) {
-                    roles.extend(
-                        [item.grantee, item.grantor]
-                            .into_iter()
-                            .filter(|r| !r.is_empty()),
-                    );
-                }
-            }
+            roles.extend(self.acl.roles());
         }
         roles.extend(self.settings.iter().filter_map(|s| s.role.clone()));
         roles
@@ -170,14 +162,19 @@ impl DatabaseSetting {
 
     /// The statement that gives database `dbname` this setting.
     pub fn sql(&self, dbname: &str) -> String {
-        let list = LIST_SETTINGS.contains(&self.name.to_ascii_lowercase().as_str());
-        let value = match split_list(&self.value) {
-            items if list && !items.is_empty() => items
+        let items = if LIST_SETTINGS.contains(&self.name.to_ascii_lowercase().as_str()) {
+            split_list(&self.value)
+        } else {
+            Vec::new()
+        };
+        let value = if items.is_empty() {
+            quote::literal(&self.value)
+        } else {
+            items
                 .iter()
                 .map(|item| quote::literal(item))
                 .collect::<Vec<_>>()
-                .join(", "),
-            _ => quote::literal(&self.value),
+                .join(", ")
         };
         let on = match &self.role {
             None => format!("DATABASE {}", quote::ident(dbname)),

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::acl;
 use crate::model::*;
 
 /// Everything [`crate::introspect`] read from one database.
@@ -122,16 +121,7 @@ impl Catalog {
     /// privileges): the target must have them before the DDL runs.
     pub fn referenced_roles(&self) -> Vec<String> {
         let mut roles = BTreeSet::new();
-        let add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| {
-            for item in acl.items.iter().flatten() {
-                if let Some(parsed) = acl::AclItem::parse(item) {
-                    if !parsed.grantee.is_empty() {
-                        roles.insert(parsed.grantee);
-                    }
-                    roles.insert(parsed.grantor);
-                }
-            }
-        };
+        let add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| roles.extend(acl.roles());
         for s in &self.schemas {
             if s.name != "public" {
                 roles.insert(s.owner.clone());

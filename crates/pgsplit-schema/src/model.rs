@@ -39,6 +39,18 @@ pub struct Acl {
     pub default: Vec<String>,
 }
 
+impl Acl {
+    /// The roles the ACL names: grantees (not PUBLIC) and grantors.
+    pub fn roles(&self) -> impl Iterator<Item = String> + '_ {
+        self.items
+            .iter()
+            .flatten()
+            .filter_map(|item| crate::acl::AclItem::parse(item))
+            .flat_map(|item| [item.grantee, item.grantor])
+            .filter(|role| !role.is_empty())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Schema {
     pub oid: Oid,

@@ -490,8 +490,11 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
 
 /// Parameters the connected role may not set for a database: `superuser` context, unless
 /// (PostgreSQL 15+) it was granted `SET` on them.
-async fn superuser_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
-    let granted = if session::server_version(client).await? >= 150000 {
+async fn superuser_parameters(
+    client: &Client,
+    version: i32,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let granted = if version >= 150000 {
         " AND NOT pg_catalog.has_parameter_privilege(name, 'SET')"
     } else {
         ""
@@ -540,7 +543,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
-        superuser_parameters: superuser_parameters(client).await?,
+        superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
     })
 }
 
@@ -558,6 +561,6 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
-        superuser_parameters: superuser_parameters(client).await?,
+        superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
     })
 }

@@ -221,10 +221,10 @@ async fn verify_line(
         database_level(&source.conn, &line.target.dbname, options),
         database_level(&target.conn, &line.target.dbname, options)
     )?;
-    differences.extend(schema::compare_database_level(&on_source, &on_target));
-    let database_objects: std::collections::BTreeSet<&str> =
-        on_source.iter().map(|s| s.identity.as_str()).collect();
-    found.schema_statements = statements + database_objects.len();
+    let (database_objects, database_differences) =
+        schema::compare_database_level(&on_source, &on_target);
+    differences.extend(database_differences);
+    found.schema_statements = statements + database_objects;
     found.schema_differences = differences;
     let mut expected_sequences = sequences::states(&source_catalog);
     if !line.selector.is_everything() {

@@ -23,13 +23,13 @@ const NOT_COMPARED: &[ObjectKind] = &[ObjectKind::SequenceSet];
 /// (kind, identity) → the object's statements, sorted.
 type Inventory = BTreeMap<(String, String), Vec<String>>;
 
-fn inventory(ddl: &Ddl) -> Inventory {
+/// Groups `(kind, identity, sql)` triples into an [`Inventory`].
+fn inventory<'a>(statements: impl Iterator<Item = (String, &'a str, &'a str)>) -> Inventory {
     let mut out: Inventory = BTreeMap::new();
-    for s in ddl.pre_data.iter().chain(&ddl.post_data) {
-        if NOT_COMPARED.contains(&s.kind) {
-            continue;
-        }
-        out.entry(key(s)).or_default().push(s.sql.clone());
+    for (kind, identity, sql) in statements {
+        out.entry((kind, identity.to_string()))
+            .or_default()
+            .push(sql.to_string());
     }
     for statements in out.values_mut() {
         statements.sort();
@@ -37,14 +37,39 @@ fn inventory(ddl: &Ddl) -> Inventory {
     out
 }
 
-fn key(s: &Statement) -> (String, String) {
-    (format!("{:?}", s.kind), s.identity.clone())
+fn ddl_inventory(ddl: &Ddl) -> Inventory {
+    inventory(
+        ddl.pre_data
+            .iter()
+            .chain(&ddl.post_data)
+            .filter(|s| !NOT_COMPARED.contains(&s.kind))
+            .map(|s: &Statement| (format!("{:?}", s.kind), s.identity.as_str(), s.sql.as_str())),
+    )
 }
 
 /// Returns how many objects the source has and every difference, sorted by identity.
 pub fn compare(source: &Ddl, target: &Ddl) -> (usize, Vec<SchemaDifference>) {
-    let a = inventory(source);
-    let b = inventory(target);
+    differences(&ddl_inventory(source), &ddl_inventory(target))
+}
+
+/// The same for the database-level statements of both sides (each written for the
+/// target's name), grouped by what they set.
+pub fn compare_database_level(
+    source: &[DatabaseStatement],
+    target: &[DatabaseStatement],
+) -> (usize, Vec<SchemaDifference>) {
+    let of = |statements: &[DatabaseStatement]| {
+        inventory(
+            statements
+                .iter()
+                .map(|s| ("Database".to_string(), s.identity.as_str(), s.sql.as_str())),
+        )
+    };
+    differences(&of(source), &of(target))
+}
+
+/// How many objects `a` has, and what differs between `a` (source) and `b` (target).
+fn differences(a: &Inventory, b: &Inventory) -> (usize, Vec<SchemaDifference>) {
     let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
     let mut differences: Vec<SchemaDifference> = keys
         .into_iter()
@@ -66,43 +91,6 @@ pub fn compare(source: &Ddl, target: &Ddl) -> (usize, Vec<SchemaDifference>) {
         .collect();
     differences.sort_by(|x, y| (&x.identity, &x.kind).cmp(&(&y.identity, &y.kind)));
     (a.len(), differences)
-}
-
-/// The database-level statements of both sides (each written for the target's name),
-/// grouped by what they set: missing on the target, extra there, or different.
-pub fn compare_database_level(
-    source: &[DatabaseStatement],
-    target: &[DatabaseStatement],
-) -> Vec<SchemaDifference> {
-    let group = |statements: &[DatabaseStatement]| -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for s in statements {
-            out.entry(s.identity.clone())
-                .or_default()
-                .push(s.sql.clone());
-        }
-        out.values_mut().for_each(|v| v.sort());
-        out
-    };
-    let (a, b) = (group(source), group(target));
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter_map(|identity| {
-            let problem = match (a.get(identity), b.get(identity)) {
-                (Some(_), None) => SchemaProblem::MissingOnTarget,
-                (None, Some(_)) => SchemaProblem::ExtraOnTarget,
-                (Some(s), Some(t)) if s != t => SchemaProblem::Differs,
-                _ => return None,
-            };
-            Some(SchemaDifference {
-                kind: "Database".into(),
-                identity: identity.clone(),
-                problem,
-                source_sql: a.get(identity).cloned().unwrap_or_default(),
-                target_sql: b.get(identity).cloned().unwrap_or_default(),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
