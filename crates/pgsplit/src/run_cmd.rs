@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Post-data statements (index builds, constraints, checks) run at once.
     #[arg(long, default_value_t = 2)]
     pub index_jobs: usize,
+    /// Memory for each index build on the target (`maintenance_work_mem` of the post-data
+    /// sessions, raised to SIZE if lower, never lowered): up to --index-jobs × SIZE in all.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MB")]
+    pub maintenance_work_mem: i64,
     /// Copy tables larger than SIZE (e.g. 500MB, 2GB) as several chunks in parallel.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub split_tables_larger_than: Option<i64>,
@@ -131,6 +135,7 @@ pub async fn run(
     let options = RunOptions {
         jobs: args.jobs,
         index_jobs: args.index_jobs,
+        maintenance_work_mem: Some(args.maintenance_work_mem),
         split_larger_than: args.split_tables_larger_than,
         verify: match args.verify {
             VerifyArg::None => VerifyLevel::None,
@@ -368,5 +373,20 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn the_default_index_build_memory_is_the_engines() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: super::RunArgs,
+        }
+        let cli = Cli::try_parse_from(["pgsplit", "mapping.txt"]).unwrap();
+        assert_eq!(
+            cli.run.maintenance_work_mem,
+            pgsplit_engine::run::DEFAULT_MAINTENANCE_WORK_MEM
+        );
     }
 }

@@ -30,7 +30,7 @@ use crate::mapping::{Mapping, MappingLine};
 use crate::progress::Progress;
 use crate::session;
 pub use error::RunError;
-pub use options::{ResumeMode, RunOptions, Sections, VerifyLevel};
+pub use options::{DEFAULT_MAINTENANCE_WORK_MEM, ResumeMode, RunOptions, Sections, VerifyLevel};
 use post_data::PostTask;
 pub use report::{LineReport, PhaseTime, RunReport};
 
@@ -447,6 +447,9 @@ async fn run_line(
             .batch_execute(post_data::SERIAL_INDEX_BUILDS)
             .await
             .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
+        if let Some(bytes) = options.maintenance_work_mem {
+            post_data::raise_maintenance_work_mem(client, bytes).await?;
+        }
     }
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     progress.set_phase("data");

@@ -55,6 +55,22 @@ pub const SERIAL_INDEX_BUILDS: &str = "SET max_parallel_maintenance_workers = 0"
 /// Back to the server's (or the role's, or the URL's) setting once the copies are over.
 const PARALLEL_INDEX_BUILDS: &str = "RESET max_parallel_maintenance_workers";
 
+/// Raises the session's `maintenance_work_mem` (index builds sort with it) to `bytes` if it
+/// is lower; a setting the server, the role or the URL raised further is kept.
+pub async fn raise_maintenance_work_mem(client: &Client, bytes: i64) -> Result<(), RunError> {
+    // The server takes kB from 1 MB up to 2^31 - 1 kB.
+    let kb = (bytes / 1024).clamp(1024, i64::from(i32::MAX));
+    client
+        .execute(
+            "SELECT set_config('maintenance_work_mem', $1, false) \
+             WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < $2",
+            &[&format!("{kb}kB"), &(kb * 1024)],
+        )
+        .await
+        .map_err(|e| RunError::db_plain("raise maintenance_work_mem", e))?;
+    Ok(())
+}
+
 /// Statements per batch at most (each holds a lock or two until the batch ends).
 pub const BATCH_MAX: usize = 32;
 /// Tables below this size have their short statements batched.
@@ -992,6 +1008,39 @@ mod tests {
                 ("after the copies".to_string(), server_default),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn maintenance_work_mem_is_raised_but_never_lowered() {
+        let db = pgsplit_pg::testing::shared().create_db("maintenance_work_mem");
+        let client = crate::session::open(&db.settings()).await.unwrap().client;
+        let show = || async {
+            let row = client
+                .query_one("SHOW maintenance_work_mem", &[])
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        };
+        assert_eq!(
+            show().await,
+            "64MB",
+            "the test expects the server's default"
+        );
+        raise_maintenance_work_mem(&client, super::super::DEFAULT_MAINTENANCE_WORK_MEM)
+            .await
+            .unwrap();
+        assert_eq!(show().await, "256MB");
+        client
+            .batch_execute("SET maintenance_work_mem = '1GB'")
+            .await
+            .unwrap();
+        raise_maintenance_work_mem(&client, super::super::DEFAULT_MAINTENANCE_WORK_MEM)
+            .await
+            .unwrap();
+        assert_eq!(show().await, "1GB", "a larger setting is kept");
+        // Beyond what the server takes: its maximum, not an error.
+        raise_maintenance_work_mem(&client, i64::MAX).await.unwrap();
+        assert_eq!(show().await, "2147483647kB");
     }
 
     #[test]
