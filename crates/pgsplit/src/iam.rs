@@ -18,14 +18,24 @@ const TOKEN_REUSE: Duration = Duration::from_secs(5 * 60);
 pub struct IamArgs {
     /// Log in to RDS with IAM tokens instead of passwords: URLs without a password get a
     /// token, made anew for connections opened later in a long run.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub aws_iam_auth: bool,
     /// Region of the databases for IAM tokens (default: from an RDS host name, else
     /// AWS_REGION).
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "REGION",
+        help_heading = "Global options"
+    )]
     pub aws_region: Option<String>,
     /// AWS profile for IAM tokens (default: AWS_PROFILE or the default chain).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub aws_profile: Option<String>,
 }
 

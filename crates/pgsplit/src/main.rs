@@ -29,16 +29,23 @@ struct Cli {
     #[command(flatten)]
     iam: iam::IamArgs,
     /// More log output on stderr (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     verbose: u8,
     /// Only errors on stderr, no human report on stdout.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     quiet: bool,
     /// Machine-readable report: `--json` prints JSON on stdout, `--json FILE` writes it there.
-    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        help_heading = "Global options"
+    )]
     json: Option<String>,
     /// No progress bars or periodic progress lines.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     no_progress: bool,
 }
 
