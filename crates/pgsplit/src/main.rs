@@ -10,6 +10,8 @@ mod run_cmd;
 mod schema_cmd;
 mod verify_cmd;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -95,6 +97,7 @@ fn run(cli: Cli) -> ExitCode {
             EnvFilter::try_from_env("PGSPLIT_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let show_progress = !cli.no_progress && !cli.quiet;
@@ -134,7 +137,7 @@ fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             if is_bad_input(&e) {
                 ExitCode::Usage
             } else {
@@ -142,6 +145,20 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// An error and its causes, each cause added unless the message before already says it
+/// (many messages quote their cause, and `{:#}` would repeat it).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 /// Errors found before anything was connected to: exit 2.

@@ -284,11 +284,13 @@ fn render(report: &RunReport) -> String {
         if !phases.is_empty() {
             let _ = writeln!(out, "  phases: {}", phases.join(", "));
         }
-        let _ = writeln!(
-            out,
-            "  post-data: {} tasks ({} indexes), {:.2}s",
-            line.post_data.statements, line.post_data.indexes, line.post_data.seconds
-        );
+        if line.post_data.statements > 0 {
+            let _ = writeln!(
+                out,
+                "  post-data: {} tasks ({} indexes), {:.2}s",
+                line.post_data.statements, line.post_data.indexes, line.post_data.seconds
+            );
+        }
         if let Some(lo) = &line.large_objects {
             let verified = match lo.matches {
                 None => "-",

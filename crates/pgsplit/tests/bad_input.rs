@@ -227,6 +227,19 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
             c.name,
             c.expect
         );
+        for line in stderr.lines() {
+            let parts: Vec<&str> = line.split(": ").collect();
+            assert!(
+                parts.windows(2).all(|w| w[0] != w[1]),
+                "{}: a cause said twice in {line:?}",
+                c.name
+            );
+        }
+        assert!(
+            !stderr.contains('\x1b'),
+            "{}: terminal colours in a captured stderr:\n{stderr}",
+            c.name
+        );
         assert!(
             !stderr.contains("Sup3rSecret") && !stdout.contains("Sup3rSecret"),
             "{}: password printed:\n{stderr}",
@@ -237,4 +250,42 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(listener.accept().is_err(), "a connection was opened");
     assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "x");
+}
+
+#[test]
+fn an_unreachable_server_is_one_plain_line_per_error_without_the_password() {
+    // A port nobody listens on once the listener is gone.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("mapping.txt");
+    std::fs::write(
+        &mapping,
+        format!(
+            "postgres://app:Sup3rSecret@127.0.0.1:{port}/shop@@postgres://app:Sup3rSecret@127.0.0.1:{port}/shop_new\n"
+        ),
+    )
+    .unwrap();
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        mapping.to_str().unwrap(),
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cannot connect to postgres://app@127.0.0.1:"),
+        "{stderr}"
+    );
+    // The log goes to a pipe here: no terminal colour codes in it.
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(
+        !stderr.contains("Sup3rSecret") && !stdout.contains("Sup3rSecret"),
+        "{stdout}\n{stderr}"
+    );
 }
