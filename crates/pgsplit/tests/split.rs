@@ -210,6 +210,36 @@ fn tenant_split_with_children_following_their_parents() {
     }
 }
 
+#[test]
+fn the_run_checks_target_rows_without_the_source_filter() {
+    // The filter names a table this target does not get, and with one job the children
+    // are loaded before their parents: the run's check must not apply the filter (or the
+    // follow subqueries) to the target, where they would fail or find nothing.
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_filter_source_side");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    source.psql("CREATE TABLE public.chosen (tenant int); INSERT INTO public.chosen VALUES (2)");
+    let target = format!("{}_t", source.name);
+    let db = adopt(cluster, &target);
+    let selector = "tables=sales.*,inventory.* \
+                    where:sales.customers=\"tenant_id IN (SELECT tenant FROM public.chosen)\" \
+                    follow:sales.orders=\"customer_id -> sales.customers.id\" \
+                    follow:sales.order_items=\"order_id -> sales.orders.id\"";
+    let lines = [(cluster.url(&target), selector)];
+    let (report, (_dir, mapping)) = split(&source, &lines, &["--jobs", "1"], 0);
+    all_verified(&report["lines"][0]);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM sales.order_items"),
+        source.psql(
+            "SELECT count(*) FROM sales.order_items i JOIN sales.orders o ON o.id = i.order_id \
+             JOIN sales.customers c ON c.id = o.customer_id WHERE c.tenant_id = 2"
+        )
+    );
+    assert!(tables_of(&db).iter().all(|t| !t.contains("chosen")));
+    let (code, report) = verify(&mapping);
+    assert_eq!(code, 0, "{report}");
+}
+
 /// Which remainder PostgreSQL's own `PARTITION BY HASH` gives each tenant id.
 fn postgres_hash_partitions(cluster: &Cluster, ids: &str) -> BTreeMap<i64, i64> {
     let db = cluster.create_db("hash_oracle");

@@ -27,8 +27,11 @@ const READ_BACK_PIECE_BYTES: i64 = 16 * 1024 * 1024;
 
 pub type Verifications = Arc<Mutex<Vec<(usize, Verification)>>>;
 
-/// Counts and hashes what the target holds for one table, the same way the copy did
-/// (and `pgsplit verify` does).
+/// Counts and hashes what the target holds for one table (or one range of its pages), the
+/// same way the copy did (and `pgsplit verify` does). The target is read without the
+/// table's row filter: it holds only what the filter let through, and the filter may not
+/// mean the same there (a `follow` subquery over a parent not loaded yet, `now()`, tables
+/// of the source only).
 pub async fn read_target(
     client: &tokio_postgres::Client,
     table: &SourceTable,
@@ -38,7 +41,7 @@ pub async fn read_target(
     let spec = CopySpec {
         table,
         format: table.format,
-        predicate: table.predicate(chunk),
+        predicate: chunk.predicate(),
         guard: false,
     };
     read_rows(client, &spec, level, &Counters::default())
