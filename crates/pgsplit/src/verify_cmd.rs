@@ -93,7 +93,10 @@ fn render(report: &VerifyReport) -> String {
         render_line(&mut out, line);
     }
     if !report.shards.is_empty() {
-        let _ = writeln!(out, "shards: the shares add up to the whole source table");
+        let _ = writeln!(
+            out,
+            "shards: the shares add up to the source table (or to the rows its other filters keep)"
+        );
     }
     for c in &report.shards {
         let verdict = if c.matches {
@@ -104,9 +107,14 @@ fn render(report: &VerifyReport) -> String {
                 c.source_rows, c.shard_rows
             )
         };
+        let rows = c
+            .filter
+            .as_ref()
+            .map(|f| format!(" (rows where {f})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {}.{} by {} over {} shards: {verdict}",
+            "  {}.{}{rows} by {} over {} shards: {verdict}",
             c.schema, c.name, c.key, c.modulus
         );
     }

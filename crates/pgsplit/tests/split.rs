@@ -260,6 +260,31 @@ fn postgres_hash_partitions(cluster: &Cluster, ids: &str) -> BTreeMap<i64, i64> 
         .collect()
 }
 
+/// Runs a split of `source` into `count` new databases, line `r` with `selector(r)`.
+fn split_into_shards<'c>(
+    cluster: &'c Cluster,
+    source: &TestDb<'_>,
+    count: u32,
+    selector: impl Fn(u32) -> String,
+) -> (
+    Vec<TestDb<'c>>,
+    serde_json::Value,
+    (tempfile::TempDir, String),
+) {
+    let names: Vec<String> = (0..count)
+        .map(|r| format!("{}_s{r}", source.name))
+        .collect();
+    let dbs: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let selectors: Vec<String> = (0..count).map(selector).collect();
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(&selectors)
+        .map(|(n, s)| (cluster.url(n), s.as_str()))
+        .collect();
+    let (report, files) = split(source, &lines, &[], 0);
+    (dbs, report, files)
+}
+
 #[test]
 fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
     let cluster = testing::shared();
@@ -271,15 +296,8 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
          INSERT INTO accounts SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE g % 37 END, 1 + g % 2, 'a' || g FROM generate_series(1, 5000) g;
          ANALYZE;",
     );
-    let names: Vec<String> = (0..4).map(|r| format!("{}_s{r}", source.name)).collect();
-    let dbs: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
-    let selectors: Vec<String> = (0..4).map(|r| format!("shard=tenant_id:{r}/4")).collect();
-    let lines: Vec<(String, &str)> = names
-        .iter()
-        .zip(&selectors)
-        .map(|(n, s)| (cluster.url(n), s.as_str()))
-        .collect();
-    let (report, (_dir, mapping)) = split(&source, &lines, &[], 0);
+    let (dbs, report, (_dir, mapping)) =
+        split_into_shards(cluster, &source, 4, |r| format!("shard=tenant_id:{r}/4"));
     let ids = source.psql("SELECT string_agg(DISTINCT tenant_id::text, ',') FROM accounts");
     let oracle = postgres_hash_partitions(cluster, ids.trim());
     let mut total = 0;
@@ -326,6 +344,35 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
     let (code, verified) = verify(&mapping);
     assert_eq!(code, 3, "{verified}");
     assert_eq!(mismatched_lines(&verified), [1, 2], "{verified}");
+}
+
+#[test]
+fn shard_coverage_counts_what_the_other_filters_let_through() {
+    // Filters beside the shard: the reference table's shares (the same rows on each
+    // line) are not a cover of it, and the sharded table's add up to its filtered rows.
+    let cluster = testing::shared();
+    let source = cluster.create_db("shard_filtered");
+    source.psql(
+        "CREATE TABLE plans (id int PRIMARY KEY, active bool);
+         INSERT INTO plans VALUES (1, true), (2, true), (3, false);
+         CREATE TABLE accounts (id bigint PRIMARY KEY, tenant_id int, archived bool);
+         INSERT INTO accounts SELECT g, g % 23, g % 7 = 0 FROM generate_series(1, 2000) g;",
+    );
+    let (_dbs, _, (_dir, mapping)) = split_into_shards(cluster, &source, 2, |r| {
+        format!(
+            "shard=tenant_id:{r}/2 where:public.plans=\"active\" where:public.accounts=\"NOT archived\""
+        )
+    });
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+    let shards = verified["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 1, "plans is not sharded: {verified}");
+    let kept = source.psql("SELECT count(*) FROM accounts WHERE NOT archived");
+    assert_eq!(shards[0]["name"], "accounts");
+    assert_eq!(shards[0]["source_rows"].to_string(), kept.trim());
+    assert_eq!(shards[0]["shard_rows"].to_string(), kept.trim());
+    assert_eq!(shards[0]["filter"], "(NOT archived)");
+    assert_eq!(shards[0]["matches"], true);
 }
 
 #[test]

@@ -353,12 +353,17 @@ async fn read_catalog(
     conn: &Connection,
     options: &SchemaOptions,
 ) -> Result<(Catalog, Ddl), VerifyError> {
-    let catalog = pgsplit_schema::introspect(&conn.client)
+    let catalog = introspect(conn).await?;
+    let ddl = catalog.render(options);
+    Ok((catalog, ddl))
+}
+
+/// The catalog of the database `conn` is connected to.
+async fn introspect(conn: &Connection) -> Result<Catalog, VerifyError> {
+    pgsplit_schema::introspect(&conn.client)
         .await
         .map_err(|source| VerifyError::Schema {
             server: conn.server.clone(),
             source,
-        })?;
-    let ddl = catalog.render(options);
-    Ok((catalog, ddl))
+        })
 }

@@ -17,6 +17,7 @@ use super::tables::read_rows;
 use crate::mapping::Mapping;
 use crate::run::VerifyLevel;
 use crate::session;
+use crate::split::{self, Selector};
 
 #[derive(Debug, Serialize)]
 pub struct ShardCoverage {
@@ -24,7 +25,9 @@ pub struct ShardCoverage {
     pub name: String,
     pub key: String,
     pub modulus: u32,
-    /// The whole table on the source.
+    /// The rows the shares must add up to: the whole table on the source, or the rows
+    /// of its other filters (the same on every line), if any.
+    pub filter: Option<String>,
     pub source_rows: u64,
     pub source_digest: Option<Digest>,
     /// The shares of all shards added up.
@@ -68,6 +71,49 @@ fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
     groups
 }
 
+type Name = (String, String);
+
+/// The tables the shard cuts on every line of a group, each with the rows its shares must
+/// add up to: the predicate the table has on those lines without the shard (`None`: the
+/// whole table). A table the shard leaves alone (a reference table, filtered or not) is not
+/// one, nor one whose other filters differ from line to line.
+fn sharded_tables(
+    mapping: &Mapping,
+    members: &[usize],
+    catalog: &pgsplit_schema::Catalog,
+    tables: &[pgsplit_copy::SourceTable],
+) -> Result<BTreeMap<Name, Option<String>>, VerifyError> {
+    let mut found: BTreeMap<Name, (usize, Option<String>)> = BTreeMap::new();
+    let mut differ: Vec<Name> = Vec::new();
+    for &i in members {
+        let selector = &mapping.lines[i].selector;
+        let with = split::resolve(selector, catalog, tables).map_err(VerifyError::Selection)?;
+        let unsharded = Selector {
+            shard: None,
+            reference: None,
+            ..selector.clone()
+        };
+        let without =
+            split::resolve(&unsharded, catalog, tables).map_err(VerifyError::Selection)?;
+        for name in &with.relations {
+            let (cut, base) = (with.predicates.get(name), without.predicates.get(name));
+            if cut == base {
+                continue;
+            }
+            let entry = found.entry(name.clone()).or_insert((0, base.cloned()));
+            if entry.1.as_ref() != base {
+                differ.push(name.clone());
+            }
+            entry.0 += 1;
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter(|(name, (lines, _))| *lines == members.len() && !differ.contains(name))
+        .map(|(name, (_, base))| (name, base))
+        .collect())
+}
+
 pub async fn check(
     mapping: &Mapping,
     report: &VerifyReport,
@@ -75,7 +121,7 @@ pub async fn check(
 ) -> Result<Vec<ShardCoverage>, VerifyError> {
     let mut out = Vec::new();
     for (first, key, modulus, members) in complete_groups(mapping) {
-        // Sharded tables: filtered on every line of the group.
+        // Each line's share of every table, as read from the source by that line.
         let mut shares: BTreeMap<(String, String), (usize, u64, Digest)> = BTreeMap::new();
         for &i in &members {
             let Some(line) = report.lines.get(i) else {
@@ -106,14 +152,19 @@ pub async fn check(
         let tables = pgsplit_copy::tables::read_tables(&conn.client)
             .await
             .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
+        let catalog = super::introspect(&conn).await?;
+        let sharded = sharded_tables(mapping, &members, &catalog, &tables)?;
         for ((schema, name), (_, shard_rows, shard_digest)) in shares {
             let Some(table) = tables.iter().find(|t| t.schema == schema && t.name == name) else {
+                continue;
+            };
+            let Some(base) = sharded.get(&(schema.clone(), name.clone())) else {
                 continue;
             };
             let spec = CopySpec {
                 table,
                 format: table.format,
-                predicate: None,
+                predicate: base.clone(),
                 guard: false,
             };
             let (rows, digest) = read_rows(&conn.client, &spec, level, &Counters::default())
@@ -131,6 +182,7 @@ pub async fn check(
                 name,
                 key: key.clone(),
                 modulus,
+                filter: base.clone(),
                 source_rows: rows,
                 source_digest: digest,
                 shard_rows,
