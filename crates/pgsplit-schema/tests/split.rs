@@ -154,6 +154,7 @@ fn schemas(names: &[&str]) -> Selection {
     Selection {
         tables: BTreeSet::new(),
         schemas: names.iter().map(|s| s.to_string()).collect(),
+        left_out: BTreeSet::new(),
     }
 }
 
@@ -316,6 +317,7 @@ async fn pagila_split_three_ways_by_table() {
             .map(|t| ("public".to_string(), t.to_string()))
             .collect(),
         schemas: BTreeSet::new(),
+        left_out: BTreeSet::new(),
     };
     let by_store_to = |have: &[&str]| -> Vec<String> {
         [
@@ -450,6 +452,7 @@ async fn fixture_split_inclusion_rules() {
     let selection = Selection {
         tables: tables(&["app.accounts", "app.child"]),
         schemas: BTreeSet::from(["report".to_string()]),
+        left_out: BTreeSet::new(),
     };
     let ddl = check_target(
         &cat,

@@ -151,6 +151,95 @@ fn monolith_split_three_ways_by_schema() {
 }
 
 #[test]
+fn excluded_tables_and_partitions_stay_behind() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_exclude");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let names: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|s| format!("{}_{s}", source.name))
+        .collect();
+    let targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let lines: Vec<(String, &str)> = vec![
+        // One partition stays behind; its partitioned table and the others go.
+        (
+            cluster.url(&names[0]),
+            "schemas=billing exclude=billing.events_2024",
+        ),
+        // A partitioned table stays behind with all of its partitions.
+        (
+            cluster.url(&names[1]),
+            "schemas=billing exclude=billing.events",
+        ),
+        // A whole schema but one table (its view stays behind too).
+        (
+            cluster.url(&names[2]),
+            "schemas=sales,inventory exclude=sales.order_items",
+        ),
+    ];
+    let (report, (_dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 0);
+    let source_tables = tables_of(&source);
+    let expect = |keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        source_tables.iter().filter(|t| keep(t)).cloned().collect()
+    };
+    assert_eq!(
+        tables_of(&targets[0]),
+        expect(&|t| t.starts_with("billing.") && t != "billing.events_2024")
+    );
+    assert_eq!(
+        tables_of(&targets[1]),
+        expect(&|t| t.starts_with("billing.") && !t.starts_with("billing.events"))
+    );
+    assert_eq!(
+        tables_of(&targets[2]),
+        expect(&|t| {
+            (t.starts_with("sales.") || t.starts_with("inventory.")) && t != "sales.order_items"
+        })
+    );
+    for (i, target) in targets.iter().enumerate() {
+        all_verified(&report["lines"][i]);
+        for t in tables_of(target) {
+            if i == 0 && t == "billing.events" {
+                continue; // without the rows of 2024, counted below
+            }
+            assert_eq!(fingerprint(target, &t), fingerprint(&source, &t), "{t}");
+        }
+    }
+    assert_eq!(
+        targets[0].psql("SELECT count(*) FROM billing.events"),
+        source.psql("SELECT count(*) FROM billing.events WHERE happened NOT BETWEEN '2024-01-01' AND '2024-12-31'")
+    );
+    // verify agrees: nothing extra, nothing missing.
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+}
+
+#[test]
+fn an_inheritance_child_without_its_parent_is_refused_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_inherit");
+    source.psql(
+        "CREATE TABLE base (id int); CREATE TABLE child (extra text) INHERITS (base);
+         INSERT INTO child VALUES (1, 'x');",
+    );
+    let target = format!("{}_x", source.name);
+    let lines = [(cluster.url(&target), "tables=public.child")];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("public.child inherits from public.base, which this target does not get"),
+        "{report}"
+    );
+    let exists = cluster
+        .psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{target}'"),
+        )
+        .unwrap();
+    assert_eq!(exists.trim(), "0", "the target was created");
+}
+
+#[test]
 fn tenant_split_with_children_following_their_parents() {
     let cluster = testing::shared();
     let source = cluster.create_db("split_tenant");

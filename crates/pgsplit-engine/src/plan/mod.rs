@@ -393,10 +393,7 @@ fn split_facts(
             no_owner: options.no_owner,
             no_acl: options.no_acl,
         },
-        &pgsplit_schema::Selection {
-            tables: resolved.relations.clone(),
-            schemas: resolved.whole_schemas.clone(),
-        },
+        &resolved.selection(),
     );
     let chosen: Vec<SplitTable> = tables
         .iter()

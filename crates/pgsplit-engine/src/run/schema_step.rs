@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use pgsplit_copy::SourceTable;
 use pgsplit_pg::Connection;
-use pgsplit_schema::{
-    Catalog, CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Selection, Statement,
-};
+use pgsplit_schema::{Catalog, CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Statement};
 use tokio_postgres::Client;
 
 use tokio_postgres::error::SqlState;
@@ -49,10 +47,7 @@ pub fn select(
         return Ok((tables.to_vec(), catalog.render(&schema_options), Vec::new()));
     }
     let resolved = split::resolve(selector, catalog, tables).map_err(RunError::Selection)?;
-    let selection = Selection {
-        tables: resolved.relations.clone(),
-        schemas: resolved.whole_schemas.clone(),
-    };
+    let selection = resolved.selection();
     let (ddl, cross) = catalog.render_selected(&schema_options, &selection);
     let describe = |c: &CrossTarget| {
         let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();

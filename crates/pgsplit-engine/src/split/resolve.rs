@@ -22,6 +22,20 @@ pub struct Resolved {
     pub whole_schemas: BTreeSet<String>,
     /// Row predicate per data table; absent means every row.
     pub predicates: HashMap<Name, String>,
+    /// Tables of the source that do not go (whole schemas and partitioned tables would
+    /// otherwise bring the excluded ones along).
+    pub left_out: BTreeSet<Name>,
+}
+
+impl Resolved {
+    /// What the schema renderer needs to know of this target's share.
+    pub fn selection(&self) -> pgsplit_schema::Selection {
+        pgsplit_schema::Selection {
+            tables: self.relations.clone(),
+            schemas: self.whole_schemas.clone(),
+            left_out: self.left_out.clone(),
+        }
+    }
 }
 
 fn display((schema, name): &Name) -> String {
@@ -83,14 +97,6 @@ pub fn resolve(
     if take_all {
         selected.extend(relations.iter().map(|r| r.oid));
     }
-    for pattern in &selector.exclude {
-        let matcher = &Selector::matchers(std::slice::from_ref(pattern))[0];
-        let before = selected.len();
-        selected.retain(|oid| !matcher.is_match(display(&name_of(by_oid[oid]))));
-        if before == selected.len() {
-            return Err(format!("exclude={pattern}: matches no selected table"));
-        }
-    }
     // Partitions go with their partitioned table, and a partition needs its parents.
     let mut stack: Vec<u32> = selected.iter().copied().collect();
     while let Some(oid) = stack.pop() {
@@ -106,6 +112,25 @@ pub fn resolve(
         for other in related {
             if by_oid.contains_key(&other) && selected.insert(other) {
                 stack.push(other);
+            }
+        }
+    }
+    // Then exclusions: an excluded partitioned table takes its partitions with it, an
+    // excluded partition stays behind alone.
+    let mut excluded: BTreeSet<u32> = BTreeSet::new();
+    for pattern in &selector.exclude {
+        let matcher = &Selector::matchers(std::slice::from_ref(pattern))[0];
+        let matches = |oid: &&u32| matcher.is_match(display(&name_of(by_oid[*oid])));
+        let mut stack: Vec<u32> = selected.iter().filter(matches).copied().collect();
+        if stack.is_empty() && !excluded.iter().any(|oid| matches(&oid)) {
+            return Err(format!("exclude={pattern}: matches no selected table"));
+        }
+        while let Some(oid) = stack.pop() {
+            if selected.remove(&oid) {
+                excluded.insert(oid);
+                if by_oid[&oid].relkind == "p" {
+                    stack.extend(catalog.children(oid).iter().copied());
+                }
             }
         }
     }
@@ -145,7 +170,30 @@ pub fn resolve(
             selected.remove(&oid);
         }
     }
+    // A child of traditional inheritance cannot be created without its parents.
+    for oid in &selected {
+        let rel = by_oid[oid];
+        if rel.is_partition {
+            continue;
+        }
+        let missing = rel
+            .parents
+            .iter()
+            .find(|p| by_oid.contains_key(p) && !selected.contains(p));
+        if let Some(parent) = missing {
+            let parent = display(&name_of(by_oid[parent]));
+            return Err(format!(
+                "{} inherits from {parent}, which this target does not get: select both, or neither",
+                display(&name_of(rel))
+            ));
+        }
+    }
     resolved.relations = selected.iter().map(|o| name_of(by_oid[o])).collect();
+    resolved.left_out = relations
+        .iter()
+        .filter(|r| !selected.contains(&r.oid))
+        .map(|r| name_of(r))
+        .collect();
 
     // Filters and followed parents, applied to data tables (a filter on a partitioned
     // table applies to each of its partitions).

@@ -132,13 +132,7 @@ async fn verify_line(
     } else {
         let resolved = crate::split::resolve(&line.selector, &source_catalog, &source.tables)
             .map_err(VerifyError::Selection)?;
-        let (ddl, _) = source_catalog.render_selected(
-            &schema_options,
-            &pgsplit_schema::Selection {
-                tables: resolved.relations.clone(),
-                schemas: resolved.whole_schemas.clone(),
-            },
-        );
+        let (ddl, _) = source_catalog.render_selected(&schema_options, &resolved.selection());
         row_filters.extend(resolved.predicates.clone());
         let tables = source
             .tables

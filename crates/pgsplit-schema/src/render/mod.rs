@@ -715,7 +715,7 @@ mod tests {
                 .iter()
                 .map(|t| ("public".to_string(), t.to_string()))
                 .collect(),
-            schemas: Default::default(),
+            ..Default::default()
         };
         let (ddl, cross) = cat.render_selected(&SchemaOptions::default(), &pick(&["t"]));
         assert!(cross.is_empty());

@@ -17,6 +17,9 @@ pub struct Selection {
     /// Schemas taken whole: every object in them (tables, views, functions, types,
     /// sequences, …) goes too.
     pub schemas: BTreeSet<String>,
+    /// Tables that stay behind although a whole schema or a selected partitioned table
+    /// would bring them (a split's `exclude=`, or `reference=none`).
+    pub left_out: BTreeSet<TableName>,
 }
 
 /// Why an object is left out of a target.
@@ -130,16 +133,22 @@ impl Builder<'_> {
             .iter()
             .filter(|r| matches!(r.relkind.as_str(), "r" | "p"))
             .filter(|r| {
-                selection.schemas.contains(&r.schema)
-                    || selection
-                        .tables
-                        .contains(&(r.schema.clone(), r.name.clone()))
+                let name = (r.schema.clone(), r.name.clone());
+                (selection.schemas.contains(&r.schema) || selection.tables.contains(&name))
+                    && !selection.left_out.contains(&name)
             })
             .map(|r| r.oid)
             .collect();
+        let left_out = |oid: &Oid| {
+            cat.relation(*oid).is_some_and(|r| {
+                selection
+                    .left_out
+                    .contains(&(r.schema.clone(), r.name.clone()))
+            })
+        };
         while let Some(oid) = stack.pop() {
             if selected.insert(oid) && cat.relation(oid).is_some_and(|r| r.relkind == "p") {
-                stack.extend(cat.children(oid).iter().copied());
+                stack.extend(cat.children(oid).iter().copied().filter(|c| !left_out(c)));
             }
         }
         let every_table = cat
