@@ -35,6 +35,11 @@ pub struct PlannedItem {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// What the run copies (selector and the options that shape its statements), as JSON,
+    /// written first: a resume must copy the same.
+    Scope {
+        scope: String,
+    },
     /// The work of the run, written once at the start.
     Plan {
         items: Vec<PlannedItem>,
@@ -106,6 +111,8 @@ pub struct PreDataBatch {
 /// What the events say, folded.
 #[derive(Debug, Default)]
 pub struct JournalState {
+    /// Absent in journals written before it was recorded.
+    pub scope: Option<String>,
     pub plan: Option<Vec<PlannedItem>>,
     /// Pre-data batches in journal order; a resume asks the target which committed
     /// (the latest committed one tells how far pre-data got).
@@ -124,6 +131,7 @@ impl JournalState {
         let mut s = JournalState::default();
         for event in events {
             match event {
+                Event::Scope { scope } => s.scope = Some(scope.clone()),
                 Event::Plan { items } => s.plan = Some(items.clone()),
                 Event::PreDataCommitting { xid, next, last } => {
                     s.pre_data_batches.push(PreDataBatch {

@@ -207,6 +207,30 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
         error.contains("--resume") && error.contains("--clean"),
         "{error}"
     );
+    // A resume must copy what the stopped run copied: another selector or another
+    // --no-owner is refused, and the target is left as it was.
+    let rows_before = target.psql("SELECT count(*) FROM big");
+    let mapping = std::fs::read_to_string(&run.mapping).unwrap();
+    std::fs::write(
+        &run.mapping,
+        format!("{} exclude=public.small\n", mapping.trim_end()),
+    )
+    .unwrap();
+    let changed_selector = run.command(&["--resume"]).output().unwrap();
+    std::fs::write(&run.mapping, &mapping).unwrap();
+    let changed_option = run.command(&["--resume", "--no-owner"]).output().unwrap();
+    for out in [changed_selector, changed_option] {
+        assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+        let error = report_of(&out)["lines"][0]["error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("cannot resume: what this line copies changed"),
+            "{error}"
+        );
+    }
+    assert_eq!(target.psql("SELECT count(*) FROM big"), rows_before);
     let out = run.command(&["--clean"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);

@@ -195,6 +195,14 @@ fn open_journal(
     options: &RunOptions,
 ) -> Result<(Arc<dyn Journal>, Option<JournalState>), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    let scope = serde_json::json!({
+        "selector": line.selector,
+        "sections": options.sections,
+        "no_owner": options.no_owner,
+        "no_acl": options.no_acl,
+        "drop_cross_target_fks": options.drop_cross_target_fks,
+    })
+    .to_string();
     if options.resume.is_some() {
         if !path.exists() {
             return Err(RunError::Refused(format!(
@@ -204,6 +212,11 @@ fn open_journal(
             )));
         }
         let state = JournalState::fold(&read_events(&path)?);
+        if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
+            return Err(RunError::Refused(format!(
+                "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
+            )));
+        }
         return Ok((Arc::new(FileJournal::open(&path)?), Some(state)));
     }
     if path.exists() && !options.clean {
@@ -216,7 +229,9 @@ fn open_journal(
             )));
         }
     }
-    Ok((Arc::new(FileJournal::create(&path)?), None))
+    let journal = FileJournal::create(&path)?;
+    journal.record(&Event::Scope { scope })?;
+    Ok((Arc::new(journal), None))
 }
 
 /// Whether a target transaction recorded in the journal committed.
