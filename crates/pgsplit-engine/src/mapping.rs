@@ -138,8 +138,21 @@ impl Mapping {
             words.extend(list("schemas", &entry.schemas));
             words.extend(list("tables", &entry.tables));
             words.extend(list("exclude", &entry.exclude));
-            words.extend(entry.filters.iter().map(|(t, p)| format!("where:{t}={p}")));
-            words.extend(entry.follow.iter().map(|(t, p)| format!("follow:{t}={p}")));
+            // TOML strings are already unquoted: quote them for the word parser, which
+            // would otherwise take a filter's own outer quotes (`"isActive"`) off.
+            let quoted = |p: &str| format!("\"{}\"", p.replace('"', "\\\""));
+            words.extend(
+                entry
+                    .filters
+                    .iter()
+                    .map(|(t, p)| format!("where:{t}={}", quoted(p))),
+            );
+            words.extend(
+                entry
+                    .follow
+                    .iter()
+                    .map(|(t, p)| format!("follow:{t}={}", quoted(p))),
+            );
             words.extend(entry.shard.iter().map(|s| format!("shard={s}")));
             words.extend(entry.reference.iter().map(|r| format!("reference={r}")));
             let parsed = parse_urls(&entry.source, &entry.target, env)
@@ -411,6 +424,14 @@ mod split_tests {
         assert_eq!(m.lines.len(), 2);
         assert_eq!(m.lines[1].line, 6);
         assert_eq!(m.lines[1].selector.shard.as_ref().unwrap().remainder, 1);
+        assert_eq!(m.lines[1].selector.filters["public.t"], "x > 1");
+        // A filter's own quotes are kept: `"isActive"` is a quoted column name.
+        let quoted = text.replace("\"x > 1\"", "'\"isActive\" AND note <> \"\"'");
+        let m = Mapping::parse_toml(Path::new("s.toml"), &quoted, &Environment::default()).unwrap();
+        assert_eq!(
+            m.lines[1].selector.filters["public.t"],
+            "\"isActive\" AND note <> \"\""
+        );
         let bad = text.replace("shard = \"tenant_id:1/2\"", "shard = \"tenant_id:2/2\"");
         let err = Mapping::parse_toml(Path::new("s.toml"), &bad, &Environment::default())
             .unwrap_err()
