@@ -34,7 +34,13 @@ pub fn predicate(column: &str, type_name: &str, modulus: u32, remainder: u32) ->
     let function = hash_function(type_name)?;
     let c = quote::ident(column);
     let arg = if type_name.starts_with("date") {
-        format!("({c} - DATE '2000-01-01')")
+        // A date is hashed as its day number from 2000-01-01; ±infinity are the int4
+        // extremes there, but subtracting them is an error.
+        format!(
+            "(CASE WHEN {c} = 'infinity'::date THEN 2147483647 \
+             WHEN {c} = '-infinity'::date THEN '-2147483648'::integer \
+             ELSE {c} - DATE '2000-01-01' END)"
+        )
     } else {
         c.clone()
     };
@@ -63,5 +69,64 @@ mod tests {
                 .contains("hashtextextended")
         );
         assert_eq!(predicate("k", "jsonb", 2, 0), None);
+    }
+
+    #[test]
+    fn every_key_type_lands_where_postgres_hash_partitioning_puts_it() {
+        let db = pgsplit_pg::testing::shared().create_db("shard_types");
+        let values = [
+            (
+                "smallint",
+                "SELECT g::smallint FROM generate_series(-300, 300) g UNION ALL VALUES (-32768), (32767), (NULL)",
+            ),
+            (
+                "integer",
+                "SELECT g FROM generate_series(-500, 500) g UNION ALL VALUES (-2147483648), (2147483647), (NULL)",
+            ),
+            (
+                "bigint",
+                "SELECT g * 1000003 FROM generate_series(-500, 500) g UNION ALL VALUES (-9223372036854775808), (9223372036854775807)",
+            ),
+            (
+                "text",
+                "SELECT md5(g::text) FROM generate_series(1, 400) g UNION ALL VALUES (''), ('é ü 日本'), (NULL)",
+            ),
+            (
+                "character varying(40)",
+                "SELECT md5(g::text) FROM generate_series(1, 400) g UNION ALL VALUES ('')",
+            ),
+            (
+                "uuid",
+                "SELECT md5(g::text)::uuid FROM generate_series(1, 400) g",
+            ),
+            (
+                "numeric",
+                "SELECT g / 7.0 FROM generate_series(-300, 300) g UNION ALL VALUES (1.50), (1.5), ('NaN'), (1e30), (0.000001)",
+            ),
+            (
+                "date",
+                "SELECT DATE '2000-01-01' + g * 37 FROM generate_series(-300, 300) g UNION ALL VALUES ('infinity'::date), ('-infinity'), (NULL)",
+            ),
+        ];
+        for (i, (type_name, rows)) in values.iter().enumerate() {
+            let mut sql = format!("CREATE TABLE h{i} (k {type_name}) PARTITION BY HASH (k);");
+            for r in 0..4 {
+                sql.push_str(&format!(
+                    "CREATE TABLE h{i}_{r} PARTITION OF h{i} FOR VALUES WITH (MODULUS 4, REMAINDER {r});"
+                ));
+            }
+            sql.push_str(&format!("INSERT INTO h{i} {rows};"));
+            db.psql(&sql);
+            for r in 0..4 {
+                let p = predicate("k", type_name, 4, r).unwrap();
+                let found = db.psql(&format!(
+                    "SELECT (SELECT count(*) FROM h{i} WHERE {p}) || ' ' || (SELECT count(*) FROM h{i}_{r})"
+                ));
+                let (ours, theirs) = found.trim().split_once(' ').unwrap();
+                assert_eq!(ours, theirs, "{type_name}, remainder {r}");
+                let strays = db.psql(&format!("SELECT count(*) FROM h{i}_{r} WHERE NOT ({p})"));
+                assert_eq!(strays.trim(), "0", "{type_name}, remainder {r}");
+            }
+        }
     }
 }
