@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::report::Step;
 
@@ -231,12 +231,17 @@ impl Error {
                 e.err().code().map(str::to_owned),
                 e.err().message().map(str::to_owned),
             ),
-            other => (None, Some(other.to_string())),
+            // "dispatch failure" alone says nothing: the cause (an expired SSO token, DNS,
+            // TLS) is further down the chain.
+            other => (None, Some(DisplayErrorContext(other).to_string())),
         };
-        let transient = matches!(
-            err,
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-        );
+        // Only a lost or slow connection may pass by itself; credentials, a bad endpoint
+        // and the like need the user.
+        let transient = match &err {
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+            SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+            _ => false,
+        };
         Error::Aws {
             instance: instance.to_owned(),
             step,
@@ -323,6 +328,32 @@ mod tests {
             }
             .is_retryable()
         );
+    }
+
+    #[test]
+    fn a_failure_before_any_answer_keeps_its_cause() {
+        use aws_sdk_rds::config::http::HttpResponse;
+        use aws_sdk_rds::error::ConnectorError;
+        use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
+        let failure = |e: ConnectorError| {
+            let err: SdkError<DescribeDBSnapshotsError, HttpResponse> =
+                SdkError::dispatch_failure(e);
+            Error::aws("db1", Step::Copy, "DescribeDBSnapshots", err)
+        };
+        let no_login = failure(ConnectorError::other(
+            "the SSO session has expired".into(),
+            None,
+        ));
+        let text = no_login.to_string();
+        assert!(
+            text.starts_with("db1: copy: DescribeDBSnapshots failed: ")
+                && text.contains("the SSO session has expired"),
+            "{text}"
+        );
+        assert!(!no_login.is_retryable(), "credentials need the user");
+        let lost = failure(ConnectorError::io("connection reset by peer".into()));
+        assert!(lost.is_retryable());
+        assert!(lost.to_string().contains("connection reset by peer"));
     }
 
     #[test]
