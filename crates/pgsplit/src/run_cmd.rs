@@ -62,7 +62,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub data_only: bool,
     /// Drop and recreate a non-empty target database first (everything in it is lost).
-    #[arg(long)]
+    /// Not with --data-only, whose tables must already exist.
+    #[arg(long, conflicts_with = "data_only")]
     pub clean: bool,
     /// Do not set object owners (objects belong to the target role).
     #[arg(long)]

@@ -181,6 +181,12 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
             "unexpected argument '--frobnicate'",
         ),
         case(
+            "clean with data only",
+            Some(good.clone()),
+            &["--data-only", "--clean"],
+            "'--data-only' cannot be used with '--clean'",
+        ),
+        case(
             "work dir is a file",
             Some(good.clone()),
             &["--work-dir", a_file.to_str().unwrap()],

@@ -302,6 +302,12 @@ async fn run_line(
         source.catalog = None;
     }
     report.cross_target = cross;
+    if options.clean && options.sections == Sections::DataOnly {
+        // Dropping the database would take the schema the rows are meant for with it.
+        return Err(RunError::Refused(
+            "--clean drops the target database, and --data-only needs its tables: use one or the other".into(),
+        ));
+    }
     let create =
         (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
     let target_conn =
