@@ -14,3 +14,11 @@ pub use digest::Digest;
 pub use frame::Format;
 pub use pass::{CopySpec, Counters, Moved, PassError};
 pub use tables::SourceTable;
+
+/// Settings of every session that reads or writes rows (both sides of a copy, the run's
+/// read-backs, `verify`): values that travel as text are written and read in one style
+/// whatever each server's defaults (dates, intervals, floats, time zone, money), and
+/// row-level security makes a read fail instead of hiding rows from it.
+pub const DATA_SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
+    SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
+    SET lc_monetary = 'C'; SET row_security = off";

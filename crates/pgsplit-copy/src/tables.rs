@@ -80,6 +80,32 @@ struct TypeInfo {
     range_subtype: Oid,
 }
 
+/// Empties the session's search_path (so that `format_type` names every type outside
+/// pg_catalog with its schema); returns the setting to restore.
+pub async fn empty_search_path(client: &Client) -> Result<String, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT pg_catalog.current_setting('search_path'), pg_catalog.set_config('search_path', '', false)",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// Puts back what [`empty_search_path`] returned.
+pub async fn restore_search_path(
+    client: &Client,
+    saved: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .query_one(
+            "SELECT pg_catalog.set_config('search_path', $1, false)",
+            &[&saved],
+        )
+        .await
+        .map(|_| ())
+}
+
 /// Reads every copyable table. Run it inside the snapshot that the data copy uses. (Its
 /// queries, like the catalog's, are sent unprepared: one round trip each, not two.)
 pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_postgres::Error> {
@@ -115,8 +141,14 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
             .or_default()
             .push(r.get(1));
     }
+    // Type names are compared across servers: with an empty search_path every type
+    // outside pg_catalog is named with its schema, whoever connects (a type in the user's
+    // own schema would be `status` on one side, `shop.status` on the other).
+    let saved = empty_search_path(client).await?;
+    let column_rows = client.query_typed(include_str!("columns.sql"), &[]).await;
+    restore_search_path(client, &saved).await?;
     let mut columns: HashMap<Oid, Vec<(Column, Oid)>> = HashMap::new();
-    for r in client.query_typed(include_str!("columns.sql"), &[]).await? {
+    for r in column_rows? {
         columns.entry(r.get("table_oid")).or_default().push((
             Column {
                 name: r.get("name"),
@@ -164,13 +196,14 @@ const MAX_TYPE_DEPTH: u32 = 32;
 const FIRST_NORMAL_OID: Oid = 16384;
 
 /// Whether `ok` holds for a type and every type it is made of (array element, domain
-/// base, range subtype, composite fields). `ok` gets the type and its composite fields.
+/// base, range subtype, composite fields). `ok` gets the type's OID, the type and its
+/// composite fields.
 fn all_parts(
     oid: Oid,
     types: &HashMap<Oid, TypeInfo>,
     composites: &HashMap<Oid, Vec<Oid>>,
     depth: u32,
-    ok: &dyn Fn(&TypeInfo, &[Oid]) -> bool,
+    ok: &dyn Fn(Oid, &TypeInfo, &[Oid]) -> bool,
 ) -> bool {
     if depth > MAX_TYPE_DEPTH {
         return false;
@@ -183,7 +216,7 @@ fn all_parts(
         relation => composites.get(&relation).map(Vec::as_slice).unwrap_or(&[]),
     };
     let part = |p: Oid| p == 0 || all_parts(p, types, composites, depth + 1, ok);
-    ok(t, members)
+    ok(oid, t, members)
         && [t.element, t.base, t.range_subtype].into_iter().all(part)
         && members.iter().all(|&m| part(m))
 }
@@ -195,20 +228,28 @@ fn binary_capable(
     composites: &HashMap<Oid, Vec<Oid>>,
     depth: u32,
 ) -> bool {
-    all_parts(oid, types, composites, depth, &|t, _| t.has_binary_io)
+    all_parts(oid, types, composites, depth, &|_, t, _| t.has_binary_io)
 }
+
+/// The OID alias types (`regclass`, `regtype`, `regproc`, …): their binary form is the
+/// object's OID in the source database, their text form its name.
+const OID_ALIAS_TYPES: [Oid; 11] = [
+    24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191,
+];
 
 /// True when the binary form of values of this type carries no OID that is assigned per
 /// database: array headers carry their element type's OID, composite values each
-/// field's type OID. (Fixed-length "arrays" such as point or name also have an element
-/// type; theirs are built in.)
+/// field's type OID, and an OID alias value is one. (Fixed-length "arrays" such as point
+/// or name also have an element type; theirs are built in.)
 fn no_embedded_user_oids(
     oid: Oid,
     types: &HashMap<Oid, TypeInfo>,
     composites: &HashMap<Oid, Vec<Oid>>,
     depth: u32,
 ) -> bool {
-    all_parts(oid, types, composites, depth, &|t, members| {
-        t.element < FIRST_NORMAL_OID && members.iter().all(|&m| m < FIRST_NORMAL_OID)
+    all_parts(oid, types, composites, depth, &|oid, t, members| {
+        !OID_ALIAS_TYPES.contains(&oid)
+            && t.element < FIRST_NORMAL_OID
+            && members.iter().all(|&m| m < FIRST_NORMAL_OID)
     })
 }

@@ -76,10 +76,17 @@ fn every_builtin_type_survives_binary_copy() {
     let cluster = testing::shared();
     let source = cluster.create_db("types_src");
     source.psql_file(&fixture("types.sql")).unwrap();
+    // OID alias values name objects whose OIDs differ on the target.
+    source.psql(
+        "CREATE TABLE refs (id int PRIMARY KEY, rel regclass, typ regtype, typs regtype[], nsp regnamespace);
+         INSERT INTO refs VALUES (1, 'builtin_types', 'builtin_types', '{integer,builtin_types}', 'public');",
+    );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     assert_same_rows(&source, &target);
+    let names = "SELECT concat_ws('|', rel, typ, typs, nsp) FROM refs";
+    assert_eq!(target.psql(names), source.psql(names));
     // Bit-exact: the binary forms agree too (NaN, -0, infinities, bytea bytes).
     let exact = "SELECT md5(string_agg(concat_ws('|', f4::text, f8::text, num::text, \
                  encode(by, 'hex'), ts::text, d::text), ',' ORDER BY id)) FROM builtin_types";
@@ -97,6 +104,7 @@ fn every_builtin_type_survives_binary_copy() {
     assert_eq!(format_of("nulls"), "binary");
     // mood[] and composite columns embed per-database type OIDs in binary form.
     assert_eq!(format_of("all_types"), "text");
+    assert_eq!(format_of("refs"), "text");
 }
 
 #[test]
@@ -741,4 +749,102 @@ fn the_source_database_properties_reach_the_target() {
     source.psql(&format!(
         "DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\"; DROP ROLE \"{owner}\""
     ));
+}
+
+#[test]
+fn text_format_values_do_not_depend_on_the_servers_settings() {
+    // The source's sessions write dates as 04/03/2024 (day first), intervals in SQL
+    // style, times in another zone, floats rounded, and find the user's own type without
+    // a schema; a table with an enum array travels as text and must arrive unchanged,
+    // with both the run's checksums and `pgsplit verify` agreeing.
+    let cluster = testing::shared();
+    let source = cluster.create_db("text_forms_src");
+    source.psql(
+        "CREATE SCHEMA app;
+         CREATE TYPE app.tag AS ENUM ('a', 'b');
+         CREATE TABLE app.ev (id int PRIMARY KEY, d date, ts timestamptz, iv interval, f float8, t app.tag[]);
+         INSERT INTO app.ev VALUES
+           (1, '2024-03-04', '2024-03-04 10:00:00+00', '-1 day -02:03:04', 0.1::float8 + 0.2::float8, '{a,b}'),
+           (2, '2024-12-31', '1999-12-31 23:59:59.5+05', '1 year 2 mons -3 days 04:05:06.789', 1e-300, '{}');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let options = "-c DateStyle=SQL,DMY -c IntervalStyle=sql_standard -c TimeZone=Pacific/Chatham \
+                   -c extra_float_digits=0 -c search_path=app,public";
+    let encoded: String = options
+        .bytes()
+        .map(|b| match b {
+            b' ' => "%20".to_string(),
+            b'=' => "%3D".to_string(),
+            b',' => "%2C".to_string(),
+            b'/' => "%2F".to_string(),
+            b => (b as char).to_string(),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{}&options={encoded}@@{}\n",
+            source.url(),
+            cluster.url(&target_name)
+        ),
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--json",
+        "-",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let table = &report["lines"][0]["tables"][0];
+    assert_eq!(table["format"], "text", "{table}");
+    assert_eq!(table["verification"]["matches"], true, "{table}");
+    let exact = "SELECT string_agg(concat_ws('|', to_char(d, 'YYYY-MM-DD'), extract(epoch FROM ts), \
+                 extract(epoch FROM iv), encode(float8send(f), 'hex'), t), ',' ORDER BY id) FROM app.ev";
+    assert_eq!(target.psql(exact), source.psql(exact));
+    let out = pgsplit(&["verify", &mapping, "--json", "-"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
+    // Copying as a role that policies apply to: COPY would silently skip the rows it may
+    // not see, and the checks would compare the same short share on both sides.
+    let cluster = testing::shared();
+    let source = cluster.create_db("rls_src");
+    let reader = format!("{}_reader", source.name);
+    source.psql(&format!(
+        "CREATE TABLE docs (id int PRIMARY KEY, owner_name text);
+         INSERT INTO docs SELECT g, 'u' || g % 3 FROM generate_series(1, 30) g;
+         ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+         CREATE ROLE {reader} LOGIN;
+         CREATE POLICY mine ON docs TO {reader} USING (owner_name = 'u1');
+         GRANT SELECT ON docs TO {reader};"
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let source_url = source.url().replacen("postgres@", &format!("{reader}@"), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{source_url}@@{}\n", cluster.url(&target_name)),
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&["run", &mapping, "--work-dir", work.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("row-level security") && stdout.contains("docs"),
+        "{stdout}\n{stderr}"
+    );
+    // The role is the cluster's: nothing may keep it (the target holds its grant).
+    target.psql(&format!("DROP OWNED BY {reader}"));
+    source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }

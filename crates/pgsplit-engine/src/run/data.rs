@@ -285,10 +285,18 @@ impl Pair {
         let mut source = WireConn::connect(&session::with_defaults(&phase.source))
             .await
             .map_err(|e| RunError::wire(&source_name, "connect", e))?;
+        source
+            .execute(pgsplit_copy::DATA_SESSION_SETUP)
+            .await
+            .map_err(|e| RunError::wire(&source_name, "set up the session", e))?;
         import_snapshot(&mut source, phase, &snapshot::import_sql(&phase.snapshot)).await?;
         let mut target = WireConn::connect(&session::with_defaults(&phase.target))
             .await
             .map_err(|e| RunError::wire(&target_name, "connect", e))?;
+        target
+            .execute(pgsplit_copy::DATA_SESSION_SETUP)
+            .await
+            .map_err(|e| RunError::wire(&target_name, "set up the session", e))?;
         let target_process = Process::of(&mut target, &phase.target).await?;
         if phase.disable_triggers {
             target

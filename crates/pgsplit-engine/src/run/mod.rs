@@ -464,6 +464,11 @@ async fn run_line(
             .batch_execute(pgsplit_schema::Ddl::SESSION_SETUP)
             .await
             .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
+        // Read-backs of text-format tables run here: the same text forms as the copies.
+        client
+            .batch_execute(pgsplit_copy::DATA_SESSION_SETUP)
+            .await
+            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
         client
             .batch_execute(post_data::SERIAL_INDEX_BUILDS)
             .await

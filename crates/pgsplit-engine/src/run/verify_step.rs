@@ -44,12 +44,26 @@ pub async fn read_target(
         predicate: chunk.predicate(),
         guard: false,
     };
-    read_rows(client, &spec, level, &Counters::default())
-        .await
-        .map_err(|e| match e {
-            ReadError::Count(e) => RunError::db_plain("count target rows", e),
-            ReadError::Copy(e) => RunError::Copy(e),
-        })
+    // Text forms of OID alias values (`regclass`) depend on the search_path: read them with
+    // the session default, as the copy wrote them, not the empty one of this DDL session.
+    let text = table.format == Format::Text;
+    if text {
+        client
+            .batch_execute("SET search_path TO DEFAULT")
+            .await
+            .map_err(|e| RunError::db_plain("set the search_path for a read-back", e))?;
+    }
+    let found = read_rows(client, &spec, level, &Counters::default()).await;
+    if text {
+        client
+            .batch_execute("SELECT pg_catalog.set_config('search_path', '', false)")
+            .await
+            .map_err(|e| RunError::db_plain("empty the search_path again", e))?;
+    }
+    found.map_err(|e| match e {
+        ReadError::Count(e) => RunError::db_plain("count target rows", e),
+        ReadError::Copy(e) => RunError::Copy(e),
+    })
 }
 
 /// The pieces a table is read back in: one per [`READ_BACK_PIECE_BYTES`], at most
@@ -258,6 +272,22 @@ pub fn table_reports(
 /// `--data-only`: every table must exist on the target with the same columns and be
 /// empty. A column whose target type differs makes that table travel in text format.
 pub async fn check_data_only_target(
+    target: &Connection,
+    tables: &[SourceTable],
+) -> Result<Vec<SourceTable>, RunError> {
+    let saved = pgsplit_copy::tables::empty_search_path(&target.client)
+        .await
+        .map_err(|e| RunError::db(&target.server, "empty the search_path", e))?;
+    let checked = compare_data_only_tables(target, tables).await;
+    pgsplit_copy::tables::restore_search_path(&target.client, &saved)
+        .await
+        .map_err(|e| RunError::db(&target.server, "restore the search_path", e))?;
+    checked
+}
+
+/// [`check_data_only_target`] with an empty search_path: type names as the source's
+/// [`pgsplit_copy::tables::read_tables`] gives them.
+async fn compare_data_only_tables(
     target: &Connection,
     tables: &[SourceTable],
 ) -> Result<Vec<SourceTable>, RunError> {

@@ -292,8 +292,7 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         Side::Target => &line.target,
     };
     let conn = session::open(settings).await?;
-    conn.client
-        .batch_execute(tables::SESSION_SETUP)
+    tables::set_up_session(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "set up the session", e))?;
     let snapshot = match snapshot::export(&conn.client).await {

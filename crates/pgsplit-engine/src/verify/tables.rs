@@ -29,11 +29,17 @@ const LOCK_TIMEOUT: &str = "60s";
 /// Tables locked per `LOCK TABLE` statement.
 const LOCK_BATCH: usize = 500;
 
-/// Every verify session, on both sides: the text forms of values (text-format tables,
-/// constants in deparsed definitions) then do not depend on each server's defaults.
-pub const SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
-    SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
-    SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+/// Sets up every verify session, on both sides: the text forms of values (text-format
+/// tables, constants in deparsed definitions) then do not depend on each server's
+/// defaults ([`pgsplit_copy::DATA_SESSION_SETUP`]), and long reads are not cut off.
+pub async fn set_up_session(client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "{}; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
+            pgsplit_copy::DATA_SESSION_SETUP
+        ))
+        .await
+}
 
 /// One table present on both sides, and how each side is read.
 #[derive(Clone, Debug)]
@@ -324,8 +330,7 @@ async fn worker(
     shared: &Shared,
 ) -> Result<(), VerifyError> {
     let conn = session::open(&endpoint.settings).await?;
-    conn.client
-        .batch_execute(SESSION_SETUP)
+    set_up_session(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "set up the session", e))?;
     let begun = match &endpoint.snapshot {
