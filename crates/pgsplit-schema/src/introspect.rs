@@ -182,24 +182,53 @@ pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
         .map_err(SchemaError::query("server_version_num"))?
         .get(0);
     // Deparsers qualify every name that the search_path does not make visible: with an
-    // empty one, all of them. Restore the caller's setting afterwards.
-    let saved: String = client
+    // empty one, all of them. Constants in definitions are written with the session's
+    // DateStyle, IntervalStyle and extra_float_digits: fixed here, so that a date in a
+    // CHECK reads the same on a server that parses day and month the other way round.
+    // The caller's settings are restored afterwards.
+    let saved = read_settings(client).await?;
+    set_settings(
+        client,
+        &DEPARSE_SETTINGS.map(|(_, value)| value.to_string()),
+    )
+    .await?;
+    let result = read_all(client, version).await;
+    set_settings(client, &saved).await?;
+    result
+}
+
+/// Session settings while the catalog is read, in the order [`set_settings`] takes them.
+const DEPARSE_SETTINGS: [(&str, &str); 4] = [
+    ("search_path", ""),
+    ("DateStyle", "ISO, MDY"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "3"),
+];
+
+async fn read_settings(client: &Client) -> Result<Vec<String>, SchemaError> {
+    let names: Vec<&str> = DEPARSE_SETTINGS.iter().map(|(name, _)| *name).collect();
+    let row = client
         .query_one(
-            "SELECT pg_catalog.current_setting('search_path'), pg_catalog.set_config('search_path', '', false)",
-            &[],
+            "SELECT array_agg(pg_catalog.current_setting(name) ORDER BY i) \
+               FROM unnest($1::text[]) WITH ORDINALITY AS s(name, i)",
+            &[&names],
         )
         .await
-        .map_err(SchemaError::query("set search_path"))?
-        .get(0);
-    let result = read_all(client, version).await;
+        .map_err(SchemaError::query("read the session settings"))?;
+    Ok(row.get(0))
+}
+
+async fn set_settings(client: &Client, values: &[String]) -> Result<(), SchemaError> {
+    let names: Vec<&str> = DEPARSE_SETTINGS.iter().map(|(name, _)| *name).collect();
     client
         .query_one(
-            "SELECT pg_catalog.set_config('search_path', $1, false)",
-            &[&saved],
+            "SELECT count(pg_catalog.set_config(name, value, false)) \
+               FROM unnest($1::text[], $2::text[]) AS s(name, value)",
+            &[&names, &values],
         )
         .await
-        .map_err(SchemaError::query("restore search_path"))?;
-    result
+        .map_err(SchemaError::query("set the session settings"))?;
+    Ok(())
 }
 
 async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError> {

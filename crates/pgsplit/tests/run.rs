@@ -762,7 +762,8 @@ fn text_format_values_do_not_depend_on_the_servers_settings() {
     source.psql(
         "CREATE SCHEMA app;
          CREATE TYPE app.tag AS ENUM ('a', 'b');
-         CREATE TABLE app.ev (id int PRIMARY KEY, d date, ts timestamptz, iv interval, f float8, t app.tag[]);
+         CREATE TABLE app.ev (id int PRIMARY KEY, d date CHECK (d > '2000-02-01'), ts timestamptz,
+                              iv interval DEFAULT '-1 day 02:00', f float8 DEFAULT 0.1, t app.tag[]);
          INSERT INTO app.ev VALUES
            (1, '2024-03-04', '2024-03-04 10:00:00+00', '-1 day -02:03:04', 0.1::float8 + 0.2::float8, '{a,b}'),
            (2, '2024-12-31', '1999-12-31 23:59:59.5+05', '1 year 2 mons -3 days 04:05:06.789', 1e-300, '{}');",
@@ -808,6 +809,11 @@ fn text_format_values_do_not_depend_on_the_servers_settings() {
     let exact = "SELECT string_agg(concat_ws('|', to_char(d, 'YYYY-MM-DD'), extract(epoch FROM ts), \
                  extract(epoch FROM iv), encode(float8send(f), 'hex'), t), ',' ORDER BY id) FROM app.ev";
     assert_eq!(target.psql(exact), source.psql(exact));
+    // Constants in definitions were read in the same forms.
+    let definitions = "SELECT string_agg(d, ' ' ORDER BY d) FROM (
+        SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'app.ev'::regclass
+        UNION ALL SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'app.ev'::regclass) x";
+    assert_eq!(target.psql(definitions), source.psql(definitions));
     let out = pgsplit(&["verify", &mapping, "--json", "-"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
