@@ -139,6 +139,20 @@ pub enum Error {
         owner: String,
     },
 
+    /// A snapshot or instance of that name exists but holds older data than this run
+    /// would give (an earlier migration of the same instance, a rehearsal).
+    #[error("{instance}: {step}: {resource} is from an earlier migration: {why}")]
+    Stale {
+        /// Source instance identifier.
+        instance: String,
+        /// The step.
+        step: Step,
+        /// The resource found.
+        resource: String,
+        /// How it was told, and what to do.
+        why: String,
+    },
+
     /// The restored instance does not match what was asked for.
     #[error("{instance}: validate: {target} does not match: {}", mismatch_list(.mismatches))]
     Validation {

@@ -170,7 +170,7 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
                 Step::Snapshot,
                 Some(&names.source_snapshot),
                 None,
-                snapshot::take(&c.source, &c.source_region, &names, o.wait),
+                snapshot::take(&c.source, &c.source_region, &names, o.wait, o.reuse_within),
             )
             .await?;
         let key = o.target_kms_key_id.as_deref();

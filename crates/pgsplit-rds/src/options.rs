@@ -16,6 +16,10 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// Default number of instances migrated at once.
 pub const DEFAULT_PARALLEL: usize = 4;
 
+/// A source snapshot an earlier run took is reused only this young (a re-run after a
+/// failure the same day); an older one is refused rather than restored from.
+pub const DEFAULT_REUSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// How to reach AWS: everything else comes from the SDK's default chain (environment,
 /// profile files, SSO, instance metadata).
 #[derive(Debug, Clone, Default)]
@@ -108,6 +112,8 @@ pub struct MigrateOptions {
     pub parallel: usize,
     /// Delete the intermediate snapshots after a successful restore.
     pub cleanup_snapshots: bool,
+    /// Reuse a source snapshot an earlier run took only if it is younger than this.
+    pub reuse_within: std::time::Duration,
     /// List what would be done; call no mutating API.
     pub dry_run: bool,
     /// How to reach AWS.
@@ -126,6 +132,7 @@ impl MigrateOptions {
             wait: WaitSettings::default(),
             parallel: DEFAULT_PARALLEL,
             cleanup_snapshots: false,
+            reuse_within: DEFAULT_REUSE_WITHIN,
             dry_run: false,
             aws: AwsSettings::default(),
         }

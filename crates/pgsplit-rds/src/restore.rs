@@ -72,6 +72,23 @@ pub(crate) async fn restore(
                     owner: owner.unwrap_or("no pgsplit migration").to_owned(),
                 });
             }
+            // Restored before this copy existed: from an earlier migration's snapshot.
+            if let (Some(created), Some(copied)) =
+                (existing.instance_create_time(), copy.snapshot_create_time())
+                && created.secs() + 1 < copied.secs()
+            {
+                return Err(Error::Stale {
+                    instance: instance.clone(),
+                    step,
+                    resource: format!("instance {id} in {target_region}"),
+                    why: format!(
+                        "it was restored {}, before snapshot {} was copied ({}); delete or rename it and run again",
+                        crate::snapshot::when(created),
+                        names.target_snapshot,
+                        crate::snapshot::when(copied)
+                    ),
+                });
+            }
             tracing::info!(
                 instance,
                 target = id,

@@ -4,6 +4,9 @@
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_rds::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_rds::types::{DbSnapshot, Tag};
 
 use crate::error::{Error, Result};
@@ -60,23 +63,68 @@ fn check_owner(snapshot: &DbSnapshot, instance: &str, step: Step, resource: &str
     }
 }
 
-/// Snapshots the source instance (or reuses the snapshot an earlier run took) and waits
-/// until it is available.
+/// `2026-11-27T08:00:00Z` for people.
+pub(crate) fn when(t: &DateTime) -> String {
+    t.fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| format!("{} s after 1970", t.secs()))
+}
+
+/// `3d04h`, `5h10m`, `42m`.
+fn age(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        s if s >= 86_400 => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s => format!("{}m", s / 60),
+    }
+}
+
+/// A source snapshot an earlier run took may be reused only while it is young: an old one
+/// is an earlier migration's (a rehearsal), and restoring from it would bring old data.
+fn check_fresh(
+    snapshot: &DbSnapshot,
+    instance: &str,
+    resource: &str,
+    reuse_within: Duration,
+) -> Result<()> {
+    let Some(taken) = snapshot.snapshot_create_time() else {
+        return Ok(()); // still being made: this run's or a parallel one's
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let secs = now - taken.secs();
+    if secs <= reuse_within.as_secs() as i64 {
+        return Ok(());
+    }
+    Err(Error::Stale {
+        instance: instance.to_owned(),
+        step: Step::Snapshot,
+        resource: resource.to_owned(),
+        why: format!(
+            "taken {} ({} ago, more than --reuse-within {}); delete it for a fresh snapshot, or raise --reuse-within to restore from it",
+            when(taken),
+            age(secs),
+            age(reuse_within.as_secs() as i64)
+        ),
+    })
+}
+
+/// Snapshots the source instance (or reuses the snapshot an earlier run took, if younger
+/// than `reuse_within`) and waits until it is available.
 pub(crate) async fn take(
     client: &Client,
     region: &str,
     names: &Names,
     wait: WaitSettings,
+    reuse_within: Duration,
 ) -> Result<(DbSnapshot, StepOutcome)> {
     let (instance, id, step) = (&names.instance, &names.source_snapshot, Step::Snapshot);
     let outcome = match find(client, instance, step, id).await? {
         Some(existing) => {
-            check_owner(
-                &existing,
-                instance,
-                step,
-                &format!("snapshot {id} in {region}"),
-            )?;
+            let resource = format!("snapshot {id} in {region}");
+            check_owner(&existing, instance, step, &resource)?;
+            check_fresh(&existing, instance, &resource, reuse_within)?;
             tracing::info!(
                 instance,
                 snapshot = id,
@@ -124,12 +172,30 @@ pub(crate) async fn copy(
     let encrypted = source_snapshot.encrypted() == Some(true);
     let outcome = match find(target, instance, step, id).await? {
         Some(existing) => {
-            check_owner(
-                &existing,
-                instance,
-                step,
-                &format!("snapshot {id} in {target_region}"),
-            )?;
+            let resource = format!("snapshot {id} in {target_region}");
+            check_owner(&existing, instance, step, &resource)?;
+            // A copy keeps the time its original was taken: it must be this snapshot's.
+            let original = existing
+                .original_snapshot_create_time()
+                .or(existing.snapshot_create_time());
+            let taken = source_snapshot
+                .original_snapshot_create_time()
+                .or(source_snapshot.snapshot_create_time());
+            if let (Some(original), Some(taken)) = (original, taken)
+                && original.secs() + 1 < taken.secs()
+            {
+                return Err(Error::Stale {
+                    instance: instance.clone(),
+                    step,
+                    resource,
+                    why: format!(
+                        "it is a copy of a snapshot taken {}, before {} (taken {}); delete it and run again",
+                        when(original),
+                        names.source_snapshot,
+                        when(taken)
+                    ),
+                });
+            }
             tracing::info!(
                 instance,
                 snapshot = id,

@@ -578,3 +578,102 @@ async fn dry_run_changes_nothing() {
 
     assert_eq!(state().await, before);
 }
+
+/// A migration rehearsed earlier left its snapshots and instance behind: a later run must
+/// not restore old data from them. Each is refused in turn (too old; copied from an older
+/// snapshot; restored before today's copy), and once they are gone the run finishes.
+#[tokio::test]
+async fn an_earlier_migrations_snapshots_and_instance_are_not_reused() {
+    let port = moto_or_skip!();
+    let (src, dst) = ("ca-central-1", "sa-east-1");
+    let source = rds(port, src).await;
+    let target = rds(port, dst).await;
+    create_source_instance(&source, "rehearsed", false).await;
+    let mut o = options(port, src, dst);
+    let first = migrate(&o).await.expect("first run runs");
+    assert!(!first.any_failed(), "{first:#?}");
+    let error_of = |report: &Report| {
+        report
+            .instance("rehearsed")
+            .and_then(|i| i.error.clone())
+            .unwrap_or_default()
+    };
+
+    // Seconds later, with --reuse-within 1s, the source snapshot counts as old.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    o.reuse_within = Duration::from_secs(1);
+    let old_snapshot = migrate(&o).await.expect("runs");
+    assert_eq!(
+        outcomes(&old_snapshot, "rehearsed"),
+        [(Check, Done), (Snapshot, Failed)]
+    );
+    let why = error_of(&old_snapshot);
+    assert!(
+        why.starts_with("rehearsed: snapshot: snapshot rehearsed-pgsplit in ca-central-1 is from an earlier migration: taken ")
+            && why.contains("--reuse-within"),
+        "{why}"
+    );
+
+    // A new source snapshot; the copy in the target region is of the old one.
+    o.reuse_within = pgsplit_rds::options::DEFAULT_REUSE_WITHIN;
+    source
+        .delete_db_snapshot()
+        .db_snapshot_identifier("rehearsed-pgsplit")
+        .send()
+        .await
+        .unwrap();
+    let old_copy = migrate(&o).await.expect("runs");
+    assert_eq!(
+        outcomes(&old_copy, "rehearsed"),
+        [(Check, Done), (Snapshot, Done), (Copy, Failed)]
+    );
+    assert!(
+        error_of(&old_copy).contains("it is a copy of a snapshot taken"),
+        "{}",
+        error_of(&old_copy)
+    );
+
+    // A new copy; the instance was restored from the old one.
+    target
+        .delete_db_snapshot()
+        .db_snapshot_identifier("rehearsed-pgsplit-sa-east-1")
+        .send()
+        .await
+        .unwrap();
+    let old_instance = migrate(&o).await.expect("runs");
+    assert_eq!(
+        outcomes(&old_instance, "rehearsed"),
+        [
+            (Check, Done),
+            (Snapshot, Reused),
+            (Copy, Done),
+            (Restore, Failed)
+        ]
+    );
+    assert!(
+        error_of(&old_instance).contains("it was restored"),
+        "{}",
+        error_of(&old_instance)
+    );
+
+    // Without the old instance the run restores from today's snapshots.
+    target
+        .delete_db_instance()
+        .db_instance_identifier("rehearsed-migrated")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+    let fresh = migrate(&o).await.expect("runs");
+    assert!(!fresh.any_failed(), "{fresh:#?}");
+    assert_eq!(
+        outcomes(&fresh, "rehearsed"),
+        [
+            (Check, Done),
+            (Snapshot, Reused),
+            (Copy, Reused),
+            (Restore, Done),
+            (Validate, Done)
+        ]
+    );
+}

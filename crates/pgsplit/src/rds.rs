@@ -35,7 +35,8 @@ pub enum RdsCommand {
         --target-kms-key-id arn:aws:kms:eu-west-1:111122223333:key/… --json report.json\n\n\
         Credentials come from the AWS SDK's default chain (environment, profile, SSO, instance \
         role); AWS_ENDPOINT_URL_RDS is honoured like --endpoint-url.\n\
-        Re-running after a failure reuses the snapshots, copies and instances an earlier run made.\n\
+        Re-running after a failure reuses the snapshots, copies and instances an earlier run made,\n\
+        unless they hold older data (a snapshot older than --reuse-within, a rehearsal's instance).\n\
         Exit codes: 0 all instances migrated, 1 an instance failed, 2 bad input (nothing started).")]
     Migrate(MigrateArgs),
 }
@@ -91,6 +92,10 @@ pub struct MigrateArgs {
     /// Delete the intermediate snapshots (source and copy) after a successful restore.
     #[arg(long)]
     pub cleanup_snapshots: bool,
+    /// Reuse a source snapshot an earlier run took only if it is younger than this (a
+    /// re-run after a failure); an older one is refused, not restored from.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub reuse_within: Duration,
     /// Show what would be done; make no change in AWS.
     #[arg(long)]
     pub dry_run: bool,
@@ -133,6 +138,7 @@ impl MigrateArgs {
             },
             parallel: self.parallel,
             cleanup_snapshots: self.cleanup_snapshots,
+            reuse_within: self.reuse_within,
             dry_run: self.dry_run,
             aws: AwsSettings {
                 profile: self.profile,
@@ -288,7 +294,7 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Parses `90s`, `30m`, `2h30m`, `500ms` or a bare number of seconds.
+/// Parses `90s`, `30m`, `2h30m`, `7d`, `500ms` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<u64>() {
@@ -312,6 +318,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86_400),
             _ => return Err(bad()),
         };
         total += part;
@@ -359,6 +366,7 @@ mod tests {
         assert_eq!(parse_duration("2h30m"), Ok(Duration::from_secs(9000)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         for bad in ["", "m", "10x", "1.5h", "0s", "h1"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
