@@ -295,14 +295,28 @@ fn dry_run(p: PlannedInstance, o: &MigrateOptions) -> InstanceReport {
                 r.vpc_security_group_ids.join(",")
             ));
         }
-        if r.multi_az {
+        let carried = crate::restore::carried(&p.source, r);
+        if carried.multi_az {
             restore.push("multi-AZ".to_owned());
         } else if let Some(az) = &r.availability_zone {
             restore.push(format!("zone {az}"));
         }
         restore.extend(
-            r.publicly_accessible
+            carried
+                .publicly_accessible
                 .map(|p| format!("publicly accessible {p}")),
+        );
+        restore.extend(
+            carried
+                .deletion_protection
+                .filter(|p| *p)
+                .map(|_| "deletion protection".to_owned()),
+        );
+        restore.extend(
+            carried
+                .iam_database_authentication
+                .filter(|p| *p)
+                .map(|_| "IAM database authentication".to_owned()),
         );
         steps.extend([
             planned(

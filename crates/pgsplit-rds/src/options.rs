@@ -51,11 +51,11 @@ pub struct RestoreSettings {
     pub db_subnet_group: Option<String>,
     /// VPC security groups in the target region.
     pub vpc_security_group_ids: Vec<String>,
-    /// Multi-AZ deployment.
-    pub multi_az: bool,
+    /// Multi-AZ deployment; `None`: the source instance's (single-AZ when a zone is given).
+    pub multi_az: Option<bool>,
     /// Availability zone (single-AZ only).
     pub availability_zone: Option<String>,
-    /// Publicly accessible; `None`: the subnet group's default.
+    /// Publicly accessible; `None`: the source instance's.
     pub publicly_accessible: Option<bool>,
     /// Appended to the source identifier to name the new instance.
     pub suffix: String,
@@ -67,7 +67,7 @@ impl Default for RestoreSettings {
             instance_class: None,
             db_subnet_group: None,
             vpc_security_group_ids: Vec::new(),
-            multi_az: false,
+            multi_az: None,
             availability_zone: None,
             publicly_accessible: None,
             suffix: DEFAULT_SUFFIX.to_owned(),
@@ -149,7 +149,7 @@ impl MigrateOptions {
         if self.target_region.trim().is_empty() {
             return invalid("--target-region", "must not be empty");
         }
-        if self.restore.multi_az && self.restore.availability_zone.is_some() {
+        if self.restore.multi_az == Some(true) && self.restore.availability_zone.is_some() {
             return invalid(
                 "--availability-zone",
                 "cannot be combined with --multi-az (RDS picks the zones)",
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn rejects_az_with_multi_az() {
         let mut o = MigrateOptions::new("eu-west-1");
-        o.restore.multi_az = true;
+        o.restore.multi_az = Some(true);
         o.restore.availability_zone = Some("eu-west-1a".into());
         let err = o.validate().unwrap_err();
         assert!(err.is_bad_input());

@@ -46,6 +46,30 @@ pub(crate) fn instance_class<'a>(
         .or(source.db_instance_class())
 }
 
+/// What the restored instance takes over from the source unless told otherwise: a
+/// Multi-AZ, private, deletion-protected instance with IAM logins must not come back
+/// single-AZ, public (the default VPC's subnets are), unprotected and password-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Carried {
+    pub multi_az: bool,
+    pub publicly_accessible: Option<bool>,
+    pub deletion_protection: Option<bool>,
+    pub iam_database_authentication: Option<bool>,
+}
+
+pub(crate) fn carried(source: &DbInstance, settings: &RestoreSettings) -> Carried {
+    Carried {
+        multi_az: settings
+            .multi_az
+            .unwrap_or(settings.availability_zone.is_none() && source.multi_az().unwrap_or(false)),
+        publicly_accessible: settings
+            .publicly_accessible
+            .or(source.publicly_accessible()),
+        deletion_protection: source.deletion_protection(),
+        iam_database_authentication: source.iam_database_authentication_enabled(),
+    }
+}
+
 /// Restores `names.target_instance` from `copy` (or reuses it) and waits until available.
 pub(crate) async fn restore(
     target: &Client,
@@ -100,7 +124,8 @@ pub(crate) async fn restore(
             let snapshot_id = copy
                 .db_snapshot_identifier()
                 .unwrap_or(&names.target_snapshot);
-            let az = if settings.multi_az {
+            let carried = carried(source, settings);
+            let az = if carried.multi_az {
                 None
             } else {
                 settings.availability_zone.clone()
@@ -115,9 +140,11 @@ pub(crate) async fn restore(
                     (!settings.vpc_security_group_ids.is_empty())
                         .then(|| settings.vpc_security_group_ids.clone()),
                 )
-                .multi_az(settings.multi_az)
+                .multi_az(carried.multi_az)
                 .set_availability_zone(az)
-                .set_publicly_accessible(settings.publicly_accessible)
+                .set_publicly_accessible(carried.publicly_accessible)
+                .set_deletion_protection(carried.deletion_protection)
+                .set_enable_iam_database_authentication(carried.iam_database_authentication)
                 .tags(tags(instance))
                 .send()
                 .await

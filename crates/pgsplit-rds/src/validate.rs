@@ -4,7 +4,7 @@ use aws_sdk_rds::types::DbInstance;
 
 use crate::error::Mismatch;
 use crate::options::RestoreSettings;
-use crate::restore::instance_class;
+use crate::restore::{carried, instance_class};
 
 fn show<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
@@ -54,12 +54,13 @@ pub fn compare(
         source.storage_encrypted().unwrap_or(false).to_string(),
         restored.storage_encrypted().unwrap_or(false).to_string(),
     );
+    let carried = carried(source, settings);
     check(
         "multi-AZ",
-        settings.multi_az.to_string(),
+        carried.multi_az.to_string(),
         restored.multi_az().unwrap_or(false).to_string(),
     );
-    if let (Some(az), false) = (&settings.availability_zone, settings.multi_az) {
+    if let (Some(az), false) = (&settings.availability_zone, carried.multi_az) {
         check(
             "availability zone",
             az.clone(),
@@ -88,13 +89,26 @@ pub fn compare(
         actual.sort();
         check("VPC security groups", expected.join(","), actual.join(","));
     }
-    if let Some(public) = settings.publicly_accessible {
-        check(
-            "publicly accessible",
-            public.to_string(),
-            show(restored.publicly_accessible()),
-        );
-    }
+    let mut carried_flag = |field: &'static str, expected: Option<bool>, actual: Option<bool>| {
+        if let Some(expected) = expected {
+            check(field, expected.to_string(), show(actual));
+        }
+    };
+    carried_flag(
+        "publicly accessible",
+        carried.publicly_accessible,
+        restored.publicly_accessible(),
+    );
+    carried_flag(
+        "deletion protection",
+        carried.deletion_protection,
+        restored.deletion_protection(),
+    );
+    carried_flag(
+        "IAM database authentication",
+        carried.iam_database_authentication,
+        restored.iam_database_authentication_enabled(),
+    );
     out
 }
 
@@ -185,9 +199,56 @@ mod tests {
     }
 
     #[test]
+    fn deployment_settings_are_the_sources_unless_asked_otherwise() {
+        let guarded = DbInstance::builder()
+            .db_instance_identifier("db1")
+            .engine("postgres")
+            .engine_version("16.3")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .storage_encrypted(true)
+            .db_instance_status("available")
+            .multi_az(true)
+            .publicly_accessible(false)
+            .deletion_protection(true)
+            .iam_database_authentication_enabled(true)
+            .build();
+        let plain = restored().db_instance_class("db.t3.micro").build();
+        let fields: Vec<_> = compare(&guarded, &RestoreSettings::default(), &plain)
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "multi-AZ: expected true, got false",
+                "deletion protection: expected true, got (none)",
+                "IAM database authentication: expected true, got (none)"
+            ]
+        );
+        let same = restored()
+            .db_instance_class("db.t3.micro")
+            .multi_az(true)
+            .availability_zone("anywhere")
+            .deletion_protection(true)
+            .iam_database_authentication_enabled(true)
+            .build();
+        assert_eq!(compare(&guarded, &RestoreSettings::default(), &same), []);
+        // A zone asked for means single-AZ; an explicit answer wins over the source's.
+        let zoned = RestoreSettings {
+            availability_zone: Some("eu-west-1b".into()),
+            publicly_accessible: Some(true),
+            ..RestoreSettings::default()
+        };
+        let c = carried(&guarded, &zoned);
+        assert!(!c.multi_az);
+        assert_eq!(c.publicly_accessible, Some(true));
+    }
+
+    #[test]
     fn class_defaults_to_source_and_az_ignored_for_multi_az() {
         let s = RestoreSettings {
-            multi_az: true,
+            multi_az: Some(true),
             ..RestoreSettings::default()
         };
         let r = restored()

@@ -70,14 +70,15 @@ pub struct MigrateArgs {
     /// VPC security groups in the target region (comma-separated or repeated).
     #[arg(long, value_name = "SG", num_args = 1.., value_delimiter = ',', action = clap::ArgAction::Append)]
     pub vpc_security_group_ids: Vec<String>,
-    /// Restore as multi-AZ deployments.
-    #[arg(long)]
-    pub multi_az: bool,
+    /// Restore as multi-AZ deployments (`--multi-az=false`: single-AZ) [default: as the
+    /// source; single-AZ with --availability-zone].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub multi_az: Option<bool>,
     /// Availability zone of the restored instances (single-AZ only).
-    #[arg(long, value_name = "AZ", conflicts_with = "multi_az")]
+    #[arg(long, value_name = "AZ")]
     pub availability_zone: Option<String>,
     /// Make the restored instances publicly accessible (`--publicly-accessible=false` to refuse)
-    /// [default: the subnet group's].
+    /// [default: as the source].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub publicly_accessible: Option<bool>,
     /// Appended to each source identifier to name the restored instance.
@@ -449,16 +450,15 @@ mod tests {
         .unwrap();
         assert_eq!(m.publicly_accessible, Some(false));
         assert_eq!(m.json.as_deref(), Some("-"));
-        assert!(
-            parse(&[
-                "--target-region",
-                "r",
-                "--multi-az",
-                "--availability-zone",
-                "a"
-            ])
-            .is_err()
-        );
+        // A zone with multi-AZ is refused before anything starts; with single-AZ it is fine.
+        let zone = |multi: &str| {
+            parse(&["--target-region", "r", multi, "--availability-zone", "a"])
+                .unwrap()
+                .options()
+                .validate()
+        };
+        assert!(zone("--multi-az").is_err());
+        assert!(zone("--multi-az=false").is_ok());
         assert!(parse(&["--target-region", "r", "--max-wait", "soon"]).is_err());
         assert!(parse(&[]).is_err());
     }
