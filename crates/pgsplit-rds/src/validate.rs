@@ -118,7 +118,7 @@ mod tests {
 
     use super::*;
 
-    fn source() -> DbInstance {
+    fn source_builder() -> aws_sdk_rds::types::builders::DbInstanceBuilder {
         DbInstance::builder()
             .db_instance_identifier("db1")
             .engine("postgres")
@@ -127,7 +127,10 @@ mod tests {
             .allocated_storage(20)
             .storage_encrypted(true)
             .db_instance_status("available")
-            .build()
+    }
+
+    fn source() -> DbInstance {
+        source_builder().build()
     }
 
     fn settings() -> RestoreSettings {
@@ -200,14 +203,7 @@ mod tests {
 
     #[test]
     fn deployment_settings_are_the_sources_unless_asked_otherwise() {
-        let guarded = DbInstance::builder()
-            .db_instance_identifier("db1")
-            .engine("postgres")
-            .engine_version("16.3")
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .storage_encrypted(true)
-            .db_instance_status("available")
+        let guarded = source_builder()
             .multi_az(true)
             .publicly_accessible(false)
             .deletion_protection(true)

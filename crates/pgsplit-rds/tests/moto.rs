@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_rds::Client;
 use aws_sdk_rds::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder;
 use pgsplit_rds::{
     AwsSettings, Error, InstanceOutcome, MigrateOptions, Report, Step, StepOutcome, WaitSettings,
     migrate,
@@ -244,7 +245,8 @@ async fn create_target_network(port: u16, region: &str, subnet_group: &str) -> V
         .collect()
 }
 
-async fn create_source_instance(client: &Client, id: &str, encrypted: bool) {
+/// The request for a small PostgreSQL source instance; more settings may follow.
+fn source_instance(client: &Client, id: &str) -> CreateDBInstanceFluentBuilder {
     client
         .create_db_instance()
         .db_instance_identifier(id)
@@ -254,6 +256,10 @@ async fn create_source_instance(client: &Client, id: &str, encrypted: bool) {
         .allocated_storage(20)
         .master_username("postgres")
         .master_user_password("not-a-secret-1")
+}
+
+async fn create_source_instance(client: &Client, id: &str, encrypted: bool) {
+    source_instance(client, id)
         .storage_encrypted(encrypted)
         .send()
         .await
@@ -686,15 +692,7 @@ async fn the_restored_instance_keeps_the_sources_deployment_settings() {
     let (src, dst) = ("eu-north-1", "eu-south-1");
     let source = rds(port, src).await;
     let target = rds(port, dst).await;
-    source
-        .create_db_instance()
-        .db_instance_identifier("guarded")
-        .engine("postgres")
-        .engine_version("16.3")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("postgres")
-        .master_user_password("not-a-secret-1")
+    source_instance(&source, "guarded")
         .multi_az(true)
         .publicly_accessible(false)
         .deletion_protection(true)
