@@ -31,7 +31,10 @@ pub(crate) struct Waiting<'a> {
 }
 
 /// Polls until `poll` says ready or failed, or until `settings.max_wait` has passed.
-/// The first poll is immediate; the last is made at the deadline.
+/// The first poll is immediate; the last is made at the deadline. A poll that fails in a
+/// way that may pass (throttling, a lost connection, a service error) is tried again at
+/// the next interval: one bad answer must not end hours of waiting. Past the deadline,
+/// the last such error is returned.
 pub(crate) async fn until_ready<T, F, Fut>(
     what: &Waiting<'_>,
     settings: WaitSettings,
@@ -43,7 +46,19 @@ where
 {
     let start = Instant::now();
     loop {
-        let status = match poll().await? {
+        let polled = match poll().await {
+            Err(e) if e.is_retryable() && start.elapsed() < settings.max_wait => {
+                tracing::warn!(
+                    instance = what.instance,
+                    step = %what.step,
+                    resource = %what.resource,
+                    "status check failed, trying again: {e}"
+                );
+                Poll::Pending(format!("unknown (the last check failed: {e})"))
+            }
+            other => other?,
+        };
+        let status = match polled {
             Poll::Ready(value) => return Ok(value),
             Poll::Failed(status) => {
                 return Err(Error::FailedState {
@@ -390,6 +405,50 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_may_pass_is_tried_again_until_the_deadline() {
+        let what = Waiting {
+            instance: "db1",
+            step: Step::Copy,
+            resource: "snapshot db1-pgsplit-eu-west-1".into(),
+        };
+        let throttled = || Error::Aws {
+            instance: "db1".into(),
+            step: Step::Copy,
+            operation: "DescribeDBSnapshots",
+            code: Some("Throttling".into()),
+            message: Some("Rate exceeded".into()),
+            transient: false,
+            source: "throttled".into(),
+        };
+        let settings = WaitSettings {
+            max_wait: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(30),
+        };
+        // Two throttled checks, then available.
+        let mut calls = 0;
+        let ready = until_ready(&what, settings, || {
+            calls += 1;
+            let answer = match calls {
+                1 | 2 => Err(throttled()),
+                _ => Ok(Poll::Ready(calls)),
+            };
+            async move { answer }
+        })
+        .await
+        .unwrap();
+        assert_eq!(ready, 3);
+        // Throttled to the end: the last error, once the deadline has passed.
+        let start = Instant::now();
+        let err = until_ready(&what, settings, || async {
+            Err::<Poll<()>, _>(throttled())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.aws_code(), Some("Throttling"));
+        assert_eq!(start.elapsed(), Duration::from_secs(300));
     }
 
     #[tokio::test]
