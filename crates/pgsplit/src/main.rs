@@ -8,6 +8,7 @@ mod progress_view;
 mod rds;
 mod run_cmd;
 mod schema_cmd;
+mod signal;
 mod verify_cmd;
 
 use std::io::IsTerminal;
@@ -130,6 +131,7 @@ fn run(cli: Cli) -> ExitCode {
             Command::Rds(args) => rds::run(*args).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,
+                130 => ExitCode::Interrupted,
                 _ => ExitCode::Failure,
             }),
         }

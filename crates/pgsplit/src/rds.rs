@@ -18,6 +18,8 @@ const EXIT_OK: i32 = 0;
 const EXIT_FAILED: i32 = 1;
 /// Exit code: bad arguments or unknown instances; nothing was started.
 const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code: stopped by Ctrl-C or SIGTERM; what AWS was asked to do goes on.
+const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(clap::Args, Debug)]
 pub struct RdsArgs {
@@ -37,7 +39,8 @@ pub enum RdsCommand {
         role); AWS_ENDPOINT_URL_RDS is honoured like --endpoint-url.\n\
         Re-running after a failure reuses the snapshots, copies and instances an earlier run made,\n\
         unless they hold older data (a snapshot older than --reuse-within, a rehearsal's instance).\n\
-        Exit codes: 0 all instances migrated, 1 an instance failed, 2 bad input (nothing started).")]
+        Exit codes: 0 all instances migrated, 1 an instance failed, 2 bad input (nothing started),\n\
+        130 interrupted (what AWS was asked to do goes on; run again to continue).")]
     Migrate(MigrateArgs),
 }
 
@@ -160,7 +163,14 @@ pub async fn run(args: RdsArgs) -> anyhow::Result<i32> {
 async fn migrate(args: MigrateArgs) -> anyhow::Result<i32> {
     let json = args.json.clone();
     let options = args.options();
-    let report = match pgsplit_rds::migrate(&options).await {
+    let migrated = tokio::select! {
+        migrated = pgsplit_rds::migrate(&options) => migrated,
+        _ = crate::signal::stop_requested() => {
+            eprintln!("{}", interrupted(&options));
+            return Ok(EXIT_INTERRUPTED);
+        }
+    };
+    let report = match migrated {
         Ok(report) => report,
         Err(e) if e.is_bad_input() => {
             eprintln!("error: {e}");
@@ -188,6 +198,24 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// What a user stopping a migration must know: AWS goes on with what it was asked, and
+/// where to find it.
+fn interrupted(o: &MigrateOptions) -> String {
+    let which = if o.selection.instances.is_empty() {
+        "each selected instance ID".to_owned()
+    } else {
+        o.selection.instances.join(", ")
+    };
+    let source = o.source_region.as_deref().unwrap_or("the source region");
+    format!(
+        "interrupted: snapshots, copies and restores already requested go on in AWS. For {which}, \
+         look for ID-pgsplit in {source}, ID-pgsplit-{target} and ID{suffix} in {target}: run the \
+         same command again to continue with them (they are reused), or delete them.",
+        target = o.target_region,
+        suffix = o.restore.suffix
+    )
 }
 
 /// The summary: one row per instance, one column per step (outcome and duration), then the

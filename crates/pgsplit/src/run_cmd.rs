@@ -211,20 +211,7 @@ fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::Usag
 
 /// Ctrl-C or SIGTERM: stop scheduling, cancel what runs on the servers.
 async fn cancel_on_signal(cancel: Cancel) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let terminated = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminated => {}
-    }
+    crate::signal::stop_requested().await;
     eprintln!("stopping: cancelling the copies in flight…");
     cancel.cancel();
 }

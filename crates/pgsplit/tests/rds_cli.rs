@@ -1,0 +1,58 @@
+//! `pgsplit rds migrate` as a process: what a user sees when they stop it.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn an_interrupted_migration_says_what_goes_on_in_aws_and_exits_130() {
+    // An endpoint that accepts connections and never answers: the first call hangs, as a
+    // long wait would.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+        .args([
+            "rds",
+            "migrate",
+            "--source-region",
+            "us-east-1",
+            "--target-region",
+            "eu-west-1",
+            "--instance",
+            "orders",
+            "--endpoint-url",
+            &endpoint,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+        .env_remove("AWS_PROFILE")
+        .env("PGSPLIT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until pgsplit has connected (its request is in flight), then stop it.
+    let (_conn, _) = listener.accept().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stopped.elapsed() < Duration::from_secs(5));
+    assert!(
+        stderr.contains("go on in AWS")
+            && stderr.contains("orders")
+            && stderr.contains("ID-pgsplit-eu-west-1")
+            && stderr.contains("ID-migrated in eu-west-1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-a-real-secret"), "{stderr}");
+}
