@@ -38,6 +38,7 @@ pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Rep
     let start = Instant::now();
     let listed = plan::list_instances(&clients.source).await?;
     let planned = plan::plan(&listed, &clients.source_region, opts)?;
+    check_target_region(&clients, opts).await?;
     tracing::info!(
         instances = planned.len(),
         source = %clients.source_region,
@@ -57,6 +58,36 @@ pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Rep
         duration: start.elapsed(),
         instances,
     })
+}
+
+/// What can be checked in the target region before hours of snapshotting: that the DB
+/// subnet group to restore into exists there (a typo, or one of the source region's).
+async fn check_target_region(clients: &Clients, opts: &MigrateOptions) -> Result<()> {
+    let Some(group) = &opts.restore.db_subnet_group else {
+        return Ok(());
+    };
+    match clients
+        .target
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(group)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_subnet_group_not_found_fault()) =>
+        {
+            Err(Error::InvalidOption {
+                option: "--db-subnet-group",
+                reason: format!(
+                    "there is no DB subnet group {group} in {}",
+                    clients.target_region
+                ),
+            })
+        }
+        Err(e) => Err(Error::aws("*", Step::Check, "DescribeDBSubnetGroups", e)),
+    }
 }
 
 struct Context {

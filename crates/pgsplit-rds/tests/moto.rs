@@ -426,9 +426,11 @@ async fn migrates_instances_across_regions() {
     assert_eq!(json["source_region"], src);
 }
 
-/// A first run fails part-way (no key for the encrypted instance, no subnet group yet); the
-/// re-run reuses the snapshots the first made and finishes without duplicates; a third run
-/// with `--cleanup-snapshots` reuses everything and removes the snapshots.
+/// A subnet group missing in the target region is found before anything starts. A first
+/// run then fails part-way (no key for the encrypted instance; an unrelated instance holds
+/// the target name); the re-run reuses the snapshots the first made and finishes without
+/// duplicates; a third run with `--cleanup-snapshots` reuses everything and removes the
+/// snapshots.
 #[tokio::test]
 async fn failed_run_then_rerun_reuses_snapshots() {
     let port = moto_or_skip!();
@@ -441,6 +443,17 @@ async fn failed_run_then_rerun_reuses_snapshots() {
     let mut o = options(port, src, dst);
     o.restore.db_subnet_group = Some("late-subnets".into());
     o.restore.multi_az = Some(true);
+    let refused = migrate(&o).await.expect_err("no subnet group yet");
+    assert!(refused.is_bad_input(), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("no DB subnet group late-subnets in eu-west-2"),
+        "{refused}"
+    );
+    assert_eq!(snapshot_ids(&source).await, Vec::<String>::new());
+    create_target_network(port, dst, "late-subnets").await;
+    create_source_instance(&target, "plain-migrated", false).await;
     let first = migrate(&o).await.expect("first run runs");
     assert!(first.any_failed());
     assert_eq!(outcomes(&first, "secret"), [(Check, Failed)]);
@@ -460,13 +473,19 @@ async fn failed_run_then_rerun_reuses_snapshots() {
     );
     let why = first.instance("plain").unwrap().error.as_deref().unwrap();
     assert!(
-        why.starts_with("plain: restore: RestoreDBInstanceFromDBSnapshot failed"),
+        why.starts_with("plain: restore: instance plain-migrated in eu-west-2 already exists"),
         "{why}"
     );
     assert_eq!(snapshot_ids(&source).await, ["plain-pgsplit"]);
     assert_eq!(snapshot_ids(&target).await, ["plain-pgsplit-eu-west-2"]);
 
-    create_target_network(port, dst, "late-subnets").await;
+    target
+        .delete_db_instance()
+        .db_instance_identifier("plain-migrated")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
     o.target_kms_key_id = Some(create_kms_key(port, dst));
     let second = migrate(&o).await.expect("second run runs");
     assert!(!second.any_failed(), "{second:#?}");
