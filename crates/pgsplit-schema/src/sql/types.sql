@@ -9,7 +9,8 @@ SELECT t.oid,
        t.typrelid,
        CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
        t.typnotnull AS not_null,
-       t.typdefault AS default_expr,
+       -- Deparsed from the tree: names qualified for the empty search_path of the target.
+       COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 0), t.typdefault) AS default_expr,
        CASE WHEN t.typtype = 'd' AND t.typcollation <> 0
                  AND t.typcollation IS DISTINCT FROM (SELECT b.typcollation FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype)
             THEN (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
