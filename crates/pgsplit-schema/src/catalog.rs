@@ -45,6 +45,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// [`Catalog::unsupported`] for people: `publication orders_pub`, `cast text AS money`.
+    pub fn not_written(&self) -> Vec<String> {
+        self.unsupported
+            .iter()
+            .map(|(kind, name)| format!("{kind} {name}"))
+            .collect()
+    }
+
     pub(crate) fn new(version: i32) -> Catalog {
         Catalog {
             version,

@@ -298,6 +298,9 @@ fn render(report: &RunReport) -> String {
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
         }
+        for s in &line.not_copied {
+            let _ = writeln!(out, "  not copied (pgsplit does not write these): {s}");
+        }
         for s in &line.skipped_database {
             let _ = writeln!(out, "  skipped {s}");
         }

@@ -854,3 +854,21 @@ fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
     target.psql(&format!("DROP OWNED BY {reader}"));
     source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }
+
+#[test]
+fn objects_pgsplit_does_not_write_are_listed_in_the_report() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("not_written_src");
+    source.psql(
+        "CREATE TABLE orders (id int PRIMARY KEY);
+         CREATE PUBLICATION orders_feed FOR TABLE orders;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_eq!(
+        report["lines"][0]["not_copied"],
+        serde_json::json!(["publication orders_feed"]),
+        "{report}"
+    );
+}

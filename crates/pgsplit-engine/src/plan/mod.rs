@@ -366,11 +366,7 @@ async fn source_facts(
             .filter(|s| s.requires_superuser)
             .map(|s| s.identity),
     );
-    facts.unsupported = catalog
-        .unsupported
-        .iter()
-        .map(|(kind, name)| format!("{kind} {name}"))
-        .collect();
+    facts.unsupported = catalog.not_written();
     if line.selector.is_everything() {
         return Ok((facts, None));
     }

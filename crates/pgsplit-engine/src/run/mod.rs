@@ -297,6 +297,15 @@ async fn run_line(
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
     let (source_tables, mut schema, cross) =
         schema_step::select(catalog, &source.tables, &line.selector, options)?;
+    if options.sections != Sections::DataOnly {
+        report.not_copied = catalog.not_written();
+        if !report.not_copied.is_empty() {
+            tracing::warn!(
+                "objects pgsplit does not copy: {}",
+                report.not_copied.join(", ")
+            );
+        }
+    }
     if last_of_source {
         // No other line needs the catalog once this one has its DDL.
         source.catalog = None;

@@ -57,6 +57,9 @@ pub struct LineReport {
     /// Foreign keys and views of the source that would point into another target: not
     /// created on this one.
     pub cross_target: Vec<String>,
+    /// Source objects pgsplit cannot write (foreign tables and servers, publications,
+    /// casts, operators, …): not on the target.
+    pub not_copied: Vec<String>,
     /// Large objects copied (none: absent).
     pub large_objects: Option<LargeObjects>,
     pub note: Option<String>,
