@@ -872,3 +872,26 @@ fn objects_pgsplit_does_not_write_are_listed_in_the_report() {
         "{report}"
     );
 }
+
+#[test]
+fn a_database_sorting_with_icu_is_created_sorting_with_icu() {
+    // Text order (and so every text index) depends on the database's collation provider.
+    let cluster = testing::shared();
+    let created = cluster.create_db("icu_src");
+    let name = created.name.clone();
+    let target_name = format!("{name}_copy");
+    let admin = |sql: String| cluster.psql("postgres", &sql).unwrap();
+    admin(format!("DROP DATABASE {name}"));
+    admin(format!(
+        "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'"
+    ));
+    let source = created;
+    source
+        .psql("CREATE TABLE words (w text); INSERT INTO words VALUES ('b'), ('A'), ('a'), ('B');");
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let provider = "SELECT datlocprovider::text || ' ' || daticulocale FROM pg_database WHERE datname = current_database()";
+    assert_eq!(target.psql(provider).trim(), "i de-DE");
+    let order = "SELECT string_agg(w, ',' ORDER BY w) FROM words";
+    assert_eq!(target.psql(order), source.psql(order));
+}

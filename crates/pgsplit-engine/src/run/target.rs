@@ -27,16 +27,38 @@ pub struct DatabaseProps {
     pub encoding: String,
     pub collate: String,
     pub ctype: String,
+    /// `c` (libc), `i` (ICU, PostgreSQL 15+) or `b` (builtin, 17+): the default collation's
+    /// provider, with its locale and (ICU, 16+) rules.
+    pub provider: String,
+    pub locale: Option<String>,
+    pub icu_rules: Option<String>,
     pub level: DatabaseLevel,
 }
 
 impl DatabaseProps {
     pub async fn read(conn: &Connection) -> Result<DatabaseProps, RunError> {
+        let version = session::server_version(&conn.client)
+            .await
+            .map_err(|e| RunError::db(&conn.server, "read the version", e))?;
+        let provider = match version {
+            170000.. => {
+                "datlocprovider::text AS provider, datlocale AS locale, daticurules AS rules"
+            }
+            160000.. => {
+                "datlocprovider::text AS provider, daticulocale AS locale, daticurules AS rules"
+            }
+            150000.. => {
+                "datlocprovider::text AS provider, daticulocale AS locale, NULL::text AS rules"
+            }
+            _ => "'c'::text AS provider, NULL::text AS locale, NULL::text AS rules",
+        };
         let row = conn
             .client
             .query_one(
-                "SELECT pg_encoding_to_char(encoding) AS encoding, datcollate::text AS lc_collate, \
-                 datctype::text AS lc_ctype FROM pg_database WHERE datname = current_database()",
+                &format!(
+                    "SELECT pg_encoding_to_char(encoding) AS encoding, datcollate::text AS lc_collate, \
+                     datctype::text AS lc_ctype, {provider} FROM pg_database WHERE datname = current_database()"
+                ),
                 &[],
             )
             .await
@@ -48,6 +70,9 @@ impl DatabaseProps {
             encoding: row.get("encoding"),
             collate: row.get("lc_collate"),
             ctype: row.get("lc_ctype"),
+            provider: row.get("provider"),
+            locale: row.get("locale"),
+            icu_rules: row.get("rules"),
             level,
         })
     }
@@ -146,10 +171,11 @@ async fn recreate(
 ) -> Result<(), RunError> {
     let maintenance = session::open(&session::maintenance_db(target)).await?;
     let name = quote::ident(&target.dbname);
+    let version = session::server_version(&maintenance.client)
+        .await
+        .map_err(|e| RunError::db(&maintenance.server, "read the version", e))?;
+    let provider = like.map(|p| locale_provider(p, version)).transpose()?;
     if drop_first {
-        let version = session::server_version(&maintenance.client)
-            .await
-            .map_err(|e| RunError::db(&maintenance.server, "read the version", e))?;
         let force = if version >= 130000 {
             " WITH (FORCE)"
         } else {
@@ -174,11 +200,39 @@ async fn recreate(
             quote::literal(&p.ctype)
         ));
     }
+    create.push_str(provider.as_deref().unwrap_or_default());
     maintenance
         .client
         .batch_execute(&create)
         .await
         .map_err(|e| RunError::db(&maintenance.server, "create the target database", e))
+}
+
+/// The `LOCALE_PROVIDER …` clause that gives the target the source's default collation
+/// provider (ICU or builtin sort text differently from libc); empty for libc. A target too
+/// old for the provider is refused: it would sort (and index) text another way.
+fn locale_provider(p: &DatabaseProps, target_version: i32) -> Result<String, RunError> {
+    let (name, locale_key, since) = match p.provider.as_str() {
+        "i" => ("icu", "ICU_LOCALE", 150000),
+        "b" => ("builtin", "BUILTIN_LOCALE", 170000),
+        _ => return Ok(String::new()),
+    };
+    let since = if p.icu_rules.is_some() { 160000 } else { since };
+    if target_version < since {
+        return Err(RunError::Refused(format!(
+            "the source database's default collation comes from {name} (locale {}); PostgreSQL {} on the target cannot create such a database: create it yourself and run again",
+            p.locale.as_deref().unwrap_or("?"),
+            target_version / 10000
+        )));
+    }
+    let mut clause = format!(" LOCALE_PROVIDER {name}");
+    if let Some(locale) = &p.locale {
+        clause.push_str(&format!(" {locale_key} {}", quote::literal(locale)));
+    }
+    if let Some(rules) = &p.icu_rules {
+        clause.push_str(&format!(" ICU_RULES {}", quote::literal(rules)));
+    }
+    Ok(clause)
 }
 
 /// Ends what a stopped run left running on the target: its server processes outlive it
