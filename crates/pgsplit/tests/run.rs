@@ -621,6 +621,11 @@ fn copies_from_14_to_17() {
 }
 
 #[test]
+fn copies_from_17_to_18() {
+    cross_version(17, 18);
+}
+
+#[test]
 fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
     let cluster = testing::shared();
     let source = cluster.create_db("lo_src");
@@ -894,4 +899,36 @@ fn a_database_sorting_with_icu_is_created_sorting_with_icu() {
     assert_eq!(target.psql(provider).trim(), "i de-DE");
     let order = "SELECT string_agg(w, ',' ORDER BY w) FROM words";
     assert_eq!(target.psql(order), source.psql(order));
+}
+
+#[test]
+fn virtual_generated_columns_stay_generated_on_18() {
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let source = cluster.create_db("virtual_src");
+    source.psql(
+        "CREATE TABLE sizes (id int PRIMARY KEY, w int, h int,
+                             area int GENERATED ALWAYS AS (w * h) VIRTUAL,
+                             half int GENERATED ALWAYS AS (w / 2) STORED);
+         INSERT INTO sizes (id, w, h) SELECT g, g, g + 1 FROM generate_series(1, 100) g;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let kinds = "SELECT string_agg(attname || '=' || attgenerated::text, ',' ORDER BY attnum) \
+                 FROM pg_attribute WHERE attrelid = 'sizes'::regclass AND attnum > 0";
+    assert_eq!(target.psql(kinds), source.psql(kinds));
+    let values = "SELECT sum(area)::text || ' ' || sum(half)::text FROM sizes";
+    assert_eq!(target.psql(values), source.psql(values));
+    let out = pgsplit(&[
+        "verify",
+        &write_mapping(
+            &tempfile::tempdir().unwrap(),
+            &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+        ),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }

@@ -69,10 +69,16 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
             if let Some(coll) = &c.collation {
                 def.push_str(&format!(" COLLATE {coll}"));
             }
-            if c.generated == "s"
-                && let Some(expr) = &c.generation_expr
-            {
-                def.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED"));
+            // `v`: VIRTUAL (PostgreSQL 18+), computed when read; written out, or the
+            // target would get a plain column that the COPY (which leaves generated
+            // columns to the target) never fills.
+            let kind = match c.generated.as_str() {
+                "s" => Some("STORED"),
+                "v" => Some("VIRTUAL"),
+                _ => None,
+            };
+            if let (Some(kind), Some(expr)) = (kind, &c.generation_expr) {
+                def.push_str(&format!(" GENERATED ALWAYS AS ({expr}) {kind}"));
             }
             if !c.identity.is_empty()
                 && let Some((clause, seq)) = identity_clause(b, rel, c)
