@@ -95,40 +95,7 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"
             ));
         }
-        if c.storage != c.type_storage {
-            let storage = match c.storage.as_str() {
-                "p" => "PLAIN",
-                "e" => "EXTERNAL",
-                "m" => "MAIN",
-                _ => "EXTENDED",
-            };
-            after.push(format!(
-                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STORAGE {storage}"
-            ));
-        }
-        if let Some(comp) = &c.compression {
-            let method = match comp.as_str() {
-                "p" => "pglz",
-                "l" => "lz4",
-                other => other,
-            };
-            after.push(format!(
-                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET COMPRESSION {method}"
-            ));
-        }
-        if let Some(t) = c.stat_target
-            && t >= 0
-        {
-            after.push(format!(
-                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET STATISTICS {t}"
-            ));
-        }
-        if !c.options.is_empty() {
-            after.push(format!(
-                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET ({})",
-                c.options.join(", ")
-            ));
-        }
+        after.extend(column_settings(&format!("TABLE ONLY {name}"), c));
     }
     for seq in identity_seqs {
         b.alias.insert((class::CLASS, seq), key);
@@ -222,6 +189,48 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         .dep((class::CLASS, *parent));
         b.add(attach);
     }
+}
+
+/// A column's own storage, compression, statistics target and options, as statements
+/// on `target` (`TABLE ONLY "s"."t"`, `MATERIALIZED VIEW "s"."m"`).
+fn column_settings(target: &str, c: &crate::model::Attribute) -> Vec<String> {
+    let qcol = ident(&c.name);
+    let mut out = Vec::new();
+    if c.storage != c.type_storage {
+        let storage = match c.storage.as_str() {
+            "p" => "PLAIN",
+            "e" => "EXTERNAL",
+            "m" => "MAIN",
+            _ => "EXTENDED",
+        };
+        out.push(format!(
+            "ALTER {target} ALTER COLUMN {qcol} SET STORAGE {storage}"
+        ));
+    }
+    if let Some(comp) = &c.compression {
+        let method = match comp.as_str() {
+            "p" => "pglz",
+            "l" => "lz4",
+            other => other,
+        };
+        out.push(format!(
+            "ALTER {target} ALTER COLUMN {qcol} SET COMPRESSION {method}"
+        ));
+    }
+    if let Some(t) = c.stat_target
+        && t >= 0
+    {
+        out.push(format!(
+            "ALTER {target} ALTER COLUMN {qcol} SET STATISTICS {t}"
+        ));
+    }
+    if !c.options.is_empty() {
+        out.push(format!(
+            "ALTER {target} ALTER COLUMN {qcol} SET ({})",
+            c.options.join(", ")
+        ));
+    }
+    out
 }
 
 fn column_acls(b: &Builder<'_>, rel: &Relation, item: &mut Item, identity: &str) {
@@ -433,6 +442,11 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
     }
     sql.push_str(&format!(" AS\n{}\n  WITH NO DATA", view_body(rel)));
     let mut item = Item::new(key, Section::Pre, 91, stmt(K::MatView, &identity, sql));
+    for c in &rel.columns {
+        for setting in column_settings(&format!("MATERIALIZED VIEW {name}"), c) {
+            item.push(Some(stmt(K::TableOption, &identity, setting)));
+        }
+    }
     item.push(b.comment(key, 0, &format!("MATERIALIZED VIEW {name}"), &identity));
     for c in &rel.columns {
         let col = format!("{name}.{}", ident(&c.name));
@@ -445,6 +459,7 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
     }
     item.push(b.owner("MATERIALIZED VIEW", &name, &rel.owner, &identity));
     item.extend(b.acl("TABLE", &name, None, &rel.owner, &rel.acl, &identity));
+    column_acls(b, rel, &mut item, &identity);
     b.add(item);
     if rel.populated {
         let sql = format!("REFRESH MATERIALIZED VIEW {name}");
