@@ -468,18 +468,17 @@ async fn run_line(
     for _ in 1..index_jobs {
         post_connections.push(Arc::new(session::open(&line.target).await?.client));
     }
+    // DDL settings; the copies' text forms (read-backs of text-format tables run here);
+    // serial index builds while the copies run. One message per session.
+    let setup = format!(
+        "{}; {}; {}",
+        pgsplit_schema::Ddl::SESSION_SETUP,
+        pgsplit_copy::DATA_SESSION_SETUP,
+        post_data::SERIAL_INDEX_BUILDS
+    );
     for client in &post_connections {
         client
-            .batch_execute(pgsplit_schema::Ddl::SESSION_SETUP)
-            .await
-            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
-        // Read-backs of text-format tables run here: the same text forms as the copies.
-        client
-            .batch_execute(pgsplit_copy::DATA_SESSION_SETUP)
-            .await
-            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
-        client
-            .batch_execute(post_data::SERIAL_INDEX_BUILDS)
+            .batch_execute(&setup)
             .await
             .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
         if let Some(bytes) = options.maintenance_work_mem {
