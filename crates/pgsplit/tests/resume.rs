@@ -320,12 +320,12 @@ fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
     // new sessions (and the loads in flight redone), none lost, none twice.
     let cluster = testing::shared();
     let source = cluster.create_db("ahead_src");
-    source.psql(&small_tables_sql("s", 40, 100));
+    source.psql(&small_tables_sql("s", 60, 100));
     let target = adopt(cluster, "ahead_copy");
     let run = Run::new(&source, &cluster.url(&target.name));
     let out = run
         .command(&[])
-        .env("PGSPLIT_FAULT_ERROR", "item_committed:3")
+        .env("PGSPLIT_FAULT_ERROR", "ahead_committed:2")
         .output()
         .unwrap();
     let (_, stderr) = text(&out);
@@ -337,7 +337,7 @@ fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
     assert!(asked_ahead > 0, "{stderr}");
     let report = report_of(&out);
     let copied = report["lines"][0]["tables"].as_array().unwrap();
-    assert_eq!(copied.len(), 40, "{report}");
+    assert_eq!(copied.len(), 60, "{report}");
     for t in copied {
         assert_eq!(t["verification"]["matches"], true, "{t}");
     }
