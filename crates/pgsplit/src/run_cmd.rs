@@ -292,6 +292,28 @@ fn render(report: &RunReport) -> String {
                 bytes(lo.bytes as i64)
             );
         }
+        for c in &line.extension_config {
+            let what = if c.sequence {
+                "sequence set".to_string()
+            } else {
+                let verified = match c.matches {
+                    None => "-",
+                    Some(true) => "ok",
+                    Some(false) => "MISMATCH",
+                };
+                format!(
+                    "{} row{} ({}), verified: {verified}",
+                    c.rows,
+                    if c.rows == 1 { "" } else { "s" },
+                    bytes(c.bytes as i64)
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  extension {} configuration {}: {what}",
+                c.extension, c.name
+            );
+        }
         for c in &line.cross_target {
             let _ = writeln!(out, "  left out (points into another target): {c}");
         }

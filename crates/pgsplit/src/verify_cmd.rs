@@ -217,6 +217,26 @@ fn render_line(out: &mut String, line: &LineVerification) {
             }
         );
     }
+    for c in &line.extension_config {
+        let rows = |side: &Option<pgsplit_engine::verify::report::SideRows>| {
+            side.map_or("missing".to_string(), |s| s.rows.to_string())
+        };
+        let _ = writeln!(
+            out,
+            "  extension {} configuration {}: source {}, target {}{}",
+            c.extension,
+            c.name,
+            rows(&c.source),
+            rows(&c.target),
+            if c.matches {
+                ""
+            } else if c.source.map(|s| s.rows) == c.target.map(|s| s.rows) {
+                ": contents differ"
+            } else {
+                ": counts differ"
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  schema: {} objects compared, {} differ",

@@ -932,3 +932,118 @@ fn virtual_generated_columns_stay_generated_on_18() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
+
+/// Writes a pure-SQL extension that keeps configuration rows (as pg_partman or pg_cron
+/// do) into `dir/extension`, readable by the server's user.
+fn write_config_extension(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let ext = dir.join("extension");
+    std::fs::create_dir_all(&ext).unwrap();
+    std::fs::write(
+        ext.join("pgsplit_cfg.control"),
+        "default_version = '1.0'\nrelocatable = false\nschema = cfg\n",
+    )
+    .unwrap();
+    // The child table is marked before the parent its foreign key points to; the
+    // parent's condition keeps the script's own row out.
+    std::fs::write(
+        ext.join("pgsplit_cfg--1.0.sql"),
+        "CREATE TABLE @extschema@.parents (id serial PRIMARY KEY, name text NOT NULL,
+                                           builtin bool NOT NULL DEFAULT false);
+         CREATE TABLE @extschema@.children (id int PRIMARY KEY,
+                                            parent int NOT NULL REFERENCES @extschema@.parents,
+                                            note text);
+         INSERT INTO @extschema@.parents (name, builtin) VALUES ('shipped', true);
+         SELECT pg_catalog.pg_extension_config_dump('@extschema@.children', '');
+         SELECT pg_catalog.pg_extension_config_dump('@extschema@.parents', 'WHERE NOT builtin');
+         SELECT pg_catalog.pg_extension_config_dump('@extschema@.parents_id_seq', '');",
+    )
+    .unwrap();
+    for path in [dir, ext.as_path()] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for file in ["pgsplit_cfg.control", "pgsplit_cfg--1.0.sql"] {
+        std::fs::set_permissions(ext.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+#[test]
+fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
+    // PostgreSQL 18 finds extensions in `extension_control_path`: a test can bring its own.
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let dir = tempfile::tempdir().unwrap();
+    write_config_extension(dir.path());
+    let path = format!("{}:$system", dir.path().display());
+    let source = cluster.create_db("ext_config_src");
+    let target = cluster.create_db("ext_config_copy");
+    for db in [&source, &target] {
+        cluster
+            .psql(
+                "postgres",
+                &format!(
+                    "ALTER DATABASE \"{}\" SET extension_control_path = '{path}'",
+                    db.name
+                ),
+            )
+            .unwrap();
+    }
+    source.psql(
+        "CREATE EXTENSION pgsplit_cfg;
+         INSERT INTO cfg.parents (name) VALUES ('mine'), (E'tab\\there\\nnewline');
+         INSERT INTO cfg.children VALUES (1, 1, 'on the shipped row'), (2, 2, NULL),
+                                         (3, 3, E'back\\\\slash');
+         SELECT nextval('cfg.parents_id_seq') FROM generate_series(1, 5);",
+    );
+    let report = run_copy_to(&source, &cluster.url(&target.name), &[], 0);
+    let rows = "SELECT string_agg(format('%s|%s|%s', id, name, builtin), ',' ORDER BY id) \
+                FROM cfg.parents UNION ALL \
+                SELECT string_agg(format('%s|%s|%s', id, parent, note), ',' ORDER BY id) \
+                FROM cfg.children";
+    assert_eq!(target.psql(rows), source.psql(rows));
+    assert!(
+        target.psql(rows).contains("shipped"),
+        "{}",
+        target.psql(rows)
+    );
+    let next = "SELECT nextval('cfg.parents_id_seq')";
+    assert_eq!(target.psql(next), source.psql(next));
+    let copied = report["lines"][0]["extension_config"].as_array().unwrap();
+    let summary: Vec<String> = copied
+        .iter()
+        .map(|c| format!("{} {} {}", c["name"], c["rows"], c["matches"]))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "\"cfg.parents\" 2 true",
+            "\"cfg.children\" 3 true",
+            "\"cfg.parents_id_seq\" 0 null"
+        ],
+        "{report}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target.name)),
+    );
+    let out = pgsplit(&["verify", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("extension pgsplit_cfg configuration cfg.parents: source 2, target 2\n"),
+        "{stdout}"
+    );
+    // A user's row the target lost is a difference `verify` reports.
+    target.psql("DELETE FROM cfg.children WHERE id = 3");
+    let out = pgsplit(&["verify", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("cfg.children: source 3, target 2: counts differ"),
+        "{stdout}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod data;
 pub mod error;
+pub(crate) mod extension_config;
 pub(crate) mod large_objects;
 pub mod options;
 mod post_data;
@@ -362,6 +363,17 @@ async fn run_line(
         clock.lap("pre-data");
     }
     schema.pre_data = Vec::new();
+    if options.sections != Sections::SchemaOnly {
+        report.extension_config = copy_extension_config(
+            line,
+            leader,
+            options,
+            resumed.as_ref(),
+            journal.as_ref(),
+            &mut report.skipped,
+        )
+        .await?;
+    }
 
     let tables = Arc::new(if options.sections == Sections::SchemaOnly {
         Vec::new()
@@ -586,6 +598,42 @@ async fn run_line(
     report.phases = phases;
     journal.record(&Event::Finished)?;
     Ok(())
+}
+
+/// The rows users keep in extensions' configuration tables, once per target, in one
+/// transaction; verified like a table.
+async fn copy_extension_config(
+    line: &MappingLine,
+    leader: &Connection,
+    options: &RunOptions,
+    resumed: Option<&JournalState>,
+    journal: &dyn Journal,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<report::ExtensionConfig>, RunError> {
+    const STEP: &str = "extension configuration";
+    if resumed.is_some_and(|s| s.post_data_done.contains(STEP)) {
+        return Ok(Vec::new());
+    }
+    let target = session::open(&line.target).await?;
+    let copied = match extension_config::copy(&leader.client, &target, options.verify).await {
+        Ok(copied) => copied,
+        // Extensions' tables belong to whoever created them (a superuser, for most).
+        Err(e)
+            if !options.strict
+                && e.sqlstate()
+                    == Some(tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) =>
+        {
+            tracing::warn!(
+                "the rows of extensions' configuration tables were not copied: {e:#} \
+                 (--strict makes this an error)"
+            );
+            skipped.push("rows of extensions' configuration tables".into());
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    journal.record(&Event::PostDataDone { label: STEP.into() })?;
+    Ok(copied)
 }
 
 /// Large objects, once per target, in one transaction; verified like a table.

@@ -33,6 +33,11 @@ impl RunReport {
                     .as_ref()
                     .is_some_and(|lo| lo.matches == Some(false))
             })
+            || self
+                .lines
+                .iter()
+                .flat_map(|l| &l.extension_config)
+                .any(|c| c.matches == Some(false))
     }
 }
 
@@ -62,6 +67,8 @@ pub struct LineReport {
     pub not_copied: Vec<String>,
     /// Large objects copied (none: absent).
     pub large_objects: Option<LargeObjects>,
+    /// Rows of the extensions' configuration tables, and their marked sequences.
+    pub extension_config: Vec<ExtensionConfig>,
     pub note: Option<String>,
 }
 
@@ -123,5 +130,18 @@ pub struct LargeObjects {
     pub count: u64,
     pub bytes: u64,
     /// Count (and digest of oid and data) read back from the target; `None` unverified.
+    pub matches: Option<bool>,
+}
+
+/// A table (its rows the extension's condition selects) or sequence an extension marked
+/// as configuration with `pg_extension_config_dump`.
+#[derive(Debug, Serialize)]
+pub struct ExtensionConfig {
+    pub extension: String,
+    pub name: String,
+    pub sequence: bool,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Count (and digest) read back from the target; `None` unverified or a sequence.
     pub matches: Option<bool>,
 }

@@ -29,7 +29,7 @@ use crate::progress::Progress;
 use crate::run::VerifyLevel;
 use crate::session;
 pub use error::{ReadError, VerifyError};
-use report::{LargeObjectsVerification, SideRows};
+use report::{ExtensionConfigVerification, LargeObjectsVerification, SideRows};
 pub use report::{LineVerification, VerifyReport};
 use tables::{Endpoint, Side, TablePlan};
 
@@ -235,6 +235,7 @@ async fn verify_line(
     }
     found.sequences = sequences::compare(&expected_sequences, &sequences::states(&target_catalog));
     found.large_objects = compare_large_objects(&source.conn, &target.conn, level).await?;
+    found.extension_config = compare_extension_config(&source.conn, &target.conn, level).await?;
     // Every worker has imported the snapshots by now.
     let _ = source.conn.client.batch_execute("COMMIT").await;
     let _ = target.conn.client.batch_execute("COMMIT").await;
@@ -276,6 +277,50 @@ async fn compare_large_objects(
         source,
         target,
     }))
+}
+
+/// The users' rows of extensions' configuration tables, on both sides, each read in its
+/// leader's snapshot: for every table of the source's extensions that the target has.
+async fn compare_extension_config(
+    source: &Connection,
+    target: &Connection,
+    level: VerifyLevel,
+) -> Result<Vec<ExtensionConfigVerification>, VerifyError> {
+    let (on_source, on_target) =
+        tokio::try_join!(read_extension_config(source), read_extension_config(target))?;
+    let side = |moved: &pgsplit_copy::Moved| SideRows {
+        rows: moved.rows,
+        digest: (level == VerifyLevel::Checksum).then_some(moved.digest),
+        chunks: 1,
+    };
+    let extensions: std::collections::HashSet<&str> =
+        on_target.iter().map(|t| t.extension.as_str()).collect();
+    Ok(on_source
+        .iter()
+        .filter(|s| extensions.contains(s.extension.as_str()))
+        .map(|s| {
+            let source = side(&s.moved);
+            let target = on_target
+                .iter()
+                .find(|t| t.extension == s.extension && t.name == s.name)
+                .map(|t| side(&t.moved));
+            ExtensionConfigVerification {
+                extension: s.extension.clone(),
+                name: s.name.clone(),
+                matches: target.is_some_and(|t| t.rows == source.rows && t.digest == source.digest),
+                source: Some(source),
+                target,
+            }
+        })
+        .collect())
+}
+
+async fn read_extension_config(
+    conn: &Connection,
+) -> Result<Vec<crate::run::extension_config::ConfigRows>, VerifyError> {
+    crate::run::extension_config::read_all(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the extensions' configuration rows", e))
 }
 
 async fn read_large_objects(conn: &Connection) -> Result<pgsplit_copy::Moved, VerifyError> {

@@ -44,8 +44,21 @@ pub struct LineVerification {
     pub schema_differences: Vec<SchemaDifference>,
     /// Large objects, when either side has any.
     pub large_objects: Option<LargeObjectsVerification>,
+    /// The rows users keep in extensions' configuration tables (those the extension's
+    /// condition selects), per table of an extension the target has.
+    pub extension_config: Vec<ExtensionConfigVerification>,
     pub seconds: f64,
     pub error: Option<String>,
+}
+
+/// One extension configuration table on both sides (`None`: missing on that side).
+#[derive(Debug, Serialize)]
+pub struct ExtensionConfigVerification {
+    pub extension: String,
+    pub name: String,
+    pub source: Option<SideRows>,
+    pub target: Option<SideRows>,
+    pub matches: bool,
 }
 
 /// Large objects on both sides: how many, and (`checksum`) the sum of SHA-256(oid ‖ data).
@@ -68,6 +81,7 @@ impl LineVerification {
             schema_statements: 0,
             schema_differences: Vec::new(),
             large_objects: None,
+            extension_config: Vec::new(),
             seconds: 0.0,
             error: None,
         }
@@ -78,6 +92,7 @@ impl LineVerification {
             || self.sequences.iter().any(|s| !s.matches)
             || !self.schema_differences.is_empty()
             || self.large_objects.as_ref().is_some_and(|l| !l.matches)
+            || self.extension_config.iter().any(|c| !c.matches)
     }
 }
 
