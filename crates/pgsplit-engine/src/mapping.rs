@@ -182,6 +182,8 @@ impl Mapping {
             line,
             message,
         };
+        // Editors on Windows may start a UTF-8 file with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (index, raw) in text.lines().enumerate() {
             let number = index + 1;
             let trimmed = raw.trim();
@@ -286,9 +288,20 @@ fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettin
             return Err(format!("empty {which} URL"));
         }
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            // Perhaps the rest of a password that held "@@": what precedes an '@' is hidden.
+            let shown = match url.rfind('@') {
+                Some(at) => format!("***{}", &url[at..]),
+                None => url.to_string(),
+            };
             return Err(format!(
                 "{which} is not a postgres:// or postgresql:// URL: {:?}",
-                redact_text(url)
+                redact_text(&shown)
+            ));
+        }
+        if url.contains(char::is_whitespace) {
+            // Not echoed: the space may sit in a password.
+            return Err(format!(
+                "the {which} URL contains a space (percent-encode spaces as %20)"
             ));
         }
         ConnSettings::parse_with(url, env).map_err(|e| format!("{which} URL: {e}"))
@@ -338,10 +351,18 @@ mod tests {
                     postgres://u:pw5@h/e@@postgres://other:pw5@h:5432/e\n\
                     postgres://u:pw6@h/f@@postgres://u@h2/a\n\
                     postgres://u:p@@w7@h/g@@postgres://u@h2/g\n\
-                    @@postgres://u@h2/x\n";
+                    @@postgres://u@h2/x\n\
+                    postgres://app:sl/ash8@db/shop@@postgres://u@h2/s8\n\
+                    postgres://app:qu?ery9@db/shop@@postgres://u@h2/s9\n\
+                    postgres://app:sp ace10@db/shop@@postgres://u@h2/s10\n\
+                    postgres://u:p11@@ss11@h/db\n";
         let errs = errors(text);
         let joined = errs.join("\n");
-        for pw in ["pw1", "pw2", "pw3", "pw4", "pw5", "pw6", "w7"] {
+        assert_eq!(errs.len(), 11, "{errs:#?}");
+        for pw in [
+            "pw1", "pw2", "pw3", "pw4", "pw5", "pw6", "w7", "ash8", "sl/", "ery9", "qu?", "ace10",
+            "sp ", "p11", "ss11",
+        ] {
             assert!(!joined.contains(pw), "{pw} leaked: {joined}");
         }
         assert!(errs[0].starts_with("m.txt:2: missing '@@'"), "{joined}");
@@ -368,7 +389,25 @@ mod tests {
             "{joined}"
         );
         assert!(errs[6].starts_with("m.txt:8: empty source URL"), "{joined}");
-        assert_eq!(errs.len(), 7);
+        assert!(
+            errs[7].contains("postgres://app:***@db/shop: the database name"),
+            "{joined}"
+        );
+        assert!(errs[9].contains("contains a space"), "{joined}");
+        assert!(
+            errs[10].contains("invalid value for port: \"***\""),
+            "{joined}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_line() {
+        let m =
+            parse("\u{feff}# saved on Windows\r\npostgres://a@h1/shop@@postgres://b@h2/shop\r\n")
+                .unwrap();
+        assert_eq!(m.lines.len(), 1);
+        let m = parse("\u{feff}postgres://a@h1/shop@@postgres://b@h2/shop\n").unwrap();
+        assert_eq!(m.lines[0].source.dbname, "shop");
     }
 
     #[test]

@@ -65,20 +65,22 @@ impl fmt::Debug for PasswordSource {
 /// Removes passwords from text that may contain connection strings the parser could not
 /// read: `scheme://user:password@` becomes `scheme://user:***@`, and `password=value`
 /// (URL query or `key=value` form) becomes `password=***`.
+///
+/// A password may hold any character a user forgot to percent-encode (`/`, `?`, `@`, `:`),
+/// so a URL's user part runs to the last `@` before the URL ends: at whitespace, or at
+/// `@@` followed by the next URL (a mapping line). Text with another `@` later in the
+/// same URL is cut there: more is hidden, never less.
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find("://") {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
-        // The authority ends at the first '/', '?' or whitespace; its userinfo at the last '@'.
-        let end = tail
-            .find(|c: char| c == '/' || c == '?' || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
+        let end = url_end(tail);
+        let url = &tail[..end];
+        match url.rfind('@') {
             Some(at) => {
-                let userinfo = &authority[..at];
+                let userinfo = &url[..at];
                 match userinfo.find(':') {
                     Some(colon) => {
                         out.push_str(&userinfo[..colon]);
@@ -86,14 +88,33 @@ pub fn redact_text(text: &str) -> String {
                     }
                     None => out.push_str(userinfo),
                 }
-                out.push_str(&authority[at..]);
+                out.push_str(&url[at..]);
             }
-            None => out.push_str(authority),
+            None => out.push_str(url),
         }
         rest = &tail[end..];
     }
     out.push_str(rest);
     redact_password_params(&out)
+}
+
+/// Where the URL that `text` continues ends: at whitespace, or at the `@@` that joins it
+/// to the next URL of a mapping line (`@@scheme://`).
+fn url_end(text: &str) -> usize {
+    let space = text.find(char::is_whitespace).unwrap_or(text.len());
+    let mut from = 0;
+    while let Some(i) = text[from..space].find("@@") {
+        let at = from + i;
+        let next = &text[at + 2..];
+        let scheme = next
+            .find("://")
+            .is_some_and(|s| s > 0 && next[..s].chars().all(|c| c.is_ascii_alphanumeric()));
+        if scheme {
+            return at;
+        }
+        from = at + 1;
+    }
+    space
 }
 
 fn redact_password_params(text: &str) -> String {
@@ -174,6 +195,25 @@ mod tests {
             redact_text("postgres://a:b:c@d@host/db"),
             "postgres://a:***@host/db"
         );
+    }
+
+    #[test]
+    fn redacts_passwords_holding_what_urls_must_encode() {
+        for (text, shown) in [
+            ("postgres://app:ab/cd@db/shop", "postgres://app:***@db/shop"),
+            ("postgres://app:pa?ss@db/shop", "postgres://app:***@db/shop"),
+            ("postgres://u:p@@ss@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u:p@@ss@h/db@@postgres://v:q/r@h2/db",
+                "postgres://u:***@h/db@@postgres://v:***@h2/db",
+            ),
+            (
+                "in \"postgres://a:x@h/db@@postgresql://b:y@@z@h/db\" here",
+                "in \"postgres://a:***@h/db@@postgresql://b:***@h/db\" here",
+            ),
+        ] {
+            assert_eq!(redact_text(text), shown, "{text}");
+        }
     }
 
     #[test]

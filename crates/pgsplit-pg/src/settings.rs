@@ -420,10 +420,17 @@ fn parse_port(text: &str) -> Result<u16, SettingsError> {
     }
     match text.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
+        // Not a number: a password whose '@' was not encoded (`user:pass` read as
+        // `host:port`) is not echoed.
         _ => Err(SettingsError::InvalidValue {
             key: "port".into(),
-            value: text.into(),
-            reason: "expected a number from 1 to 65535".into(),
+            value: if text.bytes().all(|b| b.is_ascii_digit()) {
+                text.into()
+            } else {
+                "***".into()
+            },
+            reason: "expected a number from 1 to 65535; percent-encode '@' in passwords as %40"
+                .into(),
         }),
     }
 }
