@@ -18,7 +18,16 @@ pub use tables::SourceTable;
 /// Settings of every session that reads or writes rows (both sides of a copy, the run's
 /// read-backs, `verify`): values that travel as text are written and read in one style
 /// whatever each server's defaults (dates, intervals, floats, time zone, money), and
-/// row-level security makes a read fail instead of hiding rows from it.
+/// row-level security makes a read fail instead of hiding rows from it. Timeouts a
+/// server or database sets for interactive use (`ALTER DATABASE … SET statement_timeout`,
+/// common on managed servers) would cut off a long COPY, or a session waiting between
+/// statements inside its snapshot: off, as pg_dump and pg_restore have them.
 pub const DATA_SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
     SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
-    SET lc_monetary = 'C'; SET row_security = off";
+    SET lc_monetary = 'C'; SET row_security = off; SET statement_timeout = 0; \
+    SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+
+/// The timeouts of [`DATA_SESSION_SETUP`], for a session that holds the run's snapshot:
+/// it waits inside its transaction while the copies run.
+pub const NO_TIMEOUTS: &str =
+    "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";

@@ -374,28 +374,90 @@ fn a_source_restart_stops_clearly_and_resume_finishes() {
 }
 
 #[test]
-fn a_statement_timeout_on_the_target_names_the_table_and_resume_finishes() {
+fn a_data_only_run_the_target_stops_names_the_table_and_resume_finishes() {
     let cluster = testing::shared();
-    let source = make_source(cluster, "timeout_src", 300_000);
-    let target = cluster.create_db("timeout_dst");
-    target.psql(&format!(
-        "ALTER DATABASE \"{}\" SET statement_timeout = '30ms'",
-        target.name
-    ));
+    let source = make_source(cluster, "refuse_src", 300_000);
+    let target = cluster.create_db("refuse_dst");
+    let schema = Run::new(&source, &target.url());
+    let out = schema.command(&["--schema-only"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // The user's schema refuses the later rows of `big`: its first chunk commits, a
+    // later one fails.
+    target.psql("ALTER TABLE big ADD CONSTRAINT no_late CHECK (id <= 250000) NOT VALID");
     let run = Run::new(&source, &target.url());
-    let out = run.command(&[]).output().unwrap();
+    let out = run.command(&["--data-only"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     let error = report_of(&out)["lines"][0]["error"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(error.contains("table public.big"), "{error}");
-    assert!(error.contains("statement timeout"), "{error}");
-    target.psql(&format!(
-        "ALTER DATABASE \"{}\" RESET statement_timeout",
-        target.name
-    ));
-    let out = run.command(&["--resume"]).output().unwrap();
+    assert!(error.contains("no_late"), "{error}");
+    assert_ne!(target.psql("SELECT count(*) FROM big").trim(), "0");
+    target.psql("ALTER TABLE big DROP CONSTRAINT no_late");
+    // The rows the stopped run committed do not make the resume refuse the target.
+    let out = run.command(&["--data-only", "--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    all_verified(&report_of(&out));
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn timeouts_the_databases_set_do_not_cut_the_run_off() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "timeouts_src", 300_000);
+    let target = cluster.create_db("timeouts_dst");
+    let set = |sql: &str| {
+        for db in [&source, &target] {
+            let name = format!("\"{}\"", db.name);
+            cluster.psql("postgres", &sql.replace("DB", &name)).unwrap();
+        }
+    };
+    set("ALTER DATABASE DB SET statement_timeout = '50ms'; \
+         ALTER DATABASE DB SET idle_in_transaction_session_timeout = '500ms'");
+    let run = Run::new(&source, &target.url());
+    // Paused after the first load: every session waits inside its transaction for
+    // longer than the idle timeout, and the loads of `big` take longer than 50 ms.
+    let paused = Paused::start(&run.mapping, std::path::Path::new(&run.work), "item_done");
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = paused.go();
+    set("ALTER DATABASE DB RESET statement_timeout; \
+         ALTER DATABASE DB RESET idle_in_transaction_session_timeout");
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn a_safe_resume_stopped_while_emptying_a_partly_copied_table_doubles_nothing() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "restart_kill_src", 300_000);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    let killed = run
+        .command(&[])
+        .env("PGSPLIT_FAULT_AT", "item_done:2")
+        .output()
+        .unwrap();
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "not killed: {:?}",
+        text(&killed)
+    );
+    // Killed again after the resume journaled `big` as restarted, before emptying it.
+    let killed = run
+        .command(&["--resume=safe"])
+        .env("PGSPLIT_FAULT_AT", "table_restarted")
+        .output()
+        .unwrap();
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "not killed: {:?}",
+        text(&killed)
+    );
+    let out = run.command(&["--resume=safe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     all_verified(&report_of(&out));
     assert_same_rows(&source, &target);

@@ -52,12 +52,15 @@ pub async fn copy(
     };
     run("BEGIN".into(), "begin the large objects".into()).await?;
     if replace {
-        // A resumed run: a stopped run may have committed them already.
-        run(
-            "SELECT lo_unlink(oid) FROM pg_largeobject_metadata".into(),
-            "remove large objects".into(),
+        // A resumed run: a stopped run may have committed them already. Only the
+        // source's: a `--data-only` target may hold large objects of its own.
+        let oids: Vec<i64> = list.iter().map(|row| row.get(0)).collect();
+        t.execute(
+            "SELECT lo_unlink(oid) FROM pg_largeobject_metadata WHERE oid::int8 = ANY($1)",
+            &[&oids],
         )
-        .await?;
+        .await
+        .map_err(|e| RunError::db(&target.server, "remove large objects", e))?;
     }
     let mut skipped = 0usize;
     for row in &list {

@@ -137,6 +137,11 @@ impl Source {
     async fn open(settings: &pgsplit_pg::ConnSettings) -> Result<Source, RunError> {
         let started = Instant::now();
         let leader = session::open(settings).await?;
+        leader
+            .client
+            .batch_execute(pgsplit_copy::NO_TIMEOUTS)
+            .await
+            .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
         let snapshot = snapshot::export(&leader.client)
             .await
@@ -381,7 +386,9 @@ async fn run_line(
         source_tables
     });
     let tables = if options.sections == Sections::DataOnly {
-        Arc::new(verify_step::check_data_only_target(&target_conn, &tables).await?)
+        Arc::new(
+            verify_step::check_data_only_target(&target_conn, &tables, resumed.is_some()).await?,
+        )
     } else {
         tables
     };
@@ -761,28 +768,35 @@ async fn resolve_done(
     }
     done.retain(|&i, _| i < items.len());
     if options.resume == Some(ResumeMode::Safe) {
-        let partial: HashSet<usize> = items
+        // Every chunked table with a chunk to copy is emptied, also when none of its
+        // chunks is known as done but it has rows: a resume stopped between journaling
+        // a restart and its TRUNCATE left rows no chunk accounts for.
+        let unfinished: HashSet<usize> = items
             .iter()
             .enumerate()
             .filter(|(i, item)| !item.whole && !done.contains_key(i))
             .map(|(_, item)| item.table)
-            .filter(|&t| {
-                items
-                    .iter()
-                    .enumerate()
-                    .any(|(i, it)| it.table == t && done.contains_key(&i))
-            })
             .collect();
-        for t in partial {
+        for t in unfinished {
             let table = &tables[t];
-            tracing::warn!(
-                "resume: {} was partly copied; copying it again from the new snapshot",
-                table.display_name()
-            );
-            journal.record(&Event::TableRestarted {
-                schema: table.schema.clone(),
-                table: table.name.clone(),
-            })?;
+            let partly = items
+                .iter()
+                .enumerate()
+                .any(|(i, it)| it.table == t && done.contains_key(&i));
+            if partly {
+                tracing::warn!(
+                    "resume: {} was partly copied; copying it again from the new snapshot",
+                    table.display_name()
+                );
+                journal.record(&Event::TableRestarted {
+                    schema: table.schema.clone(),
+                    table: table.name.clone(),
+                })?;
+            }
+            fault::point("table_restarted");
+            if !partly && !verify_step::has_rows(target, table).await? {
+                continue;
+            }
             target
                 .client
                 .batch_execute(&format!("TRUNCATE ONLY {}", table.qualified()))

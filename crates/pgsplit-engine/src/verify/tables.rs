@@ -33,12 +33,7 @@ const LOCK_BATCH: usize = 500;
 /// tables, constants in deparsed definitions) then do not depend on each server's
 /// defaults ([`pgsplit_copy::DATA_SESSION_SETUP`]), and long reads are not cut off.
 pub async fn set_up_session(client: &tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
-    client
-        .batch_execute(&format!(
-            "{}; SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0",
-            pgsplit_copy::DATA_SESSION_SETUP
-        ))
-        .await
+    client.batch_execute(pgsplit_copy::DATA_SESSION_SETUP).await
 }
 
 /// One table present on both sides, and how each side is read.
