@@ -1,14 +1,13 @@
 //! Process exit codes. Documented in README.md ("Exit codes"); keep both in step.
 
-// Mismatch and Interrupted are produced by `verify` and `run` (coming next).
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// Everything asked for was done and checked.
     Success = 0,
     /// A run or check failed, or `plan` found problems.
     Failure = 1,
-    /// Bad input (arguments, mapping file, URLs): nothing was connected to or written.
+    /// Bad input (arguments, mapping file, URLs, a split selector that does not fit its
+    /// source): nothing was written.
     Usage = 2,
     /// `verify` (or a run's verification) found a difference between source and target.
     Mismatch = 3,

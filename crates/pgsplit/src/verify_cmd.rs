@@ -78,7 +78,9 @@ pub async fn run(
     let report = verify::verify(&mapping, &options, progress).await;
     view.finish().await;
     printer.result(&report, || render(&report))?;
-    Ok(if report.failed() {
+    Ok(if report.bad_input() {
+        ExitCode::Usage
+    } else if report.failed() {
         ExitCode::Failure
     } else if report.mismatched() {
         ExitCode::Mismatch

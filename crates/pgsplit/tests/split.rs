@@ -89,6 +89,45 @@ fn all_verified(line: &serde_json::Value) {
 }
 
 #[test]
+fn a_bad_selector_on_a_later_line_stops_the_split_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_typo");
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    let names = [
+        format!("{}_first", source.name),
+        format!("{}_second", source.name),
+    ];
+    let lines = vec![
+        (cluster.url(&names[0]), "schemas=billing"),
+        (cluster.url(&names[1]), "tables=sales.custmers"),
+    ];
+    let (report, (_dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 2);
+    let first = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        first.contains("not started") && first.contains("line 2"),
+        "{first}"
+    );
+    let second = report["lines"][1]["error"].as_str().unwrap();
+    assert!(second.contains("custmers"), "{second}");
+    for name in &names {
+        let exists = cluster
+            .psql(
+                "postgres",
+                &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+            )
+            .unwrap();
+        assert_eq!(exists.trim(), "0", "{name} was created: {report}");
+    }
+    // `verify` calls the selector bad input too (once it reaches the target).
+    cluster
+        .psql("postgres", &format!("CREATE DATABASE \"{}\"", names[1]))
+        .unwrap();
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 2, "{verified}");
+    assert_eq!(verified["lines"][1]["bad_input"], true, "{verified}");
+}
+
+#[test]
 fn monolith_split_three_ways_by_schema() {
     let cluster = testing::shared();
     let source = cluster.create_db("split_schema");
@@ -111,8 +150,23 @@ fn monolith_split_three_ways_by_schema() {
         "{error}"
     );
 
-    let (report, (_dir, mapping)) =
-        split(&source, &lines, &["--drop-cross-target-fks", "--clean"], 0);
+    // Refused before any target of the split was written: the run can be started
+    // again as it is, without --clean.
+    for line in report["lines"].as_array().unwrap() {
+        assert!(line["error"].is_string(), "{line}");
+    }
+    let existing = cluster
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE '{}\\_%'",
+                source.name
+            ),
+        )
+        .unwrap();
+    assert_eq!(existing.trim(), "0", "{report}");
+
+    let (report, (_dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 0);
     // verify knows the split: each target against its share of the source.
     let (code, verified) = verify(&mapping);
     assert_eq!(code, 0, "{verified}");

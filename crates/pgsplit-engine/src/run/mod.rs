@@ -63,6 +63,13 @@ pub async fn run(
         }
         progress.set_phase("snapshot");
         let mut source = Source::open(&group[0].source).await;
+        // Every line's selection is checked before the first target is touched: a typo
+        // on the last line of a split must not surface after hours of copying the others.
+        let mut refused = match &source {
+            Ok(source) => refused_selections(source, &group, options),
+            Err(_) => Vec::new(),
+        };
+        let refused_lines: Vec<String> = refused.iter().map(|(n, _)| n.to_string()).collect();
         let lines = group.len();
         for (n, line) in group.into_iter().enumerate() {
             let mut line_report = LineReport {
@@ -72,6 +79,17 @@ pub async fn run(
                 ..LineReport::default()
             };
             let outcome = match &mut source {
+                Ok(_) if !refused_lines.is_empty() => Err(
+                    match refused.iter().position(|(number, _)| *number == line.line) {
+                        Some(at) => refused.swap_remove(at).1,
+                        None => RunError::Refused(format!(
+                            "not started: the selection of line {} of the same source is \
+                             refused, and none of its targets is written until every line's \
+                             selection fits",
+                            refused_lines.join(", ")
+                        )),
+                    },
+                ),
                 Ok(source) => {
                     let last = n + 1 == lines;
                     run_line(
@@ -114,6 +132,28 @@ pub async fn run(
     }
     report.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// The lines whose selection does not fit the source (a pattern that matches nothing,
+/// a foreign key into another target, …), with the reason: checked for every line of a
+/// source before any of its targets is written.
+fn refused_selections(
+    source: &Source,
+    lines: &[&MappingLine],
+    options: &RunOptions,
+) -> Vec<(usize, RunError)> {
+    let Some(catalog) = source.catalog.as_ref() else {
+        return Vec::new();
+    };
+    lines
+        .iter()
+        .filter(|line| !line.selector.is_everything())
+        .filter_map(|line| {
+            schema_step::select(catalog, &source.tables, &line.selector, options)
+                .err()
+                .map(|e| (line.line, e))
+        })
+        .collect()
 }
 
 /// One source read once, inside the snapshot that all its targets are copied from.

@@ -81,6 +81,7 @@ pub async fn verify(
         );
         if let Err(e) = verify_line(line, options, &progress, &mut found).await {
             tracing::error!("line {}: {e:#}", line.line);
+            found.bad_input = matches!(e, VerifyError::Selection(_));
             found.error = Some(format!("{e:#}"));
         }
         found.seconds = line_started.elapsed().as_secs_f64();

@@ -18,6 +18,11 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// A line's selector did not fit its source.
+    pub fn bad_input(&self) -> bool {
+        self.lines.iter().any(|l| l.bad_input)
+    }
+
     /// A line could not be checked to the end (connection, permission, read errors).
     pub fn failed(&self) -> bool {
         self.lines.iter().any(|l| l.error.is_some()) || self.shards_error.is_some()
@@ -49,6 +54,8 @@ pub struct LineVerification {
     pub extension_config: Vec<ExtensionConfigVerification>,
     pub seconds: f64,
     pub error: Option<String>,
+    /// The line's selector did not fit the source (exit 2).
+    pub bad_input: bool,
 }
 
 /// One extension configuration table on both sides (`None`: missing on that side).
@@ -84,6 +91,7 @@ impl LineVerification {
             extension_config: Vec::new(),
             seconds: 0.0,
             error: None,
+            bad_input: false,
         }
     }
 
