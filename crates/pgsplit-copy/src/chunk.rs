@@ -100,17 +100,16 @@ pub fn plan_chunks(
     }
     match (&table.int_key, key_bounds) {
         (Some(column), Some((min, max))) if max > min => {
+            // Boundaries spread over [min, max] and inside it (never past i64::MAX), at
+            // most one part per key value.
             let span = max as i128 - min as i128 + 1;
-            let per = ((span + parts as i128 - 1) / parts as i128).max(1);
-            (0..parts as i128)
-                .map(|i| {
-                    let lo = min as i128 + i * per;
-                    let hi = lo + per;
-                    Chunk::Key {
-                        column: column.clone(),
-                        from: (i > 0).then_some(lo as i64),
-                        to: (i + 1 < parts as i128).then_some(hi as i64),
-                    }
+            let parts = (parts as i128).min(span);
+            let bound = |k: i128| (min as i128 + k * span / parts) as i64;
+            (0..parts)
+                .map(|i| Chunk::Key {
+                    column: column.clone(),
+                    from: (i > 0).then(|| bound(i)),
+                    to: (i + 1 < parts).then(|| bound(i + 1)),
                 })
                 .collect()
         }
@@ -141,6 +140,39 @@ mod tests {
     }
 
     const MB: i64 = 1024 * 1024;
+
+    #[test]
+    fn key_ranges_near_the_ends_of_bigint_neither_wrap_nor_overlap() {
+        for (min, max) in [
+            (i64::MAX - 10, i64::MAX),
+            (i64::MIN, i64::MIN + 3),
+            (i64::MIN, i64::MAX),
+            (-5, 5),
+        ] {
+            let chunks = plan_chunks(
+                &table(1024 * MB, 131072, Some("id")),
+                Some(8 * MB),
+                130000,
+                Some((min, max)),
+            );
+            assert!(chunks.len() > 1, "{min}..{max}: {chunks:?}");
+            let mut expected_from = None;
+            for (i, chunk) in chunks.iter().enumerate() {
+                let Chunk::Key { from, to, .. } = chunk else {
+                    panic!("{chunk:?}")
+                };
+                assert_eq!(*from, expected_from, "{min}..{max}: {chunks:?}");
+                if let (Some(f), Some(t)) = (from, to) {
+                    assert!(f < t, "{min}..{max}: {chunks:?}");
+                }
+                assert_eq!(to.is_none(), i + 1 == chunks.len());
+                if let Some(t) = to {
+                    assert!(*t > min && *t <= max, "{min}..{max}: {chunks:?}");
+                }
+                expected_from = *to;
+            }
+        }
+    }
 
     #[test]
     fn small_tables_and_no_threshold_stay_whole() {

@@ -85,6 +85,10 @@ pub enum JournalError {
     },
     #[error("run journal {path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    #[error(
+        "run journal {path} is in use by another pgsplit (of this target): let it finish or stop it first"
+    )]
+    Busy { path: PathBuf },
 }
 
 /// Where a run's progress is kept.
@@ -172,6 +176,38 @@ impl JournalState {
 pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
+    /// Held while the journal is open: two runs of one target must not interleave.
+    _lock: File,
+}
+
+/// Takes the lock beside journal `path` (`….lock`), or says another process holds it.
+fn lock(path: &Path) -> Result<File, JournalError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Busy {
+            path: path.to_path_buf(),
+        }),
+        // A file system without locks (some network mounts): run unguarded.
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::warn!(
+                "cannot lock the run journal {} ({e}): make sure no other pgsplit runs into this target",
+                path.display()
+            );
+            Ok(file)
+        }
+    }
 }
 
 impl FileJournal {
@@ -193,25 +229,30 @@ impl FileJournal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
+        let held = lock(path)?;
         let file = File::create(path).map_err(io)?;
         Ok(FileJournal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            _lock: held,
         })
     }
 
-    /// Opens an existing journal to continue it.
+    /// Opens an existing journal to continue it. A torn last line (a crash while it was
+    /// written) is cut off first: what follows must start on a line of its own.
     pub fn open(path: &Path) -> Result<FileJournal, JournalError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|source| JournalError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let held = lock(path)?;
+        let whole = complete_length(&std::fs::read(path).map_err(io)?);
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        file.set_len(whole).map_err(io)?;
         Ok(FileJournal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            _lock: held,
         })
     }
 
@@ -288,10 +329,67 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>, JournalError> {
     Ok(events)
 }
 
+/// The length of `journal` without a torn last line: one that does not end in a newline
+/// or is not an event. A bad line before the last is left for [`read_events`] to report.
+fn complete_length(journal: &[u8]) -> u64 {
+    let mut end = 0;
+    let mut lines = journal.split_inclusive(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let whole = line.strip_suffix(b"\n").is_some_and(|text| {
+            text.iter().all(u8::is_ascii_whitespace)
+                || serde_json::from_slice::<Event>(text).is_ok()
+        });
+        if !whole && lines.peek().is_none() {
+            break;
+        }
+        end += line.len();
+    }
+    end as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use pgsplit_copy::Digest;
+
+    #[test]
+    fn one_process_at_a_time_holds_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let first = FileJournal::create(&path).unwrap();
+        assert!(matches!(
+            FileJournal::open(&path),
+            Err(JournalError::Busy { .. })
+        ));
+        assert!(matches!(
+            FileJournal::create(&path),
+            Err(JournalError::Busy { .. })
+        ));
+        drop(first);
+        FileJournal::open(&path).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_before_the_journal_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        for torn in [
+            &b"{\"event\":\"pre_da"[..],
+            b"\0\0\0\0",
+            b"{\"event\":\"nonsense\"}\n",
+        ] {
+            let path = dir.path().join("journal.jsonl");
+            let mut text = b"{\"event\":\"pre_data_done\"}\n".to_vec();
+            text.extend_from_slice(torn);
+            std::fs::write(&path, &text).unwrap();
+            let journal = FileJournal::open(&path).unwrap();
+            journal.record(&Event::Finished).unwrap();
+            journal.record(&Event::Finished).unwrap();
+            let events = read_events(&path).unwrap();
+            assert_eq!(events.len(), 3, "{:?}", String::from_utf8_lossy(torn));
+        }
+        // A bad line that is not the last stays, for reading to report.
+        assert_eq!(complete_length(b"x\n{\"event\":\"finished\"}\n"), 23);
+    }
 
     fn moved(rows: u64) -> Moved {
         let mut digest = Digest::ZERO;

@@ -291,7 +291,20 @@ async fn committed(target: &Connection, xid: &str) -> Result<bool, RunError> {
         .await
         .map_err(|e| RunError::db(&target.server, "check a journaled transaction", e))?
         .get(0);
-    Ok(status.as_deref() == Some("committed"))
+    match status.as_deref() {
+        Some("committed") => Ok(true),
+        Some("aborted") => Ok(false),
+        // A session of the stopped run still at work (one `end_orphans` does not know:
+        // another application_name), or a transaction too old to tell: loading again
+        // could add the rows twice.
+        other => Err(RunError::Refused(format!(
+            "{}: cannot tell whether the stopped run's load in transaction {xid} committed \
+             (txid_status: {}); if a session of that run is still working, let it end \
+             (or end it), then resume again",
+            target.server,
+            other.unwrap_or("unknown")
+        ))),
+    }
 }
 
 /// How far the stopped run's pre-data got: after the latest journaled batch that
