@@ -503,3 +503,51 @@ fn sigterm_cancels_in_flight_work_and_exits_130() {
     all_verified(&report_of(&out));
     assert_same_rows(&source, &target);
 }
+
+#[test]
+fn sigterm_during_a_long_refresh_stops_it_on_the_server() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("refresh_src");
+    // Refreshing takes a minute anywhere but on the source.
+    source.psql(&format!(
+        "CREATE FUNCTION nap() RETURNS int VOLATILE LANGUAGE plpgsql AS $$
+         BEGIN
+             IF current_database() <> '{}' THEN PERFORM pg_sleep(60); END IF;
+             RETURN 1;
+         END $$;
+         CREATE TABLE t (id int PRIMARY KEY);
+         INSERT INTO t VALUES (1);
+         CREATE MATERIALIZED VIEW slow AS SELECT nap() AS n FROM t;",
+        source.name
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    let mut child = spawn(&mut run.command(&[]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let busy = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{target_name}' \
+         AND query LIKE 'REFRESH MATERIALIZED VIEW%' AND state = 'active'"
+    );
+    while cluster.psql("postgres", &busy).unwrap().trim() == "0" {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("pgsplit ended before the refresh: {status}");
+        }
+        assert!(Instant::now() < deadline, "no refresh seen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    assert_eq!(cluster.psql("postgres", &busy).unwrap().trim(), "0");
+}

@@ -1047,3 +1047,55 @@ fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("post_fail_src");
+    // An index whose expression fails in any database but the source's.
+    source.psql(&format!(
+        "CREATE FUNCTION picky(i int) RETURNS int IMMUTABLE LANGUAGE sql
+             AS $$ SELECT CASE WHEN current_database() = '{}' THEN i ELSE i / 0 END $$;
+         CREATE TABLE small (id int PRIMARY KEY);
+         INSERT INTO small SELECT generate_series(1, 100);
+         CREATE INDEX small_picky ON small (picky(id));
+         CREATE TABLE other (id int PRIMARY KEY, t text);
+         INSERT INTO other SELECT g, md5(g::text) FROM generate_series(1, 20000) g;",
+        source.name
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--json",
+        "-",
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("post-data failed:"), "{stderr}");
+    assert!(stderr.contains("division by zero"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let line = &report["lines"][0];
+    assert!(
+        line["error"].as_str().unwrap().contains("small_picky"),
+        "{line}"
+    );
+    let mut tables: Vec<String> = line["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} {}", t["name"], t["rows"]))
+        .collect();
+    tables.sort();
+    assert_eq!(tables, ["\"other\" 20000", "\"small\" 100"], "{line}");
+}

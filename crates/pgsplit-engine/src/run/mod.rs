@@ -636,15 +636,21 @@ async fn run_line(
         seconds: data_seconds,
     });
     progress.set_phase("post-data");
-    post.await
-        .map_err(|e| RunError::Internal(format!("post-data scheduler: {e}")))??;
+    let post_result = post
+        .await
+        .map_err(|e| RunError::Internal(format!("post-data scheduler: {e}")))?;
     report.post_data.seconds = post_started.elapsed().as_secs_f64();
     clock.started = Instant::now();
     clock.report.push(PhaseTime {
         phase: "post-data (after data)",
         seconds: (post_started.elapsed().as_secs_f64() - data_seconds).max(0.0),
     });
+    // The tables are reported also when post-data failed: their rows are on the target.
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
+    if let Err(e) = post_result {
+        report.phases = phases;
+        return Err(e);
+    }
     if options.sections != Sections::DataOnly {
         let statements =
             source

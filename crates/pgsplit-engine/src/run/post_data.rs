@@ -372,8 +372,15 @@ pub async fn run(
                         }
                     }
                     Err(e) => {
-                        if !cancel_seen {
-                            first_error.get_or_insert(e);
+                        if !cancel_seen && first_error.is_none() {
+                            // Said now, not after hours of copying: the copies go on
+                            // (a resume keeps them), no further post-data starts.
+                            tracing::error!(
+                                "post-data failed: {e:#}; the copies go on and are kept for \
+                                 --resume, no further post-data statement starts, and the \
+                                 run ends with this error"
+                            );
+                            first_error = Some(e);
                         }
                     }
                 }
@@ -391,6 +398,7 @@ pub async fn run(
         .ok_or_else(|| RunError::Internal("no connection".into()))?;
     session.after_copies(true).await?;
     let client = session.client;
+    let token = client.cancel_token();
     for g in global {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
@@ -398,7 +406,14 @@ pub async fn run(
         let (label, work) = works[g].take().expect("each task runs once");
         let _active = progress.start(label, None, 0);
         let started = Instant::now();
-        work(Arc::clone(&client)).await?;
+        tokio::select! {
+            done = work(Arc::clone(&client)) => done?,
+            // A refresh of a large materialized view may take hours: stopped on the server.
+            _ = cancel.cancelled() => {
+                let _ = pgsplit_pg::cancel_query(&target, &token).await;
+                return Err(RunError::Interrupted);
+            }
+        }
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
     Ok(())
