@@ -106,6 +106,11 @@ fn run(cli: Cli) -> ExitCode {
         json: JsonOut::from_arg(cli.json.as_deref()),
         quiet: cli.quiet,
     };
+    // A report file that cannot be written is found now, not after hours of copying.
+    if let Err(e) = printer.json.check() {
+        eprintln!("error: {}", error_text(&e));
+        return ExitCode::Usage;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -19,6 +19,24 @@ pub enum JsonOut {
 }
 
 impl JsonOut {
+    /// `--json FILE`: the file can be written (an existing one is left as it is until
+    /// the report replaces it; a missing one is created and removed again).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let JsonOut::File(path) = self {
+            let existed = path.exists();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .with_context(|| format!("cannot write the JSON report {}", path.display()))?;
+            if !existed {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        Ok(())
+    }
+
     pub fn from_arg(arg: Option<&str>) -> JsonOut {
         match arg {
             None => JsonOut::None,
@@ -47,10 +65,11 @@ impl Printer {
                 writeln!(out)?;
             }
             JsonOut::File(path) => {
+                // The summary first: a report file that fails now does not hide it.
+                self.human(&human())?;
                 let text = serde_json::to_string_pretty(value)?;
                 std::fs::write(path, text + "\n")
                     .with_context(|| format!("write JSON report {}", path.display()))?;
-                self.human(&human())?;
             }
             JsonOut::None => self.human(&human())?,
         }

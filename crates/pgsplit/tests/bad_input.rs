@@ -199,6 +199,12 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
             "--work-dir",
         ),
         case(
+            "a JSON report that cannot be written",
+            Some(good.clone()),
+            &["--json", "/nonexistent/folder/report.json"],
+            "cannot write the JSON report /nonexistent/folder/report.json",
+        ),
+        case(
             "resume without work dir",
             Some(good.clone()),
             &[
