@@ -1099,3 +1099,27 @@ fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
     tables.sort();
     assert_eq!(tables, ["\"other\" 20000", "\"small\" 100"], "{line}");
 }
+
+#[test]
+fn partitioned_tables_get_statistics_of_their_partitions() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("part_stats_src");
+    source.psql(
+        "CREATE TABLE events (id int, at date NOT NULL, kind text) PARTITION BY RANGE (at);
+         CREATE TABLE events_2024 PARTITION OF events
+             FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY LIST (kind);
+         CREATE TABLE events_2024_a PARTITION OF events_2024 FOR VALUES IN ('a');
+         CREATE TABLE events_2024_b PARTITION OF events_2024 FOR VALUES IN ('b');
+         CREATE TABLE events_2025 PARTITION OF events
+             FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         INSERT INTO events SELECT g, date '2024-01-01' + g % 700,
+                                   CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END
+                              FROM generate_series(1, 5000) g;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let analyzed = "SELECT string_agg(DISTINCT tablename, ',' ORDER BY tablename) \
+                    FROM pg_stats WHERE schemaname = 'public' AND inherited";
+    assert_eq!(target.psql(analyzed).trim(), "events,events_2024");
+}

@@ -392,9 +392,45 @@ pub fn post_tasks(
                 }),
             });
         }
+        // Partitioned tables hold no rows of their own, and autovacuum never analyzes
+        // them: their statistics (of all their partitions) come once everything is in.
+        tasks.push(PostTask {
+            label: "analyze partitioned tables".into(),
+            owner: None,
+            waits_for: Vec::new(),
+            locks_also: Vec::new(),
+            needs_loaded: Vec::new(),
+            phase: ANALYZE_PHASE,
+            after: Vec::new(),
+            background: false,
+            detached: false,
+            pipelined: false,
+            batch: None,
+            work: Box::new(|client| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(ANALYZE_PARTITIONED)
+                        .await
+                        .map_err(|e| RunError::db_plain("analyze the partitioned tables", e))
+                })
+            }),
+        });
     }
     Ok(skipped)
 }
+
+/// `ANALYZE` of every partitioned table of the target's own schemas.
+const ANALYZE_PARTITIONED: &str = "DO $pgsplit$
+DECLARE r regclass;
+BEGIN
+    FOR r IN SELECT c.oid::regclass FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'p' AND n.nspname <> 'information_schema'
+                AND n.nspname NOT LIKE 'pg\\_%' ORDER BY c.oid
+    LOOP
+        EXECUTE pg_catalog.format('ANALYZE %s', r);
+    END LOOP;
+END $pgsplit$";
 
 /// Journals a post-data statement that has run. Redone after a crash before this, the
 /// statement answers "already exists".
