@@ -551,3 +551,31 @@ fn sigterm_during_a_long_refresh_stops_it_on_the_server() {
     );
     assert_eq!(cluster.psql("postgres", &busy).unwrap().trim(), "0");
 }
+
+#[test]
+fn a_table_that_appeared_on_the_source_since_the_stop_is_refused_not_half_copied() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "appeared_src", 150_000);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    let killed = run
+        .command(&[])
+        .env("PGSPLIT_FAULT_AT", "item_done:1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "not killed: {:?}",
+        text(&killed)
+    );
+    source.psql("CREATE TABLE late (id int PRIMARY KEY); INSERT INTO late VALUES (1);");
+    let out = run.command(&["--resume"]).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not plan (public.late)"), "{stderr}");
+    let out = run.command(&["--clean"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+}

@@ -356,6 +356,28 @@ async fn run_line(
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
     let (source_tables, mut schema, cross) =
         schema_step::select(catalog, &source.tables, &line.selector, options)?;
+    if options.sections != Sections::SchemaOnly
+        && let Some(plan) = resumed.as_ref().and_then(|s| s.plan.as_ref())
+    {
+        // The stopped run created and planned its tables only: one that appeared since
+        // (a new partition, say) has no table on the target and no chunk in the plan.
+        let planned: HashSet<(&str, &str)> = plan
+            .iter()
+            .map(|p| (p.schema.as_str(), p.table.as_str()))
+            .collect();
+        let added: Vec<String> = source_tables
+            .iter()
+            .filter(|t| !planned.contains(&(t.schema.as_str(), t.name.as_str())))
+            .map(SourceTable::display_name)
+            .collect();
+        if !added.is_empty() {
+            return Err(RunError::Refused(format!(
+                "cannot resume: the source has tables the stopped run did not plan ({}); \
+                 start over with --clean, or copy them with a run of their own",
+                added.join(", ")
+            )));
+        }
+    }
     if options.sections != Sections::DataOnly {
         report.not_copied = catalog.not_written();
         if !report.not_copied.is_empty() {
