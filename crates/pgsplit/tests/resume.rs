@@ -70,6 +70,21 @@ impl Run {
         cmd
     }
 
+    /// Runs with `extra`, killed (SIGKILL) at fault point `point`.
+    fn killed_at(&self, extra: &[&str], point: &str) {
+        let killed = self
+            .command(extra)
+            .env("PGSPLIT_FAULT_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            killed.status.code(),
+            None,
+            "{point}: not killed: {:?}",
+            text(&killed)
+        );
+    }
+
     fn journal(&self) -> String {
         let mut text = String::new();
         for entry in std::fs::read_dir(&self.work).unwrap().flatten() {
@@ -130,17 +145,7 @@ fn killed_at_fourteen_points_then_resumed_loses_nothing() {
         let target_name = format!("{}_{}", source.name, point.replace(':', "_"));
         let target = adopt(cluster, &target_name);
         let run = Run::new(&source, &cluster.url(&target_name));
-        let killed = run
-            .command(&[])
-            .env("PGSPLIT_FAULT_AT", point)
-            .output()
-            .unwrap();
-        assert_eq!(
-            killed.status.code(),
-            None,
-            "{point}: not killed: {:?}",
-            text(&killed)
-        );
+        run.killed_at(&[], point);
         faults += 1;
         let journal = run.journal();
         let done_before = journal.matches("\"item_done\"").count();
@@ -434,29 +439,9 @@ fn a_safe_resume_stopped_while_emptying_a_partly_copied_table_doubles_nothing() 
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     let run = Run::new(&source, &cluster.url(&target_name));
-    let killed = run
-        .command(&[])
-        .env("PGSPLIT_FAULT_AT", "item_done:2")
-        .output()
-        .unwrap();
-    assert_eq!(
-        killed.status.code(),
-        None,
-        "not killed: {:?}",
-        text(&killed)
-    );
+    run.killed_at(&[], "item_done:2");
     // Killed again after the resume journaled `big` as restarted, before emptying it.
-    let killed = run
-        .command(&["--resume=safe"])
-        .env("PGSPLIT_FAULT_AT", "table_restarted")
-        .output()
-        .unwrap();
-    assert_eq!(
-        killed.status.code(),
-        None,
-        "not killed: {:?}",
-        text(&killed)
-    );
+    run.killed_at(&["--resume=safe"], "table_restarted");
     let out = run.command(&["--resume=safe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     all_verified(&report_of(&out));
@@ -559,17 +544,7 @@ fn a_table_that_appeared_on_the_source_since_the_stop_is_refused_not_half_copied
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     let run = Run::new(&source, &cluster.url(&target_name));
-    let killed = run
-        .command(&[])
-        .env("PGSPLIT_FAULT_AT", "item_done:1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        killed.status.code(),
-        None,
-        "not killed: {:?}",
-        text(&killed)
-    );
+    run.killed_at(&[], "item_done:1");
     source.psql("CREATE TABLE late (id int PRIMARY KEY); INSERT INTO late VALUES (1);");
     let out = run.command(&["--resume"]).output().unwrap();
     let (_, stderr) = text(&out);
