@@ -1047,3 +1047,30 @@ fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_materialized_view_read_through_a_view_is_refreshed_first() {
+    // `a_summary` reads `z_base` only through the view `v` (and a view over it): sorted
+    // by name alone, it would be refreshed first, from an unpopulated `z_base`.
+    let cluster = testing::shared();
+    let source = cluster.create_db("matview_chain_src");
+    source.psql(
+        "CREATE TABLE sales (id int PRIMARY KEY, region text NOT NULL, amount int NOT NULL);
+         INSERT INTO sales SELECT g, 'region ' || (g % 5), g FROM generate_series(1, 200) g;
+         CREATE MATERIALIZED VIEW z_base AS SELECT region, sum(amount) AS total FROM sales GROUP BY region;
+         CREATE VIEW v AS SELECT region, total FROM z_base WHERE total > 0;
+         CREATE VIEW v_outer AS SELECT region, total FROM v;
+         CREATE MATERIALIZED VIEW a_summary AS SELECT count(*) AS regions, sum(total) AS total FROM v_outer;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    // One post-data session: side by side, the second refresh could merely wait for the
+    // first one's lock and so succeed by chance.
+    run_copy(&source, &target_name, &["--index-jobs", "1"], 0);
+    for matview in ["z_base", "a_summary"] {
+        let rows = format!("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM {matview} t");
+        assert!(!source.psql(&rows).trim().is_empty(), "{matview} is empty");
+        assert_eq!(target.psql(&rows), source.psql(&rows), "{matview}");
+    }
+    assert_verified(&source, &target);
+}
