@@ -1074,3 +1074,41 @@ fn a_materialized_view_read_through_a_view_is_refreshed_first() {
     }
     assert_verified(&source, &target);
 }
+
+#[test]
+fn nothing_of_a_foreign_table_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("foreign_table_src");
+    source.psql(
+        "CREATE EXTENSION file_fdw;
+         CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+         CREATE TABLE kept (id int PRIMARY KEY, note text);
+         INSERT INTO kept SELECT g, 'row ' || g FROM generate_series(1, 10) g;
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+         CREATE FOREIGN TABLE lines (id int DEFAULT 0, n serial,
+                                     line text CONSTRAINT line_not_empty CHECK (line <> ''))
+           SERVER files OPTIONS (filename '/dev/null', format 'text');
+         CREATE TRIGGER lines_touch BEFORE INSERT ON lines FOR EACH ROW EXECUTE FUNCTION touch();
+         CREATE STATISTICS lines_stats (dependencies) ON id, line FROM lines;
+         COMMENT ON FOREIGN TABLE lines IS 'read from a file';
+         COMMENT ON COLUMN lines.line IS 'one line';
+         COMMENT ON CONSTRAINT line_not_empty ON lines IS 'no empty lines';
+         GRANT SELECT ON lines TO PUBLIC;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_eq!(
+        report["lines"][0]["not_copied"],
+        serde_json::json!(["foreign server files", "foreign table public.lines"]),
+        "{report}"
+    );
+    assert_same_rows(&source, &target);
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM pg_class WHERE relname = 'lines'")
+            .trim(),
+        "0"
+    );
+    assert_verified(&source, &target);
+}

@@ -137,7 +137,8 @@ fn constraints(b: &mut Builder<'_>) {
         let Some(rel) = b.cat.relation(c.table) else {
             continue;
         };
-        if !matches!(rel.relkind.as_str(), "r" | "p" | "f") {
+        // A foreign table's are left out with it.
+        if !matches!(rel.relkind.as_str(), "r" | "p") {
             continue;
         }
         let key = (class::CONSTRAINT, c.oid);
@@ -282,7 +283,7 @@ fn constraints(b: &mut Builder<'_>) {
 
 fn triggers(b: &mut Builder<'_>) {
     for t in &b.cat.triggers {
-        let Some(rel) = b.cat.relation(t.table) else {
+        let Some(rel) = b.cat.relation(t.table).filter(|r| !r.is_foreign()) else {
             continue;
         };
         let tname = rel.qualified();
@@ -455,6 +456,9 @@ fn row_security(b: &mut Builder<'_>) {
 
 fn statistics(b: &mut Builder<'_>) {
     for s in &b.cat.statistics {
+        if b.cat.relation(s.table).is_some_and(|r| r.is_foreign()) {
+            continue;
+        }
         let key = (class::STATISTIC_EXT, s.oid);
         let name = qualified(&s.schema, &s.name);
         let identity = format!("statistics {}.{}", s.schema, s.name);

@@ -323,6 +323,7 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
     b.add(item);
     if let Some((table, attnum)) = seq.owned_by
         && let Some(t) = b.cat.relation(table)
+        && !t.is_foreign()
         && let Some(col) = t.column(attnum)
     {
         let sql = format!(
@@ -358,7 +359,7 @@ fn defaults(b: &mut Builder<'_>) {
         let word = match rel.relkind.as_str() {
             "r" | "p" => "TABLE ONLY",
             "v" => "VIEW",
-            "f" => "FOREIGN TABLE",
+            // A foreign table's are left out with it.
             _ => continue,
         };
         let identity = format!("default of {}.{}.{}", rel.schema, rel.name, col.name);
