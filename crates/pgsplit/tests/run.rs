@@ -1112,3 +1112,37 @@ fn nothing_of_a_foreign_table_is_written() {
     );
     assert_verified(&source, &target);
 }
+
+#[test]
+fn event_triggers_are_created_after_everything_else() {
+    // An event trigger that refuses every command would refuse the run's own DDL, were
+    // it created before the run's last DDL statement.
+    let cluster = testing::shared();
+    let source = cluster.create_db("event_trigger_src");
+    source.psql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
+         CREATE INDEX items_name ON items (name);
+         INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+         ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
+         CREATE FUNCTION no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$BEGIN RAISE EXCEPTION 'no DDL here (%)', tg_tag; END$$;
+         CREATE EVENT TRIGGER no_ddl ON ddl_command_start EXECUTE FUNCTION no_ddl();
+         CREATE EVENT TRIGGER no_ddl_always ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION no_ddl();
+         ALTER EVENT TRIGGER no_ddl_always ENABLE ALWAYS;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    assert_same_rows(&source, &target);
+    let triggers = "SELECT string_agg(evtname || ' ' || evtevent || ' ' || evtenabled::text, ', ' \
+                    ORDER BY evtname) FROM pg_event_trigger";
+    assert_eq!(
+        target.psql(triggers).trim(),
+        "no_ddl ddl_command_start O, no_ddl_always ddl_command_start A"
+    );
+    assert_eq!(target.psql(triggers), source.psql(triggers));
+    let index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'items_name'";
+    assert_eq!(target.psql(index), source.psql(index));
+    assert_verified(&source, &target);
+}
