@@ -1146,3 +1146,30 @@ fn event_triggers_are_created_after_everything_else() {
     assert_eq!(target.psql(index), source.psql(index));
     assert_verified(&source, &target);
 }
+
+#[test]
+fn comments_on_the_indexes_of_constraints_are_copied() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("constraint_index_comment_src");
+    source.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, code text UNIQUE, during tsrange,
+                         EXCLUDE USING gist (during WITH &&));
+         INSERT INTO t VALUES (1, 'a', '[2024-01-01, 2024-02-01)');
+         CREATE TABLE p (id int PRIMARY KEY) PARTITION BY RANGE (id);
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+         COMMENT ON INDEX t_pkey IS 'the key';
+         COMMENT ON INDEX t_code_key IS 'one row per code';
+         COMMENT ON INDEX t_during_excl IS 'no overlaps';
+         COMMENT ON INDEX p_pkey IS 'the partitioned key';
+         COMMENT ON INDEX p1_pkey IS 'the key of one partition';",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    for index in ["t_pkey", "t_code_key", "t_during_excl", "p_pkey", "p1_pkey"] {
+        let comment = format!("SELECT obj_description('{index}'::regclass, 'pg_class')");
+        assert!(!source.psql(&comment).trim().is_empty(), "{index}");
+        assert_eq!(target.psql(&comment), source.psql(&comment), "{index}");
+    }
+    assert_verified(&source, &target);
+}

@@ -98,6 +98,7 @@ fn indexes(b: &mut Builder<'_>) {
                 stmt(K::Index, &identity, idx.definition.clone()),
             )
             .phase(1);
+            // An index that backs a constraint has its comment written with the constraint.
             if constraint.is_none() {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
             }
@@ -246,9 +247,17 @@ fn constraints(b: &mut Builder<'_>) {
         item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
         if matches!(c.contype.as_str(), "p" | "u" | "x")
             && let Some(idx) = b.cat.indexes.iter().find(|i| i.oid == c.index)
-            && !(rel.relkind == "r" && c.contype != "x")
         {
-            index_extras(&mut item, idx, rel, &identity);
+            // The index's own comment, once the constraint has made it its own.
+            item.push(b.comment(
+                (class::CLASS, idx.oid),
+                0,
+                &format!("INDEX {}", qualified(&rel.schema, &idx.name)),
+                &format!("index {}.{}", rel.schema, idx.name),
+            ));
+            if !(rel.relkind == "r" && c.contype != "x") {
+                index_extras(&mut item, idx, rel, &identity);
+            }
         }
         if c.contype == "c" && !b.cat.children(c.table).is_empty() {
             // A child's own copy of the constraint must exist before the parent's
