@@ -177,6 +177,12 @@ impl Relation {
     pub fn column(&self, attnum: i32) -> Option<&Attribute> {
         self.columns.iter().find(|c| c.attnum == attnum)
     }
+
+    /// A foreign table: pgsplit writes neither it nor anything that belongs to it
+    /// (defaults, constraints, triggers, statistics, …); the run lists it as not copied.
+    pub fn is_foreign(&self) -> bool {
+        self.relkind == "f"
+    }
 }
 
 #[derive(Clone, Debug)]

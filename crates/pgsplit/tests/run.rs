@@ -1049,6 +1049,132 @@ fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
 }
 
 #[test]
+fn a_materialized_view_read_through_a_view_is_refreshed_first() {
+    // `a_summary` reads `z_base` only through the view `v` (and a view over it): sorted
+    // by name alone, it would be refreshed first, from an unpopulated `z_base`.
+    let cluster = testing::shared();
+    let source = cluster.create_db("matview_chain_src");
+    source.psql(
+        "CREATE TABLE sales (id int PRIMARY KEY, region text NOT NULL, amount int NOT NULL);
+         INSERT INTO sales SELECT g, 'region ' || (g % 5), g FROM generate_series(1, 200) g;
+         CREATE MATERIALIZED VIEW z_base AS SELECT region, sum(amount) AS total FROM sales GROUP BY region;
+         CREATE VIEW v AS SELECT region, total FROM z_base WHERE total > 0;
+         CREATE VIEW v_outer AS SELECT region, total FROM v;
+         CREATE MATERIALIZED VIEW a_summary AS SELECT count(*) AS regions, sum(total) AS total FROM v_outer;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    // One post-data session: side by side, the second refresh could merely wait for the
+    // first one's lock and so succeed by chance.
+    run_copy(&source, &target_name, &["--index-jobs", "1"], 0);
+    for matview in ["z_base", "a_summary"] {
+        let rows = format!("SELECT string_agg(t::text, ',' ORDER BY t::text) FROM {matview} t");
+        assert!(!source.psql(&rows).trim().is_empty(), "{matview} is empty");
+        assert_eq!(target.psql(&rows), source.psql(&rows), "{matview}");
+    }
+    assert_verified(&source, &target);
+}
+
+#[test]
+fn nothing_of_a_foreign_table_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("foreign_table_src");
+    source.psql(
+        "CREATE EXTENSION file_fdw;
+         CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+         CREATE TABLE kept (id int PRIMARY KEY, note text);
+         INSERT INTO kept SELECT g, 'row ' || g FROM generate_series(1, 10) g;
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+         CREATE FOREIGN TABLE lines (id int DEFAULT 0, n serial,
+                                     line text CONSTRAINT line_not_empty CHECK (line <> ''))
+           SERVER files OPTIONS (filename '/dev/null', format 'text');
+         CREATE TRIGGER lines_touch BEFORE INSERT ON lines FOR EACH ROW EXECUTE FUNCTION touch();
+         CREATE STATISTICS lines_stats (dependencies) ON id, line FROM lines;
+         COMMENT ON FOREIGN TABLE lines IS 'read from a file';
+         COMMENT ON COLUMN lines.line IS 'one line';
+         COMMENT ON CONSTRAINT line_not_empty ON lines IS 'no empty lines';
+         GRANT SELECT ON lines TO PUBLIC;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_eq!(
+        report["lines"][0]["not_copied"],
+        serde_json::json!(["foreign server files", "foreign table public.lines"]),
+        "{report}"
+    );
+    assert_same_rows(&source, &target);
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM pg_class WHERE relname = 'lines'")
+            .trim(),
+        "0"
+    );
+    assert_verified(&source, &target);
+}
+
+#[test]
+fn event_triggers_are_created_after_everything_else() {
+    // An event trigger that refuses every command would refuse the run's own DDL, were
+    // it created before the run's last DDL statement.
+    let cluster = testing::shared();
+    let source = cluster.create_db("event_trigger_src");
+    source.psql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
+         CREATE INDEX items_name ON items (name);
+         INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+         ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
+         CREATE FUNCTION no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$BEGIN RAISE EXCEPTION 'no DDL here (%)', tg_tag; END$$;
+         CREATE EVENT TRIGGER no_ddl ON ddl_command_start EXECUTE FUNCTION no_ddl();
+         CREATE EVENT TRIGGER no_ddl_always ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION no_ddl();
+         ALTER EVENT TRIGGER no_ddl_always ENABLE ALWAYS;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    assert_same_rows(&source, &target);
+    let triggers = "SELECT string_agg(evtname || ' ' || evtevent || ' ' || evtenabled::text, ', ' \
+                    ORDER BY evtname) FROM pg_event_trigger";
+    assert_eq!(
+        target.psql(triggers).trim(),
+        "no_ddl ddl_command_start O, no_ddl_always ddl_command_start A"
+    );
+    assert_eq!(target.psql(triggers), source.psql(triggers));
+    let index = "SELECT indexdef FROM pg_indexes WHERE indexname = 'items_name'";
+    assert_eq!(target.psql(index), source.psql(index));
+    assert_verified(&source, &target);
+}
+
+#[test]
+fn comments_on_the_indexes_of_constraints_are_copied() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("constraint_index_comment_src");
+    source.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, code text UNIQUE, during tsrange,
+                         EXCLUDE USING gist (during WITH &&));
+         INSERT INTO t VALUES (1, 'a', '[2024-01-01, 2024-02-01)');
+         CREATE TABLE p (id int PRIMARY KEY) PARTITION BY RANGE (id);
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+         COMMENT ON INDEX t_pkey IS 'the key';
+         COMMENT ON INDEX t_code_key IS 'one row per code';
+         COMMENT ON INDEX t_during_excl IS 'no overlaps';
+         COMMENT ON INDEX p_pkey IS 'the partitioned key';
+         COMMENT ON INDEX p1_pkey IS 'the key of one partition';",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    for index in ["t_pkey", "t_code_key", "t_during_excl", "p_pkey", "p1_pkey"] {
+        let comment = format!("SELECT obj_description('{index}'::regclass, 'pg_class')");
+        assert!(!source.psql(&comment).trim().is_empty(), "{index}");
+        assert_eq!(target.psql(&comment), source.psql(&comment), "{index}");
+    }
+    assert_verified(&source, &target);
+}
+
+#[test]
 fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
     let cluster = testing::shared();
     let source = cluster.create_db("post_fail_src");

@@ -528,6 +528,7 @@ async fn run_line(
 
     // Post-data work, ready to start per table as soon as it is loaded.
     let mut post_tasks: Vec<PostTask> = Vec::new();
+    let mut event_triggers = Vec::new();
     let skipped_post = schema_step::post_tasks(
         &schema,
         &tables,
@@ -536,6 +537,7 @@ async fn run_line(
         &journal,
         resumed.as_ref(),
         &mut post_tasks,
+        &mut event_triggers,
     )?;
     report.skipped.extend(skipped_post);
     report.post_data.indexes = schema_step::index_count(&schema);
@@ -683,6 +685,14 @@ async fn run_line(
             target::apply_database_level(&line.target, &statements, superuser, options.strict)
                 .await?;
     }
+    // Last: an event trigger fires on DDL, the run's own included.
+    schema_step::apply_event_triggers(
+        &line.target,
+        &event_triggers,
+        journal.as_ref(),
+        resumed.as_ref(),
+    )
+    .await?;
     report.phases = phases;
     journal.record(&Event::Finished)?;
     Ok(())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pgsplit_copy::SourceTable;
-use pgsplit_pg::Connection;
+use pgsplit_pg::{ConnSettings, Connection};
 use pgsplit_schema::{Catalog, CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Statement};
 use tokio_postgres::Client;
 
@@ -17,6 +17,7 @@ use super::options::{RunOptions, Sections};
 use super::post_data::{self, BatchPart, PostTask};
 use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
+use crate::session;
 use crate::split::{self, Selector};
 
 /// `ANALYZE` comes last for its table: after the indexes (expression indexes have
@@ -253,8 +254,10 @@ fn wanted(kind: ObjectKind, sections: Sections) -> bool {
     }
 }
 
-/// Turns post-data statements (and one `ANALYZE` per copied table) into tasks.
+/// Turns post-data statements (and one `ANALYZE` per copied table) into tasks, except
+/// the event triggers' statements, which go to `last` (for [`apply_event_triggers`]).
 /// Returns what was skipped for want of superuser.
+#[allow(clippy::too_many_arguments)]
 pub fn post_tasks(
     ddl: &Ddl,
     tables: &Arc<Vec<SourceTable>>,
@@ -263,6 +266,7 @@ pub fn post_tasks(
     journal: &Arc<dyn Journal>,
     resumed: Option<&JournalState>,
     tasks: &mut Vec<PostTask>,
+    last: &mut Vec<Statement>,
 ) -> Result<Vec<String>, RunError> {
     let index_of: HashMap<(String, String), usize> = tables
         .iter()
@@ -282,7 +286,7 @@ pub fn post_tasks(
             .is_none_or(|&i| tables[i].bytes < post_data::BATCH_BELOW_BYTES)
     };
     let mut skipped = Vec::new();
-    let kept = filter_superuser(
+    let (held, kept): (Vec<_>, Vec<_>) = filter_superuser(
         ddl.post_data
             .iter()
             .enumerate()
@@ -290,7 +294,10 @@ pub fn post_tasks(
         superuser,
         options.strict,
         &mut skipped,
-    )?;
+    )?
+    .into_iter()
+    .partition(|(_, s)| of_event_trigger(ddl, s));
+    last.extend(held.into_iter().map(|(_, s)| s.clone()));
     let kept = merge_sequence_values(kept);
     let first = tasks.len();
     let task_of: HashMap<usize, usize> = kept
@@ -432,6 +439,58 @@ BEGIN
     END LOOP;
 END $pgsplit$";
 
+/// Whether a post-data statement creates an event trigger or belongs to one (its state,
+/// comment and owner, which depend on the `CREATE EVENT TRIGGER`): those run after
+/// everything else ([`apply_event_triggers`]).
+fn of_event_trigger(ddl: &Ddl, s: &Statement) -> bool {
+    let creates = |s: &Statement| s.kind == ObjectKind::EventTrigger;
+    creates(s)
+        || s.depends_on
+            .iter()
+            .any(|&d| ddl.post_data.get(d).is_some_and(creates))
+}
+
+/// Creates the event triggers (the statements [`post_tasks`] held back), as the run's
+/// last statements (pg_dump too creates them last): an event trigger fires on DDL, and
+/// one that refuses DDL would refuse the run's own. Each is journaled as a post-data
+/// statement.
+pub async fn apply_event_triggers(
+    target: &ConnSettings,
+    statements: &[Statement],
+    journal: &dyn Journal,
+    resumed: Option<&JournalState>,
+) -> Result<(), RunError> {
+    let todo: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| !resumed.is_some_and(|r| r.post_data_done.contains(&journal_key(s))))
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let conn = session::open(target).await?;
+    conn.client
+        .batch_execute(Ddl::SESSION_SETUP)
+        .await
+        .map_err(|e| RunError::db(&conn.server, "set up the session", e))?;
+    for s in todo {
+        match conn.client.batch_execute(&s.sql).await {
+            Ok(()) => {}
+            Err(e) if resumed.is_some() && already_done(&e, s.kind) => {
+                tracing::info!("{}: already done by the stopped run", s.identity);
+            }
+            Err(source) => {
+                return Err(RunError::Statement {
+                    identity: s.identity.clone(),
+                    sql: s.sql.clone(),
+                    source,
+                });
+            }
+        }
+        post_data_done(journal, journal_key(s))?;
+    }
+    Ok(())
+}
+
 /// Journals a post-data statement that has run. Redone after a crash before this, the
 /// statement answers "already exists".
 fn post_data_done(journal: &dyn Journal, label: String) -> Result<(), RunError> {
@@ -507,6 +566,27 @@ mod tests {
             requires_superuser: false,
             depends_on: Vec::new(),
         }
+    }
+
+    #[test]
+    fn event_triggers_are_held_back_with_their_comments() {
+        let mut comment = statement(ObjectKind::Comment, "comment on event trigger e", None);
+        comment.depends_on = vec![1];
+        let ddl = Ddl {
+            pre_data: Vec::new(),
+            post_data: vec![
+                statement(ObjectKind::Comment, "comment on table t", None),
+                statement(ObjectKind::EventTrigger, "event trigger e", None),
+                comment,
+            ],
+        };
+        let held: Vec<&str> = ddl
+            .post_data
+            .iter()
+            .filter(|s| of_event_trigger(&ddl, s))
+            .map(|s| s.identity.as_str())
+            .collect();
+        assert_eq!(held, ["event trigger e", "comment on event trigger e"]);
     }
 
     #[test]

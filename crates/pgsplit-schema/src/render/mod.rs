@@ -93,7 +93,8 @@ pub struct Statement {
 }
 
 /// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
-/// post-data after.
+/// post-data after. Post-data ends with the event triggers, which fire on any DDL after
+/// them.
 #[derive(Clone, Debug, Default)]
 pub struct Ddl {
     pub pre_data: Vec<Statement>,

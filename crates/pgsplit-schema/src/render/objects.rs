@@ -439,10 +439,11 @@ fn event_triggers(b: &mut Builder<'_>) {
             sql.push_str(&format!(" WHEN TAG IN ({})", tags.join(", ")));
         }
         sql.push_str(&format!(" EXECUTE FUNCTION {}()", e.function));
+        // Last of all, as pg_dump has it: an event trigger fires on the DDL that follows.
         let mut item = Item::new(
             key,
             Section::Post,
-            160,
+            200,
             superuser(stmt(K::EventTrigger, &identity, sql), true),
         );
         let state = match e.enabled.as_str() {

@@ -98,6 +98,7 @@ fn indexes(b: &mut Builder<'_>) {
                 stmt(K::Index, &identity, idx.definition.clone()),
             )
             .phase(1);
+            // An index that backs a constraint has its comment written with the constraint.
             if constraint.is_none() {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
             }
@@ -137,7 +138,8 @@ fn constraints(b: &mut Builder<'_>) {
         let Some(rel) = b.cat.relation(c.table) else {
             continue;
         };
-        if !matches!(rel.relkind.as_str(), "r" | "p" | "f") {
+        // A foreign table's are left out with it.
+        if !matches!(rel.relkind.as_str(), "r" | "p") {
             continue;
         }
         let key = (class::CONSTRAINT, c.oid);
@@ -245,9 +247,17 @@ fn constraints(b: &mut Builder<'_>) {
         item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
         if matches!(c.contype.as_str(), "p" | "u" | "x")
             && let Some(idx) = b.cat.indexes.iter().find(|i| i.oid == c.index)
-            && !(rel.relkind == "r" && c.contype != "x")
         {
-            index_extras(&mut item, idx, rel, &identity);
+            // The index's own comment, once the constraint has made it its own.
+            item.push(b.comment(
+                (class::CLASS, idx.oid),
+                0,
+                &format!("INDEX {}", qualified(&rel.schema, &idx.name)),
+                &format!("index {}.{}", rel.schema, idx.name),
+            ));
+            if !(rel.relkind == "r" && c.contype != "x") {
+                index_extras(&mut item, idx, rel, &identity);
+            }
         }
         if c.contype == "c" && !b.cat.children(c.table).is_empty() {
             // A child's own copy of the constraint must exist before the parent's
@@ -282,7 +292,7 @@ fn constraints(b: &mut Builder<'_>) {
 
 fn triggers(b: &mut Builder<'_>) {
     for t in &b.cat.triggers {
-        let Some(rel) = b.cat.relation(t.table) else {
+        let Some(rel) = b.cat.relation(t.table).filter(|r| !r.is_foreign()) else {
             continue;
         };
         let tname = rel.qualified();
@@ -455,6 +465,9 @@ fn row_security(b: &mut Builder<'_>) {
 
 fn statistics(b: &mut Builder<'_>) {
     for s in &b.cat.statistics {
+        if b.cat.relation(s.table).is_some_and(|r| r.is_foreign()) {
+            continue;
+        }
         let key = (class::STATISTIC_EXT, s.oid);
         let name = qualified(&s.schema, &s.name);
         let identity = format!("statistics {}.{}", s.schema, s.name);

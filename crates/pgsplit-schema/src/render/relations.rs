@@ -1,18 +1,22 @@
 //! Tables (columns, identity, generated columns, partitioning, inheritance), sequences,
 //! column defaults, views and materialized views.
 
+use std::collections::{HashMap, HashSet};
+
 use pgsplit_pg::quote::{ident, literal};
 
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
+use crate::catalog::Catalog;
 use crate::model::*;
 
 pub(super) fn render(b: &mut Builder<'_>) {
+    let reads = relations_read(b.cat);
     for rel in &b.cat.relations {
         match rel.relkind.as_str() {
             "r" | "p" => table(b, rel),
             "S" => sequence(b, rel),
             "v" => view(b, rel),
-            "m" => matview(b, rel),
+            "m" => matview(b, rel, &reads),
             _ => {}
         }
     }
@@ -319,6 +323,7 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
     b.add(item);
     if let Some((table, attnum)) = seq.owned_by
         && let Some(t) = b.cat.relation(table)
+        && !t.is_foreign()
         && let Some(col) = t.column(attnum)
     {
         let sql = format!(
@@ -354,7 +359,7 @@ fn defaults(b: &mut Builder<'_>) {
         let word = match rel.relkind.as_str() {
             "r" | "p" => "TABLE ONLY",
             "v" => "VIEW",
-            "f" => "FOREIGN TABLE",
+            // A foreign table's are left out with it.
             _ => continue,
         };
         let identity = format!("default of {}.{}.{}", rel.schema, rel.name, col.name);
@@ -426,7 +431,7 @@ fn view(b: &mut Builder<'_>, rel: &Relation) {
     b.add(item);
 }
 
-fn matview(b: &mut Builder<'_>, rel: &Relation) {
+fn matview(b: &mut Builder<'_>, rel: &Relation, reads: &HashMap<Oid, Vec<Oid>>) {
     let name = rel.qualified();
     let key = (class::CLASS, rel.oid);
     let identity = format!("materialized view {}.{}", rel.schema, rel.name);
@@ -474,17 +479,8 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
         for idx in b.cat.indexes.iter().filter(|i| i.table == rel.oid) {
             refresh = refresh.dep((class::CLASS, idx.oid));
         }
-        for d in &b.cat.depends {
-            if d.object.0 == class::REWRITE
-                && b.cat.view_rules.get(&d.object.1) == Some(&rel.oid)
-                && d.referenced.0 == class::CLASS
-                && b.cat
-                    .relation(d.referenced.1)
-                    .is_some_and(|r| r.relkind == "m")
-                && d.referenced.1 != rel.oid
-            {
-                refresh = refresh.dep((synthetic::REFRESH, d.referenced.1));
-            }
+        for m in matviews_read(b.cat, reads, rel.oid) {
+            refresh = refresh.dep((synthetic::REFRESH, m));
         }
         refresh.waits_for = b
             .cat
@@ -495,4 +491,44 @@ fn matview(b: &mut Builder<'_>, rel: &Relation) {
             .collect();
         b.add(refresh);
     }
+}
+
+/// The relations each view or materialized view reads, from the dependencies of its
+/// `_RETURN` rule.
+fn relations_read(cat: &Catalog) -> HashMap<Oid, Vec<Oid>> {
+    let mut reads: HashMap<Oid, Vec<Oid>> = HashMap::new();
+    for d in &cat.depends {
+        if d.object.0 == class::REWRITE
+            && d.referenced.0 == class::CLASS
+            && let Some(view) = cat.view_rules.get(&d.object.1)
+            && *view != d.referenced.1
+        {
+            let read = reads.entry(*view).or_default();
+            if !read.contains(&d.referenced.1) {
+                read.push(d.referenced.1);
+            }
+        }
+    }
+    reads
+}
+
+/// The materialized views that `matview` reads, directly or through any chain of plain
+/// views (as pg_dump finds them): each must be refreshed before it.
+fn matviews_read(cat: &Catalog, reads: &HashMap<Oid, Vec<Oid>>, matview: Oid) -> Vec<Oid> {
+    let mut found = Vec::new();
+    let mut seen = HashSet::from([matview]);
+    let mut stack = vec![matview];
+    while let Some(oid) = stack.pop() {
+        for &read in reads.get(&oid).map(Vec::as_slice).unwrap_or(&[]) {
+            if !seen.insert(read) {
+                continue;
+            }
+            match cat.relation(read).map(|r| r.relkind.as_str()) {
+                Some("m") => found.push(read),
+                Some("v") => stack.push(read),
+                _ => {}
+            }
+        }
+    }
+    found
 }

@@ -132,6 +132,20 @@ pub fn run_copy_to(
     serde_json::from_str(&report).expect("valid JSON report")
 }
 
+/// Asserts that `pgsplit verify` finds `target` (a database of the source's cluster) the
+/// same as `source`.
+pub fn assert_verified(source: &TestDb<'_>, target: &TestDb<'_>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let out = pgsplit(&["verify", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+}
+
 /// Asserts that every table holds the same rows on both sides (count and md5 of sorted
 /// row texts, computed by SQL).
 pub fn assert_same_rows(source: &TestDb<'_>, target: &TestDb<'_>) {
