@@ -624,7 +624,7 @@ async fn copy_item(
     pair: &mut Option<Pair>,
     index: usize,
     again: bool,
-    mut stale: Option<Process>,
+    stale: Option<Process>,
 ) -> Result<(), RunError> {
     let phase = &shared.phase;
     let item = &phase.items[index];
@@ -632,6 +632,9 @@ async fn copy_item(
     let (counters, _active) = show_copy(phase, item, table);
     let started = Instant::now();
     let mut attempt = if again { 2 } else { 1 };
+    // Sessions given up on, to end before loading: all of them, also when ending one
+    // failed and the retry gave up on another.
+    let mut stale: Vec<Process> = stale.into_iter().collect();
     // The transaction id of an attempt that sent its COMMIT, and what it loaded: if
     // the answer was lost with the connection, the target knows whether it committed.
     let mut committing: Option<(String, Moved)> = None;
@@ -641,9 +644,9 @@ async fn copy_item(
                 *pair = Some(Pair::open(phase).await?);
             }
             let p = pair.as_mut().expect("opened above");
-            if let Some(process) = stale {
+            while let Some(&process) = stale.first() {
                 end_backend(&mut p.target, &phase.target, process).await?;
-                stale = None;
+                stale.remove(0);
             }
             if let Some((xid, moved)) = committing.clone() {
                 // Its session has ended: the transaction committed or it never will.
@@ -677,7 +680,7 @@ async fn copy_item(
                     table.display_name(),
                     retry::MAX_ATTEMPTS
                 );
-                stale = pair.take().map(|p| p.target_process).or(stale);
+                stale.extend(pair.take().map(|p| p.target_process));
                 counters.bytes.store(0, Ordering::Relaxed);
                 counters.rows.store(0, Ordering::Relaxed);
                 tokio::time::sleep(retry::delay(attempt)).await;

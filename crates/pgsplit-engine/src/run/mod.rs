@@ -467,10 +467,11 @@ async fn run_line(
     } else {
         tables
     };
+    // Added to the earlier lines' (whose copied rows and bytes the progress keeps).
     progress
         .tables_total
-        .store(tables.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    progress.total_bytes.store(
+        .fetch_add(tables.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    progress.total_bytes.fetch_add(
         tables.iter().map(|t| t.bytes.max(0) as u64).sum(),
         std::sync::atomic::Ordering::Relaxed,
     );
