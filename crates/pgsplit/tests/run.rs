@@ -634,7 +634,10 @@ fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
         "CREATE ROLE \"{role}\";
          CREATE TABLE docs (id int PRIMARY KEY, body oid);
          INSERT INTO docs VALUES (1, lo_from_bytea(0, decode(repeat('00ff', 300000), 'hex'))),
-                                 (2, lo_from_bytea(0, 'small'::bytea));"
+                                 (2, lo_from_bytea(0, 'small'::bytea));
+         -- Larger than what is read and written at once; more than one transaction's worth.
+         INSERT INTO docs VALUES (3, lo_from_bytea(0, decode(repeat('0a1b', 8912897), 'hex')));
+         SELECT lo_from_bytea(0, convert_to('n' || g, 'UTF8')) FROM generate_series(1, 1200) g;"
     ));
     let small = source.psql("SELECT body FROM docs WHERE id = 2");
     let small = small.trim();
@@ -648,7 +651,7 @@ fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
     let target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     let lo = &report["lines"][0]["large_objects"];
-    assert_eq!(lo["count"], 2, "{report}");
+    assert_eq!(lo["count"], 1203, "{report}");
     assert_eq!(lo["matches"], true);
     let check = "SELECT oid, pg_get_userbyid(lomowner), lomacl, obj_description(oid, 'pg_largeobject'), \
                         md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid";
