@@ -1252,3 +1252,34 @@ fn partitioned_tables_get_statistics_of_their_partitions() {
                     FROM pg_stats WHERE schemaname = 'public' AND inherited";
     assert_eq!(target.psql(analyzed).trim(), "events,events_2024");
 }
+
+#[test]
+fn thousands_of_large_objects_fit_a_small_lock_table() {
+    // Each large object's owner locks it until the commit: a lock table of 10 entries
+    // per process cannot hold thousands of them in one transaction.
+    let mut options = testing::ClusterOptions::system();
+    for (name, value) in [
+        ("max_locks_per_transaction", "10"),
+        ("max_connections", "20"),
+    ] {
+        options.settings.push((name.into(), value.into()));
+    }
+    let cluster = testing::Cluster::start(options).unwrap();
+    let source = cluster.create_db("many_lo_src");
+    let role = format!("{}_owner", source.name);
+    // Made by the role, so that they are its own (no ALTER on the source).
+    source.psql(&format!(
+        "CREATE ROLE \"{role}\";
+         SET ROLE \"{role}\";
+         SELECT count(lo_from_bytea(0, convert_to('n' || g, 'UTF8'))) FROM generate_series(1, 3000) g;"
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(&cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let lo = &report["lines"][0]["large_objects"];
+    assert_eq!(lo["count"], 3000, "{report}");
+    assert_eq!(lo["matches"], true, "{report}");
+    let owners =
+        "SELECT pg_get_userbyid(lomowner), count(*) FROM pg_largeobject_metadata GROUP BY 1";
+    assert_eq!(target.psql(owners), source.psql(owners));
+}

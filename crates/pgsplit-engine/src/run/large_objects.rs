@@ -1,4 +1,4 @@
-//! Large objects: read inside the snapshot, written in target transactions of
+//! Large objects: read inside the snapshot, written in target transactions of up to
 //! [`PER_TRANSACTION`] objects with their owners, privileges and comments as on the
 //! source, and counted and hashed for the report.
 
@@ -23,10 +23,22 @@ pub struct Metadata {
     pub superuser: bool,
 }
 
-/// Large objects per target transaction: each one's owner, grants and comment lock it
-/// until the commit, and the server's lock table is shared and bounded (tens of
-/// thousands of objects in one transaction ran it out: "out of shared memory").
+/// Large objects per target transaction, at most: each one's owner, grants and comment
+/// lock it until the commit, and the server's lock table is shared and bounded (tens of
+/// thousands of objects in one transaction ran it out: "out of shared memory"). Fewer
+/// when the target's lock table has less room (see [`per_transaction`]).
 const PER_TRANSACTION: usize = 1000;
+
+/// Objects per target transaction: [`PER_TRANSACTION`], or half the lock table entries
+/// the target has free for one session if that is fewer (at least [`GROUP`]).
+async fn per_transaction(target: &Connection) -> Result<usize, RunError> {
+    let free = crate::session::free_lock_slots(&target.client)
+        .await
+        .map_err(|e| RunError::db(&target.server, "read the lock table's size", e))?;
+    Ok(usize::try_from(free / 2)
+        .unwrap_or(0)
+        .clamp(GROUP, PER_TRANSACTION))
+}
 
 /// Large objects read with one query and written with one message: a round trip per
 /// group instead of several per object, which is what many small objects wait for.
@@ -119,7 +131,12 @@ pub async fn copy(
             .map_err(|e| RunError::db(&target.server, what, e))
     };
     let mut skipped = 0usize;
-    for batch in list.chunks(PER_TRANSACTION) {
+    let per_transaction = if list.is_empty() {
+        PER_TRANSACTION
+    } else {
+        per_transaction(target).await?
+    };
+    for batch in list.chunks(per_transaction) {
         run("BEGIN".into(), "begin the large objects").await?;
         if replace {
             // A resumed run: a stopped run may have committed them already. Only the
