@@ -443,6 +443,25 @@ async fn sections_flags_and_roles() {
         .find(|s| s.identity == "extension hstore")
         .expect("hstore");
     assert!(!hstore.requires_superuser);
+    // A partition's own trigger state comes after its parent's, which sets every
+    // partition's.
+    let state_of = |table: &str, verb: &str| {
+        ddl.post_data
+            .iter()
+            .position(|s| {
+                s.identity == format!("trigger events_quiet on app.{table}") && s.sql.contains(verb)
+            })
+            .unwrap_or_else(|| panic!("{verb} events_quiet on {table}"))
+    };
+    let (parent, partition) = (
+        state_of("events", "DISABLE"),
+        state_of("events_2023", "ENABLE"),
+    );
+    assert!(
+        ddl.post_data[partition].depends_on.contains(&parent),
+        "{:?}",
+        ddl.post_data[partition]
+    );
     // Scheduling: a foreign key waits for the table it references.
     let fk = ddl
         .post_data

@@ -310,13 +310,15 @@ fn triggers(b: &mut Builder<'_>) {
                 && let Some(s) = state(&t.enabled)
             {
                 let sql = format!("ALTER TABLE ONLY {tname} {s} TRIGGER {}", ident(&t.name));
+                // After the parent's own state, which (not ONLY) sets every partition's.
                 let item = Item::new(
                     (synthetic::TRIGGER_STATE, t.oid),
                     Section::Post,
                     141,
                     stmt(K::Trigger, &identity, sql),
                 )
-                .dep((class::TRIGGER, t.parent));
+                .dep((class::TRIGGER, t.parent))
+                .dep((synthetic::TRIGGER_STATE, t.parent));
                 let item = place(b, item, rel.oid, false);
                 b.add(item);
             }
@@ -332,11 +334,21 @@ fn triggers(b: &mut Builder<'_>) {
         if t.enabled != "O"
             && let Some(s) = state(&t.enabled)
         {
-            item.push(Some(stmt(
-                K::Trigger,
-                &identity,
-                format!("ALTER TABLE {tname} {s} TRIGGER {}", ident(&t.name)),
-            )));
+            // An item of its own: what depends on the trigger waits for its first
+            // statement only, and the partitions' own states must come after this one.
+            let state_item = Item::new(
+                (synthetic::TRIGGER_STATE, t.oid),
+                Section::Post,
+                141,
+                stmt(
+                    K::Trigger,
+                    &identity,
+                    format!("ALTER TABLE {tname} {s} TRIGGER {}", ident(&t.name)),
+                ),
+            )
+            .dep(key);
+            let state_item = place(b, state_item, rel.oid, true);
+            b.add(state_item);
         }
         item.push(b.comment(
             key,
