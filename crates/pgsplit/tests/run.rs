@@ -350,6 +350,24 @@ fn schema_only_and_then_data_only() {
 }
 
 #[test]
+fn a_sequence_the_data_only_target_lacks_is_named() {
+    let (source, target_name, target) = monolith_and_its_copy("seq_missing_src");
+    source.psql(
+        "CREATE SEQUENCE public.s1; CREATE SEQUENCE public.s2; CREATE SEQUENCE public.s3;
+         SELECT setval('public.s1', 11), setval('public.s2', 22), setval('public.s3', 33);",
+    );
+    run_copy(&source, &target_name, &["--schema-only"], 0);
+    target.psql("DROP SEQUENCE public.s2");
+    let report = run_copy(&source, &target_name, &["--data-only"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("s2") && error.contains("does not exist"),
+        "{error}"
+    );
+    assert!(!error.contains("s1") && !error.contains("s3"), "{error}");
+}
+
+#[test]
 fn a_copy_the_target_refuses_at_its_start_fails_the_run_naming_the_table() {
     let (source, target_name, target) = monolith_and_its_copy("refused_src");
     run_copy(&source, &target_name, &["--schema-only"], 0);

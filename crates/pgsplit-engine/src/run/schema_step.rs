@@ -357,6 +357,22 @@ pub fn post_tasks(
                         Err(e) if resuming && already_done(&e, kind) => {
                             tracing::info!("{identity}: already done by the stopped run");
                         }
+                        // Joined sequence values (one implicit transaction, nothing
+                        // set): one at a time, to name the one that fails.
+                        Err(_)
+                            if kind == ObjectKind::SequenceSet
+                                && sql.contains(SEQUENCES_JOINED) =>
+                        {
+                            for one in sql.split(SEQUENCES_JOINED) {
+                                if let Err(source) = client.batch_execute(one).await {
+                                    return Err(RunError::Statement {
+                                        identity: "value of a sequence".into(),
+                                        sql: one.to_string(),
+                                        source,
+                                    });
+                                }
+                            }
+                        }
                         Err(source) => {
                             return Err(RunError::Statement {
                                 identity,
@@ -503,6 +519,9 @@ fn post_data_done(journal: &dyn Journal, label: String) -> Result<(), RunError> 
 /// Sequence values set per statement at most.
 const SEQUENCES_PER_STATEMENT: usize = 500;
 
+/// What joins sequence values into one statement.
+const SEQUENCES_JOINED: &str = "\n;\n";
+
 /// Joins runs of sequence values (`setval`, one short statement per sequence, run one
 /// after another once all data is in) into statements of up to
 /// [`SEQUENCES_PER_STATEMENT`]: a round trip each instead of one per sequence, which is
@@ -524,7 +543,7 @@ fn merge_sequence_values(kept: Vec<(usize, &Statement)>) -> Vec<(Vec<usize>, Cow
         {
             merged.push(i);
             let last = last.to_mut();
-            last.sql.push_str("\n;\n");
+            last.sql.push_str(SEQUENCES_JOINED);
             last.sql.push_str(&s.sql);
             last.identity = format!("values of {} sequences", merged.len());
             continue;
