@@ -988,19 +988,17 @@ fn write_config_extension(dir: &std::path::Path) {
     }
 }
 
-#[test]
-fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
-    // PostgreSQL 18 finds extensions in `extension_control_path`: a test can bring its own.
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
-        return;
-    }
-    let cluster = testing::shared_version(18);
-    let dir = tempfile::tempdir().unwrap();
-    write_config_extension(dir.path());
-    let path = format!("{}:$system", dir.path().display());
-    let source = cluster.create_db("ext_config_src");
-    let target = cluster.create_db("ext_config_copy");
+/// A source and a target database (`{hint}_src`, `{hint}_copy`) that find the extension
+/// [`write_config_extension`] writes into `dir`.
+fn with_config_extension<'a>(
+    cluster: &'a testing::Cluster,
+    dir: &std::path::Path,
+    hint: &str,
+) -> (testing::TestDb<'a>, testing::TestDb<'a>) {
+    write_config_extension(dir);
+    let path = format!("{}:$system", dir.display());
+    let source = cluster.create_db(&format!("{hint}_src"));
+    let target = cluster.create_db(&format!("{hint}_copy"));
     for db in [&source, &target] {
         cluster
             .psql(
@@ -1012,6 +1010,19 @@ fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
             )
             .unwrap();
     }
+    (source, target)
+}
+
+#[test]
+fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
+    // PostgreSQL 18 finds extensions in `extension_control_path`: a test can bring its own.
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = with_config_extension(cluster, dir.path(), "ext_config");
     source.psql(
         "CREATE EXTENSION pgsplit_cfg;
          INSERT INTO cfg.parents (name) VALUES ('mine'), (E'tab\\there\\nnewline');
@@ -1300,4 +1311,56 @@ fn thousands_of_large_objects_fit_a_small_lock_table() {
     let owners =
         "SELECT pg_get_userbyid(lomowner), count(*) FROM pg_largeobject_metadata GROUP BY 1";
     assert_eq!(target.psql(owners), source.psql(owners));
+}
+
+#[test]
+fn configuration_rows_the_source_role_may_not_read_are_skipped_and_the_run_goes_on() {
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = with_config_extension(cluster, dir.path(), "ext_denied");
+    // The copying role may read the user's table, not the extension's.
+    let reader = format!("{}_reader", source.name);
+    source.psql(&format!(
+        "CREATE EXTENSION pgsplit_cfg;
+         INSERT INTO cfg.parents (name) VALUES ('mine');
+         CREATE TABLE orders (id int PRIMARY KEY);
+         INSERT INTO orders SELECT generate_series(1, 500);
+         CREATE ROLE {reader} LOGIN;
+         GRANT SELECT ON orders TO {reader};"
+    ));
+    let source_url = source.url().replacen("postgres@", &format!("{reader}@"), 1);
+    let mapping_dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &mapping_dir,
+        &format!("{source_url}@@{}\n", cluster.url(&target.name)),
+    );
+    let work = mapping_dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--no-owner",
+        "--no-acl",
+        "--json",
+        "-",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let skipped = report["lines"][0]["skipped"].to_string();
+    assert!(skipped.contains("configuration tables"), "{report}");
+    assert_eq!(target.psql("SELECT count(*) FROM orders").trim(), "500");
+    // The extension's own row only: the users' were not readable.
+    assert_eq!(
+        target
+            .psql("SELECT string_agg(name, ',') FROM cfg.parents")
+            .trim(),
+        "shipped"
+    );
+    source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }

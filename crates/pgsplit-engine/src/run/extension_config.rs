@@ -11,6 +11,7 @@ use std::pin::pin;
 
 use futures::{SinkExt as _, TryStreamExt as _};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use pgsplit_copy::Moved;
 use pgsplit_pg::{Connection, quote};
@@ -94,13 +95,9 @@ async fn list(source: &Client, target: &Client) -> Result<Vec<Marked>, RunError>
     if marked.is_empty() {
         return Ok(Vec::new());
     }
-    let on_target: HashSet<String> = target
-        .query("SELECT extname::text FROM pg_catalog.pg_extension", &[])
+    let on_target = extension_names(target)
         .await
-        .map_err(|e| RunError::db_plain("list the target's extensions", e))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map_err(|e| RunError::db_plain("list the target's extensions", e))?;
     let marked = marked
         .into_iter()
         .filter(|m| on_target.contains(&m.extension))
@@ -114,22 +111,61 @@ pub struct ConfigRows {
     pub extension: String,
     /// `schema.name`.
     pub name: String,
-    pub moved: Moved,
+    /// `None`: the role may not read it.
+    pub moved: Option<Moved>,
 }
 
 /// Reads the users' rows of every configuration table of the connected database's
-/// extensions (for `pgsplit verify`, on each side). The session is set up for data.
-pub async fn read_all(client: &Client) -> Result<Vec<ConfigRows>, tokio_postgres::Error> {
+/// extensions named in `extensions` (for `pgsplit verify`, on each side; the session is
+/// set up for data and holds a snapshot). A table the role may not read is left out,
+/// with a warning, and the snapshot's transaction goes on.
+pub async fn read_all(
+    client: &Client,
+    extensions: &HashSet<String>,
+) -> Result<Vec<ConfigRows>, tokio_postgres::Error> {
     let mut found = Vec::new();
-    for m in marked(client).await?.into_iter().filter(|m| !m.sequence) {
-        let moved = read(client, &m.rows_sql()).await?;
-        found.push(ConfigRows {
-            extension: m.extension,
-            name: m.display,
-            moved,
-        });
+    let marked = marked(client).await?;
+    for m in marked
+        .into_iter()
+        .filter(|m| !m.sequence && extensions.contains(&m.extension))
+    {
+        client
+            .batch_execute("SAVEPOINT pgsplit_extension_config")
+            .await?;
+        match read(client, &m.rows_sql()).await {
+            Ok(moved) => found.push(ConfigRows {
+                extension: m.extension,
+                name: m.display,
+                moved: Some(moved),
+            }),
+            Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                tracing::warn!("{} not compared: {e}", m.display);
+                client
+                    .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_extension_config")
+                    .await?;
+                found.push(ConfigRows {
+                    extension: m.extension,
+                    name: m.display,
+                    moved: None,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        client
+            .batch_execute("RELEASE SAVEPOINT pgsplit_extension_config")
+            .await?;
     }
     Ok(found)
+}
+
+/// The names of the connected database's extensions.
+pub async fn extension_names(client: &Client) -> Result<HashSet<String>, tokio_postgres::Error> {
+    Ok(client
+        .query("SELECT extname::text FROM pg_catalog.pg_extension", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// Orders tables so that the ones a foreign key points to come before the ones that
@@ -159,15 +195,45 @@ pub async fn copy(
     if marked.is_empty() {
         return Ok(Vec::new());
     }
+    source
+        .batch_execute(pgsplit_copy::DATA_SESSION_SETUP)
+        .await
+        .map_err(|e| RunError::db_plain("set up the source session", e))?;
+    // The source session holds the run's snapshot: a read that fails (a table the
+    // source role may not read) must not end its transaction.
+    let savepoint = |sql: &'static str| async move {
+        source
+            .batch_execute(sql)
+            .await
+            .map_err(|e| RunError::db_plain("keep the snapshot's transaction", e))
+    };
+    savepoint("SAVEPOINT pgsplit_extension_config").await?;
+    match copy_marked(source, target, verify, &marked).await {
+        Ok(copied) => {
+            savepoint("RELEASE SAVEPOINT pgsplit_extension_config").await?;
+            Ok(copied)
+        }
+        Err(e) => {
+            savepoint("ROLLBACK TO SAVEPOINT pgsplit_extension_config").await?;
+            savepoint("RELEASE SAVEPOINT pgsplit_extension_config").await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`copy`] of the objects `marked`.
+async fn copy_marked(
+    source: &Client,
+    target: &Connection,
+    verify: VerifyLevel,
+    marked: &[Marked],
+) -> Result<Vec<ExtensionConfig>, RunError> {
     let t = &target.client;
     let server = target.server.as_str();
     let on_target = |what: String| move |e| RunError::db(server, &what, e);
-    for (client, whose) in [(source, "source"), (t, "target")] {
-        client
-            .batch_execute(pgsplit_copy::DATA_SESSION_SETUP)
-            .await
-            .map_err(|e| RunError::db_plain(&format!("set up the {whose} session"), e))?;
-    }
+    t.batch_execute(pgsplit_copy::DATA_SESSION_SETUP)
+        .await
+        .map_err(on_target("set up the session".into()))?;
     t.batch_execute("BEGIN")
         .await
         .map_err(on_target("begin the extensions' configuration rows".into()))?;
@@ -179,7 +245,7 @@ pub async fn copy(
             .map_err(on_target(format!("empty {}", m.display)))?;
     }
     let mut copied = Vec::with_capacity(marked.len());
-    for m in &marked {
+    for m in marked {
         if m.sequence {
             let row = source
                 .query_one(

@@ -281,30 +281,42 @@ async fn compare_large_objects(
 }
 
 /// The users' rows of extensions' configuration tables, on both sides, each read in its
-/// leader's snapshot: for every table of the source's extensions that the target has.
+/// leader's snapshot: for every table of the extensions both sides have (a table the
+/// role may not read on either side is left out, with a warning).
 async fn compare_extension_config(
     source: &Connection,
     target: &Connection,
     level: VerifyLevel,
 ) -> Result<Vec<ExtensionConfigVerification>, VerifyError> {
     let (on_source, on_target) =
-        tokio::try_join!(read_extension_config(source), read_extension_config(target))?;
+        tokio::try_join!(extension_names(source), extension_names(target))?;
+    let both: std::collections::HashSet<String> =
+        on_source.intersection(&on_target).cloned().collect();
+    let (on_source, on_target) = tokio::try_join!(
+        read_extension_config(source, &both),
+        read_extension_config(target, &both)
+    )?;
     let side = |moved: &pgsplit_copy::Moved| SideRows {
         rows: moved.rows,
         digest: (level == VerifyLevel::Checksum).then_some(moved.digest),
         chunks: 1,
     };
-    let extensions: std::collections::HashSet<&str> =
-        on_target.iter().map(|t| t.extension.as_str()).collect();
+    let unreadable = |name: &str| {
+        on_target
+            .iter()
+            .any(|t| t.name == name && t.moved.is_none())
+    };
     Ok(on_source
         .iter()
-        .filter(|s| extensions.contains(s.extension.as_str()))
-        .map(|s| {
-            let source = side(&s.moved);
+        .filter_map(|s| Some((s, s.moved.as_ref()?)))
+        .filter(|(s, _)| !unreadable(&s.name))
+        .map(|(s, moved)| {
+            let source = side(moved);
             let target = on_target
                 .iter()
                 .find(|t| t.extension == s.extension && t.name == s.name)
-                .map(|t| side(&t.moved));
+                .and_then(|t| t.moved.as_ref())
+                .map(side);
             ExtensionConfigVerification {
                 extension: s.extension.clone(),
                 name: s.name.clone(),
@@ -316,10 +328,19 @@ async fn compare_extension_config(
         .collect())
 }
 
+async fn extension_names(
+    conn: &Connection,
+) -> Result<std::collections::HashSet<String>, VerifyError> {
+    crate::run::extension_config::extension_names(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "list the extensions", e))
+}
+
 async fn read_extension_config(
     conn: &Connection,
+    extensions: &std::collections::HashSet<String>,
 ) -> Result<Vec<crate::run::extension_config::ConfigRows>, VerifyError> {
-    crate::run::extension_config::read_all(&conn.client)
+    crate::run::extension_config::read_all(&conn.client, extensions)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the extensions' configuration rows", e))
 }
