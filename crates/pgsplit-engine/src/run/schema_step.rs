@@ -579,6 +579,7 @@ mod tests {
                 statement(ObjectKind::EventTrigger, "event trigger e", None),
                 comment,
             ],
+            not_written: Vec::new(),
         };
         let held: Vec<&str> = ddl
             .post_data
