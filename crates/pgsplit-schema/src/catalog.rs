@@ -27,11 +27,12 @@ pub struct Catalog {
     pub default_acls: Vec<DefaultAcl>,
     pub event_triggers: Vec<EventTrigger>,
     pub comments: Comments,
-    /// (kind, name) of objects the source has that the DDL does not reproduce: foreign
-    /// data wrappers, servers and tables, publications, casts, operators, operator
-    /// families, languages, base types, conversions, text search parsers and templates,
-    /// security labels, typed tables, tablespaces. Report them to the user.
-    pub unsupported: Vec<(String, String)>,
+    /// Objects the source has that the DDL does not reproduce: foreign data wrappers,
+    /// servers and tables, publications, casts, operators, operator families, languages,
+    /// base types, conversions, text search parsers and templates, security labels,
+    /// typed tables, tablespaces. Report them to the user. What needs one of them is
+    /// left out of the DDL too ([`crate::Ddl::not_written`]).
+    pub unsupported: Vec<Unsupported>,
     pub depends: Vec<Depend>,
     /// Extension member → its extension.
     pub(crate) extension_members: HashMap<ObjKey, Oid>,
@@ -46,11 +47,10 @@ pub struct Catalog {
 
 impl Catalog {
     /// [`Catalog::unsupported`] for people: `publication orders_pub`, `cast text AS money`.
+    /// (The objects left out because they need one of these are in
+    /// [`crate::Ddl::not_written`].)
     pub fn not_written(&self) -> Vec<String> {
-        self.unsupported
-            .iter()
-            .map(|(kind, name)| format!("{kind} {name}"))
-            .collect()
+        self.unsupported.iter().map(Unsupported::describe).collect()
     }
 
     pub(crate) fn new(version: i32) -> Catalog {

@@ -799,7 +799,12 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             row,
             query: "unsupported.sql",
         };
-        cat.unsupported.push((r.get("kind")?, r.get("name")?));
+        let key: ObjKey = (r.get("classid")?, r.get("objid")?);
+        cat.unsupported.push(Unsupported {
+            kind: r.get("kind")?,
+            name: r.get("name")?,
+            key: (key.1 != 0).then_some(key),
+        });
     }
     read_sequence_states(client, &mut cat).await?;
     cat.index();

@@ -3,7 +3,9 @@
 //! and post-data, ordered by real dependencies ([`Catalog::render`] → [`Ddl`]).
 //! (What the data copy moves is read by `pgsplit-copy`.) For one target of a split,
 //! [`Catalog::render_selected`] keeps the selected relations and what they need, and
-//! reports the objects that would point into another target ([`CrossTarget`]).
+//! reports the objects that would point into another target ([`CrossTarget`]). Objects
+//! that need one pgsplit does not write (a view over a foreign table) are left out of
+//! both and listed ([`NotWritten`]).
 //!
 //! - `introspect.rs` + `sql/*.sql`: one catalog query per object kind, pipelined, with
 //!   placeholders for columns that differ between PostgreSQL 12 and 18; deparsed with an
@@ -27,4 +29,6 @@ mod render;
 pub use catalog::Catalog;
 pub use error::SchemaError;
 pub use introspect::introspect;
-pub use render::{CrossKind, CrossTarget, Ddl, ObjectKind, SchemaOptions, Selection, Statement};
+pub use render::{
+    CrossKind, CrossTarget, Ddl, NotWritten, ObjectKind, SchemaOptions, Selection, Statement,
+};

@@ -391,6 +391,24 @@ pub struct EventTrigger {
     pub tags: Option<Vec<String>>,
 }
 
+/// A source object the DDL does not reproduce, e.g. `foreign table` `public.lines`.
+#[derive(Clone, Debug)]
+pub struct Unsupported {
+    pub kind: String,
+    pub name: String,
+    /// The object itself when it is not written at all: what needs it is left out too.
+    /// `None` when the object is written without this property (a table's tablespace
+    /// or OF type) or is no object (a security label).
+    pub key: Option<ObjKey>,
+}
+
+impl Unsupported {
+    /// `foreign table public.lines`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.kind, self.name)
+    }
+}
+
 /// A row of `pg_depend`: `object` (with sub-id) needs `referenced`.
 #[derive(Clone, Copy, Debug)]
 pub struct Depend {

@@ -1364,3 +1364,75 @@ fn configuration_rows_the_source_role_may_not_read_are_skipped_and_the_run_goes_
     );
     source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }
+
+#[test]
+fn what_needs_a_foreign_table_is_left_out_with_it() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("foreign_needs_src");
+    source.psql(
+        "CREATE EXTENSION file_fdw;
+         CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+         CREATE FOREIGN TABLE lines (id int, line text)
+           SERVER files OPTIONS (filename '/dev/null', format 'text');
+         CREATE VIEW recent_lines AS SELECT id, line FROM lines WHERE id > 10;
+         CREATE VIEW recent_ids AS SELECT id FROM recent_lines;
+         CREATE MATERIALIZED VIEW line_count AS SELECT count(*) AS n FROM lines;
+         CREATE TABLE archived_lines (archived_on date) INHERITS (lines);
+         INSERT INTO archived_lines VALUES (1, 'old', '2024-01-01');
+         CREATE TABLE kept (id int PRIMARY KEY, note text);
+         INSERT INTO kept SELECT g, 'row ' || g FROM generate_series(1, 10) g;
+         CREATE VIEW kept_notes AS SELECT note FROM kept;
+         -- Of a kept table, what reads the foreign table goes.
+         CREATE POLICY listed ON kept USING (id IN (SELECT id FROM lines));
+         -- A function body is not checked when the function is created: it is written.
+         CREATE FUNCTION line_total() RETURNS bigint LANGUAGE sql
+           AS $$SELECT count(*) FROM public.lines$$;
+         -- Its row type is the foreign table's.
+         CREATE FUNCTION all_lines() RETURNS SETOF lines LANGUAGE sql
+           AS $$SELECT * FROM public.lines$$;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let not_copied = serde_json::json!([
+        "foreign server files",
+        "foreign table public.lines",
+        "function public.all_lines() (needs foreign table public.lines)",
+        "materialized view public.line_count (needs foreign table public.lines)",
+        "policy listed on public.kept (needs foreign table public.lines)",
+        "table public.archived_lines (needs foreign table public.lines)",
+        "view public.recent_ids (needs foreign table public.lines)",
+        "view public.recent_lines (needs foreign table public.lines)",
+    ]);
+    // `plan` lists them beforehand.
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+    );
+    let (stdout, stderr) = text(&pgsplit(&["plan", &mapping, "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert_eq!(
+        plan["lines"][0]["source"]["unsupported"], not_copied,
+        "{plan}"
+    );
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let line = &report["lines"][0];
+    assert_eq!(line["not_copied"], not_copied, "{report}");
+    let copied: Vec<&str> = line["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(copied, ["kept"], "{report}");
+    let relations = "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class \
+                     WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'm', 'f')";
+    assert_eq!(target.psql(relations).trim(), "kept,kept_notes");
+    let rows = "SELECT string_agg(note, ',' ORDER BY id) FROM kept_notes JOIN kept USING (note)";
+    assert_eq!(target.psql(rows), source.psql(rows));
+    let functions = "SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc \
+                     WHERE proname IN ('line_total', 'all_lines')";
+    assert_eq!(target.psql(functions).trim(), "line_total");
+    assert_eq!(target.psql("SELECT count(*) FROM pg_policy").trim(), "0");
+    assert_verified(&source, &target);
+}

@@ -83,7 +83,8 @@ pub struct SourceFacts {
     pub roles: Vec<String>,
     /// Statements that only a superuser can run on the target.
     pub superuser_objects: Vec<String>,
-    /// Objects pgsplit does not copy (kind, name).
+    /// Objects pgsplit does not copy (kind, name), then those that need one of them
+    /// (`view public.v (needs foreign table public.lines)`).
     pub unsupported: Vec<String>,
     /// Parameters of the database's settings (`ALTER DATABASE … SET`), with their
     /// identities (`setting work_mem of role app`).
@@ -367,6 +368,7 @@ async fn source_facts(
             .map(|s| s.identity),
     );
     facts.unsupported = catalog.not_written();
+    facts.unsupported.extend(ddl.describe_not_written());
     if line.selector.is_everything() {
         return Ok((facts, None));
     }

@@ -380,6 +380,7 @@ async fn run_line(
     }
     if options.sections != Sections::DataOnly {
         report.not_copied = catalog.not_written();
+        report.not_copied.extend(schema.describe_not_written());
         if !report.not_copied.is_empty() {
             tracing::warn!(
                 "objects pgsplit does not copy: {}",

@@ -63,7 +63,8 @@ pub struct LineReport {
     /// created on this one.
     pub cross_target: Vec<String>,
     /// Source objects pgsplit cannot write (foreign tables and servers, publications,
-    /// casts, operators, …): not on the target.
+    /// casts, operators, …), then the objects that need one of them (`view public.v
+    /// (needs foreign table public.lines)`): not on the target.
     pub not_copied: Vec<String>,
     /// Large objects copied (none: absent).
     pub large_objects: Option<LargeObjects>,

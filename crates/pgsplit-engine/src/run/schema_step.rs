@@ -33,7 +33,8 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog, RunError> {
 }
 
 /// What one target receives: its tables (with their row filters), its DDL, and the
-/// foreign keys and views left out because they would point into another target.
+/// foreign keys and views left out because they would point into another target. A
+/// table the DDL leaves out (it needs an object pgsplit does not write) is not copied.
 pub fn select(
     catalog: &Catalog,
     tables: &[SourceTable],
@@ -45,7 +46,13 @@ pub fn select(
         no_acl: options.no_acl,
     };
     if selector.is_everything() {
-        return Ok((tables.to_vec(), catalog.render(&schema_options), Vec::new()));
+        let ddl = catalog.render(&schema_options);
+        let tables = tables
+            .iter()
+            .filter(|t| !ddl.leaves_out_table(&t.schema, &t.name))
+            .cloned()
+            .collect();
+        return Ok((tables, ddl, Vec::new()));
     }
     let resolved = split::resolve(selector, catalog, tables).map_err(RunError::Selection)?;
     let selection = resolved.selection();
@@ -71,6 +78,7 @@ pub fn select(
             resolved
                 .relations
                 .contains(&(t.schema.clone(), t.name.clone()))
+                && !ddl.leaves_out_table(&t.schema, &t.name)
         })
         .map(|t| {
             let mut t = t.clone();
@@ -598,6 +606,7 @@ mod tests {
                 statement(ObjectKind::EventTrigger, "event trigger e", None),
                 comment,
             ],
+            not_written: Vec::new(),
         };
         let held: Vec<&str> = ddl
             .post_data

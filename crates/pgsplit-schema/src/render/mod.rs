@@ -1,7 +1,9 @@
 //! DDL rendering: the catalog becomes items (one object's statements: create, comment,
 //! owner, grants), each in a section, with dependencies taken from `pg_depend` plus the
 //! ones the rendering itself introduces; items are then sorted within each section.
+//! Items that need an object pgsplit does not write are left out (`not_written.rs`).
 
+mod not_written;
 mod objects;
 mod post;
 mod relations;
@@ -9,13 +11,14 @@ mod selection;
 
 use std::collections::{HashMap, HashSet};
 
+pub use not_written::NotWritten;
 pub use selection::{CrossKind, CrossTarget, Selection};
 
 use pgsplit_pg::quote::{ident, literal};
 
 use crate::acl::{self, AclTarget};
 use crate::catalog::Catalog;
-use crate::model::{Acl, ObjKey, Oid, class};
+use crate::model::{Acl, Depend, ObjKey, Oid, class};
 use crate::order;
 
 /// `(schema, table)`.
@@ -99,6 +102,9 @@ pub struct Statement {
 pub struct Ddl {
     pub pre_data: Vec<Statement>,
     pub post_data: Vec<Statement>,
+    /// Objects left out because they need one pgsplit does not write (a view over a
+    /// foreign table): to report beside [`Catalog::not_written`].
+    pub not_written: Vec<NotWritten>,
 }
 
 impl Ddl {
@@ -110,6 +116,20 @@ impl Ddl {
         SET standard_conforming_strings = on; SELECT pg_catalog.set_config('search_path', '', false); \
         SET check_function_bodies = false; SET xmloption = content; \
         SET client_min_messages = warning; SET row_security = off";
+
+    /// Whether the table is left out because it needs an object pgsplit does not write
+    /// (it inherits from a foreign table): its rows have nowhere to go.
+    pub fn leaves_out_table(&self, schema: &str, name: &str) -> bool {
+        self.not_written
+            .iter()
+            .filter_map(|n| n.table.as_ref())
+            .any(|(s, t)| s == schema && t == name)
+    }
+
+    /// [`Ddl::not_written`] for people: `view public.v (needs foreign table public.lines)`.
+    pub fn describe_not_written(&self) -> Vec<String> {
+        self.not_written.iter().map(NotWritten::describe).collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +149,11 @@ pub(crate) mod synthetic {
     pub const ROW_SECURITY: Oid = 0xF000_0006;
     pub const TRIGGER_STATE: Oid = 0xF000_0007;
     pub const DEFAULT_ACL: Oid = 0xF000_0008;
+
+    /// A key of one of these: part of another object, not an object of its own.
+    pub fn is_synthetic(class: Oid) -> bool {
+        class >= PARTITION_ATTACH
+    }
 }
 
 /// The statements of one object, kept together.
@@ -337,14 +362,8 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let sequences: HashSet<Oid> = self.cat.sequences.iter().map(|s| s.oid).collect();
         for d in &self.cat.depends {
-            // OWNED BY is its own item, after both the sequence and the table.
-            if d.object.0 == class::CLASS
-                && sequences.contains(&d.object.1)
-                && d.referenced.0 == class::CLASS
-                && d.referenced_sub > 0
-            {
+            if self.owned_by_link(d) {
                 continue;
             }
             let from = self.normalize(d.object, &index);
@@ -355,12 +374,31 @@ impl<'a> Builder<'a> {
                 deps[i].insert(j);
             }
         }
-        Graph { items, deps, index }
+        let graph = Graph {
+            items,
+            deps,
+            index,
+            not_written: Vec::new(),
+        };
+        self.leave_out_not_written(graph)
+    }
+
+    /// A sequence's dependency on the column that owns it: OWNED BY is its own item,
+    /// after both the sequence and the table, so the sequence itself does not need the
+    /// table.
+    fn owned_by_link(&self, d: &Depend) -> bool {
+        d.object.0 == class::CLASS
+            && d.referenced.0 == class::CLASS
+            && d.referenced_sub > 0
+            && self
+                .cat
+                .relation(d.object.1)
+                .is_some_and(|r| r.relkind == "S")
     }
 
     fn finish(mut self) -> Ddl {
         let graph = self.graph();
-        emit(graph.items, graph.deps, &Ancestors::new(self.cat))
+        emit(graph, &Ancestors::new(self.cat))
     }
 }
 
@@ -406,10 +444,72 @@ pub(crate) struct Graph {
     pub items: Vec<Item>,
     pub deps: Vec<HashSet<usize>>,
     pub index: HashMap<ObjKey, usize>,
+    /// What was taken out because it needs an object pgsplit does not write.
+    pub not_written: Vec<NotWritten>,
 }
 
-/// Sections and order: the statements of `items`, sorted by `deps`.
-fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>, ancestors: &Ancestors) -> Ddl {
+impl Graph {
+    /// The items `keep` marks, with their dependencies among them; post-data statements
+    /// wait only for tables still there.
+    fn keep(self, cat: &Catalog, keep: &[bool]) -> Graph {
+        let mut new_index = vec![usize::MAX; keep.len()];
+        let mut next = 0;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                new_index[i] = next;
+                next += 1;
+            }
+        }
+        let mut tables: HashSet<TableName> = HashSet::new();
+        for (i, it) in self.items.iter().enumerate() {
+            if keep[i]
+                && it.key.0 == class::CLASS
+                && let Some(r) = cat.relation(it.key.1)
+                && r.relkind == "r"
+            {
+                tables.insert((r.schema.clone(), r.name.clone()));
+            }
+        }
+        let mut items = Vec::with_capacity(next);
+        let mut deps = Vec::with_capacity(next);
+        for ((i, mut it), d) in self.items.into_iter().enumerate().zip(self.deps) {
+            if !keep[i] {
+                continue;
+            }
+            it.waits_for.retain(|t| tables.contains(t));
+            if it.table.as_ref().is_some_and(|t| !tables.contains(t)) {
+                it.table = None;
+            }
+            items.push(it);
+            deps.push(
+                d.into_iter()
+                    .filter(|j| keep[*j])
+                    .map(|j| new_index[j])
+                    .collect(),
+            );
+        }
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.key, i))
+            .collect();
+        Graph {
+            items,
+            deps,
+            index,
+            not_written: self.not_written,
+        }
+    }
+}
+
+/// Sections and order: the statements of the graph's items, sorted by its dependencies.
+fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
+    let Graph {
+        mut items,
+        deps,
+        not_written,
+        ..
+    } = graph;
     // A pre-data object that needs a post-data one (a view grouping by a primary
     // key) moves to post-data, and so does everything that needs it.
     let mut sections: Vec<Section> = items.iter().map(|i| i.section).collect();
@@ -426,7 +526,10 @@ fn emit(mut items: Vec<Item>, deps: Vec<HashSet<usize>>, ancestors: &Ancestors) 
             break;
         }
     }
-    let mut ddl = Ddl::default();
+    let mut ddl = Ddl {
+        not_written,
+        ..Ddl::default()
+    };
     for section in [Section::Pre, Section::Post] {
         let members: Vec<usize> = (0..items.len())
             .filter(|i| sections[*i] == section)
@@ -745,5 +848,69 @@ mod tests {
             no_acl: true,
         });
         assert!(without.pre_data.iter().all(|s| s.kind != ObjectKind::Owner));
+    }
+
+    /// `serial_table` plus a foreign table `lines` (30000), a view `v` over it (30001,
+    /// rule 30011) and a view `w` over `v` (30002, rule 30012).
+    fn with_views_over_a_foreign_table() -> Catalog {
+        let mut cat = serial_table();
+        cat.relations.push(relation(
+            30000,
+            "lines",
+            "f",
+            vec![column(1, "id", "integer", false)],
+        ));
+        for (oid, name, reads, body) in [
+            (30001, "v", 30000, "SELECT lines.id FROM public.lines"),
+            (30002, "w", 30001, "SELECT v.id FROM public.v"),
+        ] {
+            let mut view = relation(oid, name, "v", vec![column(1, "id", "integer", false)]);
+            view.view_def = Some(body.into());
+            cat.relations.push(view);
+            cat.view_rules.insert(oid + 10, oid);
+            cat.depends.push(Depend {
+                object: (class::REWRITE, oid + 10),
+                object_sub: 0,
+                referenced: (class::CLASS, reads),
+                referenced_sub: 1,
+            });
+        }
+        cat.unsupported.push(Unsupported {
+            kind: "foreign table".into(),
+            name: "public.lines".into(),
+            key: Some((class::CLASS, 30000)),
+        });
+        cat.index();
+        cat
+    }
+
+    #[test]
+    fn views_over_a_foreign_table_are_left_out_and_listed() {
+        let cat = with_views_over_a_foreign_table();
+        let ddl = cat.render(&SchemaOptions::default());
+        let statements = || ddl.pre_data.iter().chain(&ddl.post_data);
+        assert!(
+            statements().all(|s| !s.sql.contains("VIEW")),
+            "{:?}",
+            ddl.pre_data
+        );
+        assert!(statements().any(|s| s.sql.starts_with("CREATE TABLE \"public\".\"t\"")));
+        assert_eq!(
+            ddl.describe_not_written(),
+            [
+                "view public.v (needs foreign table public.lines)",
+                "view public.w (needs foreign table public.lines)",
+            ]
+        );
+        // A target of a split leaves them out the same way, as not written, not as
+        // pointing into another target.
+        let selection = Selection {
+            schemas: ["public".to_string()].into(),
+            ..Default::default()
+        };
+        let (ddl, cross) = cat.render_selected(&SchemaOptions::default(), &selection);
+        assert!(cross.is_empty(), "{cross:?}");
+        assert!(ddl.pre_data.iter().all(|s| !s.sql.contains("VIEW")));
+        assert_eq!(ddl.not_written.len(), 2);
     }
 }

@@ -375,43 +375,7 @@ impl Builder<'_> {
     /// DDL for the items `keep` marks, in dependency order; post-data statements wait
     /// only for tables of this target.
     pub(super) fn emit_selected(&self, graph: Graph, keep: &[bool]) -> Ddl {
-        let mut new_index = vec![usize::MAX; keep.len()];
-        let mut next = 0;
-        for (i, k) in keep.iter().enumerate() {
-            if *k {
-                new_index[i] = next;
-                next += 1;
-            }
-        }
-        let mut tables: HashSet<TableName> = HashSet::new();
-        for (i, it) in graph.items.iter().enumerate() {
-            if keep[i]
-                && it.key.0 == class::CLASS
-                && let Some(r) = self.cat.relation(it.key.1)
-                && r.relkind == "r"
-            {
-                tables.insert((r.schema.clone(), r.name.clone()));
-            }
-        }
-        let mut items = Vec::with_capacity(next);
-        let mut deps = Vec::with_capacity(next);
-        for ((i, mut it), d) in graph.items.into_iter().enumerate().zip(graph.deps) {
-            if !keep[i] {
-                continue;
-            }
-            it.waits_for.retain(|t| tables.contains(t));
-            if it.table.as_ref().is_some_and(|t| !tables.contains(t)) {
-                it.table = None;
-            }
-            items.push(it);
-            deps.push(
-                d.into_iter()
-                    .filter(|j| keep[*j])
-                    .map(|j| new_index[j])
-                    .collect(),
-            );
-        }
-        emit(items, deps, &Ancestors::new(self.cat))
+        emit(graph.keep(self.cat, keep), &Ancestors::new(self.cat))
     }
 }
 
