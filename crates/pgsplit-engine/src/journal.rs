@@ -86,7 +86,7 @@ pub enum JournalError {
     #[error("run journal {path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error(
-        "run journal {path} is in use by another pgsplit (of this target): let it finish or stop it first"
+        "another pgsplit holds {path} (it runs into this target): let it finish or stop it first"
     )]
     Busy { path: PathBuf },
 }
@@ -177,13 +177,33 @@ pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
     /// Held while the journal is open: two runs of one target must not interleave.
-    _lock: File,
+    _lock: JournalLock,
 }
 
-/// Takes the lock beside journal `path` (`….lock`), or says another process holds it.
+/// The lock beside a journal (`….lock`): held from before the journal is read until the
+/// run that writes it ends.
+#[derive(Debug)]
+pub struct JournalLock {
+    /// Unlocked when closed.
+    _file: File,
+}
+
+impl JournalLock {
+    /// Takes the lock of journal `path`, or says another process holds it.
+    pub fn take(path: &Path) -> Result<JournalLock, JournalError> {
+        lock(path).map(|file| JournalLock { _file: file })
+    }
+}
+
 fn lock(path: &Path) -> Result<File, JournalError> {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
@@ -192,12 +212,12 @@ fn lock(path: &Path) -> Result<File, JournalError> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(PathBuf::from(name))
+        .open(PathBuf::from(&name))
         .map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Busy {
-            path: path.to_path_buf(),
+            path: PathBuf::from(name),
         }),
         // A file system without locks (some network mounts): run unguarded.
         Err(std::fs::TryLockError::Error(e)) => {
@@ -221,7 +241,7 @@ impl FileJournal {
     }
 
     /// Starts a new journal, replacing any old one.
-    pub fn create(path: &Path) -> Result<FileJournal, JournalError> {
+    pub fn create(path: &Path, lock: JournalLock) -> Result<FileJournal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -229,30 +249,28 @@ impl FileJournal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let held = lock(path)?;
         let file = File::create(path).map_err(io)?;
         Ok(FileJournal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            _lock: held,
+            _lock: lock,
         })
     }
 
     /// Opens an existing journal to continue it. A torn last line (a crash while it was
     /// written) is cut off first: what follows must start on a line of its own.
-    pub fn open(path: &Path) -> Result<FileJournal, JournalError> {
+    pub fn open(path: &Path, lock: JournalLock) -> Result<FileJournal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let held = lock(path)?;
         let whole = complete_length(&std::fs::read(path).map_err(io)?);
         let file = OpenOptions::new().append(true).open(path).map_err(io)?;
         file.set_len(whole).map_err(io)?;
         Ok(FileJournal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            _lock: held,
+            _lock: lock,
         })
     }
 
@@ -356,17 +374,11 @@ mod tests {
     fn one_process_at_a_time_holds_a_journal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let first = FileJournal::create(&path).unwrap();
-        assert!(matches!(
-            FileJournal::open(&path),
-            Err(JournalError::Busy { .. })
-        ));
-        assert!(matches!(
-            FileJournal::create(&path),
-            Err(JournalError::Busy { .. })
-        ));
+        let first = FileJournal::create(&path, JournalLock::take(&path).unwrap()).unwrap();
+        let busy = JournalLock::take(&path).unwrap_err();
+        assert!(busy.to_string().contains("journal.jsonl.lock"), "{busy}");
         drop(first);
-        FileJournal::open(&path).unwrap();
+        FileJournal::open(&path, JournalLock::take(&path).unwrap()).unwrap();
     }
 
     #[test]
@@ -381,7 +393,7 @@ mod tests {
             let mut text = b"{\"event\":\"pre_data_done\"}\n".to_vec();
             text.extend_from_slice(torn);
             std::fs::write(&path, &text).unwrap();
-            let journal = FileJournal::open(&path).unwrap();
+            let journal = FileJournal::open(&path, JournalLock::take(&path).unwrap()).unwrap();
             journal.record(&Event::Finished).unwrap();
             journal.record(&Event::Finished).unwrap();
             let events = read_events(&path).unwrap();
@@ -405,7 +417,7 @@ mod tests {
     fn events_round_trip_and_fold() {
         let dir = tempfile::tempdir().unwrap();
         let path = FileJournal::path_for(dir.path(), "postgres://u@h:5432/db");
-        let j = FileJournal::create(&path).unwrap();
+        let j = FileJournal::create(&path, JournalLock::take(&path).unwrap()).unwrap();
         let item = |t: &str| PlannedItem {
             schema: "s".into(),
             table: t.into(),
@@ -439,7 +451,7 @@ mod tests {
         })
         .unwrap();
         drop(j);
-        let j = FileJournal::open(&path).unwrap();
+        let j = FileJournal::open(&path, JournalLock::take(&path).unwrap()).unwrap();
         let state = JournalState::fold(&j.events().unwrap());
         assert_eq!(state.plan.as_ref().unwrap().len(), 3);
         assert!(state.pre_data_done);

@@ -25,7 +25,7 @@ use pgsplit_pg::Connection;
 use crate::cancel::Cancel;
 use crate::fault;
 use crate::journal::{
-    Event, FileJournal, Journal, JournalState, PlannedItem, PreDataBatch, read_events,
+    Event, FileJournal, Journal, JournalLock, JournalState, PlannedItem, PreDataBatch, read_events,
 };
 use crate::mapping::{Mapping, MappingLine};
 use crate::progress::Progress;
@@ -249,6 +249,8 @@ fn open_journal(
         "drop_cross_target_fks": options.drop_cross_target_fks,
     })
     .to_string();
+    // Before the journal is read: another run of this target must not change it meanwhile.
+    let lock = JournalLock::take(&path)?;
     if options.resume.is_some() {
         if !path.exists() {
             return Err(RunError::Refused(format!(
@@ -263,7 +265,7 @@ fn open_journal(
                 "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
             )));
         }
-        return Ok((Arc::new(FileJournal::open(&path)?), Some(state)));
+        return Ok((Arc::new(FileJournal::open(&path, lock)?), Some(state)));
     }
     if path.exists() && !options.clean {
         let state = JournalState::fold(&read_events(&path)?);
@@ -275,7 +277,7 @@ fn open_journal(
             )));
         }
     }
-    let journal = FileJournal::create(&path)?;
+    let journal = FileJournal::create(&path, lock)?;
     journal.record(&Event::Scope { scope })?;
     Ok((Arc::new(journal), None))
 }
@@ -295,14 +297,17 @@ async fn committed(target: &Connection, xid: &str) -> Result<bool, RunError> {
         Some("committed") => Ok(true),
         Some("aborted") => Ok(false),
         // A session of the stopped run still at work (one `end_orphans` does not know:
-        // another application_name), or a transaction too old to tell: loading again
-        // could add the rows twice.
-        other => Err(RunError::Refused(format!(
-            "{}: cannot tell whether the stopped run's load in transaction {xid} committed \
-             (txid_status: {}); if a session of that run is still working, let it end \
-             (or end it), then resume again",
-            target.server,
-            other.unwrap_or("unknown")
+        // another application_name): loading again could add the rows twice.
+        Some(other) => Err(RunError::Refused(format!(
+            "{}: the stopped run's load in transaction {xid} is still {other}: a session \
+             of that run is still working; let it end (or end it), then resume again",
+            target.server
+        ))),
+        // Older than the server keeps transaction states for.
+        None => Err(RunError::Refused(format!(
+            "{}: the server no longer knows whether the stopped run's load in transaction \
+             {xid} committed (too old); start over with --clean",
+            target.server
         ))),
     }
 }
@@ -463,7 +468,13 @@ async fn run_line(
     });
     let tables = if options.sections == Sections::DataOnly {
         Arc::new(
-            verify_step::check_data_only_target(&target_conn, &tables, resumed.is_some()).await?,
+            verify_step::check_data_only_target(
+                &target_conn,
+                &tables,
+                // The stopped run checked them, if it got as far as its plan.
+                resumed.as_ref().is_some_and(|s| s.plan.is_some()),
+            )
+            .await?,
         )
     } else {
         tables
@@ -890,9 +901,21 @@ async fn resolve_done(
             if !partly && !verify_step::has_rows(target, table).await? {
                 continue;
             }
+            // `--data-only`: the target's foreign keys are in place, and TRUNCATE refuses
+            // a table one points to; the load's own mode (no triggers, no checks) lets
+            // DELETE through.
+            let empty = if options.sections == Sections::DataOnly {
+                format!(
+                    "BEGIN; SET LOCAL session_replication_role = replica; \
+                     DELETE FROM ONLY {}; COMMIT",
+                    table.qualified()
+                )
+            } else {
+                format!("TRUNCATE ONLY {}", table.qualified())
+            };
             target
                 .client
-                .batch_execute(&format!("TRUNCATE ONLY {}", table.qualified()))
+                .batch_execute(&empty)
                 .await
                 .map_err(|e| RunError::db(&target.server, "empty a partly copied table", e))?;
             done.retain(|&i, _| items[i].table != t);

@@ -439,10 +439,18 @@ pub fn post_tasks(
             batch: None,
             work: Box::new(|client| {
                 Box::pin(async move {
-                    client
-                        .batch_execute(ANALYZE_PARTITIONED)
-                        .await
-                        .map_err(|e| RunError::db_plain("analyze the partitioned tables", e))
+                    let failed = |e| RunError::db_plain("analyze the partitioned tables", e);
+                    // One statement (one transaction) each: one for all would hold a
+                    // lock on every partition of every table until its end.
+                    let tables = client.query(PARTITIONED, &[]).await.map_err(failed)?;
+                    for table in tables {
+                        let name: String = table.get(0);
+                        client
+                            .batch_execute(&format!("ANALYZE {name}"))
+                            .await
+                            .map_err(failed)?;
+                    }
+                    Ok(())
                 })
             }),
         });
@@ -450,18 +458,12 @@ pub fn post_tasks(
     Ok(skipped)
 }
 
-/// `ANALYZE` of every partitioned table of the target's own schemas.
-const ANALYZE_PARTITIONED: &str = "DO $pgsplit$
-DECLARE r regclass;
-BEGIN
-    FOR r IN SELECT c.oid::regclass FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'p' AND n.nspname <> 'information_schema'
-                AND n.nspname NOT LIKE 'pg\\_%' ORDER BY c.oid
-    LOOP
-        EXECUTE pg_catalog.format('ANALYZE %s', r);
-    END LOOP;
-END $pgsplit$";
+/// The partitioned tables of the target's own schemas, qualified (the session's
+/// search_path is empty).
+const PARTITIONED: &str = "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'p' AND n.nspname <> 'information_schema'
+       AND n.nspname NOT LIKE 'pg\\_%' ORDER BY c.oid";
 
 /// Whether a post-data statement creates an event trigger or belongs to one (its state,
 /// comment and owner, which depend on the `CREATE EVENT TRIGGER`): those run after
