@@ -253,7 +253,19 @@ fn parse_line(
         Some(i) if text[..i].contains("@@") => (&text[..i], &text[i..]),
         _ => (text, ""),
     };
-    let selector = Selector::parse_words(&selector::words(rest)?)?;
+    let words = selector::words(rest)?;
+    if words
+        .first()
+        .is_some_and(|w| w.contains('@') && !w.contains('='))
+    {
+        // The rest of a target URL whose password holds a space: not echoed.
+        return Err(
+            "the target URL contains a space (percent-encode spaces as %20), or a selector \
+             lacks its '='"
+                .into(),
+        );
+    }
+    let selector = Selector::parse_words(&words)?;
     let (source, target) = split_urls(urls, env)?;
     Ok((source, target, selector))
 }
@@ -355,10 +367,12 @@ mod tests {
                     postgres://app:sl/ash8@db/shop@@postgres://u@h2/s8\n\
                     postgres://app:qu?ery9@db/shop@@postgres://u@h2/s9\n\
                     postgres://app:sp ace10@db/shop@@postgres://u@h2/s10\n\
-                    postgres://u:p11@@ss11@h/db\n";
+                    postgres://u:p11@@ss11@h/db\n\
+                    postgres://u@h/s@@postgres://app:sp ace12@db/shop\n\
+                    postgres://app:my pass13@db/shop\n";
         let errs = errors(text);
         let joined = errs.join("\n");
-        assert_eq!(errs.len(), 11, "{errs:#?}");
+        assert_eq!(errs.len(), 13, "{errs:#?}");
         for pw in [
             "pw1", "pw2", "pw3", "pw4", "pw5", "pw6", "w7", "ash8", "sl/", "ery9", "qu?", "ace10",
             "sp ", "p11", "ss11",

@@ -99,9 +99,21 @@ pub fn redact_text(text: &str) -> String {
 }
 
 /// Where the URL that `text` continues ends: at whitespace, or at the `@@` that joins it
-/// to the next URL of a mapping line (`@@scheme://`).
+/// to the next URL of a mapping line (`@@scheme://`). A `user:` part with no `@` before
+/// the whitespace may be a password holding a space: the URL then runs on to the next
+/// `@` of the line (before another URL).
 fn url_end(text: &str) -> usize {
-    let space = text.find(char::is_whitespace).unwrap_or(text.len());
+    let mut space = text.find(char::is_whitespace).unwrap_or(text.len());
+    let head = &text[..space];
+    if !head.contains('@') && head.contains(':') {
+        let line = text.find('\n').unwrap_or(text.len());
+        let next_url = text.find("://").unwrap_or(text.len());
+        if let Some(at) = text[..line.min(next_url)].rfind('@') {
+            space = text[at..]
+                .find(char::is_whitespace)
+                .map_or(text.len(), |i| at + i);
+        }
+    }
     let mut from = 0;
     while let Some(i) = text[from..space].find("@@") {
         let at = from + i;
@@ -206,6 +218,14 @@ mod tests {
             (
                 "postgres://u:p@@ss@h/db@@postgres://v:q/r@h2/db",
                 "postgres://u:***@h/db@@postgres://v:***@h2/db",
+            ),
+            (
+                "missing '@@' in \"postgres://app:my pass@db/shop\"",
+                "missing '@@' in \"postgres://app:***@db/shop\"",
+            ),
+            (
+                "cannot connect to postgres://h:5432/db: refused",
+                "cannot connect to postgres://h:5432/db: refused",
             ),
             (
                 "in \"postgres://a:x@h/db@@postgresql://b:y@@z@h/db\" here",
