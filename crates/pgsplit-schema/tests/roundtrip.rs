@@ -462,6 +462,23 @@ async fn sections_flags_and_roles() {
         "{:?}",
         ddl.post_data[partition]
     );
+    // Two levels down, the leaf's own state waits for the root's (not the middle's).
+    let deep = |table: &str| {
+        ddl.post_data
+            .iter()
+            .position(|s| {
+                s.identity == format!("trigger events_deep_a on app.{table}")
+                    && s.sql.contains("ABLE TRIGGER")
+            })
+            .unwrap_or_else(|| panic!("events_deep_a state on {table}"))
+    };
+    assert!(
+        ddl.post_data[deep("events_2024_eu")]
+            .depends_on
+            .contains(&deep("events")),
+        "{:?}",
+        ddl.post_data[deep("events_2024_eu")]
+    );
     // Scheduling: a foreign key waits for the table it references.
     let fk = ddl
         .post_data

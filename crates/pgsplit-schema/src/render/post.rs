@@ -1,6 +1,8 @@
 //! Post-data: indexes (and their attachment to partitioned indexes), constraints,
 //! triggers, rules, row-level security and extended statistics.
 
+use std::collections::HashMap;
+
 use pgsplit_pg::quote::{ident, qualified};
 
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
@@ -291,6 +293,16 @@ fn constraints(b: &mut Builder<'_>) {
 }
 
 fn triggers(b: &mut Builder<'_>) {
+    let by_oid: HashMap<Oid, &Trigger> = b.cat.triggers.iter().map(|t| (t.oid, t)).collect();
+    // The partitioned table's trigger a clone (at any depth) comes from: its CREATE and
+    // its state (not ONLY) reach every partition below it.
+    let root_of = |t: &Trigger| -> (Oid, bool, String) {
+        let mut root = t;
+        while let Some(parent) = by_oid.get(&root.parent) {
+            root = parent;
+        }
+        (root.oid, root.parent == 0, root.enabled.clone())
+    };
     for t in &b.cat.triggers {
         let Some(rel) = b.cat.relation(t.table).filter(|r| !r.is_foreign()) else {
             continue;
@@ -305,20 +317,29 @@ fn triggers(b: &mut Builder<'_>) {
             _ => None,
         };
         if t.parent != 0 {
-            // A clone of a partitioned table's trigger: only a different state is ours.
-            if t.parent_enabled.as_deref() != Some(t.enabled.as_str())
+            // A clone of a partitioned table's trigger: only a state other than the one
+            // the root's statements leave it in is ours (each clone's with ONLY, so that
+            // one level does not undo another's).
+            let (root, found, root_enabled) = root_of(t);
+            let inherited = if found {
+                Some(root_enabled.as_str())
+            } else {
+                t.parent_enabled.as_deref()
+            };
+            if inherited != Some(t.enabled.as_str())
                 && let Some(s) = state(&t.enabled)
             {
                 let sql = format!("ALTER TABLE ONLY {tname} {s} TRIGGER {}", ident(&t.name));
-                // After the parent's own state, which (not ONLY) sets every partition's.
+                // After the root's CREATE and its own state, which reach every partition.
                 let item = Item::new(
                     (synthetic::TRIGGER_STATE, t.oid),
                     Section::Post,
                     141,
                     stmt(K::Trigger, &identity, sql),
                 )
-                .dep((class::TRIGGER, t.parent))
-                .dep((synthetic::TRIGGER_STATE, t.parent));
+                .dep((class::TRIGGER, root))
+                .dep((synthetic::TRIGGER_STATE, root))
+                .dep((class::TRIGGER, t.parent));
                 let item = place(b, item, rel.oid, false);
                 b.add(item);
             }
