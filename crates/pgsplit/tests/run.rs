@@ -1435,4 +1435,12 @@ fn what_needs_a_foreign_table_is_left_out_with_it() {
     assert_eq!(target.psql(functions).trim(), "line_total");
     assert_eq!(target.psql("SELECT count(*) FROM pg_policy").trim(), "0");
     assert_verified(&source, &target);
+    // `--data-only` into that schema says which tables' rows stay behind.
+    target.psql("TRUNCATE kept");
+    let report = run_copy_to(&source, &cluster.url(&target_name), &["--data-only"], 0);
+    let not_copied = report["lines"][0]["not_copied"].to_string();
+    assert!(
+        not_copied.contains("table public.archived_lines (needs foreign table public.lines)"),
+        "{report}"
+    );
 }

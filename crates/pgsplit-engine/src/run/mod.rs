@@ -383,7 +383,21 @@ async fn run_line(
             )));
         }
     }
-    if options.sections != Sections::DataOnly {
+    if options.sections == Sections::DataOnly {
+        // Only the tables among them matter here: their rows stay behind.
+        report.not_copied = schema
+            .not_written
+            .iter()
+            .filter(|n| n.table.is_some())
+            .map(|n| n.describe())
+            .collect();
+        if !report.not_copied.is_empty() {
+            tracing::warn!(
+                "tables whose rows pgsplit does not copy: {}",
+                report.not_copied.join(", ")
+            );
+        }
+    } else {
         report.not_copied = catalog.not_written();
         report.not_copied.extend(schema.describe_not_written());
         if !report.not_copied.is_empty() {
