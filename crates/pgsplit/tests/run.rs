@@ -1435,6 +1435,21 @@ fn what_needs_a_foreign_table_is_left_out_with_it() {
     assert_eq!(target.psql(functions).trim(), "line_total");
     assert_eq!(target.psql("SELECT count(*) FROM pg_policy").trim(), "0");
     assert_verified(&source, &target);
+    // `--strict` refuses to leave them out, before anything is written.
+    let strict_target = format!("{target_name}_strict");
+    let report = run_copy(&source, &strict_target, &["--strict"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("--strict") && error.contains("archived_lines"),
+        "{error}"
+    );
+    let created = cluster
+        .psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{strict_target}'"),
+        )
+        .unwrap();
+    assert_eq!(created.trim(), "0");
     // `--data-only` into that schema says which tables' rows stay behind.
     target.psql("TRUNCATE kept");
     let report = run_copy_to(&source, &cluster.url(&target_name), &["--data-only"], 0);

@@ -398,6 +398,14 @@ async fn run_line(
             );
         }
     } else {
+        if options.strict && !schema.not_written.is_empty() {
+            // Left out, they may weaken the copy (a restrictive policy, a foreign key).
+            return Err(RunError::Refused(format!(
+                "--strict: these would be left out, as they need objects pgsplit does not \
+                 write: {}",
+                schema.describe_not_written().join(", ")
+            )));
+        }
         report.not_copied = catalog.not_written();
         report.not_copied.extend(schema.describe_not_written());
         if !report.not_copied.is_empty() {
