@@ -246,9 +246,7 @@ impl FileJournal {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
+        // The folder exists: the lock beside the journal made it.
         let file = File::create(path).map_err(io)?;
         Ok(FileJournal {
             path: path.to_path_buf(),

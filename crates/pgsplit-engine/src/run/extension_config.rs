@@ -14,11 +14,13 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use pgsplit_copy::Moved;
-use pgsplit_pg::{Connection, quote};
+use pgsplit_copy::frame::{Format, Framer};
+use pgsplit_pg::{ConnSettings, Connection, quote};
 
 use super::error::RunError;
 use super::options::VerifyLevel;
 use super::report::ExtensionConfig;
+use crate::session;
 
 /// The source's configuration tables and sequences, in the order each extension marked
 /// them, with the foreign keys between them.
@@ -54,11 +56,16 @@ struct Marked {
 }
 
 impl Marked {
-    fn rows_sql(&self) -> String {
+    /// The columns, quoted, as a list.
+    fn column_list(&self) -> String {
         let columns: Vec<String> = self.columns.iter().map(|c| quote::ident(c)).collect();
+        columns.join(", ")
+    }
+
+    fn rows_sql(&self) -> String {
         format!(
             "COPY (SELECT {} FROM ONLY {} {}) TO STDOUT",
-            columns.join(", "),
+            self.column_list(),
             self.name,
             self.condition
         )
@@ -86,21 +93,15 @@ async fn marked(client: &Client) -> Result<Vec<Marked>, tokio_postgres::Error> {
         .collect())
 }
 
-/// Reads the marked objects of the extensions the target has (a split target may lack
-/// some); none: nothing to do.
-async fn list(source: &Client, target: &Client) -> Result<Vec<Marked>, RunError> {
-    let marked = marked(source)
-        .await
-        .map_err(|e| RunError::db_plain("list the extensions' configuration tables", e))?;
-    if marked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let on_target = extension_names(target)
+/// The objects of `marked` whose extension the target has (a split target may lack
+/// some), tables a foreign key points to first.
+async fn on_target(marked: Vec<Marked>, target: &Client) -> Result<Vec<Marked>, RunError> {
+    let names = extension_names(target)
         .await
         .map_err(|e| RunError::db_plain("list the target's extensions", e))?;
     let marked = marked
         .into_iter()
-        .filter(|m| on_target.contains(&m.extension))
+        .filter(|m| names.contains(&m.extension))
         .collect();
     Ok(referenced_first(marked))
 }
@@ -185,13 +186,21 @@ fn referenced_first(mut pending: Vec<Marked>) -> Vec<Marked> {
 }
 
 /// Copies the users' rows of every marked table the target's extensions have, and sets
-/// the marked sequences. `source`: a session inside the run's snapshot.
+/// the marked sequences. `source`: a session inside the run's snapshot. A session to the
+/// target is opened only when the source has marked objects (most have none).
 pub async fn copy(
     source: &Client,
-    target: &Connection,
+    target: &ConnSettings,
     verify: VerifyLevel,
 ) -> Result<Vec<ExtensionConfig>, RunError> {
-    let marked = list(source, &target.client).await?;
+    let marked = marked(source)
+        .await
+        .map_err(|e| RunError::db_plain("list the extensions' configuration tables", e))?;
+    if marked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let target = session::open(target).await?;
+    let marked = on_target(marked, &target.client).await?;
     if marked.is_empty() {
         return Ok(Vec::new());
     }
@@ -208,7 +217,7 @@ pub async fn copy(
             .map_err(|e| RunError::db_plain("keep the snapshot's transaction", e))
     };
     savepoint("SAVEPOINT pgsplit_extension_config").await?;
-    match copy_marked(source, target, verify, &marked).await {
+    match copy_marked(source, &target, verify, &marked).await {
         Ok(copied) => {
             savepoint("RELEASE SAVEPOINT pgsplit_extension_config").await?;
             Ok(copied)
@@ -318,17 +327,12 @@ impl CopyFailure {
 
 /// Streams one table's chosen rows from source to target, counting and hashing them.
 async fn copy_rows(source: &Client, target: &Client, m: &Marked) -> Result<Moved, CopyFailure> {
-    let columns: Vec<String> = m.columns.iter().map(|c| quote::ident(c)).collect();
     let rows = source
         .copy_out(&m.rows_sql())
         .await
         .map_err(CopyFailure::Source)?;
     let sink = target
-        .copy_in(&format!(
-            "COPY {} ({}) FROM STDIN",
-            m.name,
-            columns.join(", ")
-        ))
+        .copy_in(&format!("COPY {} ({}) FROM STDIN", m.name, m.column_list()))
         .await
         .map_err(CopyFailure::Target)?;
     let mut rows = pin!(rows);
@@ -353,28 +357,35 @@ async fn read(client: &Client, sql: &str) -> Result<Moved, tokio_postgres::Error
     Ok(lines.finish())
 }
 
-/// Text-format COPY rows, one per line, however the data is cut into messages.
-#[derive(Default)]
+/// Text-format COPY rows (a row is its line, as the data path frames them), however the
+/// data is cut into messages, and their bytes.
 struct Lines {
-    partial: Vec<u8>,
-    moved: Moved,
+    framer: Framer,
+    bytes: u64,
+}
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines {
+            framer: Framer::new(Format::Text, true),
+            bytes: 0,
+        }
+    }
 }
 
 impl Lines {
-    fn feed(&mut self, mut data: &[u8]) {
-        self.moved.bytes += data.len() as u64;
-        while let Some(end) = data.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&data[..end]);
-            self.moved.rows += 1;
-            self.moved.digest.add_row(&self.partial);
-            self.partial.clear();
-            data = &data[end + 1..];
-        }
-        self.partial.extend_from_slice(data);
+    fn feed(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        // Text rows end at newlines: framing them has nothing to reject.
+        let _ = self.framer.feed(data);
     }
 
     fn finish(self) -> Moved {
-        self.moved
+        Moved {
+            rows: self.framer.rows(),
+            bytes: self.bytes,
+            digest: self.framer.digest(),
+        }
     }
 }
 

@@ -747,8 +747,7 @@ async fn copy_extension_config(
     if resumed.is_some_and(|s| s.post_data_done.contains(STEP)) {
         return Ok(Vec::new());
     }
-    let target = session::open(&line.target).await?;
-    let copied = match extension_config::copy(&leader.client, &target, options.verify).await {
+    let copied = match extension_config::copy(&leader.client, &line.target, options.verify).await {
         Ok(copied) => copied,
         // Extensions' tables belong to whoever created them (a superuser, for most).
         Err(e)
