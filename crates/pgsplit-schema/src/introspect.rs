@@ -116,6 +116,36 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
             ),
         ),
         ("{tgparentid}", pick(130000, "t.tgparentid", "0::oid")),
+        // 18 keeps a column's NOT NULL as a constraint of its own (named, perhaps
+        // NOT VALID or NO INHERIT); before, only `attnotnull`.
+        (
+            "{not_null_join}",
+            pick(
+                180000,
+                "LEFT JOIN pg_catalog.pg_constraint nn ON nn.conrelid = a.attrelid \
+                 AND nn.contype = 'n' AND nn.conkey[1] = a.attnum",
+                "",
+            ),
+        ),
+        // A temporal key (`WITHOUT OVERLAPS`, `PERIOD`), 18+.
+        ("{conperiod}", pick(180000, "c.conperiod", "false")),
+        ("{not_null_oid}", pick(180000, "nn.oid", "0::oid")),
+        (
+            "{not_null_name}",
+            pick(180000, "nn.conname::text", "NULL::text"),
+        ),
+        (
+            "{not_null_validated}",
+            pick(180000, "COALESCE(nn.convalidated, true)", "true"),
+        ),
+        (
+            "{not_null_no_inherit}",
+            pick(180000, "COALESCE(nn.connoinherit, false)", "false"),
+        ),
+        (
+            "{not_null_local}",
+            pick(180000, "COALESCE(nn.conislocal, true)", "true"),
+        ),
         (
             "{parent_enabled}",
             pick(
@@ -385,6 +415,18 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
                 type_name: r.get("type_name")?,
                 type_oid: r.get("atttypid")?,
                 not_null: r.get("not_null")?,
+                not_null_constraint: r
+                    .get::<Option<String>>("not_null_name")?
+                    .map(|name| -> Result<NotNull, SchemaError> {
+                        Ok(NotNull {
+                            oid: r.get("not_null_oid")?,
+                            name,
+                            validated: r.get("not_null_validated")?,
+                            no_inherit: r.get("not_null_no_inherit")?,
+                            is_local: r.get("not_null_local")?,
+                        })
+                    })
+                    .transpose()?,
                 is_local: r.get("is_local")?,
                 inh_count: r.get("inh_count")?,
                 identity: r.get("identity")?,
@@ -514,6 +556,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             validated: r.get("validated")?,
             deferrable: r.get("deferrable")?,
             parent: r.get("parent")?,
+            period: r.get("period")?,
             definition: r.get("definition")?,
         });
     }

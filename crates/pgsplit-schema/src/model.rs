@@ -122,6 +122,9 @@ pub struct Attribute {
     pub type_name: String,
     pub type_oid: Oid,
     pub not_null: bool,
+    /// The constraint behind `not_null` (PostgreSQL 18+; `None` before, and for
+    /// columns that may hold nulls).
+    pub not_null_constraint: Option<NotNull>,
     pub is_local: bool,
     pub inh_count: i32,
     /// `a` (always), `d` (by default) or empty.
@@ -136,6 +139,18 @@ pub struct Attribute {
     pub options: Vec<String>,
     pub acl: Option<Vec<String>>,
     pub generation_expr: Option<String>,
+}
+
+/// A column's NOT NULL constraint, as PostgreSQL 18 keeps it in `pg_constraint`.
+#[derive(Clone, Debug)]
+pub struct NotNull {
+    pub oid: Oid,
+    pub name: String,
+    /// `false` for `NOT VALID`: the column may hold nulls from before.
+    pub validated: bool,
+    pub no_inherit: bool,
+    /// Declared on this table (not only inherited from a parent).
+    pub is_local: bool,
 }
 
 /// A table, partitioned table, view, materialized view, sequence, foreign table or the
@@ -227,6 +242,8 @@ pub struct Constraint {
     pub validated: bool,
     pub deferrable: bool,
     pub parent: Oid,
+    /// A temporal key: `WITHOUT OVERLAPS` (a GiST index) or `PERIOD` (18+).
+    pub period: bool,
     pub definition: String,
 }
 

@@ -954,6 +954,65 @@ fn virtual_generated_columns_stay_generated_on_18() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// Every constraint of schema `k18` with what a copy must keep of it.
+const K18_CONSTRAINTS: &str = "SELECT string_agg(format('%s.%s %s local=%s inh=%s comment=%s', \
+    c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid), c.conislocal, c.coninhcount, \
+    obj_description(c.oid, 'pg_constraint')), E'\\n' ORDER BY c.conrelid::regclass::text, c.conname) \
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'k18'";
+
+#[test]
+fn not_null_constraints_and_temporal_keys_of_18_are_copied() {
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let source = cluster.create_db("k18_src");
+    // 18 keeps NOT NULL as named constraints, perhaps NOT VALID (the column holds a null)
+    // or NO INHERIT; a child made after a NOT VALID one has a validated copy.
+    source.psql(
+        "CREATE EXTENSION btree_gist;
+         CREATE SCHEMA k18;
+         CREATE TABLE k18.nn (a int, b int CONSTRAINT b_must NOT NULL,
+                              c int NOT NULL NO INHERIT, d int NOT NULL);
+         INSERT INTO k18.nn VALUES (NULL, 1, 1, 1), (2, 2, 2, 2);
+         ALTER TABLE k18.nn ADD CONSTRAINT a_later NOT NULL a NOT VALID;
+         COMMENT ON CONSTRAINT b_must ON k18.nn IS 'named';
+         COMMENT ON CONSTRAINT a_later ON k18.nn IS 'not yet';
+         CREATE TABLE k18.nn_child (e int CONSTRAINT e_own NOT NULL) INHERITS (k18.nn);
+         ALTER TABLE k18.nn_child ALTER COLUMN c SET NOT NULL;
+         INSERT INTO k18.nn_child VALUES (3, 3, 3, 3, 3);
+         CREATE TABLE k18.parted (id int CONSTRAINT id_set NOT NULL, v text) PARTITION BY RANGE (id);
+         CREATE TABLE k18.parted_1 PARTITION OF k18.parted FOR VALUES FROM (0) TO (100);
+         INSERT INTO k18.parted VALUES (1, 'one');
+         CREATE TABLE k18.rooms (id int, during tstzrange,
+                                 CONSTRAINT rooms_pkey PRIMARY KEY (id, during WITHOUT OVERLAPS));
+         CREATE TABLE k18.bookings (room int, during tstzrange,
+             FOREIGN KEY (room, PERIOD during) REFERENCES k18.rooms (id, PERIOD during));
+         INSERT INTO k18.rooms VALUES (1, '[2026-01-01, 2026-02-01)');
+         INSERT INTO k18.bookings VALUES (1, '[2026-01-05, 2026-01-06)');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    assert_eq!(target.psql(K18_CONSTRAINTS), source.psql(K18_CONSTRAINTS));
+    let rows = "SELECT string_agg(format('%s', t), ';' ORDER BY t::text) FROM k18.nn t";
+    assert_eq!(target.psql(rows), source.psql(rows));
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+    );
+    let out = pgsplit(&["verify", &mapping]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // A NOT NULL under another name is a difference `verify` reports.
+    target
+        .psql("ALTER TABLE k18.nn DROP CONSTRAINT b_must; ALTER TABLE k18.nn ALTER b SET NOT NULL");
+    let out = pgsplit(&["verify", &mapping]);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    assert!(text(&out).0.contains("b_must"), "{:?}", text(&out));
+}
+
 /// Writes a pure-SQL extension that keeps configuration rows (as pg_partman or pg_cron
 /// do) into `dir/extension`, readable by the server's user.
 fn write_config_extension(dir: &std::path::Path) {

@@ -651,6 +651,7 @@ mod tests {
             type_name: type_name.into(),
             type_oid: 23,
             not_null,
+            not_null_constraint: None,
             is_local: true,
             inh_count: 0,
             identity: String::new(),
@@ -757,6 +758,7 @@ mod tests {
             validated: true,
             deferrable: false,
             parent: 0,
+            period: false,
             definition: "PRIMARY KEY (id)".into(),
         });
         cat.depends.push(Depend {

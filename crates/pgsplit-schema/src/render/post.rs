@@ -11,6 +11,7 @@ use crate::model::*;
 pub(super) fn render(b: &mut Builder<'_>) {
     indexes(b);
     constraints(b);
+    not_valid_not_nulls(b);
     triggers(b);
     rules(b);
     row_security(b);
@@ -22,6 +23,13 @@ fn place(b: &Builder<'_>, mut item: Item, table: Oid, recurses: bool) -> Item {
     item.table = own;
     item.waits_for = others;
     item
+}
+
+/// Whether a constraint's index is built first and the constraint added `USING INDEX`:
+/// primary keys and unique constraints of plain tables, unless temporal (`WITHOUT
+/// OVERLAPS`: a GiST index, which `USING INDEX` refuses). Others create their index.
+fn built_first(rel: &Relation, c: &Constraint) -> bool {
+    rel.relkind == "r" && matches!(c.contype.as_str(), "p" | "u") && !c.period
 }
 
 /// The constraint an index belongs to, if any.
@@ -82,12 +90,7 @@ fn indexes(b: &mut Builder<'_>) {
         let iname = qualified(&rel.schema, &idx.name);
         let identity = format!("index {}.{}", rel.schema, idx.name);
         let constraint = index_constraint(b, idx.oid);
-        // Primary keys and unique constraints of plain tables: the index first, then
-        // ADD CONSTRAINT … USING INDEX. Others are created by their constraint.
-        let build_here = match constraint {
-            None => true,
-            Some(c) => rel.relkind == "r" && matches!(c.contype.as_str(), "p" | "u"),
-        };
+        let build_here = constraint.is_none_or(|c| built_first(rel, c));
         if !build_here {
             if let Some(c) = constraint {
                 b.alias.insert(key, (class::CONSTRAINT, c.oid));
@@ -155,7 +158,7 @@ fn constraints(b: &mut Builder<'_>) {
         };
         let (sql, kind, priority, phase, recurses) = match c.contype.as_str() {
             "p" | "u" => {
-                let using_index = rel.relkind == "r"
+                let using_index = built_first(rel, c)
                     && b.cat
                         .indexes
                         .iter()
@@ -257,7 +260,7 @@ fn constraints(b: &mut Builder<'_>) {
                 &format!("INDEX {}", qualified(&rel.schema, &idx.name)),
                 &format!("index {}.{}", rel.schema, idx.name),
             ));
-            if !(rel.relkind == "r" && c.contype != "x") {
+            if !built_first(rel, c) {
                 index_extras(&mut item, idx, rel, &identity);
             }
         }
@@ -289,6 +292,63 @@ fn constraints(b: &mut Builder<'_>) {
             }
         }
         b.add(item);
+    }
+}
+
+/// PostgreSQL 18's `NOT NULL … NOT VALID`: the column may hold nulls, so the constraint
+/// comes after the data (not validated, as on the source), like a NOT VALID CHECK.
+/// Not ONLY, so that it reaches the children that inherit it. A child created after the
+/// parent's constraint has a validated copy of it: validated again on the target.
+fn not_valid_not_nulls(b: &mut Builder<'_>) {
+    for rel in &b.cat.relations {
+        if !matches!(rel.relkind.as_str(), "r" | "p") {
+            continue;
+        }
+        let tname = rel.qualified();
+        for c in &rel.columns {
+            let Some(nn) = &c.not_null_constraint else {
+                continue;
+            };
+            let key = (class::CONSTRAINT, nn.oid);
+            let cname = ident(&nn.name);
+            let identity = format!("constraint {} on {}.{}", nn.name, rel.schema, rel.name);
+            if nn.is_local && !nn.validated {
+                let sql = format!(
+                    "ALTER TABLE {}{tname} ADD CONSTRAINT {cname} NOT NULL {}{} NOT VALID",
+                    if nn.no_inherit { "ONLY " } else { "" },
+                    ident(&c.name),
+                    if nn.no_inherit { " NO INHERIT" } else { "" }
+                );
+                let mut item =
+                    Item::new(key, Section::Post, 130, stmt(K::Constraint, &identity, sql))
+                        .phase(3);
+                item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
+                let item = place(b, item, rel.oid, !nn.no_inherit);
+                b.add(item);
+            } else if !nn.is_local && nn.validated {
+                let not_valid_parents: Vec<Oid> = rel
+                    .parents
+                    .iter()
+                    .filter_map(|p| b.cat.relation(*p))
+                    .filter_map(|p| p.columns.iter().find(|pc| pc.name == c.name))
+                    .filter_map(|pc| pc.not_null_constraint.as_ref())
+                    .filter(|pn| !pn.validated)
+                    .map(|pn| pn.oid)
+                    .collect();
+                if not_valid_parents.is_empty() {
+                    continue;
+                }
+                let sql = format!("ALTER TABLE ONLY {tname} VALIDATE CONSTRAINT {cname}");
+                let mut item =
+                    Item::new(key, Section::Post, 131, stmt(K::Constraint, &identity, sql))
+                        .phase(3);
+                for p in not_valid_parents {
+                    item = item.dep((class::CONSTRAINT, p));
+                }
+                let item = place(b, item, rel.oid, false);
+                b.add(item);
+            }
+        }
     }
 }
 

@@ -64,6 +64,7 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     let mut cols = Vec::new();
     let mut after = Vec::new();
     let mut identity_seqs = Vec::new();
+    let mut comments = Vec::new();
     for c in &rel.columns {
         let qcol = ident(&c.name);
         // Inherited columns come from the parents; partitions list them all, as they
@@ -90,14 +91,26 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 def.push_str(&clause);
                 identity_seqs.push(seq);
             }
-            if c.not_null {
-                def.push_str(" NOT NULL");
-            }
+            def.push_str(&not_null_clause(c, inherits));
             cols.push(def);
-        } else if c.not_null {
-            after.push(format!(
-                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"
-            ));
+        } else {
+            match &c.not_null_constraint {
+                Some(nn) if nn.is_local && nn.validated => after.push(format!(
+                    "ALTER TABLE ONLY {name} ADD CONSTRAINT {} NOT NULL {qcol}{}",
+                    ident(&nn.name),
+                    if nn.no_inherit { " NO INHERIT" } else { "" }
+                )),
+                // Only inherited: the parent's brings it.
+                Some(_) => {}
+                None if c.not_null => after.push(format!(
+                    "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} SET NOT NULL"
+                )),
+                None => {}
+            }
+        }
+        // A NOT VALID one's comment comes with it, after the data.
+        if let Some(nn) = c.not_null_constraint.as_ref().filter(|nn| nn.validated) {
+            comments.push((nn.oid, nn.name.clone()));
         }
         after.extend(column_settings(&format!("TABLE ONLY {name}"), c));
     }
@@ -157,6 +170,14 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         _ => {}
     }
     item.push(b.comment(key, 0, &format!("TABLE {name}"), &identity));
+    for (oid, cname) in comments {
+        item.push(b.comment(
+            (class::CONSTRAINT, oid),
+            0,
+            &format!("CONSTRAINT {} ON {name}", ident(&cname)),
+            &format!("constraint {cname} on {}.{}", rel.schema, rel.name),
+        ));
+    }
     for c in &rel.columns {
         let col = format!("{name}.{}", ident(&c.name));
         item.push(b.comment(
@@ -192,6 +213,23 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         .dep(key)
         .dep((class::CLASS, *parent));
         b.add(attach);
+    }
+}
+
+/// The NOT NULL of a column its table's CREATE lists. PostgreSQL 18's constraint keeps
+/// its name and NO INHERIT; a NOT VALID one is added after the data (`post.rs`), as the
+/// column may hold nulls. In a child of `INHERITS`, a NOT NULL it only inherits comes
+/// from the parent; a partition, created alone and attached afterwards, needs its own.
+fn not_null_clause(c: &Attribute, inherits: bool) -> String {
+    match &c.not_null_constraint {
+        Some(nn) if nn.validated && (nn.is_local || !inherits) => format!(
+            " CONSTRAINT {} NOT NULL{}",
+            ident(&nn.name),
+            if nn.no_inherit { " NO INHERIT" } else { "" }
+        ),
+        Some(_) => String::new(),
+        None if c.not_null => " NOT NULL".into(),
+        None => String::new(),
     }
 }
 

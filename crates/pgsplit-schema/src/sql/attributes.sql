@@ -5,6 +5,11 @@ SELECT a.attrelid,
        pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name,
        a.atttypid,
        a.attnotnull AS not_null,
+       {not_null_oid} AS not_null_oid,
+       {not_null_name} AS not_null_name,
+       {not_null_validated} AS not_null_validated,
+       {not_null_no_inherit} AS not_null_no_inherit,
+       {not_null_local} AS not_null_local,
        a.attislocal AS is_local,
        a.attinhcount::int4 AS inh_count,
        a.attidentity::text AS identity,
@@ -26,6 +31,7 @@ FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+{not_null_join}
 WHERE a.attnum > 0
   AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'v', 'm', 'c', 'f')

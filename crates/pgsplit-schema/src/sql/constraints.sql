@@ -12,6 +12,7 @@ SELECT c.oid,
        c.convalidated AS validated,
        c.condeferrable AS deferrable,
        c.conparentid AS parent,
+       {conperiod} AS period,
        pg_catalog.pg_get_constraintdef(c.oid) AS definition
 FROM pg_catalog.pg_constraint c
 WHERE c.oid >= 16384 AND c.contype IN ('c', 'p', 'u', 'x', 'f')
