@@ -3,7 +3,7 @@
 //! source, and counted and hashed for the report.
 
 use sha2::{Digest as _, Sha256};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use pgsplit_copy::Moved;
 use pgsplit_pg::Connection;
@@ -106,14 +106,10 @@ fn hex(data: &[u8]) -> String {
     out
 }
 
-/// How many large objects, their bytes, and the sum of SHA-256(oid ‖ data).
-pub async fn copy(
-    source: &Client,
-    target: &Connection,
-    metadata: Metadata,
-    replace: bool,
-) -> Result<Moved, RunError> {
-    let list = source
+/// The source's large objects (oid, owner, privileges, default privileges, comment),
+/// in oid order: what [`copy`] takes.
+pub async fn list(source: &Client) -> Result<Vec<Row>, RunError> {
+    source
         .query(
             "SELECT m.oid::int8, pg_get_userbyid(m.lomowner)::text, m.lomacl::text[], \
                     acldefault('L', m.lomowner)::text[], \
@@ -122,7 +118,18 @@ pub async fn copy(
             &[],
         )
         .await
-        .map_err(|e| RunError::db_plain("list large objects", e))?;
+        .map_err(|e| RunError::db_plain("list large objects", e))
+}
+
+/// Copies the large objects [`list`] found: how many, their bytes, and the sum of
+/// SHA-256(oid ‖ data).
+pub async fn copy(
+    source: &Client,
+    target: &Connection,
+    list: &[Row],
+    metadata: Metadata,
+    replace: bool,
+) -> Result<Moved, RunError> {
     let mut moved = Moved::default();
     let t = &target.client;
     let run = |sql: String, what: &'static str| async move {
@@ -131,11 +138,7 @@ pub async fn copy(
             .map_err(|e| RunError::db(&target.server, what, e))
     };
     let mut skipped = 0usize;
-    let per_transaction = if list.is_empty() {
-        PER_TRANSACTION
-    } else {
-        per_transaction(target).await?
-    };
+    let per_transaction = per_transaction(target).await?;
     for batch in list.chunks(per_transaction) {
         run("BEGIN".into(), "begin the large objects").await?;
         if replace {

@@ -781,17 +781,21 @@ async fn copy_large_objects(
     if resumed.is_some_and(|s| s.post_data_done.contains(STEP)) {
         return Ok(None);
     }
+    let list = large_objects::list(&leader.client).await?;
+    if list.is_empty() {
+        // Nearly always: no target session for nothing.
+        journal.record(&Event::PostDataDone { label: STEP.into() })?;
+        return Ok(None);
+    }
     let target = session::open(&line.target).await?;
     let metadata = large_objects::Metadata {
         owner: !options.no_owner,
         privileges: !options.no_acl,
         superuser,
     };
-    let moved = large_objects::copy(&leader.client, &target, metadata, resumed.is_some()).await?;
+    let moved =
+        large_objects::copy(&leader.client, &target, &list, metadata, resumed.is_some()).await?;
     journal.record(&Event::PostDataDone { label: STEP.into() })?;
-    if moved.rows == 0 {
-        return Ok(None);
-    }
     let matches = match options.verify {
         VerifyLevel::None => None,
         VerifyLevel::Count | VerifyLevel::Checksum => {
