@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use pgsplit_pg::quote::{ident, qualified};
 
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
+use crate::catalog::Catalog;
 use crate::model::*;
 
 pub(super) fn render(b: &mut Builder<'_>) {
@@ -27,9 +28,29 @@ fn place(b: &Builder<'_>, mut item: Item, table: Oid, recurses: bool) -> Item {
 
 /// Whether a constraint's index is built first and the constraint added `USING INDEX`:
 /// primary keys and unique constraints of plain tables, unless temporal (`WITHOUT
-/// OVERLAPS`: a GiST index, which `USING INDEX` refuses). Others create their index.
-fn built_first(rel: &Relation, c: &Constraint) -> bool {
-    rel.relkind == "r" && matches!(c.contype.as_str(), "p" | "u") && !c.period
+/// OVERLAPS`: a GiST index, which `USING INDEX` refuses), or a primary key over columns
+/// whose NOT NULL the table only inherits (a partition's, on 18: `USING INDEX` would
+/// make those constraints the table's own, and a parent's `DROP NOT NULL` would no
+/// longer reach it). Others create their index, as pg_dump has them do.
+fn built_first(cat: &Catalog, rel: &Relation, c: &Constraint) -> bool {
+    let inherited_not_null_key = || {
+        cat.indexes
+            .iter()
+            .find(|i| i.oid == c.index)
+            .is_some_and(|idx| {
+                rel.columns.iter().any(|col| {
+                    idx.keys.contains(&(col.attnum as i16))
+                        && col
+                            .not_null_constraint
+                            .as_ref()
+                            .is_some_and(|nn| !nn.is_local)
+                })
+            })
+    };
+    rel.relkind == "r"
+        && matches!(c.contype.as_str(), "p" | "u")
+        && !c.period
+        && !(c.contype == "p" && inherited_not_null_key())
 }
 
 /// The constraint an index belongs to, if any.
@@ -90,7 +111,7 @@ fn indexes(b: &mut Builder<'_>) {
         let iname = qualified(&rel.schema, &idx.name);
         let identity = format!("index {}.{}", rel.schema, idx.name);
         let constraint = index_constraint(b, idx.oid);
-        let build_here = constraint.is_none_or(|c| built_first(rel, c));
+        let build_here = constraint.is_none_or(|c| built_first(b.cat, rel, c));
         if !build_here {
             if let Some(c) = constraint {
                 b.alias.insert(key, (class::CONSTRAINT, c.oid));
@@ -158,7 +179,7 @@ fn constraints(b: &mut Builder<'_>) {
         };
         let (sql, kind, priority, phase, recurses) = match c.contype.as_str() {
             "p" | "u" => {
-                let using_index = built_first(rel, c)
+                let using_index = built_first(b.cat, rel, c)
                     && b.cat
                         .indexes
                         .iter()
@@ -260,7 +281,7 @@ fn constraints(b: &mut Builder<'_>) {
                 &format!("INDEX {}", qualified(&rel.schema, &idx.name)),
                 &format!("index {}.{}", rel.schema, idx.name),
             ));
-            if !built_first(rel, c) {
+            if !built_first(b.cat, rel, c) {
                 index_extras(&mut item, idx, rel, &identity);
             }
         }
