@@ -115,7 +115,18 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
                 "n.nspowner = 10",
             ),
         ),
-        ("{tgparentid}", pick(130000, "t.tgparentid", "0::oid")),
+        // A partition's clone of a partitioned table's trigger: 12 has no `tgparentid`,
+        // but ties the clone to its parent in pg_depend (`P`, the partition dependency).
+        (
+            "{tgparentid}",
+            pick(
+                130000,
+                "t.tgparentid",
+                "COALESCE((SELECT d.refobjid FROM pg_catalog.pg_depend d \
+                 WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid \
+                 AND d.refclassid = 'pg_catalog.pg_trigger'::regclass AND d.deptype = 'P'), 0::oid)",
+            ),
+        ),
         // 18 keeps a column's NOT NULL as a constraint of its own (named, perhaps
         // NOT VALID or NO INHERIT); before, only `attnotnull`.
         (
@@ -151,7 +162,10 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
             pick(
                 130000,
                 "(SELECT p.tgenabled::text FROM pg_catalog.pg_trigger p WHERE p.oid = t.tgparentid)",
-                "NULL::text",
+                "(SELECT p.tgenabled::text FROM pg_catalog.pg_trigger p JOIN pg_catalog.pg_depend d \
+                 ON d.refobjid = p.oid AND d.refclassid = 'pg_catalog.pg_trigger'::regclass \
+                 WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid \
+                 AND d.deptype = 'P')",
             ),
         ),
         (

@@ -644,6 +644,44 @@ fn copies_from_17_to_18() {
 }
 
 #[test]
+fn copies_from_12_with_the_partitions_own_trigger_states() {
+    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 12");
+        return;
+    }
+    let source_cluster = testing::shared_version(12);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("v12_src");
+    // types.sql needs 14 (numeric infinities).
+    source.psql_file(&fixture("monolith.sql")).unwrap();
+    // 12 has no `tgparentid`: a partition's clone of a trigger is found through
+    // pg_depend. One partition's clone is disabled, another enabled under a parent whose
+    // trigger is disabled (12's ALTER TABLE does not recurse to partitions).
+    source.psql(
+        "CREATE TABLE parted (id int, v text) PARTITION BY RANGE (id);
+         CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+         CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (10) TO (20);
+         CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+         CREATE TRIGGER loud AFTER INSERT ON parted FOR EACH ROW EXECUTE FUNCTION noop();
+         CREATE TRIGGER quiet AFTER INSERT ON parted FOR EACH ROW EXECUTE FUNCTION noop();
+         ALTER TABLE parted_1 DISABLE TRIGGER loud;
+         ALTER TABLE parted DISABLE TRIGGER quiet;
+         INSERT INTO parted SELECT g, 'v' || g FROM generate_series(0, 19) g;",
+    );
+    let target_name = format!("{}_v15", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let report = run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
+    for t in report["lines"][0]["tables"].as_array().unwrap() {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+    assert_same_rows(&source, &target);
+    let states = "SELECT string_agg(tgrelid::regclass || '.' || tgname || '=' || tgenabled::text, ' ' \
+                  ORDER BY tgrelid::regclass::text, tgname) FROM pg_trigger \
+                  WHERE tgname IN ('loud', 'quiet')";
+    assert_eq!(target.psql(states), source.psql(states));
+}
+
+#[test]
 fn large_objects_are_copied_with_their_owners_privileges_and_comments() {
     let cluster = testing::shared();
     let source = cluster.create_db("lo_src");
