@@ -1028,7 +1028,15 @@ fn not_null_constraints_and_temporal_keys_of_18_are_copied() {
          CREATE TABLE k18.bookings (room int, during tstzrange,
              FOREIGN KEY (room, PERIOD during) REFERENCES k18.rooms (id, PERIOD during));
          INSERT INTO k18.rooms VALUES (1, '[2026-01-01, 2026-02-01)');
-         INSERT INTO k18.bookings VALUES (1, '[2026-01-05, 2026-01-06)');",
+         INSERT INTO k18.bookings VALUES (1, '[2026-01-05, 2026-01-06)');
+         -- Exclusion constraints and temporal keys of partitioned tables, two levels deep.
+         CREATE TABLE k18.slots (room int, k int, during tstzrange,
+             EXCLUDE USING gist (room WITH =, k WITH =, during WITH &&),
+             UNIQUE (room, k, during WITHOUT OVERLAPS)) PARTITION BY LIST (k);
+         CREATE TABLE k18.slots_1 PARTITION OF k18.slots FOR VALUES IN (1);
+         CREATE TABLE k18.slots_2 PARTITION OF k18.slots FOR VALUES IN (2, 3) PARTITION BY LIST (k);
+         CREATE TABLE k18.slots_2a PARTITION OF k18.slots_2 FOR VALUES IN (2);
+         INSERT INTO k18.slots VALUES (1, 1, '[2026-01-01, 2026-01-02)'), (1, 2, '[2026-01-01, 2026-01-02)');",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);

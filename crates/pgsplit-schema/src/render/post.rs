@@ -53,6 +53,14 @@ fn built_first(cat: &Catalog, rel: &Relation, c: &Constraint) -> bool {
         && !(c.contype == "p" && inherited_not_null_key())
 }
 
+/// Exclusion constraints and temporal keys: PostgreSQL cannot match a partition's index
+/// of that kind to its parent's (`ALTER INDEX … ATTACH PARTITION` refuses it, `ATTACH
+/// PARTITION` makes another), so a partitioned table's reaches its partitions by
+/// recursion, and their copies (`conparentid`) are not written.
+fn spread_by_recursion(c: &Constraint) -> bool {
+    c.contype == "x" || (c.period && matches!(c.contype.as_str(), "p" | "u"))
+}
+
 /// The constraint an index belongs to, if any.
 fn index_constraint<'c>(b: &Builder<'c>, index: Oid) -> Option<&'c Constraint> {
     b.cat
@@ -133,6 +141,7 @@ fn indexes(b: &mut Builder<'_>) {
             b.add(item);
         }
         if let Some(parent) = idx.parent
+            && !constraint.is_some_and(spread_by_recursion)
             && let Some(parent_idx) = b.cat.indexes.iter().find(|i| i.oid == parent)
             && let Some(parent_rel) = b.cat.relation(parent_idx.table)
         {
@@ -169,14 +178,15 @@ fn constraints(b: &mut Builder<'_>) {
             continue;
         }
         let key = (class::CONSTRAINT, c.oid);
+        if spread_by_recursion(c) && c.parent != 0 {
+            b.alias.insert(key, (class::CONSTRAINT, c.parent));
+            continue;
+        }
         let tname = rel.qualified();
         let cname = ident(&c.name);
         let identity = format!("constraint {} on {}.{}", c.name, rel.schema, rel.name);
-        let only = if rel.relkind == "p" && c.contype == "f" {
-            ""
-        } else {
-            "ONLY "
-        };
+        let recursive = rel.relkind == "p" && (c.contype == "f" || spread_by_recursion(c));
+        let only = if recursive { "" } else { "ONLY " };
         let (sql, kind, priority, phase, recurses) = match c.contype.as_str() {
             "p" | "u" => {
                 let using_index = built_first(b.cat, rel, c)
@@ -211,25 +221,25 @@ fn constraints(b: &mut Builder<'_>) {
                 } else {
                     (
                         format!(
-                            "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}",
+                            "ALTER TABLE {only}{tname} ADD CONSTRAINT {cname} {}",
                             c.definition
                         ),
                         K::Constraint,
                         120,
                         2,
-                        false,
+                        recursive,
                     )
                 }
             }
             "x" => (
                 format!(
-                    "ALTER TABLE ONLY {tname} ADD CONSTRAINT {cname} {}",
+                    "ALTER TABLE {only}{tname} ADD CONSTRAINT {cname} {}",
                     c.definition
                 ),
                 K::Constraint,
                 120,
                 2,
-                false,
+                recursive,
             ),
             "c" => {
                 if !c.is_local {
@@ -260,7 +270,7 @@ fn constraints(b: &mut Builder<'_>) {
                     K::ForeignKey,
                     135,
                     3,
-                    rel.relkind == "p",
+                    recursive,
                 )
             }
             _ => continue,
