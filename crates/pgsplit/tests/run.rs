@@ -1036,7 +1036,25 @@ fn not_null_constraints_and_temporal_keys_of_18_are_copied() {
          CREATE TABLE k18.slots_1 PARTITION OF k18.slots FOR VALUES IN (1);
          CREATE TABLE k18.slots_2 PARTITION OF k18.slots FOR VALUES IN (2, 3) PARTITION BY LIST (k);
          CREATE TABLE k18.slots_2a PARTITION OF k18.slots_2 FOR VALUES IN (2);
-         INSERT INTO k18.slots VALUES (1, 1, '[2026-01-01, 2026-01-02)'), (1, 2, '[2026-01-01, 2026-01-02)');",
+         INSERT INTO k18.slots VALUES (1, 1, '[2026-01-01, 2026-01-02)'), (1, 2, '[2026-01-01, 2026-01-02)');
+         -- Copies validated on their own of a parent's NOT VALID foreign key and CHECK;
+         -- a partition's foreign key under its own name.
+         CREATE TABLE k18.ref (id int PRIMARY KEY);
+         INSERT INTO k18.ref VALUES (1), (2);
+         CREATE TABLE k18.f (id int, k int) PARTITION BY LIST (k);
+         CREATE TABLE k18.f1 PARTITION OF k18.f FOR VALUES IN (1);
+         CREATE TABLE k18.f2 (id int, k int, CONSTRAINT f2_own FOREIGN KEY (id) REFERENCES k18.ref);
+         INSERT INTO k18.f2 VALUES (2, 2);
+         ALTER TABLE k18.f ADD CONSTRAINT f_ref FOREIGN KEY (id) REFERENCES k18.ref NOT VALID;
+         ALTER TABLE k18.f ATTACH PARTITION k18.f2 FOR VALUES IN (2);
+         INSERT INTO k18.f VALUES (1, 1);
+         ALTER TABLE k18.f1 VALIDATE CONSTRAINT f_ref;
+         ALTER TABLE k18.f ADD CONSTRAINT f_chk CHECK (id > 0) NOT VALID;
+         ALTER TABLE k18.f2 VALIDATE CONSTRAINT f_chk;
+         CREATE TABLE k18.base (v int);
+         INSERT INTO k18.base VALUES (-1);
+         ALTER TABLE k18.base ADD CONSTRAINT base_pos CHECK (v > 0) NOT VALID;
+         CREATE TABLE k18.derived () INHERITS (k18.base);",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);

@@ -1,7 +1,7 @@
 //! Post-data: indexes (and their attachment to partitioned indexes), constraints,
 //! triggers, rules, row-level security and extended statistics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pgsplit_pg::quote::{ident, qualified};
 
@@ -12,6 +12,7 @@ use crate::model::*;
 pub(super) fn render(b: &mut Builder<'_>) {
     indexes(b);
     constraints(b);
+    inherited_copies(b);
     not_valid_not_nulls(b);
     triggers(b);
     rules(b);
@@ -322,6 +323,91 @@ fn constraints(b: &mut Builder<'_>) {
                 }
             }
         }
+        b.add(item);
+    }
+}
+
+/// The copies of a parent's CHECK (inheritance children, partitions) and foreign key
+/// (partitions) are made on the target by the parent's recursion, which makes them NOT
+/// VALID if the parent's is. One the source holds as validated (validated on its own,
+/// or made after the parent's) is validated again. A partition's foreign key under a
+/// name of its own (the partition was attached with it) gets it back first: recursion
+/// names the copies after the topmost parent's.
+fn inherited_copies(b: &mut Builder<'_>) {
+    let by_oid: HashMap<Oid, &Constraint> = b.cat.constraints.iter().map(|c| (c.oid, c)).collect();
+    for c in &b.cat.constraints {
+        let Some(rel) = b.cat.relation(c.table) else {
+            continue;
+        };
+        if c.table == 0 || !matches!(rel.relkind.as_str(), "r" | "p") {
+            continue;
+        }
+        // Where the copy comes from: the parents' constraints up to the one written.
+        let mut sources: Vec<&Constraint> = Vec::new();
+        match c.contype.as_str() {
+            "f" if c.parent != 0 => {
+                let mut up = by_oid.get(&c.parent);
+                while let Some(p) = up {
+                    sources.push(p);
+                    up = by_oid.get(&p.parent);
+                }
+            }
+            "c" if !c.is_local => {
+                let mut tables = rel.parents.clone();
+                let mut seen = HashSet::new();
+                while let Some(t) = tables.pop() {
+                    if !seen.insert(t) {
+                        continue;
+                    }
+                    sources.extend(
+                        b.cat
+                            .constraints
+                            .iter()
+                            .filter(|p| p.table == t && p.contype == "c" && p.name == c.name),
+                    );
+                    if let Some(r) = b.cat.relation(t) {
+                        tables.extend(&r.parents);
+                    }
+                }
+            }
+            _ => continue,
+        }
+        let Some(root) = sources.last() else {
+            continue;
+        };
+        let tname = rel.qualified();
+        let identity = format!("constraint {} on {}.{}", c.name, rel.schema, rel.name);
+        let mut statements = Vec::new();
+        if c.contype == "f" && root.name != c.name {
+            statements.push(format!(
+                "ALTER TABLE ONLY {tname} RENAME CONSTRAINT {} TO {}",
+                ident(&root.name),
+                ident(&c.name)
+            ));
+        }
+        if c.validated && sources.iter().any(|p| !p.validated) {
+            statements.push(format!(
+                "ALTER TABLE {tname} VALIDATE CONSTRAINT {}",
+                ident(&c.name)
+            ));
+        }
+        let Some((first, rest)) = statements.split_first() else {
+            continue;
+        };
+        let mut item = Item::new(
+            (class::CONSTRAINT, c.oid),
+            Section::Post,
+            136,
+            stmt(K::Constraint, &identity, first.clone()),
+        )
+        .phase(3);
+        for s in rest {
+            item.push(Some(stmt(K::Constraint, &identity, s.clone())));
+        }
+        for p in &sources {
+            item = item.dep((class::CONSTRAINT, p.oid));
+        }
+        let item = place(b, item, rel.oid, true);
         b.add(item);
     }
 }
