@@ -261,7 +261,14 @@ async fn cross_version_14_to_17_inventory_matches() {
 #[tokio::test]
 async fn cross_version_17_to_18_inventory_matches() {
     let source = testing::shared_version(17).create_db("xv18_source");
-    load(&source, &[fixture("kinds.sql"), fixture("extensions.sql")]);
+    load(
+        &source,
+        &[
+            fixture("kinds.sql"),
+            fixture("kinds_pg15.sql"),
+            fixture("extensions.sql"),
+        ],
+    );
     let target = testing::shared_version(18).create_db("xv18_target");
     create_roles(&source, &target).await;
     copy_schema(&source, &target, &SchemaOptions::default()).await;
@@ -282,7 +289,14 @@ const NOT_NULLS: &str = "SELECT string_agg(format('%s.%s %s local=%s inh=%s', c.
 #[tokio::test]
 async fn same_version_18_inventory_matches() {
     let source = testing::shared_version(18).create_db("sv18_source");
-    load(&source, &[fixture("kinds.sql"), fixture("extensions.sql")]);
+    load(
+        &source,
+        &[
+            fixture("kinds.sql"),
+            fixture("kinds_pg15.sql"),
+            fixture("extensions.sql"),
+        ],
+    );
     let target = testing::shared_version(18).create_db("sv18_target");
     create_roles(&source, &target).await;
     copy_schema(&source, &target, &SchemaOptions::default()).await;

@@ -41,9 +41,19 @@ fn identity_clause(b: &Builder<'_>, rel: &Relation, col: &Attribute) -> Option<(
     } else {
         "BY DEFAULT"
     };
+    // From 15 on, an identity's sequence is as logged as its table unless set apart
+    // (ALTER SEQUENCE … SET [UN]LOGGED). Before, every sequence is logged, and the
+    // options do not take these words.
+    let persistence = if b.cat.version < 150000 || seq_rel.persistence == rel.persistence {
+        ""
+    } else if seq_rel.persistence == "u" {
+        " UNLOGGED"
+    } else {
+        " LOGGED"
+    };
     Some((
         format!(
-            " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
+            " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {}{persistence} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
             seq_rel.qualified(),
             seq.start,
             seq.increment,
