@@ -266,6 +266,7 @@ async fn cross_version_17_to_18_inventory_matches() {
         &[
             fixture("kinds.sql"),
             fixture("kinds_pg15.sql"),
+            fixture("kinds_pg17.sql"),
             fixture("extensions.sql"),
         ],
     );
@@ -294,6 +295,7 @@ async fn same_version_18_inventory_matches() {
         &[
             fixture("kinds.sql"),
             fixture("kinds_pg15.sql"),
+            fixture("kinds_pg17.sql"),
             fixture("extensions.sql"),
         ],
     );

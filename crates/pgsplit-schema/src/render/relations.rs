@@ -147,10 +147,13 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     if let Some(key) = &rel.partition_key {
         sql.push_str(&format!("\nPARTITION BY {key}"));
     }
-    if rel.relkind == "r"
-        && let Some(am) = &rel.access_method
-        && am != "heap"
-    {
+    // A partitioned table has an access method only when one was given (17+), for its
+    // future partitions to take: written even when it is heap.
+    let am = match rel.relkind.as_str() {
+        "p" => rel.access_method.as_deref(),
+        _ => rel.access_method.as_deref().filter(|am| *am != "heap"),
+    };
+    if let Some(am) = am {
         sql.push_str(&format!("\nUSING {}", ident(am)));
     }
     let opts = with_options(&rel.options, &rel.toast_options);
