@@ -278,6 +278,11 @@ async fn cross_version_17_to_18_inventory_matches() {
         &inventory(&source),
         &inventory(&target),
     );
+    assert_same_text(
+        "domain NOT NULL constraints of the 17 source and the 18 target",
+        &source.psql(DOMAIN_NOT_NULLS),
+        &target.psql(DOMAIN_NOT_NULLS),
+    );
 }
 
 /// Every NOT NULL constraint of user tables with its name and state (PostgreSQL 18+;
@@ -286,6 +291,13 @@ const NOT_NULLS: &str = "SELECT string_agg(format('%s.%s %s local=%s inh=%s', c.
     c.conname, pg_get_constraintdef(c.oid), c.conislocal, c.coninhcount), E'\\n' \
     ORDER BY c.conrelid::regclass::text, c.conname) FROM pg_constraint c \
     WHERE c.contype = 'n' AND c.conrelid >= 16384";
+
+/// Every NOT NULL constraint of user domains with its name and comment (PostgreSQL 17+;
+/// the inventory leaves them out, as 14 has none to compare).
+const DOMAIN_NOT_NULLS: &str = "SELECT string_agg(format('%s %s %s comment=%s', c.contypid::regtype, \
+    c.conname, pg_get_constraintdef(c.oid), obj_description(c.oid, 'pg_constraint')), E'\\n' \
+    ORDER BY c.contypid::regtype::text, c.conname) FROM pg_constraint c \
+    WHERE c.contype = 'n' AND c.contypid >= 16384";
 
 #[tokio::test]
 async fn same_version_18_inventory_matches() {
@@ -311,6 +323,11 @@ async fn same_version_18_inventory_matches() {
         "NOT NULL constraints of the 18 source and the 18 target",
         &source.psql(NOT_NULLS),
         &target.psql(NOT_NULLS),
+    );
+    assert_same_text(
+        "domain NOT NULL constraints of the 18 source and the 18 target",
+        &source.psql(DOMAIN_NOT_NULLS),
+        &target.psql(DOMAIN_NOT_NULLS),
     );
 }
 
