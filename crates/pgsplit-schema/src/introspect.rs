@@ -138,6 +138,26 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
                 "",
             ),
         ),
+        // 17 keeps a domain's NOT NULL as a named constraint. 17's `CREATE DOMAIN … NOT
+        // NULL NOT NULL` makes two, which 18 refuses: the first is taken.
+        (
+            "{domain_not_null_oid}",
+            pick(
+                170000,
+                "(SELECT nn.oid FROM pg_catalog.pg_constraint nn \
+                 WHERE nn.contypid = t.oid AND nn.contype = 'n' ORDER BY nn.oid LIMIT 1)",
+                "NULL::oid",
+            ),
+        ),
+        (
+            "{domain_not_null_name}",
+            pick(
+                170000,
+                "(SELECT nn.conname::text FROM pg_catalog.pg_constraint nn \
+                 WHERE nn.contypid = t.oid AND nn.contype = 'n' ORDER BY nn.oid LIMIT 1)",
+                "NULL::text",
+            ),
+        ),
         // A temporal key (`WITHOUT OVERLAPS`, `PERIOD`), 18+.
         ("{conperiod}", pick(180000, "c.conperiod", "false")),
         ("{not_null_oid}", pick(180000, "nn.oid", "0::oid")),
@@ -405,6 +425,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             typrelid: r.get("typrelid")?,
             base_type: r.get("base_type")?,
             not_null: r.get("not_null")?,
+            not_null_constraint: match r.get::<Option<String>>("not_null_name")? {
+                Some(name) => Some((name, r.get("not_null_oid")?)),
+                None => None,
+            },
             default_expr: r.get("default_expr")?,
             collation: r.get("collation")?,
             enum_labels: r.strings("enum_labels")?,

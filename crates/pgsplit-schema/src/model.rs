@@ -109,6 +109,8 @@ pub struct TypeDef {
     pub typrelid: Oid,
     pub base_type: Option<String>,
     pub not_null: bool,
+    /// Name and OID of a domain's NOT NULL constraint (PostgreSQL 17+; `None` before).
+    pub not_null_constraint: Option<(String, Oid)>,
     pub default_expr: Option<String>,
     pub collation: Option<String>,
     pub enum_labels: Vec<String>,

@@ -812,6 +812,32 @@ mod tests {
         assert_eq!(post[setval].kind, ObjectKind::SequenceSet);
     }
 
+    /// An unlogged table whose identity's sequence is logged: said so from 15 on; before,
+    /// every sequence is logged and the identity options refuse the word.
+    #[test]
+    fn identity_sequence_persistence_is_written_from_15() {
+        let create_table = |version: i32| {
+            let mut cat = serial_table();
+            cat.version = version;
+            cat.relations[0].persistence = "u".into();
+            cat.relations[0].columns[0].identity = "d".into();
+            cat.sequences[0].identity = true;
+            cat.defaults.clear();
+            cat.depends.clear();
+            let ddl = cat.render(&SchemaOptions::default());
+            ddl.pre_data[position(&ddl.pre_data, "CREATE UNLOGGED TABLE")]
+                .sql
+                .clone()
+        };
+        let sql = create_table(150000);
+        assert!(
+            sql.contains("(SEQUENCE NAME \"public\".\"t_id_seq\" LOGGED START WITH 1 "),
+            "{sql}"
+        );
+        let sql = create_table(140000);
+        assert!(!sql.contains("LOGGED START"), "{sql}");
+    }
+
     #[test]
     fn selection_takes_a_table_with_its_sequence() {
         let cat = serial_table();

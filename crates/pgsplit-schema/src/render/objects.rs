@@ -200,8 +200,12 @@ fn types(b: &mut Builder<'_>) {
                 if let Some(d) = &t.default_expr {
                     sql.push_str(&format!(" DEFAULT {d}"));
                 }
-                if t.not_null {
-                    sql.push_str(" NOT NULL");
+                match &t.not_null_constraint {
+                    Some((cname, _)) => {
+                        sql.push_str(&format!(" CONSTRAINT {} NOT NULL", ident(cname)))
+                    }
+                    None if t.not_null => sql.push_str(" NOT NULL"),
+                    None => {}
                 }
                 ("DOMAIN", format!("domain {}.{}", t.schema, t.name), sql, 41)
             }
@@ -209,6 +213,14 @@ fn types(b: &mut Builder<'_>) {
         };
         let mut item = Item::new(key, Section::Pre, priority, stmt(K::Type, &identity, sql));
         item.push(b.comment(key, 0, &format!("{word} {name}"), &identity));
+        if let Some((cname, oid)) = &t.not_null_constraint {
+            item.push(b.comment(
+                (class::CONSTRAINT, *oid),
+                0,
+                &format!("CONSTRAINT {} ON DOMAIN {name}", ident(cname)),
+                &format!("constraint {cname} on domain {}.{}", t.schema, t.name),
+            ));
+        }
         if t.typtype == "c"
             && let Some(rel) = b.cat.relation(t.typrelid)
         {

@@ -41,9 +41,19 @@ fn identity_clause(b: &Builder<'_>, rel: &Relation, col: &Attribute) -> Option<(
     } else {
         "BY DEFAULT"
     };
+    // From 15 on, an identity's sequence is as logged as its table unless set apart
+    // (ALTER SEQUENCE … SET [UN]LOGGED). Before, every sequence is logged, and the
+    // options do not take these words.
+    let persistence = if b.cat.version < 150000 || seq_rel.persistence == rel.persistence {
+        ""
+    } else if seq_rel.persistence == "u" {
+        " UNLOGGED"
+    } else {
+        " LOGGED"
+    };
     Some((
         format!(
-            " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
+            " GENERATED {kind} AS IDENTITY (SEQUENCE NAME {}{persistence} START WITH {} INCREMENT BY {} MINVALUE {} MAXVALUE {} CACHE {}{})",
             seq_rel.qualified(),
             seq.start,
             seq.increment,
@@ -137,10 +147,13 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     if let Some(key) = &rel.partition_key {
         sql.push_str(&format!("\nPARTITION BY {key}"));
     }
-    if rel.relkind == "r"
-        && let Some(am) = &rel.access_method
-        && am != "heap"
-    {
+    // A partitioned table has an access method only when one was given (17+), for its
+    // future partitions to take: written even when it is heap.
+    let am = match rel.relkind.as_str() {
+        "p" => rel.access_method.as_deref(),
+        _ => rel.access_method.as_deref().filter(|am| *am != "heap"),
+    };
+    if let Some(am) = am {
         sql.push_str(&format!("\nUSING {}", ident(am)));
     }
     let opts = with_options(&rel.options, &rel.toast_options);

@@ -9,6 +9,8 @@ SELECT t.oid,
        t.typrelid,
        CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base_type,
        t.typnotnull AS not_null,
+       {domain_not_null_oid} AS not_null_oid,
+       {domain_not_null_name} AS not_null_name,
        -- Deparsed from the tree: names qualified for the empty search_path of the target.
        COALESCE(pg_catalog.pg_get_expr(t.typdefaultbin, 0), t.typdefault) AS default_expr,
        CASE WHEN t.typtype = 'd' AND t.typcollation <> 0
