@@ -644,6 +644,36 @@ fn copies_from_17_to_18() {
 }
 
 #[test]
+fn heap_tables_stay_heap_on_a_target_whose_default_access_method_is_another() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("am_src");
+    source.psql(
+        "CREATE TABLE plain (id int PRIMARY KEY, v text);
+         INSERT INTO plain SELECT g, 'v' || g FROM generate_series(1, 50) g;
+         CREATE MATERIALIZED VIEW plain_view AS SELECT count(*) FROM plain;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    cluster
+        .psql("postgres", &format!("CREATE DATABASE \"{target_name}\""))
+        .unwrap();
+    let target = adopt(cluster, &target_name);
+    target.psql("CREATE ACCESS METHOD heap_other TYPE TABLE HANDLER heap_tableam_handler");
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "ALTER DATABASE \"{target_name}\" SET default_table_access_method = heap_other"
+            ),
+        )
+        .unwrap();
+    run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let ams = "SELECT string_agg(c.relname || '=' || a.amname, ' ' ORDER BY c.relname) \
+               FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname LIKE 'plain%' \
+               AND c.relkind IN ('r', 'm')";
+    assert_eq!(target.psql(ams), source.psql(ams));
+}
+
+#[test]
 fn copies_from_12_with_the_partitions_own_trigger_states() {
     if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
         eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 12");
