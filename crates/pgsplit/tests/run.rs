@@ -1050,6 +1050,15 @@ fn not_null_constraints_and_temporal_keys_of_18_are_copied() {
          CREATE TABLE k18.nn_child (e int CONSTRAINT e_own NOT NULL) INHERITS (k18.nn);
          ALTER TABLE k18.nn_child ALTER COLUMN c SET NOT NULL;
          INSERT INTO k18.nn_child VALUES (3, 3, 3, 3, 3);
+         CREATE TABLE k18.nn_grandchild () INHERITS (k18.nn_child);
+         COMMENT ON CONSTRAINT a_later ON k18.nn_grandchild IS 'a copy';
+         CREATE TABLE k18.pp (a int, k int) PARTITION BY LIST (k);
+         CREATE TABLE k18.pp1 PARTITION OF k18.pp FOR VALUES IN (1);
+         INSERT INTO k18.pp VALUES (NULL, 1);
+         ALTER TABLE k18.pp ADD CONSTRAINT pp_nn NOT NULL a NOT VALID;
+         CREATE TABLE k18.pp2 PARTITION OF k18.pp FOR VALUES IN (2);
+         INSERT INTO k18.pp VALUES (2, 2);
+         COMMENT ON CONSTRAINT pp_nn ON k18.pp2 IS 'validated copy';
          CREATE TABLE k18.parted (id int CONSTRAINT id_set NOT NULL, v text) PARTITION BY RANGE (id);
          CREATE TABLE k18.parted_1 PARTITION OF k18.parted FOR VALUES FROM (0) TO (100);
          INSERT INTO k18.parted VALUES (1, 'one');

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use pgsplit_pg::quote::{ident, qualified};
 
+use super::relations::{made_after_data, not_valid_ancestors, parents_not_valid};
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
 use crate::catalog::Catalog;
 use crate::model::*;
@@ -413,9 +414,11 @@ fn inherited_copies(b: &mut Builder<'_>) {
 }
 
 /// PostgreSQL 18's `NOT NULL … NOT VALID`: the column may hold nulls, so the constraint
-/// comes after the data (not validated, as on the source), like a NOT VALID CHECK.
-/// Not ONLY, so that it reaches the children that inherit it. A child created after the
-/// parent's constraint has a validated copy of it: validated again on the target.
+/// comes after the data (not validated, as on the source), like a NOT VALID CHECK; not
+/// ONLY, so that it reaches the children that inherit it. A child's copy the source holds
+/// as validated (the child was made after it, or validated on its own) is validated
+/// again, from the topmost such copy down (VALIDATE reaches the children). Comments on
+/// all these come with them.
 fn not_valid_not_nulls(b: &mut Builder<'_>) {
     for rel in &b.cat.relations {
         if !matches!(rel.relkind.as_str(), "r" | "p") {
@@ -426,45 +429,45 @@ fn not_valid_not_nulls(b: &mut Builder<'_>) {
             let Some(nn) = &c.not_null_constraint else {
                 continue;
             };
+            let not_valid_above = not_valid_ancestors(b.cat, rel, &c.name);
+            if !made_after_data(nn, &not_valid_above) {
+                continue;
+            }
             let key = (class::CONSTRAINT, nn.oid);
             let cname = ident(&nn.name);
             let identity = format!("constraint {} on {}.{}", nn.name, rel.schema, rel.name);
-            if nn.is_local && !nn.validated {
+            let mut statements = Vec::new();
+            if nn.is_local {
                 let sql = format!(
                     "ALTER TABLE {}{tname} ADD CONSTRAINT {cname} NOT NULL {}{} NOT VALID",
                     if nn.no_inherit { "ONLY " } else { "" },
                     ident(&c.name),
                     if nn.no_inherit { " NO INHERIT" } else { "" }
                 );
-                let mut item =
-                    Item::new(key, Section::Post, 130, stmt(K::Constraint, &identity, sql))
-                        .phase(3);
-                item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
-                let item = place(b, item, rel.oid, !nn.no_inherit);
-                b.add(item);
-            } else if !nn.is_local && nn.validated {
-                let not_valid_parents: Vec<Oid> = rel
-                    .parents
-                    .iter()
-                    .filter_map(|p| b.cat.relation(*p))
-                    .filter_map(|p| p.columns.iter().find(|pc| pc.name == c.name))
-                    .filter_map(|pc| pc.not_null_constraint.as_ref())
-                    .filter(|pn| !pn.validated)
-                    .map(|pn| pn.oid)
-                    .collect();
-                if not_valid_parents.is_empty() {
-                    continue;
-                }
-                let sql = format!("ALTER TABLE ONLY {tname} VALIDATE CONSTRAINT {cname}");
-                let mut item =
-                    Item::new(key, Section::Post, 131, stmt(K::Constraint, &identity, sql))
-                        .phase(3);
-                for p in not_valid_parents {
-                    item = item.dep((class::CONSTRAINT, p));
-                }
-                let item = place(b, item, rel.oid, false);
-                b.add(item);
+                statements.push(stmt(K::Constraint, &identity, sql));
+            } else if nn.validated && parents_not_valid(b.cat, rel, &c.name) {
+                let sql = format!("ALTER TABLE {tname} VALIDATE CONSTRAINT {cname}");
+                statements.push(stmt(K::Constraint, &identity, sql));
             }
+            statements.extend(b.comment(
+                key,
+                0,
+                &format!("CONSTRAINT {cname} ON {tname}"),
+                &identity,
+            ));
+            let mut statements = statements.into_iter();
+            let Some(first) = statements.next() else {
+                continue;
+            };
+            let mut item = Item::new(key, Section::Post, 130, first).phase(3);
+            for s in statements {
+                item.push(Some(s));
+            }
+            for a in not_valid_above {
+                item = item.dep((class::CONSTRAINT, a));
+            }
+            let item = place(b, item, rel.oid, !nn.no_inherit);
+            b.add(item);
         }
     }
 }

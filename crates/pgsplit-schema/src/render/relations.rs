@@ -101,7 +101,7 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 def.push_str(&clause);
                 identity_seqs.push(seq);
             }
-            def.push_str(&not_null_clause(c, inherits));
+            def.push_str(&not_null_clause(b.cat, rel, c, inherits));
             cols.push(def);
         } else {
             match &c.not_null_constraint {
@@ -118,8 +118,10 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 None => {}
             }
         }
-        // A NOT VALID one's comment comes with it, after the data.
-        if let Some(nn) = c.not_null_constraint.as_ref().filter(|nn| nn.validated) {
+        // One made after the data has its comment written with it (`post.rs`).
+        if let Some(nn) = &c.not_null_constraint
+            && !made_after_data(nn, &not_valid_ancestors(b.cat, rel, &c.name))
+        {
             comments.push((nn.oid, nn.name.clone()));
         }
         after.extend(column_settings(&format!("TABLE ONLY {name}"), c));
@@ -230,20 +232,70 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
 }
 
 /// The NOT NULL of a column its table's CREATE lists. PostgreSQL 18's constraint keeps
-/// its name and NO INHERIT; a NOT VALID one is added after the data (`post.rs`), as the
-/// column may hold nulls. In a child of `INHERITS`, a NOT NULL it only inherits comes
-/// from the parent; a partition, created alone and attached afterwards, needs its own.
-fn not_null_clause(c: &Attribute, inherits: bool) -> String {
+/// its name and NO INHERIT; one made after the data (NOT VALID, or a copy of an
+/// ancestor's NOT VALID one) is not listed. In a child of `INHERITS`, a NOT NULL it only
+/// inherits comes from the parent; a partition, created alone and attached afterwards,
+/// needs its own.
+fn not_null_clause(cat: &Catalog, rel: &Relation, c: &Attribute, inherits: bool) -> String {
     match &c.not_null_constraint {
-        Some(nn) if nn.validated && (nn.is_local || !inherits) => format!(
-            " CONSTRAINT {} NOT NULL{}",
-            ident(&nn.name),
-            if nn.no_inherit { " NO INHERIT" } else { "" }
-        ),
+        Some(nn)
+            if (nn.is_local || !inherits)
+                && !made_after_data(nn, &not_valid_ancestors(cat, rel, &c.name)) =>
+        {
+            format!(
+                " CONSTRAINT {} NOT NULL{}",
+                ident(&nn.name),
+                if nn.no_inherit { " NO INHERIT" } else { "" }
+            )
+        }
         Some(_) => String::new(),
         None if c.not_null => " NOT NULL".into(),
         None => String::new(),
     }
+}
+
+/// The NOT VALID NOT NULL constraints on column `col` of `rel`'s ancestors (18+): the
+/// copies of one on `rel` are made after the data, by its recursion.
+pub(super) fn not_valid_ancestors(cat: &Catalog, rel: &Relation, col: &str) -> Vec<Oid> {
+    let mut out = Vec::new();
+    let mut stack = rel.parents.clone();
+    let mut seen = HashSet::new();
+    while let Some(oid) = stack.pop() {
+        if !seen.insert(oid) {
+            continue;
+        }
+        let Some(parent) = cat.relation(oid) else {
+            continue;
+        };
+        if let Some(nn) = parent
+            .columns
+            .iter()
+            .find(|c| c.name == col)
+            .and_then(|c| c.not_null_constraint.as_ref())
+            && !nn.validated
+        {
+            out.push(nn.oid);
+        }
+        stack.extend(&parent.parents);
+    }
+    out
+}
+
+/// Whether `rel`'s parents that hold a NOT NULL on `col` all hold it NOT VALID.
+pub(super) fn parents_not_valid(cat: &Catalog, rel: &Relation, col: &str) -> bool {
+    rel.parents
+        .iter()
+        .filter_map(|p| cat.relation(*p))
+        .filter_map(|p| p.columns.iter().find(|c| c.name == col))
+        .filter_map(|c| c.not_null_constraint.as_ref())
+        .all(|nn| !nn.validated)
+}
+
+/// Whether a NOT NULL constraint exists on the target only after the data: a NOT VALID
+/// one, and a copy of an ancestor's NOT VALID one (made by its recursion) unless the
+/// table declares it too (then its CREATE or `after` statements make it).
+pub(super) fn made_after_data(nn: &NotNull, not_valid_ancestors: &[Oid]) -> bool {
+    !nn.validated || (!nn.is_local && !not_valid_ancestors.is_empty())
 }
 
 /// A column's own storage, compression, statistics target and options, as statements
