@@ -53,6 +53,22 @@ impl Catalog {
         self.unsupported.iter().map(Unsupported::describe).collect()
     }
 
+    /// Forgets what an older server's catalog (`server_version_num` `version`) cannot
+    /// hold, to compare the two: NOT NULL constraints' names and states (kept from 18 on;
+    /// domains' from 17) become plain NOT NULL, as a copy from that server has them.
+    pub fn as_of_version(&mut self, version: i32) {
+        if version < 180000 {
+            for column in self.relations.iter_mut().flat_map(|r| r.columns.iter_mut()) {
+                column.not_null_constraint = None;
+            }
+        }
+        if version < 170000 {
+            for t in &mut self.types {
+                t.not_null_constraint = None;
+            }
+        }
+    }
+
     pub(crate) fn new(version: i32) -> Catalog {
         Catalog {
             version,

@@ -126,7 +126,8 @@ async fn verify_line(
     };
     // The source's catalog first: a target of a split is compared with its share only
     // (its tables, its rows, its objects and sequences).
-    let (source_catalog, source_ddl) = read_catalog(&source.conn, &schema_options).await?;
+    let (source_catalog, source_ddl) =
+        read_catalog(&source.conn, &schema_options, source.version).await?;
     let mut row_filters = options.row_filters.clone();
     let (source_tables, source_ddl) = if line.selector.is_everything() {
         (source.tables.clone(), source_ddl)
@@ -212,7 +213,11 @@ async fn verify_line(
     );
     // The target's catalog is read on its leader, inside its snapshot, while the workers
     // read the rows.
-    let (rows, target_catalog) = tokio::join!(rows, read_catalog(&target.conn, &schema_options));
+    // A newer target's catalog is read as the source's version would hold it.
+    let (rows, target_catalog) = tokio::join!(
+        rows,
+        read_catalog(&target.conn, &schema_options, source.version)
+    );
     let (target_catalog, target_ddl) = target_catalog?;
     found.tables = rows?;
     found.tables.extend(findings);
@@ -417,8 +422,10 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
 async fn read_catalog(
     conn: &Connection,
     options: &SchemaOptions,
+    version: i32,
 ) -> Result<(Catalog, Ddl), VerifyError> {
-    let catalog = introspect(conn).await?;
+    let mut catalog = introspect(conn).await?;
+    catalog.as_of_version(version);
     let ddl = catalog.render(options);
     Ok((catalog, ddl))
 }

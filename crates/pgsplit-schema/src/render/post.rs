@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use pgsplit_pg::quote::{ident, qualified};
 
-use super::relations::{made_after_data, not_valid_ancestors, parents_not_valid};
+use super::relations::{key_not_nulls, made_after_data, not_valid_ancestors, parents_not_valid};
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
 use crate::catalog::Catalog;
 use crate::model::*;
@@ -139,6 +139,11 @@ fn indexes(b: &mut Builder<'_>) {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
             }
             index_extras(&mut item, idx, rel, &identity);
+            if idx.replica_identity {
+                for nn in key_not_nulls(b.cat, rel, idx.oid) {
+                    item = item.dep((class::CONSTRAINT, nn));
+                }
+            }
             let item = place(b, item, rel.oid, false);
             b.add(item);
         }
@@ -282,6 +287,11 @@ fn constraints(b: &mut Builder<'_>) {
         if c.contype == "p" || c.contype == "u" {
             item = item.dep((class::CLASS, c.index));
         }
+        if c.contype == "p" {
+            for nn in key_not_nulls(b.cat, rel, c.index) {
+                item = item.dep((class::CONSTRAINT, nn));
+            }
+        }
         item.push(b.comment(key, 0, &format!("CONSTRAINT {cname} ON {tname}"), &identity));
         if matches!(c.contype.as_str(), "p" | "u" | "x")
             && let Some(idx) = b.cat.indexes.iter().find(|i| i.oid == c.index)
@@ -316,6 +326,23 @@ fn constraints(b: &mut Builder<'_>) {
                 }
             }
         }
+        if recursive && spread_by_recursion(c) {
+            // A partition's own one of that kind first: the recursion then adds its copy
+            // under another name, as on the source, instead of clashing with it.
+            let mut below: Vec<Oid> = b.cat.children(c.table).to_vec();
+            let mut seen = HashSet::new();
+            while let Some(t) = below.pop() {
+                if !seen.insert(t) {
+                    continue;
+                }
+                below.extend(b.cat.children(t));
+                for other in b.cat.constraints.iter() {
+                    if other.table == t && other.parent == 0 && spread_by_recursion(other) {
+                        item = item.dep((class::CONSTRAINT, other.oid));
+                    }
+                }
+            }
+        }
         let mut item = place(b, item, rel.oid, recurses);
         if c.contype == "f" {
             for t in b.cat.data_tables(c.ref_table) {
@@ -331,22 +358,25 @@ fn constraints(b: &mut Builder<'_>) {
 /// The copies of a parent's CHECK (inheritance children, partitions) and foreign key
 /// (partitions) are made on the target by the parent's recursion, which makes them NOT
 /// VALID if the parent's is. One the source holds as validated (validated on its own,
-/// or made after the parent's) is validated again. A partition's foreign key under a
-/// name of its own (the partition was attached with it) gets it back first: recursion
-/// names the copies after the topmost parent's.
+/// or made after the parent's) is validated again. A partition's foreign key is named
+/// after the topmost one's on the target only when no other constraint of the partition
+/// has that name: one under another name (its own, kept when the partition was attached
+/// with it, or one the source chose to avoid a clash) is left as recursion makes it.
 fn inherited_copies(b: &mut Builder<'_>) {
     let by_oid: HashMap<Oid, &Constraint> = b.cat.constraints.iter().map(|c| (c.oid, c)).collect();
     for c in &b.cat.constraints {
         let Some(rel) = b.cat.relation(c.table) else {
             continue;
         };
-        if c.table == 0 || !matches!(rel.relkind.as_str(), "r" | "p") {
+        if c.table == 0 || !matches!(rel.relkind.as_str(), "r" | "p") || !c.validated {
             continue;
         }
         // Where the copy comes from: the parents' constraints up to the one written.
         let mut sources: Vec<&Constraint> = Vec::new();
         match c.contype.as_str() {
-            "f" if c.parent != 0 => {
+            // Rows of a foreign key to a partitioned table, one per referenced partition,
+            // share its table: no copies.
+            "f" if c.parent != 0 && by_oid.get(&c.parent).is_some_and(|p| p.table != c.table) => {
                 let mut up = by_oid.get(&c.parent);
                 while let Some(p) = up {
                     sources.push(p);
@@ -373,38 +403,21 @@ fn inherited_copies(b: &mut Builder<'_>) {
             }
             _ => continue,
         }
-        let Some(root) = sources.last() else {
+        if sources.last().is_none_or(|root| root.name != c.name)
+            || sources.iter().all(|p| p.validated)
+        {
             continue;
-        };
+        }
         let tname = rel.qualified();
         let identity = format!("constraint {} on {}.{}", c.name, rel.schema, rel.name);
-        let mut statements = Vec::new();
-        if c.contype == "f" && root.name != c.name {
-            statements.push(format!(
-                "ALTER TABLE ONLY {tname} RENAME CONSTRAINT {} TO {}",
-                ident(&root.name),
-                ident(&c.name)
-            ));
-        }
-        if c.validated && sources.iter().any(|p| !p.validated) {
-            statements.push(format!(
-                "ALTER TABLE {tname} VALIDATE CONSTRAINT {}",
-                ident(&c.name)
-            ));
-        }
-        let Some((first, rest)) = statements.split_first() else {
-            continue;
-        };
+        let sql = format!("ALTER TABLE {tname} VALIDATE CONSTRAINT {}", ident(&c.name));
         let mut item = Item::new(
             (class::CONSTRAINT, c.oid),
             Section::Post,
             136,
-            stmt(K::Constraint, &identity, first.clone()),
+            stmt(K::Constraint, &identity, sql),
         )
         .phase(3);
-        for s in rest {
-            item.push(Some(stmt(K::Constraint, &identity, s.clone())));
-        }
         for p in &sources {
             item = item.dep((class::CONSTRAINT, p.oid));
         }
@@ -459,7 +472,9 @@ fn not_valid_not_nulls(b: &mut Builder<'_>) {
             let Some(first) = statements.next() else {
                 continue;
             };
-            let mut item = Item::new(key, Section::Post, 130, first).phase(3);
+            // Before primary keys and replica identities over the column (phase 2 and
+            // the index's own statements), which need it valid.
+            let mut item = Item::new(key, Section::Post, 105, first).phase(1);
             for s in statements {
                 item.push(Some(s));
             }

@@ -254,31 +254,53 @@ fn not_null_clause(cat: &Catalog, rel: &Relation, c: &Attribute, inherits: bool)
     }
 }
 
-/// The NOT VALID NOT NULL constraints on column `col` of `rel`'s ancestors (18+): the
-/// copies of one on `rel` are made after the data, by its recursion.
-pub(super) fn not_valid_ancestors(cat: &Catalog, rel: &Relation, col: &str) -> Vec<Oid> {
+/// The NOT NULL constraints on column `col` of the relations `from` and all their
+/// ancestors (18+).
+fn lineage_not_nulls<'c>(cat: &'c Catalog, from: &[Oid], col: &str) -> Vec<&'c NotNull> {
     let mut out = Vec::new();
-    let mut stack = rel.parents.clone();
+    let mut stack = from.to_vec();
     let mut seen = HashSet::new();
     while let Some(oid) = stack.pop() {
         if !seen.insert(oid) {
             continue;
         }
-        let Some(parent) = cat.relation(oid) else {
+        let Some(r) = cat.relation(oid) else {
             continue;
         };
-        if let Some(nn) = parent
-            .columns
-            .iter()
-            .find(|c| c.name == col)
-            .and_then(|c| c.not_null_constraint.as_ref())
-            && !nn.validated
-        {
-            out.push(nn.oid);
-        }
-        stack.extend(&parent.parents);
+        out.extend(
+            r.columns
+                .iter()
+                .find(|c| c.name == col)
+                .and_then(|c| c.not_null_constraint.as_ref()),
+        );
+        stack.extend(&r.parents);
     }
     out
+}
+
+/// The NOT VALID NOT NULL constraints on column `col` of `rel`'s ancestors (18+): the
+/// copies of one on `rel` are made after the data, by its recursion.
+pub(super) fn not_valid_ancestors(cat: &Catalog, rel: &Relation, col: &str) -> Vec<Oid> {
+    lineage_not_nulls(cat, &rel.parents, col)
+        .into_iter()
+        .filter(|nn| !nn.validated)
+        .map(|nn| nn.oid)
+        .collect()
+}
+
+/// The NOT NULL constraints on the key columns of `rel`'s index `index` and on the same
+/// columns of its ancestors (18+): a primary key or replica identity over them needs the
+/// ones made after the data (`post.rs`) to be there and valid first.
+pub(super) fn key_not_nulls(cat: &Catalog, rel: &Relation, index: Oid) -> Vec<Oid> {
+    let Some(idx) = cat.indexes.iter().find(|i| i.oid == index) else {
+        return Vec::new();
+    };
+    rel.columns
+        .iter()
+        .filter(|c| idx.keys.contains(&(c.attnum as i16)))
+        .flat_map(|c| lineage_not_nulls(cat, &[rel.oid], &c.name))
+        .map(|nn| nn.oid)
+        .collect()
 }
 
 /// Whether `rel`'s parents that hold a NOT NULL on `col` all hold it NOT VALID.
