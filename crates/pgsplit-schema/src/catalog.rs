@@ -106,6 +106,33 @@ impl Catalog {
         self.children.get(&oid).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Every parent of `oid`, theirs, and so on (inheritance or partitioning).
+    pub(crate) fn ancestors(&self, oid: Oid) -> Vec<Oid> {
+        self.walk(oid, |rel| rel.parents.clone())
+    }
+
+    /// Every child of `oid`, theirs, and so on.
+    pub(crate) fn descendants(&self, oid: Oid) -> Vec<Oid> {
+        self.walk(oid, |rel| self.children(rel.oid).to_vec())
+    }
+
+    /// The relations `next` leads to from `oid`, transitively, each once, `oid` left out.
+    fn walk(&self, oid: Oid, next: impl Fn(&Relation) -> Vec<Oid>) -> Vec<Oid> {
+        let mut out = Vec::new();
+        let mut stack: Vec<Oid> = self.relation(oid).map(&next).unwrap_or_default();
+        let mut seen = HashSet::from([oid]);
+        while let Some(o) = stack.pop() {
+            if !seen.insert(o) {
+                continue;
+            }
+            out.push(o);
+            if let Some(rel) = self.relation(o) {
+                stack.extend(next(rel));
+            }
+        }
+        out
+    }
+
     /// The tables whose rows live in `oid`: itself when it holds rows, else its leaf
     /// partitions; plus, for inheritance parents, all descendants.
     pub fn data_tables(&self, oid: Oid) -> Vec<(String, String)> {

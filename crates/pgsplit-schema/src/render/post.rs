@@ -1,7 +1,7 @@
 //! Post-data: indexes (and their attachment to partitioned indexes), constraints,
 //! triggers, rules, row-level security and extended statistics.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use pgsplit_pg::quote::{ident, qualified};
 
@@ -329,17 +329,10 @@ fn constraints(b: &mut Builder<'_>) {
         if recursive && spread_by_recursion(c) {
             // A partition's own one of that kind first: the recursion then adds its copy
             // under another name, as on the source, instead of clashing with it.
-            let mut below: Vec<Oid> = b.cat.children(c.table).to_vec();
-            let mut seen = HashSet::new();
-            while let Some(t) = below.pop() {
-                if !seen.insert(t) {
-                    continue;
-                }
-                below.extend(b.cat.children(t));
-                for other in b.cat.constraints.iter() {
-                    if other.table == t && other.parent == 0 && spread_by_recursion(other) {
-                        item = item.dep((class::CONSTRAINT, other.oid));
-                    }
+            let below = b.cat.descendants(c.table);
+            for other in &b.cat.constraints {
+                if below.contains(&other.table) && other.parent == 0 && spread_by_recursion(other) {
+                    item = item.dep((class::CONSTRAINT, other.oid));
                 }
             }
         }
@@ -384,21 +377,14 @@ fn inherited_copies(b: &mut Builder<'_>) {
                 }
             }
             "c" if !c.is_local => {
-                let mut tables = rel.parents.clone();
-                let mut seen = HashSet::new();
-                while let Some(t) = tables.pop() {
-                    if !seen.insert(t) {
-                        continue;
-                    }
+                // Inherited CHECKs share the name: any of them will do as the root.
+                for t in b.cat.ancestors(c.table) {
                     sources.extend(
                         b.cat
                             .constraints
                             .iter()
                             .filter(|p| p.table == t && p.contype == "c" && p.name == c.name),
                     );
-                    if let Some(r) = b.cat.relation(t) {
-                        tables.extend(&r.parents);
-                    }
                 }
             }
             _ => continue,

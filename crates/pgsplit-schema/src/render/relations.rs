@@ -254,34 +254,20 @@ fn not_null_clause(cat: &Catalog, rel: &Relation, c: &Attribute, inherits: bool)
     }
 }
 
-/// The NOT NULL constraints on column `col` of the relations `from` and all their
-/// ancestors (18+).
-fn lineage_not_nulls<'c>(cat: &'c Catalog, from: &[Oid], col: &str) -> Vec<&'c NotNull> {
-    let mut out = Vec::new();
-    let mut stack = from.to_vec();
-    let mut seen = HashSet::new();
-    while let Some(oid) = stack.pop() {
-        if !seen.insert(oid) {
-            continue;
-        }
-        let Some(r) = cat.relation(oid) else {
-            continue;
-        };
-        out.extend(
-            r.columns
-                .iter()
-                .find(|c| c.name == col)
-                .and_then(|c| c.not_null_constraint.as_ref()),
-        );
-        stack.extend(&r.parents);
-    }
-    out
+/// The NOT NULL constraints on column `col` of the relations `tables` (18+).
+fn not_nulls_of<'c>(cat: &'c Catalog, tables: &[Oid], col: &str) -> Vec<&'c NotNull> {
+    tables
+        .iter()
+        .filter_map(|t| cat.relation(*t))
+        .filter_map(|r| r.columns.iter().find(|c| c.name == col))
+        .filter_map(|c| c.not_null_constraint.as_ref())
+        .collect()
 }
 
 /// The NOT VALID NOT NULL constraints on column `col` of `rel`'s ancestors (18+): the
 /// copies of one on `rel` are made after the data, by its recursion.
 pub(super) fn not_valid_ancestors(cat: &Catalog, rel: &Relation, col: &str) -> Vec<Oid> {
-    lineage_not_nulls(cat, &rel.parents, col)
+    not_nulls_of(cat, &cat.ancestors(rel.oid), col)
         .into_iter()
         .filter(|nn| !nn.validated)
         .map(|nn| nn.oid)
@@ -298,18 +284,20 @@ pub(super) fn key_not_nulls(cat: &Catalog, rel: &Relation, index: Oid) -> Vec<Oi
     rel.columns
         .iter()
         .filter(|c| idx.keys.contains(&(c.attnum as i16)))
-        .flat_map(|c| lineage_not_nulls(cat, &[rel.oid], &c.name))
+        .flat_map(|c| {
+            let lineage: Vec<Oid> = std::iter::once(rel.oid)
+                .chain(cat.ancestors(rel.oid))
+                .collect();
+            not_nulls_of(cat, &lineage, &c.name)
+        })
         .map(|nn| nn.oid)
         .collect()
 }
 
 /// Whether `rel`'s parents that hold a NOT NULL on `col` all hold it NOT VALID.
 pub(super) fn parents_not_valid(cat: &Catalog, rel: &Relation, col: &str) -> bool {
-    rel.parents
+    not_nulls_of(cat, &rel.parents, col)
         .iter()
-        .filter_map(|p| cat.relation(*p))
-        .filter_map(|p| p.columns.iter().find(|c| c.name == col))
-        .filter_map(|c| c.not_null_constraint.as_ref())
         .all(|nn| !nn.validated)
 }
 
