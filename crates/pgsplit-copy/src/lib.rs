@@ -21,11 +21,16 @@ pub use tables::SourceTable;
 /// row-level security makes a read fail instead of hiding rows from it. Timeouts a
 /// server or database sets for interactive use (`ALTER DATABASE … SET statement_timeout`,
 /// common on managed servers) would cut off a long COPY, or a session waiting between
-/// statements inside its snapshot: off, as pg_dump and pg_restore have them.
+/// statements inside its snapshot: off, as pg_dump and pg_restore have them. Values of
+/// `regclass`, `regtype`, … travel as names, qualified only where the session's
+/// search_path does not find them: with pg_catalog alone on it, on both sides, a name
+/// means the same object there (the target's own search_path, a database setting the run
+/// copies at its end, may differ from the source's until then).
 pub const DATA_SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
     SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
     SET lc_monetary = 'C'; SET row_security = off; SET statement_timeout = 0; \
-    SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+    SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+    SET search_path = pg_catalog";
 
 /// The timeouts of [`DATA_SESSION_SETUP`], for a session that holds the run's snapshot:
 /// it waits inside its transaction while the copies run.

@@ -657,6 +657,42 @@ fn copies_from_17_to_18() {
 }
 
 #[test]
+fn regclass_values_name_the_same_objects_on_the_target() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("reg_src");
+    // `regclass` travels as a name, qualified only where the reading session's
+    // search_path does not find it; the source database's search_path is not the
+    // target's until the run ends.
+    source.psql(&format!(
+        "CREATE SCHEMA app; CREATE TABLE app.t (a int); CREATE TABLE public.t (a int);
+         CREATE TYPE app.mood AS ENUM ('ok');
+         CREATE TABLE app.refs (id int PRIMARY KEY, r regclass, ty regtype);
+         INSERT INTO app.refs VALUES (1, 'app.t', 'app.mood'), (2, 'public.t', 'int4');
+         ALTER DATABASE \"{}\" SET search_path = app;",
+        source.name
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy_to(
+        &source,
+        &cluster.url(&target_name),
+        &["--verify", "checksum"],
+        0,
+    );
+    for t in report["lines"][0]["tables"].as_array().unwrap() {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+    let rows = "SET search_path = pg_catalog; \
+                SELECT string_agg(id || '=' || r::text || '/' || ty::text, ' ' ORDER BY id) FROM app.refs";
+    assert_eq!(target.psql(rows), source.psql(rows));
+    assert!(
+        source
+            .psql(rows)
+            .contains("1=app.t/app.mood 2=public.t/integer")
+    );
+}
+
+#[test]
 fn heap_tables_stay_heap_on_a_target_whose_default_access_method_is_another() {
     let cluster = testing::shared();
     let source = cluster.create_db("am_src");

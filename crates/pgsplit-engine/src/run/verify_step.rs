@@ -44,22 +44,9 @@ pub async fn read_target(
         predicate: chunk.predicate(),
         guard: false,
     };
-    // Text forms of OID alias values (`regclass`) depend on the search_path: read them with
-    // the session default, as the copy wrote them, not the empty one of this DDL session.
-    let text = table.format == Format::Text;
-    if text {
-        client
-            .batch_execute("SET search_path TO DEFAULT")
-            .await
-            .map_err(|e| RunError::db_plain("set the search_path for a read-back", e))?;
-    }
+    // Text forms of OID alias values (`regclass`) depend on the search_path: this DDL
+    // session's empty one names objects as the copy's sessions (pg_catalog alone) do.
     let found = read_rows(client, &spec, level, &Counters::default()).await;
-    if text {
-        client
-            .batch_execute("SELECT pg_catalog.set_config('search_path', '', false)")
-            .await
-            .map_err(|e| RunError::db_plain("empty the search_path again", e))?;
-    }
     found.map_err(|e| match e {
         ReadError::Count(e) => RunError::db_plain("count target rows", e),
         ReadError::Copy(e) => RunError::Copy(e),
