@@ -6,5 +6,9 @@ SELECT t.oid,
        t.typbasetype AS base,
        t.typrelid AS relation,
        CASE WHEN t.typtype = 'r' THEN (SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid)
+            -- A multirange (14+; the column is read through jsonb, which older servers,
+            -- without it, answer with NULL).
+            WHEN t.typtype = 'm' THEN (SELECT r.rngsubtype FROM pg_range r
+                                        WHERE (to_jsonb(r) ->> 'rngmultitypid')::oid = t.oid)
             ELSE 0::oid END AS range_subtype
   FROM pg_type t

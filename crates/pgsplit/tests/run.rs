@@ -693,6 +693,24 @@ fn regclass_values_name_the_same_objects_on_the_target() {
 }
 
 #[test]
+fn multiranges_of_a_type_without_binary_io_travel_as_text() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("segmr_src");
+    // `seg` has no binary send/receive: neither have ranges nor multiranges of it.
+    source.psql(
+        "CREATE EXTENSION seg;
+         CREATE TYPE segrange AS RANGE (subtype = seg);
+         CREATE TABLE spans (id int PRIMARY KEY, mr segmultirange);
+         INSERT INTO spans VALUES (1, '{[1.5, 2.5], [3, 4]}'), (2, '{}');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let rows = "SELECT string_agg(format('%s|%s', id, mr), ' ' ORDER BY id) FROM spans";
+    assert_eq!(target.psql(rows), source.psql(rows));
+}
+
+#[test]
 fn heap_tables_stay_heap_on_a_target_whose_default_access_method_is_another() {
     let cluster = testing::shared();
     let source = cluster.create_db("am_src");
