@@ -711,6 +711,48 @@ fn multiranges_of_a_type_without_binary_io_travel_as_text() {
 }
 
 #[test]
+fn a_not_valid_domain_check_comes_after_the_rows_it_was_not_checked_against() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("domnv_src");
+    source.psql(
+        "CREATE DOMAIN positive AS int;
+         CREATE TABLE amounts (id int PRIMARY KEY, v positive);
+         INSERT INTO amounts VALUES (1, -1), (2, 5);
+         ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0) NOT VALID;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let rows = "SELECT string_agg(id || '=' || v, ' ' ORDER BY id) FROM amounts";
+    assert_eq!(target.psql(rows), source.psql(rows));
+    let check = "SELECT conname || ' ' || convalidated || ' ' || pg_get_constraintdef(oid) \
+                 FROM pg_constraint WHERE contypid = 'positive'::regtype";
+    assert_eq!(target.psql(check), source.psql(check));
+}
+
+#[test]
+fn a_table_of_an_access_method_pgsplit_does_not_write_is_left_out_and_listed() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("am_own_src");
+    source.psql(
+        "CREATE ACCESS METHOD heap_own TYPE TABLE HANDLER heap_tableam_handler;
+         CREATE TABLE odd (id int) USING heap_own;
+         CREATE TABLE plain (id int PRIMARY KEY);
+         INSERT INTO odd VALUES (1); INSERT INTO plain VALUES (1);",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let not_copied = report["lines"][0]["not_copied"].to_string();
+    assert!(
+        not_copied.contains("access method heap_own"),
+        "{not_copied}"
+    );
+    assert!(not_copied.contains("table public.odd"), "{not_copied}");
+    assert_eq!(target.psql("SELECT count(*) FROM plain").trim(), "1");
+}
+
+#[test]
 fn heap_tables_stay_heap_on_a_target_whose_default_access_method_is_another() {
     let cluster = testing::shared();
     let source = cluster.create_db("am_src");

@@ -252,9 +252,14 @@ fn types(b: &mut Builder<'_>) {
                     ident(&c.name),
                     c.definition
                 );
+                // A NOT VALID one may have values against it in the rows: after them.
+                let section = if c.validated {
+                    Section::Pre
+                } else {
+                    Section::Post
+                };
                 let mut citem =
-                    Item::new(ckey, Section::Pre, 45, stmt(K::DomainConstraint, &cid, sql))
-                        .dep(key);
+                    Item::new(ckey, section, 45, stmt(K::DomainConstraint, &cid, sql)).dep(key);
                 citem.push(b.comment(
                     ckey,
                     0,

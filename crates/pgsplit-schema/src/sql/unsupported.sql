@@ -52,6 +52,11 @@ SELECT 'text search parser or template', t.tmplname::text, 'pg_catalog.pg_ts_tem
 WHERE t.tmplnamespace IN (SELECT oid FROM userns)
   AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_ts_template'::regclass AND ext.objid = t.oid)
 UNION ALL
+-- Made by CREATE ACCESS METHOD outside an extension: what uses one is left out with it.
+SELECT 'access method', a.amname::text, 'pg_catalog.pg_am'::regclass::oid, a.oid FROM pg_catalog.pg_am a
+WHERE a.oid >= 16384
+  AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_am'::regclass AND ext.objid = a.oid)
+UNION ALL
 SELECT 'security label', l.provider || ' on ' || l.classoid::regclass::text || ' ' || l.objoid, 0::oid, 0::oid FROM pg_catalog.pg_seclabel l
 UNION ALL
 SELECT 'typed table (OF type)', c.oid::regclass::text, 0::oid, 0::oid FROM pg_catalog.pg_class c
