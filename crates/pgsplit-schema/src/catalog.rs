@@ -55,7 +55,8 @@ impl Catalog {
 
     /// Forgets what an older server's catalog (`server_version_num` `version`) cannot
     /// hold, to compare the two: NOT NULL constraints' names and states (kept from 18 on;
-    /// domains' from 17) become plain NOT NULL, as a copy from that server has them.
+    /// domains' from 17) become plain NOT NULL, as a copy from that server has them; a
+    /// range type's multirange and a procedure's IN markers (14) go.
     pub fn as_of_version(&mut self, version: i32) {
         if version < 180000 {
             for column in self.relations.iter_mut().flat_map(|r| r.columns.iter_mut()) {
@@ -65,6 +66,28 @@ impl Catalog {
         if version < 170000 {
             for t in &mut self.types {
                 t.not_null_constraint = None;
+            }
+        }
+        if version < 140000 {
+            // Multiranges came with 14; a range type's is made with it.
+            for r in self.types.iter_mut().filter_map(|t| t.range.as_mut()) {
+                r.multirange = None;
+            }
+            // 14 marks a procedure's input arguments IN (it may have OUT ones since).
+            for f in self.functions.iter_mut().filter(|f| f.kind == "p") {
+                f.identity_args = f
+                    .identity_args
+                    .split(", ")
+                    .map(|a| a.strip_prefix("IN ").unwrap_or(a))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Its CREATE's first line lists them the same way.
+                if let Some(def) = &mut f.definition
+                    && let Some((head, body)) = def.split_once('\n')
+                {
+                    let head = head.replace("(IN ", "(").replace(", IN ", ", ");
+                    *def = format!("{head}\n{body}");
+                }
             }
         }
     }
