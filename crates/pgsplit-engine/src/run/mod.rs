@@ -599,12 +599,13 @@ async fn run_line(
     for _ in 1..index_jobs {
         post_connections.push(Arc::new(session::open(&line.target).await?.client));
     }
-    // DDL settings; the copies' text forms (read-backs of text-format tables run here);
-    // serial index builds while the copies run. One message per session.
+    // The copies' text forms (read-backs of text-format tables run here); DDL settings,
+    // the empty search_path last; serial index builds while the copies run. One message
+    // per session.
     let setup = format!(
         "{}; {}; {}",
-        pgsplit_schema::Ddl::SESSION_SETUP,
         pgsplit_copy::DATA_SESSION_SETUP,
+        pgsplit_schema::Ddl::SESSION_SETUP,
         post_data::SERIAL_INDEX_BUILDS
     );
     for client in &post_connections {
