@@ -58,6 +58,9 @@ impl Catalog {
     /// domains' from 17) become plain NOT NULL, as a copy from that server has them; a
     /// range type's multirange and a procedure's IN markers (14) go.
     pub fn as_of_version(&mut self, version: i32) {
+        // What the renderer decides by version (an identity sequence's persistence, the
+        // privileges of `public`) is decided as for that server.
+        self.version = self.version.min(version);
         if version < 180000 {
             for column in self.relations.iter_mut().flat_map(|r| r.columns.iter_mut()) {
                 column.not_null_constraint = None;

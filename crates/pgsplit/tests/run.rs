@@ -842,6 +842,10 @@ fn copies_from_12_with_the_partitions_own_trigger_states() {
         assert_eq!(t["verification"]["matches"], true, "{t}");
     }
     assert_same_rows(&source, &target);
+    // Before 15 every role may create in `public`; a new 15+ database does not let them.
+    let create_in_public = "SELECT has_schema_privilege('public', 'public', 'CREATE')";
+    assert_eq!(source.psql(create_in_public).trim(), "t");
+    assert_eq!(target.psql(create_in_public).trim(), "t");
     let states = "SELECT string_agg(tgrelid::regclass || '.' || tgname || '=' || tgenabled::text, ' ' \
                   ORDER BY tgrelid::regclass::text, tgname) FROM pg_trigger \
                   WHERE tgname IN ('loud', 'quiet')";

@@ -50,7 +50,24 @@ fn schemas(b: &mut Builder<'_>) {
             item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
             item
         };
-        item.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
+        if s.name == "public" && s.default_owner && b.cat.version < 150000 {
+            // 15 took CREATE on `public` from PUBLIC in a new database: PUBLIC's
+            // privileges are written out whatever they are, or a copy of an older
+            // database onto a newer server would lose what its roles could do there.
+            let mut acl = s.acl.clone();
+            acl.default.retain(|a| !a.starts_with('='));
+            let grants = b.acl("SCHEMA", &name, None, &s.owner, &acl, &identity);
+            if !b.opts.no_acl && acl.items.is_some() {
+                item.push(Some(stmt(
+                    K::Acl,
+                    format!("privileges on {identity}"),
+                    "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_string(),
+                )));
+            }
+            item.extend(grants);
+        } else {
+            item.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
+        }
         b.add(item);
     }
 }
