@@ -258,9 +258,14 @@ async fn cross_version_14_to_17_inventory_matches() {
     );
 }
 
-#[tokio::test]
-async fn cross_version_17_to_18_inventory_matches() {
-    let source = testing::shared_version(17).create_db("xv18_source");
+/// The all-kinds fixtures (17's kinds included) in a database `{hint}_source` of
+/// `source_major`, its schema copied into `{hint}_target` of `target_major`.
+async fn copy_all_kinds(
+    source_major: u32,
+    target_major: u32,
+    hint: &str,
+) -> (TestDb<'static>, TestDb<'static>) {
+    let source = testing::shared_version(source_major).create_db(&format!("{hint}_source"));
     load(
         &source,
         &[
@@ -270,9 +275,15 @@ async fn cross_version_17_to_18_inventory_matches() {
             fixture("extensions.sql"),
         ],
     );
-    let target = testing::shared_version(18).create_db("xv18_target");
+    let target = testing::shared_version(target_major).create_db(&format!("{hint}_target"));
     create_roles(&source, &target).await;
     copy_schema(&source, &target, &SchemaOptions::default()).await;
+    (source, target)
+}
+
+#[tokio::test]
+async fn cross_version_17_to_18_inventory_matches() {
+    let (source, target) = copy_all_kinds(17, 18, "xv18").await;
     assert_same_text(
         "object inventories of the 17 source and the 18 target",
         &inventory(&source),
@@ -301,19 +312,7 @@ const DOMAIN_NOT_NULLS: &str = "SELECT string_agg(format('%s %s %s comment=%s', 
 
 #[tokio::test]
 async fn same_version_18_inventory_matches() {
-    let source = testing::shared_version(18).create_db("sv18_source");
-    load(
-        &source,
-        &[
-            fixture("kinds.sql"),
-            fixture("kinds_pg15.sql"),
-            fixture("kinds_pg17.sql"),
-            fixture("extensions.sql"),
-        ],
-    );
-    let target = testing::shared_version(18).create_db("sv18_target");
-    create_roles(&source, &target).await;
-    copy_schema(&source, &target, &SchemaOptions::default()).await;
+    let (source, target) = copy_all_kinds(18, 18, "sv18").await;
     assert_same_text(
         "object inventories of the 18 source and the 18 target",
         &inventory(&source),

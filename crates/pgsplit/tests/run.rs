@@ -615,8 +615,7 @@ fn corpus_adventureworks() {
 /// Copies between major versions: an older source into a newer target, binary COPY
 /// included, checked row by row with the SQL oracle on both servers.
 fn cross_version(source_major: u32, target_major: u32) {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping {source_major} -> {target_major}");
+    if skip_other_versions(&format!("{source_major} -> {target_major}")) {
         return;
     }
     let source_cluster = testing::shared_version(source_major);
@@ -637,12 +636,7 @@ fn cross_version(source_major: u32, target_major: u32) {
     if source_major < 16 {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = write_mapping(
-        &dir,
-        &format!("{}@@{}\n", source.url(), target_cluster.url(&target_name)),
-    );
-    let out = pgsplit(&["verify", &mapping]);
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
@@ -784,8 +778,7 @@ fn heap_tables_stay_heap_on_a_target_whose_default_access_method_is_another() {
 
 #[test]
 fn verify_reads_a_14_target_as_a_13_source_holds_it() {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 13 -> 14");
+    if skip_other_versions("13 -> 14") {
         return;
     }
     let source_cluster = testing::shared_version(13);
@@ -801,19 +794,13 @@ fn verify_reads_a_14_target_as_a_13_source_holds_it() {
     let target_name = format!("{}_v14", source.name);
     let _target = adopt(target_cluster, &target_name);
     run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = write_mapping(
-        &dir,
-        &format!("{}@@{}\n", source.url(), target_cluster.url(&target_name)),
-    );
-    let out = pgsplit(&["verify", &mapping]);
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
 #[test]
 fn copies_from_12_with_the_partitions_own_trigger_states() {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 12");
+    if skip_other_versions("12") {
         return;
     }
     let source_cluster = testing::shared_version(12);
@@ -1133,8 +1120,7 @@ fn a_database_sorting_with_icu_is_created_sorting_with_icu() {
 
 #[test]
 fn virtual_generated_columns_stay_generated_on_18() {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+    if skip_other_versions("18") {
         return;
     }
     let cluster = testing::shared_version(18);
@@ -1153,13 +1139,7 @@ fn virtual_generated_columns_stay_generated_on_18() {
     assert_eq!(target.psql(kinds), source.psql(kinds));
     let values = "SELECT sum(area)::text || ' ' || sum(half)::text FROM sizes";
     assert_eq!(target.psql(values), source.psql(values));
-    let out = pgsplit(&[
-        "verify",
-        &write_mapping(
-            &tempfile::tempdir().unwrap(),
-            &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
-        ),
-    ]);
+    let out = verify_pair(&source, &cluster.url(&target_name));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
@@ -1171,8 +1151,7 @@ const K18_CONSTRAINTS: &str = "SELECT string_agg(format('%s.%s %s local=%s inh=%
 
 #[test]
 fn not_null_constraints_and_temporal_keys_of_18_are_copied() {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+    if skip_other_versions("18") {
         return;
     }
     let cluster = testing::shared_version(18);
@@ -1333,8 +1312,7 @@ fn with_config_extension<'a>(
 #[test]
 fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
     // PostgreSQL 18 finds extensions in `extension_control_path`: a test can bring its own.
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+    if skip_other_versions("18") {
         return;
     }
     let cluster = testing::shared_version(18);
@@ -1632,8 +1610,7 @@ fn thousands_of_large_objects_fit_a_small_lock_table() {
 
 #[test]
 fn configuration_rows_the_source_role_may_not_read_are_skipped_and_the_run_goes_on() {
-    if std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some() {
-        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping 18");
+    if skip_other_versions("18") {
         return;
     }
     let cluster = testing::shared_version(18);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use pgsplit_pg::quote::{ident, qualified};
 
-use super::relations::{key_not_nulls, made_after_data, not_valid_ancestors, parents_not_valid};
+use super::relations::{
+    key_not_nulls, made_after_data, named_not_null, not_valid_ancestors, parents_not_valid,
+};
 use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
 use crate::catalog::Catalog;
 use crate::model::*;
@@ -438,10 +440,9 @@ fn not_valid_not_nulls(b: &mut Builder<'_>) {
             let mut statements = Vec::new();
             if nn.is_local {
                 let sql = format!(
-                    "ALTER TABLE {}{tname} ADD CONSTRAINT {cname} NOT NULL {}{} NOT VALID",
+                    "ALTER TABLE {}{tname} ADD {} NOT VALID",
                     if nn.no_inherit { "ONLY " } else { "" },
-                    ident(&c.name),
-                    if nn.no_inherit { " NO INHERIT" } else { "" }
+                    named_not_null(nn, Some(&c.name))
                 );
                 statements.push(stmt(K::Constraint, &identity, sql));
             } else if nn.validated && parents_not_valid(b.cat, rel, &c.name) {

@@ -106,9 +106,8 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         } else {
             match &c.not_null_constraint {
                 Some(nn) if nn.is_local && nn.validated => after.push(format!(
-                    "ALTER TABLE ONLY {name} ADD CONSTRAINT {} NOT NULL {qcol}{}",
-                    ident(&nn.name),
-                    if nn.no_inherit { " NO INHERIT" } else { "" }
+                    "ALTER TABLE ONLY {name} ADD {}",
+                    named_not_null(nn, Some(&c.name))
                 )),
                 // Only inherited: the parent's brings it.
                 Some(_) => {}
@@ -242,16 +241,23 @@ fn not_null_clause(cat: &Catalog, rel: &Relation, c: &Attribute, inherits: bool)
             if (nn.is_local || !inherits)
                 && !made_after_data(nn, &not_valid_ancestors(cat, rel, &c.name)) =>
         {
-            format!(
-                " CONSTRAINT {} NOT NULL{}",
-                ident(&nn.name),
-                if nn.no_inherit { " NO INHERIT" } else { "" }
-            )
+            format!(" {}", named_not_null(nn, None))
         }
         Some(_) => String::new(),
         None if c.not_null => " NOT NULL".into(),
         None => String::new(),
     }
+}
+
+/// `CONSTRAINT name NOT NULL [col] [NO INHERIT]`: in a column's definition (no `col`) or
+/// a table's (`ADD …`).
+pub(super) fn named_not_null(nn: &NotNull, col: Option<&str>) -> String {
+    format!(
+        "CONSTRAINT {} NOT NULL{}{}",
+        ident(&nn.name),
+        col.map(|c| format!(" {}", ident(c))).unwrap_or_default(),
+        if nn.no_inherit { " NO INHERIT" } else { "" }
+    )
 }
 
 /// The NOT NULL constraints on column `col` of the relations `tables` (18+).

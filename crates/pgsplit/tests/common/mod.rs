@@ -39,6 +39,23 @@ pub fn small_tables_sql(prefix: &str, count: u32, base: u32) -> String {
         .collect()
 }
 
+/// Whether tests on other PostgreSQL versions are turned off (`PGSPLIT_SKIP_OTHER_VERSIONS`):
+/// says so, naming what is skipped.
+pub fn skip_other_versions(what: &str) -> bool {
+    let skip = std::env::var_os("PGSPLIT_SKIP_OTHER_VERSIONS").is_some();
+    if skip {
+        eprintln!("PGSPLIT_SKIP_OTHER_VERSIONS set: skipping {what}");
+    }
+    skip
+}
+
+/// `pgsplit verify` of one mapping line, `source` to `target_url`.
+pub fn verify_pair(source: &TestDb<'_>, target_url: &str) -> Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    pgsplit(&["verify", &mapping])
+}
+
 pub fn write_mapping(dir: &tempfile::TempDir, body: &str) -> String {
     let path = dir.path().join("mapping.txt");
     std::fs::write(&path, body).expect("write mapping");
