@@ -880,6 +880,58 @@ mod tests {
         assert!(without.pre_data.iter().all(|s| s.kind != ObjectKind::Owner));
     }
 
+    /// A partitioned table with an exclusion constraint and a temporal unique key: both
+    /// reach the partitions by recursion, whose copies are named `…_excl`, `…_excl1` in the
+    /// order the two are added, so the later one (by oid) waits for the earlier.
+    #[test]
+    fn recursive_constraints_of_a_table_keep_the_sources_order() {
+        let mut cat = Catalog::new(180000);
+        let mut parted = relation(40000, "s", "p", vec![column(1, "k", "integer", false)]);
+        parted.partition_key = Some("LIST (k)".into());
+        cat.relations.push(parted);
+        // The later one first in the list: the order must come from the oids.
+        for (oid, name, contype, period, definition) in [
+            (
+                40020,
+                "s_key",
+                "u",
+                true,
+                "UNIQUE (k, during WITHOUT OVERLAPS)",
+            ),
+            (40010, "s_excl", "x", false, "EXCLUDE USING gist (k WITH =)"),
+        ] {
+            cat.constraints.push(Constraint {
+                oid,
+                name: name.into(),
+                contype: contype.into(),
+                table: 40000,
+                domain: 0,
+                index: oid + 1,
+                ref_table: 0,
+                is_local: true,
+                inh_count: 0,
+                no_inherit: false,
+                validated: true,
+                deferrable: false,
+                parent: 0,
+                period,
+                definition: definition.into(),
+            });
+        }
+        cat.index();
+        let post = cat.render(&SchemaOptions::default()).post_data;
+        let excl = position(
+            &post,
+            "ALTER TABLE \"public\".\"s\" ADD CONSTRAINT \"s_excl\"",
+        );
+        let key = position(
+            &post,
+            "ALTER TABLE \"public\".\"s\" ADD CONSTRAINT \"s_key\"",
+        );
+        assert!(post[key].depends_on.contains(&excl), "{post:?}");
+        assert!(!post[excl].depends_on.contains(&key), "{post:?}");
+    }
+
     /// `serial_table` plus a foreign table `lines` (30000), a view `v` over it (30001,
     /// rule 30011) and a view `w` over `v` (30002, rule 30012).
     fn with_views_over_a_foreign_table() -> Catalog {

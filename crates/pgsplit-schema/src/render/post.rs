@@ -331,9 +331,13 @@ fn constraints(b: &mut Builder<'_>) {
         if recursive && spread_by_recursion(c) {
             // A partition's own one of that kind first: the recursion then adds its copy
             // under another name, as on the source, instead of clashing with it.
+            // The table's other ones in the source's creation order: the partitions'
+            // copies take generated names (`…_excl`, `…_excl1`) in the order they come.
             let below = b.cat.descendants(c.table);
             for other in &b.cat.constraints {
-                if below.contains(&other.table) && other.parent == 0 && spread_by_recursion(other) {
+                let own_partitions = below.contains(&other.table) && other.parent == 0;
+                let earlier_here = other.table == c.table && other.oid < c.oid;
+                if (own_partitions || earlier_here) && spread_by_recursion(other) {
                     item = item.dep((class::CONSTRAINT, other.oid));
                 }
             }
