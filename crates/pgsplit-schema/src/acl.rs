@@ -96,7 +96,16 @@ fn privilege_name(letter: char) -> Option<&'static str> {
     })
 }
 
-fn privilege_list(letters: &[char], column: Option<&str>) -> String {
+/// The privileges as SQL: `ALL` when they are every one the owner has by default (as
+/// pg_dump writes them, so that a newer server's grant also has the privileges it added,
+/// such as 17's MAINTAIN), else their names, on `column` if given.
+fn privilege_list(letters: &[char], all: &[char], column: Option<&str>) -> String {
+    if !all.is_empty() && letters.len() == all.len() && all.iter().all(|c| letters.contains(c)) {
+        return match column {
+            Some(col) => format!("ALL({})", ident(col)),
+            None => "ALL".to_string(),
+        };
+    }
     letters
         .iter()
         .filter_map(|c| privilege_name(*c))
@@ -136,19 +145,14 @@ pub fn statements(target: &AclTarget<'_>, acl: &Acl) -> Vec<AclStatement> {
         items,
         &acl.default,
         target.owner,
+        target.column,
         |verb, privs, who| match verb {
             Verb::Revoke => format!(
                 "REVOKE ALL{} ON {on} FROM {who}",
                 column_suffix(target.column)
             ),
-            Verb::Grant => format!(
-                "GRANT {} ON {on} TO {who}",
-                privilege_list(privs, target.column)
-            ),
-            Verb::GrantOption => format!(
-                "GRANT {} ON {on} TO {who} WITH GRANT OPTION",
-                privilege_list(privs, target.column)
-            ),
+            Verb::Grant => format!("GRANT {privs} ON {on} TO {who}"),
+            Verb::GrantOption => format!("GRANT {privs} ON {on} TO {who} WITH GRANT OPTION"),
         },
     )
 }
@@ -177,17 +181,19 @@ pub fn default_privilege_statements(
         ),
         None => format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", ident(role)),
     };
-    grant_revoke(items, &acl.default, role, |verb, privs, who| match verb {
-        Verb::Revoke => format!("{prefix} REVOKE ALL ON {objects} FROM {who}"),
-        Verb::Grant => format!(
-            "{prefix} GRANT {} ON {objects} TO {who}",
-            privilege_list(privs, None)
-        ),
-        Verb::GrantOption => format!(
-            "{prefix} GRANT {} ON {objects} TO {who} WITH GRANT OPTION",
-            privilege_list(privs, None)
-        ),
-    })
+    grant_revoke(
+        items,
+        &acl.default,
+        role,
+        None,
+        |verb, privs, who| match verb {
+            Verb::Revoke => format!("{prefix} REVOKE ALL ON {objects} FROM {who}"),
+            Verb::Grant => format!("{prefix} GRANT {privs} ON {objects} TO {who}"),
+            Verb::GrantOption => {
+                format!("{prefix} GRANT {privs} ON {objects} TO {who} WITH GRANT OPTION")
+            }
+        },
+    )
     .into_iter()
     .map(|mut s| {
         // Default privileges have no grantor to impersonate.
@@ -203,12 +209,26 @@ enum Verb {
     GrantOption,
 }
 
+/// `render` gets the verb, the privileges as SQL and the grantee as SQL.
 fn grant_revoke(
     items: &[String],
     defaults: &[String],
     owner: &str,
-    render: impl Fn(Verb, &[char], &str) -> String,
+    column: Option<&str>,
+    render: impl Fn(Verb, &str, &str) -> String,
 ) -> Vec<AclStatement> {
+    // Every privilege the object's kind has: the owner's by default.
+    let all = defaults
+        .iter()
+        .filter_map(|d| AclItem::parse(d))
+        .find(|d| d.grantee == owner)
+        .map(|d| {
+            d.privileges
+                .into_iter()
+                .chain(d.grantable)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     let mut out = Vec::new();
     for base in defaults {
         if items.contains(base) {
@@ -216,7 +236,7 @@ fn grant_revoke(
         }
         if let Some(item) = AclItem::parse(base) {
             out.push(AclStatement {
-                sql: render(Verb::Revoke, &[], &item.grantee_sql()),
+                sql: render(Verb::Revoke, "", &item.grantee_sql()),
                 requires_superuser: false,
             });
         }
@@ -231,10 +251,12 @@ fn grant_revoke(
         let who = item.grantee_sql();
         let mut sqls = Vec::new();
         if !item.privileges.is_empty() {
-            sqls.push(render(Verb::Grant, &item.privileges, &who));
+            let privs = privilege_list(&item.privileges, &all, column);
+            sqls.push(render(Verb::Grant, &privs, &who));
         }
         if !item.grantable.is_empty() {
-            sqls.push(render(Verb::GrantOption, &item.grantable, &who));
+            let privs = privilege_list(&item.grantable, &all, column);
+            sqls.push(render(Verb::GrantOption, &privs, &who));
         }
         for sql in sqls {
             if item.grantor == owner || item.grantor.is_empty() {
@@ -296,6 +318,35 @@ mod tests {
         assert_eq!(
             sql,
             vec!["GRANT SELECT ON TABLE \"public\".\"t\" TO \"bob\""]
+        );
+    }
+
+    #[test]
+    fn every_privilege_is_all() {
+        let acl = Acl {
+            items: Some(vec![
+                "postgres=arwdDxt/postgres".into(),
+                "bob=a*r*w*d*D*x*t*/postgres".into(),
+                "eve=arwdDx/postgres".into(),
+            ]),
+            default: vec!["postgres=arwdDxt/postgres".into()],
+        };
+        let target = AclTarget {
+            kind: "TABLE",
+            name: "t",
+            column: None,
+            owner: "postgres",
+        };
+        let sql: Vec<String> = statements(&target, &acl)
+            .into_iter()
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            sql,
+            vec![
+                "GRANT ALL ON TABLE t TO \"bob\" WITH GRANT OPTION",
+                "GRANT INSERT,SELECT,UPDATE,DELETE,TRUNCATE,REFERENCES ON TABLE t TO \"eve\"",
+            ]
         );
     }
 

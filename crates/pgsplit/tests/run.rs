@@ -650,6 +650,47 @@ fn copies_from_17_to_18() {
     cross_version(17, 18);
 }
 
+/// A grant of every privilege is `ALL` on the target too, which on 17 includes the
+/// MAINTAIN it added (privileges written letter by letter left it out).
+#[test]
+fn grant_all_from_15_has_maintain_on_17() {
+    if skip_other_versions("15 -> 17") {
+        return;
+    }
+    let source_cluster = testing::shared();
+    let target_cluster = testing::shared_version(17);
+    let role = "grant_all_reader";
+    for cluster in [source_cluster, target_cluster] {
+        cluster
+            .psql("postgres", &format!("CREATE ROLE {role}"))
+            .unwrap();
+    }
+    let source = source_cluster.create_db("grant_all_src");
+    source.psql(&format!(
+        "CREATE TABLE t (a int); GRANT ALL ON t TO {role};
+         CREATE TABLE u (a int); GRANT ALL ON u TO {role} WITH GRANT OPTION;
+         CREATE TABLE v (a int); GRANT SELECT, INSERT ON v TO {role};
+         ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO {role};"
+    ));
+    let target_name = format!("{}_v17", source.name);
+    let target = adopt(target_cluster, &target_name);
+    run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
+    let held = target.psql(&format!(
+        "SELECT has_table_privilege('{role}', 't', 'MAINTAIN'),
+                has_table_privilege('{role}', 'u', 'MAINTAIN WITH GRANT OPTION'),
+                has_table_privilege('{role}', 'v', 'MAINTAIN'),
+                has_table_privilege('{role}', 'v', 'INSERT')"
+    ));
+    assert_eq!(held.trim(), "t|t|f|t");
+    let defaults = target.psql("SELECT defaclacl::text FROM pg_default_acl");
+    assert!(
+        defaults.contains(&format!("{role}=arwdDxtm/")),
+        "{defaults}"
+    );
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
 #[test]
 fn regclass_values_name_the_same_objects_on_the_target() {
     let cluster = testing::shared();
