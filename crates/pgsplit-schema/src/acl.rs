@@ -296,25 +296,32 @@ mod tests {
         assert_eq!(quoted.grantee, "a b");
     }
 
-    #[test]
-    fn grants_only_the_difference() {
+    /// The statements for an object of `kind` named `name`, owned by postgres.
+    fn sql_for(kind: &str, name: &str, items: &[&str], default: &[&str]) -> Vec<String> {
         let acl = Acl {
-            items: Some(vec![
-                "postgres=arwdDxt/postgres".into(),
-                "bob=r/postgres".into(),
-            ]),
-            default: vec!["postgres=arwdDxt/postgres".into()],
+            items: Some(items.iter().map(|i| i.to_string()).collect()),
+            default: default.iter().map(|i| i.to_string()).collect(),
         };
         let target = AclTarget {
-            kind: "TABLE",
-            name: "\"public\".\"t\"",
+            kind,
+            name,
             column: None,
             owner: "postgres",
         };
-        let sql: Vec<String> = statements(&target, &acl)
+        statements(&target, &acl)
             .into_iter()
             .map(|s| s.sql)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn grants_only_the_difference() {
+        let sql = sql_for(
+            "TABLE",
+            "\"public\".\"t\"",
+            &["postgres=arwdDxt/postgres", "bob=r/postgres"],
+            &["postgres=arwdDxt/postgres"],
+        );
         assert_eq!(
             sql,
             vec!["GRANT SELECT ON TABLE \"public\".\"t\" TO \"bob\""]
@@ -323,24 +330,16 @@ mod tests {
 
     #[test]
     fn every_privilege_is_all() {
-        let acl = Acl {
-            items: Some(vec![
-                "postgres=arwdDxt/postgres".into(),
-                "bob=a*r*w*d*D*x*t*/postgres".into(),
-                "eve=arwdDx/postgres".into(),
-            ]),
-            default: vec!["postgres=arwdDxt/postgres".into()],
-        };
-        let target = AclTarget {
-            kind: "TABLE",
-            name: "t",
-            column: None,
-            owner: "postgres",
-        };
-        let sql: Vec<String> = statements(&target, &acl)
-            .into_iter()
-            .map(|s| s.sql)
-            .collect();
+        let sql = sql_for(
+            "TABLE",
+            "t",
+            &[
+                "postgres=arwdDxt/postgres",
+                "bob=a*r*w*d*D*x*t*/postgres",
+                "eve=arwdDx/postgres",
+            ],
+            &["postgres=arwdDxt/postgres"],
+        );
         assert_eq!(
             sql,
             vec![
@@ -352,20 +351,12 @@ mod tests {
 
     #[test]
     fn revokes_missing_defaults() {
-        let acl = Acl {
-            items: Some(vec!["postgres=X/postgres".into()]),
-            default: vec!["=X/postgres".into(), "postgres=X/postgres".into()],
-        };
-        let target = AclTarget {
-            kind: "FUNCTION",
-            name: "f()",
-            column: None,
-            owner: "postgres",
-        };
-        let sql: Vec<String> = statements(&target, &acl)
-            .into_iter()
-            .map(|s| s.sql)
-            .collect();
+        let sql = sql_for(
+            "FUNCTION",
+            "f()",
+            &["postgres=X/postgres"],
+            &["=X/postgres", "postgres=X/postgres"],
+        );
         assert_eq!(sql, vec!["REVOKE ALL ON FUNCTION f() FROM PUBLIC"]);
     }
 }
