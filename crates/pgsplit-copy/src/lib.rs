@@ -25,12 +25,29 @@ pub use tables::SourceTable;
 /// `regclass`, `regtype`, … travel as names, qualified only where the session's
 /// search_path does not find them: with pg_catalog alone on it, on both sides, a name
 /// means the same object there (the target's own search_path, a database setting the run
-/// copies at its end, may differ from the source's until then).
-pub const DATA_SESSION_SETUP: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; \
+/// copies at its end, may differ from the source's until then). A SQL_ASCII database's
+/// text may hold any bytes: its sessions read and write them as they are (a UTF8 session
+/// refuses those that are not UTF-8).
+pub const DATA_SESSION_SETUP: &str = concat!(
+    "SET DateStyle = ISO; SET IntervalStyle = postgres; \
     SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
     SET lc_monetary = 'C'; SET row_security = off; SET statement_timeout = 0; \
     SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-    SET search_path = pg_catalog";
+    SET search_path = pg_catalog; ",
+    sql_ascii_as_is!()
+);
+
+macro_rules! sql_ascii_as_is {
+    () => {
+        "SELECT pg_catalog.set_config('client_encoding', 'SQL_ASCII', false) \
+         WHERE pg_catalog.current_setting('server_encoding') = 'SQL_ASCII'"
+    };
+}
+use sql_ascii_as_is;
+
+/// The part of [`DATA_SESSION_SETUP`] that has a SQL_ASCII database's sessions take its
+/// bytes as they are, for a session whose later settings chose another encoding.
+pub const SQL_ASCII_AS_IS: &str = sql_ascii_as_is!();
 
 /// The timeouts of [`DATA_SESSION_SETUP`], for a session that holds the run's snapshot:
 /// it waits inside its transaction while the copies run.

@@ -691,6 +691,52 @@ fn grant_all_from_15_has_maintain_on_17() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// A SQL_ASCII database holds any bytes in its text; they arrive unchanged (rows passed
+/// through a UTF8 session failed the COPY on the first byte that is not UTF-8).
+#[test]
+fn sql_ascii_text_arrives_byte_for_byte() {
+    let cluster = testing::shared();
+    let name = "sql_ascii_src";
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
+                 TEMPLATE template0"
+            ),
+        )
+        .unwrap();
+    let source = adopt(cluster, name);
+    // \351 is é in Latin-1; \303\251 é in UTF-8: both may sit in one SQL_ASCII database.
+    source.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, s text, a varchar[]);
+         INSERT INTO t VALUES (1, E'caf\\351', ARRAY[E'\\351t\\351']),
+                              (2, E'caf\\303\\251', NULL), (3, 'plain', '{}');",
+    );
+    let target_name = format!("{name}_copy");
+    let target = adopt(cluster, &target_name);
+    let report = run_copy_to(
+        &source,
+        &cluster.url(&target_name),
+        &["--verify", "checksum"],
+        0,
+    );
+    for t in report["lines"][0]["tables"].as_array().unwrap() {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+    let bytes = "SELECT string_agg(id || ':' || encode(textsend(s), 'hex') || ':' \
+                 || coalesce(encode(textsend(a::text), 'hex'), '-'), ' ' ORDER BY id) FROM t";
+    let expected = source.psql(bytes);
+    assert!(expected.contains("1:636166e9:"), "{expected}");
+    assert_eq!(target.psql(bytes), expected);
+    assert_eq!(
+        target.psql("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()").trim(),
+        "SQL_ASCII"
+    );
+    let out = verify_pair(&source, &cluster.url(&target_name));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
 #[test]
 fn regclass_values_name_the_same_objects_on_the_target() {
     let cluster = testing::shared();

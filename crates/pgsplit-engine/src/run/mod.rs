@@ -600,12 +600,13 @@ async fn run_line(
         post_connections.push(Arc::new(session::open(&line.target).await?.client));
     }
     // The copies' text forms (read-backs of text-format tables run here); DDL settings,
-    // the empty search_path last; serial index builds while the copies run. One message
-    // per session.
+    // the empty search_path last, but a SQL_ASCII database's bytes as they are (the
+    // read-backs); serial index builds while the copies run. One message per session.
     let setup = format!(
-        "{}; {}; {}",
+        "{}; {}; {}; {}",
         pgsplit_copy::DATA_SESSION_SETUP,
         pgsplit_schema::Ddl::SESSION_SETUP,
+        pgsplit_copy::SQL_ASCII_AS_IS,
         post_data::SERIAL_INDEX_BUILDS
     );
     for client in &post_connections {
