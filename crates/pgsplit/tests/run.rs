@@ -715,15 +715,7 @@ fn sql_ascii_text_arrives_byte_for_byte() {
     );
     let target_name = format!("{name}_copy");
     let target = adopt(cluster, &target_name);
-    let report = run_copy_to(
-        &source,
-        &cluster.url(&target_name),
-        &["--verify", "checksum"],
-        0,
-    );
-    for t in report["lines"][0]["tables"].as_array().unwrap() {
-        assert_eq!(t["verification"]["matches"], true, "{t}");
-    }
+    copy_with_checksums(&source, &cluster.url(&target_name));
     let bytes = "SELECT string_agg(id || ':' || encode(textsend(s), 'hex') || ':' \
                  || coalesce(encode(textsend(a::text), 'hex'), '-'), ' ' ORDER BY id) FROM t";
     let expected = source.psql(bytes);
@@ -754,15 +746,7 @@ fn regclass_values_name_the_same_objects_on_the_target() {
     ));
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
-    let report = run_copy_to(
-        &source,
-        &cluster.url(&target_name),
-        &["--verify", "checksum"],
-        0,
-    );
-    for t in report["lines"][0]["tables"].as_array().unwrap() {
-        assert_eq!(t["verification"]["matches"], true, "{t}");
-    }
+    copy_with_checksums(&source, &cluster.url(&target_name));
     let rows = "SET search_path = pg_catalog; \
                 SELECT string_agg(id || '=' || r::text || '/' || ty::text, ' ' ORDER BY id) FROM app.refs";
     assert_eq!(target.psql(rows), source.psql(rows));

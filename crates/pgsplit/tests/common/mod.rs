@@ -149,6 +149,15 @@ pub fn run_copy_to(
     serde_json::from_str(&report).expect("valid JSON report")
 }
 
+/// `run_copy_to` with `--verify checksum`, expecting every table of the line to match.
+pub fn copy_with_checksums(source: &TestDb<'_>, target_url: &str) -> serde_json::Value {
+    let report = run_copy_to(source, target_url, &["--verify", "checksum"], 0);
+    for t in report["lines"][0]["tables"].as_array().unwrap() {
+        assert_eq!(t["verification"]["matches"], true, "{t}");
+    }
+    report
+}
+
 /// Asserts that `pgsplit verify` finds `target` (a database of the source's cluster) the
 /// same as `source`.
 pub fn assert_verified(source: &TestDb<'_>, target: &TestDb<'_>) {
