@@ -53,6 +53,33 @@ impl Catalog {
         self.unsupported.iter().map(Unsupported::describe).collect()
     }
 
+    /// Whether column `c` of inheritance child `rel` is nullable where a parent's is NOT
+    /// NULL: before 18 a child could drop it (18 refuses, on the source and on a target).
+    pub(crate) fn dropped_parents_not_null(&self, rel: &Relation, c: &Attribute) -> bool {
+        self.version < 180000
+            && !rel.is_partition
+            && !c.not_null
+            && rel
+                .parents
+                .iter()
+                .filter_map(|p| self.relation(*p))
+                .any(|p| p.columns.iter().any(|pc| pc.name == c.name && pc.not_null))
+    }
+
+    /// The columns (`schema.table.column`) a PostgreSQL 18+ target cannot hold as the
+    /// source has them: [`Catalog::dropped_parents_not_null`].
+    pub fn nullable_under_not_null_parents(&self) -> Vec<String> {
+        self.relations
+            .iter()
+            .flat_map(|r| {
+                r.columns
+                    .iter()
+                    .filter(|c| self.dropped_parents_not_null(r, c))
+                    .map(move |c| format!("{}.{}.{}", r.schema, r.name, c.name))
+            })
+            .collect()
+    }
+
     /// Forgets what an older server's catalog (`server_version_num` `version`) cannot
     /// hold, to compare the two: NOT NULL constraints' names and states (kept from 18 on;
     /// domains' from 17) become plain NOT NULL, as a copy from that server has them; a

@@ -159,6 +159,43 @@ fn unreachable_servers_and_older_targets_are_problems() {
     }
 }
 
+/// A child column without its parent's NOT NULL (possible before 18) cannot be made on
+/// 18: plan says so for an 18 target, not for an older one.
+#[test]
+fn a_child_without_its_parents_not_null_is_a_problem_for_18() {
+    if skip_other_versions("a plan for 18") {
+        return;
+    }
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_nn_src");
+    source.psql(
+        "CREATE TABLE parent (a int NOT NULL);
+         CREATE TABLE child () INHERITS (parent);
+         ALTER TABLE child ALTER COLUMN a DROP NOT NULL;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{}@@{}\n{}@@{}\n",
+        source.url(),
+        testing::shared_version(18).url("fresh18"),
+        source.url(),
+        cluster.url("plan_nn_fresh15")
+    );
+    let out = pgsplit(&["plan", &write_mapping(&dir, &body), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let problems = &doc["lines"][0]["problems"];
+    assert_eq!(problems[0]["kind"], "target_cannot_hold", "{stdout}");
+    let message = problems[0]["message"].as_str().unwrap();
+    assert!(message.contains("public.child.a"), "{message}");
+    assert_eq!(
+        doc["lines"][1]["problems"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn help_has_examples_and_exit_codes() {
     let out = pgsplit(&["--help"]);

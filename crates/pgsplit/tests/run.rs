@@ -650,6 +650,37 @@ fn copies_from_17_to_18() {
     cross_version(17, 18);
 }
 
+/// Before 18 an inheritance child may drop the NOT NULL its parent has, and hold nulls
+/// there (the copy's child took the parent's NOT NULL and the COPY failed).
+#[test]
+fn a_child_keeps_the_not_null_it_dropped() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("nn_drop_src");
+    source.psql(
+        "CREATE TABLE parent (a int NOT NULL, b int NOT NULL);
+         CREATE TABLE child () INHERITS (parent);
+         ALTER TABLE child ALTER COLUMN a DROP NOT NULL;
+         CREATE TABLE merged (b int) INHERITS (parent);
+         ALTER TABLE merged ALTER COLUMN b DROP NOT NULL;
+         CREATE TABLE grandchild () INHERITS (child);
+         INSERT INTO child VALUES (NULL, 1);
+         INSERT INTO merged VALUES (2, NULL);
+         INSERT INTO grandchild VALUES (NULL, 3);",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    copy_with_checksums(&source, &cluster.url(&target_name));
+    assert_same_rows(&source, &target);
+    let not_nulls = "SELECT string_agg(attrelid::regclass || '.' || attname || '=' || attnotnull, ' ' \
+                     ORDER BY attrelid::regclass::text, attname) FROM pg_attribute \
+                     WHERE attrelid::regclass::text IN ('parent', 'child', 'merged', 'grandchild') \
+                     AND attnum > 0";
+    let expected = source.psql(not_nulls);
+    assert!(expected.contains("child.a=false"), "{expected}");
+    assert_eq!(target.psql(not_nulls), expected);
+    assert_verified(&source, &target);
+}
+
 /// A grant of every privilege is `ALL` on the target too, which on 17 includes the
 /// MAINTAIN it added (privileges written letter by letter left it out).
 #[test]
@@ -725,8 +756,7 @@ fn sql_ascii_text_arrives_byte_for_byte() {
         target.psql("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()").trim(),
         "SQL_ASCII"
     );
-    let out = verify_pair(&source, &cluster.url(&target_name));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_verified(&source, &target);
 }
 
 #[test]

@@ -117,6 +117,13 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 None => {}
             }
         }
+        // Before 18 a child could drop a NOT NULL its parent has: a child created with
+        // the column takes the parent's (18 refuses both, and the DROP on an 18 target).
+        if inherits && b.cat.dropped_parents_not_null(rel, c) {
+            after.push(format!(
+                "ALTER TABLE ONLY {name} ALTER COLUMN {qcol} DROP NOT NULL"
+            ));
+        }
         // One made after the data has its comment written with it (`post.rs`).
         if let Some(nn) = &c.not_null_constraint
             && !made_after_data(nn, &not_valid_ancestors(b.cat, rel, &c.name))
