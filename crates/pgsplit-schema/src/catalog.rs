@@ -45,6 +45,28 @@ pub struct Catalog {
     children: HashMap<Oid, Vec<Oid>>,
 }
 
+/// Built-in functions over anyarray/anyelement that 14 replaced with anycompatible
+/// versions: a user aggregate built on them cannot be created on 14+.
+const REPLACED_BY_ANYCOMPATIBLE: &[&str] = &[
+    "array_append",
+    "array_prepend",
+    "array_cat",
+    "array_position",
+    "array_positions",
+    "array_remove",
+    "array_replace",
+    "width_bucket",
+];
+
+/// The first of `funcs` that is in [`REPLACED_BY_ANYCOMPATIBLE`].
+fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
+    funcs
+        .iter()
+        .flatten()
+        .copied()
+        .find(|f| REPLACED_BY_ANYCOMPATIBLE.contains(&f.trim_start_matches("pg_catalog.")))
+}
+
 impl Catalog {
     /// [`Catalog::unsupported`] for people: `publication orders_pub`, `cast text AS money`.
     /// (The objects left out because they need one of these are in
@@ -66,18 +88,87 @@ impl Catalog {
                 .any(|p| p.columns.iter().any(|pc| pc.name == c.name && pc.not_null))
     }
 
-    /// The columns (`schema.table.column`) a PostgreSQL 18+ target cannot hold as the
-    /// source has them: [`Catalog::dropped_parents_not_null`].
-    pub fn nullable_under_not_null_parents(&self) -> Vec<String> {
-        self.relations
-            .iter()
-            .flat_map(|r| {
-                r.columns
+    /// What newer major versions than the source's refuse, each with the first version
+    /// that does (as pg_upgrade checks): a run to such a target fails on it.
+    pub fn refused_by_newer_versions(&self) -> Vec<(i32, String)> {
+        let mut out = Vec::new();
+        for r in &self.relations {
+            for c in r
+                .columns
+                .iter()
+                .filter(|c| self.dropped_parents_not_null(r, c))
+            {
+                out.push((
+                    180000,
+                    format!(
+                        "column {}.{}.{} has no NOT NULL where its parent has one",
+                        r.schema, r.name, c.name
+                    ),
+                ));
+            }
+        }
+        if self.version >= 140000 {
+            return out;
+        }
+        for f in &self.functions {
+            let Some(a) = &f.aggregate else { continue };
+            let polymorphic = |t: &str| matches!(t, "anyarray" | "anyelement");
+            let plain = [Some(a.sfunc.as_str()), a.finalfunc.as_deref()];
+            let moving = [
+                a.msfunc.as_deref(),
+                a.minvfunc.as_deref(),
+                a.mfinalfunc.as_deref(),
+            ];
+            let used = (polymorphic(&a.stype))
+                .then(|| replaced_by_anycompatible(&plain))
+                .flatten()
+                .or_else(|| {
+                    a.mstype
+                        .as_deref()
+                        .filter(|t| polymorphic(t))
+                        .and_then(|_| replaced_by_anycompatible(&moving))
+                });
+            if let Some(used) = used {
+                out.push((
+                    140000,
+                    format!(
+                        "aggregate {}.{}({}) uses {used} over anyarray/anyelement, which 14 \
+                         replaced with an anycompatible version",
+                        f.schema, f.name, f.identity_args
+                    ),
+                ));
+            }
+        }
+        for t in &self.types {
+            if t.range.is_none() {
+                continue;
+            }
+            let multirange = match t.name.find("range") {
+                Some(at) => format!("{}multirange{}", &t.name[..at], &t.name[at + 5..]),
+                None => format!("{}_multirange", t.name),
+            };
+            let taken = |name: &str| name == multirange || format!("_{name}") == multirange;
+            let clash = self
+                .types
+                .iter()
+                .filter(|o| o.schema == t.schema)
+                .any(|o| taken(&o.name))
+                || self
+                    .relations
                     .iter()
-                    .filter(|c| self.dropped_parents_not_null(r, c))
-                    .map(move |c| format!("{}.{}.{}", r.schema, r.name, c.name))
-            })
-            .collect()
+                    .filter(|r| r.schema == t.schema && r.relkind != "i" && r.relkind != "I")
+                    .any(|r| taken(&r.name));
+            if clash {
+                out.push((
+                    140000,
+                    format!(
+                        "range type {}.{}: 14 names its multirange {}.{multirange}, which is taken",
+                        t.schema, t.name, t.schema
+                    ),
+                ));
+            }
+        }
+        out
     }
 
     /// Forgets what an older server's catalog (`server_version_num` `version`) cannot

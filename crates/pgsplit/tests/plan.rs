@@ -7,7 +7,7 @@ use common::*;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use pgsplit_pg::testing::{self, Cluster, ClusterOptions};
+use pgsplit_pg::testing::{self, Cluster, ClusterOptions, TestDb};
 
 fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
     format!(
@@ -137,10 +137,7 @@ fn unreachable_servers_and_older_targets_are_problems() {
         ));
     }
     let mapping = write_mapping(&dir, &body);
-    let out = pgsplit(&["plan", &mapping, "--json"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (doc, stdout) = plan_with_problems(&mapping);
     let first = &doc["lines"][0]["problems"][0];
     assert_eq!(first["kind"], "target_unreachable");
     let message = first["message"].as_str().unwrap();
@@ -149,14 +146,46 @@ fn unreachable_servers_and_older_targets_are_problems() {
         "{message}"
     );
     if older.is_some() {
-        let kinds: Vec<&str> = doc["lines"][1]["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["kind"].as_str().unwrap())
-            .collect();
-        assert_eq!(kinds, ["target_older"], "{stdout}");
+        assert_eq!(problem_kinds(&doc, 1), ["target_older"], "{stdout}");
     }
+}
+
+/// `pgsplit plan --json` of `mapping`, which must find problems (exit 1): the document
+/// and its text.
+fn plan_with_problems(mapping: &str) -> (serde_json::Value, String) {
+    let out = pgsplit(&["plan", mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    (serde_json::from_str(&stdout).unwrap(), stdout)
+}
+
+/// The kinds of the problems of line `index` of a plan document.
+fn problem_kinds(doc: &serde_json::Value, index: usize) -> Vec<&str> {
+    doc["lines"][index]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect()
+}
+
+/// Plans `source` into `newer` and into `not_newer`: the first line's only problem is
+/// `target_cannot_hold`, whose message is returned; the second line has none.
+fn cannot_hold_on_first(source: &TestDb<'_>, newer: &str, not_newer: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let url = source.url();
+    let body = format!("{url}@@{newer}\n{url}@@{not_newer}\n");
+    let (doc, stdout) = plan_with_problems(&write_mapping(&dir, &body));
+    assert_eq!(problem_kinds(&doc, 0), ["target_cannot_hold"], "{stdout}");
+    assert_eq!(
+        doc["lines"][1]["problems"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+    doc["lines"][0]["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A child column without its parent's NOT NULL (possible before 18) cannot be made on
@@ -173,26 +202,46 @@ fn a_child_without_its_parents_not_null_is_a_problem_for_18() {
          CREATE TABLE child () INHERITS (parent);
          ALTER TABLE child ALTER COLUMN a DROP NOT NULL;",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let body = format!(
-        "{}@@{}\n{}@@{}\n",
-        source.url(),
-        testing::shared_version(18).url("fresh18"),
-        source.url(),
-        cluster.url("plan_nn_fresh15")
+    let message = cannot_hold_on_first(
+        &source,
+        &testing::shared_version(18).url("fresh18"),
+        &cluster.url("plan_nn_fresh15"),
     );
-    let out = pgsplit(&["plan", &write_mapping(&dir, &body), "--json"]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let problems = &doc["lines"][0]["problems"];
-    assert_eq!(problems[0]["kind"], "target_cannot_hold", "{stdout}");
-    let message = problems[0]["message"].as_str().unwrap();
     assert!(message.contains("public.child.a"), "{message}");
-    assert_eq!(
-        doc["lines"][1]["problems"],
-        serde_json::json!([]),
-        "{stdout}"
+}
+
+/// From a 13 source, what 14 refuses: an aggregate over array_append(anyarray,
+/// anyelement) and a range type whose multirange name is taken; not for a 13 target.
+#[test]
+fn what_14_refuses_is_a_problem_for_a_newer_target() {
+    if skip_other_versions("a plan from 13") {
+        return;
+    }
+    let older = testing::shared_version(13);
+    let source = older.create_db("plan_14_src");
+    source.psql(
+        "CREATE AGGREGATE accum (anyelement) (sfunc = array_append, stype = anyarray, initcond = '{}');
+         CREATE AGGREGATE int_accum (int) (sfunc = array_append, stype = int[], initcond = '{}');
+         CREATE TYPE floatmultirange AS ENUM ('x');
+         CREATE TYPE floatrange AS RANGE (subtype = float8);
+         CREATE TYPE textrange AS RANGE (subtype = text);",
+    );
+    let message = cannot_hold_on_first(
+        &source,
+        &testing::shared().url("plan_14_fresh15"),
+        &older.url("plan_14_fresh13"),
+    );
+    assert!(
+        message.contains("aggregate public.accum(anyelement) uses array_append"),
+        "{message}"
+    );
+    assert!(
+        message.contains("range type public.floatrange"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("int_accum") && !message.contains("textrange"),
+        "{message}"
     );
 }
 

@@ -86,9 +86,9 @@ pub struct SourceFacts {
     /// Objects pgsplit does not copy (kind, name), then those that need one of them
     /// (`view public.v (needs foreign table public.lines)`).
     pub unsupported: Vec<String>,
-    /// Inheritance children's columns without the NOT NULL a parent has (before 18
-    /// only): a PostgreSQL 18+ target refuses them.
-    pub nullable_under_not_null_parents: Vec<String>,
+    /// What newer major versions refuse, with the first that does.
+    #[serde(skip)]
+    pub refused_by_newer_versions: Vec<(i32, String)>,
     /// Parameters of the database's settings (`ALTER DATABASE … SET`), with their
     /// identities (`setting work_mem of role app`).
     #[serde(skip)]
@@ -234,15 +234,19 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                 ),
             });
         }
-        if let Some(s) = &source
-            && t.server_version_num >= 180000
-            && !s.nullable_under_not_null_parents.is_empty()
-        {
+        let refused: Vec<&str> = source
+            .iter()
+            .flat_map(|s| &s.refused_by_newer_versions)
+            .filter(|(since, _)| t.server_version_num >= *since)
+            .map(|(_, what)| what.as_str())
+            .collect();
+        if !refused.is_empty() {
             problems.push(Problem {
                 kind: ProblemKind::TargetCannotHold,
                 message: format!(
-                    "PostgreSQL 18 and later refuse a child column without its parent's NOT NULL, which these have: {} (SET NOT NULL on the child once its nulls are gone, or DROP NOT NULL on the parent)",
-                    s.nullable_under_not_null_parents.join(", ")
+                    "PostgreSQL {} refuses what the source has (change it on the source first): {}",
+                    t.server_version,
+                    refused.join("; ")
                 ),
             });
         }
@@ -351,7 +355,7 @@ async fn source_facts(
         .await
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
     facts.roles = catalog.referenced_roles();
-    facts.nullable_under_not_null_parents = catalog.nullable_under_not_null_parents();
+    facts.refused_by_newer_versions = catalog.refused_by_newer_versions();
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
@@ -479,7 +483,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         roles: Vec::new(),
         superuser_objects: Vec::new(),
         unsupported: Vec::new(),
-        nullable_under_not_null_parents: Vec::new(),
+        refused_by_newer_versions: Vec::new(),
         database_settings: Vec::new(),
     })
 }
