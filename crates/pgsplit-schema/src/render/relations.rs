@@ -80,10 +80,6 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
         // Inherited columns come from the parents; partitions list them all, as they
         // are created on their own and attached afterwards.
         if !inherits || c.is_local {
-            let mut def = format!("{qcol} {}", c.type_name);
-            if let Some(coll) = &c.collation {
-                def.push_str(&format!(" COLLATE {coll}"));
-            }
             // `v`: VIRTUAL (PostgreSQL 18+), computed when read; written out, or the
             // target would get a plain column that the COPY (which leaves generated
             // columns to the target) never fills.
@@ -92,17 +88,30 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
                 "v" => Some("VIRTUAL"),
                 _ => None,
             };
+            let mut options = String::new();
             if let (Some(kind), Some(expr)) = (kind, &c.generation_expr) {
-                def.push_str(&format!(" GENERATED ALWAYS AS ({expr}) {kind}"));
+                options.push_str(&format!(" GENERATED ALWAYS AS ({expr}) {kind}"));
             }
             if !c.identity.is_empty()
                 && let Some((clause, seq)) = identity_clause(b, rel, c)
             {
-                def.push_str(&clause);
+                options.push_str(&clause);
                 identity_seqs.push(seq);
             }
-            def.push_str(&not_null_clause(b.cat, rel, c, inherits));
-            cols.push(def);
+            options.push_str(&not_null_clause(b.cat, rel, c, inherits));
+            if rel.of_type.is_some() {
+                // A typed table's columns are its type's: only their options are its own.
+                if !options.is_empty() {
+                    cols.push(format!("{qcol} WITH OPTIONS{options}"));
+                }
+            } else {
+                let collate = c
+                    .collation
+                    .as_ref()
+                    .map(|coll| format!(" COLLATE {coll}"))
+                    .unwrap_or_default();
+                cols.push(format!("{qcol} {}{collate}{options}", c.type_name));
+            }
         } else {
             match &c.not_null_constraint {
                 Some(nn) if nn.is_local && nn.validated => after.push(format!(
@@ -135,15 +144,17 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     for seq in identity_seqs {
         b.alias.insert((class::CLASS, seq), key);
     }
-    let mut sql = format!(
-        "CREATE {}TABLE {name} (\n    {}\n)",
-        if rel.persistence == "u" {
-            "UNLOGGED "
-        } else {
-            ""
-        },
-        cols.join(",\n    ")
-    );
+    let unlogged = if rel.persistence == "u" {
+        "UNLOGGED "
+    } else {
+        ""
+    };
+    let columns = format!("(\n    {}\n)", cols.join(",\n    "));
+    let mut sql = match &rel.of_type {
+        Some(of_type) if cols.is_empty() => format!("CREATE {unlogged}TABLE {name} OF {of_type}"),
+        Some(of_type) => format!("CREATE {unlogged}TABLE {name} OF {of_type} {columns}"),
+        None => format!("CREATE {unlogged}TABLE {name} {columns}"),
+    };
     if inherits {
         let parents: Vec<String> = rel
             .parents

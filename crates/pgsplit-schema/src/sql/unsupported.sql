@@ -59,9 +59,6 @@ WHERE a.oid >= 16384
 UNION ALL
 SELECT 'security label', l.provider || ' on ' || l.classoid::regclass::text || ' ' || l.objoid, 0::oid, 0::oid FROM pg_catalog.pg_seclabel l
 UNION ALL
-SELECT 'typed table (OF type)', c.oid::regclass::text, 0::oid, 0::oid FROM pg_catalog.pg_class c
-WHERE c.reloftype <> 0 AND c.relnamespace IN (SELECT oid FROM userns)
-UNION ALL
 SELECT 'table access method or tablespace', c.oid::regclass::text, 0::oid, 0::oid FROM pg_catalog.pg_class c
 WHERE c.relnamespace IN (SELECT oid FROM userns) AND c.reltablespace <> 0
 ORDER BY 1, 2
