@@ -261,6 +261,62 @@ pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
     result
 }
 
+/// Replaces the definitions of `catalog`'s views and materialized views with the text
+/// the server of `client` prints for them, so that a catalog from an older server can be
+/// compared with a copy on a newer one (16 stopped qualifying column names with a single
+/// table, for one). Each is made as a temporary view inside a transaction that is rolled
+/// back; one the server refuses keeps its text. Returns how many were refused.
+pub async fn print_views_as(client: &Client, catalog: &mut Catalog) -> Result<usize, SchemaError> {
+    const TEMP: &str = "pg_temp.pgsplit_view_text";
+    let saved = read_settings(client).await?;
+    set_settings(
+        client,
+        &DEPARSE_SETTINGS.map(|(_, value)| value.to_string()),
+    )
+    .await?;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(SchemaError::query("begin"))?;
+    let mut refused = 0;
+    for rel in &mut catalog.relations {
+        let Some(definition) = &rel.view_def else {
+            continue;
+        };
+        let query = definition.trim_end().trim_end_matches(';');
+        let made = client
+            .batch_execute(&format!(
+                "SAVEPOINT view_text; CREATE TEMPORARY VIEW {TEMP} AS {query}"
+            ))
+            .await;
+        let printed = match made {
+            Ok(()) => client
+                .query_one(
+                    &format!("SELECT pg_catalog.pg_get_viewdef('{TEMP}'::pg_catalog.regclass)"),
+                    &[],
+                )
+                .await
+                .map(|row| row.get::<_, String>(0))
+                .ok(),
+            Err(_) => None,
+        };
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT view_text")
+            .await
+            .map_err(SchemaError::query("roll back a view"))?;
+        match printed {
+            Some(text) => rel.view_def = Some(text),
+            None => refused += 1,
+        }
+    }
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .map_err(SchemaError::query("roll back"))?;
+    set_settings(client, &saved).await?;
+    Ok(refused)
+}
+
 /// Session settings while the catalog is read, in the order [`set_settings`] takes them.
 const DEPARSE_SETTINGS: [(&str, &str); 4] = [
     ("search_path", ""),

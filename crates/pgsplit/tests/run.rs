@@ -631,13 +631,24 @@ fn cross_version(source_major: u32, target_major: u32) {
     }
     assert_same_rows(&source, &target);
     // The newer target's catalog holds more (18: NOT NULL constraints' names): verify
-    // reads it as the source's version would. (From 16 on, view definitions print
-    // without the table qualifiers older servers print: compared only from there.)
-    if source_major < 16 {
-        return;
-    }
+    // reads it as the source's version would, and the source's views as the target
+    // prints them (16 stopped qualifying columns of a single table).
     let out = verify_pair(&source, &target_cluster.url(&target_name));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // A view that does something else on the target is still found.
+    target.psql(
+        "CREATE OR REPLACE VIEW sales.order_totals AS
+             SELECT o.id, o.customer_id, sum(i.line_total) + 1 AS total
+               FROM sales.orders o JOIN sales.order_items i ON i.order_id = o.id GROUP BY o.id",
+    );
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("view sales.order_totals: differs"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 differ)"), "{stdout}");
 }
 
 #[test]
