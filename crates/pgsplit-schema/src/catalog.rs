@@ -91,80 +91,89 @@ impl Catalog {
     /// What newer major versions than the source's refuse, each with the first version
     /// that does (as pg_upgrade checks): a run to such a target fails on it.
     pub fn refused_by_newer_versions(&self) -> Vec<(i32, String)> {
+        let mut out: Vec<(i32, String)> = self
+            .children_without_parents_not_null()
+            .into_iter()
+            .map(|what| (180000, what))
+            .collect();
+        if self.version < 140000 {
+            let before_14 = self.aggregates_on_replaced_functions();
+            out.extend(before_14.into_iter().map(|what| (140000, what)));
+            let before_14 = self.taken_multirange_names();
+            out.extend(before_14.into_iter().map(|what| (140000, what)));
+        }
+        out
+    }
+
+    /// Columns of [`Catalog::dropped_parents_not_null`].
+    fn children_without_parents_not_null(&self) -> Vec<String> {
         let mut out = Vec::new();
         for r in &self.relations {
-            for c in r
-                .columns
-                .iter()
-                .filter(|c| self.dropped_parents_not_null(r, c))
-            {
-                out.push((
-                    180000,
-                    format!(
+            for c in &r.columns {
+                if self.dropped_parents_not_null(r, c) {
+                    out.push(format!(
                         "column {}.{}.{} has no NOT NULL where its parent has one",
                         r.schema, r.name, c.name
-                    ),
-                ));
+                    ));
+                }
             }
         }
-        if self.version >= 140000 {
-            return out;
-        }
+        out
+    }
+
+    /// Aggregates over anyarray/anyelement whose functions 14 replaced.
+    fn aggregates_on_replaced_functions(&self) -> Vec<String> {
+        let polymorphic = |t: &str| matches!(t, "anyarray" | "anyelement");
+        let mut out = Vec::new();
         for f in &self.functions {
             let Some(a) = &f.aggregate else { continue };
-            let polymorphic = |t: &str| matches!(t, "anyarray" | "anyelement");
             let plain = [Some(a.sfunc.as_str()), a.finalfunc.as_deref()];
             let moving = [
                 a.msfunc.as_deref(),
                 a.minvfunc.as_deref(),
                 a.mfinalfunc.as_deref(),
             ];
-            let used = (polymorphic(&a.stype))
-                .then(|| replaced_by_anycompatible(&plain))
-                .flatten()
-                .or_else(|| {
-                    a.mstype
-                        .as_deref()
-                        .filter(|t| polymorphic(t))
-                        .and_then(|_| replaced_by_anycompatible(&moving))
-                });
+            let mut used = None;
+            if polymorphic(&a.stype) {
+                used = replaced_by_anycompatible(&plain);
+            }
+            if used.is_none() && a.mstype.as_deref().is_some_and(polymorphic) {
+                used = replaced_by_anycompatible(&moving);
+            }
             if let Some(used) = used {
-                out.push((
-                    140000,
-                    format!(
-                        "aggregate {}.{}({}) uses {used} over anyarray/anyelement, which 14 \
-                         replaced with an anycompatible version",
-                        f.schema, f.name, f.identity_args
-                    ),
+                out.push(format!(
+                    "aggregate {}.{}({}) uses {used} over anyarray/anyelement, which 14 \
+                     replaced with an anycompatible version",
+                    f.schema, f.name, f.identity_args
                 ));
             }
         }
-        for t in &self.types {
-            if t.range.is_none() {
-                continue;
-            }
+        out
+    }
+
+    /// Range types whose multirange, which 14 makes with them, would take a name already
+    /// taken in their schema (by a type, a relation's row type or an array type).
+    fn taken_multirange_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in self.types.iter().filter(|t| t.range.is_some()) {
             let multirange = match t.name.find("range") {
                 Some(at) => format!("{}multirange{}", &t.name[..at], &t.name[at + 5..]),
                 None => format!("{}_multirange", t.name),
             };
             let taken = |name: &str| name == multirange || format!("_{name}") == multirange;
-            let clash = self
-                .types
+            let types = self.types.iter().filter(|o| o.schema == t.schema);
+            let row_types = self
+                .relations
                 .iter()
-                .filter(|o| o.schema == t.schema)
-                .any(|o| taken(&o.name))
-                || self
-                    .relations
-                    .iter()
-                    .filter(|r| r.schema == t.schema && r.relkind != "i" && r.relkind != "I")
-                    .any(|r| taken(&r.name));
-            if clash {
-                out.push((
-                    140000,
-                    format!(
-                        "range type {}.{}: 14 names its multirange {}.{multirange}, which is taken",
-                        t.schema, t.name, t.schema
-                    ),
+                .filter(|r| r.schema == t.schema && !matches!(r.relkind.as_str(), "i" | "I"));
+            if types
+                .map(|o| &o.name)
+                .chain(row_types.map(|r| &r.name))
+                .any(|n| taken(n))
+            {
+                out.push(format!(
+                    "range type {}.{}: 14 names its multirange {}.{multirange}, which is taken",
+                    t.schema, t.name, t.schema
                 ));
             }
         }
