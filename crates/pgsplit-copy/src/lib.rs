@@ -15,6 +15,14 @@ pub use frame::Format;
 pub use pass::{CopySpec, Counters, Moved, PassError};
 pub use tables::SourceTable;
 
+// The statement of [`SQL_ASCII_AS_IS`], as a literal for `concat!`.
+macro_rules! sql_ascii_as_is {
+    () => {
+        "SELECT pg_catalog.set_config('client_encoding', 'SQL_ASCII', false) \
+         WHERE pg_catalog.current_setting('server_encoding') = 'SQL_ASCII'"
+    };
+}
+
 /// Settings of every session that reads or writes rows (both sides of a copy, the run's
 /// read-backs, `verify`): values that travel as text are written and read in one style
 /// whatever each server's defaults (dates, intervals, floats, time zone, money), and
@@ -36,14 +44,6 @@ pub const DATA_SESSION_SETUP: &str = concat!(
     SET search_path = pg_catalog; ",
     sql_ascii_as_is!()
 );
-
-macro_rules! sql_ascii_as_is {
-    () => {
-        "SELECT pg_catalog.set_config('client_encoding', 'SQL_ASCII', false) \
-         WHERE pg_catalog.current_setting('server_encoding') = 'SQL_ASCII'"
-    };
-}
-use sql_ascii_as_is;
 
 /// The part of [`DATA_SESSION_SETUP`] that has a SQL_ASCII database's sessions take its
 /// bytes as they are, for a session whose later settings chose another encoding.
