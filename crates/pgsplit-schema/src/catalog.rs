@@ -46,13 +46,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// [`Catalog::unsupported`] for people: `publication orders_pub`, `cast text AS money`.
-    /// (The objects left out because they need one of these are in
-    /// [`crate::Ddl::not_written`].)
-    pub fn not_written(&self) -> Vec<String> {
-        self.unsupported.iter().map(Unsupported::describe).collect()
-    }
-
     /// Forgets what an older server's catalog (`server_version_num` `version`) cannot
     /// hold, to compare the two: NOT NULL constraints' names and states (kept from 18 on;
     /// domains' from 17) become plain NOT NULL, as a copy from that server has them; a
