@@ -68,13 +68,6 @@ fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
 }
 
 impl Catalog {
-    /// [`Catalog::unsupported`] for people: `publication orders_pub`, `cast text AS money`.
-    /// (The objects left out because they need one of these are in
-    /// [`crate::Ddl::not_written`].)
-    pub fn not_written(&self) -> Vec<String> {
-        self.unsupported.iter().map(Unsupported::describe).collect()
-    }
-
     /// Whether column `c` of inheritance child `rel` is nullable where a parent's is NOT
     /// NULL: before 18 a child could drop it (18 refuses, on the source and on a target).
     pub(crate) fn dropped_parents_not_null(&self, rel: &Relation, c: &Attribute) -> bool {

@@ -937,10 +937,13 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             query: "unsupported.sql",
         };
         let key: ObjKey = (r.get("classid")?, r.get("objid")?);
+        let attached_to: ObjKey = (r.get("on_classid")?, r.get("on_objid")?);
         cat.unsupported.push(Unsupported {
             kind: r.get("kind")?,
             name: r.get("name")?,
             key: (key.1 != 0).then_some(key),
+            schema: r.get("nspname")?,
+            attached_to: (attached_to.1 != 0).then_some(attached_to),
         });
     }
     read_sequence_states(client, &mut cat).await?;

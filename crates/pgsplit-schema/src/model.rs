@@ -419,6 +419,11 @@ pub struct Unsupported {
     /// `None` when the object is written without this property (a table's tablespace
     /// or OF type) or is no object (a security label).
     pub key: Option<ObjKey>,
+    /// Its schema, for objects in one: a split target taking the schema reports it.
+    pub schema: Option<String>,
+    /// With no `key`, the object it belongs to (the table, the labelled object): a split
+    /// target holding that object reports it.
+    pub attached_to: Option<ObjKey>,
 }
 
 impl Unsupported {

@@ -638,6 +638,66 @@ fn plan_shows_each_target_of_a_split() {
     assert!(stdout.contains("schemas=salez: no such schema"), "{stdout}");
 }
 
+/// Each target of a split lists what it would hold that pgsplit does not copy: a foreign
+/// table with its server and what reads it go with its schema's target; a publication,
+/// which belongs to no target more than another, goes to every target.
+#[test]
+fn each_target_lists_only_its_own_objects_not_copied() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_not_copied");
+    source.psql(
+        "CREATE EXTENSION file_fdw;
+         CREATE PUBLICATION everything FOR ALL TABLES;
+         CREATE SCHEMA a;
+         CREATE SCHEMA b;
+         CREATE TABLE a.kept (id int PRIMARY KEY);
+         CREATE TABLE b.kept (id int PRIMARY KEY);
+         INSERT INTO a.kept SELECT generate_series(1, 10);
+         INSERT INTO b.kept SELECT generate_series(1, 20);
+         CREATE SERVER files_a FOREIGN DATA WRAPPER file_fdw;
+         CREATE SERVER files_b FOREIGN DATA WRAPPER file_fdw;
+         CREATE FOREIGN TABLE a.remote (line text) SERVER files_a OPTIONS (filename '/dev/null');
+         CREATE FOREIGN TABLE b.remote (line text) SERVER files_b OPTIONS (filename '/dev/null');
+         CREATE VIEW a.remote_lines AS SELECT line FROM a.remote;",
+    );
+    let own = [
+        vec![
+            "foreign server files_a",
+            "foreign table a.remote",
+            "publication everything",
+            "view a.remote_lines (needs foreign table a.remote)",
+        ],
+        vec![
+            "foreign server files_b",
+            "foreign table b.remote",
+            "publication everything",
+        ],
+    ];
+    let names = [format!("{}_a", source.name), format!("{}_b", source.name)];
+    let _targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let lines = vec![
+        (cluster.url(&names[0]), "schemas=a"),
+        (cluster.url(&names[1]), "schemas=b"),
+    ];
+    let (report, (_dir, mapping)) = split(&source, &lines, &[], 0);
+    let plan = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&plan);
+    let plan: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    for (i, own) in own.iter().enumerate() {
+        assert_eq!(
+            report["lines"][i]["not_copied"],
+            serde_json::json!(own),
+            "{report}"
+        );
+        assert_eq!(
+            plan["lines"][i]["source"]["unsupported"],
+            serde_json::json!(own),
+            "{plan}"
+        );
+    }
+}
+
 #[test]
 fn pagila_split_three_ways_by_table() {
     let cluster = testing::shared();

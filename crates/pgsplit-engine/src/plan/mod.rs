@@ -85,6 +85,7 @@ pub struct SourceFacts {
     pub superuser_objects: Vec<String>,
     /// Objects pgsplit does not copy (kind, name), then those that need one of them
     /// (`view public.v (needs foreign table public.lines)`).
+    /// For a line of a split: those its target would hold.
     pub unsupported: Vec<String>,
     /// What newer major versions refuse, with the first that does.
     #[serde(skip)]
@@ -389,24 +390,27 @@ async fn source_facts(
             .filter(|s| s.requires_superuser)
             .map(|s| s.identity),
     );
-    facts.unsupported = catalog.not_written();
-    facts.unsupported.extend(ddl.describe_not_written());
+    facts.unsupported = ddl.describe_not_copied();
     if line.selector.is_everything() {
         return Ok((facts, None));
     }
     let tables = pgsplit_copy::tables::read_tables(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    let split = split_facts(line, &catalog, &tables, options);
+    let split = split_facts(line, &catalog, &tables, options).map(|(split, not_copied)| {
+        facts.unsupported = not_copied;
+        split
+    });
     Ok((facts, Some(split)))
 }
 
+/// The target's share of the split, and its share of what pgsplit does not copy.
 fn split_facts(
     line: &MappingLine,
     catalog: &pgsplit_schema::Catalog,
     tables: &[pgsplit_copy::SourceTable],
     options: PlanOptions,
-) -> Result<SplitFacts, String> {
+) -> Result<(SplitFacts, Vec<String>), String> {
     let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
     let (ddl, cross) = catalog.render_selected(
         &pgsplit_schema::SchemaOptions {
@@ -433,7 +437,7 @@ fn split_facts(
                 .cloned(),
         })
         .collect();
-    Ok(SplitFacts {
+    let facts = SplitFacts {
         objects: ddl.pre_data.len() + ddl.post_data.len(),
         estimated_rows: chosen.iter().map(|t| t.estimated_rows).sum(),
         estimated_bytes: chosen.iter().map(|t| t.bytes).sum(),
@@ -445,7 +449,8 @@ fn split_facts(
                 format!("{} (needs {})", c.identity, to.join(", "))
             })
             .collect(),
-    })
+    };
+    Ok((facts, ddl.describe_not_copied()))
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {

@@ -406,8 +406,7 @@ async fn run_line(
                 schema.describe_not_written().join(", ")
             )));
         }
-        report.not_copied = catalog.not_written();
-        report.not_copied.extend(schema.describe_not_written());
+        report.not_copied = schema.describe_not_copied();
         if !report.not_copied.is_empty() {
             tracing::warn!(
                 "objects pgsplit does not copy: {}",

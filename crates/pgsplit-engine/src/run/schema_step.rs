@@ -608,7 +608,7 @@ mod tests {
                 statement(ObjectKind::EventTrigger, "event trigger e", None),
                 comment,
             ],
-            not_written: Vec::new(),
+            ..Ddl::default()
         };
         let held: Vec<&str> = ddl
             .post_data

@@ -115,7 +115,7 @@ mod tests {
         Ddl {
             pre_data: pre,
             post_data: post,
-            not_written: Vec::new(),
+            ..Ddl::default()
         }
     }
 

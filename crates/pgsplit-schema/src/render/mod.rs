@@ -9,7 +9,7 @@ mod post;
 mod relations;
 mod selection;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 pub use not_written::NotWritten;
 pub use selection::{CrossKind, CrossTarget, Selection};
@@ -18,7 +18,7 @@ use pgsplit_pg::quote::{ident, literal};
 
 use crate::acl::{self, AclTarget};
 use crate::catalog::Catalog;
-use crate::model::{Acl, Depend, ObjKey, Oid, class};
+use crate::model::{Acl, Depend, ObjKey, Oid, Unsupported, class};
 use crate::order;
 
 /// `(schema, table)`.
@@ -102,8 +102,11 @@ pub struct Statement {
 pub struct Ddl {
     pub pre_data: Vec<Statement>,
     pub post_data: Vec<Statement>,
+    /// The objects of [`Catalog::unsupported`] this DDL would hold: all of them for a
+    /// whole copy, a split target's own for a selection. Reported as not copied.
+    pub unsupported: Vec<Unsupported>,
     /// Objects left out because they need one pgsplit does not write (a view over a
-    /// foreign table): to report beside [`Catalog::not_written`].
+    /// foreign table): reported after [`Ddl::unsupported`].
     pub not_written: Vec<NotWritten>,
 }
 
@@ -131,6 +134,16 @@ impl Ddl {
     /// [`Ddl::not_written`] for people: `view public.v (needs foreign table public.lines)`.
     pub fn describe_not_written(&self) -> Vec<String> {
         self.not_written.iter().map(NotWritten::describe).collect()
+    }
+
+    /// What the copy leaves out, for people: [`Ddl::unsupported`] (`publication
+    /// orders_pub`, `cast text AS money`), then [`Ddl::describe_not_written`].
+    pub fn describe_not_copied(&self) -> Vec<String> {
+        self.unsupported
+            .iter()
+            .map(Unsupported::describe)
+            .chain(self.describe_not_written())
+            .collect()
     }
 }
 
@@ -346,7 +359,9 @@ impl<'a> Builder<'a> {
     }
 
     /// Every item with its dependencies on other items (indices), from the items' own
-    /// `deps` and from `pg_depend`, keys normalized to the items that create them.
+    /// `deps` and from `pg_depend`, keys normalized to the items that create them. Items
+    /// that need an object pgsplit does not write are still there
+    /// ([`Builder::unwritten_needs`]).
     fn graph(&mut self) -> Graph {
         let items = std::mem::take(&mut self.items);
         let index: HashMap<ObjKey, usize> = items
@@ -376,13 +391,7 @@ impl<'a> Builder<'a> {
                 deps[i].insert(j);
             }
         }
-        let graph = Graph {
-            items,
-            deps,
-            index,
-            not_written: Vec::new(),
-        };
-        self.leave_out_not_written(graph)
+        Graph { items, deps, index }
     }
 
     /// A sequence's dependency on the column that owns it: OWNED BY is its own item,
@@ -400,7 +409,14 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Ddl {
         let graph = self.graph();
-        emit(graph, &Ancestors::new(self.cat))
+        let needs = self.unwritten_needs(&graph);
+        let written: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
+        let not_written = self.not_written(&graph, &needs, &vec![true; needs.len()]);
+        Ddl {
+            unsupported: self.cat.unsupported.clone(),
+            not_written,
+            ..emit(graph.keep(self.cat, &written), &Ancestors::new(self.cat))
+        }
     }
 }
 
@@ -446,8 +462,6 @@ pub(crate) struct Graph {
     pub items: Vec<Item>,
     pub deps: Vec<HashSet<usize>>,
     pub index: HashMap<ObjKey, usize>,
-    /// What was taken out because it needs an object pgsplit does not write.
-    pub not_written: Vec<NotWritten>,
 }
 
 impl Graph {
@@ -495,22 +509,14 @@ impl Graph {
             .enumerate()
             .map(|(i, it)| (it.key, i))
             .collect();
-        Graph {
-            items,
-            deps,
-            index,
-            not_written: self.not_written,
-        }
+        Graph { items, deps, index }
     }
 }
 
 /// Sections and order: the statements of the graph's items, sorted by its dependencies.
 fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
     let Graph {
-        mut items,
-        deps,
-        not_written,
-        ..
+        mut items, deps, ..
     } = graph;
     // A pre-data object that needs a post-data one (a view grouping by a primary
     // key) moves to post-data, and so does everything that needs it.
@@ -528,10 +534,7 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
             break;
         }
     }
-    let mut ddl = Ddl {
-        not_written,
-        ..Ddl::default()
-    };
+    let mut ddl = Ddl::default();
     for section in [Section::Pre, Section::Post] {
         let members: Vec<usize> = (0..items.len())
             .filter(|i| sections[*i] == section)
@@ -636,8 +639,15 @@ impl Catalog {
     ) -> (Ddl, Vec<CrossTarget>) {
         let mut b = self.builder(options);
         let graph = b.graph();
-        let (keep, cross) = b.select(&graph, selection);
-        (b.emit_selected(graph, &keep), cross)
+        let needs = b.unwritten_needs(&graph);
+        let written: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
+        let chosen = b.select(&graph, selection, &written);
+        let ddl = Ddl {
+            unsupported: b.unsupported_held(&graph, selection, &needs, &chosen.held),
+            not_written: b.not_written(&graph, &needs, &chosen.held),
+            ..b.emit_selected(graph, &chosen.keep)
+        };
+        (ddl, chosen.cross)
     }
 }
 
@@ -961,6 +971,8 @@ mod tests {
             kind: "foreign table".into(),
             name: "public.lines".into(),
             key: Some((class::CLASS, 30000)),
+            schema: Some("public".into()),
+            attached_to: None,
         });
         cat.index();
         cat
@@ -994,5 +1006,13 @@ mod tests {
         assert!(cross.is_empty(), "{cross:?}");
         assert!(ddl.pre_data.iter().all(|s| !s.sql.contains("VIEW")));
         assert_eq!(ddl.not_written.len(), 2);
+        assert_eq!(ddl.describe_not_copied()[0], "foreign table public.lines");
+        // A target with `t` alone would hold neither the foreign table nor its views.
+        let selection = Selection {
+            tables: [("public".to_string(), "t".to_string())].into(),
+            ..Default::default()
+        };
+        let (ddl, _) = cat.render_selected(&SchemaOptions::default(), &selection);
+        assert!(ddl.describe_not_copied().is_empty(), "{ddl:?}");
     }
 }

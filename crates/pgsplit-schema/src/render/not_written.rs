@@ -3,10 +3,10 @@
 //! taking its row type, … Found over the item graph from the objects of
 //! [`Catalog::unsupported`](crate::Catalog::unsupported) that are not written at all.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{Builder, Graph, TableName, synthetic};
-use crate::model::{ObjKey, class};
+use super::{Builder, Graph, Selection, TableName, synthetic};
+use crate::model::{ObjKey, Unsupported, class};
 
 /// An object the DDL leaves out because it needs, directly or through other objects, one
 /// that pgsplit does not write.
@@ -28,27 +28,22 @@ impl NotWritten {
 }
 
 impl Builder<'_> {
-    /// `graph` without the items that need an object pgsplit does not write; those are
-    /// listed in its `not_written` instead. Parts of a left-out object (a materialized
-    /// view's refresh, a partition's attachment) go with it unlisted; its indexes,
-    /// constraints and triggers are listed.
-    pub(super) fn leave_out_not_written(&self, graph: Graph) -> Graph {
+    /// Per item of `graph`, the objects pgsplit does not write that it needs, directly
+    /// or through other items (`foreign table public.lines`): an item with any is left
+    /// out.
+    pub(super) fn unwritten_needs(&self, graph: &Graph) -> Vec<BTreeSet<String>> {
+        let n = graph.items.len();
         let unwritten: HashMap<ObjKey, String> = self
             .cat
             .unsupported
             .iter()
             .filter_map(|u| u.key.map(|key| (key, u.describe())))
             .collect();
+        let mut needs: Vec<BTreeSet<String>> = vec![BTreeSet::new(); n];
         if unwritten.is_empty() {
-            return graph;
+            return needs;
         }
-        let n = graph.items.len();
-        let mut needs: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
-        let unwritten_of = |key: ObjKey| {
-            unwritten
-                .get(&self.normalize(key, &graph.index))
-                .map(String::as_str)
-        };
+        let unwritten_of = |key: ObjKey| unwritten.get(&self.normalize(key, &graph.index)).cloned();
         for (i, item) in graph.items.iter().enumerate() {
             needs[i].extend(item.deps.iter().filter_map(|d| unwritten_of(*d)));
         }
@@ -80,10 +75,21 @@ impl Builder<'_> {
                 }
             }
         }
+        needs
+    }
 
+    /// The left-out items (`needs` not empty) among those `held` marks, to list. Parts of
+    /// a left-out object (a materialized view's refresh, a partition's attachment) go
+    /// with it unlisted; its indexes, constraints and triggers are listed.
+    pub(super) fn not_written(
+        &self,
+        graph: &Graph,
+        needs: &[BTreeSet<String>],
+        held: &[bool],
+    ) -> Vec<NotWritten> {
         let mut not_written = Vec::new();
         for (i, item) in graph.items.iter().enumerate() {
-            if needs[i].is_empty() || synthetic::is_synthetic(item.key.0) {
+            if needs[i].is_empty() || !held[i] || synthetic::is_synthetic(item.key.0) {
                 continue;
             }
             let table = (item.key.0 == class::CLASS)
@@ -97,14 +103,101 @@ impl Builder<'_> {
                     .first()
                     .map(|s| s.identity.clone())
                     .unwrap_or_default(),
-                needs: needs[i].iter().map(|s| s.to_string()).collect(),
+                needs: needs[i].iter().cloned().collect(),
                 table,
             });
         }
         not_written.sort();
-        let keep: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
-        let mut graph = graph.keep(self.cat, &keep);
-        graph.not_written = not_written;
-        graph
+        not_written
+    }
+
+    /// The objects of [`Catalog::unsupported`](crate::Catalog::unsupported) that belong
+    /// to a split target whose items (written or left out) `held` marks: those in its
+    /// whole schemas, those its left-out items need, those attached to (a label, a
+    /// tablespace) or partitions of what it holds, and what those need (a foreign
+    /// table's server, the server's wrapper). One outside any schema that nothing
+    /// needs and that is attached to nothing (a publication, a cast, an unused server)
+    /// belongs to no target more than another: every target lists it.
+    pub(super) fn unsupported_held(
+        &self,
+        graph: &Graph,
+        selection: &Selection,
+        needs: &[BTreeSet<String>],
+        held: &[bool],
+    ) -> Vec<Unsupported> {
+        let cat = self.cat;
+        let unsupported = &cat.unsupported;
+        let holds_key = |key: ObjKey| {
+            graph
+                .index
+                .get(&self.normalize(key, &graph.index))
+                .is_some_and(|i| held[*i])
+        };
+        let needed_by_held: HashSet<&str> = needs
+            .iter()
+            .zip(held)
+            .filter(|(_, h)| **h)
+            .flat_map(|(n, _)| n.iter().map(String::as_str))
+            .collect();
+        let mut mine: Vec<bool> = unsupported
+            .iter()
+            .map(|u| {
+                let parent_held = u
+                    .key
+                    .filter(|k| k.0 == class::CLASS)
+                    .and_then(|k| cat.relation(k.1))
+                    .is_some_and(|r| r.parents.iter().any(|p| holds_key((class::CLASS, *p))));
+                needed_by_held.contains(u.describe().as_str())
+                    || u.schema
+                        .as_ref()
+                        .is_some_and(|s| selection.schemas.contains(s))
+                    || u.attached_to.is_some_and(holds_key)
+                    || parent_held
+            })
+            .collect();
+        // Between these objects: what a held one needs or carries is held too.
+        let position: HashMap<ObjKey, usize> = unsupported
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| u.key.map(|k| (k, i)))
+            .collect();
+        let mut links: Vec<(usize, usize)> = cat
+            .depends
+            .iter()
+            .filter_map(|d| Some((*position.get(&d.object)?, *position.get(&d.referenced)?)))
+            .collect();
+        links.extend(
+            unsupported
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| Some((*position.get(&u.attached_to?)?, i))),
+        );
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &(from, to) in &links {
+                if mine[from] && !mine[to] {
+                    mine[to] = true;
+                    changed = true;
+                }
+            }
+        }
+        let needed_anywhere: HashSet<&str> = needs
+            .iter()
+            .flat_map(|n| n.iter().map(String::as_str))
+            .collect();
+        let needed_by_unsupported: HashSet<usize> = links.iter().map(|(_, to)| *to).collect();
+        unsupported
+            .iter()
+            .enumerate()
+            .filter(|(i, u)| {
+                let unattributable = u.schema.is_none()
+                    && u.attached_to.is_none()
+                    && !needed_anywhere.contains(u.describe().as_str())
+                    && !needed_by_unsupported.contains(i);
+                mine[*i] || unattributable
+            })
+            .map(|(_, u)| u.clone())
+            .collect()
     }
 }

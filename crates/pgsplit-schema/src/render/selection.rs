@@ -42,6 +42,17 @@ pub struct CrossTarget {
     pub to: Vec<TableName>,
 }
 
+/// The items of the graph that go to one target.
+pub(super) struct Chosen {
+    /// Written to the target.
+    pub keep: Vec<bool>,
+    /// `keep`, and the items left out as they need an object pgsplit does not write that
+    /// the target would hold otherwise: its share of what is not copied.
+    pub held: Vec<bool>,
+    /// Objects that need relations another target holds.
+    pub cross: Vec<CrossTarget>,
+}
+
 /// How each item relates to the selection, computed once from the catalog.
 struct Roles {
     /// The item that owns this one (a table for its index, a sequence for its value, …).
@@ -59,27 +70,26 @@ struct Roles {
 }
 
 impl Builder<'_> {
-    /// Which items of `graph` go to the target, and what is left out because it needs
-    /// a relation the target does not hold.
-    pub(super) fn select(
-        &self,
-        graph: &Graph,
-        selection: &Selection,
-    ) -> (Vec<bool>, Vec<CrossTarget>) {
+    /// Which items of `graph` go to the target (of those `written` marks), and what is
+    /// left out because it needs a relation the target does not hold.
+    pub(super) fn select(&self, graph: &Graph, selection: &Selection, written: &[bool]) -> Chosen {
         let roles = self.roles(graph, selection);
         let n = graph.items.len();
         let mut inc = vec![false; n];
-        let wanted = |i: usize, inc: &[bool]| {
+        // Whether the item goes to the target, were it written: `held` tells which
+        // items are there.
+        let belongs = |i: usize, held: &[bool]| {
             roles.seed[i]
                 || match roles.anchor[i] {
-                    Some(a) => inc[a],
+                    Some(a) => held[a],
                     None => {
                         !self.is_table(graph.items[i].key)
                             && graph.items[i].key.0 != class::EVENT_TRIGGER
-                            && graph.deps[i].iter().any(|j| inc[*j] && roles.relation[*j])
+                            && graph.deps[i].iter().any(|j| held[*j] && roles.relation[*j])
                     }
                 }
         };
+        let wanted = |i: usize, inc: &[bool]| written[i] && belongs(i, inc);
         loop {
             let mut changed = false;
             for i in 0..n {
@@ -112,7 +122,24 @@ impl Builder<'_> {
         }
         cross.sort();
         cross.dedup();
-        (inc, cross)
+        // The left-out items it would hold: by the same rules, through one another too
+        // (a view over a view over a foreign table).
+        let mut held = inc.clone();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..n {
+                if !held[i] && !written[i] && belongs(i, &held) {
+                    held[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        Chosen {
+            keep: inc,
+            held,
+            cross,
+        }
     }
 
     fn is_table(&self, key: ObjKey) -> bool {
