@@ -25,6 +25,8 @@ pub struct Catalog {
     pub ts_dicts: Vec<TsDict>,
     pub ts_configs: Vec<TsConfig>,
     pub default_acls: Vec<DefaultAcl>,
+    /// Extension members' privileges, the only thing written of a member.
+    pub member_acls: Vec<MemberAcl>,
     pub event_triggers: Vec<EventTrigger>,
     pub comments: Comments,
     /// Objects the source has that the DDL does not reproduce: foreign data wrappers,
@@ -372,6 +374,9 @@ impl Catalog {
         for d in &self.default_acls {
             roles.insert(d.role.clone());
             add_acl(&mut roles, &d.acl);
+        }
+        for m in &self.member_acls {
+            add_acl(&mut roles, &m.acl);
         }
         roles.remove("");
         roles.into_iter().collect()

@@ -54,6 +54,7 @@ const QUERIES: &[Query] = &[
     query!("ts_configs.sql"),
     query!("comments.sql"),
     query!("default_acls.sql"),
+    query!("member_acls.sql"),
     query!("event_triggers.sql"),
     query!("pg_types.sql"),
     query!("unsupported.sql"),
@@ -887,6 +888,24 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             role: r.get("role")?,
             schema: r.get("schema")?,
             objtype: r.get("objtype")?,
+            acl: r.acl()?,
+        });
+    }
+    let mut stream = rows(client, version, "member_acls.sql").await?;
+    while let Some(row) = next(&mut stream, "member_acls.sql").await? {
+        let row = &row;
+        let r = R {
+            row,
+            query: "member_acls.sql",
+        };
+        cat.member_acls.push(MemberAcl {
+            extension: r.get("extension")?,
+            kind: r.get("kind")?,
+            schema: r.get("schema")?,
+            name: r.get("name")?,
+            args: r.get("args")?,
+            column: r.get("column_name")?,
+            owner: r.get("owner")?,
             acl: r.acl()?,
         });
     }

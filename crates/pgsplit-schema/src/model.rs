@@ -399,6 +399,55 @@ pub struct DefaultAcl {
     pub acl: Acl,
 }
 
+/// Privileges on an extension member, which pgsplit does not write (CREATE EXTENSION
+/// makes it): `acl.default` is what the extension's script left (`pg_init_privs`), so
+/// only what was granted or revoked since is written, after the extension.
+#[derive(Clone, Debug)]
+pub struct MemberAcl {
+    pub extension: Oid,
+    /// `FUNCTION`, `PROCEDURE`, `TABLE`, `SEQUENCE`, `TYPE` or `SCHEMA`, as GRANT names it.
+    pub kind: String,
+    /// `None` for a schema.
+    pub schema: Option<String>,
+    pub name: String,
+    /// A function's identity arguments.
+    pub args: Option<String>,
+    /// A column, for column privileges.
+    pub column: Option<String>,
+    pub owner: String,
+    pub acl: Acl,
+}
+
+impl MemberAcl {
+    /// The object as GRANT wants it: `schema.name`, with `(args)` for a function.
+    pub fn sql_name(&self) -> String {
+        let name = match &self.schema {
+            Some(schema) => pgsplit_pg::quote::qualified(schema, &self.name),
+            None => pgsplit_pg::quote::ident(&self.name),
+        };
+        match &self.args {
+            Some(args) => format!("{name}({args})"),
+            None => name,
+        }
+    }
+
+    /// For people: `function public.hstore_to_json(public.hstore)`, `table ext.t.col`.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} ", self.kind.to_lowercase());
+        if let Some(schema) = &self.schema {
+            out.push_str(&format!("{schema}."));
+        }
+        out.push_str(&self.name);
+        if let Some(args) = &self.args {
+            out.push_str(&format!("({args})"));
+        }
+        if let Some(column) = &self.column {
+            out.push_str(&format!(".{column}"));
+        }
+        out
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct EventTrigger {
     pub oid: Oid,

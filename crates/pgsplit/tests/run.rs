@@ -733,6 +733,67 @@ fn grant_all_from_15_has_maintain_on_17() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// Privileges changed on extension members since CREATE EXTENSION reach the target: the
+/// extension makes the members with its script's privileges (pg_init_privs), and only the
+/// changes are written after it. hstore's script grants nothing (the built-in default
+/// stays), pg_buffercache's revokes from PUBLIC and grants to pg_monitor. `verify`
+/// compares them.
+#[test]
+fn extension_member_privileges_are_copied() {
+    let cluster = testing::shared();
+    let role = "member_priv_user";
+    cluster
+        .psql("postgres", &format!("CREATE ROLE {role}"))
+        .unwrap();
+    let source = cluster.create_db("member_priv_src");
+    source.psql(&format!(
+        "CREATE EXTENSION hstore;
+         REVOKE EXECUTE ON FUNCTION hstore_to_json(hstore) FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION hstore_to_json(hstore) TO {role};
+         REVOKE USAGE ON TYPE hstore FROM PUBLIC;
+         GRANT USAGE ON TYPE hstore TO {role} WITH GRANT OPTION;
+         CREATE EXTENSION pg_buffercache;
+         REVOKE SELECT ON pg_buffercache FROM pg_monitor;
+         GRANT SELECT ON pg_buffercache TO {role};
+         GRANT SELECT (relfilenode) ON pg_buffercache TO pg_read_all_stats;
+         GRANT EXECUTE ON FUNCTION pg_buffercache_pages() TO {role};"
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let privileges = format!(
+        "SELECT has_function_privilege('{role}', 'hstore_to_json(hstore)', 'EXECUTE'),
+                has_function_privilege('pg_monitor', 'hstore_to_json(hstore)', 'EXECUTE'),
+                has_type_privilege('{role}', 'hstore', 'USAGE WITH GRANT OPTION'),
+                has_type_privilege('pg_monitor', 'hstore', 'USAGE'),
+                has_table_privilege('{role}', 'pg_buffercache', 'SELECT'),
+                has_table_privilege('pg_monitor', 'pg_buffercache', 'SELECT'),
+                has_column_privilege('pg_read_all_stats', 'pg_buffercache', 'relfilenode', 'SELECT'),
+                has_function_privilege('{role}', 'pg_buffercache_pages()', 'EXECUTE')"
+    );
+    assert_eq!(source.psql(&privileges).trim(), "t|f|t|f|t|f|t|t");
+    assert_eq!(target.psql(&privileges), source.psql(&privileges));
+    let acls = "SELECT proacl::text FROM pg_proc WHERE proname IN ('hstore_to_json', 'pg_buffercache_pages')
+                UNION ALL SELECT typacl::text FROM pg_type WHERE typname = 'hstore'
+                UNION ALL SELECT relacl::text FROM pg_class WHERE relname = 'pg_buffercache'
+                UNION ALL SELECT attacl::text FROM pg_attribute
+                          WHERE attrelid = 'pg_buffercache'::regclass AND attname = 'relfilenode'
+                ORDER BY 1";
+    assert_eq!(target.psql(acls), source.psql(acls));
+    assert_same_schema(&source, &target);
+    let out = verify_pair(&source, &cluster.url(&target_name));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // A member's privilege that differs on the target is found.
+    target.psql("GRANT EXECUTE ON FUNCTION hstore_to_json(hstore) TO PUBLIC");
+    let out = verify_pair(&source, &cluster.url(&target_name));
+    let (stdout, stderr) = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("hstore_to_json"),
+        "{stdout}\n{stderr}"
+    );
+}
+
 /// A SQL_ASCII database holds any bytes in its text; they arrive unchanged (rows passed
 /// through a UTF8 session failed the COPY on the first byte that is not UTF-8).
 #[test]

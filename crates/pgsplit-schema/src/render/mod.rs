@@ -942,6 +942,56 @@ mod tests {
         assert!(!post[excl].depends_on.contains(&key), "{post:?}");
     }
 
+    /// A member's changed privileges come with its extension, after CREATE EXTENSION,
+    /// from what the extension's script left; granting on a member needs a superuser.
+    #[test]
+    fn member_privileges_follow_their_extension() {
+        let mut cat = Catalog::new(150000);
+        cat.extensions.push(Extension {
+            oid: 16500,
+            name: "hstore".into(),
+            schema: "public".into(),
+            version: "1.8".into(),
+            builtin: false,
+            trusted: true,
+        });
+        cat.member_acls.push(MemberAcl {
+            extension: 16500,
+            kind: "FUNCTION".into(),
+            schema: Some("public".into()),
+            name: "hstore_to_json".into(),
+            args: Some("public.hstore".into()),
+            column: None,
+            owner: "postgres".into(),
+            acl: Acl {
+                items: Some(vec!["postgres=X/postgres".into(), "bob=X/postgres".into()]),
+                default: vec!["=X/postgres".into(), "postgres=X/postgres".into()],
+            },
+        });
+        cat.index();
+        let pre = cat.render(&SchemaOptions::default()).pre_data;
+        let sql: Vec<&str> = pre.iter().map(|s| s.sql.as_str()).collect();
+        let function = "FUNCTION \"public\".\"hstore_to_json\"(public.hstore)";
+        assert_eq!(
+            sql,
+            [
+                "CREATE EXTENSION IF NOT EXISTS \"hstore\" WITH SCHEMA \"public\"".to_string(),
+                format!("REVOKE ALL ON {function} FROM PUBLIC"),
+                format!("GRANT ALL ON {function} TO \"bob\""),
+            ]
+        );
+        assert_eq!(
+            pre[1].identity,
+            "privileges on function public.hstore_to_json(public.hstore)"
+        );
+        assert!(!pre[0].requires_superuser && pre[1].requires_superuser);
+        let without = cat.render(&SchemaOptions {
+            no_owner: false,
+            no_acl: true,
+        });
+        assert_eq!(without.pre_data.len(), 1);
+    }
+
     /// `serial_table` plus a foreign table `lines` (30000), a view `v` over it (30001,
     /// rule 30011) and a view `w` over `v` (30002, rule 30012).
     fn with_views_over_a_foreign_table() -> Catalog {

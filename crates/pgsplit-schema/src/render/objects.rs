@@ -93,6 +93,19 @@ fn extensions(b: &mut Builder<'_>) {
         if let Some(c) = b.comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity) {
             item.push(Some(superuser(c, !e.trusted)));
         }
+        for m in b.cat.member_acls.iter().filter(|m| m.extension == e.oid) {
+            let grants = b.acl(
+                &m.kind,
+                &m.sql_name(),
+                m.column.as_deref(),
+                &m.owner,
+                &m.acl,
+                &m.describe(),
+            );
+            // Members belong to a superuser: the one who ran an untrusted extension's
+            // script, the bootstrap superuser for a trusted one.
+            item.extend(grants.into_iter().map(|g| superuser(g, true)).collect());
+        }
         b.add(item);
     }
 }
