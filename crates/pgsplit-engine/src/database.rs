@@ -58,6 +58,7 @@ impl DatabaseLevel {
             acl: Acl {
                 items: row.get("acl"),
                 default: row.get("acl_default"),
+                builtin: None,
             },
             comment: row.get("comment"),
             settings,
@@ -278,6 +279,7 @@ mod tests {
                     "app=c/shop_owner".into(),
                 ]),
                 default: vec!["=Tc/shop_owner".into(), "shop_owner=CTc/shop_owner".into()],
+                builtin: None,
             },
             comment: Some("the shop".into()),
             settings: vec![setting(None, "work_mem", "64MB")],

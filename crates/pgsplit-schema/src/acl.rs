@@ -137,13 +137,9 @@ pub struct AclStatement {
 
 /// The statements that take `target` from its default privileges to `acl`.
 pub fn statements(target: &AclTarget<'_>, acl: &Acl) -> Vec<AclStatement> {
-    let Some(items) = &acl.items else {
-        return Vec::new();
-    };
     let on = format!("{} {}", target.kind, target.name);
     grant_revoke(
-        items,
-        &acl.default,
+        acl,
         target.owner,
         target.column,
         |verb, privs, who| match verb {
@@ -170,9 +166,6 @@ pub fn default_privilege_statements(
     objects: &str,
     acl: &Acl,
 ) -> Vec<AclStatement> {
-    let Some(items) = &acl.items else {
-        return Vec::new();
-    };
     let prefix = match schema {
         Some(s) => format!(
             "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}",
@@ -181,19 +174,13 @@ pub fn default_privilege_statements(
         ),
         None => format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", ident(role)),
     };
-    grant_revoke(
-        items,
-        &acl.default,
-        role,
-        None,
-        |verb, privs, who| match verb {
-            Verb::Revoke => format!("{prefix} REVOKE ALL ON {objects} FROM {who}"),
-            Verb::Grant => format!("{prefix} GRANT {privs} ON {objects} TO {who}"),
-            Verb::GrantOption => {
-                format!("{prefix} GRANT {privs} ON {objects} TO {who} WITH GRANT OPTION")
-            }
-        },
-    )
+    grant_revoke(acl, role, None, |verb, privs, who| match verb {
+        Verb::Revoke => format!("{prefix} REVOKE ALL ON {objects} FROM {who}"),
+        Verb::Grant => format!("{prefix} GRANT {privs} ON {objects} TO {who}"),
+        Verb::GrantOption => {
+            format!("{prefix} GRANT {privs} ON {objects} TO {who} WITH GRANT OPTION")
+        }
+    })
     .into_iter()
     .map(|mut s| {
         // Default privileges have no grantor to impersonate.
@@ -211,14 +198,20 @@ enum Verb {
 
 /// `render` gets the verb, the privileges as SQL and the grantee as SQL.
 fn grant_revoke(
-    items: &[String],
-    defaults: &[String],
+    acl: &Acl,
     owner: &str,
     column: Option<&str>,
     render: impl Fn(Verb, &str, &str) -> String,
 ) -> Vec<AclStatement> {
-    // Every privilege the object's kind has: the owner's by default.
-    let all = defaults
+    let Some(items) = &acl.items else {
+        return Vec::new();
+    };
+    let defaults = &acl.default;
+    // Every privilege the object's kind has: the owner's by the built-in default.
+    let all = acl
+        .builtin
+        .as_ref()
+        .unwrap_or(defaults)
         .iter()
         .filter_map(|d| AclItem::parse(d))
         .find(|d| d.grantee == owner)
@@ -301,6 +294,7 @@ mod tests {
         let acl = Acl {
             items: Some(items.iter().map(|i| i.to_string()).collect()),
             default: default.iter().map(|i| i.to_string()).collect(),
+            builtin: None,
         };
         let target = AclTarget {
             kind,
@@ -345,6 +339,38 @@ mod tests {
             vec![
                 "GRANT ALL ON TABLE t TO \"bob\" WITH GRANT OPTION",
                 "GRANT INSERT,SELECT,UPDATE,DELETE,TRUNCATE,REFERENCES ON TABLE t TO \"eve\"",
+            ]
+        );
+    }
+
+    /// An extension member is compared with what the script left, but ALL still means
+    /// every privilege there is, not the owner's there.
+    #[test]
+    fn all_is_every_privilege_of_the_built_in_default() {
+        let acl = Acl {
+            items: Some(vec![
+                "postgres=r/postgres".into(),
+                "bob=r/postgres".into(),
+                "eve=arwdDxt/postgres".into(),
+            ]),
+            default: vec!["postgres=r/postgres".into()],
+            builtin: Some(vec!["postgres=arwdDxt/postgres".into()]),
+        };
+        let target = AclTarget {
+            kind: "TABLE",
+            name: "t",
+            column: None,
+            owner: "postgres",
+        };
+        let sql: Vec<String> = statements(&target, &acl)
+            .into_iter()
+            .map(|s| s.sql)
+            .collect();
+        assert_eq!(
+            sql,
+            vec![
+                "GRANT SELECT ON TABLE t TO \"bob\"",
+                "GRANT ALL ON TABLE t TO \"eve\"",
             ]
         );
     }

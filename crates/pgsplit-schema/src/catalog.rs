@@ -343,7 +343,7 @@ impl Catalog {
                         &mut roles,
                         &Acl {
                             items: Some(items.clone()),
-                            default: Vec::new(),
+                            ..Acl::default()
                         },
                     );
                 }

@@ -228,6 +228,7 @@ impl<'a> R<'a> {
             default: self
                 .get::<Option<Vec<String>>>("acl_default")?
                 .unwrap_or_default(),
+            builtin: None,
         })
     }
 
@@ -906,7 +907,10 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             args: r.get("args")?,
             column: r.get("column_name")?,
             owner: r.get("owner")?,
-            acl: r.acl()?,
+            acl: Acl {
+                builtin: Some(r.strings("acl_builtin")?),
+                ..r.acl()?
+            },
         });
     }
     let mut stream = rows(client, version, "event_triggers.sql").await?;

@@ -31,12 +31,16 @@ pub mod class {
 /// An object as `pg_depend` names it: (catalog, object id).
 pub type ObjKey = (Oid, Oid);
 
-/// Privileges: the object's ACL (`None`: the default) and the built-in default it is
-/// compared with, both as `aclitem` text.
+/// Privileges: the object's ACL (`None`: the default) and the default it is compared
+/// with, both as `aclitem` text.
 #[derive(Clone, Debug, Default)]
 pub struct Acl {
     pub items: Option<Vec<String>>,
+    /// The built-in default, or what an extension's script left on its member.
     pub default: Vec<String>,
+    /// The built-in default when `default` is something else: its owner's item has every
+    /// privilege there is (what `ALL` grants).
+    pub builtin: Option<Vec<String>>,
 }
 
 impl Acl {

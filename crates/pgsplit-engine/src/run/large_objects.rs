@@ -199,6 +199,7 @@ pub async fn copy(
                     let privileges = Acl {
                         items: row.get(2),
                         default: row.get(3),
+                        builtin: None,
                     };
                     let name = oid.to_string();
                     let on = AclTarget {

@@ -966,6 +966,7 @@ mod tests {
             acl: Acl {
                 items: Some(vec!["postgres=X/postgres".into(), "bob=X/postgres".into()]),
                 default: vec!["=X/postgres".into(), "postgres=X/postgres".into()],
+                builtin: None,
             },
         });
         cat.index();

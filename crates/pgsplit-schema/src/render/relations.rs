@@ -380,7 +380,7 @@ fn column_acls(b: &Builder<'_>, rel: &Relation, item: &mut Item, identity: &str)
         if let Some(items) = &c.acl {
             let acl = Acl {
                 items: Some(items.clone()),
-                default: Vec::new(),
+                ..Acl::default()
             };
             item.extend(b.acl(
                 "TABLE",

@@ -55,7 +55,7 @@ WITH object AS (
     WHERE n.nspacl IS NOT NULL
 )
 SELECT d.refobjid AS extension, o.kind, o.schema, o.name, o.args, o.column_name, o.owner, o.acl,
-       COALESCE(i.initprivs::text[], o.builtin) AS acl_default
+       COALESCE(i.initprivs::text[], o.builtin) AS acl_default, o.builtin AS acl_builtin
 FROM object o
 JOIN pg_catalog.pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.objsubid = 0
                            AND d.deptype = 'e'
