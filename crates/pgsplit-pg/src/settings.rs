@@ -344,12 +344,18 @@ impl ConnSettings {
     }
 }
 
+/// What a URL's user, socket folder and database name escape: all but the characters
+/// RFC 3986 leaves unreserved (`shop_eu` stays as it is).
+const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 impl fmt::Display for ConnSettings {
     /// `postgres://user@host:port/dbname`: never the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, ESCAPED).to_string();
         write!(f, "postgres://{}@", enc(&self.user))?;
         for (i, (host, port)) in self.hosts.iter().enumerate() {
             if i > 0 {
@@ -609,6 +615,11 @@ mod tests {
         let shown = s.to_string();
         assert_eq!(shown, "postgres://app%40corp@db.example.com:6543/my%20db");
         assert!(!format!("{s:?}").contains("w0rd"));
+        let plain = ConnSettings::parse_with("postgres://app_ro@db/shop_eu-1.v2~x", &env(&[]));
+        assert_eq!(
+            plain.unwrap().to_string(),
+            "postgres://app_ro@db:5432/shop_eu-1.v2~x"
+        );
     }
 
     #[test]
