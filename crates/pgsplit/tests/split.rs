@@ -660,6 +660,19 @@ fn each_target_lists_only_its_own_objects_not_copied() {
          CREATE FOREIGN TABLE b.remote (line text) SERVER files_b OPTIONS (filename '/dev/null');
          CREATE VIEW a.remote_lines AS SELECT line FROM a.remote;",
     );
+    // A grant made by another grantor than the owner needs a superuser to replay: only
+    // on the line that holds its table.
+    cluster
+        .psql(
+            "postgres",
+            "CREATE ROLE split_nc_granter; CREATE ROLE split_nc_reader",
+        )
+        .unwrap();
+    source.psql(
+        "GRANT USAGE ON SCHEMA b TO split_nc_granter;
+         GRANT SELECT ON b.kept TO split_nc_granter WITH GRANT OPTION;
+         SET ROLE split_nc_granter; GRANT SELECT ON b.kept TO split_nc_reader; RESET ROLE;",
+    );
     let own = [
         vec![
             "foreign server files_a",
@@ -696,6 +709,9 @@ fn each_target_lists_only_its_own_objects_not_copied() {
             "{plan}"
         );
     }
+    let superuser = |i: usize| plan["lines"][i]["source"]["superuser_objects"].to_string();
+    assert!(!superuser(0).contains("b.kept"), "{plan}");
+    assert!(superuser(1).contains("b.kept"), "{plan}");
 }
 
 #[test]

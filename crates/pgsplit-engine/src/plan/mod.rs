@@ -361,13 +361,7 @@ async fn source_facts(
         no_owner: options.no_owner,
         no_acl: options.no_acl,
     });
-    facts.superuser_objects = ddl
-        .pre_data
-        .iter()
-        .chain(&ddl.post_data)
-        .filter(|s| s.requires_superuser)
-        .map(|s| s.identity.clone())
-        .collect();
+    facts.superuser_objects = superuser_statements(&ddl);
     // What the run gives the target database last: the roles its owner, privileges and
     // settings name, and grants only a superuser can replay.
     let level = crate::database::DatabaseLevel::read(&conn.client)
@@ -397,11 +391,28 @@ async fn source_facts(
     let tables = pgsplit_copy::tables::read_tables(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    let split = split_facts(line, &catalog, &tables, options).map(|(split, not_copied)| {
-        facts.unsupported = not_copied;
+    let split = split_facts(line, &catalog, &tables, options).map(|(split, share)| {
+        // The line's share of the schema, not the whole source's; the database's own
+        // statements stay, as every target gets them.
+        let whole = superuser_statements(&ddl);
+        facts.superuser_objects.retain(|s| !whole.contains(s));
+        facts
+            .superuser_objects
+            .splice(0..0, superuser_statements(&share));
+        facts.unsupported = share.describe_not_copied();
         split
     });
     Ok((facts, Some(split)))
+}
+
+/// The identities of the statements of `ddl` that only a superuser can run.
+fn superuser_statements(ddl: &pgsplit_schema::Ddl) -> Vec<String> {
+    ddl.pre_data
+        .iter()
+        .chain(&ddl.post_data)
+        .filter(|s| s.requires_superuser)
+        .map(|s| s.identity.clone())
+        .collect()
 }
 
 /// The target's share of the split, and its share of what pgsplit does not copy.
@@ -410,7 +421,7 @@ fn split_facts(
     catalog: &pgsplit_schema::Catalog,
     tables: &[pgsplit_copy::SourceTable],
     options: PlanOptions,
-) -> Result<(SplitFacts, Vec<String>), String> {
+) -> Result<(SplitFacts, pgsplit_schema::Ddl), String> {
     let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
     let (ddl, cross) = catalog.render_selected(
         &pgsplit_schema::SchemaOptions {
@@ -450,7 +461,7 @@ fn split_facts(
             })
             .collect(),
     };
-    Ok((facts, ddl.describe_not_copied()))
+    Ok((facts, ddl))
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {
