@@ -971,6 +971,31 @@ fn verify_reads_a_14_target_as_a_13_source_holds_it() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// A `public` made again on a source before 15 has no ACL: its owner's privileges only,
+/// none for PUBLIC, which a 15+ target's `public` gives USAGE.
+#[test]
+fn a_remade_public_schema_of_13_keeps_public_out() {
+    if skip_other_versions("13 -> 15") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("public_remade_src");
+    source.psql(
+        "DROP SCHEMA public; CREATE SCHEMA public AUTHORIZATION postgres;
+         CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);",
+    );
+    let target_name = format!("{}_v15", source.name);
+    let target = adopt(target_cluster, &target_name);
+    run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
+    let public_may = "SELECT has_schema_privilege('public', 'public', 'USAGE'), \
+                      has_schema_privilege('public', 'public', 'CREATE')";
+    assert_eq!(source.psql(public_may).trim(), "f|f");
+    assert_eq!(target.psql(public_may).trim(), "f|f");
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
 #[test]
 fn copies_from_12_with_the_partitions_own_trigger_states() {
     if skip_other_versions("12") {

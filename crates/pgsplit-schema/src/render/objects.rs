@@ -53,11 +53,13 @@ fn schemas(b: &mut Builder<'_>) {
         if s.name == "public" && s.default_owner && b.cat.version < 150000 {
             // 15 took CREATE on `public` from PUBLIC in a new database: PUBLIC's
             // privileges are written out whatever they are, or a copy of an older
-            // database onto a newer server would lose what its roles could do there.
+            // database onto a newer server would lose what its roles could do there. A
+            // `public` without an ACL (made again) has none for PUBLIC, where 15 gives
+            // USAGE.
             let mut acl = s.acl.clone();
             acl.default.retain(|a| !a.starts_with('='));
             let grants = b.acl("SCHEMA", &name, None, &s.owner, &acl, &identity);
-            if !b.opts.no_acl && acl.items.is_some() {
+            if !b.opts.no_acl {
                 item.push(Some(stmt(
                     K::Acl,
                     format!("privileges on {identity}"),
