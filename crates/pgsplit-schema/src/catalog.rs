@@ -319,66 +319,72 @@ impl Catalog {
     /// Roles the schema names (owners, grantees, grantors, policy roles, default
     /// privileges): the target must have them before the DDL runs.
     pub fn referenced_roles(&self) -> Vec<String> {
-        let mut roles = BTreeSet::new();
-        let add_acl = |roles: &mut BTreeSet<String>, acl: &Acl| roles.extend(acl.roles());
+        let roles: BTreeSet<String> = self.role_uses().into_iter().map(|(_, r)| r).collect();
+        roles.into_iter().collect()
+    }
+
+    /// [`Catalog::referenced_roles`] with the object (as the renderer keys its item) that
+    /// names each.
+    pub(crate) fn role_uses(&self) -> Vec<(ObjKey, String)> {
+        let mut uses = Vec::new();
+        let mut add = |key: ObjKey, owner: Option<&String>, acl: Option<&Acl>| {
+            uses.extend(owner.cloned().map(|o| (key, o)));
+            uses.extend(acl.into_iter().flat_map(Acl::roles).map(|r| (key, r)));
+        };
         for s in &self.schemas {
-            if s.name != "public" {
-                roles.insert(s.owner.clone());
-            }
-            add_acl(&mut roles, &s.acl);
+            let owner = (s.name != "public").then_some(&s.owner);
+            add((class::NAMESPACE, s.oid), owner, Some(&s.acl));
         }
         for t in &self.types {
-            roles.insert(t.owner.clone());
-            add_acl(&mut roles, &t.acl);
+            add((class::TYPE, t.oid), Some(&t.owner), Some(&t.acl));
         }
-        for r in &self.relations {
-            if r.relkind == "c" {
-                continue;
-            }
-            roles.insert(r.owner.clone());
-            add_acl(&mut roles, &r.acl);
-            for c in &r.columns {
-                if let Some(items) = &c.acl {
-                    add_acl(
-                        &mut roles,
-                        &Acl {
-                            items: Some(items.clone()),
-                            ..Acl::default()
-                        },
-                    );
-                }
+        for r in self.relations.iter().filter(|r| r.relkind != "c") {
+            let key = (class::CLASS, r.oid);
+            add(key, Some(&r.owner), Some(&r.acl));
+            for items in r.columns.iter().filter_map(|c| c.acl.as_ref()) {
+                let acl = Acl {
+                    items: Some(items.clone()),
+                    ..Acl::default()
+                };
+                add(key, None, Some(&acl));
             }
         }
         for f in &self.functions {
-            roles.insert(f.owner.clone());
-            add_acl(&mut roles, &f.acl);
+            add((class::PROC, f.oid), Some(&f.owner), Some(&f.acl));
         }
         for c in &self.collations {
-            roles.insert(c.owner.clone());
+            add((class::COLLATION, c.oid), Some(&c.owner), None);
         }
         for s in &self.statistics {
-            roles.insert(s.owner.clone());
+            add((class::STATISTIC_EXT, s.oid), Some(&s.owner), None);
         }
         for d in &self.ts_dicts {
-            roles.insert(d.owner.clone());
+            add((class::TS_DICT, d.oid), Some(&d.owner), None);
         }
         for c in &self.ts_configs {
-            roles.insert(c.owner.clone());
+            add((class::TS_CONFIG, c.oid), Some(&c.owner), None);
         }
         for e in &self.event_triggers {
-            roles.insert(e.owner.clone());
-        }
-        for p in &self.policies {
-            roles.extend(p.role_names.iter().cloned());
+            add((class::EVENT_TRIGGER, e.oid), Some(&e.owner), None);
         }
         for d in &self.default_acls {
-            roles.insert(d.role.clone());
-            add_acl(&mut roles, &d.acl);
+            add(
+                (crate::render::synthetic::DEFAULT_ACL, d.oid),
+                Some(&d.role),
+                Some(&d.acl),
+            );
         }
         for m in &self.member_acls {
-            add_acl(&mut roles, &m.acl);
+            add((class::EXTENSION, m.extension), None, Some(&m.acl));
         }
-        roles.remove("");
-        roles.into_iter().collect()
+        for p in &self.policies {
+            uses.extend(
+                p.role_names
+                    .iter()
+                    .map(|r| ((class::POLICY, p.oid), r.clone())),
+            );
+        }
+        uses.retain(|(_, role)| !role.is_empty());
+        uses
     }
 }

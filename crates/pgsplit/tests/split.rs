@@ -712,6 +712,11 @@ fn each_target_lists_only_its_own_objects_not_copied() {
     let superuser = |i: usize| plan["lines"][i]["source"]["superuser_objects"].to_string();
     assert!(!superuser(0).contains("b.kept"), "{plan}");
     assert!(superuser(1).contains("b.kept"), "{plan}");
+    // So are the roles that grant names: a target of the split needs its own only.
+    let roles = |i: usize| plan["lines"][i]["source"]["roles"].to_string();
+    assert!(!roles(0).contains("split_nc_"), "{plan}");
+    assert!(roles(1).contains("split_nc_granter"), "{plan}");
+    assert!(roles(1).contains("split_nc_reader"), "{plan}");
 }
 
 #[test]

@@ -355,7 +355,6 @@ async fn source_facts(
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
-    facts.roles = catalog.referenced_roles();
     facts.refused_by_newer_versions = catalog.refused_by_newer_versions();
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
@@ -367,16 +366,13 @@ async fn source_facts(
     let level = crate::database::DatabaseLevel::read(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    facts
-        .roles
-        .extend(level.roles(options.no_owner, options.no_acl));
+    let database_roles = level.roles(options.no_owner, options.no_acl);
+    facts.roles = roles_needed(&ddl, &database_roles);
     facts.database_settings = level
         .settings
         .iter()
         .map(|s| (s.name.clone(), s.identity()))
         .collect();
-    facts.roles.sort();
-    facts.roles.dedup();
     facts.superuser_objects.extend(
         level
             .statements(&line.target.dbname, options.no_owner, options.no_acl)
@@ -399,10 +395,19 @@ async fn source_facts(
         facts
             .superuser_objects
             .splice(0..0, superuser_statements(&share));
+        facts.roles = roles_needed(&share, &database_roles);
         facts.unsupported = share.describe_not_copied();
         split
     });
     Ok((facts, Some(split)))
+}
+
+/// The roles the target must have for `ddl` and the database's own statements, sorted.
+fn roles_needed(ddl: &pgsplit_schema::Ddl, database_roles: &[String]) -> Vec<String> {
+    let mut roles: Vec<String> = ddl.roles.iter().chain(database_roles).cloned().collect();
+    roles.sort();
+    roles.dedup();
+    roles
 }
 
 /// The identities of the statements of `ddl` that only a superuser can run.

@@ -108,6 +108,9 @@ pub struct Ddl {
     /// Objects left out because they need one pgsplit does not write (a view over a
     /// foreign table): reported after [`Ddl::unsupported`].
     pub not_written: Vec<NotWritten>,
+    /// The roles the statements name ([`Catalog::referenced_roles`]; a split target's
+    /// share of them): the target must have them.
+    pub roles: Vec<String>,
 }
 
 impl Ddl {
@@ -415,6 +418,7 @@ impl<'a> Builder<'a> {
         Ddl {
             unsupported: self.cat.unsupported.clone(),
             not_written,
+            roles: self.cat.referenced_roles(),
             ..emit(graph.keep(self.cat, &written), &Ancestors::new(self.cat))
         }
     }
@@ -642,9 +646,20 @@ impl Catalog {
         let needs = b.unwritten_needs(&graph);
         let written: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
         let chosen = b.select(&graph, selection, &written);
+        let kept = |key: ObjKey| {
+            let key = b.normalize(key, &graph.index);
+            graph.index.get(&key).is_some_and(|i| chosen.keep[*i])
+        };
+        let roles: BTreeSet<String> = self
+            .role_uses()
+            .into_iter()
+            .filter(|(key, _)| kept(*key))
+            .map(|(_, role)| role)
+            .collect();
         let ddl = Ddl {
             unsupported: b.unsupported_held(&graph, selection, &needs, &chosen.held),
             not_written: b.not_written(&graph, &needs, &chosen.held),
+            roles: roles.into_iter().collect(),
             ..b.emit_selected(graph, &chosen.keep)
         };
         (ddl, chosen.cross)
