@@ -593,29 +593,15 @@ async fn run_line(
     report.post_data.statements = post_tasks.len();
 
     let index_jobs = options.index_jobs.max(1);
+    let sessions = Arc::new(post_data::Sessions {
+        target: line.target.clone(),
+        maintenance_work_mem: options.maintenance_work_mem,
+    });
+    sessions.set_up(&target_conn.client).await?;
     let mut post_connections = Vec::with_capacity(index_jobs);
     post_connections.push(Arc::new(target_conn.client));
     for _ in 1..index_jobs {
-        post_connections.push(Arc::new(session::open(&line.target).await?.client));
-    }
-    // The copies' text forms (read-backs of text-format tables run here); DDL settings,
-    // the empty search_path last, but a SQL_ASCII database's bytes as they are (the
-    // read-backs); serial index builds while the copies run. One message per session.
-    let setup = format!(
-        "{}; {}; {}; {}",
-        pgsplit_copy::DATA_SESSION_SETUP,
-        pgsplit_schema::Ddl::SESSION_SETUP,
-        pgsplit_copy::SQL_ASCII_AS_IS,
-        post_data::SERIAL_INDEX_BUILDS
-    );
-    for client in &post_connections {
-        client
-            .batch_execute(&setup)
-            .await
-            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
-        if let Some(bytes) = options.maintenance_work_mem {
-            post_data::raise_maintenance_work_mem(client, bytes).await?;
-        }
+        post_connections.push(Arc::new(sessions.open().await?));
     }
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     progress.set_phase("data");
@@ -627,7 +613,7 @@ async fn run_line(
         tables.len(),
         Arc::clone(progress),
         cancel.clone(),
-        line.target.clone(),
+        sessions,
     ));
     let data_started = Instant::now();
     let data_result = if items.is_empty() {

@@ -71,6 +71,43 @@ pub async fn raise_maintenance_work_mem(client: &Client, bytes: i64) -> Result<(
     Ok(())
 }
 
+/// How post-data sessions to the target are opened and set up: at the start, and again
+/// for one whose connection was lost while it waited for work (a network blip, an
+/// administrator ending idle sessions).
+pub struct Sessions {
+    pub target: ConnSettings,
+    /// See [`raise_maintenance_work_mem`].
+    pub maintenance_work_mem: Option<i64>,
+}
+
+impl Sessions {
+    /// The copies' text forms (read-backs of text-format tables run here); DDL settings,
+    /// the empty search_path last, but a SQL_ASCII database's bytes as they are (the
+    /// read-backs); serial index builds while the copies run. One message.
+    pub async fn set_up(&self, client: &Client) -> Result<(), RunError> {
+        let setup = format!(
+            "{}; {}; {}; {SERIAL_INDEX_BUILDS}",
+            pgsplit_copy::DATA_SESSION_SETUP,
+            pgsplit_schema::Ddl::SESSION_SETUP,
+            pgsplit_copy::SQL_ASCII_AS_IS,
+        );
+        client
+            .batch_execute(&setup)
+            .await
+            .map_err(|e| RunError::db_plain("set up a post-data session", e))?;
+        if let Some(bytes) = self.maintenance_work_mem {
+            raise_maintenance_work_mem(client, bytes).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn open(&self) -> Result<Client, RunError> {
+        let client = crate::session::open(&self.target).await?.client;
+        self.set_up(&client).await?;
+        Ok(client)
+    }
+}
+
 /// Statements per batch at most (each holds a lock or two until the batch ends).
 pub const BATCH_MAX: usize = 32;
 /// Tables below this size have their short statements batched.
@@ -134,10 +171,15 @@ pub async fn run(
     table_count: usize,
     progress: Arc<Progress>,
     cancel: Cancel,
-    target: ConnSettings,
+    sessions: Arc<Sessions>,
 ) -> Result<(), RunError> {
-    let tokens: Vec<tokio_postgres::CancelToken> =
-        connections.iter().map(|c| c.cancel_token()).collect();
+    let target = sessions.target.clone();
+    let tokens = Arc::new(std::sync::Mutex::new(
+        connections
+            .iter()
+            .map(|c| c.cancel_token())
+            .collect::<Vec<_>>(),
+    ));
     let mut cancel_seen = false;
     let n = tasks.len();
     let mut is_loaded = vec![false; table_count];
@@ -300,11 +342,16 @@ pub async fn run(
             let mut session = pool.pop().expect("a free connection per running task");
             let progress = Arc::clone(&progress);
             let cancel = cancel.clone();
+            let (sessions, tokens) = (Arc::clone(&sessions), Arc::clone(&tokens));
             running.spawn(async move {
                 let label = job.label();
                 let _active = progress.start(label.clone(), None, 0);
                 let started = Instant::now();
-                let result = match session.after_copies(copies_over).await {
+                let ready = match session.reopen_if_lost(&sessions, &tokens).await {
+                    Ok(()) => session.after_copies(copies_over).await,
+                    Err(e) => Err(e),
+                };
+                let result = match ready {
                     Ok(()) => job.run(&session.client, &cancel).await,
                     Err(e) => Err(e),
                 };
@@ -335,6 +382,7 @@ pub async fn run(
                 cancel_seen = true;
                 first_error = Some(RunError::Interrupted);
                 // Stop index builds and other statements in flight on the server.
+                let tokens = tokens.lock().expect("never poisoned").clone();
                 for token in &tokens {
                     let _ = pgsplit_pg::cancel_query(&target, token).await;
                 }
@@ -396,13 +444,14 @@ pub async fn run(
     let mut session = pool
         .pop()
         .ok_or_else(|| RunError::Internal("no connection".into()))?;
-    session.after_copies(true).await?;
-    let client = session.client;
-    let token = client.cancel_token();
     for g in global {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
+        session.reopen_if_lost(&sessions, &tokens).await?;
+        session.after_copies(true).await?;
+        let client = Arc::clone(&session.client);
+        let token = client.cancel_token();
         let (label, work) = works[g].take().expect("each task runs once");
         let _active = progress.start(label, None, 0);
         let started = Instant::now();
@@ -582,6 +631,28 @@ struct Session {
 }
 
 impl Session {
+    /// A new connection in place of one that was lost while it waited, its cancel token
+    /// added to `tokens`. (A statement running when its connection is lost fails the
+    /// run: a resume finishes it.)
+    async fn reopen_if_lost(
+        &mut self,
+        sessions: &Sessions,
+        tokens: &std::sync::Mutex<Vec<tokio_postgres::CancelToken>>,
+    ) -> Result<(), RunError> {
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        tracing::warn!("a post-data session to the target was lost while idle; opening another");
+        let client = sessions.open().await?;
+        tokens
+            .lock()
+            .expect("never poisoned")
+            .push(client.cancel_token());
+        self.client = Arc::new(client);
+        self.serial_builds = true;
+        Ok(())
+    }
+
     /// Restores parallel index builds once `copies_over`, the first time only.
     async fn after_copies(&mut self, copies_over: bool) -> Result<(), RunError> {
         if copies_over && self.serial_builds {
@@ -753,9 +824,50 @@ mod tests {
             0,
             Arc::new(Progress::default()),
             Cancel::default(),
-            db.settings(),
+            Arc::new(Sessions {
+                target: db.settings(),
+                maintenance_work_mem: None,
+            }),
         )
         .await
+    }
+
+    /// A session whose connection an administrator ends between two tasks: the second
+    /// runs on a new one (it failed with "connection closed").
+    #[tokio::test]
+    async fn a_session_lost_while_idle_is_opened_again() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_lost");
+        db.psql("CREATE TABLE seen (n int)");
+        let settings = db.settings();
+        let mut ender = recorder("end my session", None, &Arc::new(Mutex::new(Vec::new())));
+        ender.work = Box::new(move |client: Arc<Client>| {
+            Box::pin(async move {
+                let pid: i32 = client
+                    .query_one("SELECT pg_backend_pid()", &[])
+                    .await
+                    .map_err(|e| RunError::db_plain("pid", e))?
+                    .get(0);
+                let admin = crate::session::open(&settings).await?.client;
+                admin
+                    .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await
+                    .map_err(|e| RunError::db_plain("terminate", e))?;
+                while !client.is_closed() {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Ok(())
+            })
+        });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let mut insert = statement(
+            "insert",
+            "seen",
+            "INSERT INTO public.seen VALUES (1)",
+            &events,
+        );
+        insert.after = vec![0];
+        schedule(&db, vec![ender, insert]).await.unwrap();
+        assert_eq!(db.psql("SELECT count(*) FROM seen").trim(), "1");
     }
 
     #[tokio::test]
@@ -1001,7 +1113,10 @@ mod tests {
             1,
             Arc::new(Progress::default()),
             Cancel::default(),
-            settings.clone(),
+            Arc::new(Sessions {
+                target: settings.clone(),
+                maintenance_work_mem: None,
+            }),
         ));
         // The data phase ends once the first task is done.
         while seen.lock().unwrap().is_empty() {
