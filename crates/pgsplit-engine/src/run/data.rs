@@ -676,7 +676,7 @@ async fn copy_item(
             Err(e) if e.is_transient() && attempt < retry::MAX_ATTEMPTS => {
                 attempt += 1;
                 tracing::warn!(
-                    "{}: {e:#}; retrying ({attempt}/{})",
+                    "{}: {e:#}; retrying: attempt {attempt} of {}",
                     table.display_name(),
                     retry::MAX_ATTEMPTS
                 );
