@@ -130,7 +130,6 @@ async fn verify_line(
     if target.version / 10000 > source.version / 10000 {
         print_views_as_target(line, &mut source_catalog).await?;
     }
-    source_catalog.as_of_version(source.version);
     let source_ddl = source_catalog.render(&schema_options);
     let mut row_filters = options.row_filters.clone();
     let (source_tables, source_ddl) = if line.selector.is_everything() {
@@ -443,10 +442,7 @@ async fn print_views_as_target(
     let conn = session::open(&line.target).await?;
     let refused = pgsplit_schema::print_views_as(&conn.client, catalog)
         .await
-        .map_err(|source| VerifyError::Schema {
-            server: conn.server.clone(),
-            source,
-        })?;
+        .map_err(schema_error(&conn))?;
     if refused > 0 {
         tracing::warn!(
             "{}: {refused} of the source's views could not be printed as the target prints \
@@ -461,8 +457,11 @@ async fn print_views_as_target(
 async fn introspect(conn: &Connection) -> Result<Catalog, VerifyError> {
     pgsplit_schema::introspect(&conn.client)
         .await
-        .map_err(|source| VerifyError::Schema {
-            server: conn.server.clone(),
-            source,
-        })
+        .map_err(schema_error(conn))
+}
+
+/// A schema read on `conn` that failed, as the error of its server.
+fn schema_error(conn: &Connection) -> impl FnOnce(pgsplit_schema::SchemaError) -> VerifyError {
+    let server = conn.server.clone();
+    move |source| VerifyError::Schema { server, source }
 }
