@@ -360,27 +360,26 @@ async fn source_facts(
         no_owner: options.no_owner,
         no_acl: options.no_acl,
     });
-    facts.superuser_objects = superuser_statements(&ddl);
     // What the run gives the target database last: the roles its owner, privileges and
     // settings name, and grants only a superuser can replay.
     let level = crate::database::DatabaseLevel::read(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    let database_roles = level.roles(options.no_owner, options.no_acl);
-    facts.roles = roles_needed(&ddl, &database_roles);
+    let database = DatabaseNeeds {
+        roles: level.roles(options.no_owner, options.no_acl),
+        superuser: level
+            .statements(&line.target.dbname, options.no_owner, options.no_acl)
+            .into_iter()
+            .filter(|s| s.requires_superuser)
+            .map(|s| s.identity)
+            .collect(),
+    };
     facts.database_settings = level
         .settings
         .iter()
         .map(|s| (s.name.clone(), s.identity()))
         .collect();
-    facts.superuser_objects.extend(
-        level
-            .statements(&line.target.dbname, options.no_owner, options.no_acl)
-            .into_iter()
-            .filter(|s| s.requires_superuser)
-            .map(|s| s.identity),
-    );
-    facts.unsupported = ddl.describe_not_copied();
+    database.needs_of(&ddl, &mut facts);
     if line.selector.is_everything() {
         return Ok((facts, None));
     }
@@ -388,36 +387,39 @@ async fn source_facts(
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
     let split = split_facts(line, &catalog, &tables, options).map(|(split, share)| {
-        // The line's share of the schema, not the whole source's; the database's own
-        // statements stay, as every target gets them.
-        let whole = superuser_statements(&ddl);
-        facts.superuser_objects.retain(|s| !whole.contains(s));
-        facts
-            .superuser_objects
-            .splice(0..0, superuser_statements(&share));
-        facts.roles = roles_needed(&share, &database_roles);
-        facts.unsupported = share.describe_not_copied();
+        // The line's share of the schema, not the whole source's.
+        database.needs_of(&share, &mut facts);
         split
     });
     Ok((facts, Some(split)))
 }
 
-/// The roles the target must have for `ddl` and the database's own statements, sorted.
-fn roles_needed(ddl: &pgsplit_schema::Ddl, database_roles: &[String]) -> Vec<String> {
-    let mut roles: Vec<String> = ddl.roles.iter().chain(database_roles).cloned().collect();
-    roles.sort();
-    roles.dedup();
-    roles
+/// What the database's own statements (owner, privileges, settings), which every target
+/// gets, need of the target.
+struct DatabaseNeeds {
+    roles: Vec<String>,
+    /// Identities of those only a superuser can run.
+    superuser: Vec<String>,
 }
 
-/// The identities of the statements of `ddl` that only a superuser can run.
-fn superuser_statements(ddl: &pgsplit_schema::Ddl) -> Vec<String> {
-    ddl.pre_data
-        .iter()
-        .chain(&ddl.post_data)
-        .filter(|s| s.requires_superuser)
-        .map(|s| s.identity.clone())
-        .collect()
+impl DatabaseNeeds {
+    /// Sets what the target needs for `ddl` (the whole schema or a split line's share) and
+    /// the database's statements, and what `ddl` leaves out.
+    fn needs_of(&self, ddl: &pgsplit_schema::Ddl, facts: &mut SourceFacts) {
+        let mut roles: Vec<String> = ddl.roles.iter().chain(&self.roles).cloned().collect();
+        roles.sort();
+        roles.dedup();
+        facts.roles = roles;
+        facts.superuser_objects = ddl
+            .pre_data
+            .iter()
+            .chain(&ddl.post_data)
+            .filter(|s| s.requires_superuser)
+            .map(|s| s.identity.clone())
+            .chain(self.superuser.iter().cloned())
+            .collect();
+        facts.unsupported = ddl.describe_not_copied();
+    }
 }
 
 /// The target's share of the split, and its share of what pgsplit does not copy.
