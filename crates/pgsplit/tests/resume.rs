@@ -319,6 +319,36 @@ fn a_commit_whose_answer_was_lost_is_not_loaded_again() {
 }
 
 #[test]
+fn a_post_data_statement_whose_connection_was_lost_runs_again() {
+    // The session is ended just after an index build committed: the build runs again on
+    // a new session, finds its index there, and the run goes on (it used to stop the
+    // line, leaving the rest of post-data to `--resume`).
+    let cluster = testing::shared();
+    let source = make_source(cluster, "lost_post_src", 200_000);
+    let target = adopt(cluster, "lost_post_copy");
+    let run = Run::new(&source, &cluster.url(&target.name));
+    let out = run
+        .command(&[])
+        .env(
+            "PGSPLIT_FAULT_ERROR",
+            "post_data_executed@index public.big_a",
+        )
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("post-data: index public.big_a: ") && stderr.contains("retrying"),
+        "{stderr}"
+    );
+    all_verified(&report_of(&out));
+    assert_same_rows(&source, &target);
+    let indexes = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+                   WHERE tablename = 'big'";
+    assert_eq!(target.psql(indexes).trim(), "big_a,big_pkey");
+}
+
+#[test]
 fn small_tables_asked_of_the_source_ahead_are_copied_after_a_lost_connection() {
     // A worker sends the COPYs of the next small tables to the source before it reads
     // their rows. A lost connection leaves those unread: they must be copied on the

@@ -46,6 +46,7 @@ use pgsplit_pg::ConnSettings;
 use super::error::RunError;
 use crate::cancel::Cancel;
 use crate::progress::Progress;
+use crate::retry;
 
 /// Phases from here on keep list order within one owner (triggers, rules, comments…).
 pub const SEQUENTIAL_FROM_PHASE: u8 = 3;
@@ -115,10 +116,22 @@ pub const BATCH_BELOW_BYTES: i64 = 1024 * 1024;
 /// How far into the ready queue the scheduler looks for a task whose tables are free.
 const SCAN_WINDOW: usize = 256;
 
-/// The work of one task, run on a pooled target connection.
+/// The work of one task, run on a pooled target connection: once, or again after a
+/// failure that may go away ([`Attempt`]).
 pub type TaskFn = Box<
-    dyn FnOnce(Arc<Client>) -> Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>> + Send,
+    dyn Fn(Arc<Client>, Attempt) -> Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>
+        + Send
+        + Sync,
 >;
+
+/// Whether a task runs for the first time, or again after a failure that may go away (its
+/// connection lost while it ran, a deadlock): what it did may then have been committed
+/// before the failure, and a statement may find itself done (as in a resumed run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    First,
+    Again,
+}
 
 pub struct PostTask {
     pub label: String,
@@ -150,7 +163,7 @@ pub struct PostTask {
 pub struct BatchPart {
     pub sql: Arc<str>,
     /// What `work` does after its statement has run (the journal entry).
-    pub committed: Box<dyn FnOnce() -> Result<(), RunError> + Send>,
+    pub committed: Box<dyn Fn() -> Result<(), RunError> + Send + Sync>,
 }
 
 /// What the data phase tells the scheduler.
@@ -347,14 +360,9 @@ pub async fn run(
                 let label = job.label();
                 let _active = progress.start(label.clone(), None, 0);
                 let started = Instant::now();
-                let ready = match session.reopen_if_lost(&sessions, &tokens).await {
-                    Ok(()) => session.after_copies(copies_over).await,
-                    Err(e) => Err(e),
-                };
-                let result = match ready {
-                    Ok(()) => job.run(&session.client, &cancel).await,
-                    Err(e) => Err(e),
-                };
+                let result = session
+                    .run(&job, &sessions, &tokens, &cancel, copies_over)
+                    .await;
                 tracing::debug!("post-data task {label} took {:?}", started.elapsed());
                 (members, session, result)
             });
@@ -448,17 +456,16 @@ pub async fn run(
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
-        session.reopen_if_lost(&sessions, &tokens).await?;
-        session.after_copies(true).await?;
-        let client = Arc::clone(&session.client);
-        let token = client.cancel_token();
         let (label, work) = works[g].take().expect("each task runs once");
-        let _active = progress.start(label, None, 0);
+        let _active = progress.start(label.clone(), None, 0);
+        let job = Job::Single(label, work);
         let started = Instant::now();
         tokio::select! {
-            done = work(Arc::clone(&client)) => done?,
-            // A refresh of a large materialized view may take hours: stopped on the server.
+            done = session.run(&job, &sessions, &tokens, &cancel, true) => done?,
+            // A refresh of a large materialized view may take hours: stopped on the server
+            // (the session may have been opened again meanwhile).
             _ = cancel.cancelled() => {
+                let token = session.client.cancel_token();
                 let _ = pgsplit_pg::cancel_query(&target, &token).await;
                 return Err(RunError::Interrupted);
             }
@@ -485,38 +492,45 @@ impl Job {
         }
     }
 
-    async fn run(self, client: &Arc<Client>, cancel: &Cancel) -> Result<(), RunError> {
+    async fn run(
+        &self,
+        client: &Arc<Client>,
+        cancel: &Cancel,
+        attempt: Attempt,
+    ) -> Result<(), RunError> {
         let members = match self {
-            Job::Single(_, work) => return work(Arc::clone(client)).await,
+            Job::Single(_, work) => return work(Arc::clone(client), attempt).await,
             Job::Batch(members) => members,
             Job::Reads(members) => {
                 // Polled together, their statements go out at once on the session.
                 let reads = members
-                    .into_iter()
-                    .map(|(_, work)| work(Arc::clone(client)));
+                    .iter()
+                    .map(|(_, work)| work(Arc::clone(client), attempt));
                 return futures::future::try_join_all(reads).await.map(drop);
             }
         };
-        let sql: Vec<&str> = members.iter().map(|(_, _, part)| &*part.sql).collect();
-        match client.batch_execute(&sql.join("\n;\n")).await {
-            Ok(()) => {
-                for (_, _, part) in members {
-                    (part.committed)()?;
+        // Once a batch may have been committed, each statement goes alone and may find
+        // itself done.
+        if attempt == Attempt::First {
+            let sql: Vec<&str> = members.iter().map(|(_, _, part)| &*part.sql).collect();
+            match client.batch_execute(&sql.join("\n;\n")).await {
+                Ok(()) => {
+                    for (_, _, part) in members {
+                        (part.committed)()?;
+                    }
+                    return Ok(());
                 }
-                Ok(())
-            }
-            Err(_) if cancel.is_cancelled() => Err(RunError::Interrupted),
-            Err(e) => {
-                tracing::debug!(
+                Err(_) if cancel.is_cancelled() => return Err(RunError::Interrupted),
+                Err(e) => tracing::debug!(
                     "a batch of {} post-data statements failed ({e}); running them one at a time",
                     members.len()
-                );
-                for (_, work, _) in members {
-                    work(Arc::clone(client)).await?;
-                }
-                Ok(())
+                ),
             }
         }
+        for (_, work, _) in members {
+            work(Arc::clone(client), attempt).await?;
+        }
+        Ok(())
     }
 }
 
@@ -631,9 +645,53 @@ struct Session {
 }
 
 impl Session {
-    /// A new connection in place of one that was lost while it waited, its cancel token
-    /// added to `tokens`. (A statement running when its connection is lost fails the
-    /// run: a resume finishes it.)
+    /// Runs `job`, and again (up to [`retry::MAX_ATTEMPTS`] in all, with back-off) after a
+    /// failure that may go away: its connection lost while it waited or ran (opened again
+    /// first), a deadlock, a server restarting.
+    async fn run(
+        &mut self,
+        job: &Job,
+        sessions: &Sessions,
+        tokens: &std::sync::Mutex<Vec<tokio_postgres::CancelToken>>,
+        cancel: &Cancel,
+        copies_over: bool,
+    ) -> Result<(), RunError> {
+        let mut attempt = 1;
+        loop {
+            let mut result = self.reopen_if_lost(sessions, tokens).await;
+            if result.is_ok() {
+                result = self.after_copies(copies_over).await;
+            }
+            if result.is_ok() {
+                let again = if attempt == 1 {
+                    Attempt::First
+                } else {
+                    Attempt::Again
+                };
+                result = job.run(&self.client, cancel, again).await;
+            }
+            match result {
+                Err(e)
+                    if attempt < retry::MAX_ATTEMPTS
+                        && e.is_transient()
+                        && !cancel.is_cancelled() =>
+                {
+                    attempt += 1;
+                    tracing::warn!(
+                        "post-data: {e:#}; retrying: attempt {attempt} of {}",
+                        retry::MAX_ATTEMPTS
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(retry::delay(attempt)) => {}
+                        _ = cancel.cancelled() => return Err(RunError::Interrupted),
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// A new connection in place of one that was lost, its cancel token added to `tokens`.
     async fn reopen_if_lost(
         &mut self,
         sessions: &Sessions,
@@ -642,7 +700,7 @@ impl Session {
         if !self.client.is_closed() {
             return Ok(());
         }
-        tracing::warn!("a post-data session to the target was lost while idle; opening another");
+        tracing::warn!("a post-data session to the target was lost; opening another");
         let client = sessions.open().await?;
         tokens
             .lock()
@@ -736,7 +794,8 @@ mod tests {
             detached: false,
             pipelined: false,
             batch: None,
-            work: Box::new(move |client: Arc<Client>| {
+            work: Box::new(move |client: Arc<Client>, _| {
+                let (seen, name) = (Arc::clone(&seen), name.clone());
                 Box::pin(async move {
                     let row = client
                         .query_one("SHOW max_parallel_maintenance_workers", &[])
@@ -779,7 +838,8 @@ mod tests {
                     Ok(())
                 }),
             }),
-            work: Box::new(move |client: Arc<Client>| {
+            work: Box::new(move |client: Arc<Client>, _| {
+                let (events, name, text) = (Arc::clone(&events), name.clone(), text.clone());
                 Box::pin(async move {
                     client
                         .batch_execute(&text)
@@ -840,7 +900,8 @@ mod tests {
         db.psql("CREATE TABLE seen (n int)");
         let settings = db.settings();
         let mut ender = recorder("end my session", None, &Arc::new(Mutex::new(Vec::new())));
-        ender.work = Box::new(move |client: Arc<Client>| {
+        ender.work = Box::new(move |client: Arc<Client>, _| {
+            let settings = settings.clone();
             Box::pin(async move {
                 let pid: i32 = client
                     .query_one("SELECT pg_backend_pid()", &[])
@@ -868,6 +929,43 @@ mod tests {
         insert.after = vec![0];
         schedule(&db, vec![ender, insert]).await.unwrap();
         assert_eq!(db.psql("SELECT count(*) FROM seen").trim(), "1");
+    }
+
+    /// A statement whose connection an administrator ends while it runs: it runs again on
+    /// a new connection (it failed the run with "terminating connection due to
+    /// administrator command").
+    #[tokio::test]
+    async fn a_statement_whose_session_is_lost_while_it_runs_runs_again() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_lost_running");
+        db.psql("CREATE TABLE seen (n int); CREATE TABLE ended ()");
+        // Sleeps until the session has been ended once.
+        let sql = "INSERT INTO public.seen SELECT 1 FROM pg_sleep(CASE WHEN EXISTS \
+                   (SELECT FROM public.ended) THEN 0 ELSE 60 END)";
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let insert = statement("insert", "seen", sql, &events);
+        let admin = crate::session::open(&db.settings()).await.unwrap().client;
+        let ender = async {
+            let find = "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' \
+                        AND datname = current_database()";
+            loop {
+                if let Some(row) = admin.query_opt(find, &[]).await.unwrap() {
+                    let pid: i32 = row.get(0);
+                    admin
+                        .batch_execute(&format!(
+                            "INSERT INTO public.ended DEFAULT VALUES; \
+                             SELECT pg_terminate_backend({pid})"
+                        ))
+                        .await
+                        .unwrap();
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        let (result, ()) = tokio::join!(schedule(&db, vec![insert]), ender);
+        result.unwrap();
+        assert_eq!(db.psql("SELECT count(*) FROM seen").trim(), "1");
+        assert_eq!(*events.lock().unwrap(), ["insert alone"]);
     }
 
     #[tokio::test]
@@ -995,7 +1093,7 @@ mod tests {
             detached: false,
             pipelined: false,
             batch: None,
-            work: Box::new(|_| Box::pin(async { Ok(()) })),
+            work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };
         let tasks = vec![
             task("a", &[]),
@@ -1042,7 +1140,7 @@ mod tests {
             detached: false,
             pipelined: false,
             batch: None,
-            work: Box::new(|_| Box::pin(async { Ok(()) })),
+            work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };
         let tasks = vec![
             task(Some("customers"), &[], false),         // an index build

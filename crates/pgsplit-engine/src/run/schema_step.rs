@@ -14,6 +14,7 @@ use tokio_postgres::error::SqlState;
 
 use super::error::RunError;
 use super::options::{RunOptions, Sections};
+use super::post_data::Attempt;
 use super::post_data::{self, BatchPart, PostTask};
 use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
@@ -336,7 +337,7 @@ pub fn post_tasks(
                 let label = key.clone();
                 BatchPart {
                     sql: Arc::clone(&sql),
-                    committed: Box::new(move || post_data_done(&*journal, label)),
+                    committed: Box::new(move || post_data_done(&*journal, label.clone())),
                 }
             });
         tasks.push(PostTask {
@@ -355,15 +356,29 @@ pub fn post_tasks(
             detached: false,
             pipelined: false,
             batch,
-            work: Box::new(move |client| {
+            work: Box::new(move |client, attempt| {
+                let (sql, identity, journal, key) = (
+                    Arc::clone(&sql),
+                    identity.clone(),
+                    Arc::clone(&journal),
+                    key.clone(),
+                );
                 Box::pin(async move {
                     if done_before {
                         return Ok(());
                     }
                     match client.batch_execute(&sql).await {
+                        // Tests: the connection lost just after the statement committed.
+                        Ok(()) if fault::error("post_data_executed", &identity) => {
+                            return Err(lose_connection(&client, identity, &sql).await);
+                        }
                         Ok(()) => {}
-                        Err(e) if resuming && already_done(&e, kind) => {
-                            tracing::info!("{identity}: already done by the stopped run");
+                        // By the stopped run, or by an attempt that failed after it.
+                        Err(e)
+                            if (resuming || attempt == Attempt::Again)
+                                && already_done(&e, kind) =>
+                        {
+                            tracing::info!("{identity}: already done");
                         }
                         // Joined sequence values (one implicit transaction, nothing
                         // set): one at a time, to name the one that fails.
@@ -413,7 +428,8 @@ pub fn post_tasks(
                 detached: false,
                 pipelined: false,
                 batch,
-                work: Box::new(move |client| {
+                work: Box::new(move |client, _| {
+                    let sql = Arc::clone(&sql);
                     Box::pin(async move {
                         client
                             .batch_execute(&sql)
@@ -437,7 +453,7 @@ pub fn post_tasks(
             detached: false,
             pipelined: false,
             batch: None,
-            work: Box::new(|client| {
+            work: Box::new(|client, _| {
                 Box::pin(async move {
                     let failed = |e| RunError::db_plain("analyze the partitioned tables", e);
                     // One statement (one transaction) each: one for all would hold a
@@ -519,6 +535,22 @@ pub async fn apply_event_triggers(
 
 /// Journals a post-data statement that has run. Redone after a crash before this, the
 /// statement answers "already exists".
+/// Ends the session's connection from the server side (tests, [`fault::error`]) and returns
+/// the error the statement then gets.
+async fn lose_connection(client: &Client, identity: String, sql: &str) -> RunError {
+    match client
+        .batch_execute("SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid())")
+        .await
+    {
+        Err(source) => RunError::Statement {
+            identity,
+            sql: sql.to_string(),
+            source,
+        },
+        Ok(()) => RunError::Internal("the session outlived its own termination".into()),
+    }
+}
+
 fn post_data_done(journal: &dyn Journal, label: String) -> Result<(), RunError> {
     fault::point("post_data_executed");
     journal.append(&Event::PostDataDone { label })?;

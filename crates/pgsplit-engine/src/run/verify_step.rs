@@ -128,7 +128,14 @@ pub fn add_tasks(
                 detached: true,
                 pipelined: !read_back || table.bytes < PIPELINED_BELOW_BYTES,
                 batch: None,
-                work: Box::new(move |client| {
+                work: Box::new(move |client, _| {
+                    let (tables, totals, verifications, found) = (
+                        Arc::clone(&tables),
+                        Arc::clone(&totals),
+                        Arc::clone(&verifications),
+                        Arc::clone(&found),
+                    );
+                    let chunk = chunk.clone();
                     Box::pin(async move {
                         let table = &tables[index];
                         found
