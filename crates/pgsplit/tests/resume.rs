@@ -432,7 +432,20 @@ fn a_data_only_run_the_target_stops_names_the_table_and_resume_finishes() {
         .to_string();
     assert!(error.contains("table public.big"), "{error}");
     assert!(error.contains("no_late"), "{error}");
-    assert_ne!(target.psql("SELECT count(*) FROM big").trim(), "0");
+    let committed = target.psql("SELECT count(*) FROM big").trim().to_string();
+    assert_ne!(committed, "0");
+    // The report lists what the failed run committed (it listed no table at all).
+    let report = report_of(&out);
+    let line = &report["lines"][0];
+    let big = line["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "big")
+        .unwrap_or_else(|| panic!("big is not reported: {line}"));
+    assert_eq!(big["rows"].to_string(), committed, "{big}");
+    let note = line["note"].as_str().unwrap_or_default();
+    assert!(note.contains("committed before the stop"), "{line}");
     target.psql("ALTER TABLE big DROP CONSTRAINT no_late");
     // The rows the stopped run committed do not make the resume refuse the target.
     let out = run

@@ -126,13 +126,17 @@ struct Shared {
     loaded: mpsc::UnboundedSender<DataEvent>,
 }
 
+/// What the data phase copied (in item order), and what stopped it, if anything: the
+/// items committed before a failure stay on the target for `--resume`.
+pub struct Copied {
+    pub results: Vec<ItemResult>,
+    pub stopped_by: Option<RunError>,
+}
+
 /// Runs the data phase. Each table's index is sent on `loaded` as soon as its last item
 /// is committed (at once for tables with nothing left to copy), and the first worker
 /// that finds nothing left to start says so.
-pub async fn run(
-    phase: DataPhase,
-    loaded: mpsc::UnboundedSender<DataEvent>,
-) -> Result<Vec<ItemResult>, RunError> {
+pub async fn run(phase: DataPhase, loaded: mpsc::UnboundedSender<DataEvent>) -> Copied {
     let mut order = phase.todo.clone();
     order.sort_by_key(|&i| std::cmp::Reverse(phase.items[i].estimated_bytes));
     let mut items_per_table = vec![0; phase.tables.len()];
@@ -177,13 +181,13 @@ pub async fn run(
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
     let mut results =
         std::mem::take(&mut *shared.results.lock().unwrap_or_else(|e| e.into_inner()));
     results.sort_by_key(|r| r.item);
-    Ok(results)
+    Copied {
+        results,
+        stopped_by: first_error,
+    }
 }
 
 /// Items a worker copies in one source transaction. Each table read stays locked until

@@ -616,9 +616,12 @@ async fn run_line(
         sessions,
     ));
     let data_started = Instant::now();
-    let data_result = if items.is_empty() {
+    let copied = if items.is_empty() {
         drop(loaded_tx);
-        Ok(Vec::new())
+        data::Copied {
+            results: Vec::new(),
+            stopped_by: None,
+        }
     } else {
         data::run(
             data::DataPhase {
@@ -645,18 +648,40 @@ async fn run_line(
         .await
     };
     let data_seconds = data_started.elapsed().as_secs_f64();
-    let mut results = match data_result {
-        Ok(results) => results,
-        Err(e) => {
-            if matches!(e, RunError::Interrupted) {
-                // Let the scheduler cancel its statements on the server.
-                let _ = post.await;
-            } else {
-                post.abort();
-            }
-            return Err(e);
+    let mut results = copied.results;
+    let now = Instant::now();
+    results.extend(done.iter().map(|(&item, &moved)| data::ItemResult {
+        item,
+        moved,
+        started: now,
+        finished: now,
+        resumed: true,
+    }));
+    results.sort_by_key(|r| r.item);
+    if let Some(e) = copied.stopped_by {
+        if matches!(e, RunError::Interrupted) {
+            // Let the scheduler cancel its statements on the server.
+            let _ = post.await;
+        } else {
+            post.abort();
         }
-    };
+        // What was committed stays for the resume: the report says so.
+        report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
+        report.tables.retain(|t| !t.chunks.is_empty());
+        if !report.tables.is_empty() {
+            report.note = Some(format!(
+                "the {} table(s) above had rows committed before the stop; `--resume` \
+                 keeps every finished table",
+                report.tables.len()
+            ));
+        }
+        clock.report.push(PhaseTime {
+            phase: "data",
+            seconds: data_seconds,
+        });
+        report.phases = phases;
+        return Err(e);
+    }
     if options.sections != Sections::SchemaOnly {
         report.large_objects = copy_large_objects(
             line,
@@ -668,15 +693,6 @@ async fn run_line(
         )
         .await?;
     }
-    let now = Instant::now();
-    results.extend(done.iter().map(|(&item, &moved)| data::ItemResult {
-        item,
-        moved,
-        started: now,
-        finished: now,
-        resumed: true,
-    }));
-    results.sort_by_key(|r| r.item);
     clock.report.push(PhaseTime {
         phase: "data",
         seconds: data_seconds,
