@@ -28,9 +28,10 @@ pub struct Catalog {
     /// Extension members' privileges, the only thing written of a member.
     pub member_acls: Vec<MemberAcl>,
     pub event_triggers: Vec<EventTrigger>,
+    pub publications: Vec<Publication>,
     pub comments: Comments,
     /// Objects the source has that the DDL does not reproduce: foreign data wrappers,
-    /// servers and tables, publications, casts, operators, operator families, languages,
+    /// servers and tables, casts, operators, operator families, languages,
     /// base types, conversions, text search parsers and templates, security labels,
     /// typed tables, tablespaces. Report them to the user. What needs one of them is
     /// left out of the DDL too ([`crate::Ddl::not_written`]).
@@ -363,6 +364,9 @@ impl Catalog {
         }
         for c in &self.ts_configs {
             add((class::TS_CONFIG, c.oid), Some(&c.owner), None);
+        }
+        for p in &self.publications {
+            add((class::PUBLICATION, p.oid), Some(&p.owner), None);
         }
         for e in &self.event_triggers {
             add((class::EVENT_TRIGGER, e.oid), Some(&e.owner), None);

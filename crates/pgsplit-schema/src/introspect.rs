@@ -56,6 +56,9 @@ const QUERIES: &[Query] = &[
     query!("default_acls.sql"),
     query!("member_acls.sql"),
     query!("event_triggers.sql"),
+    query!("publications.sql"),
+    query!("publication_tables.sql"),
+    query!("publication_schemas.sql"),
     query!("pg_types.sql"),
     query!("unsupported.sql"),
 ];
@@ -187,6 +190,36 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
                  ON d.refobjid = p.oid AND d.refclassid = 'pg_catalog.pg_trigger'::regclass \
                  WHERE d.classid = 'pg_catalog.pg_trigger'::regclass AND d.objid = t.oid \
                  AND d.deptype = 'P')",
+            ),
+        ),
+        ("{pubviaroot}", pick(130000, "p.pubviaroot", "false")),
+        (
+            "{prqual}",
+            pick(
+                150000,
+                "pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)",
+                "NULL::text",
+            ),
+        ),
+        (
+            "{prattrs}",
+            pick(
+                150000,
+                "(SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) \
+                 FROM pg_catalog.pg_attribute a \
+                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs))",
+                "NULL::text[]",
+            ),
+        ),
+        (
+            "{publication_schemas}",
+            pick(
+                150000,
+                "SELECT pn.oid, pn.pnpubid AS publication, pn.pnnspid AS schema_oid, \
+                 n.nspname::text AS schema FROM pg_catalog.pg_publication_namespace pn \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid ORDER BY pn.pnpubid, n.nspname",
+                "SELECT 0::oid AS oid, 0::oid AS publication, 0::oid AS schema_oid, \
+                 ''::text AS schema WHERE false",
             ),
         ),
         (
@@ -933,6 +966,57 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             enabled: r.get("enabled")?,
             tags: r.get("tags")?,
         });
+    }
+    let mut stream = rows(client, version, "publications.sql").await?;
+    while let Some(row) = next(&mut stream, "publications.sql").await? {
+        let row = &row;
+        let r = R {
+            row,
+            query: "publications.sql",
+        };
+        cat.publications.push(Publication {
+            oid: r.get("oid")?,
+            name: r.get("name")?,
+            owner: r.get("owner")?,
+            all_tables: r.get("all_tables")?,
+            publish: r.get("publish")?,
+            via_root: r.get("via_root")?,
+            tables: Vec::new(),
+            schemas: Vec::new(),
+        });
+    }
+    let mut stream = rows(client, version, "publication_tables.sql").await?;
+    while let Some(row) = next(&mut stream, "publication_tables.sql").await? {
+        let row = &row;
+        let r = R {
+            row,
+            query: "publication_tables.sql",
+        };
+        let publication: Oid = r.get("publication")?;
+        if let Some(p) = cat.publications.iter_mut().find(|p| p.oid == publication) {
+            p.tables.push(PublicationTable {
+                oid: r.get("oid")?,
+                table: r.get("table_oid")?,
+                row_filter: r.get("row_filter")?,
+                columns: r.get("columns")?,
+            });
+        }
+    }
+    let mut stream = rows(client, version, "publication_schemas.sql").await?;
+    while let Some(row) = next(&mut stream, "publication_schemas.sql").await? {
+        let row = &row;
+        let r = R {
+            row,
+            query: "publication_schemas.sql",
+        };
+        let publication: Oid = r.get("publication")?;
+        if let Some(p) = cat.publications.iter_mut().find(|p| p.oid == publication) {
+            p.schemas.push(PublicationSchema {
+                oid: r.get("oid")?,
+                schema_oid: r.get("schema_oid")?,
+                schema: r.get("schema")?,
+            });
+        }
     }
     let mut stream = rows(client, version, "pg_types.sql").await?;
     while let Some(row) = next(&mut stream, "pg_types.sql").await? {

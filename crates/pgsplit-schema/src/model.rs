@@ -26,6 +26,9 @@ pub mod class {
     pub const EVENT_TRIGGER: Oid = 3466;
     pub const TS_DICT: Oid = 3600;
     pub const TS_CONFIG: Oid = 3602;
+    pub const PUBLICATION: Oid = 6104;
+    pub const PUBLICATION_REL: Oid = 6106;
+    pub const PUBLICATION_NAMESPACE: Oid = 6237;
 }
 
 /// An object as `pg_depend` names it: (catalog, object id).
@@ -461,6 +464,40 @@ pub struct EventTrigger {
     pub function: String,
     pub enabled: String,
     pub tags: Option<Vec<String>>,
+}
+
+/// A publication (logical replication), with the tables and schemas it publishes.
+#[derive(Clone, Debug)]
+pub struct Publication {
+    pub oid: Oid,
+    pub name: String,
+    pub owner: String,
+    pub all_tables: bool,
+    /// The operations published: `insert`, `update`, `delete`, `truncate`.
+    pub publish: Vec<String>,
+    /// `publish_via_partition_root` (13+).
+    pub via_root: bool,
+    pub tables: Vec<PublicationTable>,
+    pub schemas: Vec<PublicationSchema>,
+}
+
+/// A table of a publication (`pg_publication_rel`).
+#[derive(Clone, Debug)]
+pub struct PublicationTable {
+    pub oid: Oid,
+    pub table: Oid,
+    /// The row filter, as the server prints it (15+).
+    pub row_filter: Option<String>,
+    /// The column list, in column order (15+).
+    pub columns: Option<Vec<String>>,
+}
+
+/// A schema whose tables a publication publishes (`pg_publication_namespace`, 15+).
+#[derive(Clone, Debug)]
+pub struct PublicationSchema {
+    pub oid: Oid,
+    pub schema_oid: Oid,
+    pub schema: String,
 }
 
 /// A source object the DDL does not reproduce, e.g. `foreign table` `public.lines`.

@@ -971,6 +971,43 @@ fn verify_reads_a_14_target_as_a_13_source_holds_it() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// Publications (they were listed as not copied): every kind of member, options, a
+/// comment; verify compares them.
+#[test]
+fn publications_are_copied_with_their_tables_filters_and_schemas() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("publications");
+    source.psql(
+        "CREATE SCHEMA s2;
+         CREATE TABLE t1 (id int PRIMARY KEY, a text, b int);
+         CREATE TABLE t2 (id int PRIMARY KEY, x int);
+         CREATE TABLE s2.t3 (id int PRIMARY KEY);
+         CREATE TABLE parted (k int, v text) PARTITION BY RANGE (k);
+         CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+         INSERT INTO t1 VALUES (1, 'one', 7);
+         CREATE PUBLICATION p_all FOR ALL TABLES;
+         CREATE PUBLICATION p_some FOR TABLE t1 (id, a) WHERE (b > 5 AND a <> 'x'), t2
+             WITH (publish = 'insert, update', publish_via_partition_root = true);
+         CREATE PUBLICATION p_schema FOR TABLES IN SCHEMA s2, TABLE parted;
+         CREATE PUBLICATION p_empty;
+         COMMENT ON PUBLICATION p_some IS 'some tables';",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    assert_eq!(report["lines"][0]["not_copied"], serde_json::json!([]));
+    assert_same_schema(&source, &target);
+    assert_verified(&source, &target);
+    target.psql("ALTER PUBLICATION p_some DROP TABLE t2");
+    let out = verify_pair(&source, &cluster.url(&target_name));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("publication p_some table public.t2"),
+        "{stdout}"
+    );
+}
+
 /// A `public` made again on a source before 15 has no ACL: its owner's privileges only,
 /// none for PUBLIC, which a 15+ target's `public` gives USAGE.
 #[test]
@@ -1018,7 +1055,8 @@ fn copies_from_12_with_the_partitions_own_trigger_states() {
          CREATE TRIGGER quiet AFTER INSERT ON parted FOR EACH ROW EXECUTE FUNCTION noop();
          ALTER TABLE parted_1 DISABLE TRIGGER loud;
          ALTER TABLE parted DISABLE TRIGGER quiet;
-         INSERT INTO parted SELECT g, 'v' || g FROM generate_series(0, 19) g;",
+         INSERT INTO parted SELECT g, 'v' || g FROM generate_series(0, 19) g;
+         CREATE PUBLICATION feed FOR TABLE parted_1, parted_2 WITH (publish = 'insert');",
     );
     let target_name = format!("{}_v15", source.name);
     let target = adopt(target_cluster, &target_name);
@@ -1035,6 +1073,11 @@ fn copies_from_12_with_the_partitions_own_trigger_states() {
                   ORDER BY tgrelid::regclass::text, tgname) FROM pg_trigger \
                   WHERE tgname IN ('loud', 'quiet')";
     assert_eq!(target.psql(states), source.psql(states));
+    // 12's catalog has no row filters, column lists or publish_via_partition_root.
+    let feed = "SELECT pubinsert, pubupdate, pubviaroot, \
+                (SELECT string_agg(prrelid::regclass::text, ',' ORDER BY prrelid::regclass::text) \
+                 FROM pg_publication_rel WHERE prpubid = p.oid) FROM pg_publication p";
+    assert_eq!(target.psql(feed).trim(), "t|f|f|parted_1,parted_2");
 }
 
 #[test]
@@ -1281,14 +1324,15 @@ fn objects_pgsplit_does_not_write_are_listed_in_the_report() {
     let source = cluster.create_db("not_written_src");
     source.psql(
         "CREATE TABLE orders (id int PRIMARY KEY);
-         CREATE PUBLICATION orders_feed FOR TABLE orders;",
+         CREATE TYPE pair AS (a int, b int);
+         CREATE CAST (pair AS text) WITH INOUT;",
     );
     let target_name = format!("{}_copy", source.name);
     let _target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     assert_eq!(
         report["lines"][0]["not_copied"],
-        serde_json::json!(["publication orders_feed"]),
+        serde_json::json!(["cast public.pair AS text"]),
         "{report}"
     );
 }

@@ -658,7 +658,8 @@ fn each_target_lists_only_its_own_objects_not_copied() {
          CREATE SERVER files_b FOREIGN DATA WRAPPER file_fdw;
          CREATE FOREIGN TABLE a.remote (line text) SERVER files_a OPTIONS (filename '/dev/null');
          CREATE FOREIGN TABLE b.remote (line text) SERVER files_b OPTIONS (filename '/dev/null');
-         CREATE VIEW a.remote_lines AS SELECT line FROM a.remote;",
+         CREATE VIEW a.remote_lines AS SELECT line FROM a.remote;
+         CREATE PUBLICATION both_kept FOR TABLE a.kept, b.kept;",
     );
     // A grant made by another grantor than the owner needs a superuser to replay: only
     // on the line that holds its table.
@@ -677,22 +678,30 @@ fn each_target_lists_only_its_own_objects_not_copied() {
         vec![
             "foreign server files_a",
             "foreign table a.remote",
-            "publication everything",
             "view a.remote_lines (needs foreign table a.remote)",
         ],
-        vec![
-            "foreign server files_b",
-            "foreign table b.remote",
-            "publication everything",
-        ],
+        vec!["foreign server files_b", "foreign table b.remote"],
     ];
     let names = [format!("{}_a", source.name), format!("{}_b", source.name)];
-    let _targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
     let lines = vec![
         (cluster.url(&names[0]), "schemas=a"),
         (cluster.url(&names[1]), "schemas=b"),
     ];
     let (report, (_dir, mapping)) = split(&source, &lines, &[], 0);
+    // Publications: one of all tables on every target, one of some tables with those
+    // the target holds.
+    let published = "SELECT string_agg(pubname || ':' || tablename, ',' ORDER BY pubname) \
+                     FROM pg_publication_tables";
+    for (target, schema) in targets.iter().zip(["a", "b"]) {
+        assert_eq!(
+            target.psql(published).trim(),
+            "both_kept:kept,everything:kept",
+            "{schema}"
+        );
+        let schemas = "SELECT string_agg(DISTINCT schemaname, ',') FROM pg_publication_tables";
+        assert_eq!(target.psql(schemas).trim(), schema);
+    }
     let plan = pgsplit(&["plan", &mapping, "--json"]);
     let (stdout, stderr) = text(&plan);
     let plan: serde_json::Value =

@@ -61,6 +61,7 @@ pub enum ObjectKind {
     Policy,
     RowSecurity,
     Statistics,
+    Publication,
     EventTrigger,
     Comment,
     Acl,

@@ -116,7 +116,7 @@ impl Builder<'_> {
     /// whole schemas, those its left-out items need, those attached to (a label, a
     /// tablespace) or partitions of what it holds, and what those need (a foreign
     /// table's server, the server's wrapper). One outside any schema that nothing
-    /// needs and that is attached to nothing (a publication, a cast, an unused server)
+    /// needs and that is attached to nothing (a cast, an unused server)
     /// belongs to no target more than another: every target lists it.
     pub(super) fn unsupported_held(
         &self,

@@ -14,6 +14,7 @@ pub(super) fn render(b: &mut Builder<'_>) {
     types(b);
     functions(b);
     text_search(b);
+    publications(b);
     event_triggers(b);
     default_privileges(b);
 }
@@ -474,6 +475,75 @@ fn text_search(b: &mut Builder<'_>) {
         ));
         item.push(b.owner("TEXT SEARCH CONFIGURATION", &name, &c.owner, &identity));
         b.add(item);
+    }
+}
+
+/// Publications as pg_dump writes them: created, then each table (with its column list
+/// and row filter) and schema added on its own, so that a split's target gets the
+/// publication with the tables and schemas it holds.
+fn publications(b: &mut Builder<'_>) {
+    for p in &b.cat.publications {
+        let key = (class::PUBLICATION, p.oid);
+        let name = ident(&p.name);
+        let identity = format!("publication {}", p.name);
+        let mut sql = format!("CREATE PUBLICATION {name}");
+        if p.all_tables {
+            sql.push_str(" FOR ALL TABLES");
+        }
+        sql.push_str(&format!(
+            " WITH (publish = {}",
+            literal(&p.publish.join(", "))
+        ));
+        if p.via_root {
+            sql.push_str(", publish_via_partition_root = true");
+        }
+        sql.push(')');
+        let create = stmt(K::Publication, &identity, sql);
+        let mut item = Item::new(key, Section::Post, 180, superuser(create, p.all_tables));
+        item.push(b.comment(key, 0, &format!("PUBLICATION {name}"), &identity));
+        item.push(b.owner("PUBLICATION", &name, &p.owner, &identity));
+        b.add(item);
+        for t in &p.tables {
+            let Some(table) = b.cat.relation(t.table) else {
+                continue;
+            };
+            let mut sql = format!(
+                "ALTER PUBLICATION {name} ADD TABLE ONLY {}",
+                qualified(&table.schema, &table.name)
+            );
+            if let Some(columns) = &t.columns {
+                let columns: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+                sql.push_str(&format!(" ({})", columns.join(", ")));
+            }
+            if let Some(filter) = &t.row_filter {
+                sql.push_str(&format!(" WHERE ({filter})"));
+            }
+            let identity = format!(
+                "publication {} table {}.{}",
+                p.name, table.schema, table.name
+            );
+            let item = Item::new(
+                (class::PUBLICATION_REL, t.oid),
+                Section::Post,
+                181,
+                stmt(K::Publication, identity, sql),
+            );
+            b.add(item.dep(key).dep((class::CLASS, t.table)));
+        }
+        for s in &p.schemas {
+            let sql = format!(
+                "ALTER PUBLICATION {name} ADD TABLES IN SCHEMA {}",
+                ident(&s.schema)
+            );
+            let identity = format!("publication {} schema {}", p.name, s.schema);
+            let item = Item::new(
+                (class::PUBLICATION_NAMESPACE, s.oid),
+                Section::Post,
+                181,
+                superuser(stmt(K::Publication, identity, sql), true),
+            );
+            b.add(item.dep(key).dep((class::NAMESPACE, s.schema_oid)));
+        }
     }
 }
 

@@ -218,6 +218,18 @@ impl Builder<'_> {
                 owner.insert(rel(s.oid), rel(table));
             }
         }
+        // A publication's tables and schemas go where they go, and take the publication.
+        for p in &cat.publications {
+            for t in &p.tables {
+                owner.insert((class::PUBLICATION_REL, t.oid), rel(t.table));
+            }
+            for s in &p.schemas {
+                owner.insert(
+                    (class::PUBLICATION_NAMESPACE, s.oid),
+                    (class::NAMESPACE, s.schema_oid),
+                );
+            }
+        }
         let schema_of = |key: ObjKey| -> Option<&str> {
             match key.0 {
                 class::NAMESPACE => cat
@@ -294,11 +306,21 @@ impl Builder<'_> {
                     | class::PROC
                     | class::TS_DICT
                     | class::TS_CONFIG
+                    | class::PUBLICATION
             ) || relkind == Some("S");
             roles.seed[i] = match key.0 {
                 // Every database has `public`: its comment, owner and grants always go.
                 class::NAMESPACE if schema_of(key) == Some("public") => true,
                 class::EVENT_TRIGGER => every_table,
+                // One of every table goes to every target; one of some tables or schemas
+                // goes with them (above), an empty one with a whole copy only.
+                class::PUBLICATION => {
+                    every_table
+                        || cat
+                            .publications
+                            .iter()
+                            .any(|p| p.oid == key.1 && p.all_tables)
+                }
                 synthetic::DEFAULT_ACL => cat
                     .default_acls
                     .iter()

@@ -19,8 +19,6 @@ FROM pg_catalog.pg_class c JOIN userns n ON n.oid = c.relnamespace
 WHERE c.relkind = 'f'
   AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_class'::regclass AND ext.objid = c.oid)
 UNION ALL
-SELECT 'publication', p.pubname::text, 'pg_catalog.pg_publication'::regclass::oid, p.oid, NULL, 0::oid, 0::oid FROM pg_catalog.pg_publication p
-UNION ALL
 SELECT 'cast', c.castsource::regtype::text || ' AS ' || c.casttarget::regtype::text,
        'pg_catalog.pg_cast'::regclass::oid, c.oid, NULL, 0::oid, 0::oid FROM pg_catalog.pg_cast c
 WHERE c.oid >= 16384
