@@ -575,6 +575,63 @@ fn a_typo_in_a_selector_exits_2_naming_the_line_and_word() {
     assert_eq!(exists.trim(), "0", "the target database was created");
 }
 
+/// Row conditions the source cannot run, and a followed column that does not exist, are
+/// bad input found before anything is written (they failed the copy of their table, after
+/// the other lines were written; a misspelt column of a parent copied whole was ignored).
+#[test]
+fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_bad_condition");
+    source.psql(
+        "CREATE TABLE tenants (id int PRIMARY KEY, region text);
+         CREATE TABLE orders (id int PRIMARY KEY, tenant_id int REFERENCES tenants);
+         INSERT INTO tenants VALUES (1, 'eu'), (2, 'us');
+         INSERT INTO orders VALUES (1, 1), (2, 2);",
+    );
+    let names = [
+        format!("{}_ok", source.name),
+        format!("{}_bad", source.name),
+    ];
+    let cases = [
+        (
+            "tables=public.* where:public.tenants=\"region = eu\"",
+            "where:public.tenants: the source refuses the condition: column \"eu\" does not exist",
+        ),
+        (
+            "tables=public.* follow:public.orders=\"tenantid -> public.tenants.id\"",
+            "follow:public.orders: public.orders has no column \"tenantid\"",
+        ),
+        (
+            "tables=public.* where:public.tenants=\"id < 2\" \
+             follow:public.orders=\"tenant_id -> public.tenants.idd\"",
+            "follow:public.orders: public.tenants has no column \"idd\"",
+        ),
+    ];
+    for (selector, expected) in cases {
+        let lines = vec![
+            (cluster.url(&names[0]), "tables=public.tenants"),
+            (cluster.url(&names[1]), selector),
+        ];
+        let (report, (_dir, mapping)) = split(&source, &lines, &[], 2);
+        let error = report["lines"][1]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(expected), "{selector}: {report}");
+        let created = cluster
+            .psql(
+                "postgres",
+                &format!(
+                    "SELECT count(*) FROM pg_database WHERE datname IN ('{}', '{}')",
+                    names[0], names[1]
+                ),
+            )
+            .unwrap();
+        assert_eq!(created.trim(), "0", "{selector}: a target was written");
+        let out = pgsplit(&["plan", &mapping]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{selector}: {stdout}\n{stderr}");
+        assert!(stdout.contains(expected), "{selector}: {stdout}");
+    }
+}
+
 #[test]
 fn plan_shows_each_target_of_a_split() {
     let cluster = testing::shared();
@@ -639,8 +696,8 @@ fn plan_shows_each_target_of_a_split() {
 }
 
 /// Each target of a split lists what it would hold that pgsplit does not copy: a foreign
-/// table with its server and what reads it go with its schema's target; a publication,
-/// which belongs to no target more than another, goes to every target.
+/// table with its server and what reads it go with its schema's target. A publication
+/// goes to the targets of its tables, with those only; one of all tables to every target.
 #[test]
 fn each_target_lists_only_its_own_objects_not_copied() {
     let cluster = testing::shared();

@@ -386,12 +386,32 @@ async fn source_facts(
     let tables = pgsplit_copy::tables::read_tables(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    let split = split_facts(line, &catalog, &tables, options).map(|(split, share)| {
-        // The line's share of the schema, not the whole source's.
-        database.needs_of(&share, &mut facts);
-        split
-    });
+    let split = match split_facts(line, &catalog, &tables, options) {
+        Ok((split, share, resolved)) => {
+            // The line's share of the schema, not the whole source's.
+            database.needs_of(&share, &mut facts);
+            conditions_hold(&conn.client, &line.selector, &resolved)
+                .await
+                .map(|()| split)
+        }
+        Err(e) => Err(e),
+    };
     Ok((facts, Some(split)))
+}
+
+/// [`crate::split::check_conditions`], in a read-only transaction of its own.
+async fn conditions_hold(
+    client: &tokio_postgres::Client,
+    selector: &crate::split::Selector,
+    resolved: &crate::split::Resolved,
+) -> Result<(), String> {
+    client
+        .batch_execute("BEGIN READ ONLY")
+        .await
+        .map_err(|e| pgsplit_pg::cause_chain(&e))?;
+    let checked = crate::split::check_conditions(client, selector, resolved).await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    checked
 }
 
 /// What the database's own statements (owner, privileges, settings), which every target
@@ -428,7 +448,7 @@ fn split_facts(
     catalog: &pgsplit_schema::Catalog,
     tables: &[pgsplit_copy::SourceTable],
     options: PlanOptions,
-) -> Result<(SplitFacts, pgsplit_schema::Ddl), String> {
+) -> Result<(SplitFacts, pgsplit_schema::Ddl, crate::split::Resolved), String> {
     let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
     let (ddl, cross) = catalog.render_selected(
         &pgsplit_schema::SchemaOptions {
@@ -468,7 +488,7 @@ fn split_facts(
             })
             .collect(),
     };
-    Ok((facts, ddl))
+    Ok((facts, ddl, resolved))
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {

@@ -66,7 +66,7 @@ pub async fn run(
         // Every line's selection is checked before the first target is touched: a typo
         // on the last line of a split must not surface after hours of copying the others.
         let mut refused = match &source {
-            Ok(source) => refused_selections(source, &group, options),
+            Ok(source) => refused_selections(source, &group, options).await,
             Err(_) => Vec::new(),
         };
         let refused_lines: Vec<String> = refused.iter().map(|(n, _)| n.to_string()).collect();
@@ -137,7 +137,7 @@ pub async fn run(
 /// The lines whose selection does not fit the source (a pattern that matches nothing,
 /// a foreign key into another target, …), with the reason: checked for every line of a
 /// source before any of its targets is written.
-fn refused_selections(
+async fn refused_selections(
     source: &Source,
     lines: &[&MappingLine],
     options: &RunOptions,
@@ -145,15 +145,25 @@ fn refused_selections(
     let Some(catalog) = source.catalog.as_ref() else {
         return Vec::new();
     };
-    lines
-        .iter()
-        .filter(|line| !line.selector.is_everything())
-        .filter_map(|line| {
-            schema_step::select(catalog, &source.tables, &line.selector, options)
-                .err()
-                .map(|e| (line.line, e))
-        })
-        .collect()
+    let mut refused = Vec::new();
+    for line in lines.iter().filter(|line| !line.selector.is_everything()) {
+        if let Err(e) = schema_step::select(catalog, &source.tables, &line.selector, options) {
+            refused.push((line.line, e));
+            continue;
+        }
+        // Its row conditions, on the source, in the snapshot.
+        let checked = match crate::split::resolve(&line.selector, catalog, &source.tables) {
+            Ok(resolved) => {
+                crate::split::check_conditions(&source.leader.client, &line.selector, &resolved)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            refused.push((line.line, RunError::Selection(e)));
+        }
+    }
+    refused
 }
 
 /// One source read once, inside the snapshot that all its targets are copied from.

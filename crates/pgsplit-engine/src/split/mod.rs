@@ -5,5 +5,5 @@ pub mod resolve;
 pub mod selector;
 pub mod shard;
 
-pub use resolve::{Resolved, resolve};
+pub use resolve::{Resolved, check_conditions, resolve};
 pub use selector::{Follow, Reference, Selector, Shard};

@@ -42,6 +42,76 @@ fn display((schema, name): &Name) -> String {
     format!("{schema}.{name}")
 }
 
+/// Has the source plan every row condition of a target as its copy will run it (`EXPLAIN`:
+/// nothing is read): one that is not valid SQL, or names what its table lacks, is refused
+/// before anything is written, with its selector word. First the user's own `where:`
+/// conditions, then each table's whole predicate (followed parents, shards). In a
+/// savepoint, with the copies' search_path (`pg_catalog` alone): the caller's
+/// transaction, which may hold the run's snapshot, goes on.
+pub async fn check_conditions(
+    client: &tokio_postgres::Client,
+    selector: &Selector,
+    resolved: &Resolved,
+) -> Result<(), String> {
+    let mut checks: Vec<(String, String)> = selector
+        .filters
+        .iter()
+        .map(|(table, filter)| {
+            let (schema, name) = table.split_once('.').unwrap_or(("", table));
+            let sql = format!(
+                "EXPLAIN SELECT FROM {} WHERE ({filter})",
+                quote::qualified(schema, name)
+            );
+            (format!("where:{table}"), sql)
+        })
+        .collect();
+    let mut predicates: Vec<_> = resolved.predicates.iter().collect();
+    predicates.sort();
+    for (table, predicate) in predicates {
+        let sql = format!(
+            "EXPLAIN SELECT FROM ONLY {} WHERE {predicate}",
+            quote::qualified(&table.0, &table.1)
+        );
+        checks.push((
+            format!("the rows of {} for this target", display(table)),
+            sql,
+        ));
+    }
+    if checks.is_empty() {
+        return Ok(());
+    }
+    let source_error = |e: tokio_postgres::Error| {
+        format!(
+            "checking the row conditions on the source: {}",
+            pgsplit_pg::cause_chain(&e)
+        )
+    };
+    client
+        .batch_execute("SAVEPOINT pgsplit_conditions; SET LOCAL search_path = pg_catalog")
+        .await
+        .map_err(source_error)?;
+    let mut refused = None;
+    for (what, sql) in checks {
+        if let Err(e) = client.batch_execute(&sql).await {
+            let reason = match e.as_db_error() {
+                Some(db) => db.message().to_string(),
+                None => pgsplit_pg::cause_chain(&e),
+            };
+            refused = Some(format!(
+                "{what}: the source refuses the condition: {reason}"
+            ));
+            break;
+        }
+    }
+    client
+        .batch_execute(
+            "ROLLBACK TO SAVEPOINT pgsplit_conditions; RELEASE SAVEPOINT pgsplit_conditions",
+        )
+        .await
+        .map_err(source_error)?;
+    refused.map_or(Ok(()), Err)
+}
+
 /// Resolves `selector` against the catalog. Errors (a pattern matching nothing, a filter
 /// on an unselected table, a shard key of an unsupported type) name the selector word.
 pub fn resolve(
@@ -262,6 +332,23 @@ pub fn resolve(
                     "follow:{table}: its parent {} is not selected for this target",
                     display(&follow.parent)
                 ));
+            }
+            // A misspelt column would fail the copy after other targets were written,
+            // or, for a parent copied whole, be ignored.
+            for (name, column) in [
+                (&child, &follow.column),
+                (&follow.parent, &follow.parent_column),
+            ] {
+                let found = relations
+                    .iter()
+                    .find(|r| &name_of(r) == name)
+                    .is_some_and(|r| r.columns.iter().any(|c| &c.name == column));
+                if !found {
+                    return Err(format!(
+                        "follow:{table}: {} has no column {column:?}",
+                        display(name)
+                    ));
+                }
             }
             let parent_waits = selector
                 .follows

@@ -93,11 +93,22 @@ impl Selector {
                     })
                 }
                 _ => {
+                    // A second condition for a table would silently replace the first.
                     if let Some(table) = key.strip_prefix("where:") {
-                        s.filters.insert(check_table_name(table, key)?, value);
+                        let table = check_table_name(table, key)?;
+                        if s.filters.insert(table, value).is_some() {
+                            return Err(format!(
+                                "{key} is given twice: join the conditions with AND in one"
+                            ));
+                        }
                     } else if let Some(table) = key.strip_prefix("follow:") {
-                        s.follows
-                            .insert(check_table_name(table, key)?, parse_follow(&value)?);
+                        let table = check_table_name(table, key)?;
+                        if s.follows.insert(table, parse_follow(&value)?).is_some() {
+                            return Err(format!(
+                                "{key} is given twice: a table follows one parent (a \
+                                 where: condition on it may test others)"
+                            ));
+                        }
                     } else {
                         return Err(format!("unknown selector {key:?} (expected one of {KEYS})"));
                     }
@@ -267,6 +278,17 @@ mod tests {
         );
         assert_eq!(s.reference, Some(Reference::None));
         assert!(parse("").unwrap().is_everything());
+    }
+
+    #[test]
+    fn a_table_given_two_conditions_is_refused() {
+        let error = parse("where:public.t=\"a = 1\" where:public.t=\"b = 2\"").unwrap_err();
+        assert!(error.contains("where:public.t is given twice"), "{error}");
+        let error = parse(
+            "follow:public.o=\"t_id -> public.t.id\" follow:public.o=\"u_id -> public.u.id\"",
+        )
+        .unwrap_err();
+        assert!(error.contains("follow:public.o is given twice"), "{error}");
     }
 
     #[test]
