@@ -575,9 +575,10 @@ fn a_typo_in_a_selector_exits_2_naming_the_line_and_word() {
     assert_eq!(exists.trim(), "0", "the target database was created");
 }
 
-/// Row conditions the source cannot run, and a followed column that does not exist, are
-/// bad input found before anything is written (they failed the copy of their table, after
-/// the other lines were written; a misspelt column of a parent copied whole was ignored).
+/// Row conditions the source cannot run, a followed column that does not exist, and a
+/// child copied whole under a parent copied in part are bad input found before anything
+/// is written (they failed the copy of their table, or the foreign key, after the other
+/// lines were written; a misspelt column of a parent copied whole was ignored).
 #[test]
 fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
     let cluster = testing::shared();
@@ -594,8 +595,15 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
     ];
     let cases = [
         (
-            "tables=public.* where:public.tenants=\"region = eu\"",
+            "tables=public.* where:public.tenants=\"region = eu\" \
+             follow:public.orders=\"tenant_id -> public.tenants.id\"",
             "where:public.tenants: the source refuses the condition: column \"eu\" does not exist",
+        ),
+        // The orders of the tenants left behind would fail the foreign key at the end.
+        (
+            "tables=public.* where:public.tenants=\"region = 'eu'\"",
+            "public.orders would be copied whole and public.tenants in part: the foreign key \
+             orders_tenant_id_fkey",
         ),
         (
             "tables=public.* follow:public.orders=\"tenantid -> public.tenants.id\"",

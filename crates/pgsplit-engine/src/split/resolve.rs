@@ -378,5 +378,48 @@ pub fn resolve(
         .filter(|(name, _)| resolved.relations.contains(name))
         .map(|(name, parts)| (name, parts.join(" AND ")))
         .collect();
+    whole_children_of_parts(catalog, &resolved)?;
     Ok(resolved)
+}
+
+/// A table copied whole whose validated foreign key references a table copied in part:
+/// the key would fail on the target, after the copy, on every row whose referenced row
+/// stays behind (a child a `follow:` forgot, one without the shard key). Refused before
+/// anything is written; a `follow:` (or a `where:` of its own) on the child says which
+/// of its rows go.
+fn whole_children_of_parts(catalog: &Catalog, resolved: &Resolved) -> Result<(), String> {
+    let in_part = |oid: u32| {
+        catalog
+            .data_tables(oid)
+            .iter()
+            .any(|leaf| resolved.predicates.contains_key(leaf))
+    };
+    for fk in catalog
+        .constraints
+        .iter()
+        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
+    {
+        let (Some(child), Some(parent)) =
+            (catalog.relation(fk.table), catalog.relation(fk.ref_table))
+        else {
+            continue;
+        };
+        let child_name = (child.schema.clone(), child.name.clone());
+        let parent_name = (parent.schema.clone(), parent.name.clone());
+        if resolved.relations.contains(&child_name)
+            && resolved.relations.contains(&parent_name)
+            && in_part(parent.oid)
+            && !in_part(child.oid)
+        {
+            return Err(format!(
+                "{child} would be copied whole and {parent} in part: the foreign key {key} \
+                 of {child} would fail on the rows whose {parent} row stays behind; choose \
+                 {child}'s rows with follow:{child}=\"COLUMN -> {parent}.COLUMN\" (or a where:)",
+                child = display(&child_name),
+                parent = display(&parent_name),
+                key = fk.name,
+            ));
+        }
+    }
+    Ok(())
 }
