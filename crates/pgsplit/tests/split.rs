@@ -640,6 +640,32 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
     }
 }
 
+/// A sequence another table's default uses goes with that table when its own table stays
+/// behind: what is left out is only its OWNED BY (the report named the sequence).
+#[test]
+fn a_sequence_whose_table_stays_behind_goes_without_its_owned_by() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_seq_owner");
+    source.psql(
+        "CREATE TABLE orders (id serial PRIMARY KEY);
+         CREATE TABLE notes (id int PRIMARY KEY DEFAULT nextval('orders_id_seq'));
+         INSERT INTO orders DEFAULT VALUES; INSERT INTO notes DEFAULT VALUES;",
+    );
+    let name = format!("{}_notes", source.name);
+    let target = adopt(cluster, &name);
+    let lines = vec![(cluster.url(&name), "tables=public.* exclude=public.orders")];
+    let (report, _) = split(&source, &lines, &[], 0);
+    assert_eq!(
+        report["lines"][0]["cross_target"],
+        serde_json::json!([
+            "sequence public.orders_id_seq owned by public.orders.id (needs public.orders)"
+        ]),
+        "{report}"
+    );
+    let value = "SELECT last_value FROM orders_id_seq";
+    assert_eq!(target.psql(value), source.psql(value));
+}
+
 #[test]
 fn plan_shows_each_target_of_a_split() {
     let cluster = testing::shared();

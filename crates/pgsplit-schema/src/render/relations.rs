@@ -468,11 +468,14 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
             t.qualified(),
             ident(&col.name)
         );
+        // Named apart from the sequence: a split target that holds the sequence but not
+        // its table lists this as left out, not the sequence.
+        let owned_by = format!("{identity} owned by {}.{}.{}", t.schema, t.name, col.name);
         let owned = Item::new(
             (synthetic::OWNED_BY, rel.oid),
             Section::Pre,
             81,
-            stmt(K::SequenceOwnedBy, &identity, sql),
+            stmt(K::SequenceOwnedBy, owned_by, sql),
         )
         .dep(key)
         .dep((class::CLASS, table));
