@@ -194,6 +194,10 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
         ),
         ("{pubviaroot}", pick(130000, "p.pubviaroot", "false")),
         (
+            "{pubgencols}",
+            pick(180000, "p.pubgencols::text", "NULL::text"),
+        ),
+        (
             "{prqual}",
             pick(
                 150000,
@@ -981,6 +985,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             all_tables: r.get("all_tables")?,
             publish: r.get("publish")?,
             via_root: r.get("via_root")?,
+            stored_generated: r.get::<Option<String>>("generated_columns")?.as_deref() == Some("s"),
             tables: Vec::new(),
             schemas: Vec::new(),
         });

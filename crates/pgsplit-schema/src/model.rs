@@ -477,6 +477,8 @@ pub struct Publication {
     pub publish: Vec<String>,
     /// `publish_via_partition_root` (13+).
     pub via_root: bool,
+    /// `publish_generated_columns = stored` (18+).
+    pub stored_generated: bool,
     pub tables: Vec<PublicationTable>,
     pub schemas: Vec<PublicationSchema>,
 }

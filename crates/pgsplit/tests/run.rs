@@ -1371,11 +1371,16 @@ fn virtual_generated_columns_stay_generated_on_18() {
         "CREATE TABLE sizes (id int PRIMARY KEY, w int, h int,
                              area int GENERATED ALWAYS AS (w * h) VIRTUAL,
                              half int GENERATED ALWAYS AS (w / 2) STORED);
-         INSERT INTO sizes (id, w, h) SELECT g, g, g + 1 FROM generate_series(1, 100) g;",
+         INSERT INTO sizes (id, w, h) SELECT g, g, g + 1 FROM generate_series(1, 100) g;
+         CREATE PUBLICATION sized FOR TABLE sizes (id, w, half)
+             WITH (publish_generated_columns = stored);",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     run_copy_to(&source, &cluster.url(&target_name), &[], 0);
+    let published = "SELECT pubgencols, (SELECT prattrs::text FROM pg_publication_rel) \
+                     FROM pg_publication";
+    assert_eq!(target.psql(published).trim(), "s|1 2 5");
     let kinds = "SELECT string_agg(attname || '=' || attgenerated::text, ',' ORDER BY attnum) \
                  FROM pg_attribute WHERE attrelid = 'sizes'::regclass AND attnum > 0";
     assert_eq!(target.psql(kinds), source.psql(kinds));

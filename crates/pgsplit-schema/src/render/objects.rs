@@ -497,6 +497,9 @@ fn publications(b: &mut Builder<'_>) {
         if p.via_root {
             sql.push_str(", publish_via_partition_root = true");
         }
+        if p.stored_generated {
+            sql.push_str(", publish_generated_columns = stored");
+        }
         sql.push(')');
         let create = stmt(K::Publication, &identity, sql);
         let mut item = Item::new(key, Section::Post, 180, superuser(create, p.all_tables));

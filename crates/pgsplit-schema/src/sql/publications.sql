@@ -1,4 +1,5 @@
--- Publications: what each publishes (operations, through the partition root from 13).
+-- Publications: what each publishes (operations, through the partition root from 13,
+-- stored generated columns from 18).
 SELECT p.oid, p.pubname::text AS name,
        pg_catalog.pg_get_userbyid(p.pubowner)::text AS owner,
        p.puballtables AS all_tables,
@@ -6,6 +7,6 @@ SELECT p.oid, p.pubname::text AS name,
            CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END,
            CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END
        ]::text[], NULL) AS publish,
-       {pubviaroot} AS via_root
+       {pubviaroot} AS via_root, {pubgencols} AS generated_columns
 FROM pg_catalog.pg_publication p
 ORDER BY p.pubname
