@@ -1325,16 +1325,20 @@ fn objects_pgsplit_does_not_write_are_listed_in_the_report() {
     source.psql(
         "CREATE TABLE orders (id int PRIMARY KEY);
          CREATE TYPE pair AS (a int, b int);
-         CREATE CAST (pair AS text) WITH INOUT;",
+         CREATE CAST (pair AS text) WITH INOUT;
+         CREATE SUBSCRIPTION feed CONNECTION 'dbname=nowhere' PUBLICATION everything
+             WITH (connect = false);",
     );
     let target_name = format!("{}_copy", source.name);
     let _target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     assert_eq!(
         report["lines"][0]["not_copied"],
-        serde_json::json!(["cast public.pair AS text"]),
+        serde_json::json!(["cast public.pair AS text", "subscription feed"]),
         "{report}"
     );
+    // A database with a subscription cannot be dropped.
+    source.psql("ALTER SUBSCRIPTION feed SET (slot_name = NONE); DROP SUBSCRIPTION feed");
 }
 
 #[test]

@@ -19,6 +19,12 @@ FROM pg_catalog.pg_class c JOIN userns n ON n.oid = c.relnamespace
 WHERE c.relkind = 'f'
   AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_class'::regclass AND ext.objid = c.oid)
 UNION ALL
+-- Made again on a new server, a subscription would start replicating: pgsplit leaves
+-- them to the user (pg_dump writes them with connect = false).
+SELECT 'subscription', s.subname::text, 'pg_catalog.pg_subscription'::regclass::oid, s.oid, NULL, 0::oid, 0::oid
+FROM pg_catalog.pg_subscription s
+WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+UNION ALL
 SELECT 'cast', c.castsource::regtype::text || ' AS ' || c.casttarget::regtype::text,
        'pg_catalog.pg_cast'::regclass::oid, c.oid, NULL, 0::oid, 0::oid FROM pg_catalog.pg_cast c
 WHERE c.oid >= 16384
