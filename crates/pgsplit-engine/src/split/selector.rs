@@ -68,8 +68,14 @@ impl Selector {
         for word in words {
             let (key, value) = word
                 .split_once('=')
-                .ok_or_else(|| format!("selector {word:?} has no '=' (expected one of {KEYS})"))?;
-            let value = unquote(value);
+                .filter(|(key, _)| !key.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "selector {word:?} is not KEY=VALUE (expected one of {KEYS}; a value \
+                         with spaces goes in double quotes: where:s.t=\"a = 1\")"
+                    )
+                })?;
+            let value = unquote(value).map_err(|e| format!("{key}: {e}"))?;
             if value.is_empty() {
                 return Err(format!("selector {key:?} has an empty value"));
             }
@@ -143,12 +149,18 @@ impl Selector {
     }
 }
 
-fn unquote(value: &str) -> String {
+/// A value without its double quotes; quotes that do not enclose the whole value (`"a"b`)
+/// are refused rather than passed on into SQL.
+fn unquote(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1].replace("\\\"", "\"")
+        Ok(v[1..v.len() - 1].replace("\\\"", "\""))
+    } else if v.contains('"') {
+        Err(format!(
+            "double quotes must enclose the whole value ({v}); inside them, write \\\" for a quote"
+        ))
     } else {
-        v.to_string()
+        Ok(v.to_string())
     }
 }
 
@@ -281,6 +293,20 @@ mod tests {
     }
 
     #[test]
+    fn quoting_mistakes_are_named() {
+        // Single quotes do not group words: the `=` between them is a word of its own.
+        let error = parse("where:public.t='a = \"x\"'").unwrap_err();
+        assert!(error.contains("selector \"=\" is not KEY=VALUE"), "{error}");
+        let error = parse("where:public.t=\"x\"y").unwrap_err();
+        assert!(
+            error.contains("where:public.t: double quotes must enclose"),
+            "{error}"
+        );
+        let s = parse("where:public.t=\"\\\"Name\\\" = 'a b'\"").unwrap();
+        assert_eq!(s.filters["public.t"], "\"Name\" = 'a b'");
+    }
+
+    #[test]
     fn a_table_given_two_conditions_is_refused() {
         let error = parse("where:public.t=\"a = 1\" where:public.t=\"b = 2\"").unwrap_err();
         assert!(error.contains("where:public.t is given twice"), "{error}");
@@ -330,6 +356,6 @@ mod tests {
         );
         assert!(parse("where:s.t=\"open").unwrap_err().contains("unclosed"));
         assert!(parse("reference=some").unwrap_err().contains("all or none"));
-        assert!(parse("schemas").unwrap_err().contains("has no '='"));
+        assert!(parse("schemas").unwrap_err().contains("is not KEY=VALUE"));
     }
 }
