@@ -169,6 +169,37 @@ fn problem_kinds(doc: &serde_json::Value, index: usize) -> Vec<&str> {
         .collect()
 }
 
+/// Two lines of one source that take the same shard: a problem of the second (its rows
+/// would be copied to both targets).
+#[test]
+fn a_shard_taken_by_two_lines_is_a_problem() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_shard_twice");
+    source.psql("CREATE TABLE accounts (tenant_id int, name text)");
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = [0, 1, 1]
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            format!(
+                "{}@@{} shard=tenant_id:{r}/3\n",
+                source.url(),
+                cluster.url(&format!("plan_shard_{n}"))
+            )
+        })
+        .collect();
+    let mapping = write_mapping(&dir, &lines);
+    let (doc, _) = plan_with_problems(&mapping);
+    assert!(problem_kinds(&doc, 0).is_empty(), "{doc}");
+    assert!(problem_kinds(&doc, 1).is_empty(), "{doc}");
+    assert_eq!(problem_kinds(&doc, 2), ["shard_taken_twice"], "{doc}");
+    let message = doc["lines"][2]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("shard=tenant_id:1/3 is line 2's too"),
+        "{message}"
+    );
+}
+
 /// Plans `source` into `newer` and into `not_newer`: the first line's only problem is
 /// `target_cannot_hold`, whose message is returned; the second line has none.
 fn cannot_hold_on_first(source: &TestDb<'_>, newer: &str, not_newer: &str) -> String {

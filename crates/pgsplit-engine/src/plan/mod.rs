@@ -153,6 +153,8 @@ pub enum ProblemKind {
     Selection,
     /// A foreign key or view would point from this target into another one.
     CrossTarget,
+    /// Another line of the same source takes the same shard: its rows would go to both.
+    ShardTakenTwice,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,10 +174,41 @@ pub struct PlanOptions {
 
 /// Plans every line of the mapping at once.
 pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
-    let lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
+    let mut lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
+    shards_taken_twice(mapping, &mut lines);
     PlanReport {
         mapping: mapping.path.display().to_string(),
         lines,
+    }
+}
+
+/// Lines of one source sharding by one key and modulus that take the same remainder: a
+/// typo in a shard list, which copies those rows twice (and, likely, another remainder's
+/// nowhere: `verify` checks the shares add up only when every remainder is there).
+fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
+    let mut first_taker: std::collections::HashMap<(String, &str, u32, u32), usize> =
+        std::collections::HashMap::new();
+    for (i, line) in mapping.lines.iter().enumerate() {
+        let Some(shard) = &line.selector.shard else {
+            continue;
+        };
+        let taken = (
+            line.source.to_string(),
+            shard.key.as_str(),
+            shard.modulus,
+            shard.remainder,
+        );
+        if let Some(&first) = first_taker.get(&taken) {
+            lines[i].problems.push(Problem {
+                kind: ProblemKind::ShardTakenTwice,
+                message: format!(
+                    "shard={}:{}/{} is line {}'s too: its rows would be copied to both targets",
+                    shard.key, shard.remainder, shard.modulus, mapping.lines[first].line
+                ),
+            });
+        } else {
+            first_taker.insert(taken, i);
+        }
     }
 }
 
