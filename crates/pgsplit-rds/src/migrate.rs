@@ -35,6 +35,7 @@ pub async fn migrate(opts: &MigrateOptions) -> Result<Report> {
 /// [`migrate`] with given clients (mocked clients in tests, custom configuration).
 pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Report> {
     opts.validate()?;
+    opts.check_regions(&clients.source_region)?;
     let start = Instant::now();
     let listed = plan::list_instances(&clients.source).await?;
     let planned = plan::plan(&listed, &clients.source_region, opts)?;
@@ -243,7 +244,11 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
             .await?;
         steps
             .run(Step::Validate, Some(&names.target_instance), None, async {
-                let mismatches = validate::compare(&p.source, &o.restore, &restored);
+                let mut mismatches = validate::compare(&p.source, &o.restore, &restored);
+                mismatches.extend(validate::key_mismatch(
+                    &restored,
+                    o.target_kms_key_id.as_deref(),
+                ));
                 if mismatches.is_empty() {
                     Ok(((), StepOutcome::Done))
                 } else {

@@ -178,26 +178,35 @@ impl MigrateOptions {
                 "must be letters, digits and single hyphens, and not end with a hyphen",
             );
         }
-        let same_region = self
-            .source_region
-            .as_deref()
-            .is_some_and(|s| s == self.target_region);
-        if same_region && self.restore.suffix.is_empty() {
-            return invalid(
-                "--suffix",
-                "must not be empty when source and target region are the same",
-            );
+        if let Some(source) = &self.source_region {
+            self.check_regions(source)?;
         }
+        // RDS identifiers match case-insensitively.
+        let same = |a: &String, b: &String| a.trim().eq_ignore_ascii_case(b.trim());
         if let Some(only) = self
             .selection
             .instances
             .iter()
-            .find(|i| self.selection.exclude.contains(i))
+            .find(|i| self.selection.exclude.iter().any(|e| same(i, e)))
         {
             return invalid(
                 "--exclude",
                 &format!("{only} is both selected with --instance and excluded"),
             );
+        }
+        Ok(())
+    }
+}
+
+impl MigrateOptions {
+    /// With `source` the source region (given, or from the environment): an empty
+    /// `--suffix` would name the restored instance as its source in the same region.
+    pub fn check_regions(&self, source: &str) -> Result<()> {
+        if source == self.target_region && self.restore.suffix.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "--suffix",
+                reason: "must not be empty when source and target region are the same".into(),
+            });
         }
         Ok(())
     }
@@ -241,6 +250,14 @@ mod tests {
         assert!(o.validate().is_err());
         o.restore.suffix = "-new".into();
         o.parallel = 0;
+        assert!(o.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_selected_and_excluded_in_any_case() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.selection.instances = vec!["ORDERS".into()];
+        o.selection.exclude = vec!["orders".into()];
         assert!(o.validate().is_err());
     }
 

@@ -129,7 +129,7 @@ pub fn plan(
         }
     });
 
-    Ok(selected
+    let planned: Vec<PlannedInstance> = selected
         .map(|db| {
             let instance = id(db);
             let blocked = if let Some(cluster) = db.db_cluster_identifier() {
@@ -154,8 +154,31 @@ pub fn plan(
                 blocked,
             }
         })
-        .collect())
+        .collect();
+    if planned.is_empty() && !excluded.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "--exclude",
+            reason: format!("leaves no instance of {source_region} to migrate"),
+        });
+    }
+    // Found now, not when the restore is refused after hours of snapshotting.
+    if let Some(long) = planned
+        .iter()
+        .find(|p| p.names.target_instance.len() > MAX_IDENTIFIER)
+    {
+        return Err(Error::InvalidOption {
+            option: "--suffix",
+            reason: format!(
+                "makes {} longer than the {MAX_IDENTIFIER} characters RDS allows",
+                long.names.target_instance
+            ),
+        });
+    }
+    Ok(planned)
 }
+
+/// The longest DB instance identifier RDS takes.
+const MAX_IDENTIFIER: usize = 63;
 
 #[cfg(test)]
 mod tests {
@@ -198,6 +221,24 @@ mod tests {
                 target_snapshot: "db1-pgsplit-eu-west-1".into(),
                 target_instance: "db1-migrated".into(),
             }
+        );
+    }
+
+    #[test]
+    fn excluding_every_instance_or_too_long_a_name_is_refused() {
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.selection.exclude = vec!["db1".into(), "db2".into(), "db3".into()];
+        let err = plan(&listed(), "us-east-1", &o).unwrap_err();
+        assert!(
+            err.is_bad_input() && err.to_string().contains("--exclude"),
+            "{err}"
+        );
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.restore.suffix = format!("-{}", "x".repeat(60));
+        let err = plan(&listed(), "us-east-1", &o).unwrap_err();
+        assert!(
+            err.is_bad_input() && err.to_string().contains("63"),
+            "{err}"
         );
     }
 

@@ -96,20 +96,24 @@ pub(crate) async fn restore(
                     owner: owner.unwrap_or("no pgsplit migration").to_owned(),
                 });
             }
-            // Restored before this copy existed: from an earlier migration's snapshot.
-            if let (Some(created), Some(copied)) =
-                (existing.instance_create_time(), copy.snapshot_create_time())
-                && created.secs() + 1 < copied.secs()
+            // Restored before this snapshot was taken: from an earlier migration's. (Not
+            // the copy's own time: a copy made again, say after `--cleanup-snapshots`, of
+            // the snapshot this instance was restored from is younger than the instance.)
+            let taken = copy
+                .original_snapshot_create_time()
+                .or(copy.snapshot_create_time());
+            if let (Some(created), Some(taken)) = (existing.instance_create_time(), taken)
+                && created.secs() + 1 < taken.secs()
             {
                 return Err(Error::Stale {
                     instance: instance.clone(),
                     step,
                     resource: format!("instance {id} in {target_region}"),
                     why: format!(
-                        "it was restored {}, before snapshot {} was copied ({}); delete or rename it and run again",
+                        "it was restored {}, before snapshot {} was taken ({}); delete or rename it and run again",
                         crate::snapshot::when(created),
-                        names.target_snapshot,
-                        crate::snapshot::when(copied)
+                        names.source_snapshot,
+                        crate::snapshot::when(taken)
                     ),
                 });
             }

@@ -196,6 +196,21 @@ pub(crate) async fn copy(
                     ),
                 });
             }
+            // Encrypted with another key than asked for now: restoring it would give the
+            // instance that key.
+            if let (true, Some(requested), Some(actual)) =
+                (encrypted, kms_key_id, existing.kms_key_id())
+                && same_key(actual, requested) == Some(false)
+            {
+                return Err(Error::Stale {
+                    instance: instance.clone(),
+                    step,
+                    resource,
+                    why: format!(
+                        "it is encrypted with KMS key {actual}, not --target-kms-key-id {requested}; delete it and run again"
+                    ),
+                });
+            }
             tracing::info!(
                 instance,
                 snapshot = id,
@@ -245,6 +260,19 @@ pub(crate) async fn copy(
     let snapshot =
         wait::snapshot_available(target, target_region, instance, step, id, wait).await?;
     Ok((snapshot, outcome))
+}
+
+/// Whether the KMS key `arn` (as RDS reports a snapshot's or instance's) is `requested` (an
+/// ARN or a key id); `None` for an alias, which only KMS resolves.
+pub(crate) fn same_key(arn: &str, requested: &str) -> Option<bool> {
+    let requested = requested.trim();
+    if requested.contains("alias/") {
+        None
+    } else if requested.starts_with("arn:") {
+        Some(arn == requested)
+    } else {
+        Some(arn == requested || arn.ends_with(&format!(":key/{requested}")))
+    }
 }
 
 /// A create or copy that lost a race with another run (`DBSnapshotAlreadyExists`) reuses

@@ -112,11 +112,40 @@ pub fn compare(
     out
 }
 
+/// An encrypted restored instance whose KMS key is not `--target-kms-key-id` (`requested`).
+pub fn key_mismatch(restored: &DbInstance, requested: Option<&str>) -> Option<Mismatch> {
+    let (requested, actual) = (requested?, restored.kms_key_id()?);
+    let differs = restored.storage_encrypted() == Some(true)
+        && crate::snapshot::same_key(actual, requested) == Some(false);
+    differs.then(|| Mismatch {
+        field: "KMS key",
+        expected: requested.to_owned(),
+        actual: actual.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::types::{DbSubnetGroup, VpcSecurityGroupMembership};
 
     use super::*;
+
+    #[test]
+    fn a_key_is_named_by_its_arn_or_its_id() {
+        let arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab";
+        let encrypted = |key: &str| {
+            DbInstance::builder()
+                .storage_encrypted(true)
+                .kms_key_id(key)
+                .build()
+        };
+        assert!(key_mismatch(&encrypted(arn), Some(arn)).is_none());
+        assert!(key_mismatch(&encrypted(arn), Some("1234abcd-12ab")).is_none());
+        assert!(key_mismatch(&encrypted(arn), Some("alias/migrations")).is_none());
+        let other = key_mismatch(&encrypted(arn), Some("99ffaa00-00ab")).unwrap();
+        assert_eq!(other.field, "KMS key");
+        assert!(key_mismatch(&encrypted(arn), None).is_none());
+    }
 
     fn source_builder() -> aws_sdk_rds::types::builders::DbInstanceBuilder {
         DbInstance::builder()

@@ -525,6 +525,46 @@ async fn failed_run_then_rerun_reuses_snapshots() {
         .unwrap();
     assert_eq!(out.db_instances()[0].multi_az(), Some(true));
 
+    // The copy made again (as an interrupted cleanup leaves it: the copy deleted first) of
+    // the snapshot the instance was restored from: the instance is still that snapshot's
+    // (it was called restored "before snapshot … was copied"). moto works in an instant:
+    // the copy is made again seconds after the restore, as on AWS.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    target
+        .delete_db_snapshot()
+        .db_snapshot_identifier("plain-pgsplit-eu-west-2")
+        .send()
+        .await
+        .unwrap();
+    let again = migrate(&o).await.expect("the run after a lost copy runs");
+    assert!(!again.any_failed(), "{again:#?}");
+    assert_eq!(
+        outcomes(&again, "plain"),
+        [
+            (Check, Done),
+            (Snapshot, Reused),
+            (Copy, Done),
+            (Restore, Reused),
+            (Validate, Done)
+        ]
+    );
+    // A copy encrypted with another key than asked for now is not reused (the report said
+    // the new key while the instance had the old one).
+    let key = o.target_kms_key_id.replace(create_kms_key(port, dst));
+    let other_key = migrate(&o).await.expect("the run with another key runs");
+    assert_eq!(
+        outcomes(&other_key, "secret"),
+        [(Check, Done), (Snapshot, Reused), (Copy, Failed)]
+    );
+    let why = other_key
+        .instance("secret")
+        .unwrap()
+        .error
+        .as_deref()
+        .unwrap();
+    assert!(why.contains("encrypted with KMS key"), "{why}");
+    o.target_kms_key_id = key;
+
     o.cleanup_snapshots = true;
     let third = migrate(&o).await.expect("third run runs");
     assert!(!third.any_failed(), "{third:#?}");

@@ -133,7 +133,7 @@ fn run(cli: Cli) -> ExitCode {
                     2 => ExitCode::Usage,
                     _ => ExitCode::Failure,
                 }),
-            Command::Rds(args) => rds::run(*args).await.map(|code| match code {
+            Command::Rds(args) => rds::run(*args, printer.quiet).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,
                 130 => ExitCode::Interrupted,

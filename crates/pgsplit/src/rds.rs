@@ -3,10 +3,8 @@
 //! summary table on stdout, JSON report on `--json`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use pgsplit_rds::{
     AwsSettings, InstanceOutcome, MigrateOptions, Report, RestoreSettings, Selection, Step,
     WaitSettings,
@@ -154,13 +152,14 @@ impl MigrateArgs {
 }
 
 /// Runs `pgsplit rds …`; returns the exit code (0 all ok, 1 an instance failed, 2 bad input).
-pub async fn run(args: RdsArgs) -> anyhow::Result<i32> {
+/// `quiet` (`-q`): no human report on stdout.
+pub async fn run(args: RdsArgs, quiet: bool) -> anyhow::Result<i32> {
     match args.command {
-        RdsCommand::Migrate(args) => migrate(args).await,
+        RdsCommand::Migrate(args) => migrate(args, quiet).await,
     }
 }
 
-async fn migrate(args: MigrateArgs) -> anyhow::Result<i32> {
+async fn migrate(args: MigrateArgs, quiet: bool) -> anyhow::Result<i32> {
     let json = args.json.clone();
     let options = args.options();
     let migrated = tokio::select! {
@@ -178,21 +177,11 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("RDS migration could not start")),
     };
-    let mut stdout = std::io::stdout().lock();
-    match json.as_deref() {
-        Some("-") => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
-            writeln!(stdout)?;
-        }
-        Some(path) => {
-            let text = serde_json::to_string_pretty(&report)?;
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("write JSON report {path}"))?;
-            stdout.write_all(render(&report).as_bytes())?;
-        }
-        None => stdout.write_all(render(&report).as_bytes())?,
-    }
-    stdout.flush()?;
+    let printer = crate::output::Printer {
+        json: crate::output::JsonOut::from_arg(json.as_deref()),
+        quiet,
+    };
+    printer.result(&report, || render(&report))?;
     Ok(if report.any_failed() {
         EXIT_FAILED
     } else {
