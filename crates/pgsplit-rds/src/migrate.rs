@@ -5,13 +5,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use aws_sdk_kms::types::KeyState;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::clients::{self, Clients};
 use crate::error::{Error, Result};
-use crate::options::MigrateOptions;
+use crate::options::{AwsSettings, MigrateOptions};
 use crate::plan::{self, Names, PlannedInstance};
 use crate::report::{InstanceOutcome, InstanceReport, Report, Step, StepOutcome, StepReport};
 use crate::restore::{self, instance_class};
@@ -23,6 +24,9 @@ use crate::{snapshot, validate};
 /// cannot be listed); per-instance failures are in the report.
 pub async fn migrate(opts: &MigrateOptions) -> Result<Report> {
     opts.validate()?;
+    if let Some(key) = &opts.target_kms_key_id {
+        check_kms_key(&opts.aws, &opts.target_region, key).await?;
+    }
     let clients = clients::connect(
         &opts.aws,
         opts.source_region.as_deref(),
@@ -59,6 +63,43 @@ pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Rep
         duration: start.elapsed(),
         instances,
     })
+}
+
+/// That `--target-kms-key-id` names a usable key of the target region: a typo, or a key
+/// of the source region, would otherwise fail the copy after the snapshot. A caller that
+/// may use the key but not describe it (`kms:DescribeKey` denied) is warned and goes on:
+/// the copy tells.
+async fn check_kms_key(aws: &AwsSettings, target_region: &str, key: &str) -> Result<()> {
+    let config = clients::sdk_config(aws, Some(target_region)).await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let invalid = |reason: String| {
+        Err(Error::InvalidOption {
+            option: "--target-kms-key-id",
+            reason,
+        })
+    };
+    match kms.describe_key().key_id(key).send().await {
+        Ok(out) => match out.key_metadata().and_then(|m| m.key_state()) {
+            Some(KeyState::Enabled) | None => Ok(()),
+            Some(state) => invalid(format!(
+                "KMS key {key} in {target_region} is {}",
+                state.as_str()
+            )),
+        },
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            invalid(format!("there is no KMS key {key} in {target_region}"))
+        }
+        Err(e) => {
+            tracing::warn!(
+                "could not check --target-kms-key-id {key} in {target_region}: {}; going on",
+                aws_sdk_kms::error::DisplayErrorContext(&e)
+            );
+            Ok(())
+        }
+    }
 }
 
 /// What can be checked in the target region before hours of snapshotting: that the DB

@@ -603,6 +603,34 @@ async fn unknown_instance_is_a_clear_error() {
 }
 
 /// `--dry-run` lists the plan and changes nothing in either region.
+/// A key the target region does not have (here: one of the source region) is bad input
+/// found before any snapshot (the copy failed after the snapshot, exit 1).
+#[tokio::test]
+async fn a_kms_key_the_target_region_lacks_is_bad_input() {
+    let port = moto_or_skip!();
+    let (src, dst) = ("ap-south-1", "ap-northeast-1");
+    let source = rds(port, src).await;
+    create_source_instance(&source, "locked", true).await;
+    let mut o = options(port, src, dst);
+    let key = create_kms_key(port, src);
+    o.target_kms_key_id = Some(key.clone());
+    for dry_run in [true, false] {
+        o.dry_run = dry_run;
+        let refused = migrate(&o)
+            .await
+            .expect_err("no such key in the target region");
+        assert!(refused.is_bad_input(), "{refused}");
+        assert_eq!(
+            refused.to_string(),
+            format!("invalid option --target-kms-key-id: there is no KMS key {key} in {dst}")
+        );
+    }
+    assert_eq!(snapshot_ids(&source).await, Vec::<String>::new());
+    o.target_kms_key_id = Some(create_kms_key(port, dst));
+    let report = migrate(&o).await.expect("with a key of the target region");
+    assert!(!report.any_failed(), "{report:#?}");
+}
+
 #[tokio::test]
 async fn dry_run_changes_nothing() {
     let port = moto_or_skip!();
