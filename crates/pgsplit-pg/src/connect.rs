@@ -29,6 +29,13 @@ pub enum ConnectFailure {
     },
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The server took the connection but did not finish the start-up (TLS, log-in) in
+    /// time: tokio-postgres's own timeout covers only the socket's connect.
+    #[error("{server}: no answer within {}s of connecting (connect_timeout)", .after.as_secs())]
+    TimedOut {
+        server: String,
+        after: std::time::Duration,
+    },
 }
 
 impl ConnectFailure {
@@ -36,7 +43,7 @@ impl ConnectFailure {
     pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
         match self {
             ConnectFailure::Connect(e) => e.code(),
-            ConnectFailure::Settings { .. } => None,
+            ConnectFailure::Settings { .. } | ConnectFailure::TimedOut { .. } => None,
         }
     }
 }
@@ -54,15 +61,30 @@ pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailu
         server: server.clone(),
         source,
     };
-    let (client, task) = match connector {
-        None => {
-            let (client, connection) = config.connect(NoTls).await.map_err(wrap)?;
-            (client, spawn(connection, &server))
+    let handshake = async {
+        Ok::<_, ConnectFailure>(match connector {
+            None => {
+                let (client, connection) = config.connect(NoTls).await.map_err(wrap)?;
+                (client, spawn(connection, &server))
+            }
+            Some(tls) => {
+                let (client, connection) = config.connect(tls).await.map_err(wrap)?;
+                (client, spawn(connection, &server))
+            }
+        })
+    };
+    // The whole start-up, each host its `connect_timeout`, as libpq has it.
+    let (client, task) = match settings.connect_timeout {
+        Some(limit) => {
+            let hosts = u32::try_from(settings.hosts.len().max(1)).unwrap_or(u32::MAX);
+            tokio::time::timeout(limit.saturating_mul(hosts), handshake)
+                .await
+                .map_err(|_| ConnectFailure::TimedOut {
+                    server: server.clone(),
+                    after: limit,
+                })??
         }
-        Some(tls) => {
-            let (client, connection) = config.connect(tls).await.map_err(wrap)?;
-            (client, spawn(connection, &server))
-        }
+        None => handshake.await?,
     };
     Ok(Connection {
         client,

@@ -491,7 +491,9 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
         let mut hosts = Vec::new();
         let mut ports = Vec::new();
         for part in hostspec.split(',') {
-            let (host, port) = split_host_port(part).ok_or_else(|| invalid("bad host:port"))?;
+            let (host, port) = split_host_port(part).ok_or_else(|| {
+                invalid("bad host:port (one ':' before the port; an IPv6 address in brackets)")
+            })?;
             hosts.push(decode(host, url)?);
             ports.push(port.to_string());
         }
@@ -529,10 +531,12 @@ fn split_host_port(part: &str) -> Option<(&str, &str)> {
         };
         return Some((host, port));
     }
-    Some(match part.rsplit_once(':') {
-        Some((h, p)) => (h, p),
-        None => (part, ""),
-    })
+    // An IPv6 address goes in brackets: `h:5432:77` is a mistake, not a host `h:5432`.
+    match part.rsplit_once(':') {
+        Some((h, _)) if h.contains(':') => None,
+        Some((h, p)) => Some((h, p)),
+        None => Some((part, "")),
+    }
 }
 
 /// libpq's `key=value key='quoted value'` form.
@@ -663,6 +667,14 @@ mod tests {
             vec![(Host::Tcp("a".into()), 1), (Host::Tcp("::1".into()), 2)]
         );
         assert_eq!(s.to_string(), "postgres://u@a:1,[::1]:2/db");
+        // Two ports, or an IPv6 address without brackets: refused, as libpq does.
+        let err = ConnSettings::parse_with("postgres://u:pw@127.0.0.1:5432:77/db", &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad host:port") && !err.contains("pw"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -53,6 +53,37 @@ async fn unreachable_server_names_the_redacted_server() {
     assert!(!text.contains("topsecret"), "{text}");
 }
 
+/// A server that takes the connection and never answers: `connect_timeout` covers the
+/// whole start-up, on both kinds of connection (the catalog's hung for good).
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let settings = ConnSettings::parse_with(
+        &format!("postgres://u:topsecret@127.0.0.1:{port}/db?sslmode=disable&connect_timeout=2"),
+        &env(&[]),
+    )
+    .unwrap();
+    let limit = std::time::Duration::from_secs(10);
+    let err = tokio::time::timeout(limit, connect(&settings))
+        .await
+        .expect("connect gives up by itself")
+        .err()
+        .expect("must time out");
+    let text = format!("{err:#}");
+    assert!(text.contains("no answer within 2s"), "{text}");
+    assert!(!text.contains("topsecret"), "{text}");
+    let wire = tokio::time::timeout(limit, WireConn::connect(&settings));
+    assert!(wire.await.expect("gives up by itself").is_err());
+    held.abort();
+}
+
 struct Pki {
     ca_pem: String,
     tls: ServerTls,

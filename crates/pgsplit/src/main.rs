@@ -123,16 +123,23 @@ fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan(args) => plan_cmd::run(args, &printer, &cli.iam).await,
+            Command::Plan(args) => stoppable(plan_cmd::run(args, &printer, &cli.iam)).await,
             Command::Run(args) => run_cmd::run(args, &printer, show_progress, &cli.iam).await,
-            Command::Verify(args) => verify_cmd::run(args, &printer, show_progress, &cli.iam).await,
-            Command::Schema(args) => schema_cmd::run(args, &cli.iam)
-                .await
-                .map(|code| match code {
-                    0 => ExitCode::Success,
-                    2 => ExitCode::Usage,
-                    _ => ExitCode::Failure,
-                }),
+            Command::Verify(args) => {
+                stoppable(verify_cmd::run(args, &printer, show_progress, &cli.iam)).await
+            }
+            Command::Schema(args) => {
+                let schema = async {
+                    schema_cmd::run(args, &printer, &cli.iam)
+                        .await
+                        .map(|code| match code {
+                            0 => ExitCode::Success,
+                            2 => ExitCode::Usage,
+                            _ => ExitCode::Failure,
+                        })
+                };
+                stoppable(schema).await
+            }
             Command::Rds(args) => rds::run(*args, printer.quiet).await.map(|code| match code {
                 0 => ExitCode::Success,
                 2 => ExitCode::Usage,
@@ -150,6 +157,21 @@ fn run(cli: Cli) -> ExitCode {
             } else {
                 ExitCode::Failure
             }
+        }
+    }
+}
+
+/// A command that only reads stops at once on Ctrl-C or SIGTERM, exit 130: its sessions
+/// close with it, and each server ends its query when it next writes to the closed one.
+/// (`run` winds down itself: its journal and the queries it cancels on the servers.)
+async fn stoppable(
+    command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = command => result,
+        _ = signal::stop_requested() => {
+            eprintln!("interrupted");
+            Ok(ExitCode::Interrupted)
         }
     }
 }

@@ -210,10 +210,15 @@ fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::Usag
 }
 
 /// Ctrl-C or SIGTERM: stop scheduling, cancel what runs on the servers.
+/// A second one stops at once (as a crash would, which `--resume` is made for), should
+/// winding down wait on a server that does not answer.
 async fn cancel_on_signal(cancel: Cancel) {
     crate::signal::stop_requested().await;
-    eprintln!("stopping: cancelling the copies in flight…");
+    eprintln!("stopping: cancelling the copies in flight… (again to stop at once)");
     cancel.cancel();
+    crate::signal::stop_requested().await;
+    eprintln!("stopped at once: `pgsplit run MAPPING --resume` continues");
+    std::process::exit(crate::exit_code::ExitCode::Interrupted as i32);
 }
 
 fn render(report: &RunReport) -> String {

@@ -1,6 +1,6 @@
 //! `pgsplit schema URL`: the DDL pgsplit would write to a target, printed as SQL.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use pgsplit_pg::ConnSettings;
@@ -33,10 +33,15 @@ pub struct SchemaArgs {
     pub no_acl: bool,
 }
 
-pub async fn run(args: SchemaArgs, iam: &crate::iam::IamArgs) -> anyhow::Result<i32> {
+pub async fn run(
+    args: SchemaArgs,
+    printer: &crate::output::Printer,
+    iam: &crate::iam::IamArgs,
+) -> anyhow::Result<i32> {
     let mut settings = ConnSettings::parse(&args.url).context("source URL")?;
     crate::iam::apply_to(&mut settings, iam).await?;
-    let conn = pgsplit_pg::connect(&settings).await?;
+    // With the run's defaults (a connect timeout when the URL sets none).
+    let conn = pgsplit_engine::session::open(&settings).await?;
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
         .with_context(|| format!("reading the catalog of {}", conn.server))?;
@@ -45,36 +50,66 @@ pub async fn run(args: SchemaArgs, iam: &crate::iam::IamArgs) -> anyhow::Result<
         no_acl: args.no_acl,
     };
     let ddl = catalog.render(&options);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "-- session settings\n{};\n", Ddl::SESSION_SETUP)?;
+    let mut sections: Vec<(&'static str, &[Statement])> = Vec::new();
     if args.section != Some(Section::PostData) {
-        write_section(&mut out, "pre-data", &ddl.pre_data)?;
+        sections.push(("pre-data", &ddl.pre_data));
     }
     if args.section != Some(Section::PreData) {
-        write_section(&mut out, "post-data", &ddl.post_data)?;
+        sections.push(("post-data", &ddl.post_data));
     }
-    out.flush()?;
+    let doc = SchemaDoc {
+        session_setup: Ddl::SESSION_SETUP,
+        statements: sections
+            .iter()
+            .flat_map(|(section, statements)| {
+                statements.iter().map(|s| StatementDoc {
+                    section,
+                    kind: s.kind,
+                    identity: &s.identity,
+                    sql: &s.sql,
+                    requires_superuser: s.requires_superuser,
+                })
+            })
+            .collect(),
+    };
+    printer.result(&doc, || sql_text(&sections))?;
     Ok(0)
 }
 
-fn write_section(
-    out: &mut impl std::io::Write,
-    name: &str,
-    statements: &[Statement],
-) -> std::io::Result<()> {
-    writeln!(out, "-- {name}")?;
-    for s in statements {
-        let superuser = if s.requires_superuser {
-            " (requires superuser)"
-        } else {
-            ""
-        };
-        writeln!(
-            out,
-            "-- {}{superuser}\n{};\n",
-            s.identity.replace('\n', " "),
-            s.sql
-        )?;
+/// `--json`: the statements in order, each with its section, kind and identity.
+#[derive(serde::Serialize)]
+struct SchemaDoc<'a> {
+    session_setup: &'a str,
+    statements: Vec<StatementDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct StatementDoc<'a> {
+    section: &'a str,
+    kind: pgsplit_schema::ObjectKind,
+    identity: &'a str,
+    sql: &'a str,
+    requires_superuser: bool,
+}
+
+/// The sections as a SQL script, each statement under a comment naming it.
+fn sql_text(sections: &[(&str, &[Statement])]) -> String {
+    let mut out = format!("-- session settings\n{};\n\n", Ddl::SESSION_SETUP);
+    for (name, statements) in sections {
+        let _ = writeln!(out, "-- {name}");
+        for s in *statements {
+            let superuser = if s.requires_superuser {
+                " (requires superuser)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "-- {}{superuser}\n{};\n",
+                s.identity.replace('\n', " "),
+                s.sql
+            );
+        }
     }
-    Ok(())
+    out
 }

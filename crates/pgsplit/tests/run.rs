@@ -2004,3 +2004,38 @@ fn what_needs_a_foreign_table_is_left_out_with_it() {
         "{report}"
     );
 }
+
+/// `pgsplit schema`: SQL, or with `--json` the same statements as JSON (it printed SQL).
+#[test]
+fn schema_prints_the_statements_as_sql_or_json() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("schema_cmd");
+    source.psql("CREATE TABLE t (id int PRIMARY KEY, v text); CREATE INDEX t_v ON t (v);");
+    let out = pgsplit(&["schema", &source.url()]);
+    let (sql, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(sql.contains("-- table public.t\nCREATE TABLE"), "{sql}");
+    let out = pgsplit(&["schema", &source.url(), "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let statements = doc["statements"].as_array().unwrap();
+    let find = |identity: &str| {
+        statements
+            .iter()
+            .find(|s| s["identity"] == identity)
+            .unwrap_or_else(|| panic!("no {identity}: {doc}"))
+    };
+    let table = find("table public.t");
+    assert_eq!(
+        (&table["section"], &table["kind"]),
+        (&"pre-data".into(), &"table".into())
+    );
+    let index = find("index public.t_v");
+    assert_eq!(
+        (&index["section"], &index["kind"]),
+        (&"post-data".into(), &"index".into())
+    );
+    assert!(sql.contains(index["sql"].as_str().unwrap()), "{index}");
+}

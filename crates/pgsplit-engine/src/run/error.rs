@@ -111,6 +111,7 @@ impl RunError {
             RunError::Connect(pgsplit_pg::ConnectFailure::Connect(e)) => {
                 crate::retry::is_transient(&e.source)
             }
+            RunError::Connect(pgsplit_pg::ConnectFailure::TimedOut { .. }) => true,
             RunError::Copy(PassError::RowCount { .. } | PassError::Frame(_)) => false,
             other => match other.wire_error() {
                 Some(e) => match e.code() {

@@ -34,7 +34,8 @@ pub struct SchemaOptions {
 }
 
 /// What a statement creates or changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     Schema,
     Extension,
