@@ -35,6 +35,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -333,24 +334,22 @@ pub async fn run(
                 parts[only] = None;
                 let (label, work) = works[only].take().expect("each task runs once");
                 Job::Single(label, work)
-            } else if pipelined[first] {
-                Job::Reads(
-                    members
-                        .iter()
-                        .map(|&j| works[j].take().expect("each task runs once"))
-                        .collect(),
-                )
             } else {
-                Job::Batch(
-                    members
-                        .iter()
-                        .map(|&j| {
-                            let (label, work) = works[j].take().expect("each task runs once");
-                            let part = parts[j].take().expect("a batch member has its statement");
-                            (label, work, part)
-                        })
-                        .collect(),
-                )
+                let mut member = |j: usize| {
+                    let (label, work) = works[j].take().expect("each task runs once");
+                    Member {
+                        label,
+                        work,
+                        part: parts[j].take(),
+                        done: AtomicBool::new(false),
+                    }
+                };
+                let members = members.iter().map(|&j| member(j)).collect();
+                if pipelined[first] {
+                    Job::Reads(members)
+                } else {
+                    Job::Batch(members)
+                }
             };
             let mut session = pool.pop().expect("a free connection per running task");
             let progress = Arc::clone(&progress);
@@ -479,16 +478,39 @@ pub async fn run(
 /// together.
 enum Job {
     Single(String, TaskFn),
-    Batch(Vec<(String, TaskFn, BatchPart)>),
-    Reads(Vec<(String, TaskFn)>),
+    Batch(Vec<Member>),
+    Reads(Vec<Member>),
+}
+
+/// A task of a batch or of reads sent together.
+struct Member {
+    label: String,
+    work: TaskFn,
+    /// Its statement, for a batch.
+    part: Option<BatchPart>,
+    /// Done by an attempt that failed on another member: not run again (a read-back
+    /// would count its rows twice).
+    done: AtomicBool,
+}
+
+impl Member {
+    async fn run(&self, client: &Arc<Client>, attempt: Attempt) -> Result<(), RunError> {
+        if !self.done.load(Ordering::Relaxed) {
+            (self.work)(Arc::clone(client), attempt).await?;
+            self.done.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 impl Job {
     fn label(&self) -> String {
         match self {
             Job::Single(label, _) => label.clone(),
-            Job::Batch(members) => format!("{} statements ({}, …)", members.len(), members[0].0),
-            Job::Reads(members) => format!("{} reads ({}, …)", members.len(), members[0].0),
+            Job::Batch(members) => {
+                format!("{} statements ({}, …)", members.len(), members[0].label)
+            }
+            Job::Reads(members) => format!("{} reads ({}, …)", members.len(), members[0].label),
         }
     }
 
@@ -503,19 +525,18 @@ impl Job {
             Job::Batch(members) => members,
             Job::Reads(members) => {
                 // Polled together, their statements go out at once on the session.
-                let reads = members
-                    .iter()
-                    .map(|(_, work)| work(Arc::clone(client), attempt));
+                let reads = members.iter().map(|m| m.run(client, attempt));
                 return futures::future::try_join_all(reads).await.map(drop);
             }
         };
         // Once a batch may have been committed, each statement goes alone and may find
         // itself done.
+        let parts: Vec<&BatchPart> = members.iter().filter_map(|m| m.part.as_ref()).collect();
         if attempt == Attempt::First {
-            let sql: Vec<&str> = members.iter().map(|(_, _, part)| &*part.sql).collect();
+            let sql: Vec<&str> = parts.iter().map(|part| &*part.sql).collect();
             match client.batch_execute(&sql.join("\n;\n")).await {
                 Ok(()) => {
-                    for (_, _, part) in members {
+                    for part in parts {
                         (part.committed)()?;
                     }
                     return Ok(());
@@ -527,8 +548,8 @@ impl Job {
                 ),
             }
         }
-        for (_, work, _) in members {
-            work(Arc::clone(client), attempt).await?;
+        for member in members {
+            member.run(client, attempt).await?;
         }
         Ok(())
     }
@@ -966,6 +987,37 @@ mod tests {
         result.unwrap();
         assert_eq!(db.psql("SELECT count(*) FROM seen").trim(), "1");
         assert_eq!(*events.lock().unwrap(), ["insert alone"]);
+    }
+
+    /// Reads sent together, one of which fails in a way that may go away: the attempt that
+    /// follows runs only that one (a read-back run twice counted its rows twice).
+    #[tokio::test]
+    async fn reads_sent_together_run_again_only_where_they_failed() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_reads_again");
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let read = |name: &'static str, fails_first: bool| {
+            let runs = Arc::clone(&runs);
+            let mut task = recorder(name, Some(("public".into(), name.into())), &Arc::default());
+            task.pipelined = true;
+            task.work = Box::new(move |_, attempt| {
+                let runs = Arc::clone(&runs);
+                Box::pin(async move {
+                    runs.lock().unwrap().push(name);
+                    if fails_first && attempt == Attempt::First {
+                        return Err(RunError::Connect(pgsplit_pg::ConnectFailure::TimedOut {
+                            server: "test".into(),
+                            after: std::time::Duration::from_secs(1),
+                        }));
+                    }
+                    Ok(())
+                })
+            });
+            task
+        };
+        schedule(&db, vec![read("ok", false), read("flaky", true)])
+            .await
+            .unwrap();
+        assert_eq!(*runs.lock().unwrap(), ["ok", "flaky", "flaky"]);
     }
 
     #[tokio::test]
