@@ -442,6 +442,20 @@ fn parse_port(text: &str) -> Result<u16, SettingsError> {
 }
 
 fn decode(text: &str, url: &str) -> Result<String, SettingsError> {
+    // A '%' not followed by two hex digits: libpq refuses it rather than guess.
+    let bytes = text.as_bytes();
+    let bad_escape = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
+        return Err(SettingsError::InvalidUrl {
+            url: redact_text(url),
+            reason: "a '%' not followed by two hex digits (write a '%' as %25)".into(),
+        });
+    }
     percent_decode_str(text)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -667,6 +681,13 @@ mod tests {
             vec![(Host::Tcp("a".into()), 1), (Host::Tcp("::1".into()), 2)]
         );
         assert_eq!(s.to_string(), "postgres://u@a:1,[::1]:2/db");
+        let err = ConnSettings::parse_with("postgres://u:p%zzw@h/db", &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("two hex digits") && !err.contains("p%zzw"),
+            "{err}"
+        );
         // Two ports, or an IPv6 address without brackets: refused, as libpq does.
         let err = ConnSettings::parse_with("postgres://u:pw@127.0.0.1:5432:77/db", &env(&[]))
             .unwrap_err()
