@@ -196,9 +196,7 @@ impl MigrateOptions {
         }
         Ok(())
     }
-}
 
-impl MigrateOptions {
     /// With `source` the source region (given, or from the environment): an empty
     /// `--suffix` would name the restored instance as its source in the same region.
     pub fn check_regions(&self, source: &str) -> Result<()> {

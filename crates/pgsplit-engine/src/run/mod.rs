@@ -147,19 +147,20 @@ async fn refused_selections(
     };
     let mut refused = Vec::new();
     for line in lines.iter().filter(|line| !line.selector.is_everything()) {
-        if let Err(e) = schema_step::select(catalog, &source.tables, &line.selector, options) {
+        let resolved = match crate::split::resolve(&line.selector, catalog, &source.tables) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                refused.push((line.line, RunError::Selection(e)));
+                continue;
+            }
+        };
+        if let Err(e) = schema_step::select_resolved(catalog, &source.tables, &resolved, options) {
             refused.push((line.line, e));
             continue;
         }
         // Its row conditions, on the source, in the snapshot.
-        let checked = match crate::split::resolve(&line.selector, catalog, &source.tables) {
-            Ok(resolved) => {
-                crate::split::check_conditions(&source.leader.client, &line.selector, &resolved)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = checked {
+        let client = &source.leader.client;
+        if let Err(e) = crate::split::check_conditions(client, &line.selector, &resolved).await {
             refused.push((line.line, RunError::Selection(e)));
         }
     }
@@ -668,6 +669,10 @@ async fn run_line(
         resumed: true,
     }));
     results.sort_by_key(|r| r.item);
+    clock.report.push(PhaseTime {
+        phase: "data",
+        seconds: data_seconds,
+    });
     if let Some(e) = copied.stopped_by {
         if matches!(e, RunError::Interrupted) {
             // Let the scheduler cancel its statements on the server.
@@ -685,10 +690,6 @@ async fn run_line(
                 report.tables.len()
             ));
         }
-        clock.report.push(PhaseTime {
-            phase: "data",
-            seconds: data_seconds,
-        });
         report.phases = phases;
         return Err(e);
     }
@@ -703,10 +704,6 @@ async fn run_line(
         )
         .await?;
     }
-    clock.report.push(PhaseTime {
-        phase: "data",
-        seconds: data_seconds,
-    });
     progress.set_phase("post-data");
     let post_result = post
         .await

@@ -14,8 +14,7 @@ use tokio_postgres::error::SqlState;
 
 use super::error::RunError;
 use super::options::{RunOptions, Sections};
-use super::post_data::Attempt;
-use super::post_data::{self, BatchPart, PostTask};
+use super::post_data::{self, Attempt, BatchPart, PostTask};
 use crate::fault;
 use crate::journal::{Event, Journal, JournalState};
 use crate::session;
@@ -56,6 +55,20 @@ pub fn select(
         return Ok((tables, ddl, Vec::new()));
     }
     let resolved = split::resolve(selector, catalog, tables).map_err(RunError::Selection)?;
+    select_resolved(catalog, tables, &resolved, options)
+}
+
+/// [`select`] for a split line whose selector is already resolved.
+pub fn select_resolved(
+    catalog: &Catalog,
+    tables: &[SourceTable],
+    resolved: &split::Resolved,
+    options: &RunOptions,
+) -> Result<(Vec<SourceTable>, Ddl, Vec<String>), RunError> {
+    let schema_options = SchemaOptions {
+        no_owner: options.no_owner,
+        no_acl: options.no_acl,
+    };
     let selection = resolved.selection();
     let (ddl, cross) = catalog.render_selected(&schema_options, &selection);
     let describe = |c: &CrossTarget| {
@@ -533,8 +546,6 @@ pub async fn apply_event_triggers(
     Ok(())
 }
 
-/// Journals a post-data statement that has run. Redone after a crash before this, the
-/// statement answers "already exists".
 /// Ends the session's connection from the server side (tests, [`fault::error`]) and returns
 /// the error the statement then gets.
 async fn lose_connection(client: &Client, identity: String, sql: &str) -> RunError {
@@ -551,6 +562,8 @@ async fn lose_connection(client: &Client, identity: String, sql: &str) -> RunErr
     }
 }
 
+/// Journals a post-data statement that has run. Redone after a crash before this, the
+/// statement answers "already exists".
 fn post_data_done(journal: &dyn Journal, label: String) -> Result<(), RunError> {
     fault::point("post_data_executed");
     journal.append(&Event::PostDataDone { label })?;
