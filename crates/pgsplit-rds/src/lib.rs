@@ -6,6 +6,7 @@
 pub mod auth_token;
 pub mod clients;
 pub mod error;
+pub mod in_flight;
 mod migrate;
 pub mod options;
 pub mod plan;
@@ -18,6 +19,7 @@ mod wait;
 pub use auth_token::iam_auth_token;
 pub use clients::Clients;
 pub use error::{Error, Mismatch, Result};
-pub use migrate::{migrate, migrate_with};
+pub use in_flight::{InFlight, Stage};
+pub use migrate::{migrate, migrate_watched, migrate_with};
 pub use options::{AwsSettings, MigrateOptions, RestoreSettings, Selection, WaitSettings};
 pub use report::{InstanceOutcome, InstanceReport, Report, Step, StepOutcome, StepReport};

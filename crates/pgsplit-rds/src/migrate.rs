@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::clients::{self, Clients};
 use crate::error::{Error, Result};
+use crate::in_flight::{InFlight, Stage};
 use crate::options::{AwsSettings, MigrateOptions};
 use crate::plan::{self, Names, PlannedInstance};
 use crate::report::{InstanceOutcome, InstanceReport, Report, Step, StepOutcome, StepReport};
@@ -23,6 +24,12 @@ use crate::{snapshot, validate};
 /// Errors only when nothing could start (bad options, unknown instances, the source region
 /// cannot be listed); per-instance failures are in the report.
 pub async fn migrate(opts: &MigrateOptions) -> Result<Report> {
+    migrate_watched(opts, &InFlight::default()).await
+}
+
+/// [`migrate`], recording in `in_flight` where each instance stands, for a caller that may
+/// stop the migration (drop the future) and must say what goes on in AWS.
+pub async fn migrate_watched(opts: &MigrateOptions, in_flight: &InFlight) -> Result<Report> {
     opts.validate()?;
     if let Some(key) = &opts.target_kms_key_id {
         check_kms_key(&opts.aws, &opts.target_region, key).await?;
@@ -33,11 +40,19 @@ pub async fn migrate(opts: &MigrateOptions) -> Result<Report> {
         &opts.target_region,
     )
     .await?;
-    migrate_with(clients, opts).await
+    migrate_with_watched(clients, opts, in_flight).await
 }
 
 /// [`migrate`] with given clients (mocked clients in tests, custom configuration).
 pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Report> {
+    migrate_with_watched(clients, opts, &InFlight::default()).await
+}
+
+async fn migrate_with_watched(
+    clients: Clients,
+    opts: &MigrateOptions,
+    in_flight: &InFlight,
+) -> Result<Report> {
     opts.validate()?;
     opts.check_regions(&clients.source_region)?;
     let start = Instant::now();
@@ -54,7 +69,7 @@ pub async fn migrate_with(clients: Clients, opts: &MigrateOptions) -> Result<Rep
     let instances = if opts.dry_run {
         planned.into_iter().map(|p| dry_run(p, opts)).collect()
     } else {
-        run_all(planned, clients.clone(), opts).await
+        run_all(planned, clients.clone(), opts, in_flight).await
     };
     Ok(Report {
         source_region: clients.source_region,
@@ -135,17 +150,23 @@ async fn check_target_region(clients: &Clients, opts: &MigrateOptions) -> Result
 struct Context {
     clients: Clients,
     opts: MigrateOptions,
+    in_flight: InFlight,
 }
 
 async fn run_all(
     planned: Vec<PlannedInstance>,
     clients: Clients,
     opts: &MigrateOptions,
+    in_flight: &InFlight,
 ) -> Vec<InstanceReport> {
     let ctx = Arc::new(Context {
         clients,
         opts: opts.clone(),
+        in_flight: in_flight.clone(),
     });
+    for p in &planned {
+        in_flight.set(&p.names.instance, Stage::Waiting);
+    }
     let permits = Arc::new(Semaphore::new(opts.parallel));
     let names: Vec<Names> = planned.iter().map(|p| p.names.clone()).collect();
     let mut tasks = JoinSet::new();
@@ -182,10 +203,14 @@ async fn run_all(
         .collect()
 }
 
-/// Records each step's duration and outcome as it runs.
-struct Steps(Vec<StepReport>);
+/// Records each step's duration and outcome as it runs, and which one is under way.
+struct Steps<'a> {
+    done: Vec<StepReport>,
+    instance: &'a str,
+    ctx: &'a Context,
+}
 
-impl Steps {
+impl Steps<'_> {
     async fn run<T>(
         &mut self,
         step: Step,
@@ -193,13 +218,26 @@ impl Steps {
         detail: Option<String>,
         work: impl Future<Output = Result<(T, StepOutcome)>>,
     ) -> Result<T> {
+        let clients = &self.ctx.clients;
+        let region = match step {
+            Step::Check | Step::Snapshot => &clients.source_region,
+            Step::Copy | Step::Restore | Step::Validate | Step::Cleanup => &clients.target_region,
+        };
+        self.ctx.in_flight.set(
+            self.instance,
+            Stage::Running {
+                step,
+                resource: resource.map(str::to_owned),
+                region: region.clone(),
+            },
+        );
         let start = Instant::now();
         let result = work.await;
         let outcome = match &result {
             Ok((_, outcome)) => *outcome,
             Err(_) => StepOutcome::Failed,
         };
-        self.0.push(StepReport {
+        self.done.push(StepReport {
             step,
             outcome,
             duration: start.elapsed(),
@@ -229,7 +267,11 @@ fn check_detail(p: &PlannedInstance) -> String {
 async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
     let (c, o) = (&ctx.clients, &ctx.opts);
     let names = p.names.clone();
-    let mut steps = Steps(Vec::new());
+    let mut steps = Steps {
+        done: Vec::new(),
+        instance: &names.instance,
+        ctx,
+    };
     let result: Result<()> = async {
         let detail = check_detail(&p);
         let blocked = p.blocked;
@@ -317,6 +359,8 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
         Ok(())
     }
     .await;
+    let steps = steps.done;
+    ctx.in_flight.set(&names.instance, Stage::Ended);
     if let Err(e) = &result {
         tracing::error!(instance = %names.instance, error = %e, "instance failed");
     } else {
@@ -330,7 +374,7 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
         } else {
             InstanceOutcome::Failed
         },
-        steps: steps.0,
+        steps,
         retryable: result.as_ref().err().map(Error::is_retryable),
         error: result.err().map(|e| e.to_string()),
     }
@@ -628,6 +672,60 @@ mod tests {
         for rule in source.iter().chain(&target) {
             assert!(rule.num_calls() > 0);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_migration_knows_which_step_was_under_way() {
+        let source = source_rules();
+        let mut target = target_rules_until_restore();
+        target.push(
+            mock!(Client::describe_db_instances)
+                .sequence()
+                .output(|| restored("creating"))
+                .repeatedly()
+                .build(),
+        );
+        let in_flight = InFlight::default();
+        // Stopped (the future dropped) while the restore is being waited for.
+        let stopped = tokio::time::timeout(
+            Duration::from_secs(600),
+            migrate_with_watched(
+                clients(&source, &target),
+                &options(Duration::from_secs(3600)),
+                &in_flight,
+            ),
+        )
+        .await;
+        assert!(stopped.is_err(), "the migration ended: {stopped:?}");
+        assert_eq!(
+            in_flight.stages(),
+            [(
+                "db1".to_owned(),
+                Stage::Running {
+                    step: Step::Restore,
+                    resource: Some("db1-migrated".to_owned()),
+                    region: "eu-west-1".to_owned(),
+                }
+            )]
+        );
+        // Run to its end (a time-out), it leaves nothing under way.
+        let in_flight = InFlight::default();
+        let (source, mut target) = (source_rules(), target_rules_until_restore());
+        target.push(
+            mock!(Client::describe_db_instances)
+                .sequence()
+                .output(|| restored("creating"))
+                .repeatedly()
+                .build(),
+        );
+        migrate_with_watched(
+            clients(&source, &target),
+            &options(Duration::from_secs(600)),
+            &in_flight,
+        )
+        .await
+        .unwrap();
+        assert_eq!(in_flight.stages(), [("db1".to_owned(), Stage::Ended)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use pgsplit_rds::{
-    AwsSettings, InstanceOutcome, MigrateOptions, Report, RestoreSettings, Selection, Step,
-    WaitSettings,
+    AwsSettings, InFlight, InstanceOutcome, MigrateOptions, Report, RestoreSettings, Selection,
+    Stage, Step, WaitSettings,
 };
 
 /// Exit code: every instance migrated (or, with `--dry-run`, could be).
@@ -162,10 +162,11 @@ pub async fn run(args: RdsArgs, quiet: bool) -> anyhow::Result<i32> {
 async fn migrate(args: MigrateArgs, quiet: bool) -> anyhow::Result<i32> {
     let json = args.json.clone();
     let options = args.options();
+    let in_flight = InFlight::default();
     let migrated = tokio::select! {
-        migrated = pgsplit_rds::migrate(&options) => migrated,
+        migrated = pgsplit_rds::migrate_watched(&options, &in_flight) => migrated,
         _ = crate::signal::stop_requested() => {
-            eprintln!("{}", interrupted(&options));
+            eprintln!("{}", interrupted(&options, &in_flight.stages()));
             return Ok(EXIT_INTERRUPTED);
         }
     };
@@ -189,22 +190,60 @@ async fn migrate(args: MigrateArgs, quiet: bool) -> anyhow::Result<i32> {
     })
 }
 
-/// What a user stopping a migration must know: AWS goes on with what it was asked, and
-/// where to find it.
-fn interrupted(o: &MigrateOptions) -> String {
-    let which = if o.selection.instances.is_empty() {
-        "each selected instance ID".to_owned()
-    } else {
-        o.selection.instances.join(", ")
+/// What a user stopping a migration must know: which steps were under way (AWS goes on
+/// with what it was asked), which instances had not started, and what to look for.
+fn interrupted(o: &MigrateOptions, stages: &[(String, Stage)]) -> String {
+    if stages.is_empty() {
+        return "interrupted before any instance was planned: nothing was asked of AWS.".to_owned();
+    }
+    let mut text =
+        String::from("interrupted. Under way when stopped (AWS goes on with what it was asked):");
+    let mut under_way = 0;
+    for (instance, stage) in stages {
+        if let Stage::Running {
+            step,
+            resource,
+            region,
+        } = stage
+        {
+            under_way += 1;
+            let what = match (step, resource) {
+                (Step::Snapshot, Some(r)) => format!("snapshot {r} in {region}"),
+                (Step::Copy, Some(r)) => format!("snapshot copy {r} in {region}"),
+                (Step::Restore, Some(r)) => format!("instance {r} being restored in {region}"),
+                (Step::Cleanup, _) => {
+                    format!("deleting its intermediate snapshots ({region} and the source region)")
+                }
+                (step, _) => format!("{step} (nothing made yet for this step)"),
+            };
+            let _ = write!(text, "\n  {instance}: {what}");
+        }
+    }
+    if under_way == 0 {
+        text.push_str("\n  nothing");
+    }
+    let names = |wanted: &Stage| {
+        stages
+            .iter()
+            .filter(|(_, s)| s == wanted)
+            .map(|(i, _)| i.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let source = o.source_region.as_deref().unwrap_or("the source region");
-    format!(
-        "interrupted: snapshots, copies and restores already requested go on in AWS. For {which}, \
-         look for ID-pgsplit in {source}, ID-pgsplit-{target} and ID{suffix} in {target}: run the \
-         same command again to continue with them (they are reused), or delete them.",
+    for (label, stage) in [("Not started", Stage::Waiting), ("Finished", Stage::Ended)] {
+        let list = names(&stage);
+        if !list.is_empty() {
+            let _ = write!(text, "\n{label}: {list}.");
+        }
+    }
+    let _ = write!(
+        text,
+        "\nRun the same command again to continue: what exists (ID-pgsplit in the source \
+         region, ID-pgsplit-{target} and ID{suffix} in {target}) is reused. Or delete it.",
         target = o.target_region,
         suffix = o.restore.suffix
-    )
+    );
+    text
 }
 
 /// The summary: one row per instance, one column per step (outcome and duration), then the
@@ -375,6 +414,49 @@ mod tests {
             command: RdsCommand::Migrate(m),
         }) = cli.command;
         Ok(m)
+    }
+
+    #[test]
+    fn a_stop_names_what_was_under_way_and_what_had_not_started() {
+        let o = parse(&["--target-region", "eu-west-1", "--suffix", "-new"])
+            .unwrap()
+            .options();
+        let running = |step, resource: Option<&str>, region: &str| Stage::Running {
+            step,
+            resource: resource.map(str::to_owned),
+            region: region.to_owned(),
+        };
+        let stages = [
+            ("audit".to_owned(), Stage::Waiting),
+            (
+                "billing".to_owned(),
+                running(Step::Copy, Some("billing-pgsplit-eu-west-1"), "eu-west-1"),
+            ),
+            (
+                "orders".to_owned(),
+                running(Step::Restore, Some("orders-new"), "eu-west-1"),
+            ),
+            ("users".to_owned(), Stage::Ended),
+            (
+                "web".to_owned(),
+                running(Step::Check, Some("web"), "us-east-1"),
+            ),
+        ];
+        assert_eq!(
+            interrupted(&o, &stages),
+            "interrupted. Under way when stopped (AWS goes on with what it was asked):\n  \
+             billing: snapshot copy billing-pgsplit-eu-west-1 in eu-west-1\n  \
+             orders: instance orders-new being restored in eu-west-1\n  \
+             web: check (nothing made yet for this step)\n\
+             Not started: audit.\n\
+             Finished: users.\n\
+             Run the same command again to continue: what exists (ID-pgsplit in the source region, \
+             ID-pgsplit-eu-west-1 and ID-new in eu-west-1) is reused. Or delete it."
+        );
+        assert_eq!(
+            interrupted(&o, &[]),
+            "interrupted before any instance was planned: nothing was asked of AWS."
+        );
     }
 
     #[test]

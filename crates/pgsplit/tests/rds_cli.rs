@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 #[test]
-fn an_interrupted_migration_says_what_goes_on_in_aws_and_exits_130() {
+fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
     // An endpoint that accepts connections and never answers: the first call hangs, as a
     // long wait would.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -47,11 +47,9 @@ fn an_interrupted_migration_says_what_goes_on_in_aws_and_exits_130() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(stopped.elapsed() < Duration::from_secs(5));
+    // Stopped while the source region was being listed: nothing was asked yet.
     assert!(
-        stderr.contains("go on in AWS")
-            && stderr.contains("orders")
-            && stderr.contains("ID-pgsplit-eu-west-1")
-            && stderr.contains("ID-migrated in eu-west-1"),
+        stderr.contains("interrupted before any instance was planned: nothing was asked of AWS"),
         "{stderr}"
     );
     assert!(!stderr.contains("not-a-real-secret"), "{stderr}");
