@@ -608,6 +608,15 @@ mod tests {
         ]
     }
 
+    /// The restored instance stays `creating` for good.
+    fn restore_never_ends() -> Rule {
+        mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| restored("creating"))
+            .repeatedly()
+            .build()
+    }
+
     fn clients(source: &[Rule], target: &[Rule]) -> Clients {
         Clients {
             source: mock_client!(aws_sdk_rds, RuleMode::Sequential, source),
@@ -678,13 +687,7 @@ mod tests {
     async fn a_stopped_migration_knows_which_step_was_under_way() {
         let source = source_rules();
         let mut target = target_rules_until_restore();
-        target.push(
-            mock!(Client::describe_db_instances)
-                .sequence()
-                .output(|| restored("creating"))
-                .repeatedly()
-                .build(),
-        );
+        target.push(restore_never_ends());
         let in_flight = InFlight::default();
         // Stopped (the future dropped) while the restore is being waited for.
         let stopped = tokio::time::timeout(
@@ -711,13 +714,7 @@ mod tests {
         // Run to its end (a time-out), it leaves nothing under way.
         let in_flight = InFlight::default();
         let (source, mut target) = (source_rules(), target_rules_until_restore());
-        target.push(
-            mock!(Client::describe_db_instances)
-                .sequence()
-                .output(|| restored("creating"))
-                .repeatedly()
-                .build(),
-        );
+        target.push(restore_never_ends());
         migrate_with_watched(
             clients(&source, &target),
             &options(Duration::from_secs(600)),
@@ -732,13 +729,7 @@ mod tests {
     async fn restore_time_out_fails_the_instance_naming_the_step() {
         let source = source_rules();
         let mut target = target_rules_until_restore();
-        target.push(
-            mock!(Client::describe_db_instances)
-                .sequence()
-                .output(|| restored("creating"))
-                .repeatedly()
-                .build(),
-        );
+        target.push(restore_never_ends());
         let report = migrate_with(
             clients(&source, &target),
             &options(Duration::from_secs(600)),
