@@ -25,9 +25,9 @@ macro_rules! sql_ascii_as_is {
 
 /// Settings of every session that reads or writes rows (both sides of a copy, the run's
 /// read-backs, `verify`): values that travel as text are written and read in one style
-/// whatever each server's defaults (dates, intervals, floats, time zone, money), and
-/// row-level security makes a read fail instead of hiding rows from it. Timeouts a
-/// server or database sets for interactive use (`ALTER DATABASE … SET statement_timeout`,
+/// whatever each server's defaults (dates, intervals, floats, time zone, money, string
+/// escapes, quoted names), and row-level security makes a read fail instead of hiding
+/// rows from it. Timeouts a server or database sets for interactive use (`ALTER DATABASE … SET statement_timeout`,
 /// common on managed servers) would cut off a long COPY, or a session waiting between
 /// statements inside its snapshot: off, as pg_dump and pg_restore have them. Values of
 /// `regclass`, `regtype`, … travel as names, qualified only where the session's
@@ -41,6 +41,7 @@ pub const DATA_SESSION_SETUP: &str = concat!(
     SET extra_float_digits = 3; SET TimeZone = 'UTC'; SET bytea_output = hex; \
     SET lc_monetary = 'C'; SET row_security = off; SET statement_timeout = 0; \
     SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+    SET standard_conforming_strings = on; SET quote_all_identifiers = off; \
     SET search_path = pg_catalog; ",
     sql_ascii_as_is!()
 );

@@ -286,8 +286,9 @@ pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
         .get(0);
     // Deparsers qualify every name that the search_path does not make visible: with an
     // empty one, all of them. Constants in definitions are written with the session's
-    // DateStyle, IntervalStyle and extra_float_digits: fixed here, so that a date in a
-    // CHECK reads the same on a server that parses day and month the other way round.
+    // DateStyle, IntervalStyle, extra_float_digits, TimeZone, lc_monetary and
+    // standard_conforming_strings: fixed here, so that a date in a CHECK reads the same on
+    // a server that parses day and month the other way round.
     // The caller's settings are restored afterwards.
     let saved = read_settings(client).await?;
     set_settings(
@@ -356,12 +357,18 @@ pub async fn print_views_as(client: &Client, catalog: &mut Catalog) -> Result<us
     Ok(refused)
 }
 
-/// Session settings while the catalog is read, in the order [`set_settings`] takes them.
-const DEPARSE_SETTINGS: [(&str, &str); 4] = [
+/// Session settings while the catalog is read, in the order [`set_settings`] takes them:
+/// each changes how a constant or a name is printed, and a role, database or server may
+/// set it otherwise on one side.
+const DEPARSE_SETTINGS: [(&str, &str); 8] = [
     ("search_path", ""),
     ("DateStyle", "ISO, MDY"),
     ("IntervalStyle", "postgres"),
     ("extra_float_digits", "3"),
+    ("TimeZone", "UTC"),
+    ("lc_monetary", "C"),
+    ("standard_conforming_strings", "on"),
+    ("quote_all_identifiers", "off"),
 ];
 
 async fn read_settings(client: &Client) -> Result<Vec<String>, SchemaError> {

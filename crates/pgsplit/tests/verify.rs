@@ -42,8 +42,18 @@ fn verify(
     extra: &[&str],
     expect_code: i32,
 ) -> (serde_json::Value, String) {
+    verify_urls(&source.url(), &target.url(), extra, expect_code)
+}
+
+/// [`verify`] with the mapping line's URLs as given.
+fn verify_urls(
+    source: &str,
+    target: &str,
+    extra: &[&str],
+    expect_code: i32,
+) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let mapping = write_mapping(&dir, &format!("{source}@@{target}\n"));
     let json = dir.path().join("verify.json");
     let mut args = vec![
         "verify",
@@ -310,6 +320,33 @@ fn a_database_setting_added_on_the_target_is_found() {
         "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = %L', current_database(), '8MB'); END$$",
         &["setting work_mem: extra on target"],
     );
+}
+
+#[test]
+fn the_target_sessions_own_settings_make_no_difference() {
+    // Constants in definitions are printed with the session's settings; a target role,
+    // database or server may set them otherwise than the source's.
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_settings");
+    source.psql(
+        r"CREATE TABLE t (id int PRIMARY KEY, body text DEFAULT 'a\b',
+                          at timestamptz DEFAULT '2024-01-01 00:00:00+00', price money DEFAULT 1.5);
+          INSERT INTO t (id) SELECT g FROM generate_series(1, 10) g;
+          CREATE VIEW recent AS SELECT id FROM t WHERE at > '2024-06-01 00:00:00+00' AND body <> 'x\y';",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "none"], 0);
+    let options = "-c%20TimeZone%3DAsia/Kolkata%20-c%20quote_all_identifiers%3Don\
+                   %20-c%20standard_conforming_strings%3Doff";
+    let (report, stdout) = verify_urls(
+        &source.url(),
+        &format!("{}&options={options}", target.url()),
+        &[],
+        0,
+    );
+    assert_eq!(differences(&report), Vec::<String>::new(), "{stdout}");
+    assert_eq!(table(&report, "t")["target"]["rows"], 10, "{stdout}");
 }
 
 #[test]

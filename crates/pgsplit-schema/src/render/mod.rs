@@ -119,10 +119,11 @@ impl Ddl {
     /// Session settings every target connection needs before it runs these statements
     /// (the statements are schema-qualified for an empty `search_path`; bodies of
     /// functions are not checked at creation, as objects they use may come later; a
-    /// heap table is written without `USING`, whatever the target's default).
+    /// heap table is written without `USING`, whatever the target's default; a money
+    /// constant is read as it was printed, in the C locale).
     pub const SESSION_SETUP: &'static str = "SET statement_timeout = 0; SET lock_timeout = 0; \
         SET idle_in_transaction_session_timeout = 0; SET client_encoding = 'UTF8'; \
-        SET standard_conforming_strings = on; SELECT pg_catalog.set_config('search_path', '', false); \
+        SET standard_conforming_strings = on; SET lc_monetary = 'C'; SELECT pg_catalog.set_config('search_path', '', false); \
         SET check_function_bodies = false; SET xmloption = content; \
         SET client_min_messages = warning; SET row_security = off; \
         SET default_table_access_method = heap";
