@@ -32,9 +32,9 @@ impl CopySpec<'_> {
         let format = self.format.sql();
         match &self.predicate {
             None => format!(
-                "COPY {} ({}) TO STDOUT (FORMAT {format})",
+                "COPY {}{} TO STDOUT (FORMAT {format})",
                 self.table.qualified(),
-                self.table.column_list()
+                self.table.copy_columns()
             ),
             Some(predicate) => format!(
                 "COPY (SELECT {} FROM ONLY {} WHERE {predicate}) TO STDOUT (FORMAT {format})",
@@ -65,9 +65,9 @@ impl CopySpec<'_> {
     /// written frozen (no hint-bit rewrite or anti-wraparound vacuum later).
     pub fn copy_in_sql(&self, freeze: bool) -> String {
         format!(
-            "COPY {} ({}) FROM STDIN (FORMAT {}{})",
+            "COPY {}{} FROM STDIN (FORMAT {}{})",
             self.table.qualified(),
-            self.table.column_list(),
+            self.table.copy_columns(),
             self.format.sql(),
             if freeze { ", FREEZE" } else { "" }
         )

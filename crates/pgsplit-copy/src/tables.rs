@@ -62,13 +62,25 @@ impl SourceTable {
         format!("{}.{}", self.schema, self.name)
     }
 
-    /// `"a", "b"`: the column list of both COPY statements.
+    /// `"a", "b"`: the columns both sides of a copy read and write (empty for a table
+    /// without columns, which `SELECT` accepts).
     pub fn column_list(&self) -> String {
         self.columns
             .iter()
             .map(|c| quote::ident(&c.name))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// ` ("a", "b")`: the column list of a `COPY` of the table; none for a table without
+    /// columns (a `COPY` refuses an empty list, and without one copies every column but
+    /// the generated ones: none).
+    pub fn copy_columns(&self) -> String {
+        if self.columns.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.column_list())
+        }
     }
 }
 

@@ -1283,6 +1283,46 @@ fn text_format_values_do_not_depend_on_the_servers_settings() {
 }
 
 #[test]
+fn tables_without_columns_to_copy_keep_their_rows() {
+    // A COPY refuses an empty column list: such tables are copied without one.
+    let cluster = testing::shared();
+    let source = cluster.create_db("no_columns");
+    source.psql(
+        "CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES;
+         CREATE TABLE gone (dropped int); INSERT INTO gone VALUES (1), (2), (3);
+         ALTER TABLE gone DROP COLUMN dropped;
+         CREATE TABLE only_generated (seven int GENERATED ALWAYS AS (7) STORED);
+         INSERT INTO only_generated DEFAULT VALUES;
+         CREATE TABLE after (id int PRIMARY KEY, note text);
+         INSERT INTO after VALUES (1, 'a'), (2, 'b');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = copy_with_checksums(&source, &cluster.url(&target_name));
+    let rows = |name: &str| {
+        report["lines"][0]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report}"))["rows"]
+            .clone()
+    };
+    assert_eq!(
+        [
+            rows("nothing"),
+            rows("gone"),
+            rows("only_generated"),
+            rows("after")
+        ],
+        [2, 3, 1, 2]
+    );
+    assert_same_rows(&source, &target);
+    assert_same_schema(&source, &target);
+    assert_verified(&source, &target);
+}
+
+#[test]
 fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
     // Copying as a role that policies apply to: COPY would silently skip the rows it may
     // not see, and the checks would compare the same short share on both sides.
