@@ -246,7 +246,7 @@ fn render_line(out: &mut String, line: &LineVerification) {
         line.schema_differences.len()
     );
     for d in &line.schema_differences {
-        let _ = writeln!(out, "    {}: {}", d.identity, d.problem.describe());
+        let _ = writeln!(out, "    {}: {}", d.subject(), d.problem.describe());
     }
     if let Some(e) = &line.error {
         let _ = writeln!(out, "  FAILED: {e}");

@@ -314,6 +314,26 @@ fn a_dropped_index_is_found() {
 }
 
 #[test]
+fn a_table_option_set_on_the_target_is_named_as_an_option() {
+    let (source, target) = source_and_copy("v_option");
+    target.psql("ALTER TABLE events REPLICA IDENTITY FULL");
+    let (report, stdout) = verify(&source, &target, &[], 3);
+    assert_eq!(
+        differences(&report),
+        ["table public.events: extra on target"],
+        "{stdout}"
+    );
+    assert_eq!(
+        report["lines"][0]["schema_differences"][0]["kind"],
+        "TableOption"
+    );
+    assert!(
+        stdout.contains("    options of table public.events: extra on target\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_database_setting_added_on_the_target_is_found() {
     corrupt_and_verify(
         "v_dbset",

@@ -183,3 +183,16 @@ pub struct SchemaDifference {
     pub source_sql: Vec<String>,
     pub target_sql: Vec<String>,
 }
+
+impl SchemaDifference {
+    /// What differs, for people: the identity, or for the settings a table's later
+    /// statements make (storage, statistics, replica identity, clustering) `options of
+    /// table public.t`, which the table's own difference would otherwise read as.
+    pub fn subject(&self) -> String {
+        if self.kind == "TableOption" {
+            format!("options of {}", self.identity)
+        } else {
+            self.identity.clone()
+        }
+    }
+}
