@@ -28,10 +28,11 @@ pub struct Catalog {
     /// Extension members' privileges, the only thing written of a member.
     pub member_acls: Vec<MemberAcl>,
     pub event_triggers: Vec<EventTrigger>,
+    pub casts: Vec<Cast>,
     pub publications: Vec<Publication>,
     pub comments: Comments,
     /// Objects the source has that the DDL does not reproduce: foreign data wrappers,
-    /// servers and tables, casts, operators, operator families, languages,
+    /// servers and tables, transforms, operators, operator families, languages,
     /// base types, conversions, text search parsers and templates, security labels,
     /// typed tables, tablespaces. Report them to the user. What needs one of them is
     /// left out of the DDL too ([`crate::Ddl::not_written`]).
@@ -71,6 +72,39 @@ fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
 }
 
 impl Catalog {
+    /// What uses a cast depends on its function, not on the cast (`pg_depend` records no
+    /// use of a cast): everything that depends on a cast's function is made to depend on
+    /// the cast too, so that a view or default written with the cast comes after it, and
+    /// a split target holding one gets the cast.
+    pub(crate) fn depend_on_casts(&mut self) {
+        let by_function: HashMap<Oid, Vec<Oid>> = self
+            .casts
+            .iter()
+            .filter(|c| c.function_oid != 0)
+            .fold(HashMap::new(), |mut m, c| {
+                m.entry(c.function_oid).or_default().push(c.oid);
+                m
+            });
+        let added: Vec<Depend> = self
+            .depends
+            .iter()
+            .filter(|d| d.referenced.0 == class::PROC && d.object.0 != class::CAST)
+            .flat_map(|d| {
+                by_function
+                    .get(&d.referenced.1)
+                    .into_iter()
+                    .flatten()
+                    .map(|cast| Depend {
+                        object: d.object,
+                        object_sub: d.object_sub,
+                        referenced: (class::CAST, *cast),
+                        referenced_sub: 0,
+                    })
+            })
+            .collect();
+        self.depends.extend(added);
+    }
+
     /// Whether column `c` of inheritance child `rel` is nullable where a parent's is NOT
     /// NULL: before 18 a child could drop it (18 refuses, on the source and on a target).
     pub(crate) fn dropped_parents_not_null(&self, rel: &Relation, c: &Attribute) -> bool {

@@ -56,6 +56,7 @@ const QUERIES: &[Query] = &[
     query!("default_acls.sql"),
     query!("member_acls.sql"),
     query!("event_triggers.sql"),
+    query!("casts.sql"),
     query!("publications.sql"),
     query!("publication_tables.sql"),
     query!("publication_schemas.sql"),
@@ -978,6 +979,26 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             tags: r.get("tags")?,
         });
     }
+    let mut stream = rows(client, version, "casts.sql").await?;
+    while let Some(row) = next(&mut stream, "casts.sql").await? {
+        let row = &row;
+        let r = R {
+            row,
+            query: "casts.sql",
+        };
+        cat.casts.push(Cast {
+            oid: r.get("oid")?,
+            source_type: r.get("source_type")?,
+            target_type: r.get("target_type")?,
+            source_oid: r.get("source_oid")?,
+            target_oid: r.get("target_oid")?,
+            method: r.get("method")?,
+            function: r.get("function")?,
+            function_oid: r.get("function_oid")?,
+            context: r.get("context")?,
+        });
+    }
+    cat.depend_on_casts();
     let mut stream = rows(client, version, "publications.sql").await?;
     while let Some(row) = next(&mut stream, "publications.sql").await? {
         let row = &row;

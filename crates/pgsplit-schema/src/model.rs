@@ -14,6 +14,7 @@ pub mod class {
     pub const PROC: Oid = 1255;
     pub const CLASS: Oid = 1259;
     pub const ATTRDEF: Oid = 2604;
+    pub const CAST: Oid = 2605;
     pub const CONSTRAINT: Oid = 2606;
     pub const NAMESPACE: Oid = 2615;
     pub const REWRITE: Oid = 2618;
@@ -453,6 +454,24 @@ impl MemberAcl {
         }
         out
     }
+}
+
+/// A cast made by `CREATE CAST`.
+#[derive(Clone, Debug)]
+pub struct Cast {
+    pub oid: Oid,
+    /// Both types, qualified.
+    pub source_type: String,
+    pub target_type: String,
+    pub source_oid: Oid,
+    pub target_oid: Oid,
+    /// `f` with the function, `i` through text (`WITH INOUT`), `b` binary-coercible.
+    pub method: String,
+    /// `schema.name(args)` for `f`.
+    pub function: Option<String>,
+    pub function_oid: Oid,
+    /// `e` explicit, `a` assignment, `i` implicit.
+    pub context: String,
 }
 
 #[derive(Clone, Debug)]

@@ -615,7 +615,8 @@ async fn unsupported_objects_are_listed() {
         "CREATE TYPE pair AS (a int, b int); CREATE TABLE typed OF pair; \
          CREATE FUNCTION pair_eq(pair, pair) RETURNS boolean LANGUAGE sql AS 'SELECT $1 = $2'; \
          CREATE OPERATOR === (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_eq); \
-         CREATE CAST (pair AS text) WITH INOUT",
+         CREATE TRANSFORM FOR int LANGUAGE plpgsql \
+             (FROM SQL WITH FUNCTION jsonb_subscript_handler(internal))",
     );
     let catalog = pgsplit_schema::introspect(&client(&db).await)
         .await
@@ -626,7 +627,7 @@ async fn unsupported_objects_are_listed() {
         .iter()
         .map(|u| (u.kind.as_str(), u.key.is_some()))
         .collect();
-    assert_eq!(kinds, vec![("cast", true), ("operator", true)]);
+    assert_eq!(kinds, vec![("operator", true), ("transform", true)]);
 }
 
 #[tokio::test]

@@ -465,7 +465,8 @@ async fn fixture_split_inclusion_rules() {
          -- Event triggers go only when every table is selected.
          DROP EVENT TRIGGER split_log_ddl; DROP FUNCTION app.on_ddl(); \
          -- In a schema that is needed but not taken whole, and used by nothing selected.
-         DROP FUNCTION lib.unused(int); \
+         DROP FUNCTION lib.unused(int); DROP CAST (lib.unused_pair AS int); \
+         DROP FUNCTION lib.unused_pair_sum(lib.unused_pair); DROP TYPE lib.unused_pair; \
          -- Per-schema default privileges go with whole schemas only.
          ALTER DEFAULT PRIVILEGES FOR ROLE pgsplit_owner IN SCHEMA lib \
            REVOKE SELECT ON TABLES FROM pgsplit_reader;",

@@ -1367,16 +1367,24 @@ fn objects_pgsplit_does_not_write_are_listed_in_the_report() {
          CREATE TYPE pair AS (a int, b int);
          CREATE CAST (pair AS text) WITH INOUT;
          CREATE SUBSCRIPTION feed CONNECTION 'dbname=nowhere' PUBLICATION everything
-             WITH (connect = false);",
+             WITH (connect = false);
+         CREATE TRANSFORM FOR int LANGUAGE plpgsql
+             (FROM SQL WITH FUNCTION jsonb_subscript_handler(internal));",
     );
     let target_name = format!("{}_copy", source.name);
-    let _target = adopt(cluster, &target_name);
+    let target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 0);
     assert_eq!(
         report["lines"][0]["not_copied"],
-        serde_json::json!(["cast public.pair AS text", "subscription feed"]),
+        serde_json::json!([
+            "subscription feed",
+            "transform integer for language plpgsql"
+        ]),
         "{report}"
     );
+    // The cast is copied.
+    let casts = "SELECT count(*) FROM pg_cast WHERE castsource = 'pair'::regtype";
+    assert_eq!(target.psql(casts).trim(), "1");
     // A database with a subscription cannot be dropped.
     source.psql("ALTER SUBSCRIPTION feed SET (slot_name = NONE); DROP SUBSCRIPTION feed");
 }

@@ -44,6 +44,7 @@ pub enum ObjectKind {
     DomainConstraint,
     Function,
     Aggregate,
+    Cast,
     TextSearch,
     Table,
     PartitionAttach,

@@ -1,4 +1,4 @@
-//! Schemas, extensions, collations, types, functions and aggregates, text search,
+//! Schemas, extensions, collations, types, functions and aggregates, casts, text search,
 //! event triggers and default privileges.
 
 use pgsplit_pg::quote::{ident, literal, qualified};
@@ -13,6 +13,7 @@ pub(super) fn render(b: &mut Builder<'_>) {
     collations(b);
     types(b);
     functions(b);
+    casts(b);
     text_search(b);
     publications(b);
     event_triggers(b);
@@ -547,6 +548,30 @@ fn publications(b: &mut Builder<'_>) {
             );
             b.add(item.dep(key).dep((class::NAMESPACE, s.schema_oid)));
         }
+    }
+}
+
+fn casts(b: &mut Builder<'_>) {
+    for c in &b.cat.casts {
+        let key = (class::CAST, c.oid);
+        let types = format!("{} AS {}", c.source_type, c.target_type);
+        let identity = format!("cast ({types})");
+        let how = match (c.method.as_str(), &c.function) {
+            ("f", Some(function)) => format!("WITH FUNCTION {function}"),
+            ("i", _) => "WITH INOUT".to_string(),
+            _ => "WITHOUT FUNCTION".to_string(),
+        };
+        let context = match c.context.as_str() {
+            "a" => " AS ASSIGNMENT",
+            "i" => " AS IMPLICIT",
+            _ => "",
+        };
+        let sql = format!("CREATE CAST ({types}) {how}{context}");
+        // A binary-coercible cast only a superuser may make.
+        let statement = superuser(stmt(K::Cast, &identity, sql), c.method == "b");
+        let mut item = Item::new(key, Section::Pre, 56, statement);
+        item.push(b.comment(key, 0, &format!("CAST ({types})"), &identity));
+        b.add(item);
     }
 }
 

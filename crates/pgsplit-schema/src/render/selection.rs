@@ -304,6 +304,7 @@ impl Builder<'_> {
                     | class::COLLATION
                     | class::TYPE
                     | class::PROC
+                    | class::CAST
                     | class::TS_DICT
                     | class::TS_CONFIG
                     | class::PUBLICATION
@@ -330,6 +331,20 @@ impl Builder<'_> {
                             .as_ref()
                             .is_none_or(|s| selection.schemas.contains(s))
                     }),
+                // With its function, or a type, of a schema taken whole; otherwise pulled
+                // in by what is written with it.
+                class::CAST => {
+                    every_table
+                        || cat.casts.iter().find(|c| c.oid == key.1).is_some_and(|c| {
+                            [
+                                (class::PROC, c.function_oid),
+                                (class::TYPE, c.source_oid),
+                                (class::TYPE, c.target_oid),
+                            ]
+                            .into_iter()
+                            .any(|k| schema_of(k).is_some_and(|s| selection.schemas.contains(s)))
+                        })
+                }
                 _ if matches!(relkind, Some("r" | "p")) => selected.contains(&key.1),
                 _ => schema_of(key).is_some_and(|s| selection.schemas.contains(s)),
             };

@@ -25,11 +25,10 @@ SELECT 'subscription', s.subname::text, 'pg_catalog.pg_subscription'::regclass::
 FROM pg_catalog.pg_subscription s
 WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
 UNION ALL
-SELECT 'cast', c.castsource::regtype::text || ' AS ' || c.casttarget::regtype::text,
-       'pg_catalog.pg_cast'::regclass::oid, c.oid, NULL, 0::oid, 0::oid FROM pg_catalog.pg_cast c
-WHERE c.oid >= 16384
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_cast'::regclass
-                  AND d.objid = c.oid AND d.deptype IN ('e', 'i'))
+SELECT 'transform', t.trftype::regtype::text || ' for language ' || l.lanname,
+       'pg_catalog.pg_transform'::regclass::oid, t.oid, NULL, 0::oid, 0::oid
+FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang
+WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_transform'::regclass AND ext.objid = t.oid)
 UNION ALL
 SELECT 'operator', o.oid::regoperator::text, 'pg_catalog.pg_operator'::regclass::oid, o.oid, n.nspname, 0::oid, 0::oid
 FROM pg_catalog.pg_operator o JOIN userns n ON n.oid = o.oprnamespace
