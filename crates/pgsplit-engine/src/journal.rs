@@ -131,6 +131,19 @@ pub struct JournalState {
 }
 
 impl JournalState {
+    /// Whether the run that wrote the journal may have written to its target: it
+    /// journals each step before taking it, so a journal with its scope alone tells of a
+    /// run stopped (or refused) before its first statement.
+    pub fn wrote_anything(&self) -> bool {
+        self.plan.is_some()
+            || !self.pre_data_batches.is_empty()
+            || self.pre_data_done
+            || !self.done.is_empty()
+            || !self.committing.is_empty()
+            || !self.post_data_done.is_empty()
+            || self.finished
+    }
+
     pub fn fold(events: &[Event]) -> JournalState {
         let mut s = JournalState::default();
         for event in events {

@@ -605,3 +605,64 @@ fn a_table_that_appeared_on_the_source_since_the_stop_is_refused_not_half_copied
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);
 }
+
+#[test]
+fn a_refused_run_keeps_the_journal_and_a_resume_never_writes_into_a_foreign_database() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "refused_src", 2_000);
+    // Someone else's database at the target address: refused, and a resume of nothing
+    // must not take it as a stopped run's.
+    let foreign = cluster.create_db("refused_foreign");
+    foreign.psql("CREATE TABLE theirs (id int)");
+    let run = Run::new(&source, &foreign.url());
+    let out = run.command(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(error.contains("nothing to resume"), "{error}");
+    let ours = "SELECT count(*) FROM pg_class WHERE relname IN ('big', 'parent', 'child')";
+    assert_eq!(foreign.psql(ours).trim(), "0");
+
+    // A finished copy run again is refused (not empty): its journal still says finished.
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    assert_eq!(run.command(&[]).output().unwrap().status.code(), Some(0));
+    assert_eq!(run.command(&[]).output().unwrap().status.code(), Some(1));
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(
+        report_of(&out)["lines"][0]["note"],
+        "already finished: nothing to resume"
+    );
+}
+
+#[test]
+fn a_resume_starts_the_lines_the_stopped_run_had_not_reached() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "lines_src", 2_000);
+    let first = adopt(cluster, &format!("{}_one", source.name));
+    let second = adopt(cluster, &format!("{}_two", source.name));
+    let run = Run::new(&source, &first.url());
+    std::fs::write(
+        &run.mapping,
+        format!(
+            "{}@@{}\n{}@@{}\n",
+            source.url(),
+            first.url(),
+            source.url(),
+            second.url()
+        ),
+    )
+    .unwrap();
+    // Stopped in the first line's data phase: the second has no journal.
+    run.killed_at(&[], "item_done:1");
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let report = report_of(&out);
+    assert_eq!(report["lines"][0]["resumed"], true, "{report}");
+    assert_eq!(report["lines"][1]["resumed"], false, "{report}");
+    assert_same_rows(&source, &first);
+    assert_same_rows(&source, &second);
+}

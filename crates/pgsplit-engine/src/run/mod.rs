@@ -45,6 +45,21 @@ pub async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport::default();
+    if let Some(message) = nothing_to_resume(mapping, options) {
+        report.lines = mapping
+            .lines
+            .iter()
+            .map(|line| LineReport {
+                line: line.line,
+                source_url: line.source.to_string(),
+                target_url: line.target.to_string(),
+                error: Some(message.clone()),
+                ..LineReport::default()
+            })
+            .collect();
+        report.seconds = started.elapsed().as_secs_f64();
+        return report;
+    }
     // Group lines by source, in order of first appearance.
     let mut groups: Vec<Vec<&MappingLine>> = Vec::new();
     for line in &mapping.lines {
@@ -245,12 +260,53 @@ impl PhaseClock<'_> {
     }
 }
 
-/// Opens the journal of this line's target: a new one for a fresh run, the old one for
-/// `--resume`. `None` state for a fresh run.
+/// `--resume` when no line of the mapping has a journal in the work folder: a wrong
+/// `--work-dir`, or a mapping that never ran. (A line without one among lines with one
+/// had not started when the run stopped: it starts now.)
+fn nothing_to_resume(mapping: &Mapping, options: &RunOptions) -> Option<String> {
+    let journal =
+        |line: &MappingLine| FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    (options.resume.is_some() && !mapping.lines.iter().any(|l| journal(l).exists())).then(|| {
+        format!(
+            "nothing to resume: no run journal for any target of the mapping in {}",
+            options.work_dir.display()
+        )
+    })
+}
+
+/// A line's journal: the stopped run's, reopened, or a new one, written only once the
+/// target is found fit for a fresh run ([`LineJournal::start`]): a run refused there
+/// must not replace the journal a later `--resume` needs.
+enum LineJournal {
+    Reopened(Arc<dyn Journal>),
+    New {
+        path: std::path::PathBuf,
+        lock: JournalLock,
+        scope: String,
+    },
+}
+
+impl LineJournal {
+    fn start(self) -> Result<Arc<dyn Journal>, RunError> {
+        match self {
+            LineJournal::Reopened(journal) => Ok(journal),
+            LineJournal::New { path, lock, scope } => {
+                let journal = FileJournal::create(&path, lock)?;
+                journal.record(&Event::Scope { scope })?;
+                Ok(Arc::new(journal))
+            }
+        }
+    }
+}
+
+/// Opens the journal of this line's target: the old one for `--resume`, else a new one.
+/// `None` state for a fresh run, which a `--resume` is for a line whose stopped run wrote
+/// nothing (it had not started it, or stopped before its first statement): such a line
+/// starts afresh, into an empty target only ([`nothing_to_resume`] is checked before).
 fn open_journal(
     line: &MappingLine,
     options: &RunOptions,
-) -> Result<(Arc<dyn Journal>, Option<JournalState>), RunError> {
+) -> Result<(LineJournal, Option<JournalState>), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     let scope = serde_json::json!({
         "selector": line.selector,
@@ -262,35 +318,33 @@ fn open_journal(
     .to_string();
     // Before the journal is read: another run of this target must not change it meanwhile.
     let lock = JournalLock::take(&path)?;
+    let state = if path.exists() {
+        Some(JournalState::fold(&read_events(&path)?))
+    } else {
+        None
+    };
     if options.resume.is_some() {
-        if !path.exists() {
-            return Err(RunError::Refused(format!(
-                "nothing to resume: no run journal for {} in {}",
-                line.target,
-                options.work_dir.display()
-            )));
+        if let Some(state) = state.filter(JournalState::wrote_anything) {
+            if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
+                return Err(RunError::Refused(format!(
+                    "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
+                )));
+            }
+            let journal = FileJournal::open(&path, lock)?;
+            return Ok((LineJournal::Reopened(Arc::new(journal)), Some(state)));
         }
-        let state = JournalState::fold(&read_events(&path)?);
-        if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
-            return Err(RunError::Refused(format!(
-                "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
-            )));
-        }
-        return Ok((Arc::new(FileJournal::open(&path, lock)?), Some(state)));
+    } else if !options.clean
+        && let Some(state) = &state
+        && state.wrote_anything()
+        && !state.finished
+    {
+        return Err(RunError::Refused(format!(
+            "a previous run into {} did not finish (journal {}): continue it with --resume, or start over with --clean",
+            line.target,
+            path.display()
+        )));
     }
-    if path.exists() && !options.clean {
-        let state = JournalState::fold(&read_events(&path)?);
-        if state.plan.is_some() && !state.finished {
-            return Err(RunError::Refused(format!(
-                "a previous run into {} did not finish (journal {}): continue it with --resume, or start over with --clean",
-                line.target,
-                path.display()
-            )));
-        }
-    }
-    let journal = FileJournal::create(&path, lock)?;
-    journal.record(&Event::Scope { scope })?;
-    Ok((Arc::new(journal), None))
+    Ok((LineJournal::New { path, lock, scope }, None))
 }
 
 /// Whether a target transaction recorded in the journal committed.
@@ -449,6 +503,7 @@ async fn run_line(
             return Err(RunError::TargetNotEmpty(objects));
         }
     }
+    let journal = journal.start()?;
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {
         phase: "snapshot",
