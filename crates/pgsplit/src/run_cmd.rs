@@ -133,6 +133,7 @@ pub async fn run(
     }
     check_work_dir(&args.work_dir, args.resume.is_some())?;
     crate::iam::apply(&mut mapping, iam).await?;
+    let resume = resume_command(&args);
     let options = RunOptions {
         jobs: args.jobs,
         index_jobs: args.index_jobs,
@@ -162,7 +163,7 @@ pub async fn run(
         drop_cross_target_fks: args.drop_cross_target_fks,
     };
     let cancel = Cancel::default();
-    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone(), resume.clone()));
     let progress = Arc::new(Progress::default());
     let view = ProgressView::start(Arc::clone(&progress), show_progress);
     let report = run::run(&mapping, &options, progress, cancel).await;
@@ -171,14 +172,8 @@ pub async fn run(
     printer.result(&report, || render(&report))?;
     if report.interrupted {
         eprintln!(
-            "interrupted: finished work is recorded in {}; continue with:\n  pgsplit run {} --resume{}",
+            "interrupted: finished work is recorded in {}; continue with:\n  {resume}",
             options.work_dir.display(),
-            args.mapping.display(),
-            if options.work_dir != std::path::Path::new(".pgsplit") {
-                format!(" --work-dir {}", options.work_dir.display())
-            } else {
-                String::new()
-            }
         );
         return Ok(ExitCode::Interrupted);
     }
@@ -209,15 +204,40 @@ fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::Usag
     Ok(())
 }
 
+/// The command that resumes this run: with the options a resume must repeat (what the
+/// journal's scope holds, and the work folder); the others may change.
+fn resume_command(args: &RunArgs) -> String {
+    let mut command = format!("pgsplit run {} --resume", args.mapping.display());
+    if matches!(args.resume, Some(ResumeArg::Fast)) {
+        command.push_str("=fast");
+    }
+    for (given, flag) in [
+        (args.schema_only, " --schema-only"),
+        (args.data_only, " --data-only"),
+        (args.no_owner, " --no-owner"),
+        (args.no_acl, " --no-acl"),
+        (args.strict, " --strict"),
+        (args.drop_cross_target_fks, " --drop-cross-target-fks"),
+    ] {
+        if given {
+            command.push_str(flag);
+        }
+    }
+    if args.work_dir != std::path::Path::new(".pgsplit") {
+        command.push_str(&format!(" --work-dir {}", args.work_dir.display()));
+    }
+    command
+}
+
 /// Ctrl-C or SIGTERM: stop scheduling, cancel what runs on the servers.
 /// A second one stops at once (as a crash would, which `--resume` is made for), should
 /// winding down wait on a server that does not answer.
-async fn cancel_on_signal(cancel: Cancel) {
+async fn cancel_on_signal(cancel: Cancel, resume: String) {
     crate::signal::stop_requested().await;
     eprintln!("stopping: cancelling the copies in flight… (again to stop at once)");
     cancel.cancel();
     crate::signal::stop_requested().await;
-    eprintln!("stopped at once: `pgsplit run MAPPING --resume` continues");
+    eprintln!("stopped at once: `{resume}` continues");
     std::process::exit(crate::exit_code::ExitCode::Interrupted as i32);
 }
 

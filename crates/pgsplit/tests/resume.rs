@@ -447,6 +447,17 @@ fn a_data_only_run_the_target_stops_names_the_table_and_resume_finishes() {
     let note = line["note"].as_str().unwrap_or_default();
     assert!(note.contains("committed before the stop"), "{line}");
     target.psql("ALTER TABLE big DROP CONSTRAINT no_late");
+    // A new data-only run is refused, with a way to start over that --data-only allows
+    // (--clean, which would drop the schema, is not).
+    let again = run.command(&["--data-only"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "{:?}", text(&again));
+    let error = report_of(&again)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("--resume")
+            && error.contains("delete the journal")
+            && !error.contains("--clean"),
+        "{error}"
+    );
     // The rows the stopped run committed do not make the resume refuse the target.
     let out = run
         .command(&["--data-only", "--resume=safe"])
@@ -506,7 +517,7 @@ fn sigterm_cancels_in_flight_work_and_exits_130() {
     let target_name = format!("{}_copy", source.name);
     let target = adopt(&cluster, &target_name);
     let run = Run::new(&source, &cluster.url(&target_name));
-    let mut child = spawn(&mut run.command(&[]));
+    let mut child = spawn(&mut run.command(&["--no-owner"]));
     wait_for_copy(&cluster, &mut child);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -515,7 +526,12 @@ fn sigterm_cancels_in_flight_work_and_exits_130() {
     let out = child.wait_with_output().unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("--resume"), "{stderr}");
+    // The command to continue repeats what a resume must repeat.
+    let resume = format!(
+        "\n  pgsplit run {} --resume --no-owner --work-dir {}\n",
+        run.mapping, run.work
+    );
+    assert!(stderr.contains(&resume), "{stderr}");
     // Nothing of pgsplit keeps running on the servers.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -534,7 +550,7 @@ fn sigterm_cancels_in_flight_work_and_exits_130() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = run.command(&["--resume"]).output().unwrap();
+    let out = run.command(&["--resume", "--no-owner"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     all_verified(&report_of(&out));
     assert_same_rows(&source, &target);

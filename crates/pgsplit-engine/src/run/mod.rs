@@ -338,8 +338,14 @@ fn open_journal(
         && state.wrote_anything()
         && !state.finished
     {
+        let start_over = if options.sections == Sections::DataOnly {
+            // --clean would drop the schema the rows are meant for.
+            "or, to start over, empty its tables and delete the journal"
+        } else {
+            "or start over with --clean"
+        };
         return Err(RunError::Refused(format!(
-            "a previous run into {} did not finish (journal {}): continue it with --resume, or start over with --clean",
+            "a previous run into {} did not finish (journal {}): continue it with --resume, {start_over}",
             line.target,
             path.display()
         )));
