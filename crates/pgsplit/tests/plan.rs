@@ -422,6 +422,36 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
 }
 
 #[test]
+fn roles_a_policy_names_are_needed_even_without_owners_and_privileges() {
+    let source = testing::shared().create_db("plan_policy_roles");
+    let role = format!("auditor_{}", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{role}\"; CREATE TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY audit ON t TO \"{role}\" USING (true);"
+    ));
+    // Another server, which lacks the role.
+    let target_cluster = Cluster::start(ClusterOptions::system()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), target_cluster.url("policy_copy")),
+    );
+    let out = pgsplit(&["plan", &mapping, "--json", "--no-owner", "--no-acl"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let problems = doc["lines"][0]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{stdout}");
+    assert_eq!(problems[0]["kind"], "roles_missing", "{stdout}");
+    let message = problems[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&role) && message.contains("policies"),
+        "{message}"
+    );
+    source.psql(&format!("DROP POLICY audit ON t; DROP ROLE \"{role}\""));
+}
+
+#[test]
 fn aws_iam_tokens_are_used_as_passwords_and_never_printed() {
     let cluster = testing::shared();
     let source = cluster.create_db("plan_iam");

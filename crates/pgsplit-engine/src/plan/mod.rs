@@ -81,6 +81,9 @@ pub struct SourceFacts {
     pub extensions: Vec<Extension>,
     /// Roles the schema names (owners, grantees, policies): the target needs them.
     pub roles: Vec<String>,
+    /// Those of them that policies name: needed even with `--no-owner --no-acl`.
+    #[serde(skip)]
+    pub policy_roles: Vec<String>,
     /// Statements that only a superuser can run on the target.
     pub superuser_objects: Vec<String>,
     /// Objects pgsplit does not copy (kind, name), then those that need one of them
@@ -300,23 +303,35 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                 ),
             });
         }
-        if !(options.no_owner && options.no_acl) {
-            t.missing_roles = s
-                .roles
-                .iter()
-                // Predefined roles (pg_*) differ between versions and are never copied.
-                .filter(|r| !r.starts_with("pg_") && !t.roles.contains(r))
-                .cloned()
-                .collect();
-            if !t.missing_roles.is_empty() {
-                problems.push(Problem {
-                    kind: ProblemKind::RolesMissing,
-                    message: format!(
-                        "roles the source schema names do not exist on the target: {} (roles are global and pgsplit does not create them: create them first, or run with --no-owner --no-acl)",
-                        t.missing_roles.join(", ")
-                    ),
-                });
-            }
+        // Policies name their roles whatever --no-owner and --no-acl say.
+        let policies_only = options.no_owner && options.no_acl;
+        let named = if policies_only {
+            &s.policy_roles
+        } else {
+            &s.roles
+        };
+        t.missing_roles = named
+            .iter()
+            // Predefined roles (pg_*) differ between versions and are never copied.
+            .filter(|r| !r.starts_with("pg_") && !t.roles.contains(r))
+            .cloned()
+            .collect();
+        if !t.missing_roles.is_empty() {
+            let (what, way_out) = if policies_only {
+                ("row-level security policies name", "create them first")
+            } else {
+                (
+                    "schema names",
+                    "create them first, or run with --no-owner --no-acl (policies still need theirs)",
+                )
+            };
+            problems.push(Problem {
+                kind: ProblemKind::RolesMissing,
+                message: format!(
+                    "roles the source {what} do not exist on the target: {} (roles are global and pgsplit does not create them: {way_out})",
+                    t.missing_roles.join(", ")
+                ),
+            });
         }
         let mut needs_superuser = s.superuser_objects.clone();
         needs_superuser.extend(
@@ -463,6 +478,7 @@ impl DatabaseNeeds {
         roles.sort();
         roles.dedup();
         facts.roles = roles;
+        facts.policy_roles = ddl.policy_roles.clone();
         facts.superuser_objects = ddl
             .pre_data
             .iter()
@@ -557,6 +573,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         largest_tables: largest,
         extensions,
         roles: Vec::new(),
+        policy_roles: Vec::new(),
         superuser_objects: Vec::new(),
         unsupported: Vec::new(),
         refused_by_newer_versions: Vec::new(),

@@ -114,6 +114,29 @@ pub struct Ddl {
     /// The roles the statements name ([`Catalog::referenced_roles`]; a split target's
     /// share of them): the target must have them.
     pub roles: Vec<String>,
+    /// Those of [`Ddl::roles`] that row-level security policies name: needed even with
+    /// `--no-owner` and `--no-acl`.
+    pub policy_roles: Vec<String>,
+}
+
+/// The roles that the objects `kept` selects name, sorted, and those of them that
+/// policies name.
+fn roles_named(
+    uses: Vec<(ObjKey, String)>,
+    kept: impl Fn(ObjKey) -> bool,
+) -> (Vec<String>, Vec<String>) {
+    let mut roles = BTreeSet::new();
+    let mut policy_roles = BTreeSet::new();
+    for (key, role) in uses.into_iter().filter(|(key, _)| kept(*key)) {
+        if key.0 == class::POLICY {
+            policy_roles.insert(role.clone());
+        }
+        roles.insert(role);
+    }
+    (
+        roles.into_iter().collect(),
+        policy_roles.into_iter().collect(),
+    )
 }
 
 impl Ddl {
@@ -419,10 +442,12 @@ impl<'a> Builder<'a> {
         let needs = self.unwritten_needs(&graph);
         let written: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
         let not_written = self.not_written(&graph, &needs, &vec![true; needs.len()]);
+        let (roles, policy_roles) = roles_named(self.cat.role_uses(), |_| true);
         Ddl {
             unsupported: self.cat.unsupported.clone(),
             not_written,
-            roles: self.cat.referenced_roles(),
+            roles,
+            policy_roles,
             ..emit(graph.keep(self.cat, &written), &Ancestors::new(self.cat))
         }
     }
@@ -654,16 +679,12 @@ impl Catalog {
             let key = b.normalize(key, &graph.index);
             graph.index.get(&key).is_some_and(|i| chosen.keep[*i])
         };
-        let roles: BTreeSet<String> = self
-            .role_uses()
-            .into_iter()
-            .filter(|(key, _)| kept(*key))
-            .map(|(_, role)| role)
-            .collect();
+        let (roles, policy_roles) = roles_named(self.role_uses(), |key| kept(key));
         let ddl = Ddl {
             unsupported: b.unsupported_held(&graph, selection, &needs, &chosen.held),
             not_written: b.not_written(&graph, &needs, &chosen.held),
-            roles: roles.into_iter().collect(),
+            roles,
+            policy_roles,
             ..b.emit_selected(graph, &chosen.keep)
         };
         (ddl, chosen.cross)
