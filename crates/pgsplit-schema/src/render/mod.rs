@@ -679,7 +679,7 @@ impl Catalog {
             let key = b.normalize(key, &graph.index);
             graph.index.get(&key).is_some_and(|i| chosen.keep[*i])
         };
-        let (roles, policy_roles) = roles_named(self.role_uses(), |key| kept(key));
+        let (roles, policy_roles) = roles_named(self.role_uses(), kept);
         let ddl = Ddl {
             unsupported: b.unsupported_held(&graph, selection, &needs, &chosen.held),
             not_written: b.not_written(&graph, &needs, &chosen.held),
