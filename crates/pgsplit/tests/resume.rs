@@ -682,3 +682,39 @@ fn a_resume_starts_the_lines_the_stopped_run_had_not_reached() {
     assert_same_rows(&source, &first);
     assert_same_rows(&source, &second);
 }
+
+#[test]
+fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_columns() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "changed_src", 2_000);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    run.killed_at(&[], "item_done:1");
+    source.psql("ALTER TABLE child DROP COLUMN note");
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("public.child: columns (id, parent_id) on the source, (id, note, parent_id) on the target")
+            && error.contains("--clean"),
+        "{error}"
+    );
+    let out = run.command(&["--clean"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+
+    // A schema-only run stopped after pre-data: a table made on the source since has no
+    // table on the target.
+    let schema_target = adopt(cluster, &format!("{}_schema", source.name));
+    let run = Run::new(&source, &schema_target.url());
+    run.killed_at(&["--schema-only"], "pre_data_done:1");
+    source.psql("CREATE TABLE later (id int PRIMARY KEY)");
+    let out = run
+        .command(&["--resume", "--schema-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(error.contains("public.later: not on the target"), "{error}");
+}

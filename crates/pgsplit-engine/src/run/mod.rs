@@ -401,6 +401,49 @@ async fn pre_data_progress(
     Ok(Some(schema_step::PreDataStart::default()))
 }
 
+/// On a resume, the source's tables against those the stopped run created on the target:
+/// a table whose columns changed on the source since (a column dropped or added) would
+/// be copied into the old ones, and one that appeared after pre-data (done) would have
+/// no table at all: refused, to start over. (`--data-only` targets are the user's.)
+async fn changed_since_the_stop(
+    target: &Connection,
+    source_tables: &[SourceTable],
+    pre_data_done: bool,
+) -> Result<(), RunError> {
+    let on_target = target::table_columns(target).await?;
+    let mut changed = Vec::new();
+    for t in source_tables {
+        match on_target.get(&(t.schema.clone(), t.name.clone())) {
+            None if pre_data_done => {
+                changed.push(format!("{}: not on the target", t.display_name()))
+            }
+            None => {}
+            Some(columns) => {
+                let mut now: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+                let mut then: Vec<&str> = columns.iter().map(String::as_str).collect();
+                now.sort_unstable();
+                then.sort_unstable();
+                if now != then {
+                    changed.push(format!(
+                        "{}: columns ({}) on the source, ({}) on the target",
+                        t.display_name(),
+                        now.join(", "),
+                        then.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(RunError::Refused(format!(
+        "cannot resume: the source's tables changed since the stopped run created the \
+         target's ({}); start over with --clean",
+        changed.join("; ")
+    )))
+}
+
 async fn run_line(
     line: &MappingLine,
     source: &mut Source,
@@ -500,8 +543,11 @@ async fn run_line(
         (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
     let target_conn =
         target::prepare(&line.target, create, options.clean && resumed.is_none()).await?;
-    if resumed.is_some() {
+    if let Some(state) = &resumed {
         target::end_orphans(&target_conn).await?;
+        if options.sections != Sections::DataOnly {
+            changed_since_the_stop(&target_conn, &source_tables, state.pre_data_done).await?;
+        }
     }
     if options.sections != Sections::DataOnly && resumed.is_none() {
         let objects = target::user_objects(&target_conn).await?;

@@ -20,6 +20,33 @@ pub async fn user_objects(conn: &Connection) -> Result<i64, RunError> {
     Ok(row.get("user_objects"))
 }
 
+/// The columns a copy writes (not dropped, not generated) of every table of the target,
+/// by (schema, name).
+pub async fn table_columns(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<(String, String), Vec<String>>, RunError> {
+    let rows = conn
+        .client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, \
+                    coalesce(array_agg(a.attname::text ORDER BY a.attnum) \
+                             FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}') \
+             FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+             WHERE c.relkind IN ('r', 'p') \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
+             GROUP BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| RunError::db(&conn.server, "read the target's tables", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
+}
+
 /// The source database's encoding and locale, which a created target copies, and what
 /// else it carries (owner, privileges, comment, settings), which every target receives.
 #[derive(Clone, Debug)]
