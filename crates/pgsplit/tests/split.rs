@@ -587,7 +587,8 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
         "CREATE TABLE tenants (id int PRIMARY KEY, region text);
          CREATE TABLE orders (id int PRIMARY KEY, tenant_id int REFERENCES tenants);
          INSERT INTO tenants VALUES (1, 'eu'), (2, 'us');
-         INSERT INTO orders VALUES (1, 1), (2, 2);",
+         INSERT INTO orders VALUES (1, 1), (2, 2);
+         CREATE TABLE snapshots (id int PRIMARY KEY, tenant tenants);",
     );
     let names = [
         format!("{}_ok", source.name),
@@ -613,6 +614,12 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
             "tables=public.* where:public.tenants=\"id < 2\" \
              follow:public.orders=\"tenant_id -> public.tenants.idd\"",
             "follow:public.orders: public.tenants has no column \"idd\"",
+        ),
+        // A column of another table's row type: the table cannot be made without it.
+        (
+            "tables=public.snapshots",
+            "cannot be created without tables the line leaves out: table public.snapshots \
+             (needs public.tenants)",
         ),
     ];
     for (selector, expected) in cases {

@@ -506,6 +506,9 @@ fn split_facts(
         },
         &resolved.selection(),
     );
+    if let Some(message) = crate::split::unmakeable_tables(&cross, &resolved) {
+        return Err(message);
+    }
     let chosen: Vec<SplitTable> = tables
         .iter()
         .filter(|t| {

@@ -86,6 +86,9 @@ pub fn select_resolved(
             cross_fks.join("; ")
         )));
     }
+    if let Some(message) = split::unmakeable_tables(&cross, resolved) {
+        return Err(RunError::Selection(message));
+    }
     let selected = tables
         .iter()
         .filter(|t| {
