@@ -14,6 +14,8 @@ pub struct DatabaseLevel {
     pub owner: String,
     pub acl: Acl,
     pub comment: Option<String>,
+    /// `CONNECTION LIMIT`; -1: none.
+    pub connection_limit: i32,
     pub settings: Vec<DatabaseSetting>,
 }
 
@@ -29,7 +31,7 @@ pub struct DatabaseStatement {
 
 const PROPERTIES_SQL: &str = "SELECT pg_catalog.pg_get_userbyid(d.datdba) AS owner, \
      d.datacl::text[] AS acl, pg_catalog.acldefault('d', d.datdba)::text[] AS acl_default, \
-     pg_catalog.shobj_description(d.oid, 'pg_database') AS comment \
+     pg_catalog.shobj_description(d.oid, 'pg_database') AS comment, d.datconnlimit \
      FROM pg_catalog.pg_database d WHERE d.datname = current_database()";
 
 impl DatabaseLevel {
@@ -61,6 +63,7 @@ impl DatabaseLevel {
                 builtin: None,
             },
             comment: row.get("comment"),
+            connection_limit: row.get("datconnlimit"),
             settings,
         })
     }
@@ -80,7 +83,8 @@ impl DatabaseLevel {
     }
 
     /// The statements that give database `dbname` these properties, in the order they
-    /// apply: owner (unless `no_owner`), privileges (unless `no_acl`), comment, settings.
+    /// apply: owner (unless `no_owner`), privileges (unless `no_acl`), comment, connection
+    /// limit, settings.
     pub fn statements(&self, dbname: &str, no_owner: bool, no_acl: bool) -> Vec<DatabaseStatement> {
         let name = quote::ident(dbname);
         let statement = |identity: &str, sql: String| DatabaseStatement {
@@ -116,6 +120,15 @@ impl DatabaseLevel {
             out.push(statement(
                 "comment on the database",
                 format!("COMMENT ON DATABASE {name} IS {}", quote::literal(comment)),
+            ));
+        }
+        if self.connection_limit != -1 {
+            out.push(statement(
+                "connection limit of the database",
+                format!(
+                    "ALTER DATABASE {name} CONNECTION LIMIT {}",
+                    self.connection_limit
+                ),
             ));
         }
         for setting in &self.settings {
@@ -282,6 +295,7 @@ mod tests {
                 builtin: None,
             },
             comment: Some("the shop".into()),
+            connection_limit: 40,
             settings: vec![setting(None, "work_mem", "64MB")],
         };
         let all: Vec<(String, String)> = level
@@ -307,6 +321,10 @@ mod tests {
                 r#"COMMENT ON DATABASE "shop2" IS 'the shop'"#,
             ),
             (
+                "connection limit of the database",
+                r#"ALTER DATABASE "shop2" CONNECTION LIMIT 40"#,
+            ),
+            (
                 "setting work_mem",
                 r#"ALTER DATABASE "shop2" SET "work_mem" TO '64MB'"#,
             ),
@@ -318,6 +336,13 @@ mod tests {
             .into_iter()
             .map(|s| s.identity)
             .collect();
-        assert_eq!(identities, ["comment on the database", "setting work_mem"]);
+        assert_eq!(
+            identities,
+            [
+                "comment on the database",
+                "connection limit of the database",
+                "setting work_mem"
+            ]
+        );
     }
 }

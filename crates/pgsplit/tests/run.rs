@@ -1140,6 +1140,7 @@ fn the_source_database_properties_reach_the_target() {
          REVOKE CONNECT, TEMPORARY ON DATABASE \"{db}\" FROM PUBLIC; \
          GRANT CONNECT ON DATABASE \"{db}\" TO \"{role}\"; \
          COMMENT ON DATABASE \"{db}\" IS 'the shop''s data'; \
+         ALTER DATABASE \"{db}\" CONNECTION LIMIT 40; \
          ALTER DATABASE \"{db}\" SET search_path = app, \"$user\", \"Odd, Name\", public; \
          ALTER DATABASE \"{db}\" SET work_mem = '7MB'; \
          ALTER DATABASE \"{db}\" SET app.region = 'eu, west''s'; \
@@ -1157,12 +1158,12 @@ fn the_source_database_properties_reach_the_target() {
     let on_source = source.psql(settings);
     assert_eq!(on_source.lines().count(), 4, "{on_source}");
     assert_eq!(target.psql(settings), on_source);
-    let properties = "SELECT pg_get_userbyid(datdba), datacl, shobj_description(oid, 'pg_database') \
-         FROM pg_database WHERE datname = current_database()";
+    let properties = "SELECT pg_get_userbyid(datdba), datacl, shobj_description(oid, 'pg_database'), \
+         datconnlimit FROM pg_database WHERE datname = current_database()";
     let on_source = source.psql(properties);
     assert_eq!(
         on_source.trim(),
-        format!("{owner}|{{{owner}=CTc/{owner},{role}=c/{owner}}}|the shop's data")
+        format!("{owner}|{{{owner}=CTc/{owner},{role}=c/{owner}}}|the shop's data|40")
     );
     assert_eq!(target.psql(properties), on_source);
     // A new session on the target runs with the settings.
