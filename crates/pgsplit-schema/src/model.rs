@@ -413,9 +413,10 @@ pub struct DefaultAcl {
 #[derive(Clone, Debug)]
 pub struct MemberAcl {
     pub extension: Oid,
-    /// `FUNCTION`, `PROCEDURE`, `TABLE`, `SEQUENCE`, `TYPE` or `SCHEMA`, as GRANT names it.
+    /// `FUNCTION`, `PROCEDURE`, `TABLE`, `SEQUENCE`, `TYPE`, `SCHEMA`, `LANGUAGE`,
+    /// `FOREIGN DATA WRAPPER` or `FOREIGN SERVER`, as GRANT names it.
     pub kind: String,
-    /// `None` for a schema.
+    /// `None` for objects outside schemas.
     pub schema: Option<String>,
     pub name: String,
     /// A function's identity arguments.

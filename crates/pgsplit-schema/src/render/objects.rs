@@ -3,7 +3,7 @@
 
 use pgsplit_pg::quote::{ident, literal, qualified};
 
-use super::{Builder, Item, ObjectKind as K, Section, stmt, superuser, synthetic};
+use super::{Builder, Item, ObjectKind as K, Section, Statement, stmt, superuser, synthetic};
 use crate::acl;
 use crate::model::*;
 
@@ -78,11 +78,19 @@ fn schemas(b: &mut Builder<'_>) {
 
 fn extensions(b: &mut Builder<'_>) {
     for e in &b.cat.extensions {
+        let key = (class::EXTENSION, e.oid);
         if e.builtin {
+            // Every database has it (plpgsql): only what was granted or revoked on its
+            // members since (the language's USAGE, say).
+            let mut grants = member_grants(b, e.oid).into_iter();
+            if let Some(first) = grants.next() {
+                let mut item = Item::new(key, Section::Pre, 20, first);
+                item.extend(grants.collect());
+                b.add(item);
+            }
             continue;
         }
         let identity = format!("extension {}", e.name);
-        let key = (class::EXTENSION, e.oid);
         let sql = format!(
             "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
             ident(&e.name),
@@ -97,21 +105,28 @@ fn extensions(b: &mut Builder<'_>) {
         if let Some(c) = b.comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity) {
             item.push(Some(superuser(c, !e.trusted)));
         }
-        for m in b.cat.member_acls.iter().filter(|m| m.extension == e.oid) {
-            let grants = b.acl(
-                &m.kind,
-                &m.sql_name(),
-                m.column.as_deref(),
-                &m.owner,
-                &m.acl,
-                &m.describe(),
-            );
-            // Members belong to a superuser: the one who ran an untrusted extension's
-            // script, the bootstrap superuser for a trusted one.
-            item.extend(grants.into_iter().map(|g| superuser(g, true)).collect());
-        }
+        item.extend(member_grants(b, e.oid));
         b.add(item);
     }
+}
+
+/// The privileges of an extension's members that differ from what its script left.
+fn member_grants(b: &Builder<'_>, extension: Oid) -> Vec<Statement> {
+    let mut out = Vec::new();
+    for m in b.cat.member_acls.iter().filter(|m| m.extension == extension) {
+        let grants = b.acl(
+            &m.kind,
+            &m.sql_name(),
+            m.column.as_deref(),
+            &m.owner,
+            &m.acl,
+            &m.describe(),
+        );
+        // Members belong to a superuser: the one who ran an untrusted extension's
+        // script, the bootstrap superuser for a trusted one.
+        out.extend(grants.into_iter().map(|g| superuser(g, true)));
+    }
+    out
 }
 
 fn collations(b: &mut Builder<'_>) {

@@ -1,5 +1,5 @@
 -- Privileges of extension members (functions, relations and their columns, types,
--- schemas) that have an ACL. CREATE EXTENSION makes the member with the privileges its
+-- schemas, languages, foreign-data wrappers and servers) that have an ACL. CREATE EXTENSION makes the member with the privileges its
 -- script left, kept in pg_init_privs: that, not the built-in default, is what the ACL is
 -- compared with (as pg_dump does); without an entry the script left the default.
 WITH object AS (
@@ -53,6 +53,30 @@ WITH object AS (
            pg_catalog.acldefault('n', n.nspowner)::text[]
     FROM pg_catalog.pg_namespace n
     WHERE n.nspacl IS NOT NULL
+    UNION ALL
+    SELECT 'pg_catalog.pg_language'::regclass, l.oid, 0,
+           'LANGUAGE', NULL, l.lanname::text, NULL, NULL,
+           pg_catalog.pg_get_userbyid(l.lanowner)::text,
+           l.lanacl::text[],
+           pg_catalog.acldefault('l', l.lanowner)::text[]
+    FROM pg_catalog.pg_language l
+    WHERE l.lanacl IS NOT NULL
+    UNION ALL
+    SELECT 'pg_catalog.pg_foreign_data_wrapper'::regclass, w.oid, 0,
+           'FOREIGN DATA WRAPPER', NULL, w.fdwname::text, NULL, NULL,
+           pg_catalog.pg_get_userbyid(w.fdwowner)::text,
+           w.fdwacl::text[],
+           pg_catalog.acldefault('F', w.fdwowner)::text[]
+    FROM pg_catalog.pg_foreign_data_wrapper w
+    WHERE w.fdwacl IS NOT NULL
+    UNION ALL
+    SELECT 'pg_catalog.pg_foreign_server'::regclass, s.oid, 0,
+           'FOREIGN SERVER', NULL, s.srvname::text, NULL, NULL,
+           pg_catalog.pg_get_userbyid(s.srvowner)::text,
+           s.srvacl::text[],
+           pg_catalog.acldefault('S', s.srvowner)::text[]
+    FROM pg_catalog.pg_foreign_server s
+    WHERE s.srvacl IS NOT NULL
 )
 SELECT d.refobjid AS extension, o.kind, o.schema, o.name, o.args, o.column_name, o.owner, o.acl,
        COALESCE(i.initprivs::text[], o.builtin) AS acl_default, o.builtin AS acl_builtin
