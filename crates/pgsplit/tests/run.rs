@@ -1011,6 +1011,23 @@ fn publications_are_copied_with_their_tables_filters_and_schemas() {
 /// A `public` made again on a source before 15 has no ACL: its owner's privileges only,
 /// none for PUBLIC, which a 15+ target's `public` gives USAGE.
 #[test]
+fn a_source_without_public_gives_a_target_without_it() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("no_public_src");
+    source.psql(
+        "DROP SCHEMA public; CREATE SCHEMA app;
+         CREATE TABLE app.t (id int PRIMARY KEY); INSERT INTO app.t VALUES (1);",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let public = "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'";
+    assert_eq!(target.psql(public).trim(), "0");
+    assert_same_schema(&source, &target);
+    assert_verified(&source, &target);
+}
+
+#[test]
 fn a_remade_public_schema_of_13_keeps_public_out() {
     if skip_other_versions("13 -> 15") {
         return;

@@ -194,6 +194,8 @@ pub(crate) mod synthetic {
     pub const ROW_SECURITY: Oid = 0xF000_0006;
     pub const TRIGGER_STATE: Oid = 0xF000_0007;
     pub const DEFAULT_ACL: Oid = 0xF000_0008;
+    /// A source without the `public` schema every new database has.
+    pub const NO_PUBLIC: Oid = 0xF000_0009;
 
     /// A key of one of these: part of another object, not an object of its own.
     pub fn is_synthetic(class: Oid) -> bool {

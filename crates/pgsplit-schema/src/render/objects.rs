@@ -21,6 +21,18 @@ pub(super) fn render(b: &mut Builder<'_>) {
 }
 
 fn schemas(b: &mut Builder<'_>) {
+    // (A catalog without any schema is no database's: a hand-made one.)
+    if !b.cat.schemas.is_empty() && !b.cat.schemas.iter().any(|s| s.name == "public") {
+        // Dropped on the source: a new database has it (its owner, or a superuser before
+        // 15, may drop it).
+        let sql = "DROP SCHEMA IF EXISTS public".to_string();
+        b.add(Item::new(
+            (synthetic::NO_PUBLIC, 0),
+            Section::Pre,
+            10,
+            superuser(stmt(K::Schema, "schema public", sql), true),
+        ));
+    }
     for s in &b.cat.schemas {
         let name = ident(&s.name);
         let identity = format!("schema {}", s.name);
@@ -113,7 +125,12 @@ fn extensions(b: &mut Builder<'_>) {
 /// The privileges of an extension's members that differ from what its script left.
 fn member_grants(b: &Builder<'_>, extension: Oid) -> Vec<Statement> {
     let mut out = Vec::new();
-    for m in b.cat.member_acls.iter().filter(|m| m.extension == extension) {
+    for m in b
+        .cat
+        .member_acls
+        .iter()
+        .filter(|m| m.extension == extension)
+    {
         let grants = b.acl(
             &m.kind,
             &m.sql_name(),

@@ -312,6 +312,7 @@ impl Builder<'_> {
             roles.seed[i] = match key.0 {
                 // Every database has `public`: its comment, owner and grants always go.
                 class::NAMESPACE if schema_of(key) == Some("public") => true,
+                synthetic::NO_PUBLIC => true,
                 class::EVENT_TRIGGER => every_table,
                 // One of every table goes to every target; one of some tables or schemas
                 // goes with them (above), an empty one with a whole copy only.
