@@ -718,3 +718,57 @@ fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_c
     let error = report_of(&out)["lines"][0]["error"].to_string();
     assert!(error.contains("public.later: not on the target"), "{error}");
 }
+
+#[test]
+fn a_resume_whose_tables_come_from_two_moments_says_so() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("two_moments_src");
+    // The parent is the largest table: with one job it is copied first.
+    source.psql(
+        "CREATE TABLE parent (id int PRIMARY KEY, pad text);
+         INSERT INTO parent SELECT g, repeat('p', 200) FROM generate_series(1, 20000) g;
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);
+         INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+         ANALYZE;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+    );
+    let work = dir.path().join("work");
+    let command = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsplit"));
+        cmd.args([
+            "run",
+            &mapping,
+            "--jobs",
+            "1",
+            "--no-progress",
+            "--json",
+            "-",
+        ])
+        .arg("--work-dir")
+        .arg(&work)
+        .args(extra)
+        .env("PGSPLIT_LOG", "warn");
+        cmd
+    };
+    let killed = command(&[])
+        .env("PGSPLIT_FAULT_AT", "item_done:1")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{:?}", text(&killed));
+    // Written between the stop and the resume: a parent the finished copy lacks, and a
+    // child of it, which the resume copies.
+    source.psql("INSERT INTO parent VALUES (20001, 'new'); INSERT INTO child VALUES (101, 20001);");
+    let out = command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("child_parent_id_fkey") && error.contains("two moments"),
+        "{error}"
+    );
+}

@@ -71,6 +71,13 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// A foreign key its rows break: on a resumed run, the sign of tables copied at two
+    /// moments of a source written to in between.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, RunError::Statement { source, .. }
+            if source.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
+    }
+
     pub fn db(server: &str, what: &str, source: tokio_postgres::Error) -> RunError {
         RunError::Db {
             server: server.to_string(),

@@ -129,7 +129,16 @@ pub async fn run(
                 Err(e) => {
                     tracing::error!("line {}: {e:#}", line.line);
                     line_report.bad_input = matches!(e, RunError::Selection(_));
-                    line_report.error = Some(format!("{e:#}"));
+                    let mut error = format!("{e:#}");
+                    if line_report.resumed && e.is_foreign_key_violation() {
+                        error.push_str(
+                            "\nthe resumed run read the tables the stopped run had not \
+                             finished from a new snapshot: the source was written to since \
+                             the stop, and this target's tables come from two moments; start \
+                             over with --clean (resuming again gives the same)",
+                        );
+                    }
+                    line_report.error = Some(error);
                 }
             }
             report.lines.push(line_report);
