@@ -72,6 +72,8 @@ pub enum Event {
     PostDataDone {
         label: String,
     },
+    /// The run's verification found differences (written before `Finished`).
+    Mismatched,
     Finished,
 }
 
@@ -127,6 +129,8 @@ pub struct JournalState {
     /// Items whose commit was started but not confirmed: check the xid on the target.
     pub committing: HashMap<usize, (String, Moved)>,
     pub post_data_done: HashSet<String>,
+    /// The finished run's verification found differences.
+    pub mismatched: bool,
     pub finished: bool,
 }
 
@@ -178,6 +182,7 @@ impl JournalState {
                 Event::PostDataDone { label } => {
                     s.post_data_done.insert(label.clone());
                 }
+                Event::Mismatched => s.mismatched = true,
                 Event::Finished => s.finished = true,
             }
         }

@@ -772,3 +772,38 @@ fn a_resume_whose_tables_come_from_two_moments_says_so() {
         "{error}"
     );
 }
+
+#[test]
+fn a_resume_of_a_run_that_found_differences_still_reports_them() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("mismatch_src");
+    source.psql(
+        "CREATE TABLE prices (id int PRIMARY KEY, amount numeric(12, 2));
+         INSERT INTO prices SELECT g, g / 100.0 FROM generate_series(1, 500) g;",
+    );
+    let target = cluster.create_db("mismatch_dst");
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let work = dir.path().join("work");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", &mapping, "--no-progress", "--json", "-"];
+        args.extend_from_slice(extra);
+        args.extend(["--work-dir", work.to_str().unwrap()]);
+        pgsplit(&args)
+    };
+    let out = run(&["--schema-only"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // A target column that rounds what it receives: the checksums differ.
+    target.psql("ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12, 0)");
+    std::fs::remove_dir_all(&work).unwrap();
+    let out = run(&["--data-only"]);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    let out = run(&["--data-only", "--resume"]);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    let line = &report_of(&out)["lines"][0];
+    assert_eq!(line["mismatched_before"], true, "{line}");
+    assert!(
+        line["note"].as_str().unwrap().contains("found differences"),
+        "{line}"
+    );
+}

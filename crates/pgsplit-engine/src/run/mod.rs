@@ -463,8 +463,15 @@ async fn run_line(
     report: &mut LineReport,
 ) -> Result<(), RunError> {
     let (journal, resumed) = open_journal(line, options)?;
-    if resumed.as_ref().is_some_and(|s| s.finished) {
-        report.note = Some("already finished: nothing to resume".into());
+    if let Some(state) = resumed.as_ref().filter(|s| s.finished) {
+        report.mismatched_before = state.mismatched;
+        report.note = Some(if state.mismatched {
+            "already finished, by a run whose verification found differences: nothing to \
+             resume; `pgsplit verify` tells what differs, --clean starts over"
+                .into()
+        } else {
+            "already finished: nothing to resume".into()
+        });
         return Ok(());
     }
     report.resumed = resumed.is_some();
@@ -855,6 +862,9 @@ async fn run_line(
     )
     .await?;
     report.phases = phases;
+    if report.mismatched() {
+        journal.record(&Event::Mismatched)?;
+    }
     journal.record(&Event::Finished)?;
     Ok(())
 }

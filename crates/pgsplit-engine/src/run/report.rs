@@ -24,19 +24,26 @@ impl RunReport {
     }
 
     pub fn mismatched(&self) -> bool {
-        self.lines
-            .iter()
-            .flat_map(|l| &l.tables)
-            .any(|t| t.verification.as_ref().is_some_and(|v| !v.matches))
-            || self.lines.iter().any(|l| {
-                l.large_objects
-                    .as_ref()
-                    .is_some_and(|lo| lo.matches == Some(false))
-            })
+        self.lines.iter().any(LineReport::mismatched)
+    }
+}
+
+impl LineReport {
+    /// Its verification found differences, now or (a line already finished) in the run
+    /// that finished it.
+    pub fn mismatched(&self) -> bool {
+        self.mismatched_before
             || self
-                .lines
+                .tables
                 .iter()
-                .flat_map(|l| &l.extension_config)
+                .any(|t| t.verification.as_ref().is_some_and(|v| !v.matches))
+            || self
+                .large_objects
+                .as_ref()
+                .is_some_and(|lo| lo.matches == Some(false))
+            || self
+                .extension_config
+                .iter()
                 .any(|c| c.matches == Some(false))
     }
 }
@@ -57,6 +64,8 @@ pub struct LineReport {
     pub error: Option<String>,
     /// This line continued a stopped run.
     pub resumed: bool,
+    /// Already finished, by a run whose verification found differences.
+    pub mismatched_before: bool,
     /// The line's selector did not fit the source (exit 2).
     pub bad_input: bool,
     /// Foreign keys and views of the source that would point into another target: not
