@@ -182,13 +182,17 @@ fn render_line(out: &mut String, line: &LineVerification) {
     for t in &line.tables {
         render_table(out, t);
     }
+    // A line that failed before comparing something has no summary of it.
+    let failed = line.error.is_some();
     let bad: Vec<_> = line.sequences.iter().filter(|s| !s.matches).collect();
-    let _ = writeln!(
-        out,
-        "  sequences: {} compared, {} differ",
-        line.sequences.len(),
-        bad.len()
-    );
+    if !(failed && line.sequences.is_empty()) {
+        let _ = writeln!(
+            out,
+            "  sequences: {} compared, {} differ",
+            line.sequences.len(),
+            bad.len()
+        );
+    }
     let state = |s: Option<SequenceState>| match s {
         None => "missing".to_string(),
         Some(s) if s.is_called => s.last_value.to_string(),
@@ -239,12 +243,14 @@ fn render_line(out: &mut String, line: &LineVerification) {
             }
         );
     }
-    let _ = writeln!(
-        out,
-        "  schema: {} objects compared, {} differ",
-        line.schema_statements,
-        line.schema_differences.len()
-    );
+    if !(failed && line.schema_statements == 0) {
+        let _ = writeln!(
+            out,
+            "  schema: {} objects compared, {} differ",
+            line.schema_statements,
+            line.schema_differences.len()
+        );
+    }
     for d in &line.schema_differences {
         let _ = writeln!(out, "    {}: {}", d.subject(), d.problem.describe());
     }

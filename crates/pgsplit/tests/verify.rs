@@ -427,6 +427,10 @@ fn a_broken_mapping_is_bad_input_and_an_unreachable_server_a_failure() {
     );
     let out = pgsplit(&["verify", &mapping, "--no-progress"]);
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    // Nothing was compared: no summary says "0 compared".
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("FAILED: "), "{stdout}");
+    assert!(!stdout.contains("compared"), "{stdout}");
 }
 
 /// The digest's definition, computed here from a `COPY … (FORMAT binary)` export: per row
