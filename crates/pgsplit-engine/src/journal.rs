@@ -40,6 +40,10 @@ pub enum Event {
     Scope {
         scope: String,
     },
+    /// The source database: its server's system identifier, OID and name.
+    Source {
+        identity: String,
+    },
     /// The work of the run, written once at the start.
     Plan {
         items: Vec<PlannedItem>,
@@ -119,6 +123,8 @@ pub struct PreDataBatch {
 pub struct JournalState {
     /// Absent in journals written before it was recorded.
     pub scope: Option<String>,
+    /// [`Event::Source`]; absent where the server would not tell its identifier.
+    pub source: Option<String>,
     pub plan: Option<Vec<PlannedItem>>,
     /// Pre-data batches in journal order; a resume asks the target which committed
     /// (the latest committed one tells how far pre-data got).
@@ -153,6 +159,7 @@ impl JournalState {
         for event in events {
             match event {
                 Event::Scope { scope } => s.scope = Some(scope.clone()),
+                Event::Source { identity } => s.source = Some(identity.clone()),
                 Event::Plan { items } => s.plan = Some(items.clone()),
                 Event::PreDataCommitting { xid, next, last } => {
                     s.pre_data_batches.push(PreDataBatch {

@@ -807,3 +807,28 @@ fn a_resume_of_a_run_that_found_differences_still_reports_them() {
         "{line}"
     );
 }
+
+#[test]
+fn a_resume_from_another_source_database_is_refused() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "first_src", 2_000);
+    let other = make_source(cluster, "other_src", 3_000);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    run.killed_at(&[], "item_done:1");
+    let mapping = std::fs::read_to_string(&run.mapping).unwrap();
+    std::fs::write(&run.mapping, mapping.replace(&source.url(), &other.url())).unwrap();
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("another database than the stopped run read"),
+        "{error}"
+    );
+    // The same source again resumes.
+    std::fs::write(&run.mapping, &mapping).unwrap();
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+}

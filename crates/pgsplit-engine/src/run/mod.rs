@@ -205,6 +205,8 @@ struct Source {
     catalog: Option<pgsplit_schema::Catalog>,
     version: i32,
     props: target::DatabaseProps,
+    /// [`source_identity`]: a resume must read the database the stopped run read.
+    identity: Option<String>,
     seconds: f64,
 }
 
@@ -218,6 +220,7 @@ impl Source {
             .await
             .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
+        let identity = source_identity(&leader).await;
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
@@ -249,9 +252,25 @@ impl Source {
             version: catalog.server_version_num(),
             catalog: Some(catalog),
             props,
+            identity,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Which database this is, across connections and addresses: its server's system
+/// identifier, its OID and name. `None` where the role may not read the identifier.
+async fn source_identity(conn: &Connection) -> Option<String> {
+    conn.client
+        .query_one(
+            "SELECT (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) \
+                    || '/' || d.oid || '/' || d.datname \
+             FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+            &[],
+        )
+        .await
+        .ok()
+        .and_then(|row| row.get(0))
 }
 
 struct PhaseClock<'a> {
@@ -475,6 +494,16 @@ async fn run_line(
         return Ok(());
     }
     report.resumed = resumed.is_some();
+    if let Some(before) = resumed.as_ref().and_then(|s| s.source.as_ref())
+        && let Some(now) = &source.identity
+        && before != now
+    {
+        return Err(RunError::Refused(format!(
+            "cannot resume: the line's source is another database than the stopped run \
+             read (server, OID, name: was {before}, now {now}); resume with the same \
+             source, or start over with --clean"
+        )));
+    }
     let mut phases = Vec::new();
     let mut clock = PhaseClock {
         report: &mut phases,
@@ -571,7 +600,13 @@ async fn run_line(
             return Err(RunError::TargetNotEmpty(objects));
         }
     }
+    let fresh = matches!(journal, LineJournal::New { .. });
     let journal = journal.start()?;
+    if fresh && let Some(identity) = &source.identity {
+        journal.record(&Event::Source {
+            identity: identity.clone(),
+        })?;
+    }
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {
         phase: "snapshot",
