@@ -32,6 +32,9 @@ pub mod class {
     pub const PUBLICATION_NAMESPACE: Oid = 6237;
 }
 
+/// OIDs below this are the system's own (`FirstNormalObjectId`).
+pub const FIRST_NORMAL_OID: Oid = 16384;
+
 /// An object as `pg_depend` names it: (catalog, object id).
 pub type ObjKey = (Oid, Oid);
 

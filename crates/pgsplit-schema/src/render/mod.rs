@@ -1035,6 +1035,63 @@ mod tests {
         assert_eq!(without.pre_data.len(), 1);
     }
 
+    /// A cast is written as made; one only a superuser may make (binary-coercible, or
+    /// between two built-in types) says so.
+    #[test]
+    fn casts_are_written_as_made_and_say_who_may_make_them() {
+        let mut cat = Catalog::new(150000);
+        let cast = |oid,
+                    types: (&str, Oid, &str, Oid),
+                    method: &str,
+                    function: Option<&str>,
+                    context: &str| Cast {
+            oid,
+            source_type: types.0.into(),
+            source_oid: types.1,
+            target_type: types.2.into(),
+            target_oid: types.3,
+            method: method.into(),
+            function: function.map(str::to_owned),
+            function_oid: if function.is_some() { 16600 } else { 0 },
+            context: context.into(),
+        };
+        cat.casts = vec![
+            cast(
+                16601,
+                ("public.price", 16500, "integer", 23),
+                "f",
+                Some("public.cents(public.price)"),
+                "a",
+            ),
+            cast(
+                16602,
+                ("integer", 23, "macaddr", 829),
+                "f",
+                Some("public.mac(integer)"),
+                "e",
+            ),
+            cast(16603, ("public.price", 16500, "text", 25), "i", None, "i"),
+            cast(16604, ("public.code", 16501, "text", 25), "b", None, "e"),
+        ];
+        cat.index();
+        let made: Vec<(String, bool)> = cat
+            .render(&SchemaOptions::default())
+            .pre_data
+            .into_iter()
+            .map(|s| (s.sql, s.requires_superuser))
+            .collect();
+        assert_eq!(
+            made,
+            [
+                ("CREATE CAST (public.price AS integer) WITH FUNCTION public.cents(public.price) AS ASSIGNMENT", false),
+                ("CREATE CAST (integer AS macaddr) WITH FUNCTION public.mac(integer)", true),
+                ("CREATE CAST (public.price AS text) WITH INOUT AS IMPLICIT", false),
+                ("CREATE CAST (public.code AS text) WITHOUT FUNCTION", true),
+            ]
+            .map(|(sql, su)| (sql.to_string(), su))
+        );
+    }
+
     /// `serial_table` plus a foreign table `lines` (30000), a view `v` over it (30001,
     /// rule 30011) and a view `w` over `v` (30002, rule 30012).
     fn with_views_over_a_foreign_table() -> Catalog {
