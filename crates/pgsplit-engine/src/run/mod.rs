@@ -54,6 +54,7 @@ pub async fn run(
                 source_url: line.source.to_string(),
                 target_url: line.target.to_string(),
                 error: Some(message.clone()),
+                bad_input: true,
                 ..LineReport::default()
             })
             .collect();
@@ -128,7 +129,8 @@ pub async fn run(
                 }
                 Err(e) => {
                     tracing::error!("line {}: {e:#}", line.line);
-                    line_report.bad_input = matches!(e, RunError::Selection(_));
+                    line_report.bad_input =
+                        matches!(e, RunError::Selection(_) | RunError::CannotResume(_));
                     let mut error = format!("{e:#}");
                     if line_report.resumed && e.is_foreign_key_violation() {
                         error.push_str(
@@ -354,7 +356,7 @@ fn open_journal(
     if options.resume.is_some() {
         if let Some(state) = state.filter(JournalState::wrote_anything) {
             if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
-                return Err(RunError::Refused(format!(
+                return Err(RunError::CannotResume(format!(
                     "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
                 )));
             }
@@ -498,7 +500,7 @@ async fn run_line(
         && let Some(now) = &source.identity
         && before != now
     {
-        return Err(RunError::Refused(format!(
+        return Err(RunError::CannotResume(format!(
             "cannot resume: the line's source is another database than the stopped run \
              read (server, OID, name: was {before}, now {now}); resume with the same \
              source, or start over with --clean"
