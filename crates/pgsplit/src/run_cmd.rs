@@ -133,7 +133,7 @@ pub async fn run(
     }
     check_work_dir(&args.work_dir, args.resume.is_some())?;
     crate::iam::apply(&mut mapping, iam).await?;
-    let resume = resume_command(&args);
+    let resume = resume_command(&args, iam);
     let options = RunOptions {
         jobs: args.jobs,
         index_jobs: args.index_jobs,
@@ -205,9 +205,21 @@ fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::Usag
 }
 
 /// The command that resumes this run: with the options a resume must repeat (what the
-/// journal's scope holds, and the work folder); the others may change.
-fn resume_command(args: &RunArgs) -> String {
+/// journal's scope holds, the work folder, how to log in); the others may change.
+fn resume_command(args: &RunArgs, iam: &crate::iam::IamArgs) -> String {
     let mut command = format!("pgsplit run {} --resume", args.mapping.display());
+    if iam.aws_iam_auth {
+        command.push_str(" --aws-iam-auth");
+    }
+    for (flag, value) in [
+        (" --aws-region ", &iam.aws_region),
+        (" --aws-profile ", &iam.aws_profile),
+    ] {
+        if let Some(value) = value {
+            command.push_str(flag);
+            command.push_str(value);
+        }
+    }
     if matches!(args.resume, Some(ResumeArg::Fast)) {
         command.push_str("=fast");
     }
@@ -413,6 +425,35 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn the_resume_command_repeats_how_to_log_in_and_what_to_copy() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: super::RunArgs,
+            #[command(flatten)]
+            iam: crate::iam::IamArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "pgsplit",
+            "m.txt",
+            "--data-only",
+            "--jobs",
+            "8",
+            "--aws-iam-auth",
+            "--aws-region",
+            "eu-west-1",
+            "--work-dir",
+            "w",
+        ])
+        .unwrap();
+        assert_eq!(
+            super::resume_command(&cli.run, &cli.iam),
+            "pgsplit run m.txt --resume --aws-iam-auth --aws-region eu-west-1 --data-only --work-dir w"
+        );
     }
 
     #[test]
