@@ -72,26 +72,34 @@ fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
 }
 
 impl Catalog {
-    /// What uses a cast depends on its function, not on the cast (`pg_depend` records no
-    /// use of a cast): everything that depends on a cast's function is made to depend on
-    /// the cast too, so that a view or default written with the cast comes after it, and
-    /// a split target holding one gets the cast.
+    /// What uses a cast depends on its function, or (a cast without one) on its types,
+    /// not on the cast (`pg_depend` records no use of a cast): everything that depends on
+    /// a cast's function, or on a user type of a cast without one, is made to depend on
+    /// the cast too, so that a view, default or check written with the cast comes after
+    /// it, and a split target holding one gets the cast.
     pub(crate) fn depend_on_casts(&mut self) {
-        let by_function: HashMap<Oid, Vec<Oid>> = self
-            .casts
-            .iter()
-            .filter(|c| c.function_oid != 0)
-            .fold(HashMap::new(), |mut m, c| {
-                m.entry(c.function_oid).or_default().push(c.oid);
-                m
-            });
+        let mut by_used: HashMap<ObjKey, Vec<Oid>> = HashMap::new();
+        for c in &self.casts {
+            let used: Vec<ObjKey> = if c.function_oid != 0 {
+                vec![(class::PROC, c.function_oid)]
+            } else {
+                [c.source_oid, c.target_oid]
+                    .into_iter()
+                    .filter(|oid| *oid >= FIRST_NORMAL_OID)
+                    .map(|oid| (class::TYPE, oid))
+                    .collect()
+            };
+            for key in used {
+                by_used.entry(key).or_default().push(c.oid);
+            }
+        }
         let added: Vec<Depend> = self
             .depends
             .iter()
-            .filter(|d| d.referenced.0 == class::PROC && d.object.0 != class::CAST)
+            .filter(|d| d.object.0 != class::CAST)
             .flat_map(|d| {
-                by_function
-                    .get(&d.referenced.1)
+                by_used
+                    .get(&d.referenced)
                     .into_iter()
                     .flatten()
                     .map(|cast| Depend {

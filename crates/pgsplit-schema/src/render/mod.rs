@@ -1072,7 +1072,16 @@ mod tests {
             ),
             cast(16603, ("public.price", 16500, "text", 25), "i", None, "i"),
             cast(16604, ("public.code", 16501, "text", 25), "b", None, "e"),
+            cast(
+                16605,
+                ("public.hstore", 16502, "json", 114),
+                "f",
+                Some("public.h2j(public.hstore)"),
+                "e",
+            ),
         ];
+        // hstore's type is its extension's: a superuser's.
+        cat.extension_members.insert((class::TYPE, 16502), 16400);
         cat.index();
         let made: Vec<(String, bool)> = cat
             .render(&SchemaOptions::default())
@@ -1087,6 +1096,7 @@ mod tests {
                 ("CREATE CAST (integer AS macaddr) WITH FUNCTION public.mac(integer)", true),
                 ("CREATE CAST (public.price AS text) WITH INOUT AS IMPLICIT", false),
                 ("CREATE CAST (public.code AS text) WITHOUT FUNCTION", true),
+                ("CREATE CAST (public.hstore AS json) WITH FUNCTION public.h2j(public.hstore)", true),
             ]
             .map(|(sql, su)| (sql.to_string(), su))
         );

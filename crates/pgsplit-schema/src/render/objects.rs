@@ -599,10 +599,13 @@ fn casts(b: &mut Builder<'_>) {
             _ => "",
         };
         let sql = format!("CREATE CAST ({types}) {how}{context}");
-        // A binary-coercible cast only a superuser may make, and one between built-in
-        // types too (it needs to own one of them).
-        let builtin = |oid: Oid| oid < FIRST_NORMAL_OID;
-        let needs_super = c.method == "b" || (builtin(c.source_oid) && builtin(c.target_oid));
+        // A binary-coercible cast only a superuser may make; any other needs to own one
+        // of its types: one the copy makes (built-in and extension types are a
+        // superuser's).
+        let made = |oid: Oid| {
+            oid >= FIRST_NORMAL_OID && !b.cat.extension_members.contains_key(&(class::TYPE, oid))
+        };
+        let needs_super = c.method == "b" || !(made(c.source_oid) || made(c.target_oid));
         let statement = superuser(stmt(K::Cast, &identity, sql), needs_super);
         let mut item = Item::new(key, Section::Pre, 56, statement);
         item.push(b.comment(key, 0, &format!("CAST ({types})"), &identity));
