@@ -208,6 +208,9 @@ fn check_work_dir(dir: &std::path::Path, resume: bool) -> Result<(), crate::Usag
 /// journal's scope holds, the work folder, how to log in); the others may change.
 fn resume_command(args: &RunArgs, iam: &crate::iam::IamArgs) -> String {
     let mut command = format!("pgsplit run {} --resume", args.mapping.display());
+    if matches!(args.resume, Some(ResumeArg::Fast)) {
+        command.push_str("=fast");
+    }
     if iam.aws_iam_auth {
         command.push_str(" --aws-iam-auth");
     }
@@ -219,9 +222,6 @@ fn resume_command(args: &RunArgs, iam: &crate::iam::IamArgs) -> String {
             command.push_str(flag);
             command.push_str(value);
         }
-    }
-    if matches!(args.resume, Some(ResumeArg::Fast)) {
-        command.push_str("=fast");
     }
     for (given, flag) in [
         (args.schema_only, " --schema-only"),
@@ -441,6 +441,7 @@ mod tests {
             "pgsplit",
             "m.txt",
             "--data-only",
+            "--resume=fast",
             "--jobs",
             "8",
             "--aws-iam-auth",
@@ -452,7 +453,8 @@ mod tests {
         .unwrap();
         assert_eq!(
             super::resume_command(&cli.run, &cli.iam),
-            "pgsplit run m.txt --resume --aws-iam-auth --aws-region eu-west-1 --data-only --work-dir w"
+            "pgsplit run m.txt --resume=fast --aws-iam-auth --aws-region eu-west-1 --data-only \
+             --work-dir w"
         );
     }
 

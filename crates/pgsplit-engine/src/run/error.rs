@@ -64,9 +64,6 @@ pub enum RunError {
     /// A split selector that does not fit the source (bad input: exit 2).
     #[error("{0}")]
     Selection(String),
-    /// A `--resume` whose arguments do not fit the stopped run (bad input: exit 2).
-    #[error("{0}")]
-    CannotResume(String),
     #[error(
         "the source snapshot is gone (the source server restarted or the leader connection was lost); finish with `pgsplit run MAPPING --resume`"
     )]

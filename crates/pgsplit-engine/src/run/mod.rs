@@ -129,15 +129,14 @@ pub async fn run(
                 }
                 Err(e) => {
                     tracing::error!("line {}: {e:#}", line.line);
-                    line_report.bad_input =
-                        matches!(e, RunError::Selection(_) | RunError::CannotResume(_));
+                    line_report.bad_input = matches!(e, RunError::Selection(_));
                     let mut error = format!("{e:#}");
                     if line_report.resumed && e.is_foreign_key_violation() {
                         error.push_str(
                             "\nthe resumed run read the tables the stopped run had not \
-                             finished from a new snapshot: the source was written to since \
-                             the stop, and this target's tables come from two moments; start \
-                             over with --clean (resuming again gives the same)",
+                             finished from a new snapshot: if the source was written to since \
+                             the stop, this target's tables come from two moments, which \
+                             resuming again does not mend; start over with --clean",
                         );
                     }
                     line_report.error = Some(error);
@@ -304,11 +303,12 @@ fn nothing_to_resume(mapping: &Mapping, options: &RunOptions) -> Option<String> 
     })
 }
 
-/// A line's journal: the stopped run's, reopened, or a new one, written only once the
-/// target is found fit for a fresh run ([`LineJournal::start`]): a run refused there
-/// must not replace the journal a later `--resume` needs.
+/// A line's journal: open (the stopped run's, reopened; or, with `--clean`, already
+/// replaced), or a new one, written only once the target is found fit for a fresh run
+/// ([`LineJournal::start`]): a run refused there must not replace the journal a later
+/// `--resume` needs.
 enum LineJournal {
-    Reopened(Arc<dyn Journal>),
+    Open(Arc<dyn Journal>),
     New {
         path: std::path::PathBuf,
         lock: JournalLock,
@@ -319,7 +319,7 @@ enum LineJournal {
 impl LineJournal {
     fn start(self) -> Result<Arc<dyn Journal>, RunError> {
         match self {
-            LineJournal::Reopened(journal) => Ok(journal),
+            LineJournal::Open(journal) => Ok(journal),
             LineJournal::New { path, lock, scope } => {
                 let journal = FileJournal::create(&path, lock)?;
                 journal.record(&Event::Scope { scope })?;
@@ -356,12 +356,12 @@ fn open_journal(
     if options.resume.is_some() {
         if let Some(state) = state.filter(JournalState::wrote_anything) {
             if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
-                return Err(RunError::CannotResume(format!(
+                return Err(RunError::Refused(format!(
                     "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
                 )));
             }
             let journal = FileJournal::open(&path, lock)?;
-            return Ok((LineJournal::Reopened(Arc::new(journal)), Some(state)));
+            return Ok((LineJournal::Open(Arc::new(journal)), Some(state)));
         }
     } else if !options.clean
         && let Some(state) = &state
@@ -380,7 +380,13 @@ fn open_journal(
             path.display()
         )));
     }
-    Ok((LineJournal::New { path, lock, scope }, None))
+    let journal = LineJournal::New { path, lock, scope };
+    if options.clean {
+        // Starting over: the stopped run's journal goes before its target does (were the
+        // target dropped first and made again in vain, a resume would trust the old one).
+        return Ok((LineJournal::Open(journal.start()?), None));
+    }
+    Ok((journal, None))
 }
 
 /// Whether a target transaction recorded in the journal committed.
@@ -500,7 +506,7 @@ async fn run_line(
         && let Some(now) = &source.identity
         && before != now
     {
-        return Err(RunError::CannotResume(format!(
+        return Err(RunError::Refused(format!(
             "cannot resume: the line's source is another database than the stopped run \
              read (server, OID, name: was {before}, now {now}); resume with the same \
              source, or start over with --clean"
@@ -598,11 +604,18 @@ async fn run_line(
     }
     if options.sections != Sections::DataOnly && resumed.is_none() {
         let objects = target::user_objects(&target_conn).await?;
+        if objects > 0 && options.resume.is_some() {
+            return Err(RunError::Refused(format!(
+                "the target is not empty ({objects} objects) and the stopped run had not \
+                 started this line (it has no journal): it starts afresh into an empty \
+                 target only; empty it, or copy this line with a run of its own (--clean)"
+            )));
+        }
         if objects > 0 {
             return Err(RunError::TargetNotEmpty(objects));
         }
     }
-    let fresh = matches!(journal, LineJournal::New { .. });
+    let fresh = resumed.is_none();
     let journal = journal.start()?;
     if fresh && let Some(identity) = &source.identity {
         journal.record(&Event::Source {
