@@ -1338,6 +1338,12 @@ fn tables_without_columns_to_copy_keep_their_rows() {
     assert_same_rows(&source, &target);
     assert_same_schema(&source, &target);
     assert_verified(&source, &target);
+    // The same in two halves: --data-only finds those tables on the target.
+    let halves_name = format!("{}_halves", source.name);
+    let halves = adopt(cluster, &halves_name);
+    run_copy(&source, &halves_name, &["--schema-only"], 0);
+    run_copy(&source, &halves_name, &["--data-only"], 0);
+    assert_same_rows(&source, &halves);
 }
 
 #[test]

@@ -291,12 +291,16 @@ async fn compare_data_only_tables(
     let mut checked = Vec::with_capacity(tables.len());
     let mut problems = Vec::new();
     for table in tables {
+        // One row per column; one without a column for a table that has none; none for
+        // a table the target lacks.
         let rows = target
             .client
             .query(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) \
-                   FROM pg_attribute a \
-                  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                   FROM (SELECT to_regclass($1) AS oid) c \
+                   LEFT JOIN pg_attribute a \
+                     ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                  WHERE c.oid IS NOT NULL",
                 &[&table.qualified()],
             )
             .await
@@ -308,15 +312,24 @@ async fn compare_data_only_tables(
             ));
             continue;
         }
+        let columns: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                ))
+            })
+            .collect();
         let mut table = table.clone();
         for column in &table.columns {
-            match rows.iter().find(|r| r.get::<_, String>(0) == column.name) {
+            match columns.iter().find(|(name, _)| *name == column.name) {
                 None => problems.push(format!(
                     "column {}.{} does not exist on the target",
                     table.display_name(),
                     column.name
                 )),
-                Some(r) if r.get::<_, String>(1) != column.type_name => {
+                Some((_, type_name)) if *type_name != column.type_name => {
                     table.format = Format::Text;
                 }
                 Some(_) => {}
