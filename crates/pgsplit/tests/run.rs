@@ -1699,6 +1699,31 @@ fn rows_users_keep_in_an_extensions_configuration_tables_are_copied() {
 }
 
 #[test]
+fn a_refused_data_only_run_leaves_the_configuration_rows_alone() {
+    if skip_other_versions("18") {
+        return;
+    }
+    let cluster = testing::shared_version(18);
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = with_config_extension(cluster, dir.path(), "ext_config_refused");
+    source.psql(
+        "CREATE EXTENSION pgsplit_cfg;
+         INSERT INTO cfg.parents (name) VALUES ('mine');
+         CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);",
+    );
+    let target_url = cluster.url(&target.name);
+    run_copy_to(&source, &target_url, &["--schema-only"], 0);
+    // A table of the target already holds rows: --data-only is refused.
+    target.psql("INSERT INTO t VALUES (2)");
+    let rows = "SELECT string_agg(name, ',' ORDER BY id) FROM cfg.parents";
+    let before = target.psql(rows);
+    let report = run_copy_to(&source, &target_url, &["--data-only"], 1);
+    let error = report["lines"][0]["error"].to_string();
+    assert!(error.contains("public.t"), "{error}");
+    assert_eq!(target.psql(rows), before, "the refused run rewrote them");
+}
+
+#[test]
 fn a_materialized_view_read_through_a_view_is_refreshed_first() {
     // `a_summary` reads `z_base` only through the view `v` (and a view over it): sorted
     // by name alone, it would be refreshed first, from an unpopulated `z_base`.

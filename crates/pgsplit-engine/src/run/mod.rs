@@ -654,23 +654,13 @@ async fn run_line(
         clock.lap("pre-data");
     }
     schema.pre_data = Vec::new();
-    if options.sections != Sections::SchemaOnly {
-        report.extension_config = copy_extension_config(
-            line,
-            leader,
-            options,
-            resumed.as_ref(),
-            journal.as_ref(),
-            &mut report.skipped,
-        )
-        .await?;
-    }
-
     let tables = Arc::new(if options.sections == Sections::SchemaOnly {
         Vec::new()
     } else {
         source_tables
     });
+    // Before anything is written to a --data-only target (the extensions' configuration
+    // rows below): its tables must be there, and empty.
     let tables = if options.sections == Sections::DataOnly {
         Arc::new(
             verify_step::check_data_only_target(
@@ -684,6 +674,17 @@ async fn run_line(
     } else {
         tables
     };
+    if options.sections != Sections::SchemaOnly {
+        report.extension_config = copy_extension_config(
+            line,
+            leader,
+            options,
+            resumed.as_ref(),
+            journal.as_ref(),
+            &mut report.skipped,
+        )
+        .await?;
+    }
     // Added to the earlier lines' (whose copied rows and bytes the progress keeps).
     progress
         .tables_total
