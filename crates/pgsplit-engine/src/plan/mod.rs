@@ -534,10 +534,7 @@ fn split_facts(
         tables: chosen,
         cross_target: cross
             .iter()
-            .map(|c| {
-                let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-                format!("{} (needs {})", c.identity, to.join(", "))
-            })
+            .map(pgsplit_schema::CrossTarget::describe)
             .collect(),
     };
     Ok((facts, ddl, resolved))

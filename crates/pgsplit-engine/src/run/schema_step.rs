@@ -71,14 +71,10 @@ pub fn select_resolved(
     };
     let selection = resolved.selection();
     let (ddl, cross) = catalog.render_selected(&schema_options, &selection);
-    let describe = |c: &CrossTarget| {
-        let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-        format!("{} (needs {})", c.identity, to.join(", "))
-    };
     let cross_fks: Vec<String> = cross
         .iter()
         .filter(|c| c.kind == CrossKind::ForeignKey)
-        .map(describe)
+        .map(CrossTarget::describe)
         .collect();
     if !cross_fks.is_empty() && !options.drop_cross_target_fks {
         return Err(RunError::Refused(format!(
@@ -106,7 +102,11 @@ pub fn select_resolved(
             t
         })
         .collect();
-    Ok((selected, ddl, cross.iter().map(describe).collect()))
+    Ok((
+        selected,
+        ddl,
+        cross.iter().map(CrossTarget::describe).collect(),
+    ))
 }
 
 /// Whether the connected role is a superuser.

@@ -21,10 +21,7 @@ pub fn unmakeable_tables(
                 && resolved.relations.contains(&c.from)
                 && c.identity == format!("table {}.{}", c.from.0, c.from.1)
         })
-        .map(|c| {
-            let to: Vec<String> = c.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
-            format!("{} (needs {})", c.identity, to.join(", "))
-        })
+        .map(pgsplit_schema::CrossTarget::describe)
         .collect();
     (!unmakeable.is_empty()).then(|| {
         format!(

@@ -42,6 +42,14 @@ pub struct CrossTarget {
     pub to: Vec<TableName>,
 }
 
+impl CrossTarget {
+    /// For people: `view public.v (needs public.t, public.u)`.
+    pub fn describe(&self) -> String {
+        let to: Vec<String> = self.to.iter().map(|(s, t)| format!("{s}.{t}")).collect();
+        format!("{} (needs {})", self.identity, to.join(", "))
+    }
+}
+
 /// The items of the graph that go to one target.
 pub(super) struct Chosen {
     /// Written to the target.
