@@ -132,8 +132,7 @@ fn url_end(text: &str) -> usize {
 fn redact_password_params(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(pos) = find_password_key(rest) {
-        let value_start = pos + "password=".len();
+    while let Some(value_start) = find_password_value(rest) {
         out.push_str(&rest[..value_start]);
         out.push_str("***");
         let tail = &rest[value_start..];
@@ -162,20 +161,29 @@ fn redact_password_params(text: &str) -> String {
     out
 }
 
-fn find_password_key(text: &str) -> Option<usize> {
+/// Where the value of the next `password` key of `text` starts: the key in any case, at
+/// the start or after a separator, with its `=` (libpq allows spaces around it).
+fn find_password_value(text: &str) -> Option<usize> {
+    const KEY: &str = "password";
     let lower = text.to_ascii_lowercase();
     let mut from = 0;
-    while let Some(i) = lower[from..].find("password=") {
+    while let Some(i) = lower[from..].find(KEY) {
         let at = from + i;
+        from = at + 1;
         let boundary = at == 0
             || matches!(
                 lower.as_bytes()[at - 1],
                 b'?' | b'&' | b' ' | b'\t' | b'\n' | b';'
             );
-        if boundary {
-            return Some(at);
-        }
-        from = at + 1;
+        let blank = [' ', '\t'];
+        let Some(value) = text[at + KEY.len()..]
+            .trim_start_matches(blank)
+            .strip_prefix('=')
+            .filter(|_| boundary)
+        else {
+            continue;
+        };
+        return Some(text.len() - value.trim_start_matches(blank).len());
     }
     None
 }
@@ -248,5 +256,19 @@ mod tests {
         );
         assert_eq!(redact_text("PASSWORD=zz"), "PASSWORD=***");
         assert_eq!(redact_text("mypassword=zz"), "mypassword=zz");
+        // libpq allows spaces around the `=` of a key.
+        assert_eq!(
+            redact_text("host=db1 password = Sekr3t dbname=shop"),
+            "host=db1 password = *** dbname=shop"
+        );
+        assert_eq!(redact_text("password= Sekr3t"), "password= ***");
+        assert_eq!(
+            redact_text("host=h password\t= 'Sekr3t"),
+            "host=h password\t= ***"
+        );
+        assert_eq!(
+            redact_text("a wrong password for app"),
+            "a wrong password for app"
+        );
     }
 }
