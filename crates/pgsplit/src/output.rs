@@ -61,8 +61,10 @@ impl Printer {
         match &self.json {
             JsonOut::Stdout => {
                 let mut out = std::io::stdout().lock();
-                serde_json::to_writer_pretty(&mut out, value)?;
-                writeln!(out)?;
+                let written = serde_json::to_writer_pretty(&mut out, value)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(out));
+                reader_gone_is_fine(written)?;
             }
             JsonOut::File(path) => {
                 // The summary first: a report file that fails now does not hide it.
@@ -79,10 +81,18 @@ impl Printer {
     fn human(&self, text: &str) -> anyhow::Result<()> {
         if !self.quiet {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
+            reader_gone_is_fine(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
         }
         Ok(())
+    }
+}
+
+/// A reader that went away (`| head`) wanted no more output: not an error, and the
+/// command's exit code stays what its work decided.
+fn reader_gone_is_fine(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

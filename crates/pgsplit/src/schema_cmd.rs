@@ -72,7 +72,13 @@ pub async fn run(
             })
             .collect(),
     };
-    printer.result(&doc, || sql_text(&sections))?;
+    // The SQL is what was asked for, not a report: `-q` does not silence it.
+    let printer = crate::output::Printer {
+        json: printer.json.clone(),
+        quiet: false,
+    };
+    let not_copied = ddl.describe_not_copied();
+    printer.result(&doc, || sql_text(&sections, &not_copied))?;
     Ok(0)
 }
 
@@ -92,8 +98,9 @@ struct StatementDoc<'a> {
     requires_superuser: bool,
 }
 
-/// The sections as a SQL script, each statement under a comment naming it.
-fn sql_text(sections: &[(&str, &[Statement])]) -> String {
+/// The sections as a SQL script, each statement under a comment naming it, and a last
+/// comment naming what the script leaves out.
+fn sql_text(sections: &[(&str, &[Statement])], not_copied: &[String]) -> String {
     let mut out = format!("-- session settings\n{};\n\n", Ddl::SESSION_SETUP);
     for (name, statements) in sections {
         let _ = writeln!(out, "-- {name}");
@@ -106,10 +113,44 @@ fn sql_text(sections: &[(&str, &[Statement])]) -> String {
             let _ = writeln!(
                 out,
                 "-- {}{superuser}\n{};\n",
-                s.identity.replace('\n', " "),
+                // psql ends a comment at a carriage return too: the rest of a name
+                // would run as SQL.
+                s.identity.replace(char::is_control, " "),
                 s.sql
             );
         }
     }
+    if !not_copied.is_empty() {
+        let _ = writeln!(out, "-- not copied by pgsplit:");
+        for what in not_copied {
+            let _ = writeln!(out, "--   {}", what.replace(char::is_control, " "));
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgsplit_schema::ObjectKind;
+
+    #[test]
+    fn a_name_cannot_end_its_comment_line() {
+        let statement = Statement {
+            kind: ObjectKind::Index,
+            identity: "index public.ix\rSELECT 1/0;\nDROP TABLE t;".into(),
+            sql: "CREATE INDEX \"ix\rSELECT 1/0;\nDROP TABLE t;\" ON public.t (x)".into(),
+            table: None,
+            waits_for: Vec::new(),
+            locks_also: Vec::new(),
+            phase: 1,
+            requires_superuser: false,
+            depends_on: Vec::new(),
+        };
+        let text = sql_text(&[("post-data", std::slice::from_ref(&statement))], &[]);
+        assert!(
+            text.contains("-- index public.ix SELECT 1/0; DROP TABLE t;\nCREATE INDEX"),
+            "{text:?}"
+        );
+    }
 }
