@@ -54,3 +54,16 @@ pub async fn free_lock_slots(
         .await?;
     Ok(row.get(0))
 }
+
+/// Whether `conn` can import the source's exported `snapshot`, which only a session of
+/// the same database on the same server can: then it is the source, whatever its
+/// address says. Any error (another server: "invalid snapshot identifier"; another
+/// database of the same server) means another database. Leaves no transaction open.
+pub async fn is_the_source(conn: &Connection, snapshot: &str) -> bool {
+    let imported = pgsplit_copy::snapshot::import(&conn.client, snapshot).await;
+    let _ = conn.client.batch_execute("ROLLBACK").await;
+    if let Err(e) = &imported {
+        tracing::debug!("{}: not the source ({e})", conn.server);
+    }
+    imported.is_ok()
+}

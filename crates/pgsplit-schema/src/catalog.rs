@@ -143,6 +143,50 @@ impl Catalog {
         out
     }
 
+    /// Tables hash-partitioned on an enum column, which no copy can load as it is: an
+    /// enum value hashes by its OID, which differs in every database, so on the target
+    /// rows belong in other partitions than on the source. Expressions in the key are
+    /// not looked into. Each as (schema, name, why).
+    pub fn hashed_on_enums(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for r in &self.relations {
+            let Some(inner) = r
+                .partition_key
+                .as_deref()
+                .and_then(|k| k.strip_prefix("HASH ("))
+                .and_then(|k| k.strip_suffix(')'))
+            else {
+                continue;
+            };
+            for part in inner.split(", ").filter(|p| !p.contains('(')) {
+                let name = match part.strip_prefix('"') {
+                    Some(quoted) => quoted
+                        .split_once('"')
+                        .map_or(quoted, |(name, _)| name)
+                        .to_string(),
+                    None => part.split_whitespace().next().unwrap_or(part).to_string(),
+                };
+                let enum_typed = r.columns.iter().any(|c| {
+                    c.name == name
+                        && self
+                            .types
+                            .iter()
+                            .any(|t| t.oid == c.type_oid && t.typtype == "e")
+                });
+                if enum_typed {
+                    let why = format!(
+                        "table {}.{} is hash-partitioned on enum column {name}: an enum value \
+                         hashes by its OID, which differs in every database, so its rows would \
+                         not fit their partitions on the target",
+                        r.schema, r.name
+                    );
+                    out.push((r.schema.clone(), r.name.clone(), why));
+                }
+            }
+        }
+        out
+    }
+
     /// Columns of [`Catalog::dropped_parents_not_null`].
     fn children_without_parents_not_null(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -362,17 +406,21 @@ impl Catalog {
     /// Roles the schema names (owners, grantees, grantors, policy roles, default
     /// privileges): the target must have them before the DDL runs.
     pub fn referenced_roles(&self) -> Vec<String> {
-        let roles: BTreeSet<String> = self.role_uses().into_iter().map(|(_, r)| r).collect();
+        let roles: BTreeSet<String> = self.role_uses().into_iter().map(|(_, r, _)| r).collect();
         roles.into_iter().collect()
     }
 
     /// [`Catalog::referenced_roles`] with the object (as the renderer keys its item) that
     /// names each.
-    pub(crate) fn role_uses(&self) -> Vec<(ObjKey, String)> {
+    pub(crate) fn role_uses(&self) -> Vec<(ObjKey, String, bool)> {
         let mut uses = Vec::new();
         let mut add = |key: ObjKey, owner: Option<&String>, acl: Option<&Acl>| {
-            uses.extend(owner.cloned().map(|o| (key, o)));
-            uses.extend(acl.into_iter().flat_map(Acl::roles).map(|r| (key, r)));
+            uses.extend(owner.cloned().map(|o| (key, o, true)));
+            uses.extend(
+                acl.into_iter()
+                    .flat_map(Acl::roles)
+                    .map(|r| (key, r, false)),
+            );
         };
         for s in &self.schemas {
             let owner = (s.name != "public").then_some(&s.owner);
@@ -413,12 +461,12 @@ impl Catalog {
         for e in &self.event_triggers {
             add((class::EVENT_TRIGGER, e.oid), Some(&e.owner), None);
         }
+        // `FOR ROLE` of default privileges: named by a privilege statement, owning nothing.
+        let mut for_roles = Vec::new();
         for d in &self.default_acls {
-            add(
-                (crate::render::synthetic::DEFAULT_ACL, d.oid),
-                Some(&d.role),
-                Some(&d.acl),
-            );
+            let key = (crate::render::synthetic::DEFAULT_ACL, d.oid);
+            for_roles.push((key, d.role.clone(), false));
+            add(key, None, Some(&d.acl));
         }
         for m in &self.member_acls {
             add((class::EXTENSION, m.extension), None, Some(&m.acl));
@@ -427,10 +475,11 @@ impl Catalog {
             uses.extend(
                 p.role_names
                     .iter()
-                    .map(|r| ((class::POLICY, p.oid), r.clone())),
+                    .map(|r| ((class::POLICY, p.oid), r.clone(), false)),
             );
         }
-        uses.retain(|(_, role)| !role.is_empty());
+        uses.extend(for_roles);
+        uses.retain(|(_, role, _)| !role.is_empty());
         uses
     }
 }

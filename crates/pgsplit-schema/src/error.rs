@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// A catalog query failed; `query` names the `.sql` file (or statement) that ran.
-    #[error("catalog query {query} failed")]
+    #[error("catalog query {query} failed: {}", pgsplit_pg::cause_chain(.source))]
     Query {
         query: &'static str,
         #[source]

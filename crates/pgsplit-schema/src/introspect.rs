@@ -447,6 +447,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             version: r.get("version")?,
             builtin: r.get("builtin")?,
             trusted: r.get("trusted")?,
+            script_comment: r.get("script_comment")?,
         });
     }
     let mut stream = rows(client, version, "depend.sql").await?;

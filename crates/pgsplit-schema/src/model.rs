@@ -82,6 +82,8 @@ pub struct Extension {
     pub builtin: bool,
     /// Installable by a non-superuser with CREATE on the database.
     pub trusted: bool,
+    /// The comment its control file gives it (CREATE EXTENSION sets it).
+    pub script_comment: Option<String>,
 }
 
 #[derive(Clone, Debug)]

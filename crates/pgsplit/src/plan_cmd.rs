@@ -25,6 +25,10 @@ pub struct PlanArgs {
     /// Plan for `run --no-acl`: grants are not copied.
     #[arg(long)]
     pub no_acl: bool,
+    /// Plan for `run --drop-cross-target-fks`: foreign keys into another target of a
+    /// split are left out, not a problem.
+    #[arg(long)]
+    pub drop_cross_target_fks: bool,
 }
 
 pub async fn run(
@@ -38,6 +42,8 @@ pub async fn run(
         &mapping,
         plan::PlanOptions {
             allow_non_empty: args.clean,
+            clean: args.clean,
+            drop_cross_target_fks: args.drop_cross_target_fks,
             no_owner: args.no_owner,
             no_acl: args.no_acl,
         },
@@ -132,6 +138,19 @@ fn render(report: &PlanReport) -> String {
                         .map(|f| format!("  where {f}"))
                         .unwrap_or_default()
                 );
+            }
+            // Foreign keys are a problem unless the run is to leave them out.
+            let fks_refused = line
+                .problems
+                .iter()
+                .any(|p| p.kind == plan::ProblemKind::CrossTarget);
+            let left_out: Vec<&String> = split
+                .cross_target
+                .iter()
+                .filter(|c| !fks_refused || !split.cross_target_fks.contains(c))
+                .collect();
+            for c in left_out {
+                let _ = writeln!(out, "          left out (points into another target): {c}");
             }
         }
         if line.problems.is_empty() {

@@ -159,16 +159,6 @@ fn plan_with_problems(mapping: &str) -> (serde_json::Value, String) {
     (serde_json::from_str(&stdout).unwrap(), stdout)
 }
 
-/// The kinds of the problems of line `index` of a plan document.
-fn problem_kinds(doc: &serde_json::Value, index: usize) -> Vec<&str> {
-    doc["lines"][index]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["kind"].as_str().unwrap())
-        .collect()
-}
-
 /// Two lines of one source that take the same shard: a problem of the second (its rows
 /// would be copied to both targets).
 #[test]
@@ -354,13 +344,7 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
     // With --no-owner --no-acl the roles are not needed.
     let out = pgsplit(&["plan", &mapping, "--json", "--no-owner", "--no-acl"]);
     let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
-    let kinds: Vec<&str> = doc["lines"][0]["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["needs_superuser"]);
+    assert_eq!(problem_kinds(&doc, 0), ["needs_superuser"]);
 
     // run skips what needs a superuser and lists it; --strict refuses up front.
     let work = dir.path().join("work");

@@ -224,14 +224,17 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
     let changed_selector = run.command(&["--resume"]).output().unwrap();
     std::fs::write(&run.mapping, &mapping).unwrap();
     let changed_option = run.command(&["--resume", "--no-owner"]).output().unwrap();
-    for out in [changed_selector, changed_option] {
+    for (out, what) in [
+        (changed_selector, "its selectors: was {"),
+        (changed_option, "--no-owner: was false, now true"),
+    ] {
         assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
         let error = report_of(&out)["lines"][0]["error"]
             .as_str()
             .unwrap()
             .to_string();
         assert!(
-            error.contains("cannot resume: what this line copies changed"),
+            error.contains("cannot resume: what this line copies changed") && error.contains(what),
             "{error}"
         );
     }
@@ -508,6 +511,49 @@ fn a_safe_resume_stopped_while_emptying_a_partly_copied_table_doubles_nothing() 
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     all_verified(&report_of(&out));
     assert_same_rows(&source, &target);
+}
+
+/// A stop while large objects are copied ends the run between two of their
+/// transactions (it went on to copy every one of them and exited 0); a resume finishes.
+#[test]
+fn a_stop_while_large_objects_are_copied_ends_the_run_and_a_resume_finishes() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("lo_stop_src");
+    source.psql(
+        "SELECT count(lo_from_bytea(0, convert_to(g::text, 'UTF8'))) \
+         FROM generate_series(1, 1100) g;
+         CREATE TABLE beside AS SELECT 1 AS id",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{}@@{}\n", source.url(), cluster.url(&target_name));
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let paused = Paused::start(&mapping, &work, "large_objects_committed");
+    paused.terminate();
+    let out = paused.go();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    // The table copied before the stop is reported (the report said 0 tables).
+    assert!(stdout.contains("public.beside"), "{stdout}");
+    let count = "SELECT count(*) FROM pg_largeobject_metadata";
+    let copied: u32 = target.psql(count).trim().parse().unwrap();
+    assert!(
+        copied > 0 && copied < 1100,
+        "{copied} copied before the stop"
+    );
+    let work = work.to_str().unwrap();
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--resume",
+        "--no-progress",
+        "--work-dir",
+        work,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(target.psql(count).trim(), "1100");
 }
 
 #[test]

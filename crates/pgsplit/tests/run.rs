@@ -509,6 +509,212 @@ fn non_empty_target_is_refused_unless_clean() {
     assert_same_rows(&source, &target);
 }
 
+/// The mapping check knows the source by how its URL is spelled; reached through the
+/// server's socket instead, the source passed it, and `--clean` dropped the source.
+/// A target holding only objects of other kinds than tables, functions and schemas (a
+/// type, a large object, a publication) was called empty: the copy then failed on a name
+/// taken, or left an extra object that verify found.
+/// A target role that is no superuser may give objects only to roles it is a member
+/// of: the run failed at the first `OWNER TO`, after the target database was made.
+#[test]
+fn a_target_role_that_may_not_set_the_owners_is_refused_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("owners_src");
+    // An aggregate any role may make (it was taken for one that needs a superuser, and
+    // skipped: the view over it failed).
+    source.psql(
+        "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g;
+         CREATE AGGREGATE total (int) (sfunc = int4pl, stype = int, initcond = '0');
+         CREATE VIEW sums AS SELECT total(id) FROM t;
+         CREATE EXTENSION hstore;
+         CREATE TABLE kv AS SELECT 'a=>1'::hstore AS h;",
+    );
+    let creator = format!("creator_{}", source.name);
+    source.psql(&format!("CREATE ROLE \"{creator}\" LOGIN CREATEDB"));
+    let target_name = format!("{}_copy", source.name);
+    let target_url = format!(
+        "postgres://{creator}@127.0.0.1:{}/{target_name}?sslmode=disable",
+        cluster.port()
+    );
+    let report = run_copy_to(&source, &target_url, &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("nothing was written") && error.contains("--no-owner"),
+        "{error}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &target_url, &["--no-owner"], 0);
+    assert_same_rows(&source, &target);
+    assert_eq!(target.psql("SELECT * FROM sums").trim(), "55");
+    // Into an empty database of another owner, with the extension a superuser installed
+    // beforehand: `public` and the extension keep their default comments (only their
+    // owners may write one).
+    let empty = cluster.create_db("owners_empty");
+    empty.psql(&format!(
+        "GRANT CREATE ON DATABASE \"{}\" TO \"{creator}\";
+         GRANT CREATE ON SCHEMA public TO \"{creator}\";
+         CREATE EXTENSION hstore",
+        empty.name
+    ));
+    let empty_url = target_url.replace(&target_name, &empty.name);
+    run_copy_to(&source, &empty_url, &["--no-owner"], 0);
+    assert_same_rows(&source, &empty);
+    // --clean drops the database first: only its owner may.
+    let theirs = cluster.create_db("owners_theirs");
+    theirs.psql(&format!(
+        "CREATE TABLE kept (id int); GRANT CREATE ON DATABASE \"{}\" TO \"{creator}\"",
+        theirs.name
+    ));
+    let theirs_url = target_url.replace(&target_name, &theirs.name);
+    let report = run_copy_to(&source, &theirs_url, &["--no-owner", "--clean"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(error.contains("does not own it"), "{error}");
+    assert_eq!(theirs.psql("SELECT count(*) FROM kept").trim(), "0");
+}
+
+/// An enum hashes by its value's OID, which the target gives anew: a table
+/// hash-partitioned on an enum failed the run part-way ("violates partition
+/// constraint"), even between two databases of one server. It is refused up front.
+#[test]
+fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("hash_enum_src");
+    source.psql(
+        "CREATE TYPE color AS ENUM ('red', 'green', 'blue', 'cyan', 'magenta');
+         CREATE TABLE h (c color, n int) PARTITION BY HASH (c);
+         CREATE TABLE h0 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 0);
+         CREATE TABLE h1 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 1);
+         CREATE TABLE h2 PARTITION OF h FOR VALUES WITH (MODULUS 3, REMAINDER 2);
+         INSERT INTO h SELECT (enum_range(NULL::color))[1 + i % 5], i
+           FROM generate_series(1, 50) i;
+         CREATE TABLE by_number (n int) PARTITION BY HASH (n);
+         CREATE TABLE plain AS SELECT 1 AS id;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let report = run_copy(&source, &target_name, &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("nothing was written")
+            && error.contains("table public.h is hash-partitioned on enum column c")
+            && !error.contains("by_number"),
+        "{error}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    // Its schema copies, and a split line without it copies its rows.
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--schema-only"], 0);
+    assert_eq!(target.psql("SELECT count(*) FROM h").trim(), "0");
+    let dir = tempfile::tempdir().unwrap();
+    let other = format!("{}_plain", source.name);
+    let other_db = adopt(cluster, &other);
+    let body = format!(
+        "{}@@{} tables=public.plain\n",
+        source.url(),
+        cluster.url(&other)
+    );
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let out = pgsplit(&["run", &mapping, "--work-dir", work.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(other_db.psql("SELECT count(*) FROM plain").trim(), "1");
+}
+
+/// A source role that may not read every table (no SELECT; row-level security it does
+/// not bypass) failed the run at that table's copy, after the schema was made.
+#[test]
+fn tables_the_source_role_may_not_read_are_found_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("unreadable_src");
+    let reader = format!("reader_{}", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{reader}\" LOGIN;
+         CREATE TABLE open (id int); CREATE TABLE secret (id int); CREATE TABLE guarded (id int);
+         ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+         GRANT SELECT ON open, guarded TO \"{reader}\";
+         SELECT lo_from_bytea(0, '\\x01');"
+    ));
+    let source_url = format!(
+        "postgres://{reader}@127.0.0.1:{}/{}?sslmode=disable",
+        cluster.port(),
+        source.name
+    );
+    let target_name = format!("{}_copy", source.name);
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("{source_url}@@{}\n", cluster.url(&target_name));
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let out = pgsplit(&["run", &mapping, "--work-dir", work.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("may not read the rows of public.guarded, public.secret (")
+            && stdout.contains("; 1 large object(s)")
+            && stdout.contains("nothing was written"),
+        "{stdout}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    let out = pgsplit(&["plan", &mapping]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("may not read the rows of public.guarded, public.secret ("),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_target_with_any_object_of_its_own_is_not_empty() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("not_empty_src");
+    source.psql("CREATE TABLE t AS SELECT 1 AS id");
+    let target = cluster.create_db("not_empty_dst");
+    for own in [
+        "CREATE TYPE mood AS ENUM ('x')",
+        "SELECT lo_from_bytea(0, '\\x01')",
+        "CREATE PUBLICATION p",
+    ] {
+        target.psql(own);
+        let report = run_copy(&source, &target.name, &[], 1);
+        let error = report["lines"][0]["error"].as_str().unwrap();
+        assert!(error.contains("not empty (1 objects)"), "{own}: {error}");
+        target.psql(
+            "DROP TYPE IF EXISTS mood; DROP PUBLICATION IF EXISTS p; \
+             SELECT lo_unlink(oid) FROM pg_largeobject_metadata",
+        );
+    }
+    run_copy(&source, &target.name, &[], 0);
+}
+
+#[test]
+fn a_target_that_is_the_source_by_another_address_is_never_dropped() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("itself_src");
+    source.psql("CREATE TABLE keep AS SELECT g AS id FROM generate_series(1, 10) g");
+    let itself = format!(
+        "postgres://postgres@/{}?host={}&port={}&sslmode=disable",
+        source.name,
+        cluster.socket_dir().display(),
+        cluster.port()
+    );
+    let report = run_copy_to(&source, &itself, &["--clean"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(error.contains("is the source database itself"), "{error}");
+    assert_eq!(source.psql("SELECT count(*) FROM keep").trim(), "10");
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{itself}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--clean", "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        doc["lines"][0]["problems"][0]["kind"], "target_is_source",
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_value_of_over_100_mb_is_copied() {
     let cluster = testing::shared();
@@ -1362,7 +1568,6 @@ fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
          GRANT SELECT ON docs TO {reader};"
     ));
     let target_name = format!("{}_copy", source.name);
-    let target = adopt(cluster, &target_name);
     let source_url = source.url().replacen("postgres@", &format!("{reader}@"), 1);
     let dir = tempfile::tempdir().unwrap();
     let mapping = write_mapping(
@@ -1377,8 +1582,10 @@ fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
         stdout.contains("row-level security") && stdout.contains("docs"),
         "{stdout}\n{stderr}"
     );
-    // The role is the cluster's: nothing may keep it (the target holds its grant).
-    target.psql(&format!("DROP OWNED BY {reader}"));
+    // Found before the target was made.
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    // The role is the cluster's: nothing may keep it.
     source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }
 
@@ -1434,6 +1641,69 @@ fn a_database_sorting_with_icu_is_created_sorting_with_icu() {
     assert_eq!(target.psql(provider).trim(), "i de-DE");
     let order = "SELECT string_agg(w, ',' ORDER BY w) FROM words";
     assert_eq!(target.psql(order), source.psql(order));
+}
+
+/// What would fail a run part-way (a role the target lacks, a column compression its
+/// server was built without: the npm builds of 18 have no lz4) stops it before the
+/// target is touched: the target database is not even made. `plan` finds the same.
+#[test]
+fn a_target_that_cannot_take_the_copy_is_refused_before_anything_is_written() {
+    if skip_other_versions("18") {
+        return;
+    }
+    let source = testing::shared().create_db("untakeable_src");
+    let owner = format!("owner_{}", source.name);
+    let lo_owner = format!("lo_owner_{}", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{owner}\"; CREATE ROLE \"{lo_owner}\";
+         CREATE TABLE packed (id int, body text COMPRESSION lz4);
+         INSERT INTO packed VALUES (1, 'x');
+         CREATE TABLE owned (id int);
+         ALTER TABLE owned OWNER TO \"{owner}\";
+         SELECT lo_from_bytea(4242, '\\x01');
+         ALTER LARGE OBJECT 4242 OWNER TO \"{lo_owner}\";"
+    ));
+    let cluster = testing::shared_version(18);
+    let target_name = format!("{}_copy", source.name);
+    let target_url = cluster.url(&target_name);
+    let report = run_copy_to(&source, &target_url, &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(error.contains("nothing was written"), "{error}");
+    assert!(
+        error.contains(&owner) && error.contains(&lo_owner),
+        "{error}"
+    );
+    assert!(
+        error.contains("lz4") && error.contains("table public.packed"),
+        "{error}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    // Without what the target cannot take: a role only the database's privileges name
+    // is skipped with them, and owners are not needed with --no-owner.
+    source.psql(&format!(
+        "ALTER TABLE packed ALTER COLUMN body SET COMPRESSION pglz;
+         SELECT lo_unlink(4242);
+         GRANT CONNECT ON DATABASE \"{}\" TO \"{lo_owner}\";",
+        source.name
+    ));
+    let target = adopt(cluster, &target_name);
+    run_copy_to(&source, &target_url, &["--no-owner"], 0);
+    assert_same_rows(&source, &target);
+    target.psql("DROP TABLE packed, owned");
+    source.psql("ALTER TABLE packed ALTER COLUMN body SET COMPRESSION lz4");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        problem_kinds(&doc, 0),
+        ["target_cannot_hold", "roles_missing"],
+        "{stdout}"
+    );
 }
 
 #[test]

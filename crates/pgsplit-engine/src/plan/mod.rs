@@ -53,8 +53,12 @@ pub struct SplitFacts {
     /// here too (the share of a filter is not known before the copy).
     pub estimated_rows: i64,
     pub estimated_bytes: i64,
-    /// Foreign keys and views that would point into another target.
+    /// Foreign keys, views and other objects that would point into another target.
     pub cross_target: Vec<String>,
+    /// Those of them that are foreign keys: the run refuses them unless
+    /// `--drop-cross-target-fks`; it leaves the others out.
+    #[serde(skip)]
+    pub cross_target_fks: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,7 +71,9 @@ pub struct SplitTable {
     pub filter: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// What the plan knows of a source; the fields a caller does not read stay at their
+/// defaults (a run reads what its target needs, not the source's sizes).
+#[derive(Debug, Default, Serialize)]
 pub struct SourceFacts {
     pub server_version: String,
     pub server_version_num: i32,
@@ -84,6 +90,26 @@ pub struct SourceFacts {
     /// Those of them that policies name: needed even with `--no-owner --no-acl`.
     #[serde(skip)]
     pub policy_roles: Vec<String>,
+    /// Those of them not given objects by the DDL: policies', grantees' (unless
+    /// `--no-acl`), the database's (plan only) and the large objects'.
+    #[serde(skip)]
+    pub base_roles: Vec<String>,
+    /// The roles the DDL's `OWNER TO` statements name, each with whether the statement
+    /// needs a superuser (then skipped for another role, with its object).
+    #[serde(skip)]
+    pub owner_statements: Vec<(String, bool)>,
+    /// The owners of large objects (unless `--no-owner`).
+    #[serde(skip)]
+    pub large_object_owners: Vec<String>,
+    /// The extensions the DDL makes, each with whether that needs a superuser.
+    #[serde(skip)]
+    pub extension_statements: Vec<(String, bool)>,
+    /// Whether the DDL makes schemas or extensions (CREATE on the database).
+    #[serde(skip)]
+    pub creates_in_database: bool,
+    /// What pgsplit cannot copy of the tables this target gets, with why.
+    #[serde(skip)]
+    pub cannot_copy: Vec<String>,
     /// Statements that only a superuser can run on the target.
     pub superuser_objects: Vec<String>,
     /// Objects pgsplit does not copy (kind, name), then those that need one of them
@@ -93,6 +119,15 @@ pub struct SourceFacts {
     /// What newer major versions refuse, with the first that does.
     #[serde(skip)]
     pub refused_by_newer_versions: Vec<(i32, String)>,
+    /// Tables with a column compressed with lz4, which a server built without it refuses.
+    #[serde(skip)]
+    pub lz4_users: Vec<String>,
+    /// Tables whose rows the source role may not read ([`unreadable_tables`]).
+    #[serde(skip)]
+    pub unreadable: Vec<(String, String)>,
+    /// Large objects the source role may not read ([`unreadable_large_objects`]).
+    #[serde(skip)]
+    pub unreadable_large_objects: i64,
     /// Parameters of the database's settings (`ALTER DATABASE … SET`), with their
     /// identities (`setting work_mem of role app`).
     #[serde(skip)]
@@ -132,6 +167,18 @@ pub struct TargetFacts {
     pub available_extensions: Vec<String>,
     #[serde(skip)]
     pub roles: Vec<String>,
+    /// Whether the server was built with lz4 (a column compression method).
+    #[serde(skip)]
+    pub lz4: bool,
+    /// Whether the role may create databases (what `--clean` does after its drop).
+    #[serde(skip)]
+    pub creates_databases: bool,
+    /// Whether the role owns the database (or is a superuser): `--clean` drops it.
+    #[serde(skip)]
+    pub owns_database: bool,
+    /// The roles whose objects the role may make (it may `SET ROLE` to them).
+    #[serde(skip)]
+    pub member_of: Vec<String>,
     /// Parameters the target role may not set (only a superuser, or a role granted `SET`
     /// on them, may).
     #[serde(skip)]
@@ -144,12 +191,20 @@ pub enum ProblemKind {
     SourceUnreachable,
     TargetUnreachable,
     TargetNotEmpty,
+    /// The target URL reaches the source database by another address.
+    TargetIsSource,
     TargetOlder,
     /// The source has what the target's (newer) version refuses.
     TargetCannotHold,
     ExtensionMissing,
     CannotCreate,
     RolesMissing,
+    /// The target role is no superuser and may not give objects to their owners.
+    CannotSetOwners,
+    /// The source role may not read some of the tables to copy.
+    SourceUnreadable,
+    /// A table pgsplit cannot copy (hash-partitioned on an enum).
+    CannotCopy,
     NeedsSuperuser,
     Unsupported,
     /// A split selector that does not fit the source.
@@ -171,6 +226,10 @@ pub struct Problem {
 pub struct PlanOptions {
     /// `--clean`/`--resume`: a non-empty target is not a problem.
     pub allow_non_empty: bool,
+    /// `--clean`: a non-empty target is dropped and made again.
+    pub clean: bool,
+    /// `--drop-cross-target-fks`: foreign keys into another target are left out.
+    pub drop_cross_target_fks: bool,
     pub no_owner: bool,
     pub no_acl: bool,
 }
@@ -216,7 +275,6 @@ fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
 }
 
 async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
-    let allow_non_empty = options.allow_non_empty;
     let (source, target) = tokio::join!(source_facts(line, options), target_facts(line));
     let (source, split) = match source {
         Ok((facts, split)) => (Ok(facts), split),
@@ -239,61 +297,219 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
             })
         })
         .ok();
-    if let Some(t) = &target {
-        if t.user_objects > 0 && !allow_non_empty {
+    if let Some(t) = target.as_mut() {
+        if t.database_exists && target_is_source(line).await {
             problems.push(Problem {
-                kind: ProblemKind::TargetNotEmpty,
-                message: format!(
-                    "target database is not empty ({} objects); use --clean to replace them or --resume to continue a run",
-                    t.user_objects
-                ),
+                kind: ProblemKind::TargetIsSource,
+                message: "the target is the source database itself, reached by another \
+                          address: a run refuses it (with --clean it would drop the source)"
+                    .into(),
             });
         }
-        if !t.can_create {
-            problems.push(Problem {
-                kind: ProblemKind::CannotCreate,
-                message: if t.database_exists {
-                    "the target role lacks CREATE on the target database".into()
-                } else {
-                    "the target database does not exist and the role may not create databases"
-                        .into()
-                },
-            });
-        }
-        if let Some(s) = &source
-            && t.server_version_num / 10000 < s.server_version_num / 10000
-        {
-            problems.push(Problem {
-                kind: ProblemKind::TargetOlder,
-                message: format!(
-                    "target PostgreSQL {} is an older major version than source {}",
-                    t.server_version, s.server_version
-                ),
-            });
-        }
-        let refused: Vec<&str> = source
-            .iter()
-            .flat_map(|s| &s.refused_by_newer_versions)
-            .filter(|(since, _)| t.server_version_num >= *since)
-            .map(|(_, what)| what.as_str())
-            .collect();
-        if !refused.is_empty() {
-            problems.push(Problem {
-                kind: ProblemKind::TargetCannotHold,
-                message: format!(
-                    "PostgreSQL {} refuses what the source has (change it on the source first): {}",
-                    t.server_version,
-                    refused.join("; ")
-                ),
-            });
-        }
+        problems.extend(target_problems(source.as_ref(), t, options));
     }
-    if let (Some(s), Some(t)) = (&source, target.as_mut()) {
-        t.missing_extensions = s
-            .extensions
+    if let Some(s) = &source {
+        let chosen = match &split {
+            Some(Ok(facts)) => Some(&facts.tables),
+            _ => None,
+        };
+        let unreadable: Vec<&(String, String)> = s
+            .unreadable
             .iter()
-            .filter(|e| !t.available_extensions.contains(&e.name))
-            .map(|e| e.name.clone())
+            .filter(|(schema, name)| {
+                chosen.is_none_or(|tables| {
+                    tables
+                        .iter()
+                        .any(|t| &t.schema == schema && &t.name == name)
+                })
+            })
+            .collect();
+        problems.extend(unreadable_problem(unreadable, s.unreadable_large_objects));
+    }
+    match &split {
+        Some(Err(message)) => problems.push(Problem {
+            kind: ProblemKind::Selection,
+            message: message.clone(),
+        }),
+        Some(Ok(facts)) if !facts.cross_target_fks.is_empty() && !options.drop_cross_target_fks => {
+            problems.push(Problem {
+                kind: ProblemKind::CrossTarget,
+                message: format!(
+                    "foreign keys would point into another target (the run refuses them unless \
+                     --drop-cross-target-fks leaves them out): {}",
+                    facts.cross_target_fks.join("; ")
+                ),
+            })
+        }
+        _ => {}
+    }
+    LinePlan {
+        line: line.line,
+        source_url: line.source.to_string(),
+        target_url: line.target.to_string(),
+        source,
+        target,
+        split: split.and_then(Result::ok),
+        problems,
+    }
+}
+
+/// The problem of tables and large objects the source role may not read, if any.
+fn unreadable_problem(tables: Vec<&(String, String)>, large_objects: i64) -> Option<Problem> {
+    let mut what: Vec<String> = Vec::new();
+    if !tables.is_empty() {
+        let names: Vec<String> = tables.iter().map(|(s, n)| format!("{s}.{n}")).collect();
+        what.push(format!(
+            "the rows of {} (it needs SELECT on them, and, where row-level security is on, \
+             to own them or BYPASSRLS)",
+            names.join(", ")
+        ));
+    }
+    if large_objects > 0 {
+        what.push(format!(
+            "{large_objects} large object(s) (it needs SELECT on them, or to own them)"
+        ));
+    }
+    (!what.is_empty()).then(|| Problem {
+        kind: ProblemKind::SourceUnreadable,
+        message: format!("the source role may not read {}", what.join("; ")),
+    })
+}
+
+/// How many large objects the source role may not read: it is no superuser, and
+/// neither owns one (or is a member of its owner) nor was granted SELECT on it.
+pub async fn unreadable_large_objects(client: &Client) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata m \
+              WHERE NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) \
+                AND NOT current_setting('lo_compat_privileges')::bool \
+                AND NOT pg_catalog.pg_has_role(m.lomowner, 'USAGE') \
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(m.lomacl) a \
+                                 WHERE a.privilege_type = 'SELECT' \
+                                   AND (a.grantee = 0 \
+                                        OR pg_catalog.pg_has_role(a.grantee, 'USAGE')))",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// The tables whose rows the source role may not read all of: without `SELECT`, or under
+/// row-level security it does not bypass (a copy reads with `row_security = off`, which
+/// fails where a policy would apply). Leaf tables of user schemas, as a copy reads them.
+pub async fn unreadable_tables(
+    client: &Client,
+) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    Ok(client
+        .query(include_str!("unreadable_tables.sql"), &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Whether `line`'s target reaches its source database ([`session::is_the_source`]).
+async fn target_is_source(line: &MappingLine) -> bool {
+    let Ok(source) = session::open(&line.source).await else {
+        return false;
+    };
+    let Ok(snapshot) = pgsplit_copy::snapshot::export(&source.client).await else {
+        return false;
+    };
+    let Ok(target) = session::open(&line.target).await else {
+        return false;
+    };
+    session::is_the_source(&target, &snapshot).await
+}
+
+/// The problems between a source (when it could be read) and a target it could reach:
+/// what `plan` lists, and what a run checks before it writes ([`run_problems`]).
+fn target_problems(
+    source: Option<&SourceFacts>,
+    t: &mut TargetFacts,
+    options: PlanOptions,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if t.user_objects > 0 && !options.allow_non_empty {
+        problems.push(Problem {
+            kind: ProblemKind::TargetNotEmpty,
+            message: format!(
+                "target database is not empty ({} objects); use --clean to replace them or --resume to continue a run",
+                t.user_objects
+            ),
+        });
+    }
+    let cleaned = options.clean && t.user_objects > 0;
+    if cleaned && !(t.creates_databases && t.owns_database) {
+        let lacks = if t.owns_database {
+            "may not create databases"
+        } else {
+            "does not own it (only its owner may drop it)"
+        };
+        problems.push(Problem {
+            kind: ProblemKind::CannotCreate,
+            message: format!(
+                "--clean drops the target database and creates it again, and the target role \
+                 {lacks}"
+            ),
+        });
+    } else if !cleaned
+        && !t.can_create
+        && (!t.database_exists || source.is_none_or(|s| s.creates_in_database))
+    {
+        problems.push(Problem {
+            kind: ProblemKind::CannotCreate,
+            message: if t.database_exists {
+                "the target role lacks CREATE on the target database".into()
+            } else {
+                "the target database does not exist and the role may not create databases".into()
+            },
+        });
+    }
+    if let Some(s) = source
+        && t.server_version_num / 10000 < s.server_version_num / 10000
+    {
+        problems.push(Problem {
+            kind: ProblemKind::TargetOlder,
+            message: format!(
+                "target PostgreSQL {} is an older major version than source {}",
+                t.server_version, s.server_version
+            ),
+        });
+    }
+    let mut refused: Vec<String> = source
+        .into_iter()
+        .flat_map(|s| &s.refused_by_newer_versions)
+        .filter(|(since, _)| t.server_version_num >= *since)
+        .map(|(_, what)| what.clone())
+        .collect();
+    if let Some(s) = source.filter(|s| !t.lz4 && !s.lz4_users.is_empty()) {
+        refused.push(format!(
+            "columns compressed with lz4, which this server was built without ({}; \
+             ALTER TABLE … ALTER COLUMN … SET COMPRESSION pglz)",
+            s.lz4_users.join(", ")
+        ));
+    }
+    if !refused.is_empty() {
+        problems.push(Problem {
+            kind: ProblemKind::TargetCannotHold,
+            message: format!(
+                "PostgreSQL {} refuses what the source has (change it on the source first): {}",
+                t.server_version,
+                refused.join("; ")
+            ),
+        });
+    }
+    if let Some(s) = source {
+        // What the run writes: what needs a superuser is skipped when the target role is
+        // none, and needs nothing of the target then.
+        let written = |needs_superuser: bool| t.superuser || !needs_superuser;
+        t.missing_extensions = s
+            .extension_statements
+            .iter()
+            .filter(|(name, su)| written(*su) && !t.available_extensions.contains(name))
+            .map(|(name, _)| name.clone())
             .collect();
         for name in &t.missing_extensions {
             problems.push(Problem {
@@ -303,21 +519,23 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                 ),
             });
         }
-        // Policies name their roles whatever --no-owner and --no-acl say.
-        let policies_only = options.no_owner && options.no_acl;
-        let named = if policies_only {
-            &s.policy_roles
-        } else {
-            &s.roles
-        };
-        t.missing_roles = named
+        let owners: std::collections::BTreeSet<&String> = s
+            .owner_statements
             .iter()
+            .filter(|(_, su)| written(*su))
+            .map(|(role, _)| role)
+            .chain(&s.large_object_owners)
+            .collect();
+        let needed: std::collections::BTreeSet<&String> =
+            s.base_roles.iter().chain(owners.iter().copied()).collect();
+        t.missing_roles = needed
+            .into_iter()
             // Predefined roles (pg_*) differ between versions and are never copied.
             .filter(|r| !r.starts_with("pg_") && !t.roles.contains(r))
             .cloned()
             .collect();
         if !t.missing_roles.is_empty() {
-            let (what, way_out) = if policies_only {
+            let (what, way_out) = if options.no_owner && options.no_acl {
                 ("row-level security policies name", "create them first")
             } else {
                 (
@@ -331,6 +549,27 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                     "roles the source {what} do not exist on the target: {} (roles are global and pgsplit does not create them: {way_out})",
                     t.missing_roles.join(", ")
                 ),
+            });
+        }
+        let unreachable: Vec<&str> = owners
+            .iter()
+            .filter(|o| t.roles.contains(o) && !t.member_of.contains(o))
+            .map(|o| o.as_str())
+            .collect();
+        if !t.superuser && !unreachable.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::CannotSetOwners,
+                message: format!(
+                    "the target role is no superuser and may not make objects owned by {} \
+                     (it must be a member of each); run with --no-owner, or as a member",
+                    unreachable.join(", ")
+                ),
+            });
+        }
+        if !s.cannot_copy.is_empty() {
+            problems.push(Problem {
+                kind: ProblemKind::CannotCopy,
+                message: format!("pgsplit cannot copy: {}", s.cannot_copy.join("; ")),
             });
         }
         let mut needs_superuser = s.superuser_objects.clone();
@@ -360,29 +599,102 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
             });
         }
     }
-    match &split {
-        Some(Err(message)) => problems.push(Problem {
-            kind: ProblemKind::Selection,
-            message: message.clone(),
-        }),
-        Some(Ok(facts)) if !facts.cross_target.is_empty() => problems.push(Problem {
-            kind: ProblemKind::CrossTarget,
-            message: format!(
-                "would point into another target (foreign keys are refused unless run with --drop-cross-target-fks; views are left out): {}",
-                facts.cross_target.join("; ")
-            ),
-        }),
-        _ => {}
+    problems
+}
+
+impl ProblemKind {
+    /// Whether a run refuses a target with this problem before writing to it: each would
+    /// fail the run part-way, after the target database was made. Not: a non-empty target
+    /// (the run checks it, knowing `--clean` and `--resume`), objects that need a
+    /// superuser or that pgsplit does not copy (skipped and listed), and what the run
+    /// checks of a split itself.
+    pub fn stops_a_run(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::TargetOlder
+                | ProblemKind::TargetCannotHold
+                | ProblemKind::ExtensionMissing
+                | ProblemKind::CannotCreate
+                | ProblemKind::RolesMissing
+                | ProblemKind::CannotSetOwners
+                | ProblemKind::SourceUnreadable
+                | ProblemKind::CannotCopy
+        )
     }
-    LinePlan {
-        line: line.line,
-        source_url: line.source.to_string(),
-        target_url: line.target.to_string(),
-        source,
-        target,
-        split: split.and_then(Result::ok),
-        problems,
+}
+
+/// What a run checks before it writes to `line`'s target: the plan's problems that
+/// [`ProblemKind::stops_a_run`], for `ddl` (the line's share of `catalog`), the tables
+/// whose rows it copies and the large objects (unless `--schema-only`: `copies_rows`),
+/// and the source database's own statements (`level`). With `--data-only`
+/// (`!writes_schema`), only whether the source role may read the tables. A target that
+/// cannot be reached has none here: connecting to it tells why.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_problems(
+    line: &MappingLine,
+    source: &Client,
+    catalog: &pgsplit_schema::Catalog,
+    ddl: &pgsplit_schema::Ddl,
+    tables: &[pgsplit_copy::SourceTable],
+    copies_rows: bool,
+    writes_schema: bool,
+    level: &crate::database::DatabaseLevel,
+    options: PlanOptions,
+) -> Result<Vec<Problem>, tokio_postgres::Error> {
+    let (unreadable, unreadable_objects, large_objects) = if copies_rows {
+        (
+            unreadable_tables(source).await?,
+            unreadable_large_objects(source).await?,
+            large_object_roles(source).await?,
+        )
+    } else {
+        (Vec::new(), 0, Vec::new())
+    };
+    let unreadable = unreadable_problem(
+        unreadable
+            .iter()
+            .filter(|(schema, name)| {
+                tables
+                    .iter()
+                    .any(|t| &t.schema == schema && &t.name == name)
+            })
+            .collect(),
+        unreadable_objects,
+    );
+    if !writes_schema {
+        return Ok(unreadable.into_iter().collect());
     }
+    let Ok(mut target) = target_facts(line).await else {
+        return Ok(unreadable.into_iter().collect());
+    };
+    let version = source
+        .query_one("SELECT current_setting('server_version')", &[])
+        .await?;
+    let mut facts = SourceFacts {
+        server_version: version.get(0),
+        server_version_num: catalog.server_version_num(),
+        refused_by_newer_versions: catalog.refused_by_newer_versions(),
+        ..SourceFacts::default()
+    };
+    // The database's own statements are skipped when the target refuses them.
+    DatabaseNeeds::of(
+        level,
+        &large_objects,
+        false,
+        catalog,
+        line,
+        options,
+        &mut facts,
+    )
+    .needs_of(ddl, &mut facts);
+    if !copies_rows {
+        facts.cannot_copy.clear();
+    }
+    Ok(unreadable
+        .into_iter()
+        .chain(target_problems(Some(&facts), &mut target, options))
+        .filter(|p| p.kind.stops_a_run())
+        .collect())
 }
 
 /// Errors as plain messages: plan reports them, it never stops on them.
@@ -404,6 +716,12 @@ async fn source_facts(
         .await
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
     facts.refused_by_newer_versions = catalog.refused_by_newer_versions();
+    facts.unreadable = unreadable_tables(&conn.client)
+        .await
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+    facts.unreadable_large_objects = unreadable_large_objects(&conn.client)
+        .await
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
@@ -413,20 +731,18 @@ async fn source_facts(
     let level = crate::database::DatabaseLevel::read(&conn.client)
         .await
         .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
-    let database = DatabaseNeeds {
-        roles: level.roles(options.no_owner, options.no_acl),
-        superuser: level
-            .statements(&line.target.dbname, options.no_owner, options.no_acl)
-            .into_iter()
-            .filter(|s| s.requires_superuser)
-            .map(|s| s.identity)
-            .collect(),
-    };
-    facts.database_settings = level
-        .settings
-        .iter()
-        .map(|s| (s.name.clone(), s.identity()))
-        .collect();
+    let large_objects = large_object_roles(&conn.client)
+        .await
+        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+    let database = DatabaseNeeds::of(
+        &level,
+        &large_objects,
+        true,
+        &catalog,
+        line,
+        options,
+        &mut facts,
+    );
     database.needs_of(&ddl, &mut facts);
     if line.selector.is_everything() {
         return Ok((facts, None));
@@ -465,29 +781,143 @@ async fn conditions_hold(
 /// What the database's own statements (owner, privileges, settings), which every target
 /// gets, need of the target.
 struct DatabaseNeeds {
+    /// Roles that the database's own statements (plan only: a run skips those the target
+    /// refuses) and the large objects name.
     roles: Vec<String>,
+    no_acl: bool,
+    /// The owners of large objects, unless `--no-owner`.
+    large_object_owners: Vec<String>,
     /// Identities of those only a superuser can run.
     superuser: Vec<String>,
+    /// Tables pgsplit cannot copy ([`pgsplit_schema::Catalog::hashed_on_enums`]).
+    cannot_copy: Vec<(String, String, String)>,
 }
 
 impl DatabaseNeeds {
+    /// What `level`, the source database's own statements, and the large objects need of
+    /// `line`'s target; sets the facts' database settings. `large_objects`: the roles that
+    /// own large objects (true) or were granted on them. `database_roles`: whether the
+    /// roles the database's statements name count (a run skips what the target refuses).
+    fn of(
+        level: &crate::database::DatabaseLevel,
+        large_objects: &[(String, bool)],
+        database_roles: bool,
+        catalog: &pgsplit_schema::Catalog,
+        line: &MappingLine,
+        options: PlanOptions,
+        facts: &mut SourceFacts,
+    ) -> DatabaseNeeds {
+        facts.database_settings = level
+            .settings
+            .iter()
+            .map(|s| (s.name.clone(), s.identity()))
+            .collect();
+        // With --no-owner --no-acl the plan names policies' roles only, as before.
+        let mut roles = if database_roles && !(options.no_owner && options.no_acl) {
+            level.roles(options.no_owner, options.no_acl)
+        } else {
+            Vec::new()
+        };
+        roles.extend(
+            large_objects
+                .iter()
+                .filter(|(_, owns)| {
+                    if *owns {
+                        !options.no_owner
+                    } else {
+                        !options.no_acl
+                    }
+                })
+                .map(|(role, _)| role.clone()),
+        );
+        DatabaseNeeds {
+            roles,
+            no_acl: options.no_acl,
+            large_object_owners: large_objects
+                .iter()
+                .filter(|(_, owns)| *owns && !options.no_owner)
+                .map(|(role, _)| role.clone())
+                .collect(),
+            superuser: level
+                .statements(&line.target.dbname, options.no_owner, options.no_acl)
+                .into_iter()
+                .filter(|s| s.requires_superuser)
+                .map(|s| s.identity)
+                .collect(),
+            cannot_copy: catalog.hashed_on_enums(),
+        }
+    }
+
     /// Sets what the target needs for `ddl` (the whole schema or a split line's share) and
     /// the database's statements, and what `ddl` leaves out.
     fn needs_of(&self, ddl: &pgsplit_schema::Ddl, facts: &mut SourceFacts) {
-        let mut roles: Vec<String> = ddl.roles.iter().chain(&self.roles).cloned().collect();
+        use pgsplit_schema::{Ddl, ObjectKind};
+        // Each statement with whether it needs a superuser, itself or through another.
+        let all: Vec<(&pgsplit_schema::Statement, bool)> = [&ddl.pre_data, &ddl.post_data]
+            .into_iter()
+            .flat_map(|section| {
+                section
+                    .iter()
+                    .zip(Ddl::superuser_needs(section))
+                    .map(|(s, need)| (s, need.is_some()))
+            })
+            .collect();
+        facts.owner_statements = all
+            .iter()
+            .filter_map(|(s, su)| s.owner_role().map(|role| (role, *su)))
+            .collect();
+        facts.extension_statements = all
+            .iter()
+            .filter(|(s, _)| s.kind == ObjectKind::Extension)
+            .filter_map(|(s, su)| {
+                let name = s.identity.strip_prefix("extension ")?;
+                Some((name.to_string(), *su))
+            })
+            .collect();
+        let mut base: Vec<String> = ddl
+            .policy_roles
+            .iter()
+            .chain(&self.roles)
+            .cloned()
+            .collect();
+        if !self.no_acl {
+            base.extend(ddl.grantees.iter().cloned());
+        }
+        base.sort();
+        base.dedup();
+        let mut roles: Vec<String> = base
+            .iter()
+            .cloned()
+            .chain(facts.owner_statements.iter().map(|(r, _)| r.clone()))
+            .collect();
         roles.sort();
         roles.dedup();
         facts.roles = roles;
+        facts.base_roles = base;
         facts.policy_roles = ddl.policy_roles.clone();
-        facts.superuser_objects = ddl
-            .pre_data
-            .iter()
-            .chain(&ddl.post_data)
-            .filter(|s| s.requires_superuser)
-            .map(|s| s.identity.clone())
+        facts.large_object_owners = self.large_object_owners.clone();
+        facts.superuser_objects = Ddl::describe_superuser_needs(&ddl.pre_data)
+            .into_iter()
+            .chain(Ddl::describe_superuser_needs(&ddl.post_data))
             .chain(self.superuser.iter().cloned())
             .collect();
         facts.unsupported = ddl.describe_not_copied();
+        facts.lz4_users = ddl.lz4_users();
+        facts.creates_in_database = all.iter().any(|(s, _)| {
+            s.kind == ObjectKind::Extension
+                || (s.kind == ObjectKind::Schema && s.sql.starts_with("CREATE SCHEMA"))
+        });
+        facts.cannot_copy = self
+            .cannot_copy
+            .iter()
+            .filter(|(schema, name, _)| {
+                let identity = format!("table {schema}.{name}");
+                ddl.pre_data
+                    .iter()
+                    .any(|s| s.kind == ObjectKind::Table && s.identity == identity)
+            })
+            .map(|(_, _, why)| why.clone())
+            .collect();
     }
 }
 
@@ -536,6 +966,11 @@ fn split_facts(
             .iter()
             .map(pgsplit_schema::CrossTarget::describe)
             .collect(),
+        cross_target_fks: cross
+            .iter()
+            .filter(|c| c.kind == pgsplit_schema::CrossKind::ForeignKey)
+            .map(pgsplit_schema::CrossTarget::describe)
+            .collect(),
     };
     Ok((facts, ddl, resolved))
 }
@@ -555,15 +990,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
             estimated_rows: r.get("estimated_rows"),
         })
         .collect();
-    let extensions = client
-        .query(include_str!("extensions.sql"), &[])
-        .await?
-        .iter()
-        .map(|r| Extension {
-            name: r.get("name"),
-            version: r.get("version"),
-        })
-        .collect();
+    let extensions = source_extensions(client).await?;
     Ok(SourceFacts {
         server_version: row.get("server_version"),
         server_version_num: row.get("server_version_num"),
@@ -572,13 +999,40 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         lock_slots: crate::session::free_lock_slots(client).await?,
         largest_tables: largest,
         extensions,
-        roles: Vec::new(),
-        policy_roles: Vec::new(),
-        superuser_objects: Vec::new(),
-        unsupported: Vec::new(),
-        refused_by_newer_versions: Vec::new(),
-        database_settings: Vec::new(),
+        ..SourceFacts::default()
     })
+}
+
+/// The roles that own large objects (true) or were granted privileges on them: a run
+/// gives every target the source's large objects.
+async fn large_object_roles(client: &Client) -> Result<Vec<(String, bool)>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT DISTINCT pg_catalog.pg_get_userbyid(lomowner)::text, true \
+               FROM pg_catalog.pg_largeobject_metadata \
+             UNION \
+             SELECT DISTINCT pg_catalog.pg_get_userbyid(a.grantee)::text, false \
+               FROM pg_catalog.pg_largeobject_metadata m, \
+                    pg_catalog.aclexplode(m.lomacl) a \
+              WHERE a.grantee <> 0",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+async fn source_extensions(client: &Client) -> Result<Vec<Extension>, tokio_postgres::Error> {
+    Ok(client
+        .query(include_str!("extensions.sql"), &[])
+        .await?
+        .iter()
+        .map(|r| Extension {
+            name: r.get("name"),
+            version: r.get("version"),
+        })
+        .collect())
 }
 
 async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
@@ -612,29 +1066,35 @@ async fn superuser_parameters(
     };
     let sql =
         format!("SELECT name FROM pg_catalog.pg_settings WHERE context = 'superuser'{granted}");
-    Ok(client
-        .query(sql.as_str(), &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    first_column(client, &sql).await
+}
+
+/// The roles whose objects the connected role may own: ALTER … OWNER TO needs it to be
+/// a member of the new owner (with the SET option, 16+).
+async fn member_of(client: &Client, version: i32) -> Result<Vec<String>, tokio_postgres::Error> {
+    let option = if version >= 160000 { "SET" } else { "MEMBER" };
+    let sql = format!(
+        "SELECT rolname::text FROM pg_catalog.pg_roles \
+         WHERE pg_catalog.pg_has_role(current_user, oid, '{option}')"
+    );
+    first_column(client, &sql).await
 }
 
 async fn target_roles(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
-    Ok(client
-        .query("SELECT rolname::text FROM pg_roles", &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    first_column(client, "SELECT rolname::text FROM pg_roles").await
 }
 
 async fn available_extensions(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    first_column(client, include_str!("available_extensions.sql")).await
+}
+
+/// The first column of every row of `sql`, a list of names.
+async fn first_column(client: &Client, sql: &str) -> Result<Vec<String>, tokio_postgres::Error> {
     Ok(client
-        .query(include_str!("available_extensions.sql"), &[])
+        .query(sql, &[])
         .await?
         .iter()
-        .map(|r| r.get("name"))
+        .map(|r| r.get(0))
         .collect())
 }
 
@@ -654,6 +1114,10 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
+        member_of: member_of(client, row.get("server_version_num")).await?,
+        lz4: row.get("lz4"),
+        creates_databases: row.get("creates_databases"),
+        owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
     })
 }
@@ -672,6 +1136,10 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         missing_roles: Vec::new(),
         available_extensions: available,
         roles: target_roles(client).await?,
+        member_of: member_of(client, row.get("server_version_num")).await?,
+        lz4: row.get("lz4"),
+        creates_databases: row.get("creates_databases"),
+        owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
     })
 }

@@ -122,13 +122,14 @@ pub async fn list(source: &Client) -> Result<Vec<Row>, RunError> {
 }
 
 /// Copies the large objects [`list`] found: how many, their bytes, and the sum of
-/// SHA-256(oid ‖ data).
+/// SHA-256(oid ‖ data). A stop ends it between two transactions.
 pub async fn copy(
     source: &Client,
     target: &Connection,
     list: &[Row],
     metadata: Metadata,
     replace: bool,
+    cancel: &crate::cancel::Cancel,
 ) -> Result<Moved, RunError> {
     let mut moved = Moved::default();
     let t = &target.client;
@@ -140,6 +141,9 @@ pub async fn copy(
     let mut skipped = 0usize;
     let per_transaction = per_transaction(target).await?;
     for batch in list.chunks(per_transaction) {
+        if cancel.is_cancelled() {
+            return Err(RunError::Interrupted);
+        }
         run("BEGIN".into(), "begin the large objects").await?;
         if replace {
             // A resumed run: a stopped run may have committed them already. Only the
@@ -236,6 +240,7 @@ pub async fn copy(
             }
         }
         run("COMMIT".into(), "commit the large objects").await?;
+        crate::fault::point("large_objects_committed");
     }
     if skipped > 0 {
         tracing::warn!(

@@ -329,6 +329,37 @@ impl LineJournal {
     }
 }
 
+/// What differs between two journal scopes ([`open_journal`]), for people: the
+/// selectors, then the options, each as the stopped run had it and as it is now.
+fn scope_changes(before: &str, now: &str) -> String {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+    let (before, now) = (parse(before), parse(now));
+    let named = [
+        ("selector", "its selectors"),
+        ("sections", "--schema-only/--data-only"),
+        ("no_owner", "--no-owner"),
+        ("no_acl", "--no-acl"),
+        ("drop_cross_target_fks", "--drop-cross-target-fks"),
+    ];
+    let changed: Vec<String> = named
+        .iter()
+        .filter(|(key, _)| before.get(key) != now.get(key))
+        .map(|(key, what)| {
+            let show = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+            format!(
+                "{what}: was {}, now {}",
+                show(before.get(key)),
+                show(now.get(key))
+            )
+        })
+        .collect();
+    if changed.is_empty() {
+        "its selectors or options".into()
+    } else {
+        changed.join("; ")
+    }
+}
+
 /// Opens the journal of this line's target: the old one for `--resume`, else a new one.
 /// `None` state for a fresh run, which a `--resume` is for a line whose stopped run wrote
 /// nothing (it had not started it, or stopped before its first statement): such a line
@@ -339,7 +370,7 @@ fn open_journal(
 ) -> Result<(LineJournal, Option<JournalState>), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     let scope = serde_json::json!({
-        "selector": line.selector,
+        "selector": line.selector.normalized(),
         "sections": options.sections,
         "no_owner": options.no_owner,
         "no_acl": options.no_acl,
@@ -357,7 +388,9 @@ fn open_journal(
         if let Some(state) = state.filter(JournalState::wrote_anything) {
             if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
                 return Err(RunError::Refused(format!(
-                    "cannot resume: what this line copies changed since the stopped run (its selector, or --schema-only, --data-only, --no-owner, --no-acl, --drop-cross-target-fks): was {before}, now {scope}; resume with the same, or start over with --clean"
+                    "cannot resume: what this line copies changed since the stopped run \
+                     ({}); resume with the same, or start over with --clean",
+                    scope_changes(before, &scope)
                 )));
             }
             let journal = FileJournal::open(&path, lock)?;
@@ -581,6 +614,37 @@ async fn run_line(
             );
         }
     }
+    {
+        // What would fail the run part-way (a role or extension the target lacks, an
+        // older server, a table the source role may not read) stops it before the target
+        // is touched, as `plan` would tell.
+        let problems = crate::plan::run_problems(
+            line,
+            &source.leader.client,
+            catalog,
+            &schema,
+            &source_tables,
+            options.sections != Sections::SchemaOnly,
+            options.sections != Sections::DataOnly,
+            &source.props.level,
+            crate::plan::PlanOptions {
+                allow_non_empty: true,
+                clean: options.clean && resumed.is_none(),
+                drop_cross_target_fks: options.drop_cross_target_fks,
+                no_owner: options.no_owner,
+                no_acl: options.no_acl,
+            },
+        )
+        .await
+        .map_err(|e| RunError::db(&source.leader.server, "read what the target needs", e))?;
+        if !problems.is_empty() {
+            let problems: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            return Err(RunError::Refused(format!(
+                "the target cannot take this copy, nothing was written to it: {}",
+                problems.join("; ")
+            )));
+        }
+    }
     if last_of_source {
         // No other line needs the catalog once this one has its DDL.
         source.catalog = None;
@@ -594,8 +658,15 @@ async fn run_line(
     }
     let create =
         (options.sections != Sections::DataOnly && resumed.is_none()).then_some(&source.props);
-    let target_conn =
-        target::prepare(&line.target, create, options.clean && resumed.is_none()).await?;
+    // From here the target may change (made, or dropped by --clean).
+    report.touched_target = true;
+    let target_conn = target::prepare(
+        &line.target,
+        create,
+        options.clean && resumed.is_none(),
+        &source.snapshot,
+    )
+    .await?;
     if let Some(state) = &resumed {
         target::end_orphans(&target_conn).await?;
         if options.sections != Sections::DataOnly {
@@ -868,15 +939,31 @@ async fn run_line(
         return Err(e);
     }
     if options.sections != Sections::SchemaOnly {
-        report.large_objects = copy_large_objects(
+        let copied = copy_large_objects(
             line,
             leader,
             options,
+            cancel,
             superuser,
             resumed.as_ref(),
             journal.as_ref(),
         )
-        .await?;
+        .await;
+        match copied {
+            Ok(large_objects) => report.large_objects = large_objects,
+            Err(e) => {
+                if matches!(e, RunError::Interrupted) {
+                    let _ = post.await;
+                } else {
+                    post.abort();
+                }
+                // The tables' rows are on the target: the report says so.
+                report.tables =
+                    verify_step::table_reports(&tables, &items, &results, &verifications);
+                report.phases = phases;
+                return Err(e);
+            }
+        }
     }
     progress.set_phase("post-data");
     let post_result = post
@@ -960,6 +1047,7 @@ async fn copy_large_objects(
     line: &MappingLine,
     leader: &Connection,
     options: &RunOptions,
+    cancel: &Cancel,
     superuser: bool,
     resumed: Option<&JournalState>,
     journal: &dyn Journal,
@@ -980,8 +1068,15 @@ async fn copy_large_objects(
         privileges: !options.no_acl,
         superuser,
     };
-    let moved =
-        large_objects::copy(&leader.client, &target, &list, metadata, resumed.is_some()).await?;
+    let moved = large_objects::copy(
+        &leader.client,
+        &target,
+        &list,
+        metadata,
+        resumed.is_some(),
+        cancel,
+    )
+    .await?;
     journal.record(&Event::PostDataDone { label: STEP.into() })?;
     let matches = match options.verify {
         VerifyLevel::None => None,
@@ -1143,8 +1238,27 @@ async fn lock_tables(
     leader: &pgsplit_pg::Connection,
     tables: &[SourceTable],
 ) -> Result<(), RunError> {
+    // One the role may not read it may not lock either: a line that copies it is refused
+    // before its target is touched (`plan::unreadable_tables`), the others leave it be.
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let readable: HashSet<u32> = leader
+        .client
+        .query(
+            "SELECT c.oid FROM pg_catalog.pg_class c \
+             WHERE c.oid = ANY($1) AND pg_catalog.has_table_privilege(c.oid, 'SELECT')",
+            &[&oids],
+        )
+        .await
+        .map_err(|e| RunError::db(&leader.server, "check the tables' privileges", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let tables: Vec<&SourceTable> = tables
+        .iter()
+        .filter(|t| readable.contains(&t.oid))
+        .collect();
     for batch in tables.chunks(500) {
-        let names: Vec<String> = batch.iter().map(SourceTable::qualified).collect();
+        let names: Vec<String> = batch.iter().map(|t| t.qualified()).collect();
         leader
             .client
             .batch_execute(&format!(
@@ -1155,7 +1269,6 @@ async fn lock_tables(
             .map_err(|e| RunError::db(&leader.server, "lock the tables to copy", e))?;
     }
     // Locked, the tables' catalog entries are today's; the snapshot read them earlier.
-    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
     let changed = leader
         .client
         .query(

@@ -15,8 +15,11 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// A line's input was bad, and no line wrote anything: lines of other sources run
+    /// before a line whose selection is refused, as each source's selections are checked
+    /// in its own snapshot.
     pub fn bad_input(&self) -> bool {
-        self.lines.iter().any(|l| l.bad_input)
+        self.lines.iter().any(|l| l.bad_input) && !self.lines.iter().any(|l| l.touched_target)
     }
 
     pub fn failed(&self) -> bool {
@@ -68,6 +71,9 @@ pub struct LineReport {
     pub mismatched_before: bool,
     /// The line's selector did not fit the source (exit 2).
     pub bad_input: bool,
+    /// The target was connected to, made or dropped for writing: past the checks.
+    #[serde(skip)]
+    pub touched_target: bool,
     /// Foreign keys and views of the source that would point into another target: not
     /// created on this one.
     pub cross_target: Vec<String>,

@@ -122,24 +122,32 @@ pub async fn is_superuser(conn: &Connection) -> Result<bool, RunError> {
         .get(0))
 }
 
-/// Statements the target role cannot run: an error with `--strict`, else skipped (listed).
+/// Statements the target role cannot run, and those that need one of them: an error
+/// with `--strict`, else skipped (listed). `section` is the list `statements` index.
 fn filter_superuser<'a>(
+    section: &[Statement],
     statements: impl Iterator<Item = (usize, &'a Statement)>,
     superuser: bool,
     strict: bool,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<(usize, &'a Statement)>, RunError> {
+    if superuser {
+        return Ok(statements.collect());
+    }
+    let needs = Ddl::superuser_needs(section);
     let mut kept = Vec::new();
     for (i, s) in statements {
-        if s.requires_superuser && !superuser {
-            if strict {
-                return Err(RunError::Refused(format!(
-                    "--strict: {} needs a superuser on the target",
-                    s.identity
-                )));
+        if let Some(need) = needs[i] {
+            // Said once per object: its owner and comment go with it.
+            if let Some(what) = Ddl::describe_need(section, i, need) {
+                if strict {
+                    return Err(RunError::Refused(format!(
+                        "--strict: {what} needs a superuser on the target"
+                    )));
+                }
+                tracing::warn!("skipped {what} (needs a superuser on the target)");
+                skipped.push(what);
             }
-            tracing::warn!("skipped {} (needs a superuser on the target)", s.identity);
-            skipped.push(s.identity.clone());
             continue;
         }
         kept.push((i, s));
@@ -175,6 +183,7 @@ pub async fn apply_pre_data(
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
     let statements = filter_superuser(
+        &ddl.pre_data,
         ddl.pre_data.iter().enumerate(),
         superuser,
         options.strict,
@@ -312,6 +321,7 @@ pub fn post_tasks(
     };
     let mut skipped = Vec::new();
     let (held, kept): (Vec<_>, Vec<_>) = filter_superuser(
+        &ddl.post_data,
         ddl.post_data
             .iter()
             .enumerate()

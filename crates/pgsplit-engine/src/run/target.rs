@@ -168,12 +168,24 @@ pub async fn apply_database_level(
 
 /// Connects to the target database, creating it first (like `create`) if it does not
 /// exist. With `clean`, an existing non-empty database is dropped and created again.
+/// A target that is the source itself (reached by another address: the mapping check
+/// compares spellings only) is refused before anything, `snapshot` being the source's.
 pub async fn prepare(
     target: &ConnSettings,
     create: Option<&DatabaseProps>,
     clean: bool,
+    snapshot: &str,
 ) -> Result<Connection, RunError> {
-    match session::open(target).await {
+    let opened = session::open(target).await;
+    if let Ok(conn) = &opened
+        && session::is_the_source(conn, snapshot).await
+    {
+        return Err(RunError::Refused(format!(
+            "the target {target} is the source database itself, reached by another address \
+             (it can import the source's snapshot): nothing was written"
+        )));
+    }
+    match opened {
         Ok(conn) if !clean => Ok(conn),
         Ok(conn) => {
             if user_objects(&conn).await? == 0 {

@@ -62,6 +62,23 @@ impl Selector {
             && self.shard.is_none()
     }
 
+    /// The same selection with its lists sorted and without repeats: what the order of
+    /// `schemas`, `tables` and `exclude` does not change.
+    pub fn normalized(&self) -> Selector {
+        let sorted = |list: &[String]| {
+            let mut list = list.to_vec();
+            list.sort();
+            list.dedup();
+            list
+        };
+        Selector {
+            schemas: sorted(&self.schemas),
+            tables: sorted(&self.tables),
+            exclude: sorted(&self.exclude),
+            ..self.clone()
+        }
+    }
+
     /// Parses the selector words after the URLs of a mapping line. Errors name the word.
     pub fn parse_words(words: &[String]) -> Result<Selector, String> {
         let mut s = Selector::default();
@@ -90,6 +107,13 @@ impl Selector {
                 "schemas" | "schema" => s.schemas.extend(list()),
                 "tables" | "table" => s.tables.extend(list()),
                 "exclude" => s.exclude.extend(list()),
+                // A second one would silently replace the first.
+                "shard" if s.shard.is_some() => {
+                    return Err("shard= is given twice: a line takes one shard".into());
+                }
+                "reference" if s.reference.is_some() => {
+                    return Err("reference= is given twice".into());
+                }
                 "shard" => s.shard = Some(parse_shard(&value)?),
                 "reference" => {
                     s.reference = Some(match value.as_str() {
@@ -307,6 +331,16 @@ mod tests {
     }
 
     #[test]
+    fn the_order_of_a_list_is_not_part_of_the_selection() {
+        let a = parse("tables=public.b,public.a schemas=y,x,x").unwrap();
+        let b = parse("tables=public.a,public.b schemas=x,y").unwrap();
+        assert_eq!(
+            serde_json::to_string(&a.normalized()).unwrap(),
+            serde_json::to_string(&b.normalized()).unwrap()
+        );
+    }
+
+    #[test]
     fn a_table_given_two_conditions_is_refused() {
         let error = parse("where:public.t=\"a = 1\" where:public.t=\"b = 2\"").unwrap_err();
         assert!(error.contains("where:public.t is given twice"), "{error}");
@@ -315,6 +349,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("follow:public.o is given twice"), "{error}");
+        let error = parse("shard=id:0/2 shard=id:1/2").unwrap_err();
+        assert!(error.contains("shard= is given twice"), "{error}");
+        let error = parse("shard=id:0/2 reference=all reference=none").unwrap_err();
+        assert!(error.contains("reference= is given twice"), "{error}");
     }
 
     #[test]

@@ -117,26 +117,38 @@ pub struct Ddl {
     /// Those of [`Ddl::roles`] that row-level security policies name: needed even with
     /// `--no-owner` and `--no-acl`.
     pub policy_roles: Vec<String>,
+    /// Those of [`Ddl::roles`] that privileges name (grantees, `FOR ROLE` of default
+    /// privileges): needed unless `--no-acl`. The owners come from the statements
+    /// ([`Statement::owner_role`]).
+    pub grantees: Vec<String>,
 }
 
-/// The roles that the objects `kept` selects name, sorted, and those of them that
-/// policies name.
-fn roles_named(
-    uses: Vec<(ObjKey, String)>,
-    kept: impl Fn(ObjKey) -> bool,
-) -> (Vec<String>, Vec<String>) {
+/// The roles that the objects `kept` selects name, sorted: all of them, those that
+/// policies name, and those that privileges name.
+fn roles_named(uses: Vec<(ObjKey, String, bool)>, kept: impl Fn(ObjKey) -> bool) -> RolesNamed {
     let mut roles = BTreeSet::new();
     let mut policy_roles = BTreeSet::new();
-    for (key, role) in uses.into_iter().filter(|(key, _)| kept(*key)) {
+    let mut grantees = BTreeSet::new();
+    for (key, role, owns) in uses.into_iter().filter(|(key, _, _)| kept(*key)) {
         if key.0 == class::POLICY {
             policy_roles.insert(role.clone());
+        } else if !owns {
+            grantees.insert(role.clone());
         }
         roles.insert(role);
     }
-    (
-        roles.into_iter().collect(),
-        policy_roles.into_iter().collect(),
-    )
+    RolesNamed {
+        roles: roles.into_iter().collect(),
+        policy_roles: policy_roles.into_iter().collect(),
+        grantees: grantees.into_iter().collect(),
+    }
+}
+
+/// [`Ddl::roles`], [`Ddl::policy_roles`] and [`Ddl::grantees`].
+struct RolesNamed {
+    roles: Vec<String>,
+    policy_roles: Vec<String>,
+    grantees: Vec<String>,
 }
 
 impl Ddl {
@@ -175,7 +187,94 @@ impl Ddl {
             .chain(self.describe_not_written())
             .collect()
     }
+
+    /// For each statement of a section (`pre_data` or `post_data`): the first statement
+    /// it needs that only a superuser may run, itself included, over
+    /// [`Statement::depends_on`]. A role that must skip one (a function in C) must skip
+    /// what needs it too: a view over it, its owner and comment. Not through an
+    /// extension: one a superuser installed on the target beforehand (as on managed
+    /// services) serves what needs it.
+    pub fn superuser_needs(section: &[Statement]) -> Vec<Option<usize>> {
+        let mut needs: Vec<Option<usize>> = Vec::with_capacity(section.len());
+        for (i, s) in section.iter().enumerate() {
+            let need = if s.requires_superuser {
+                Some(i)
+            } else {
+                s.depends_on.iter().find_map(|&d| {
+                    needs
+                        .get(d)
+                        .copied()
+                        .flatten()
+                        .filter(|&n| section[n].kind != ObjectKind::Extension)
+                })
+            };
+            needs.push(need);
+        }
+        needs
+    }
+
+    /// What a role that is no superuser skips of a section, as `identity` or `identity
+    /// (needs identity)` ([`Ddl::superuser_needs`]).
+    pub fn describe_superuser_needs(section: &[Statement]) -> Vec<String> {
+        Ddl::superuser_needs(section)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, need)| need.and_then(|n| Ddl::describe_need(section, i, n)))
+            .collect()
+    }
+
+    /// `identity` of statement `i`, with that of `need` when it is another's; none for
+    /// the owner, comment or privileges of an object that is said itself.
+    pub fn describe_need(section: &[Statement], i: usize, need: usize) -> Option<String> {
+        let this = &section[i];
+        if need == i {
+            Some(this.identity.clone())
+        } else if this
+            .depends_on
+            .iter()
+            .any(|&d| this.identity.ends_with(section[d].identity.as_str()))
+        {
+            None
+        } else {
+            Some(format!(
+                "{} (needs {})",
+                this.identity, section[need].identity
+            ))
+        }
+    }
+
+    /// The tables and materialized views with a column compressed with lz4, which a server
+    /// built without lz4 refuses (`SET COMPRESSION lz4`).
+    pub fn lz4_users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .pre_data
+            .iter()
+            .filter(|s| s.kind == ObjectKind::TableOption && s.sql.ends_with(LZ4))
+            .map(|s| s.identity.clone())
+            .collect();
+        users.dedup();
+        users
+    }
 }
+
+impl Statement {
+    /// The role an `ALTER … OWNER TO` statement gives its object to.
+    pub fn owner_role(&self) -> Option<String> {
+        if self.kind != ObjectKind::Owner {
+            return None;
+        }
+        let (_, role) = self.sql.rsplit_once(" OWNER TO ")?;
+        Some(
+            match role.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => role.to_string(),
+            },
+        )
+    }
+}
+
+/// How a column compressed with lz4 is written ([`Ddl::lz4_users`]).
+const LZ4: &str = " SET COMPRESSION lz4";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Section {
@@ -444,12 +543,13 @@ impl<'a> Builder<'a> {
         let needs = self.unwritten_needs(&graph);
         let written: Vec<bool> = needs.iter().map(BTreeSet::is_empty).collect();
         let not_written = self.not_written(&graph, &needs, &vec![true; needs.len()]);
-        let (roles, policy_roles) = roles_named(self.cat.role_uses(), |_| true);
+        let named = roles_named(self.cat.role_uses(), |_| true);
         Ddl {
             unsupported: self.cat.unsupported.clone(),
             not_written,
-            roles,
-            policy_roles,
+            roles: named.roles,
+            policy_roles: named.policy_roles,
+            grantees: named.grantees,
             ..emit(graph.keep(self.cat, &written), &Ancestors::new(self.cat))
         }
     }
@@ -681,12 +781,13 @@ impl Catalog {
             let key = b.normalize(key, &graph.index);
             graph.index.get(&key).is_some_and(|i| chosen.keep[*i])
         };
-        let (roles, policy_roles) = roles_named(self.role_uses(), kept);
+        let named = roles_named(self.role_uses(), kept);
         let ddl = Ddl {
             unsupported: b.unsupported_held(&graph, selection, &needs, &chosen.held),
             not_written: b.not_written(&graph, &needs, &chosen.held),
-            roles,
-            policy_roles,
+            roles: named.roles,
+            policy_roles: named.policy_roles,
+            grantees: named.grantees,
             ..b.emit_selected(graph, &chosen.keep)
         };
         (ddl, chosen.cross)
@@ -697,6 +798,45 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::model::*;
+
+    /// What needs a statement only a superuser may run is skipped with it, and said once
+    /// per object; what needs an extension is not (one may be installed beforehand).
+    #[test]
+    fn what_needs_a_superuser_statement_goes_with_it() {
+        let with_deps = |s: Statement, deps: Vec<usize>| Statement {
+            depends_on: deps,
+            ..s
+        };
+        let section = vec![
+            superuser(
+                stmt(ObjectKind::Function, "function public.f()", "CREATE"),
+                true,
+            ),
+            with_deps(
+                stmt(ObjectKind::Owner, "owner of function public.f()", "ALTER"),
+                vec![0],
+            ),
+            with_deps(stmt(ObjectKind::View, "view public.v", "CREATE"), vec![0]),
+            with_deps(
+                stmt(ObjectKind::Comment, "comment on view public.v", "C"),
+                vec![2],
+            ),
+            superuser(stmt(ObjectKind::Extension, "extension x", "CREATE"), true),
+            with_deps(stmt(ObjectKind::Table, "table public.t", "CREATE"), vec![4]),
+        ];
+        assert_eq!(
+            Ddl::superuser_needs(&section),
+            [Some(0), Some(0), Some(0), Some(0), Some(4), None]
+        );
+        assert_eq!(
+            Ddl::describe_superuser_needs(&section),
+            [
+                "function public.f()",
+                "view public.v (needs function public.f())",
+                "extension x"
+            ]
+        );
+    }
 
     fn column(attnum: i32, name: &str, type_name: &str, not_null: bool) -> Attribute {
         Attribute {
@@ -996,6 +1136,7 @@ mod tests {
             version: "1.8".into(),
             builtin: false,
             trusted: true,
+            script_comment: None,
         });
         cat.member_acls.push(MemberAcl {
             extension: 16500,

@@ -37,33 +37,32 @@ fn schemas(b: &mut Builder<'_>) {
         let name = ident(&s.name);
         let identity = format!("schema {}", s.name);
         let key = (class::NAMESPACE, s.oid);
-        let mut item = if s.name == "public" {
-            // Every database has it: only its comment, owner and privileges are copied.
-            let comment = match b.cat.comments.get(&(class::NAMESPACE, s.oid, 0)) {
-                Some(text) => format!("COMMENT ON SCHEMA public IS {}", literal(text)),
-                None => "COMMENT ON SCHEMA public IS NULL".to_string(),
-            };
-            let mut item = Item::new(
-                key,
-                Section::Pre,
-                10,
-                stmt(K::Comment, "comment on schema public", comment),
-            );
-            if !s.default_owner {
-                item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
+        let mut statements: Vec<Statement> = Vec::new();
+        if s.name == "public" {
+            // Every database has it: only its comment, owner and privileges are copied,
+            // its comment unless it is the one every new database gives it (which only
+            // the schema's owner may write).
+            match b.cat.comments.get(&(class::NAMESPACE, s.oid, 0)) {
+                Some(text) if text == "standard public schema" => {}
+                Some(text) => statements.push(stmt(
+                    K::Comment,
+                    "comment on schema public",
+                    format!("COMMENT ON SCHEMA public IS {}", literal(text)),
+                )),
+                None => statements.push(stmt(
+                    K::Comment,
+                    "comment on schema public",
+                    "COMMENT ON SCHEMA public IS NULL",
+                )),
             }
-            item
+            if !s.default_owner {
+                statements.extend(b.owner("SCHEMA", &name, &s.owner, &identity));
+            }
         } else {
-            let mut item = Item::new(
-                key,
-                Section::Pre,
-                10,
-                stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")),
-            );
-            item.push(b.comment(key, 0, &format!("SCHEMA {name}"), &identity));
-            item.push(b.owner("SCHEMA", &name, &s.owner, &identity));
-            item
-        };
+            statements.push(stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")));
+            statements.extend(b.comment(key, 0, &format!("SCHEMA {name}"), &identity));
+            statements.extend(b.owner("SCHEMA", &name, &s.owner, &identity));
+        }
         if s.name == "public" && s.default_owner && b.cat.version < 150000 {
             // 15 took CREATE on `public` from PUBLIC in a new database: PUBLIC's
             // privileges are written out whatever they are, or a copy of an older
@@ -74,17 +73,22 @@ fn schemas(b: &mut Builder<'_>) {
             acl.default.retain(|a| !a.starts_with('='));
             let grants = b.acl("SCHEMA", &name, None, &s.owner, &acl, &identity);
             if !b.opts.no_acl {
-                item.push(Some(stmt(
+                statements.push(stmt(
                     K::Acl,
                     format!("privileges on {identity}"),
                     "REVOKE ALL ON SCHEMA public FROM PUBLIC".to_string(),
-                )));
+                ));
             }
-            item.extend(grants);
+            statements.extend(grants);
         } else {
-            item.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
+            statements.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
         }
-        b.add(item);
+        let mut statements = statements.into_iter();
+        if let Some(first) = statements.next() {
+            let mut item = Item::new(key, Section::Pre, 10, first);
+            item.extend(statements.collect());
+            b.add(item);
+        }
     }
 }
 
@@ -114,7 +118,13 @@ fn extensions(b: &mut Builder<'_>) {
             20,
             superuser(stmt(K::Extension, &identity, sql), !e.trusted),
         );
-        if let Some(c) = b.comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity) {
+        // The comment CREATE EXTENSION gives it is not written again: only the owner of
+        // the extension may, which one a superuser installed beforehand is not.
+        let own_comment = b.cat.comments.get(&(key.0, key.1, 0)) != e.script_comment.as_ref();
+        if let Some(c) = b
+            .comment(key, 0, &format!("EXTENSION {}", ident(&e.name)), &identity)
+            .filter(|_| own_comment)
+        {
             item.push(Some(superuser(c, !e.trusted)));
         }
         item.extend(member_grants(b, e.oid));
@@ -359,7 +369,9 @@ fn functions(b: &mut Builder<'_>) {
             (None, Some(def)) => def.trim_end().to_string(),
             (None, None) => continue,
         };
-        let needs_super = !f.trusted || f.leakproof;
+        // An aggregate's language is `internal`, but any role may make one over
+        // functions it may run.
+        let needs_super = (!f.trusted && f.aggregate.is_none()) || f.leakproof;
         let mut item = Item::new(
             key,
             Section::Pre,

@@ -350,13 +350,11 @@ fn column_settings(target: &str, c: &crate::model::Attribute) -> Vec<String> {
     }
     if let Some(comp) = &c.compression {
         let method = match comp.as_str() {
-            "p" => "pglz",
-            "l" => "lz4",
-            other => other,
+            "p" => " SET COMPRESSION pglz",
+            "l" => super::LZ4,
+            other => &format!(" SET COMPRESSION {other}"),
         };
-        out.push(format!(
-            "ALTER {target} ALTER COLUMN {qcol} SET COMPRESSION {method}"
-        ));
+        out.push(format!("ALTER {target} ALTER COLUMN {qcol}{method}"));
     }
     if let Some(t) = c.stat_target
         && t >= 0

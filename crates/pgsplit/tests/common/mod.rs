@@ -99,6 +99,14 @@ impl Paused {
         Paused { child, release }
     }
 
+    /// Sends SIGTERM, as a Ctrl-C would stop it; it acts once [`Paused::go`] lets it on.
+    pub fn terminate(&self) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+    }
+
     /// Lets the run go on; its output once it ends.
     pub fn go(self) -> Output {
         std::fs::write(&self.release, b"").expect("release the run");
@@ -210,4 +218,14 @@ pub fn adopt<'a>(cluster: &'a testing::Cluster, name: &str) -> TestDb<'a> {
         cluster,
         name: name.to_string(),
     }
+}
+
+/// The kinds of the problems `pgsplit plan --json` found on line `index`.
+pub fn problem_kinds(doc: &serde_json::Value, index: usize) -> Vec<&str> {
+    doc["lines"][index]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect()
 }
