@@ -665,6 +665,38 @@ fn tables_the_source_role_may_not_read_are_found_before_anything_is_written() {
     );
 }
 
+/// A managed service's usual layout: the database and the tables in `public` belong to
+/// the application's role, and the copying role is a member of it. From 15 on only the
+/// database's owner may make objects in `public`, and the owner was given at the end: the
+/// first `OWNER TO` failed ("permission denied for schema public").
+#[test]
+fn tables_in_public_owned_by_the_databases_owner_are_copied_by_a_member() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("app_owned_src");
+    let app = format!("app_{}", source.name);
+    let master = format!("master_{}", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{app}\"; CREATE ROLE \"{master}\" LOGIN CREATEDB;
+         GRANT \"{app}\" TO \"{master}\";
+         ALTER DATABASE \"{db}\" OWNER TO \"{app}\";
+         CREATE TABLE public.t AS SELECT g AS id FROM generate_series(1, 5) g;
+         ALTER TABLE public.t OWNER TO \"{app}\";",
+        db = source.name
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let target_url = format!(
+        "postgres://{master}@127.0.0.1:{}/{target_name}?sslmode=disable",
+        cluster.port()
+    );
+    run_copy_to(&source, &target_url, &[], 0);
+    assert_same_rows(&source, &target);
+    let owners = "SELECT (SELECT datdba::regrole::text FROM pg_database \
+                  WHERE datname = current_database()) || ' ' || \
+                  (SELECT relowner::regrole::text FROM pg_class WHERE oid = 'public.t'::regclass)";
+    assert_eq!(target.psql(owners).trim(), format!("{app} {app}"));
+}
+
 #[test]
 fn a_target_with_any_object_of_its_own_is_not_empty() {
     let cluster = testing::shared();
@@ -1703,6 +1735,45 @@ fn a_target_that_cannot_take_the_copy_is_refused_before_anything_is_written() {
         problem_kinds(&doc, 0),
         ["target_cannot_hold", "roles_missing"],
         "{stdout}"
+    );
+}
+
+/// A split whose later line's target lacks a role: no line starts (the first line was
+/// copied, then the second failed after its target was made).
+#[test]
+fn a_split_line_its_target_cannot_take_stops_every_line_of_the_source() {
+    if skip_other_versions("18") {
+        return;
+    }
+    let source = testing::shared().create_db("split_roles_src");
+    let owner = format!("owner_{}", source.name);
+    source.psql(&format!(
+        "CREATE ROLE \"{owner}\";
+         CREATE TABLE a AS SELECT 1 AS id; CREATE TABLE b AS SELECT 2 AS id;
+         ALTER TABLE b OWNER TO \"{owner}\";"
+    ));
+    let first = format!("{}_a", source.name);
+    let second = format!("{}_b", source.name);
+    let body = format!(
+        "{src}@@{} tables=public.a\n{src}@@{} tables=public.b\n",
+        testing::shared().url(&first),
+        testing::shared_version(18).url(&second),
+        src = source.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let out = pgsplit(&["run", &mapping, "--work-dir", work.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("not started: line 2") && stdout.contains(&owner),
+        "{stdout}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{first}'");
+    assert_eq!(
+        testing::shared().psql("postgres", &made).unwrap().trim(),
+        "0"
     );
 }
 

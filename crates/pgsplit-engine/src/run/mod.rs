@@ -79,10 +79,11 @@ pub async fn run(
         }
         progress.set_phase("snapshot");
         let mut source = Source::open(&group[0].source).await;
-        // Every line's selection is checked before the first target is touched: a typo
-        // on the last line of a split must not surface after hours of copying the others.
+        // Every line is checked before the first target is touched: a typo or a missing
+        // role on the last line of a split must not surface after hours of copying the
+        // others.
         let mut refused = match &source {
-            Ok(source) => refused_selections(source, &group, options).await,
+            Ok(source) => refused_lines(source, &group, options).await,
             Err(_) => Vec::new(),
         };
         let refused_lines: Vec<String> = refused.iter().map(|(n, _)| n.to_string()).collect();
@@ -99,9 +100,8 @@ pub async fn run(
                     match refused.iter().position(|(number, _)| *number == line.line) {
                         Some(at) => refused.swap_remove(at).1,
                         None => RunError::Refused(format!(
-                            "not started: the selection of line {} of the same source is \
-                             refused, and none of its targets is written until every line's \
-                             selection fits",
+                            "not started: line {} of the same source is refused, and none of \
+                             its targets is written until every line can be copied",
                             refused_lines.join(", ")
                         )),
                     },
@@ -159,10 +159,11 @@ pub async fn run(
     report
 }
 
-/// The lines whose selection does not fit the source (a pattern that matches nothing,
-/// a foreign key into another target, …), with the reason: checked for every line of a
-/// source before any of its targets is written.
-async fn refused_selections(
+/// The lines that cannot be copied, with the reason: a selection that does not fit the
+/// source (a pattern that matches nothing, a foreign key into another target, …), or
+/// what would fail the run part-way on the target ([`refused_by_target`]). Checked for
+/// every line of a source before any of its targets is written.
+async fn refused_lines(
     source: &Source,
     lines: &[&MappingLine],
     options: &RunOptions,
@@ -171,25 +172,99 @@ async fn refused_selections(
         return Vec::new();
     };
     let mut refused = Vec::new();
-    for line in lines.iter().filter(|line| !line.selector.is_everything()) {
-        let resolved = match crate::split::resolve(&line.selector, catalog, &source.tables) {
-            Ok(resolved) => resolved,
-            Err(e) => {
+    for line in lines {
+        let selected = if line.selector.is_everything() {
+            schema_step::select(catalog, &source.tables, &line.selector, options)
+        } else {
+            let resolved = match crate::split::resolve(&line.selector, catalog, &source.tables) {
+                Ok(resolved) => resolved,
+                Err(e) => {
+                    refused.push((line.line, RunError::Selection(e)));
+                    continue;
+                }
+            };
+            let selected =
+                schema_step::select_resolved(catalog, &source.tables, &resolved, options);
+            // Its row conditions, on the source, in the snapshot.
+            let client = &source.leader.client;
+            if selected.is_ok()
+                && let Err(e) =
+                    crate::split::check_conditions(client, &line.selector, &resolved).await
+            {
                 refused.push((line.line, RunError::Selection(e)));
                 continue;
             }
+            selected
         };
-        if let Err(e) = schema_step::select_resolved(catalog, &source.tables, &resolved, options) {
+        let checked = match selected {
+            Ok((tables, ddl, _)) => {
+                refused_by_target(source, line, catalog, &ddl, &tables, options).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
             refused.push((line.line, e));
-            continue;
-        }
-        // Its row conditions, on the source, in the snapshot.
-        let client = &source.leader.client;
-        if let Err(e) = crate::split::check_conditions(client, &line.selector, &resolved).await {
-            refused.push((line.line, RunError::Selection(e)));
         }
     }
     refused
+}
+
+/// What would fail the run of `line` part-way (a role or extension the target lacks, an
+/// older server, a table the source role may not read), as `plan` tells it: found before
+/// any target of the source is touched. The source's reads run in a savepoint: an error
+/// there must not end the snapshot's transaction.
+async fn refused_by_target(
+    source: &Source,
+    line: &MappingLine,
+    catalog: &pgsplit_schema::Catalog,
+    ddl: &pgsplit_schema::Ddl,
+    tables: &[SourceTable],
+    options: &RunOptions,
+) -> Result<(), RunError> {
+    let client = &source.leader.client;
+    let server = &source.leader.server;
+    let journaled = FileJournal::path_for(&options.work_dir, &line.target.to_string()).exists();
+    client
+        .batch_execute("SAVEPOINT pgsplit_target_checks")
+        .await
+        .map_err(|e| RunError::db(server, "read what the target needs", e))?;
+    let problems = crate::plan::run_problems(
+        line,
+        client,
+        catalog,
+        ddl,
+        tables,
+        options.sections != Sections::SchemaOnly,
+        options.sections != Sections::DataOnly,
+        &source.props.level,
+        crate::plan::PlanOptions {
+            allow_non_empty: true,
+            // --clean drops only a target whose line has no journal to resume.
+            clean: options.clean && !(options.resume.is_some() && journaled),
+            drop_cross_target_fks: options.drop_cross_target_fks,
+            no_owner: options.no_owner,
+            no_acl: options.no_acl,
+        },
+    )
+    .await;
+    let end = if problems.is_ok() {
+        "RELEASE SAVEPOINT pgsplit_target_checks"
+    } else {
+        "ROLLBACK TO SAVEPOINT pgsplit_target_checks; RELEASE SAVEPOINT pgsplit_target_checks"
+    };
+    client
+        .batch_execute(end)
+        .await
+        .map_err(|e| RunError::db(server, "read what the target needs", e))?;
+    let problems = problems.map_err(|e| RunError::db(server, "read what the target needs", e))?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let problems: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    Err(RunError::Refused(format!(
+        "the target cannot take this copy, nothing was written to it: {}",
+        problems.join("; ")
+    )))
 }
 
 /// One source read once, inside the snapshot that all its targets are copied from.
@@ -614,37 +689,6 @@ async fn run_line(
             );
         }
     }
-    {
-        // What would fail the run part-way (a role or extension the target lacks, an
-        // older server, a table the source role may not read) stops it before the target
-        // is touched, as `plan` would tell.
-        let problems = crate::plan::run_problems(
-            line,
-            &source.leader.client,
-            catalog,
-            &schema,
-            &source_tables,
-            options.sections != Sections::SchemaOnly,
-            options.sections != Sections::DataOnly,
-            &source.props.level,
-            crate::plan::PlanOptions {
-                allow_non_empty: true,
-                clean: options.clean && resumed.is_none(),
-                drop_cross_target_fks: options.drop_cross_target_fks,
-                no_owner: options.no_owner,
-                no_acl: options.no_acl,
-            },
-        )
-        .await
-        .map_err(|e| RunError::db(&source.leader.server, "read what the target needs", e))?;
-        if !problems.is_empty() {
-            let problems: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-            return Err(RunError::Refused(format!(
-                "the target cannot take this copy, nothing was written to it: {}",
-                problems.join("; ")
-            )));
-        }
-    }
     if last_of_source {
         // No other line needs the catalog once this one has its DDL.
         source.catalog = None;
@@ -703,6 +747,23 @@ async fn run_line(
     let superuser = schema_step::is_superuser(&target_conn).await?;
     if cancel.is_cancelled() {
         return Err(RunError::Interrupted);
+    }
+    if options.sections != Sections::DataOnly && fresh && !options.no_owner {
+        // The database's owner first: from 15 on only it (and its members) may make
+        // objects in `public`, so objects given to it there (a managed service's usual
+        // layout) need it already. Refused here, it is tried again, and reported, with
+        // the database's other properties at the end.
+        let owner = source
+            .props
+            .level
+            .statements(&line.target.dbname, false, true)
+            .into_iter()
+            .next();
+        if let Some(owner) = owner
+            && let Err(e) = target_conn.client.batch_execute(&owner.sql).await
+        {
+            tracing::info!("the database's owner is left for the end: {e}");
+        }
     }
     if options.sections != Sections::DataOnly {
         progress.set_phase("pre-data");
