@@ -747,6 +747,44 @@ fn a_target_that_is_the_source_by_another_address_is_never_dropped() {
     );
 }
 
+/// Two lines whose targets are one database under two addresses: with --clean the second
+/// dropped what the first had copied, and both lines said ok.
+#[test]
+fn a_database_two_lines_reach_by_two_addresses_is_written_once() {
+    let cluster = testing::shared();
+    let first = cluster.create_db("twice_a");
+    first.psql("CREATE TABLE from_a AS SELECT 1 AS id");
+    let second = cluster.create_db("twice_b");
+    second.psql("CREATE TABLE from_b AS SELECT 2 AS id");
+    let target_name = format!("{}_copy", first.name);
+    let target = adopt(cluster, &target_name);
+    let by_socket = format!(
+        "postgres://postgres@/{target_name}?host={}&port={}&sslmode=disable",
+        cluster.socket_dir().display(),
+        cluster.port()
+    );
+    let body = format!(
+        "{}@@{}\n{}@@{by_socket}\n",
+        first.url(),
+        cluster.url(&target_name),
+        second.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &body);
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--clean",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("is the database line 1 wrote"), "{stdout}");
+    assert_eq!(target.psql("SELECT count(*) FROM from_a").trim(), "1");
+}
+
 #[test]
 fn a_value_of_over_100_mb_is_copied() {
     let cluster = testing::shared();

@@ -108,11 +108,18 @@ pub async fn run(
                 ),
                 Ok(source) => {
                     let last = n + 1 == lines;
+                    // The databases the lines before wrote, whatever their addresses.
+                    let taken: Vec<(usize, String)> = report
+                        .lines
+                        .iter()
+                        .filter_map(|l| l.target_identity.clone().map(|id| (l.line, id)))
+                        .collect();
                     run_line(
                         line,
                         source,
                         last,
                         options,
+                        &taken,
                         &progress,
                         &cancel,
                         &mut line_report,
@@ -588,11 +595,13 @@ async fn changed_since_the_stop(
     )))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_line(
     line: &MappingLine,
     source: &mut Source,
     last_of_source: bool,
     options: &RunOptions,
+    taken: &[(usize, String)],
     progress: &Arc<Progress>,
     cancel: &Cancel,
     report: &mut LineReport,
@@ -709,8 +718,10 @@ async fn run_line(
         create,
         options.clean && resumed.is_none(),
         &source.snapshot,
+        taken,
     )
     .await?;
+    report.target_identity = target::identity(&target_conn).await;
     if let Some(state) = &resumed {
         target::end_orphans(&target_conn).await?;
         if options.sections != Sections::DataOnly {

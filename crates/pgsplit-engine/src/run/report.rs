@@ -74,6 +74,9 @@ pub struct LineReport {
     /// The target was connected to, made or dropped for writing: past the checks.
     #[serde(skip)]
     pub touched_target: bool,
+    /// Which database the target is, whatever its address ([`super::target::identity`]).
+    #[serde(skip)]
+    pub target_identity: Option<String>,
     /// Foreign keys and views of the source that would point into another target: not
     /// created on this one.
     pub cross_target: Vec<String>,

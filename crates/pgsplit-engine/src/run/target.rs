@@ -169,21 +169,31 @@ pub async fn apply_database_level(
 /// Connects to the target database, creating it first (like `create`) if it does not
 /// exist. With `clean`, an existing non-empty database is dropped and created again.
 /// A target that is the source itself (reached by another address: the mapping check
-/// compares spellings only) is refused before anything, `snapshot` being the source's.
+/// compares spellings only) is refused before anything, `snapshot` being the source's;
+/// so is one that an earlier line of the run wrote (`taken`: line, [`identity`]).
 pub async fn prepare(
     target: &ConnSettings,
     create: Option<&DatabaseProps>,
     clean: bool,
     snapshot: &str,
+    taken: &[(usize, String)],
 ) -> Result<Connection, RunError> {
     let opened = session::open(target).await;
-    if let Ok(conn) = &opened
-        && session::is_the_source(conn, snapshot).await
-    {
-        return Err(RunError::Refused(format!(
-            "the target {target} is the source database itself, reached by another address \
-             (it can import the source's snapshot): nothing was written"
-        )));
+    if let Ok(conn) = &opened {
+        if session::is_the_source(conn, snapshot).await {
+            return Err(RunError::Refused(format!(
+                "the target {target} is the source database itself, reached by another \
+                 address (it can import the source's snapshot): nothing was written"
+            )));
+        }
+        if let Some(id) = identity(conn).await
+            && let Some((line, _)) = taken.iter().find(|(_, other)| *other == id)
+        {
+            return Err(RunError::Refused(format!(
+                "the target {target} is the database line {line} wrote, reached by another \
+                 address: nothing was written"
+            )));
+        }
     }
     match opened {
         Ok(conn) if !clean => Ok(conn),
@@ -201,6 +211,21 @@ pub async fn prepare(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Which database `conn` is, across addresses: its server (the postmaster's start time
+/// and port) and the database's OID. None when it cannot be read.
+pub async fn identity(conn: &Connection) -> Option<String> {
+    conn.client
+        .query_one(
+            "SELECT pg_catalog.pg_postmaster_start_time()::text || ' ' || \
+                    current_setting('port') || ' ' || d.oid::text \
+               FROM pg_catalog.pg_database d WHERE d.datname = current_database()",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|row| row.get(0))
 }
 
 async fn recreate(
