@@ -542,8 +542,7 @@ fn a_target_role_that_may_not_set_the_owners_is_refused_before_anything_is_writt
         error.contains("nothing was written") && error.contains("--no-owner"),
         "{error}"
     );
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
-    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    assert!(!database_exists(cluster, &target_name));
     let target = adopt(cluster, &target_name);
     run_copy_to(&source, &target_url, &["--no-owner"], 0);
     assert_same_rows(&source, &target);
@@ -601,8 +600,7 @@ fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
             && !error.contains("by_number"),
         "{error}"
     );
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
-    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    assert!(!database_exists(cluster, &target_name));
     // Its schema copies, and a split line without it copies its rows.
     let target = adopt(cluster, &target_name);
     run_copy(&source, &target_name, &["--schema-only"], 0);
@@ -655,8 +653,7 @@ fn tables_the_source_role_may_not_read_are_found_before_anything_is_written() {
             && stdout.contains("nothing was written"),
         "{stdout}"
     );
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
-    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    assert!(!database_exists(cluster, &target_name));
     let out = pgsplit(&["plan", &mapping]);
     let (stdout, _) = text(&out);
     assert!(
@@ -1653,8 +1650,7 @@ fn rows_hidden_by_row_level_security_stop_the_run_instead_of_going_missing() {
         "{stdout}\n{stderr}"
     );
     // Found before the target was made.
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
-    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    assert!(!database_exists(cluster, &target_name));
     // The role is the cluster's: nothing may keep it.
     source.psql(&format!("DROP OWNED BY {reader}; DROP ROLE {reader}"));
 }
@@ -1747,8 +1743,7 @@ fn a_target_that_cannot_take_the_copy_is_refused_before_anything_is_written() {
         error.contains("lz4") && error.contains("table public.packed"),
         "{error}"
     );
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
-    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+    assert!(!database_exists(cluster, &target_name));
     // Without what the target cannot take: a role only the database's privileges name
     // is skipped with them, and owners are not needed with --no-owner.
     source.psql(&format!(
@@ -1808,11 +1803,7 @@ fn a_split_line_its_target_cannot_take_stops_every_line_of_the_source() {
         stdout.contains("not started: line 2") && stdout.contains(&owner),
         "{stdout}"
     );
-    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{first}'");
-    assert_eq!(
-        testing::shared().psql("postgres", &made).unwrap().trim(),
-        "0"
-    );
+    assert!(!database_exists(testing::shared(), &first));
 }
 
 #[test]

@@ -697,6 +697,11 @@ pub async fn run_problems(
         .collect())
 }
 
+/// A database error on `server` as the plain message plan reports.
+fn failed_on(server: &str) -> impl Fn(tokio_postgres::Error) -> String + '_ {
+    move |e| format!("{server}: {}", pgsplit_pg::cause_chain(&e))
+}
+
 /// Errors as plain messages: plan reports them, it never stops on them.
 type FactResult<T> = Result<T, String>;
 
@@ -711,17 +716,17 @@ async fn source_facts(
         .map_err(|e| e.to_string())?;
     let mut facts = read_source_facts(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
     facts.refused_by_newer_versions = catalog.refused_by_newer_versions();
     facts.unreadable = unreadable_tables(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     facts.unreadable_large_objects = unreadable_large_objects(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
@@ -730,10 +735,10 @@ async fn source_facts(
     // settings name, and grants only a superuser can replay.
     let level = crate::database::DatabaseLevel::read(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     let large_objects = large_object_roles(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     let database = DatabaseNeeds::of(
         &level,
         &large_objects,
@@ -749,7 +754,7 @@ async fn source_facts(
     }
     let tables = pgsplit_copy::tables::read_tables(&conn.client)
         .await
-        .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))?;
+        .map_err(failed_on(&conn.server))?;
     let split = match split_facts(line, &catalog, &tables, options) {
         Ok((split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
@@ -1039,7 +1044,7 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
     match session::open(&line.target).await {
         Ok(conn) => existing_target(&conn.client)
             .await
-            .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e))),
+            .map_err(failed_on(&conn.server)),
         Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
             let maintenance = session::maintenance_db(&line.target);
             let conn = session::open(&maintenance)
@@ -1047,7 +1052,7 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
                 .map_err(|e| e.to_string())?;
             missing_target(&conn.client)
                 .await
-                .map_err(|e| format!("{}: {}", conn.server, pgsplit_pg::cause_chain(&e)))
+                .map_err(failed_on(&conn.server))
         }
         Err(e) => Err(e.to_string()),
     }

@@ -229,12 +229,12 @@ async fn refused_by_target(
     options: &RunOptions,
 ) -> Result<(), RunError> {
     let client = &source.leader.client;
-    let server = &source.leader.server;
+    let failed = |e| RunError::db(&source.leader.server, "read what the target needs", e);
     let journaled = FileJournal::path_for(&options.work_dir, &line.target.to_string()).exists();
     client
         .batch_execute("SAVEPOINT pgsplit_target_checks")
         .await
-        .map_err(|e| RunError::db(server, "read what the target needs", e))?;
+        .map_err(failed)?;
     let problems = crate::plan::run_problems(
         line,
         client,
@@ -259,11 +259,8 @@ async fn refused_by_target(
     } else {
         "ROLLBACK TO SAVEPOINT pgsplit_target_checks; RELEASE SAVEPOINT pgsplit_target_checks"
     };
-    client
-        .batch_execute(end)
-        .await
-        .map_err(|e| RunError::db(server, "read what the target needs", e))?;
-    let problems = problems.map_err(|e| RunError::db(server, "read what the target needs", e))?;
+    client.batch_execute(end).await.map_err(failed)?;
+    let problems = problems.map_err(failed)?;
     if problems.is_empty() {
         return Ok(());
     }

@@ -229,3 +229,13 @@ pub fn problem_kinds(doc: &serde_json::Value, index: usize) -> Vec<&str> {
         .map(|p| p["kind"].as_str().unwrap())
         .collect()
 }
+
+/// Whether database `name` exists on `cluster` (a refused run must not have made it).
+pub fn database_exists(cluster: &testing::Cluster, name: &str) -> bool {
+    let sql = format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'");
+    cluster
+        .psql("postgres", &sql)
+        .expect("read pg_database")
+        .trim()
+        != "0"
+}
