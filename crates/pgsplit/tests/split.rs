@@ -354,6 +354,40 @@ fn tenant_split_with_children_following_their_parents() {
 }
 
 #[test]
+fn where_and_follow_name_tables_whose_names_hold_a_dot() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_dotted");
+    source.psql(
+        "CREATE SCHEMA \"app.v2\";
+         CREATE TABLE \"app.v2\".\"customers.2024\" (id int PRIMARY KEY, tenant int);
+         CREATE TABLE \"app.v2\".orders (id int PRIMARY KEY, customer int REFERENCES \"app.v2\".\"customers.2024\");
+         INSERT INTO \"app.v2\".\"customers.2024\" SELECT g, g % 3 FROM generate_series(1, 30) g;
+         INSERT INTO \"app.v2\".orders SELECT g, 1 + g % 30 FROM generate_series(1, 90) g;",
+    );
+    let target = format!("{}_t", source.name);
+    let db = adopt(cluster, &target);
+    let selector = "where:app.v2.customers.2024=\"tenant = 1\" \
+                    follow:app.v2.orders=\"customer -> app.v2.customers.2024.id\"";
+    let lines = [(cluster.url(&target), selector)];
+    let (report, (_dir, mapping)) = split(&source, &lines, &[], 0);
+    all_verified(&report["lines"][0]);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM \"app.v2\".\"customers.2024\"")
+            .trim(),
+        "10"
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM \"app.v2\".orders"),
+        source.psql(
+            "SELECT count(*) FROM \"app.v2\".orders o JOIN \"app.v2\".\"customers.2024\" c \
+             ON c.id = o.customer WHERE c.tenant = 1"
+        )
+    );
+    let (code, report) = verify(&mapping);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
 fn the_run_checks_target_rows_without_the_source_filter() {
     // The filter names a table this target does not get, and with one job the children
     // are loaded before their parents: the run's check must not apply the filter (or the

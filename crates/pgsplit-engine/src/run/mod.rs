@@ -408,11 +408,30 @@ impl LineJournal {
     }
 }
 
+/// A journal scope as JSON, its selector lists sorted and without repeats: journals
+/// written before scopes were normalized ([`crate::split::Selector::normalized`]) kept them as typed.
+fn parse_scope(text: &str) -> serde_json::Value {
+    let mut scope = serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+    if let Some(selector) = scope.get_mut("selector") {
+        for key in ["schemas", "tables", "exclude"] {
+            if let Some(serde_json::Value::Array(list)) = selector.get_mut(key) {
+                list.sort_by_key(|item| item.to_string());
+                list.dedup();
+            }
+        }
+    }
+    scope
+}
+
+/// Whether a stopped run's journal scope copies what `now` does ([`open_journal`]).
+fn same_scope(before: &str, now: &str) -> bool {
+    before == now || parse_scope(before) == parse_scope(now)
+}
+
 /// What differs between two journal scopes ([`open_journal`]), for people: the
 /// selectors, then the options, each as the stopped run had it and as it is now.
 fn scope_changes(before: &str, now: &str) -> String {
-    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
-    let (before, now) = (parse(before), parse(now));
+    let (before, now) = (parse_scope(before), parse_scope(now));
     let named = [
         ("selector", "its selectors"),
         ("sections", "--schema-only/--data-only"),
@@ -465,7 +484,11 @@ fn open_journal(
     };
     if options.resume.is_some() {
         if let Some(state) = state.filter(JournalState::wrote_anything) {
-            if let Some(before) = state.scope.as_ref().filter(|before| **before != scope) {
+            if let Some(before) = state
+                .scope
+                .as_ref()
+                .filter(|before| !same_scope(before, &scope))
+            {
                 return Err(RunError::Refused(format!(
                     "cannot resume: what this line copies changed since the stopped run \
                      ({}); resume with the same, or start over with --clean",
@@ -1391,4 +1414,21 @@ async fn key_bounds(
             _ => None,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_with_its_lists_in_another_order_is_the_same_scope() {
+        let now = r#"{"selector":{"schemas":["a","b"],"tables":[],"exclude":["x.y","z.w"]},"no_acl":false}"#;
+        let old = r#"{"selector":{"schemas":["b","a","b"],"tables":[],"exclude":["z.w","x.y"]},"no_acl":false}"#;
+        assert!(same_scope(old, now));
+        let changed = r#"{"selector":{"schemas":["b","c"],"tables":[],"exclude":["z.w","x.y"]},"no_acl":false}"#;
+        assert!(!same_scope(changed, now));
+        assert!(scope_changes(changed, now).starts_with("its selectors: was"));
+        let option = r#"{"selector":{"schemas":["a","b"],"tables":[],"exclude":["x.y","z.w"]},"no_acl":true}"#;
+        assert_eq!(scope_changes(option, now), "--no-acl: was true, now false");
+    }
 }

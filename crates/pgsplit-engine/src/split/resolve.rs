@@ -42,6 +42,20 @@ fn display((schema, name): &Name) -> String {
     format!("{schema}.{name}")
 }
 
+/// The relation a `schema.table` selector word names: a name may hold a `.` itself
+/// (`where:s.v1.2=…`), so the word is matched whole against the names `known`, and
+/// split at its first `.` only when none matches.
+fn named<'a>(word: &str, known: impl IntoIterator<Item = &'a Name>) -> Name {
+    known
+        .into_iter()
+        .find(|name| display(name) == word)
+        .cloned()
+        .unwrap_or_else(|| {
+            let (schema, table) = word.split_once('.').unwrap_or(("", word));
+            (schema.to_string(), table.to_string())
+        })
+}
+
 /// Has the source plan every row condition of a target as its copy will run it (`EXPLAIN`:
 /// nothing is read): one that is not valid SQL, or names what its table lacks, is refused
 /// before anything is written, with its selector word. First the user's own `where:`
@@ -57,10 +71,10 @@ pub async fn check_conditions(
         .filters
         .iter()
         .map(|(table, filter)| {
-            let (schema, name) = table.split_once('.').unwrap_or(("", table));
+            let (schema, name) = named(table, &resolved.relations);
             let sql = format!(
                 "EXPLAIN SELECT FROM {} WHERE ({filter})",
-                quote::qualified(schema, name)
+                quote::qualified(&schema, &name)
             );
             (format!("where:{table}"), sql)
         })
@@ -267,10 +281,8 @@ pub fn resolve(
 
     // Filters and followed parents, applied to data tables (a filter on a partitioned
     // table applies to each of its partitions).
-    let split = |name: &str| -> Name {
-        let (s, t) = name.split_once('.').unwrap_or(("", name));
-        (s.to_string(), t.to_string())
-    };
+    let names: Vec<Name> = relations.iter().map(|r| name_of(r)).collect();
+    let split = |word: &str| -> Name { named(word, &names) };
     let leaves_of = |name: &Name| -> Vec<Name> {
         match relations.iter().find(|r| &name_of(r) == name) {
             Some(r) => catalog.data_tables(r.oid),
@@ -311,7 +323,26 @@ pub fn resolve(
         })
     };
     // Follows may chain (order_items → orders → customers): resolve parents first.
-    let mut pending: Vec<(&String, &super::selector::Follow)> = selector.follows.iter().collect();
+    // A parent as parsed is its word split at the first `.`, which a dotted name
+    // splits wrongly.
+    let follows: Vec<(&String, super::selector::Follow)> = selector
+        .follows
+        .iter()
+        .map(|(table, follow)| {
+            let parent = split(&display(&follow.parent));
+            (
+                table,
+                super::selector::Follow {
+                    parent,
+                    ..follow.clone()
+                },
+            )
+        })
+        .collect();
+    let mut pending: Vec<(&String, &super::selector::Follow)> = follows
+        .iter()
+        .map(|(table, follow)| (*table, follow))
+        .collect();
     let mut followed: BTreeSet<String> = BTreeSet::new();
     let mut rounds = 0;
     while !pending.is_empty() {

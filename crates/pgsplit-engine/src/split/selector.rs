@@ -188,8 +188,11 @@ fn unquote(value: &str) -> Result<String, String> {
     }
 }
 
+/// `schema.table`; either may hold a `.` itself, which the catalog settles
+/// (`split::resolve`).
 fn check_table_name(name: &str, key: &str) -> Result<String, String> {
-    if name.split('.').count() != 2 || name.contains('*') {
+    let parts = name.split('.').collect::<Vec<_>>();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) || name.contains('*') {
         return Err(format!("{key:?}: name one table as schema.table"));
     }
     Ok(name.to_string())
@@ -199,10 +202,9 @@ fn check_table_name(name: &str, key: &str) -> Result<String, String> {
 pub fn parse_follow(text: &str) -> Result<Follow, String> {
     let bad = || format!("follow {text:?}: expected `column -> schema.table.column`");
     let (column, parent) = text.split_once("->").ok_or_else(bad)?;
-    let parts: Vec<&str> = parent.trim().split('.').collect();
-    let [schema, table, parent_column] = parts.as_slice() else {
-        return Err(bad());
-    };
+    // The column after the last `.`; the table's name may hold one (`split::resolve`).
+    let (parent, parent_column) = parent.trim().rsplit_once('.').ok_or_else(bad)?;
+    let (schema, table) = parent.split_once('.').ok_or_else(bad)?;
     let column = column.trim();
     if column.is_empty() || schema.is_empty() || table.is_empty() || parent_column.is_empty() {
         return Err(bad());
