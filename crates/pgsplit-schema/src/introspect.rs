@@ -358,6 +358,63 @@ pub async fn print_views_as(client: &Client, catalog: &mut Catalog) -> Result<us
     Ok(refused)
 }
 
+/// The source's ICU collation locales as a newer target stores them: from 16 on, a locale
+/// is kept in its canonical language-tag form (`en_US` becomes `en-US`,
+/// `de_DE@collation=phonebook` becomes `de-DE-u-co-phonebk`), so a faithful copy
+/// differs in spelling only. Each is made as a temporary collation in a transaction
+/// rolled back; a locale the target refuses stays as the source has it.
+pub async fn print_icu_locales_as(
+    client: &Client,
+    catalog: &mut Catalog,
+) -> Result<(), SchemaError> {
+    const TEMP: &str = "pg_temp.pgsplit_icu_locale";
+    if !catalog.collations.iter().any(|c| c.provider == "i") {
+        return Ok(());
+    }
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(SchemaError::query("begin"))?;
+    for collation in catalog.collations.iter_mut().filter(|c| c.provider == "i") {
+        let Some(locale) = &collation.locale else {
+            continue;
+        };
+        let made = client
+            .batch_execute(&format!(
+                "SAVEPOINT icu_locale; CREATE COLLATION {TEMP} (provider = icu, locale = {})",
+                pgsplit_pg::quote::literal(locale)
+            ))
+            .await;
+        let stored = match made {
+            // The column is colliculocale in 15 and 16, colllocale from 17 on.
+            Ok(()) => client
+                .query_one(
+                    &format!(
+                        "SELECT coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale') \
+                         FROM pg_catalog.pg_collation c WHERE c.oid = '{TEMP}'::pg_catalog.regcollation"
+                    ),
+                    &[],
+                )
+                .await
+                .ok()
+                .and_then(|row| row.get::<_, Option<String>>(0)),
+            Err(_) => None,
+        };
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT icu_locale")
+            .await
+            .map_err(SchemaError::query("roll back a collation"))?;
+        if let Some(stored) = stored {
+            collation.locale = Some(stored);
+        }
+    }
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .map_err(SchemaError::query("roll back"))?;
+    Ok(())
+}
+
 /// Session settings while the catalog is read, in the order [`set_settings`] takes them:
 /// each changes how a constant or a name is printed, and a role, database or server may
 /// set it otherwise on one side.

@@ -965,6 +965,47 @@ fn a_child_keeps_the_not_null_it_dropped() {
     assert_verified(&source, &target);
 }
 
+/// 16 stores an ICU locale in its canonical form (`en_US` as `en-US`): a copy from 15
+/// is the same collation, which verify must not call different; a different locale is
+/// still found.
+#[test]
+fn icu_collations_from_15_verify_on_17() {
+    if skip_other_versions("15 -> 17") {
+        return;
+    }
+    let source_cluster = testing::shared();
+    let target_cluster = testing::shared_version(17);
+    let source = source_cluster.create_db("icu_src");
+    source.psql(
+        "CREATE COLLATION english (provider = icu, locale = 'en_US');
+         CREATE COLLATION phonebook (provider = icu, locale = 'de_DE@collation=phonebook');
+         CREATE COLLATION caseless (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         CREATE TABLE names (a text COLLATE english, b text COLLATE phonebook, c text COLLATE caseless);
+         INSERT INTO names VALUES ('x', 'Müller', 'ABC');",
+    );
+    let target_name = format!("{}_v17", source.name);
+    let target = adopt(target_cluster, &target_name);
+    run_copy_to(&source, &target_cluster.url(&target_name), &[], 0);
+    assert_eq!(
+        target
+            .psql("SELECT colllocale FROM pg_collation WHERE collname = 'english'")
+            .trim(),
+        "en-US"
+    );
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    target.psql(
+        "ALTER TABLE names ALTER COLUMN b TYPE text COLLATE \"C\";
+         DROP COLLATION phonebook;
+         CREATE COLLATION phonebook (provider = icu, locale = 'de_DE');
+         ALTER TABLE names ALTER COLUMN b TYPE text COLLATE phonebook;",
+    );
+    let out = verify_pair(&source, &target_cluster.url(&target_name));
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("phonebook: differs"), "{stdout}");
+}
+
 /// A grant of every privilege is `ALL` on the target too, which on 17 includes the
 /// MAINTAIN it added (privileges written letter by letter left it out).
 #[test]

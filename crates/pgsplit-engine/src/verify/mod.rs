@@ -128,7 +128,7 @@ async fn verify_line(
     // (its tables, its rows, its objects and sequences).
     let mut source_catalog = introspect(&source.conn).await?;
     if target.version / 10000 > source.version / 10000 {
-        print_views_as_target(line, &mut source_catalog).await?;
+        print_as_target(line, &mut source_catalog).await?;
     }
     let source_ddl = source_catalog.render(&schema_options);
     let mut row_filters = options.row_filters.clone();
@@ -433,13 +433,14 @@ async fn read_catalog(
     Ok((catalog, ddl))
 }
 
-/// The source's views as the newer target prints them (their text changes between major
-/// versions, not what they do), in a session of the target's own.
-async fn print_views_as_target(
-    line: &MappingLine,
-    catalog: &mut Catalog,
-) -> Result<(), VerifyError> {
+/// The source's views and ICU collation locales as the newer target prints them (their
+/// text changes between major versions, not what they do), in a session of the target's
+/// own.
+async fn print_as_target(line: &MappingLine, catalog: &mut Catalog) -> Result<(), VerifyError> {
     let conn = session::open(&line.target).await?;
+    pgsplit_schema::print_icu_locales_as(&conn.client, catalog)
+        .await
+        .map_err(schema_error(&conn))?;
     let refused = pgsplit_schema::print_views_as(&conn.client, catalog)
         .await
         .map_err(schema_error(&conn))?;
