@@ -573,6 +573,51 @@ fn a_target_role_that_may_not_set_the_owners_is_refused_before_anything_is_writt
     assert_eq!(theirs.psql("SELECT count(*) FROM kept").trim(), "0");
 }
 
+/// An index or CHECK constraint over a function only a superuser may make (language
+/// internal or C) is skipped with the function on a target role that is none: the
+/// function was skipped in pre-data and the index then failed the run in post-data.
+#[test]
+fn indexes_and_checks_over_a_superuser_function_are_skipped_with_it() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("su_index_src");
+    source.psql(
+        "CREATE FUNCTION my_abs(int) RETURNS int AS 'int4abs' LANGUAGE internal IMMUTABLE STRICT;
+         CREATE TABLE t (id int CHECK (my_abs(id) >= 0), b int);
+         ALTER TABLE t ADD CONSTRAINT later CHECK (my_abs(b) < 100) NOT VALID;
+         CREATE INDEX t_abs ON t (my_abs(id));
+         CREATE TABLE u (id int PRIMARY KEY, v int);
+         CREATE INDEX u_abs ON u (my_abs(v)) WHERE my_abs(v) > 1;
+         INSERT INTO t SELECT g, g FROM generate_series(1, 10) g;
+         INSERT INTO u SELECT g, g FROM generate_series(1, 10) g;",
+    );
+    let creator = format!("creator_{}", source.name);
+    source.psql(&format!("CREATE ROLE \"{creator}\" LOGIN CREATEDB"));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let target_url = format!(
+        "postgres://{creator}@127.0.0.1:{}/{target_name}?sslmode=disable",
+        cluster.port()
+    );
+    let report = run_copy_to(&source, &target_url, &["--no-owner"], 0);
+    assert_same_rows(&source, &target);
+    let skipped = report["lines"][0]["skipped"].to_string();
+    for what in [
+        "index public.t_abs (needs function public.my_abs(integer))",
+        "index public.u_abs (needs function public.my_abs(integer))",
+        "constraint later on public.t (needs function public.my_abs(integer))",
+        "constraint t_id_check on public.t (needs function public.my_abs(integer))",
+    ] {
+        assert!(skipped.contains(what), "{what}: {skipped}");
+    }
+    // The primary key, which needs no such function, is there.
+    assert_eq!(
+        target
+            .psql("SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE indrelid IN ('t'::regclass, 'u'::regclass)")
+            .trim(),
+        "u_pkey"
+    );
+}
+
 /// An enum hashes by its value's OID, which the target gives anew: a table
 /// hash-partitioned on an enum failed the run part-way ("violates partition
 /// constraint"), even between two databases of one server. It is refused up front.

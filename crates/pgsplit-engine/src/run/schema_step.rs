@@ -652,6 +652,7 @@ mod tests {
             phase: 4,
             requires_superuser: false,
             depends_on: Vec::new(),
+            superuser_before: None,
         }
     }
 

@@ -108,6 +108,7 @@ mod tests {
             phase: 0,
             requires_superuser: false,
             depends_on: Vec::new(),
+            superuser_before: None,
         }
     }
 

@@ -96,6 +96,10 @@ pub struct Statement {
     pub requires_superuser: bool,
     /// Statements of the same section (indices into its list) that must have run first.
     pub depends_on: Vec<usize>,
+    /// A post-data statement that needs a pre-data one only a superuser may run (itself or
+    /// through what it needs: an index over a function in C): that one's identity. A
+    /// role that skips it must skip this too ([`Ddl::superuser_needs`]).
+    pub superuser_before: Option<String>,
 }
 
 /// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
@@ -197,7 +201,7 @@ impl Ddl {
     pub fn superuser_needs(section: &[Statement]) -> Vec<Option<usize>> {
         let mut needs: Vec<Option<usize>> = Vec::with_capacity(section.len());
         for (i, s) in section.iter().enumerate() {
-            let need = if s.requires_superuser {
+            let need = if s.requires_superuser || s.superuser_before.is_some() {
                 Some(i)
             } else {
                 s.depends_on.iter().find_map(|&d| {
@@ -228,7 +232,10 @@ impl Ddl {
     pub fn describe_need(section: &[Statement], i: usize, need: usize) -> Option<String> {
         let this = &section[i];
         if need == i {
-            Some(this.identity.clone())
+            Some(match &this.superuser_before {
+                Some(before) => format!("{} (needs {before})", this.identity),
+                None => this.identity.clone(),
+            })
         } else if this
             .depends_on
             .iter()
@@ -362,6 +369,7 @@ pub(crate) fn stmt(
         phase: 0,
         requires_superuser: false,
         depends_on: Vec::new(),
+        superuser_before: None,
     }
 }
 
@@ -670,6 +678,10 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
         }
     }
     let mut ddl = Ddl::default();
+    // Per item, its first pre-data statement; per post-data statement, the pre-data
+    // statements it needs.
+    let mut first_pre: HashMap<usize, usize> = HashMap::new();
+    let mut post_needs_pre: Vec<Vec<usize>> = Vec::new();
     for section in [Section::Pre, Section::Post] {
         let members: Vec<usize> = (0..items.len())
             .filter(|i| sections[*i] == section)
@@ -714,6 +726,13 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
                 .filter_map(|d| first_statement.get(&members[*d]).copied())
                 .collect();
             item_deps.sort_unstable();
+            let needs_pre: Vec<usize> = match section {
+                Section::Post => deps[g]
+                    .iter()
+                    .filter_map(|d| first_pre.get(d).copied())
+                    .collect(),
+                Section::Pre => Vec::new(),
+            };
             let first = out.len();
             first_statement.insert(g, first);
             // Moved, not copied: for thousands of tables the statements are most of
@@ -730,9 +749,28 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
                 } else {
                     vec![first]
                 };
+                if section == Section::Post {
+                    post_needs_pre.push(if n == 0 {
+                        needs_pre.clone()
+                    } else {
+                        Vec::new()
+                    });
+                }
                 out.push(s);
             }
         }
+        if section == Section::Pre {
+            first_pre = first_statement;
+        }
+    }
+    // Not through an extension, as within a section.
+    let pre_needs = Ddl::superuser_needs(&ddl.pre_data);
+    for (s, needs) in ddl.post_data.iter_mut().zip(post_needs_pre) {
+        s.superuser_before = needs.iter().find_map(|&p| {
+            let n = pre_needs[p]?;
+            let root = &ddl.pre_data[n];
+            (root.kind != ObjectKind::Extension).then(|| root.identity.clone())
+        });
     }
     ddl
 }
