@@ -146,6 +146,7 @@ mod tests {
             phase: 1,
             requires_superuser: false,
             depends_on: Vec::new(),
+            superuser_before: None,
         };
         let text = sql_text(&[("post-data", std::slice::from_ref(&statement))], &[]);
         assert!(
