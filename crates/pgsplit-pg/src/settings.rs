@@ -132,6 +132,8 @@ impl SslMode {
 pub struct Environment {
     pub vars: HashMap<String, String>,
     pub home: Option<PathBuf>,
+    /// The name of the process's effective user, libpq's default user name.
+    pub os_user: Option<String>,
 }
 
 impl Environment {
@@ -140,7 +142,11 @@ impl Environment {
             .filter(|(k, _)| k.starts_with("PG") || k == "USER" || k == "LOGNAME")
             .collect();
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        Environment { vars, home }
+        Environment {
+            vars,
+            home,
+            os_user: effective_user_name(),
+        }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -381,11 +387,22 @@ fn default_host() -> String {
     "localhost".to_string()
 }
 
+/// libpq's default user: the effective user's name from the password database (not
+/// `$USER`, which `su` or a container may leave unset or stale); `$USER` or `$LOGNAME`
+/// only when it has none.
 fn os_user(env: &Environment) -> String {
-    env.get("USER")
+    env.os_user
+        .as_deref()
+        .or_else(|| env.get("USER"))
         .or_else(|| env.get("LOGNAME"))
         .unwrap_or("postgres")
         .to_string()
+}
+
+/// The effective user's name from the password database (`getpwuid_r(geteuid())`, as
+/// libpq), if it has one.
+fn effective_user_name() -> Option<String> {
+    whoami::username().ok().filter(|name| !name.is_empty())
 }
 
 fn pair_hosts_and_ports(hosts: &str, ports: &str) -> Result<Vec<(Host, u16)>, SettingsError> {
@@ -612,6 +629,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             home: None,
+            os_user: None,
         }
     }
 
@@ -668,6 +686,25 @@ mod tests {
         let s = ConnSettings::parse_with("postgres://alice@h", &env(&[])).unwrap();
         assert_eq!(s.dbname, "alice");
         assert_eq!(s.hosts[0].1, 5432);
+    }
+
+    /// As libpq: the effective user's name, not `$USER` (which `su` leaves as it was);
+    /// `$USER` only when the password database has no name.
+    #[test]
+    fn the_default_user_is_the_effective_users_name() {
+        let mut environment = env(&[("USER", "stale")]);
+        let user = |environment: &Environment| {
+            ConnSettings::parse_with("postgres://h/d", environment)
+                .unwrap()
+                .user
+        };
+        assert_eq!(user(&environment), "stale");
+        environment.os_user = Some("runner".into());
+        assert_eq!(user(&environment), "runner");
+        assert_eq!(
+            Environment::from_process().os_user.as_deref(),
+            whoami::username().ok().as_deref()
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn env(pairs: &[(&str, &str)]) -> Environment {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
         home: None,
+        os_user: None,
     }
 }
 
@@ -306,6 +307,7 @@ async fn scram_password_from_environment_and_pgpass() {
     let with_home = Environment {
         vars: HashMap::new(),
         home: Some(dir.path().to_path_buf()),
+        os_user: None,
     };
     let settings = ConnSettings::parse_with(&base, &with_home).unwrap();
     connect(&settings).await.expect("~/.pgpass works");

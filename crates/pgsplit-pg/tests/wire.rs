@@ -17,6 +17,7 @@ fn settings(text: &str, password: Option<&str>) -> ConnSettings {
             .into_iter()
             .collect(),
         home: None,
+        os_user: None,
     };
     ConnSettings::parse_with(text, &env).unwrap()
 }
