@@ -523,6 +523,121 @@ fn four_way_hash_shard_agrees_with_postgres_hash_partitioning() {
     assert_eq!(mismatched_lines(&verified), [1, 2], "{verified}");
 }
 
+/// A `follow:` keeps only the rows that reference a copied parent row, also when the
+/// parent is copied whole (it was ignored: orphans and NULL references were copied); with
+/// shards, a row that references no parent goes to remainder 0, as NULL keys do, so the
+/// shares still add up.
+#[test]
+fn follow_keeps_only_rows_with_a_copied_parent_row() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("follow_whole_parent");
+    source.psql(
+        "CREATE TABLE users (id int PRIMARY KEY, tenant_id int);
+         INSERT INTO users VALUES (1, 1), (2, 2), (3, 3);
+         CREATE TABLE events (id int, user_id int);
+         INSERT INTO events VALUES (1, 1), (2, 2), (3, 999), (4, NULL), (5, 3);",
+    );
+    let whole = format!("{}_whole", source.name);
+    let db = adopt(cluster, &whole);
+    let lines = [(
+        cluster.url(&whole),
+        "follow:public.events=\"user_id -> public.users.id\"",
+    )];
+    let (report, _) = split(&source, &lines, &[], 0);
+    all_verified(&report["lines"][0]);
+    assert_eq!(
+        db.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM events")
+            .trim(),
+        "1,2,5"
+    );
+    let (dbs, report, (_dir, mapping)) = split_into_shards(cluster, &source, 2, |r| {
+        format!("shard=tenant_id:{r}/2 follow:public.events=\"user_id -> public.users.id\"")
+    });
+    let mut ids = Vec::new();
+    for (r, db) in dbs.iter().enumerate() {
+        all_verified(&report["lines"][r]);
+        ids.extend(db.psql("SELECT id FROM events").lines().map(String::from));
+        // Every event is on its user's shard.
+        assert_eq!(
+            db.psql("SELECT count(*) FROM events e WHERE e.user_id IS NOT NULL AND NOT EXISTS (SELECT FROM users u WHERE u.id = e.user_id)").trim(),
+            "0"
+        );
+    }
+    assert!(
+        dbs[0]
+            .psql("SELECT id FROM events WHERE user_id IS NULL")
+            .trim()
+            == "4"
+    );
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["1", "2", "4", "5"],
+        "the orphan 999 goes nowhere, NULL to shard 0"
+    );
+    // The shares add up to the rows some shard keeps (the orphan is none's).
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+    let events = &verified["shards"][0];
+    assert_eq!(events["name"], "events", "{verified}");
+    assert_eq!(
+        (
+            events["source_rows"].as_u64(),
+            events["shard_rows"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+}
+
+/// Shares that overlap through different moduli (`0/2` and `2/4`) are refused before
+/// anything is written, as equal ones are: the rows of both were copied to both.
+#[test]
+fn shards_that_overlap_are_refused_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("shard_overlap");
+    source.psql("CREATE TABLE t (k int); INSERT INTO t SELECT generate_series(1, 50)");
+    let names = [format!("{}_a", source.name), format!("{}_b", source.name)];
+    let lines = [
+        (cluster.url(&names[0]), "shard=k:0/2"),
+        (cluster.url(&names[1]), "shard=k:2/4"),
+    ];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("shard=k:2/4 overlaps line 1's shard=k:0/2"),
+        "{error}"
+    );
+    for name in &names {
+        assert!(!database_exists(cluster, name), "{name}");
+    }
+}
+
+/// A partition left out (`exclude=`) makes its partitioned table a part too: a table
+/// copied whole whose foreign key references it is refused before anything is written
+/// (the key failed after the copy).
+#[test]
+fn a_whole_child_of_a_table_missing_a_partition_is_refused() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("exclude_partition_fk");
+    source.psql(
+        "CREATE TABLE h (tenant_id int, id int, PRIMARY KEY (tenant_id, id)) PARTITION BY HASH (tenant_id);
+         CREATE TABLE h0 PARTITION OF h FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+         CREATE TABLE h1 PARTITION OF h FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+         INSERT INTO h SELECT g % 7, g FROM generate_series(1, 100) g;
+         CREATE TABLE rh (rid int, tenant_id int, id int, FOREIGN KEY (tenant_id, id) REFERENCES h);
+         INSERT INTO rh SELECT id, tenant_id, id FROM h;",
+    );
+    let target = format!("{}_t", source.name);
+    let lines = [(cluster.url(&target), "exclude=public.h1")];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("public.rh would be copied whole and public.h in part"),
+        "{error}"
+    );
+    assert!(!database_exists(cluster, &target));
+}
+
 #[test]
 fn shard_coverage_counts_what_the_other_filters_let_through() {
     // Filters beside the shard: the reference table's shares (the same rows on each

@@ -244,34 +244,66 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
     }
 }
 
-/// Lines of one source sharding by one key and modulus that take the same remainder: a
-/// typo in a shard list, which copies those rows twice (and, likely, another remainder's
-/// nowhere: `verify` checks the shares add up only when every remainder is there).
+/// Lines of one source sharding by one key whose shares overlap: the same remainder of
+/// one modulus (a typo in a shard list), or of two moduli, as `0/2` and `2/4` (a row's
+/// hash modulo 4 is 2 only if it is even), as PostgreSQL refuses for hash partitions.
+/// Those rows would be copied twice (and, likely, another remainder's nowhere: `verify`
+/// checks the shares add up only when every remainder is there).
 fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
-    let mut first_taker: std::collections::HashMap<(String, &str, u32, u32), usize> =
-        std::collections::HashMap::new();
+    for (i, message) in shard_overlaps(mapping) {
+        lines[i].problems.push(Problem {
+            kind: ProblemKind::ShardTakenTwice,
+            message,
+        });
+    }
+}
+
+/// Per line whose shard overlaps an earlier line's ([`shards_taken_twice`]): its index
+/// and what overlaps.
+pub fn shard_overlaps(mapping: &Mapping) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let mut takers: Vec<(usize, String, &super::split::Shard)> = Vec::new();
     for (i, line) in mapping.lines.iter().enumerate() {
         let Some(shard) = &line.selector.shard else {
             continue;
         };
-        let taken = (
-            line.source.to_string(),
-            shard.key.as_str(),
-            shard.modulus,
-            shard.remainder,
-        );
-        if let Some(&first) = first_taker.get(&taken) {
-            lines[i].problems.push(Problem {
-                kind: ProblemKind::ShardTakenTwice,
-                message: format!(
-                    "shard={}:{}/{} is line {}'s too: its rows would be copied to both targets",
-                    shard.key, shard.remainder, shard.modulus, mapping.lines[first].line
-                ),
-            });
-        } else {
-            first_taker.insert(taken, i);
+        let source = line.source.to_string();
+        let overlapping = takers.iter().find(|(_, other_source, other)| {
+            let common = gcd(shard.modulus, other.modulus).max(1);
+            *other_source == source
+                && other.key == shard.key
+                && shard.remainder % common == other.remainder % common
+        });
+        if let Some((first, _, other)) = overlapping {
+            let same = other.modulus == shard.modulus;
+            found.push((
+                i,
+                if same {
+                    format!(
+                        "shard={}:{}/{} is line {}'s too: its rows would be copied to both targets",
+                        shard.key, shard.remainder, shard.modulus, mapping.lines[*first].line
+                    )
+                } else {
+                    format!(
+                        "shard={}:{}/{} overlaps line {}'s shard={}:{}/{}: the rows of both would \
+                         be copied to both targets",
+                        shard.key,
+                        shard.remainder,
+                        shard.modulus,
+                        mapping.lines[*first].line,
+                        other.key,
+                        other.remainder,
+                        other.modulus
+                    )
+                },
+            ));
         }
+        takers.push((i, source, shard));
     }
+    found
 }
 
 async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {

@@ -45,7 +45,16 @@ pub async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport::default();
-    if let Some(message) = nothing_to_resume(mapping, options) {
+    let overlap = crate::plan::shard_overlaps(mapping).into_iter().next();
+    let refused = overlap
+        .map(|(i, why)| {
+            format!(
+                "line {}: {why}; nothing was written (plan shows the same)",
+                mapping.lines[i].line
+            )
+        })
+        .or_else(|| nothing_to_resume(mapping, options));
+    if let Some(message) = refused {
         report.lines = mapping
             .lines
             .iter()

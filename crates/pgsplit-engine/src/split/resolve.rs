@@ -224,6 +224,9 @@ pub fn resolve(
         .iter()
         .map(|t| ((t.schema.clone(), t.name.clone()), t))
         .collect();
+    // The tables the shard key picks rows of: their rows without a followed parent are
+    // theirs to place.
+    let mut sharded: BTreeSet<Name> = BTreeSet::new();
     if let Some(s) = &selector.shard {
         let reference = selector.reference.unwrap_or(Reference::All);
         let mut keyed = 0;
@@ -237,7 +240,11 @@ pub fn resolve(
                 Some(column) => {
                     let predicate = shard::predicate(&s.key, &column.type_name, s.modulus, s.remainder)
                         .ok_or_else(|| format!("shard={}: key type {} of {} is not supported (integer, bigint, smallint, text, varchar, uuid, numeric, date)", s.key, column.type_name, display(&name)))?;
-                    resolved.predicates.insert(name, predicate);
+                    // Modulus 1 is every row (what all shards add up to).
+                    if s.modulus > 1 {
+                        resolved.predicates.insert(name.clone(), predicate);
+                    }
+                    sharded.insert(name);
                     keyed += 1;
                 }
                 None if reference == Reference::None => drop.push(*oid),
@@ -304,23 +311,30 @@ pub fn resolve(
     for (name, p) in &resolved.predicates {
         own.entry(name.clone()).or_default().push(p.clone());
     }
-    // A followed parent's condition, as a subquery over the parent (all its partitions).
-    let condition_of = |name: &Name, own: &BTreeMap<Name, Vec<String>>| -> Option<String> {
-        let leaves = leaves_of(name);
-        let parts: Vec<String> = leaves
+    // The values of a followed parent's column on this target, as a subquery: each of its
+    // data tables (partitions) the target holds, with its own condition. A parent copied
+    // whole still counts: a child's row goes only if it references a row of it.
+    let rows_of = |name: &Name, column: &str, own: &BTreeMap<Name, Vec<String>>| -> String {
+        let selects: Vec<String> = leaves_of(name)
             .iter()
-            .filter_map(|l| own.get(l))
-            .flatten()
-            .cloned()
+            .filter(|leaf| resolved.relations.contains(*leaf))
+            .map(|leaf| {
+                let from = format!(
+                    "SELECT {} FROM ONLY {}",
+                    quote::ident(column),
+                    quote::qualified(&leaf.0, &leaf.1)
+                );
+                match own.get(leaf) {
+                    Some(parts) => format!("{from} WHERE {}", parts.join(" AND ")),
+                    None => from,
+                }
+            })
             .collect();
-        (!parts.is_empty() && leaves.iter().all(|l| own.contains_key(l))).then(|| {
-            parts
-                .into_iter()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        })
+        if selects.is_empty() {
+            "SELECT NULL WHERE false".to_string()
+        } else {
+            selects.join(" UNION ALL ")
+        }
     };
     // Follows may chain (order_items → orders → customers): resolve parents first.
     // A parent as parsed is its word split at the first `.`, which a dotted name
@@ -390,16 +404,25 @@ pub fn resolve(
                 continue;
             }
             followed.insert(table.clone());
-            if let Some(parent_condition) = condition_of(&follow.parent, &own) {
-                let p = format!(
-                    "{} IN (SELECT {} FROM {} WHERE {parent_condition})",
-                    quote::ident(&follow.column),
-                    quote::ident(&follow.parent_column),
-                    quote::qualified(&follow.parent.0, &follow.parent.1)
-                );
-                for leaf in leaves_of(&child) {
-                    own.entry(leaf).or_default().push(p.clone());
-                }
+            let column = quote::ident(&follow.column);
+            let references = format!(
+                "{column} IN ({})",
+                rows_of(&follow.parent, &follow.parent_column, &own)
+            );
+            for leaf in leaves_of(&child) {
+                // A row that references no parent (NULL) belongs to no parent's target;
+                // with shards it goes where NULL keys go: by the table's own key, or to
+                // remainder 0 (every row of the source is on one shard).
+                let unreferenced_here = selector
+                    .shard
+                    .as_ref()
+                    .is_some_and(|s| s.remainder == 0 || sharded.contains(&leaf));
+                let p = if unreferenced_here {
+                    format!("({references} OR {column} IS NULL)")
+                } else {
+                    references.clone()
+                };
+                own.entry(leaf).or_default().push(p);
             }
         }
         pending = next;
@@ -419,11 +442,11 @@ pub fn resolve(
 /// anything is written; a `follow:` (or a `where:` of its own) on the child says which
 /// of its rows go.
 fn whole_children_of_parts(catalog: &Catalog, resolved: &Resolved) -> Result<(), String> {
+    // Some of its rows: a condition on one of its data tables, or a partition left out.
     let in_part = |oid: u32| {
-        catalog
-            .data_tables(oid)
-            .iter()
-            .any(|leaf| resolved.predicates.contains_key(leaf))
+        catalog.data_tables(oid).iter().any(|leaf| {
+            resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf)
+        })
     };
     for fk in catalog
         .constraints

@@ -88,9 +88,14 @@ fn sharded_tables(
     for &i in members {
         let selector = &mapping.lines[i].selector;
         let with = split::resolve(selector, catalog, tables).map_err(VerifyError::Selection)?;
+        // All shards at once: modulus 1, which places rows as the shards do (a row of a
+        // followed table that references no parent goes to remainder 0).
         let unsharded = Selector {
-            shard: None,
-            reference: None,
+            shard: selector.shard.as_ref().map(|s| split::Shard {
+                modulus: 1,
+                remainder: 0,
+                ..s.clone()
+            }),
             ..selector.clone()
         };
         let without =
