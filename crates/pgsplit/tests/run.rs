@@ -618,6 +618,43 @@ fn indexes_and_checks_over_a_superuser_function_are_skipped_with_it() {
     );
 }
 
+/// pgsplit does not write operator classes: what uses one (an index, an exclusion
+/// constraint, a range type and its tables, a partition key) is left out and listed, as
+/// what uses an operator is. It was written and failed the run (a range type in
+/// pre-data, before any row was copied).
+#[test]
+fn what_uses_an_operator_class_is_left_out_and_listed() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("opclass_src");
+    source.psql(
+        "CREATE OPERATOR CLASS my_hash_ops FOR TYPE int USING hash AS OPERATOR 1 =, FUNCTION 1 hashint4(int);
+         CREATE TABLE t_hash (a int); INSERT INTO t_hash VALUES (1);
+         CREATE INDEX t_hash_i ON t_hash USING hash (a my_hash_ops);
+         CREATE TABLE t_ex (a int, EXCLUDE USING hash (a my_hash_ops WITH =));
+         CREATE FUNCTION rev_cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT btint4cmp($2, $1)';
+         CREATE OPERATOR CLASS rev_ops FOR TYPE int USING btree AS
+             OPERATOR 1 >, OPERATOR 2 >=, OPERATOR 3 =, OPERATOR 4 <=, OPERATOR 5 <, FUNCTION 1 rev_cmp(int, int);
+         CREATE TYPE revrange AS RANGE (subtype = int, subtype_opclass = rev_ops);
+         CREATE TABLE rr (r revrange);
+         CREATE TABLE other (id int PRIMARY KEY); INSERT INTO other VALUES (7);",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 0);
+    let not_copied = report["lines"][0]["not_copied"].to_string();
+    for what in [
+        "operator class my_hash_ops using hash",
+        "index public.t_hash_i (needs operator class my_hash_ops using hash)",
+        "constraint t_ex_a_excl on public.t_ex (needs operator class my_hash_ops using hash)",
+        "type public.revrange (needs operator class rev_ops using btree)",
+        "table public.rr (needs operator class rev_ops using btree)",
+    ] {
+        assert!(not_copied.contains(what), "{what}: {not_copied}");
+    }
+    assert_eq!(target.psql("SELECT id FROM other").trim(), "7");
+    assert_eq!(target.psql("SELECT a FROM t_hash").trim(), "1");
+}
+
 /// An enum hashes by its value's OID, which the target gives anew: a table
 /// hash-partitioned on an enum failed the run part-way ("violates partition
 /// constraint"), even between two databases of one server. It is refused up front.

@@ -38,6 +38,13 @@ SELECT 'operator family', f.opfname::text, 'pg_catalog.pg_opfamily'::regclass::o
 FROM pg_catalog.pg_opfamily f JOIN userns n ON n.oid = f.opfnamespace
 WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_opfamily'::regclass AND ext.objid = f.oid)
 UNION ALL
+-- What uses one (an index, an exclusion constraint, a range type) depends on the class,
+-- not on its family.
+SELECT 'operator class', c.opcname::text || ' using ' || a.amname, 'pg_catalog.pg_opclass'::regclass::oid, c.oid, n.nspname, 0::oid, 0::oid
+FROM pg_catalog.pg_opclass c JOIN userns n ON n.oid = c.opcnamespace
+JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
+WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_opclass'::regclass AND ext.objid = c.oid)
+UNION ALL
 SELECT 'language', l.lanname::text, 'pg_catalog.pg_language'::regclass::oid, l.oid, NULL, 0::oid, 0::oid FROM pg_catalog.pg_language l
 WHERE l.oid >= 16384
   AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_catalog.pg_language'::regclass AND ext.objid = l.oid)
