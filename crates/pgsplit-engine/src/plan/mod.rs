@@ -791,7 +791,7 @@ async fn source_facts(
         Ok((split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
             database.needs_of(&share, &mut facts);
-            conditions_hold(&conn.client, &line.selector, &resolved)
+            conditions_hold(&conn.client, &catalog, &tables, &line.selector, &resolved)
                 .await
                 .map(|()| split)
         }
@@ -800,9 +800,12 @@ async fn source_facts(
     Ok((facts, Some(split)))
 }
 
-/// [`crate::split::check_conditions`], in a read-only transaction of its own.
+/// [`crate::split::check_conditions`] and [`crate::split::check_foreign_keys`], in a
+/// read-only transaction of their own.
 async fn conditions_hold(
     client: &tokio_postgres::Client,
+    catalog: &pgsplit_schema::Catalog,
+    tables: &[pgsplit_copy::SourceTable],
     selector: &crate::split::Selector,
     resolved: &crate::split::Resolved,
 ) -> Result<(), String> {
@@ -810,7 +813,12 @@ async fn conditions_hold(
         .batch_execute("BEGIN READ ONLY")
         .await
         .map_err(|e| pgsplit_pg::cause_chain(&e))?;
-    let checked = crate::split::check_conditions(client, selector, resolved).await;
+    let checked = match crate::split::check_conditions(client, selector, resolved).await {
+        Ok(()) => {
+            crate::split::check_foreign_keys(client, catalog, tables, selector, resolved).await
+        }
+        Err(e) => Err(e),
+    };
     let _ = client.batch_execute("ROLLBACK").await;
     checked
 }

@@ -203,12 +203,25 @@ async fn refused_lines(
                 schema_step::select_resolved(catalog, &source.tables, &resolved, options);
             // Its row conditions, on the source, in the snapshot.
             let client = &source.leader.client;
-            if selected.is_ok()
-                && let Err(e) =
-                    crate::split::check_conditions(client, &line.selector, &resolved).await
-            {
-                refused.push((line.line, RunError::Selection(e)));
-                continue;
+            if selected.is_ok() {
+                let checked =
+                    match crate::split::check_conditions(client, &line.selector, &resolved).await {
+                        Ok(()) => {
+                            crate::split::check_foreign_keys(
+                                client,
+                                catalog,
+                                &source.tables,
+                                &line.selector,
+                                &resolved,
+                            )
+                            .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                if let Err(e) = checked {
+                    refused.push((line.line, RunError::Selection(e)));
+                    continue;
+                }
             }
             selected
         };

@@ -126,6 +126,196 @@ pub async fn check_conditions(
     refused.map_or(Ok(()), Err)
 }
 
+/// A validated foreign key between two tables this target gets in part: the rows it
+/// keeps of the child may reference rows it leaves behind of the parent (a customer who
+/// referred another of another region), and the key then failed on the target after every
+/// row was copied. Checked on the source, in the snapshot, by the rows each side gets,
+/// before anything is written; not when the split keeps it by construction: the child
+/// follows the parent through this key, or both are cut by the shard key alone and the
+/// key holds the shard key on both sides. A check the source cannot run (an equality of
+/// a type outside `pg_catalog`) is left to the key itself.
+pub async fn check_foreign_keys(
+    client: &tokio_postgres::Client,
+    catalog: &Catalog,
+    tables: &[SourceTable],
+    selector: &Selector,
+    resolved: &Resolved,
+) -> Result<(), String> {
+    let leaves = |oid: u32| -> Vec<Name> {
+        catalog
+            .data_tables(oid)
+            .into_iter()
+            .filter(|leaf| resolved.relations.contains(leaf))
+            .collect()
+    };
+    let in_part = |oid: u32| {
+        catalog.data_tables(oid).iter().any(|leaf| {
+            resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf)
+        })
+    };
+    let type_of = |leaf: &Name, column: &str| {
+        tables
+            .iter()
+            .find(|t| t.schema == leaf.0 && t.name == leaf.1)
+            .and_then(|t| t.columns.iter().find(|c| c.name == column))
+            .map(|c| c.type_name.clone())
+    };
+    let mut checks = Vec::new();
+    for fk in catalog
+        .constraints
+        .iter()
+        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
+    {
+        let (Some(child), Some(parent)) =
+            (catalog.relation(fk.table), catalog.relation(fk.ref_table))
+        else {
+            continue;
+        };
+        let child_name = (child.schema.clone(), child.name.clone());
+        let parent_name = (parent.schema.clone(), parent.name.clone());
+        if !resolved.relations.contains(&child_name)
+            || !resolved.relations.contains(&parent_name)
+            || !in_part(parent.oid)
+        {
+            continue;
+        }
+        checks.push((fk, child, parent, child_name, parent_name));
+    }
+    if checks.is_empty() {
+        return Ok(());
+    }
+    let source_error = |e: tokio_postgres::Error| {
+        format!(
+            "checking the foreign keys on the source: {}",
+            pgsplit_pg::cause_chain(&e)
+        )
+    };
+    client
+        .batch_execute("SAVEPOINT pgsplit_keys; SET LOCAL search_path = pg_catalog")
+        .await
+        .map_err(source_error)?;
+    let mut refused = None;
+    for (fk, child, parent, child_name, parent_name) in checks {
+        let pairs: Vec<(String, String)> = client
+            .query(
+                "SELECT a.attname::text, b.attname::text \
+                 FROM pg_catalog.pg_constraint c \
+                 CROSS JOIN unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, n) \
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.ck \
+                 JOIN pg_catalog.pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = k.pk \
+                 WHERE c.oid = $1 ORDER BY k.n",
+                &[&fk.oid],
+            )
+            .await
+            .map_err(source_error)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let followed = selector.follows.iter().any(|(table, follow)| {
+            named(table, &resolved.relations) == child_name
+                && named(&display(&follow.parent), &resolved.relations) == parent_name
+                && pairs == [(follow.column.clone(), follow.parent_column.clone())]
+        });
+        let by_shard = selector.shard.as_ref().is_some_and(|s| {
+            let parent_leaves = leaves(parent.oid);
+            pairs.contains(&(s.key.clone(), s.key.clone()))
+                && parent_leaves.len() == catalog.data_tables(parent.oid).len()
+                && parent_leaves.iter().all(|leaf| {
+                    let key_type = type_of(leaf, &s.key);
+                    let cut = key_type
+                        .as_deref()
+                        .and_then(|t| super::shard::predicate(&s.key, t, s.modulus, s.remainder));
+                    resolved.predicates.get(leaf) == cut.as_ref()
+                        && leaves(child.oid)
+                            .iter()
+                            .all(|c| type_of(c, &s.key) == key_type)
+                })
+        });
+        if followed || by_shard {
+            continue;
+        }
+        let rows = |oid: u32, columns: Vec<&String>| -> String {
+            let list: Vec<String> = columns.iter().map(|c| quote::ident(c)).collect();
+            let selects: Vec<String> = leaves(oid)
+                .iter()
+                .map(|leaf| {
+                    let from = format!(
+                        "SELECT {} FROM ONLY {}",
+                        list.join(", "),
+                        quote::qualified(&leaf.0, &leaf.1)
+                    );
+                    match resolved.predicates.get(leaf) {
+                        Some(predicate) => format!("{from} WHERE {predicate}"),
+                        None => from,
+                    }
+                })
+                .collect();
+            if selects.is_empty() {
+                let nulls = vec!["NULL"; list.len()];
+                format!("SELECT {} WHERE false", nulls.join(", "))
+            } else {
+                selects.join(" UNION ALL ")
+            }
+        };
+        let n = pairs.len();
+        let names = |prefix: &str| (1..=n).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>();
+        let (c, p) = (names("c"), names("p"));
+        let sql = format!(
+            "WITH kept_child ({}) AS ({}), kept_parent ({}) AS ({}) \
+             SELECT count(*) FROM kept_child WHERE {} AND NOT EXISTS \
+             (SELECT FROM kept_parent WHERE {})",
+            c.join(", "),
+            rows(child.oid, pairs.iter().map(|(a, _)| a).collect()),
+            p.join(", "),
+            rows(parent.oid, pairs.iter().map(|(_, b)| b).collect()),
+            c.iter()
+                .map(|c| format!("{c} IS NOT NULL"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            c.iter()
+                .zip(&p)
+                .map(|(c, p)| format!("{p} = {c}"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        );
+        client
+            .batch_execute("SAVEPOINT pgsplit_key")
+            .await
+            .map_err(source_error)?;
+        let counted = client.query_one(&sql, &[]).await;
+        client
+            .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_key")
+            .await
+            .map_err(source_error)?;
+        match counted {
+            Ok(row) if row.get::<_, i64>(0) > 0 => {
+                refused = Some(format!(
+                    "the foreign key {key} of {child} would fail on the target: {count} of                      the rows this target gets of {child} reference {parent} rows it does not                      get; choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a                      where: that keeps both sides",
+                    key = fk.name,
+                    child = display(&child_name),
+                    parent = display(&parent_name),
+                    count = row.get::<_, i64>(0),
+                ));
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let child = display(&child_name);
+                tracing::warn!(
+                    "could not check the foreign key {} of {child} on the source: {}",
+                    fk.name,
+                    pgsplit_pg::cause_chain(&e)
+                )
+            }
+        }
+    }
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_keys; RELEASE SAVEPOINT pgsplit_keys")
+        .await
+        .map_err(source_error)?;
+    refused.map_or(Ok(()), Err)
+}
+
 /// Resolves `selector` against the catalog. Errors (a pattern matching nothing, a filter
 /// on an unselected table, a shard key of an unsupported type) name the selector word.
 pub fn resolve(
