@@ -56,6 +56,16 @@ fn named<'a>(word: &str, known: impl IntoIterator<Item = &'a Name>) -> Name {
         })
 }
 
+/// An error of the source while checking `what`, as the line's refusal.
+fn checking(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String + Copy {
+    move |e| {
+        format!(
+            "checking {what} on the source: {}",
+            pgsplit_pg::cause_chain(&e)
+        )
+    }
+}
+
 /// Has the source plan every row condition of a target as its copy will run it (`EXPLAIN`:
 /// nothing is read): one that is not valid SQL, or names what its table lacks, is refused
 /// before anything is written, with its selector word. First the user's own `where:`
@@ -94,12 +104,7 @@ pub async fn check_conditions(
     if checks.is_empty() {
         return Ok(());
     }
-    let source_error = |e: tokio_postgres::Error| {
-        format!(
-            "checking the row conditions on the source: {}",
-            pgsplit_pg::cause_chain(&e)
-        )
-    };
+    let source_error = checking("the row conditions");
     client
         .batch_execute("SAVEPOINT pgsplit_conditions; SET LOCAL search_path = pg_catalog")
         .await
@@ -184,12 +189,7 @@ pub async fn check_foreign_keys(
     if checks.is_empty() {
         return Ok(());
     }
-    let source_error = |e: tokio_postgres::Error| {
-        format!(
-            "checking the foreign keys on the source: {}",
-            pgsplit_pg::cause_chain(&e)
-        )
-    };
+    let source_error = checking("the foreign keys");
     client
         .batch_execute("SAVEPOINT pgsplit_keys; SET LOCAL search_path = pg_catalog")
         .await
@@ -290,7 +290,10 @@ pub async fn check_foreign_keys(
         match counted {
             Ok(row) if row.get::<_, i64>(0) > 0 => {
                 refused = Some(format!(
-                    "the foreign key {key} of {child} would fail on the target: {count} of                      the rows this target gets of {child} reference {parent} rows it does not                      get; choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a                      where: that keeps both sides",
+                    "the foreign key {key} of {child} would fail on the target: {count} of \
+                     the rows this target gets of {child} reference {parent} rows it does not \
+                     get; choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a \
+                     where: that keeps both sides",
                     key = fk.name,
                     child = display(&child_name),
                     parent = display(&parent_name),
