@@ -202,8 +202,9 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
         .output()
         .unwrap();
     assert_eq!(killed.status.code(), None);
+    // Options that do not fit the stopped run: bad input, exit 2, nothing written.
     let out = run.command(&[]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let error = report_of(&out)["lines"][0]["error"]
         .as_str()
         .unwrap()
@@ -228,7 +229,7 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
         (changed_selector, "its selectors: was {"),
         (changed_option, "--no-owner: was false, now true"),
     ] {
-        assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
         let error = report_of(&out)["lines"][0]["error"]
             .as_str()
             .unwrap()
@@ -785,11 +786,11 @@ fn a_resume_whose_tables_come_from_two_moments_says_so() {
         &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
     );
     let work = dir.path().join("work");
-    let command = |extra: &[&str]| {
+    let command_for = |mapping: &str, extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsplit"));
         cmd.args([
             "run",
-            &mapping,
+            mapping,
             "--jobs",
             "1",
             "--no-progress",
@@ -802,6 +803,7 @@ fn a_resume_whose_tables_come_from_two_moments_says_so() {
         .env("PGSPLIT_LOG", "warn");
         cmd
     };
+    let command = |extra: &[&str]| command_for(&mapping, extra);
     let killed = command(&[])
         .env("PGSPLIT_FAULT_AT", "item_done:1")
         .output()
@@ -815,6 +817,40 @@ fn a_resume_whose_tables_come_from_two_moments_says_so() {
     let error = report_of(&out)["lines"][0]["error"].to_string();
     assert!(
         error.contains("child_parent_id_fkey") && error.contains("two moments"),
+        "{error}"
+    );
+    // --resume=fast keeps the chunks of a table the stopped run had not finished: rows
+    // updated since are in a kept chunk as they were and in a new one as they are, and
+    // the primary key says so (the duplicate was reported without the why).
+    let big = cluster.create_db("two_moments_chunks");
+    big.psql(
+        "CREATE TABLE big (id int PRIMARY KEY, pad text);
+         INSERT INTO big SELECT g, repeat('b', 250) FROM generate_series(1, 100000) g;
+         ANALYZE;",
+    );
+    let chunked_name = format!("{}_copy", big.name);
+    let _chunked = adopt(cluster, &chunked_name);
+    let chunks_dir = tempfile::tempdir().unwrap();
+    let chunks_mapping = write_mapping(
+        &chunks_dir,
+        &format!("{}@@{}\n", big.url(), cluster.url(&chunked_name)),
+    );
+    let chunked = |extra: &[&str]| {
+        let mut cmd = command_for(&chunks_mapping, &["--split-tables-larger-than", "8MB"]);
+        cmd.args(extra);
+        cmd
+    };
+    let killed = chunked(&[])
+        .env("PGSPLIT_FAULT_AT", "item_done:1")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{:?}", text(&killed));
+    big.psql("UPDATE big SET pad = 'q'");
+    let out = chunked(&["--resume=fast"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("big_pkey") && error.contains("two moments"),
         "{error}"
     );
 }

@@ -64,6 +64,11 @@ pub enum RunError {
     /// A split selector that does not fit the source (bad input: exit 2).
     #[error("{0}")]
     Selection(String),
+    /// What the options ask does not fit the stopped run this target holds: a `--resume`
+    /// with other options or selectors, a run without `--resume` or `--clean` into an
+    /// unfinished target (bad input: exit 2, nothing written).
+    #[error("{0}")]
+    Options(String),
     #[error(
         "the source snapshot is gone (the source server restarted or the leader connection was lost); finish with `pgsplit run MAPPING --resume`"
     )]
@@ -71,11 +76,18 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// A foreign key its rows break: on a resumed run, the sign of tables copied at two
-    /// moments of a source written to in between.
-    pub fn is_foreign_key_violation(&self) -> bool {
-        matches!(self, RunError::Statement { source, .. }
-            if source.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION))
+    /// A foreign key or unique key its rows break: on a resumed run, the sign of tables
+    /// (with `--resume=fast`, of chunks of one table) copied at two moments of a source
+    /// written to in between.
+    pub fn is_key_violation(&self) -> bool {
+        match self {
+            RunError::Statement { source, .. } => matches!(
+                source.code(),
+                Some(&SqlState::FOREIGN_KEY_VIOLATION | &SqlState::UNIQUE_VIOLATION)
+            ),
+            RunError::Table { source, .. } => source.is_key_violation(),
+            _ => false,
+        }
     }
 
     pub fn db(server: &str, what: &str, source: tokio_postgres::Error) -> RunError {

@@ -145,14 +145,16 @@ pub async fn run(
                 }
                 Err(e) => {
                     tracing::error!("line {}: {e:#}", line.line);
-                    line_report.bad_input = matches!(e, RunError::Selection(_));
+                    line_report.bad_input =
+                        matches!(e, RunError::Selection(_) | RunError::Options(_));
                     let mut error = format!("{e:#}");
-                    if line_report.resumed && e.is_foreign_key_violation() {
+                    if line_report.resumed && e.is_key_violation() {
                         error.push_str(
-                            "\nthe resumed run read the tables the stopped run had not \
-                             finished from a new snapshot: if the source was written to since \
-                             the stop, this target's tables come from two moments, which \
-                             resuming again does not mend; start over with --clean",
+                            "\nthe resumed run read the tables (with --resume=fast, the \
+                             chunks) the stopped run had not finished from a new snapshot: if \
+                             the source was written to since the stop, this target's rows \
+                             come from two moments, which resuming again does not mend; start \
+                             over with --clean",
                         );
                     }
                     line_report.error = Some(error);
@@ -511,7 +513,7 @@ fn open_journal(
                 .as_ref()
                 .filter(|before| !same_scope(before, &scope))
             {
-                return Err(RunError::Refused(format!(
+                return Err(RunError::Options(format!(
                     "cannot resume: what this line copies changed since the stopped run \
                      ({}); resume with the same, or start over with --clean",
                     scope_changes(before, &scope)
@@ -531,7 +533,7 @@ fn open_journal(
         } else {
             "or start over with --clean"
         };
-        return Err(RunError::Refused(format!(
+        return Err(RunError::Options(format!(
             "a previous run into {} did not finish (journal {}): continue it with --resume, {start_over}",
             line.target,
             path.display()
