@@ -454,7 +454,7 @@ fn a_data_only_run_the_target_stops_names_the_table_and_resume_finishes() {
     // A new data-only run is refused, with a way to start over that --data-only allows
     // (--clean, which would drop the schema, is not).
     let again = run.command(&["--data-only"]).output().unwrap();
-    assert_eq!(again.status.code(), Some(1), "{:?}", text(&again));
+    assert_eq!(again.status.code(), Some(2), "{:?}", text(&again));
     let error = report_of(&again)["lines"][0]["error"].to_string();
     assert!(
         error.contains("--resume")
