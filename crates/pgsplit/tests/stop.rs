@@ -77,3 +77,71 @@ fn a_signal_stops_every_command_waiting_on_a_silent_server() {
     }
     drop(held);
 }
+
+/// The first signal stops a pre-data statement waiting on a lock another session holds
+/// (it waited for the lock, then wound down); the resume then copies everything.
+#[test]
+fn a_signal_stops_a_pre_data_statement_waiting_on_a_lock() {
+    let cluster = pgsplit_pg::testing::shared();
+    let source = cluster.create_db("stop_locked_src");
+    source.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
+    let target = cluster.create_db("stop_locked_dst");
+    // Held for a minute: no table can be made in the target meanwhile.
+    let mut holder = cluster
+        .psql_command(&target.name)
+        .args([
+            "-c",
+            "BEGIN; LOCK pg_class IN SHARE MODE; SELECT pg_sleep(60)",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = target.psql(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND {what}"
+            ));
+            if found.trim() != "0" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    waiting("query LIKE '%pg_sleep(60)%' AND wait_event = 'PgSleep'");
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let work = dir.path().join("work");
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsplit"));
+        cmd.args(["run", &mapping, "--no-progress", "--work-dir"])
+            .arg(&work)
+            .args(extra)
+            .env("PGSPLIT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let child = run(&[]).spawn().unwrap();
+    waiting("wait_event_type = 'Lock'");
+    let stopped = Instant::now();
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{:?}", text(&out));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(15),
+        "took {:?} (the lock is held for 60 s)",
+        stopped.elapsed()
+    );
+    // The holder's backend would sleep on without its client: ended on the server.
+    target.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+    );
+    let _ = holder.wait();
+    let out = run(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+}

@@ -828,15 +828,24 @@ async fn run_line(
             None => Some(schema_step::PreDataStart::default()),
         };
         if let Some(from) = from {
-            report.skipped = schema_step::apply_pre_data(
+            let applied = schema_step::apply_pre_data(
                 &target_conn,
                 &schema,
                 options,
                 superuser,
                 journal.as_ref(),
                 from,
-            )
-            .await?;
+            );
+            // A statement may wait long on a lock another session holds: stopped on the
+            // server. What it had not committed is rolled back, as after a kill.
+            report.skipped = tokio::select! {
+                applied = applied => applied?,
+                _ = cancel.cancelled() => {
+                    let token = target_conn.client.cancel_token();
+                    let _ = pgsplit_pg::cancel_query(&line.target, &token).await;
+                    return Err(RunError::Interrupted);
+                }
+            };
         }
         clock.lap("pre-data");
     }
