@@ -655,6 +655,60 @@ fn what_uses_an_operator_class_is_left_out_and_listed() {
     assert_eq!(target.psql("SELECT a FROM t_hash").trim(), "1");
 }
 
+/// Two runs of one new target with two work directories (no shared journal lock): one
+/// copies, the other stops with a plain reason (it showed the catalog's raw "duplicate
+/// key value violates unique constraint pg_database_datname_index").
+#[test]
+fn two_runs_creating_one_target_at_once_one_copies_the_other_says_why_it_stops() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("race_src");
+    source.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+    );
+    let runs: Vec<_> = ["w1", "w2"]
+        .iter()
+        .map(|work| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+                .args(["run", &mapping, "--no-progress", "--work-dir"])
+                .arg(dir.path().join(work))
+                .env("PGSPLIT_LOG", "error")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes: Vec<i32> = Vec::new();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !stdout.contains("duplicate key") && !stderr.contains("duplicate key"),
+            "{stdout}{stderr}"
+        );
+        // Which one loses depends on timing: at the database's creation (the usual
+        // case, both check at once), at the emptiness check, or, when it found the
+        // other's database still empty, at its first table.
+        if out.status.code() != Some(0) {
+            assert!(
+                stdout.contains("created by another session")
+                    || stdout.contains("not empty")
+                    || stdout.contains("already exists"),
+                "{stdout}\n{stderr}"
+            );
+        }
+        codes.push(out.status.code().unwrap_or(-1));
+    }
+    codes.sort();
+    assert_eq!(codes, [0, 1]);
+    assert_same_rows(&source, &target);
+}
+
 /// An enum hashes by its value's OID, which the target gives anew: a table
 /// hash-partitioned on an enum failed the run part-way ("violates partition
 /// constraint"), even between two databases of one server. It is refused up front.

@@ -269,7 +269,22 @@ async fn recreate(
         .client
         .batch_execute(&create)
         .await
-        .map_err(|e| RunError::db(&maintenance.server, "create the target database", e))
+        .map_err(|e| {
+            // Made meanwhile by another session (another run of this target with another
+            // --work-dir, whose journal lock this run does not share).
+            let taken = [SqlState::DUPLICATE_DATABASE, SqlState::UNIQUE_VIOLATION]
+                .iter()
+                .any(|code| e.code() == Some(code));
+            if taken {
+                RunError::Refused(format!(
+                    "the target database {} was created by another session while this run \
+                 checked it (another pgsplit run of this target?); this run stops here",
+                    quote::ident(&target.dbname)
+                ))
+            } else {
+                RunError::db(&maintenance.server, "create the target database", e)
+            }
+        })
 }
 
 /// The `LOCALE_PROVIDER …` clause that gives the target the source's default collation
