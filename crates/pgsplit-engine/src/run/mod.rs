@@ -597,7 +597,7 @@ async fn pre_data_progress(
 }
 
 /// On a resume, the source's tables against those the stopped run created on the target:
-/// a table whose columns changed on the source since (a column dropped or added) would
+/// a table whose columns changed on either side since (a column dropped or added) would
 /// be copied into the old ones, and one that appeared after pre-data (done) would have
 /// no table at all: refused, to start over. (`--data-only` targets are the user's.)
 async fn changed_since_the_stop(
@@ -633,8 +633,8 @@ async fn changed_since_the_stop(
         return Ok(());
     }
     Err(RunError::Refused(format!(
-        "cannot resume: the source's tables changed since the stopped run created the \
-         target's ({}); start over with --clean",
+        "cannot resume: the source's tables and those the stopped run created on the \
+         target no longer match ({}): one side changed since; start over with --clean",
         changed.join("; ")
     )))
 }
