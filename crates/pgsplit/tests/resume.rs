@@ -101,7 +101,20 @@ fn report_of(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
 
+/// How many chunks a resume kept; checks on the way that each table's speed is that of
+/// the chunks this run copied (kept ones took no time).
 fn resumed_chunks(report: &serde_json::Value) -> usize {
+    for t in report["lines"][0]["tables"].as_array().unwrap() {
+        let copied: f64 = t["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["resumed"] == false)
+            .map(|c| c["bytes"].as_f64().unwrap())
+            .sum();
+        let speed = t["mb_per_second"].as_f64().unwrap() * t["seconds"].as_f64().unwrap() * 1e6;
+        assert!((speed - copied).abs() <= copied * 0.01 + 1.0, "{t}");
+    }
     report["lines"][0]["tables"]
         .as_array()
         .unwrap()

@@ -224,9 +224,12 @@ pub fn table_reports(
                 .collect();
             let rows = mine.iter().map(|r| r.moved.rows).sum();
             let bytes: u64 = mine.iter().map(|r| r.moved.bytes).sum();
+            // Time and speed of what this run copied: chunks a resume kept took none.
+            let copied: Vec<&&ItemResult> = mine.iter().filter(|r| !r.resumed).collect();
+            let copied_bytes: u64 = copied.iter().map(|r| r.moved.bytes).sum();
             let seconds = match (
-                mine.iter().map(|r| r.started).min(),
-                mine.iter().map(|r| r.finished).max(),
+                copied.iter().map(|r| r.started).min(),
+                copied.iter().map(|r| r.finished).max(),
             ) {
                 (Some(a), Some(b)) => (b - a).as_secs_f64(),
                 _ => 0.0,
@@ -253,7 +256,7 @@ pub fn table_reports(
                 bytes,
                 seconds,
                 mb_per_second: if seconds > 0.0 {
-                    bytes as f64 / 1e6 / seconds
+                    copied_bytes as f64 / 1e6 / seconds
                 } else {
                     0.0
                 },
