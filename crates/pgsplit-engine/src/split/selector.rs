@@ -149,8 +149,15 @@ impl Selector {
         Ok(s)
     }
 
-    /// Checks globs compile and names are qualified.
+    /// Checks globs compile and names are qualified, and that `reference=` comes with a
+    /// shard (alone it would be ignored).
     pub fn validate(&self) -> Result<(), String> {
+        if self.reference.is_some() && self.shard.is_none() {
+            return Err(
+                "reference= goes with shard=: it says where the tables without the shard key go"
+                    .into(),
+            );
+        }
         for pattern in self.tables.iter().chain(&self.exclude) {
             if !pattern.contains('.') {
                 return Err(format!(
@@ -355,6 +362,8 @@ mod tests {
         assert!(error.contains("shard= is given twice"), "{error}");
         let error = parse("shard=id:0/2 reference=all reference=none").unwrap_err();
         assert!(error.contains("reference= is given twice"), "{error}");
+        let error = parse("schemas=public reference=none").unwrap_err();
+        assert!(error.contains("reference= goes with shard="), "{error}");
     }
 
     #[test]
