@@ -179,7 +179,10 @@ fn a_shard_taken_by_two_lines_is_a_problem() {
         })
         .collect();
     let mapping = write_mapping(&dir, &lines);
-    let (doc, _) = plan_with_problems(&mapping);
+    // A selection that does not fit the source, as run takes it: exit 2.
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
     assert!(problem_kinds(&doc, 0).is_empty(), "{doc}");
     assert!(problem_kinds(&doc, 1).is_empty(), "{doc}");
     assert_eq!(problem_kinds(&doc, 2), ["shard_taken_twice"], "{doc}");

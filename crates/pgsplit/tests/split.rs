@@ -589,6 +589,28 @@ fn follow_keeps_only_rows_with_a_copied_parent_row() {
     );
 }
 
+/// A `where:` word naming two tables (`"a.b"."c.d"` and `"a"."b.c.d"` are both
+/// a.b.c.d) is refused; one of them was taken silently.
+#[test]
+fn a_selector_word_naming_two_tables_is_refused() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_ambiguous");
+    source.psql(
+        "CREATE SCHEMA \"a.b\"; CREATE SCHEMA a;
+         CREATE TABLE \"a.b\".\"c.d\" (id int PRIMARY KEY, keep bool);
+         CREATE TABLE a.\"b.c.d\" (id int PRIMARY KEY, keep bool);",
+    );
+    let target = format!("{}_t", source.name);
+    let lines = [(cluster.url(&target), "where:a.b.c.d=\"keep\"")];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("where:a.b.c.d: a.b.c.d names 2 tables (\"a\".\"b.c.d\", \"a.b\".\"c.d\")"),
+        "{error}"
+    );
+    assert!(!database_exists(cluster, &target));
+}
+
 /// Shares that overlap through different moduli (`0/2` and `2/4`) are refused before
 /// anything is written, as equal ones are: the rows of both were copied to both.
 #[test]
@@ -602,13 +624,37 @@ fn shards_that_overlap_are_refused_before_anything_is_written() {
         (cluster.url(&names[1]), "shard=k:2/4"),
     ];
     let (report, _) = split(&source, &lines, &[], 2);
-    let error = report["lines"][0]["error"].as_str().unwrap();
+    let error = report["lines"][1]["error"].as_str().unwrap();
     assert!(
         error.contains("shard=k:2/4 overlaps line 1's shard=k:0/2"),
         "{error}"
     );
     for name in &names {
         assert!(!database_exists(cluster, name), "{name}");
+    }
+    // Shards of tables no other line cuts do not overlap: one pair of lines per
+    // service, each sharded on its own.
+    source.psql(
+        "CREATE SCHEMA s1; CREATE SCHEMA s2;
+         CREATE TABLE s1.a (k int); INSERT INTO s1.a SELECT generate_series(1, 40);
+         CREATE TABLE s2.b (k int); INSERT INTO s2.b SELECT generate_series(1, 40);",
+    );
+    let names: Vec<String> = (0..4).map(|n| format!("{}_svc{n}", source.name)).collect();
+    let _dbs: Vec<_> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let selectors = [
+        "schemas=s1 shard=k:0/2",
+        "schemas=s1 shard=k:1/2",
+        "schemas=s2 shard=k:0/2",
+        "schemas=s2 shard=k:1/2",
+    ];
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(selectors)
+        .map(|(n, s)| (cluster.url(n), s))
+        .collect();
+    let (report, _) = split(&source, &lines, &[], 0);
+    for line in report["lines"].as_array().unwrap() {
+        all_verified(line);
     }
 }
 
@@ -696,6 +742,29 @@ fn foreign_keys_between_two_filtered_tables_are_checked_before_anything_is_writt
         "{:?}",
         text(&out)
     );
+    // Every key a line would break is named at once; a schema-only copy has no rows to
+    // break them.
+    source.psql("UPDATE customers SET referrer = 2 WHERE id = 3");
+    let both = t("both");
+    let lines = [(
+        cluster.url(&both),
+        "where:public.customers=\"region = 'eu'\" where:public.items=\"line = 1\" \
+         follow:public.notes=\"order_id -> public.items.order_id\"",
+    )];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("customers_referrer_fkey") && error.contains("notes_order_id_line_fkey"),
+        "{error}"
+    );
+    assert!(
+        error.contains("a where: on public.customers that keeps the rows its kept rows reference"),
+        "{error}"
+    );
+    let both_db = adopt(cluster, &both);
+    let (report, _) = split(&source, &lines, &["--schema-only"], 0);
+    assert!(report["lines"][0]["error"].is_null(), "{report}");
+    assert_eq!(both_db.psql("SELECT count(*) FROM notes").trim(), "0");
     // Cut by the shard key on both sides, with the key holding it: kept by construction.
     let (_dbs, report, _) = split_into_shards(cluster, &source, 2, |r| {
         format!("tables=public.items,public.notes shard=tenant_id:{r}/2")

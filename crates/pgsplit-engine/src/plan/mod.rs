@@ -24,10 +24,12 @@ impl PlanReport {
 
     /// A selector that does not fit its source is bad input (exit 2).
     pub fn bad_selection(&self) -> bool {
-        self.lines
-            .iter()
-            .flat_map(|l| &l.problems)
-            .any(|p| p.kind == ProblemKind::Selection)
+        self.lines.iter().flat_map(|l| &l.problems).any(|p| {
+            matches!(
+                p.kind,
+                ProblemKind::Selection | ProblemKind::ShardTakenTwice
+            )
+        })
     }
 }
 
@@ -59,6 +61,9 @@ pub struct SplitFacts {
     /// `--drop-cross-target-fks`; it leaves the others out.
     #[serde(skip)]
     pub cross_target_fks: Vec<String>,
+    /// The tables its shard cuts ([`crate::split::Resolved::sharded`]).
+    #[serde(skip)]
+    pub sharded: std::collections::BTreeSet<(String, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -244,66 +249,38 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
     }
 }
 
-/// Lines of one source sharding by one key whose shares overlap: the same remainder of
-/// one modulus (a typo in a shard list), or of two moduli, as `0/2` and `2/4` (a row's
-/// hash modulo 4 is 2 only if it is even), as PostgreSQL refuses for hash partitions.
-/// Those rows would be copied twice (and, likely, another remainder's nowhere: `verify`
-/// checks the shares add up only when every remainder is there).
+/// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
+/// those rows would be copied twice (and, likely, another remainder's nowhere).
 fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
-    for (i, message) in shard_overlaps(mapping) {
-        lines[i].problems.push(Problem {
-            kind: ProblemKind::ShardTakenTwice,
-            message,
-        });
-    }
-}
-
-/// Per line whose shard overlaps an earlier line's ([`shards_taken_twice`]): its index
-/// and what overlaps.
-pub fn shard_overlaps(mapping: &Mapping) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 { a } else { gcd(b, a % b) }
-    }
-    let mut takers: Vec<(usize, String, &super::split::Shard)> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, line) in mapping.lines.iter().enumerate() {
-        let Some(shard) = &line.selector.shard else {
-            continue;
-        };
-        let source = line.source.to_string();
-        let overlapping = takers.iter().find(|(_, other_source, other)| {
-            let common = gcd(shard.modulus, other.modulus).max(1);
-            *other_source == source
-                && other.key == shard.key
-                && shard.remainder % common == other.remainder % common
-        });
-        if let Some((first, _, other)) = overlapping {
-            let same = other.modulus == shard.modulus;
-            found.push((
-                i,
-                if same {
-                    format!(
-                        "shard={}:{}/{} is line {}'s too: its rows would be copied to both targets",
-                        shard.key, shard.remainder, shard.modulus, mapping.lines[*first].line
-                    )
-                } else {
-                    format!(
-                        "shard={}:{}/{} overlaps line {}'s shard={}:{}/{}: the rows of both would \
-                         be copied to both targets",
-                        shard.key,
-                        shard.remainder,
-                        shard.modulus,
-                        mapping.lines[*first].line,
-                        other.key,
-                        other.remainder,
-                        other.modulus
-                    )
-                },
-            ));
+        match groups
+            .iter_mut()
+            .find(|g| mapping.lines[g[0]].source.same_database(&line.source))
+        {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
         }
-        takers.push((i, source, shard));
     }
-    found
+    for group in groups {
+        let cuts: Vec<_> = group
+            .iter()
+            .filter_map(|&i| {
+                let shard = mapping.lines[i].selector.shard.as_ref()?;
+                let sharded = &lines[i].split.as_ref()?.sharded;
+                Some((mapping.lines[i].line, shard, sharded))
+            })
+            .collect();
+        let found = crate::split::overlapping_shards(&cuts);
+        for (number, message) in found {
+            if let Some(line) = lines.iter_mut().find(|l| l.line == number) {
+                line.problems.push(Problem {
+                    kind: ProblemKind::ShardTakenTwice,
+                    message,
+                });
+            }
+        }
+    }
 }
 
 async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
@@ -1003,6 +980,7 @@ fn split_facts(
         })
         .collect();
     let facts = SplitFacts {
+        sharded: resolved.sharded.clone(),
         objects: ddl.pre_data.len() + ddl.post_data.len(),
         estimated_rows: chosen.iter().map(|t| t.estimated_rows).sum(),
         estimated_bytes: chosen.iter().map(|t| t.bytes).sum(),

@@ -45,16 +45,7 @@ pub async fn run(
 ) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport::default();
-    let overlap = crate::plan::shard_overlaps(mapping).into_iter().next();
-    let refused = overlap
-        .map(|(i, why)| {
-            format!(
-                "line {}: {why}; nothing was written (plan shows the same)",
-                mapping.lines[i].line
-            )
-        })
-        .or_else(|| nothing_to_resume(mapping, options));
-    if let Some(message) = refused {
+    if let Some(message) = nothing_to_resume(mapping, options) {
         report.lines = mapping
             .lines
             .iter()
@@ -190,6 +181,8 @@ async fn refused_lines(
         return Vec::new();
     };
     let mut refused = Vec::new();
+    // Per sharded line: its number, shard and the tables the shard cuts.
+    let mut cuts = Vec::new();
     for line in lines {
         let selected = if line.selector.is_everything() {
             schema_step::select(catalog, &source.tables, &line.selector, options)
@@ -201,13 +194,18 @@ async fn refused_lines(
                     continue;
                 }
             };
+            if let Some(shard) = &line.selector.shard {
+                cuts.push((line.line, shard, resolved.sharded.clone()));
+            }
             let selected =
                 schema_step::select_resolved(catalog, &source.tables, &resolved, options);
-            // Its row conditions, on the source, in the snapshot.
+            // Its row conditions, on the source, in the snapshot; and the foreign keys
+            // the rows it copies may break (none without rows).
             let client = &source.leader.client;
             if selected.is_ok() {
                 let checked =
                     match crate::split::check_conditions(client, &line.selector, &resolved).await {
+                        Ok(()) if options.sections == Sections::SchemaOnly => Ok(()),
                         Ok(()) => {
                             crate::split::check_foreign_keys(
                                 client,
@@ -235,6 +233,12 @@ async fn refused_lines(
         };
         if let Err(e) = checked {
             refused.push((line.line, e));
+        }
+    }
+    let cuts: Vec<_> = cuts.iter().map(|(n, s, t)| (*n, *s, t)).collect();
+    for (line, why) in crate::split::overlapping_shards(&cuts) {
+        if !refused.iter().any(|(n, _)| *n == line) {
+            refused.push((line, RunError::Selection(why)));
         }
     }
     refused

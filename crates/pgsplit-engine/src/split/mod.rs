@@ -5,7 +5,9 @@ pub mod resolve;
 pub mod selector;
 pub mod shard;
 
-pub use resolve::{Resolved, check_conditions, check_foreign_keys, resolve};
+pub use resolve::{
+    Resolved, check_conditions, check_foreign_keys, overlapping_shards, resolve, shards_overlap,
+};
 pub use selector::{Follow, Reference, Selector, Shard};
 
 /// Selected tables that cannot be made without a table the line leaves out (a column's

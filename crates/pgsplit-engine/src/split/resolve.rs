@@ -25,6 +25,9 @@ pub struct Resolved {
     /// Tables of the source that do not go (whole schemas and partitioned tables would
     /// otherwise bring the excluded ones along).
     pub left_out: BTreeSet<Name>,
+    /// The tables the shard key cuts (`shard=`): another line's overlapping shard of one
+    /// of them would copy rows twice.
+    pub sharded: BTreeSet<Name>,
 }
 
 impl Resolved {
@@ -165,6 +168,7 @@ pub async fn check_foreign_keys(
             .and_then(|t| t.columns.iter().find(|c| c.name == column))
             .map(|c| c.type_name.clone())
     };
+    whole_children_of_parts(catalog, resolved)?;
     let mut checks = Vec::new();
     for fk in catalog
         .constraints
@@ -194,7 +198,7 @@ pub async fn check_foreign_keys(
         .batch_execute("SAVEPOINT pgsplit_keys; SET LOCAL search_path = pg_catalog")
         .await
         .map_err(source_error)?;
-    let mut refused = None;
+    let mut refused = Vec::new();
     for (fk, child, parent, child_name, parent_name) in checks {
         let pairs: Vec<(String, String)> = client
             .query(
@@ -289,17 +293,22 @@ pub async fn check_foreign_keys(
             .map_err(source_error)?;
         match counted {
             Ok(row) if row.get::<_, i64>(0) > 0 => {
-                refused = Some(format!(
+                let (child, parent) = (display(&child_name), display(&parent_name));
+                let choose = if child == parent {
+                    format!("a where: on {child} that keeps the rows its kept rows reference")
+                } else {
+                    format!(
+                        "choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a \
+                         where: that keeps both sides"
+                    )
+                };
+                refused.push(format!(
                     "the foreign key {key} of {child} would fail on the target: {count} of \
                      the rows this target gets of {child} reference {parent} rows it does not \
-                     get; choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a \
-                     where: that keeps both sides",
+                     get; {choose}",
                     key = fk.name,
-                    child = display(&child_name),
-                    parent = display(&parent_name),
                     count = row.get::<_, i64>(0),
                 ));
-                break;
             }
             Ok(_) => {}
             Err(e) => {
@@ -316,7 +325,62 @@ pub async fn check_foreign_keys(
         .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_keys; RELEASE SAVEPOINT pgsplit_keys")
         .await
         .map_err(source_error)?;
-    refused.map_or(Ok(()), Err)
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(refused.join("; "))
+    }
+}
+
+/// Whether two shards of one key take some row twice: their remainders agree modulo
+/// the greatest common divisor of their moduli (`0/2` and `2/4`; `1/4` and `1/3`), as
+/// PostgreSQL refuses for hash partitions.
+pub fn shards_overlap(a: &super::Shard, b: &super::Shard) -> bool {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let common = gcd(a.modulus, b.modulus).max(1);
+    a.key == b.key && a.remainder % common == b.remainder % common
+}
+
+/// Per line (of `cuts`: its number, shard and the tables its shard cuts) whose shard
+/// overlaps an earlier line's on a table both cut: its number and why. Lines of one
+/// source only; tables only one of them cuts are no overlap (one line per service, each
+/// sharded on its own).
+pub fn overlapping_shards(
+    cuts: &[(usize, &super::Shard, &BTreeSet<Name>)],
+) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (at, (line, shard, tables)) in cuts.iter().enumerate() {
+        let earlier = cuts[..at]
+            .iter()
+            .find_map(|(other_line, other, other_tables)| {
+                let shared = tables.intersection(other_tables).next()?;
+                shards_overlap(shard, other).then_some((other_line, other, shared))
+            });
+        if let Some((other_line, other, shared)) = earlier {
+            let what = if other.modulus == shard.modulus {
+                format!("is line {other_line}'s too")
+            } else {
+                format!(
+                    "overlaps line {other_line}'s shard={}:{}/{}",
+                    other.key, other.remainder, other.modulus
+                )
+            };
+            found.push((
+                *line,
+                format!(
+                    "shard={}:{}/{} {what}: rows of {} (and of every table both lines cut) \
+                     would be copied to both targets",
+                    shard.key,
+                    shard.remainder,
+                    shard.modulus,
+                    display(shared)
+                ),
+            ));
+        }
+    }
+    found
 }
 
 /// Resolves `selector` against the catalog. Errors (a pattern matching nothing, a filter
@@ -482,6 +546,32 @@ pub fn resolve(
     // Filters and followed parents, applied to data tables (a filter on a partitioned
     // table applies to each of its partitions).
     let names: Vec<Name> = relations.iter().map(|r| name_of(r)).collect();
+    // A word with more than one `.` may name two tables ("a.b"."c" and "a"."b.c").
+    let words = selector
+        .filters
+        .keys()
+        .map(|t| (format!("where:{t}"), t.clone()))
+        .chain(selector.follows.iter().flat_map(|(t, f)| {
+            [
+                (format!("follow:{t}"), t.clone()),
+                (format!("follow:{t}"), display(&f.parent)),
+            ]
+        }));
+    for (key, word) in words {
+        let matching: Vec<String> = names
+            .iter()
+            .filter(|name| display(name) == word)
+            .map(|(schema, table)| quote::qualified(schema, table))
+            .collect();
+        if matching.len() > 1 {
+            return Err(format!(
+                "{key}: {word} names {} tables ({}): a selector cannot tell them apart; \
+                 rename one, or choose its rows another way",
+                matching.len(),
+                matching.join(", ")
+            ));
+        }
+    }
     let split = |word: &str| -> Name { named(word, &names) };
     let leaves_of = |name: &Name| -> Vec<Name> {
         match relations.iter().find(|r| &name_of(r) == name) {
@@ -625,7 +715,7 @@ pub fn resolve(
         .filter(|(name, _)| resolved.relations.contains(name))
         .map(|(name, parts)| (name, parts.join(" AND ")))
         .collect();
-    whole_children_of_parts(catalog, &resolved)?;
+    resolved.sharded = sharded;
     Ok(resolved)
 }
 
