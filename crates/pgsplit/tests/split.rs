@@ -656,6 +656,37 @@ fn shards_that_overlap_are_refused_before_anything_is_written() {
     for line in report["lines"].as_array().unwrap() {
         all_verified(line);
     }
+    // Moduli 2 and 4 that take every row once: accepted, and verify checks that the
+    // shares add up (it checked only shards of one modulus).
+    let names: Vec<String> = (0..3).map(|n| format!("{}_mix{n}", source.name)).collect();
+    let dbs: Vec<_> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let selectors = [
+        "tables=public.t shard=k:0/2",
+        "tables=public.t shard=k:1/4",
+        "tables=public.t shard=k:3/4",
+    ];
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(selectors)
+        .map(|(n, s)| (cluster.url(n), s))
+        .collect();
+    let (_, (_dir, mapping)) = split(&source, &lines, &[], 0);
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+    let coverage = &verified["shards"][0];
+    assert_eq!(
+        (
+            coverage["modulus"].as_u64(),
+            coverage["shard_rows"].as_u64()
+        ),
+        (Some(4), Some(50)),
+        "{verified}"
+    );
+    dbs[1].psql("DELETE FROM t WHERE k = (SELECT min(k) FROM t)");
+    dbs[2].psql("DELETE FROM t");
+    source.psql("DELETE FROM t WHERE k IN (SELECT k FROM t ORDER BY k LIMIT 0)");
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 3, "{verified}");
 }
 
 /// A partition left out (`exclude=`) makes its partitioned table a part too: a table

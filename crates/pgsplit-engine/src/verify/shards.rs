@@ -24,6 +24,7 @@ pub struct ShardCoverage {
     pub schema: String,
     pub name: String,
     pub key: String,
+    /// The lines' modulus; for shards of several moduli, their least common multiple.
     pub modulus: u32,
     /// The rows the shares must add up to: the whole table on the source, or the rows
     /// of its other filters (the same on every line), if any.
@@ -36,39 +37,48 @@ pub struct ShardCoverage {
     pub matches: bool,
 }
 
-/// Lines that shard one source by one key and modulus, with every remainder present.
+/// Lines that shard one source by one key and together take every row exactly once:
+/// every remainder of one modulus, or shards of several moduli that cover each
+/// remainder of their least common multiple once (`0/2`, `1/4`, `3/4`). Each group with
+/// that multiple (the modulus of one of its lines, if they share one).
 fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
-    let mut groups: Vec<(usize, String, u32, Vec<usize>)> = Vec::new();
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let mut groups: Vec<(usize, String, Vec<usize>)> = Vec::new();
     for (i, line) in mapping.lines.iter().enumerate() {
         let Some(shard) = &line.selector.shard else {
             continue;
         };
-        let found = groups.iter_mut().find(|(first, key, modulus, _)| {
-            mapping.lines[*first].source.same_database(&line.source)
-                && *key == shard.key
-                && *modulus == shard.modulus
+        let found = groups.iter_mut().find(|(first, key, _)| {
+            mapping.lines[*first].source.same_database(&line.source) && *key == shard.key
         });
         match found {
-            Some(group) => group.3.push(i),
-            None => groups.push((i, shard.key.clone(), shard.modulus, vec![i])),
+            Some(group) => group.2.push(i),
+            None => groups.push((i, shard.key.clone(), vec![i])),
         }
     }
-    groups.retain(|(_, _, modulus, members)| {
-        let mut remainders: Vec<u32> = members
-            .iter()
-            .filter_map(|&i| {
-                mapping.lines[i]
-                    .selector
-                    .shard
-                    .as_ref()
-                    .map(|s| s.remainder)
-            })
-            .collect();
-        remainders.sort_unstable();
-        remainders.dedup();
-        remainders.len() == *modulus as usize
-    });
     groups
+        .into_iter()
+        .filter_map(|(first, key, members)| {
+            let shards: Vec<_> = members
+                .iter()
+                .filter_map(|&i| mapping.lines[i].selector.shard.as_ref())
+                .collect();
+            let lcm = shards.iter().try_fold(1u64, |lcm, s| {
+                let m = u64::from(s.modulus);
+                Some(lcm / gcd(lcm, m) * m).filter(|l| *l <= 1 << 16)
+            })?;
+            let every_once = (0..lcm).all(|r| {
+                shards
+                    .iter()
+                    .filter(|s| r % u64::from(s.modulus) == u64::from(s.remainder))
+                    .count()
+                    == 1
+            });
+            every_once.then(|| (first, key, lcm as u32, members))
+        })
+        .collect()
 }
 
 type Name = (String, String);
@@ -227,5 +237,9 @@ mod tests {
         assert_eq!(groups[0].3, [0, 1, 2]);
         assert!(complete_groups(&mapping(&["shard=k:0/3", "shard=k:1/3"])).is_empty());
         assert!(complete_groups(&mapping(&["shard=k:0/2", "shard=j:1/2"])).is_empty());
+        // Several moduli that take every row once.
+        let mixed = complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4", "shard=k:3/4"]));
+        assert_eq!((mixed[0].2, mixed[0].3.clone()), (4, vec![0, 1, 2]));
+        assert!(complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4"])).is_empty());
     }
 }
