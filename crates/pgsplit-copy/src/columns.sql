@@ -3,9 +3,13 @@ SELECT a.attrelid AS table_oid,
        a.attname AS name,
        a.atttypid AS type_oid,
        format_type(a.atttypid, a.atttypmod) AS type_name,
+       -- Under its domains: what the values are on the wire (a domain of the same name
+       -- may be over another type on a target the user made).
+       {base_type} AS base_type,
        a.attstorage = 'x' AS extended
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_type t ON t.oid = a.atttypid
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r'
    AND a.attnum > 0

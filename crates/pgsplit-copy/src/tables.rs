@@ -11,6 +11,13 @@ use pgsplit_pg::quote;
 
 use crate::frame::Format;
 
+/// `sql` with its `{base_type}` made the expression of a column's type under its domains
+/// (`a` the `pg_attribute` row, `t` its `pg_type` row): one text for the source's columns
+/// and for a `--data-only` target's.
+pub fn with_base_type(sql: &str) -> String {
+    sql.replace("{base_type}", include_str!("base_type.sql"))
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: String,
@@ -18,6 +25,10 @@ pub struct Column {
     /// `EXTENDED` storage: large values are compressed, then moved out of line.
     #[serde(default)]
     pub extended: bool,
+    /// The type under its domains (`type_name` for a column of no domain): what the
+    /// values are on the wire. Empty in journals written before it was kept.
+    #[serde(default)]
+    pub base_type: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -157,7 +168,9 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
     // outside pg_catalog is named with its schema, whoever connects (a type in the user's
     // own schema would be `status` on one side, `shop.status` on the other).
     let saved = empty_search_path(client).await?;
-    let column_rows = client.query_typed(include_str!("columns.sql"), &[]).await;
+    let column_rows = client
+        .query_typed(&with_base_type(include_str!("columns.sql")), &[])
+        .await;
     restore_search_path(client, &saved).await?;
     let mut columns: HashMap<Oid, Vec<(Column, Oid)>> = HashMap::new();
     for r in column_rows? {
@@ -166,6 +179,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
                 name: r.get("name"),
                 type_name: r.get("type_name"),
                 extended: r.get("extended"),
+                base_type: r.get::<_, Option<String>>("base_type").unwrap_or_default(),
             },
             r.get("type_oid"),
         ));

@@ -115,6 +115,7 @@ mod tests {
             name: name.into(),
             type_name: "text".into(),
             extended,
+            base_type: "text".into(),
         };
         SourceTable {
             oid: 42,

@@ -349,6 +349,67 @@ fn schema_only_and_then_data_only() {
     assert!(error.contains("is not empty"), "{error}");
 }
 
+/// A target the user made for `--data-only` whose tables differ from the source's where
+/// binary COPY cannot tell: a domain of the same name over another type took the int's
+/// bytes as a real (1000000 became 1.4e-39, and the run said ok); a generated column, a
+/// NOT NULL column the source lacks and a view failed the run after other tables were
+/// loaded. The domain's table travels as text; the others are refused up front.
+#[test]
+fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("data_only_differs_src");
+    source.psql(
+        "CREATE DOMAIN d AS int;
+         CREATE TABLE x (id int, v d); INSERT INTO x VALUES (1, 1), (2, 1000000);
+         CREATE TABLE g (a int, b int); INSERT INTO g VALUES (1, 2);
+         CREATE TABLE n (a int); INSERT INTO n VALUES (1);
+         CREATE TABLE w (a int); INSERT INTO w VALUES (1);",
+    );
+    let target = cluster.create_db("data_only_differs_dst");
+    target.psql(
+        "CREATE DOMAIN d AS real;
+         CREATE TABLE x (id int, v d);
+         CREATE TABLE g (a int, b int GENERATED ALWAYS AS (a * 5) STORED);
+         CREATE TABLE n (a int, z int NOT NULL);
+         CREATE TABLE w0 (a int); CREATE VIEW w AS SELECT a FROM w0;",
+    );
+    let report = run_copy(&source, &target.name, &["--data-only"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    for what in [
+        "column public.g.b is generated on the target",
+        "column public.n.z is NOT NULL without a default on the target",
+        "public.w on the target is not a table",
+    ] {
+        assert!(error.contains(what), "{what}: {error}");
+    }
+    assert_eq!(target.psql("SELECT count(*) FROM x").trim(), "0");
+    target.psql(
+        "DROP TABLE g; CREATE TABLE g (a int, b int);
+         DROP TABLE n; CREATE TABLE n (a int, z int);
+         DROP VIEW w; CREATE TABLE w (a int);",
+    );
+    let report = run_copy(
+        &source,
+        &target.name,
+        &["--data-only", "--verify", "count"],
+        0,
+    );
+    let x = report["lines"][0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "x")
+        .unwrap()
+        .clone();
+    assert_eq!(x["format"], "text", "{x}");
+    assert_eq!(
+        target
+            .psql("SELECT string_agg(v::text, ',' ORDER BY id) FROM x")
+            .trim(),
+        "1,1e+06"
+    );
+}
+
 #[test]
 fn a_sequence_the_data_only_target_lacks_is_named() {
     let (source, target_name, target) = monolith_and_its_copy("seq_missing_src");

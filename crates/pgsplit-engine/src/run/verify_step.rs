@@ -299,43 +299,78 @@ async fn compare_data_only_tables(
         let rows = target
             .client
             .query(
-                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-                   FROM (SELECT to_regclass($1) AS oid) c \
-                   LEFT JOIN pg_attribute a \
-                     ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-                  WHERE c.oid IS NOT NULL",
+                &pgsplit_copy::tables::with_base_type(include_str!("target_columns.sql")),
                 &[&table.qualified()],
             )
             .await
             .map_err(|e| RunError::db(&target.server, "read target columns", e))?;
-        if rows.is_empty() {
+        let Some(first) = rows.first() else {
             problems.push(format!(
                 "table {} does not exist on the target",
                 table.display_name()
             ));
             continue;
+        };
+        let relkind: String = first.get("relkind");
+        if !matches!(relkind.as_str(), "r" | "p") {
+            problems.push(format!(
+                "{} on the target is not a table (a view, a foreign table, …): rows cannot \
+                 be copied into it",
+                table.display_name()
+            ));
+            continue;
         }
-        let columns: Vec<(String, String)> = rows
+        struct TargetColumn {
+            name: String,
+            type_name: String,
+            base_type: String,
+            generated: bool,
+            needs_value: bool,
+        }
+        let columns: Vec<TargetColumn> = rows
             .iter()
             .filter_map(|r| {
-                Some((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                ))
+                Some(TargetColumn {
+                    name: r.get::<_, Option<String>>("name")?,
+                    type_name: r.get::<_, Option<String>>("type_name")?,
+                    base_type: r.get::<_, Option<String>>("base_type")?,
+                    generated: r.get::<_, Option<bool>>("generated")?,
+                    needs_value: r.get::<_, Option<bool>>("needs_value")?,
+                })
             })
             .collect();
         let mut table = table.clone();
         for column in &table.columns {
-            match columns.iter().find(|(name, _)| *name == column.name) {
+            match columns.iter().find(|c| c.name == column.name) {
                 None => problems.push(format!(
                     "column {}.{} does not exist on the target",
                     table.display_name(),
                     column.name
                 )),
-                Some((_, type_name)) if *type_name != column.type_name => {
+                Some(c) if c.generated => problems.push(format!(
+                    "column {}.{} is generated on the target: it takes no value",
+                    table.display_name(),
+                    column.name
+                )),
+                // Another type, or one of the same name over another type (a domain):
+                // in text, which the target parses as its own type.
+                Some(c)
+                    if c.type_name != column.type_name
+                        || (!column.base_type.is_empty() && c.base_type != column.base_type) =>
+                {
                     table.format = Format::Text;
                 }
                 Some(_) => {}
+            }
+        }
+        for c in &columns {
+            if c.needs_value && !table.columns.iter().any(|s| s.name == c.name) {
+                problems.push(format!(
+                    "column {}.{} is NOT NULL without a default on the target and the source \
+                     has no such column: no row could be copied",
+                    table.display_name(),
+                    c.name
+                ));
             }
         }
         if resuming {

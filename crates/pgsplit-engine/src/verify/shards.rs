@@ -76,7 +76,7 @@ fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
                     .count()
                     == 1
             });
-            every_once.then(|| (first, key, lcm as u32, members))
+            every_once.then_some((first, key, lcm as u32, members))
         })
         .collect()
 }
