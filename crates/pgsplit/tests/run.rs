@@ -371,14 +371,19 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
          CREATE TABLE x (id int, v d);
          CREATE TABLE g (a int, b int GENERATED ALWAYS AS (a * 5) STORED);
          CREATE TABLE n (a int, z int NOT NULL);
-         CREATE TABLE w0 (a int); CREATE VIEW w AS SELECT a FROM w0;",
+         CREATE TABLE w0 (a int); CREATE VIEW w AS SELECT a FROM w0;
+         CREATE TABLE p (a int) PARTITION BY RANGE (a);
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);
+         INSERT INTO p VALUES (1);",
     );
+    source.psql("CREATE TABLE p (a int); INSERT INTO p VALUES (2);");
     let report = run_copy(&source, &target.name, &["--data-only"], 1);
     let error = report["lines"][0]["error"].as_str().unwrap();
     for what in [
         "column public.g.b is generated on the target",
         "column public.n.z is NOT NULL without a default on the target",
         "public.w on the target is not a table",
+        "table public.p is partitioned on the target and not on the source",
     ] {
         assert!(error.contains(what), "{what}: {error}");
     }
@@ -386,7 +391,8 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
     target.psql(
         "DROP TABLE g; CREATE TABLE g (a int, b int);
          DROP TABLE n; CREATE TABLE n (a int, z int);
-         DROP VIEW w; CREATE TABLE w (a int);",
+         DROP VIEW w; CREATE TABLE w (a int);
+         DROP TABLE p; CREATE TABLE p (a int);",
     );
     let report = run_copy(
         &source,
