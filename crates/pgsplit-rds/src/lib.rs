@@ -10,6 +10,7 @@ pub mod in_flight;
 mod migrate;
 pub mod options;
 pub mod plan;
+mod preflight;
 pub mod report;
 mod restore;
 mod snapshot;

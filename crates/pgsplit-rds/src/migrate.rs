@@ -67,7 +67,17 @@ async fn migrate_with_watched(
         "planned"
     );
     let instances = if opts.dry_run {
-        planned.into_iter().map(|p| dry_run(p, opts)).collect()
+        let mut reports = Vec::with_capacity(planned.len());
+        for mut p in planned {
+            // What the run would find in its way: the dry run's one AWS read per resource.
+            if p.blocked.is_none()
+                && let Err(e) = crate::preflight::nothing_in_the_way(&clients, &p.names, opts).await
+            {
+                p.blocked = Some(e);
+            }
+            reports.push(dry_run(p, opts));
+        }
+        reports
     } else {
         run_all(planned, clients.clone(), opts, in_flight).await
     };
@@ -277,7 +287,11 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
         let blocked = p.blocked;
         steps
             .run(Step::Check, Some(&names.instance), Some(detail), async {
-                blocked.map_or(Ok(((), StepOutcome::Done)), Err)
+                if let Some(blocked) = blocked {
+                    return Err(blocked);
+                }
+                crate::preflight::nothing_in_the_way(c, &names, o).await?;
+                Ok(((), StepOutcome::Done))
             })
             .await?;
         let source_snapshot = steps
@@ -380,7 +394,7 @@ async fn migrate_one(ctx: &Context, p: PlannedInstance) -> InstanceReport {
     }
 }
 
-/// What a run would do for `p`, without calling AWS.
+/// What a run would do for `p` (what is in its way was looked up before: `p.blocked`).
 fn dry_run(p: PlannedInstance, o: &MigrateOptions) -> InstanceReport {
     let names = &p.names;
     let planned = |step, resource: &str, detail: String| StepReport {
@@ -575,6 +589,8 @@ mod tests {
     fn source_rules() -> Vec<Rule> {
         vec![
             list_source(),
+            // The check's look-up, then the snapshot step's.
+            snapshot_not_found(),
             snapshot_not_found(),
             mock!(Client::create_db_snapshot)
                 .then_output(|| CreateDbSnapshotOutput::builder().build()),
@@ -590,7 +606,8 @@ mod tests {
     /// Target side up to the restore call: no copy yet, copied, copying, available, no
     /// instance yet, restore called.
     fn target_rules_until_restore() -> Vec<Rule> {
-        vec![
+        let mut rules = target_preflight();
+        rules.extend([
             snapshot_not_found(),
             mock!(Client::copy_db_snapshot).then_output(|| CopyDbSnapshotOutput::builder().build()),
             mock!(Client::describe_db_snapshots)
@@ -598,14 +615,24 @@ mod tests {
                 .output(|| snapshot("db1-pgsplit-eu-west-1", "copying"))
                 .output(|| snapshot("db1-pgsplit-eu-west-1", "available"))
                 .build(),
-            mock!(Client::describe_db_instances).then_error(|| {
-                DescribeDBInstancesError::DbInstanceNotFoundFault(
-                    DbInstanceNotFoundFault::builder().build(),
-                )
-            }),
+            instance_not_found(),
             mock!(Client::restore_db_instance_from_db_snapshot)
                 .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build()),
-        ]
+        ]);
+        rules
+    }
+
+    fn instance_not_found() -> Rule {
+        mock!(Client::describe_db_instances).then_error(|| {
+            DescribeDBInstancesError::DbInstanceNotFoundFault(
+                DbInstanceNotFoundFault::builder().build(),
+            )
+        })
+    }
+
+    /// The check's look-ups in the target region: no copy, no instance of pgsplit's names.
+    fn target_preflight() -> Vec<Rule> {
+        vec![snapshot_not_found(), instance_not_found()]
     }
 
     /// The restored instance stays `creating` for good.
@@ -761,6 +788,7 @@ mod tests {
         let source = vec![
             list_source(),
             snapshot_not_found(),
+            snapshot_not_found(),
             mock!(Client::create_db_snapshot)
                 .then_output(|| CreateDbSnapshotOutput::builder().build()),
             mock!(Client::describe_db_snapshots)
@@ -769,7 +797,7 @@ mod tests {
                 .output(|| snapshot("db1-pgsplit", "failed"))
                 .build(),
         ];
-        let target: Vec<Rule> = Vec::new();
+        let target = target_preflight();
         let report = migrate_with(
             clients(&source, &target),
             &options(Duration::from_secs(600)),
@@ -797,6 +825,7 @@ mod tests {
     async fn lost_create_race_reuses_the_other_runs_snapshot() {
         let source = vec![
             list_source(),
+            snapshot_not_found(),
             snapshot_not_found(),
             mock!(Client::create_db_snapshot).then_error(|| {
                 CreateDBSnapshotError::DbSnapshotAlreadyExistsFault(

@@ -2,6 +2,7 @@
 //! earlier run restored (same name, tagged for the same source) is reused.
 
 use aws_sdk_rds::Client;
+use aws_sdk_rds::primitives::DateTime;
 use aws_sdk_rds::types::{DbInstance, DbSnapshot};
 
 use crate::error::{Error, Result};
@@ -70,6 +71,49 @@ pub(crate) fn carried(source: &DbInstance, settings: &RestoreSettings) -> Carrie
     }
 }
 
+/// An existing instance of the target's name may be reused only if pgsplit restored it
+/// for this source (tagged so).
+pub(crate) fn check_owner(existing: &DbInstance, names: &Names, target_region: &str) -> Result<()> {
+    let owner = existing
+        .tag_list()
+        .iter()
+        .find(|t| t.key() == Some(SOURCE_TAG))
+        .and_then(|t| t.value());
+    if owner == Some(names.instance.as_str()) {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        instance: names.instance.clone(),
+        step: Step::Restore,
+        resource: format!("instance {} in {target_region}", names.target_instance),
+        owner: owner.unwrap_or("no pgsplit migration").to_owned(),
+    })
+}
+
+/// An instance an earlier run restored may be reused only if restored from the snapshot
+/// taken at `taken`: one restored before is from an earlier migration's.
+pub(crate) fn check_fresh(
+    existing: &DbInstance,
+    taken: &DateTime,
+    names: &Names,
+    target_region: &str,
+) -> Result<()> {
+    match existing.instance_create_time() {
+        Some(created) if created.secs() + 1 < taken.secs() => Err(Error::Stale {
+            instance: names.instance.clone(),
+            step: Step::Restore,
+            resource: format!("instance {} in {target_region}", names.target_instance),
+            why: format!(
+                "it was restored {}, before snapshot {} was taken ({}); delete or rename it and run again",
+                crate::snapshot::when(created),
+                names.source_snapshot,
+                crate::snapshot::when(taken)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Restores `names.target_instance` from `copy` (or reuses it) and waits until available.
 pub(crate) async fn restore(
     target: &Client,
@@ -83,39 +127,15 @@ pub(crate) async fn restore(
     let (instance, id, step) = (&names.instance, &names.target_instance, Step::Restore);
     let outcome = match find(target, instance, id).await? {
         Some(existing) => {
-            let owner = existing
-                .tag_list()
-                .iter()
-                .find(|t| t.key() == Some(SOURCE_TAG))
-                .and_then(|t| t.value());
-            if owner != Some(instance.as_str()) {
-                return Err(Error::Conflict {
-                    instance: instance.clone(),
-                    step,
-                    resource: format!("instance {id} in {target_region}"),
-                    owner: owner.unwrap_or("no pgsplit migration").to_owned(),
-                });
-            }
-            // Restored before this snapshot was taken: from an earlier migration's. (Not
-            // the copy's own time: a copy made again, say after `--cleanup-snapshots`, of
-            // the snapshot this instance was restored from is younger than the instance.)
-            let taken = copy
+            check_owner(&existing, names, target_region)?;
+            // (Not the copy's own time: a copy made again, say after
+            // `--cleanup-snapshots`, of the snapshot this instance was restored from is
+            // younger than the instance.)
+            if let Some(taken) = copy
                 .original_snapshot_create_time()
-                .or(copy.snapshot_create_time());
-            if let (Some(created), Some(taken)) = (existing.instance_create_time(), taken)
-                && created.secs() + 1 < taken.secs()
+                .or(copy.snapshot_create_time())
             {
-                return Err(Error::Stale {
-                    instance: instance.clone(),
-                    step,
-                    resource: format!("instance {id} in {target_region}"),
-                    why: format!(
-                        "it was restored {}, before snapshot {} was taken ({}); delete or rename it and run again",
-                        crate::snapshot::when(created),
-                        names.source_snapshot,
-                        crate::snapshot::when(taken)
-                    ),
-                });
+                check_fresh(&existing, taken, names, target_region)?;
             }
             tracing::info!(
                 instance,

@@ -47,7 +47,12 @@ pub(crate) fn tags(instance: &str) -> Tag {
 }
 
 /// An existing snapshot may be reused only if it was taken of the same instance.
-fn check_owner(snapshot: &DbSnapshot, instance: &str, step: Step, resource: &str) -> Result<()> {
+pub(crate) fn check_owner(
+    snapshot: &DbSnapshot,
+    instance: &str,
+    step: Step,
+    resource: &str,
+) -> Result<()> {
     let owner = snapshot
         .db_instance_identifier()
         .unwrap_or("an unknown instance");
@@ -75,13 +80,14 @@ fn age(secs: i64) -> String {
     match secs {
         s if s >= 86_400 => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
         s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}m", s / 60),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 
 /// A source snapshot an earlier run took may be reused only while it is young: an old one
 /// is an earlier migration's (a rehearsal), and restoring from it would bring old data.
-fn check_fresh(
+pub(crate) fn check_fresh(
     snapshot: &DbSnapshot,
     instance: &str,
     resource: &str,
@@ -108,6 +114,57 @@ fn check_fresh(
             age(reuse_within.as_secs() as i64)
         ),
     })
+}
+
+/// An existing copy may be reused only if it is a copy of `source_snapshot` and, when
+/// encrypted, under the key asked for now (restoring it would give the instance its key).
+pub(crate) fn check_copy(
+    existing: &DbSnapshot,
+    source_snapshot: &DbSnapshot,
+    names: &Names,
+    kms_key_id: Option<&str>,
+    resource: &str,
+) -> Result<()> {
+    let (instance, step) = (&names.instance, Step::Copy);
+    let resource = resource.to_owned();
+    let encrypted = source_snapshot.encrypted() == Some(true);
+    // A copy keeps the time its original was taken: it must be this snapshot's.
+    let original = existing
+        .original_snapshot_create_time()
+        .or(existing.snapshot_create_time());
+    let taken = source_snapshot
+        .original_snapshot_create_time()
+        .or(source_snapshot.snapshot_create_time());
+    if let (Some(original), Some(taken)) = (original, taken)
+        && original.secs() + 1 < taken.secs()
+    {
+        return Err(Error::Stale {
+            instance: instance.clone(),
+            step,
+            resource,
+            why: format!(
+                "it is a copy of a snapshot taken {}, before {} (taken {}); delete it and run again",
+                when(original),
+                names.source_snapshot,
+                when(taken)
+            ),
+        });
+    }
+    // Encrypted with another key than asked for now: restoring it would give the
+    // instance that key.
+    if let (true, Some(requested), Some(actual)) = (encrypted, kms_key_id, existing.kms_key_id())
+        && same_key(actual, requested) == Some(false)
+    {
+        return Err(Error::Stale {
+            instance: instance.clone(),
+            step,
+            resource,
+            why: format!(
+                "it is encrypted with KMS key {actual}, not --target-kms-key-id {requested}; delete it and run again"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Snapshots the source instance (or reuses the snapshot an earlier run took, if younger
@@ -174,43 +231,7 @@ pub(crate) async fn copy(
         Some(existing) => {
             let resource = format!("snapshot {id} in {target_region}");
             check_owner(&existing, instance, step, &resource)?;
-            // A copy keeps the time its original was taken: it must be this snapshot's.
-            let original = existing
-                .original_snapshot_create_time()
-                .or(existing.snapshot_create_time());
-            let taken = source_snapshot
-                .original_snapshot_create_time()
-                .or(source_snapshot.snapshot_create_time());
-            if let (Some(original), Some(taken)) = (original, taken)
-                && original.secs() + 1 < taken.secs()
-            {
-                return Err(Error::Stale {
-                    instance: instance.clone(),
-                    step,
-                    resource,
-                    why: format!(
-                        "it is a copy of a snapshot taken {}, before {} (taken {}); delete it and run again",
-                        when(original),
-                        names.source_snapshot,
-                        when(taken)
-                    ),
-                });
-            }
-            // Encrypted with another key than asked for now: restoring it would give the
-            // instance that key.
-            if let (true, Some(requested), Some(actual)) =
-                (encrypted, kms_key_id, existing.kms_key_id())
-                && same_key(actual, requested) == Some(false)
-            {
-                return Err(Error::Stale {
-                    instance: instance.clone(),
-                    step,
-                    resource,
-                    why: format!(
-                        "it is encrypted with KMS key {actual}, not --target-kms-key-id {requested}; delete it and run again"
-                    ),
-                });
-            }
+            check_copy(&existing, source_snapshot, names, kms_key_id, &resource)?;
             tracing::info!(
                 instance,
                 snapshot = id,
@@ -312,5 +333,19 @@ pub(crate) async fn delete(client: &Client, instance: &str, id: &str) -> Result<
             Ok(())
         }
         Err(e) => Err(Error::aws(instance, Step::Cleanup, "DeleteDBSnapshot", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age;
+
+    /// `--reuse-within 2s` was said as "0m".
+    #[test]
+    fn ages_under_a_minute_are_said_in_seconds() {
+        assert_eq!(age(2), "2s");
+        assert_eq!(age(125), "2m");
+        assert_eq!(age(3 * 3600 + 600), "3h10m");
+        assert_eq!(age(2 * 86_400 + 3600), "2d01h");
     }
 }

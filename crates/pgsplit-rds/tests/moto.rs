@@ -462,22 +462,16 @@ async fn failed_run_then_rerun_reuses_snapshots() {
         why.contains("secret") && why.contains("--target-kms-key-id") && why.contains(dst),
         "{why}"
     );
-    assert_eq!(
-        outcomes(&first, "plain"),
-        [
-            (Check, Done),
-            (Snapshot, Done),
-            (Copy, Done),
-            (Restore, Failed)
-        ]
-    );
+    // The instance in the way is found by the check, before any snapshot is taken (it
+    // was found at the restore, after the snapshot and the copy).
+    assert_eq!(outcomes(&first, "plain"), [(Check, Failed)]);
     let why = first.instance("plain").unwrap().error.as_deref().unwrap();
     assert!(
         why.starts_with("plain: restore: instance plain-migrated in eu-west-2 already exists"),
         "{why}"
     );
-    assert_eq!(snapshot_ids(&source).await, ["plain-pgsplit"]);
-    assert_eq!(snapshot_ids(&target).await, ["plain-pgsplit-eu-west-2"]);
+    assert_eq!(snapshot_ids(&source).await, Vec::<String>::new());
+    assert_eq!(snapshot_ids(&target).await, Vec::<String>::new());
 
     target
         .delete_db_instance()
@@ -493,8 +487,8 @@ async fn failed_run_then_rerun_reuses_snapshots() {
         outcomes(&second, "plain"),
         [
             (Check, Done),
-            (Snapshot, Reused),
-            (Copy, Reused),
+            (Snapshot, Done),
+            (Copy, Done),
             (Restore, Done),
             (Validate, Done)
         ]
@@ -552,10 +546,7 @@ async fn failed_run_then_rerun_reuses_snapshots() {
     // the new key while the instance had the old one).
     let key = o.target_kms_key_id.replace(create_kms_key(port, dst));
     let other_key = migrate(&o).await.expect("the run with another key runs");
-    assert_eq!(
-        outcomes(&other_key, "secret"),
-        [(Check, Done), (Snapshot, Reused), (Copy, Failed)]
-    );
+    assert_eq!(outcomes(&other_key, "secret"), [(Check, Failed)]);
     let why = other_key
         .instance("secret")
         .unwrap()
@@ -695,11 +686,13 @@ async fn an_earlier_migrations_snapshots_and_instance_are_not_reused() {
     // Seconds later, with --reuse-within 1s, the source snapshot counts as old.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     o.reuse_within = Duration::from_secs(1);
+    // Found by the check, before anything is made (and by a dry run).
     let old_snapshot = migrate(&o).await.expect("runs");
-    assert_eq!(
-        outcomes(&old_snapshot, "rehearsed"),
-        [(Check, Done), (Snapshot, Failed)]
-    );
+    assert_eq!(outcomes(&old_snapshot, "rehearsed"), [(Check, Failed)]);
+    o.dry_run = true;
+    let dry = migrate(&o).await.expect("runs");
+    assert!(dry.any_failed(), "{dry:#?}");
+    o.dry_run = false;
     let why = error_of(&old_snapshot);
     assert!(
         why.starts_with("rehearsed: snapshot: snapshot rehearsed-pgsplit in ca-central-1 is from an earlier migration: taken ")
@@ -715,18 +708,18 @@ async fn an_earlier_migrations_snapshots_and_instance_are_not_reused() {
         .send()
         .await
         .unwrap();
+    // No new snapshot is taken: the copy would be refused after it.
     let old_copy = migrate(&o).await.expect("runs");
-    assert_eq!(
-        outcomes(&old_copy, "rehearsed"),
-        [(Check, Done), (Snapshot, Done), (Copy, Failed)]
-    );
+    assert_eq!(outcomes(&old_copy, "rehearsed"), [(Check, Failed)]);
     assert!(
-        error_of(&old_copy).contains("it is a copy of a snapshot taken"),
+        error_of(&old_copy).contains("snapshot rehearsed-pgsplit-sa-east-1 in sa-east-1")
+            && error_of(&old_copy).contains("before the snapshot this run restores from"),
         "{}",
         error_of(&old_copy)
     );
+    assert!(snapshot_ids(&source).await.is_empty());
 
-    // A new copy; the instance was restored from the old one.
+    // Without the old copy: the instance was restored from the old snapshot.
     target
         .delete_db_snapshot()
         .db_snapshot_identifier("rehearsed-pgsplit-sa-east-1")
@@ -734,20 +727,13 @@ async fn an_earlier_migrations_snapshots_and_instance_are_not_reused() {
         .await
         .unwrap();
     let old_instance = migrate(&o).await.expect("runs");
-    assert_eq!(
-        outcomes(&old_instance, "rehearsed"),
-        [
-            (Check, Done),
-            (Snapshot, Reused),
-            (Copy, Done),
-            (Restore, Failed)
-        ]
-    );
+    assert_eq!(outcomes(&old_instance, "rehearsed"), [(Check, Failed)]);
     assert!(
-        error_of(&old_instance).contains("it was restored"),
+        error_of(&old_instance).contains("instance rehearsed-migrated in sa-east-1"),
         "{}",
         error_of(&old_instance)
     );
+    assert!(snapshot_ids(&source).await.is_empty());
 
     // Without the old instance the run restores from today's snapshots.
     target
@@ -763,11 +749,34 @@ async fn an_earlier_migrations_snapshots_and_instance_are_not_reused() {
         outcomes(&fresh, "rehearsed"),
         [
             (Check, Done),
-            (Snapshot, Reused),
-            (Copy, Reused),
+            (Snapshot, Done),
+            (Copy, Done),
             (Restore, Done),
             (Validate, Done)
         ]
+    );
+    // An instance of that name that is no pgsplit migration's: found by the check.
+    create_source_instance(&source, "taken", false).await;
+    source_instance(&target, "taken-migrated")
+        .send()
+        .await
+        .unwrap();
+    o.selection.instances = vec!["taken".into()];
+    let taken = migrate(&o).await.expect("runs");
+    assert_eq!(outcomes(&taken, "taken"), [(Check, Failed)]);
+    assert!(
+        taken
+            .instance("taken")
+            .and_then(|i| i.error.clone())
+            .unwrap_or_default()
+            .contains("belongs to no pgsplit migration"),
+        "{taken:#?}"
+    );
+    assert!(
+        !snapshot_ids(&source)
+            .await
+            .iter()
+            .any(|s| s.starts_with("taken"))
     );
 }
 
