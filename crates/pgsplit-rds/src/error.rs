@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
 use crate::report::Step;
 
@@ -217,6 +217,21 @@ fn aws_message(code: &Option<String>, message: &Option<String>) -> String {
     }
 }
 
+/// `err` and its causes, each said once, as `a: b: c` (the SDK's own context adds a
+/// debug dump of the request; its source chain says the same in words).
+pub(crate) fn causes(err: &(dyn StdError + 'static)) -> String {
+    let mut said: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !said.iter().any(|s| s.contains(&text)) {
+            said.push(text);
+        }
+        next = e.source();
+    }
+    said.join(": ")
+}
+
 /// AWS error codes worth another try later: throttling and service-side trouble.
 const RETRYABLE_CODES: &[&str] = &[
     "Throttling",
@@ -241,13 +256,17 @@ impl Error {
         R: fmt::Debug + Send + Sync + 'static,
     {
         let (code, message) = match &err {
-            SdkError::ServiceError(e) => (
-                e.err().code().map(str::to_owned),
-                e.err().message().map(str::to_owned),
-            ),
+            SdkError::ServiceError(e)
+                if e.err().code().is_some() || e.err().message().is_some() =>
+            {
+                (
+                    e.err().code().map(str::to_owned),
+                    e.err().message().map(str::to_owned),
+                )
+            }
             // "dispatch failure" alone says nothing: the cause (an expired SSO token, DNS,
             // TLS) is further down the chain.
-            other => (None, Some(DisplayErrorContext(other).to_string())),
+            other => (None, Some(causes(other))),
         };
         // Only a lost or slow connection may pass by itself; credentials, a bad endpoint
         // and the like need the user.

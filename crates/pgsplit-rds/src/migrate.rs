@@ -120,7 +120,7 @@ async fn check_kms_key(aws: &AwsSettings, target_region: &str, key: &str) -> Res
         Err(e) => {
             tracing::warn!(
                 "could not check --target-kms-key-id {key} in {target_region}: {}; going on",
-                aws_sdk_kms::error::DisplayErrorContext(&e)
+                crate::error::causes(&e)
             );
             Ok(())
         }

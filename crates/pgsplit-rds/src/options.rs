@@ -178,6 +178,42 @@ impl MigrateOptions {
                 "must be letters, digits and single hyphens, and not end with a hyphen",
             );
         }
+        if let Some(az) = &self.restore.availability_zone
+            && !az.starts_with(self.target_region.trim())
+        {
+            // RDS would refuse it at the restore, after the snapshot and the copy.
+            return invalid(
+                "--availability-zone",
+                &format!(
+                    "{az} is not a zone of the target region {}",
+                    self.target_region
+                ),
+            );
+        }
+        if let Some(bad) = self
+            .restore
+            .vpc_security_group_ids
+            .iter()
+            .find(|g| g.trim().is_empty() || g.trim() != g.as_str())
+        {
+            return invalid(
+                "--vpc-security-group-ids",
+                &format!("{bad:?} is not a security group id (an empty item between commas?)"),
+            );
+        }
+        if let Some(endpoint) = &self.aws.endpoint_url {
+            let parsed = url::Url::parse(endpoint);
+            let fits = parsed.as_ref().is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+            });
+            if !fits {
+                return invalid(
+                    "--endpoint-url",
+                    "must be an http:// or https:// URL with a host (e.g. http://localhost:5000)",
+                );
+            }
+        }
         if let Some(source) = &self.source_region {
             self.check_regions(source)?;
         }
@@ -237,6 +273,31 @@ mod tests {
         let err = o.validate().unwrap_err();
         assert!(err.is_bad_input());
         assert!(err.to_string().contains("--availability-zone"), "{err}");
+    }
+
+    /// Each was accepted, then refused by RDS at the restore (a zone of another region)
+    /// or by the SDK with a debug dump of its request (an endpoint that is no URL).
+    #[test]
+    fn rejects_what_the_restore_or_the_sdk_would_refuse_later() {
+        let refused = |o: &MigrateOptions, option: &str| {
+            let err = o.validate().unwrap_err();
+            assert!(
+                err.is_bad_input() && err.to_string().contains(option),
+                "{err}"
+            );
+        };
+        let mut o = MigrateOptions::new("eu-west-1");
+        o.restore.availability_zone = Some("us-east-1a".into());
+        refused(&o, "--availability-zone");
+        o.restore.availability_zone = Some("eu-west-1b".into());
+        o.validate().unwrap();
+        o.restore.vpc_security_group_ids = vec!["sg-1".into(), "".into(), "sg-2".into()];
+        refused(&o, "--vpc-security-group-ids");
+        o.restore.vpc_security_group_ids = vec!["sg-1".into()];
+        o.aws.endpoint_url = Some("not a url".into());
+        refused(&o, "--endpoint-url");
+        o.aws.endpoint_url = Some("http://localhost:5000".into());
+        o.validate().unwrap();
     }
 
     #[test]

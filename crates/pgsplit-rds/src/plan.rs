@@ -139,6 +139,16 @@ pub fn plan(
                         "it is a member of cluster {cluster}: migrate the cluster, not its instances"
                     ),
                 })
+            } else if db.engine() != Some(ENGINE) {
+                // Named with --instance: the snapshot path would move it, but nothing of
+                // pgsplit (validation, connections) is for another engine.
+                Some(Error::Unsupported {
+                    instance: instance.clone(),
+                    reason: format!(
+                        "it is a {} instance: pgsplit rds migrates PostgreSQL instances",
+                        db.engine().unwrap_or("non-PostgreSQL")
+                    ),
+                })
             } else if db.storage_encrypted() == Some(true) && opts.target_kms_key_id.is_none() {
                 Some(Error::EncryptedWithoutKey {
                     instance: instance.clone(),
@@ -248,6 +258,10 @@ mod tests {
         o.selection.instances = vec!["db3".into(), "my1".into()];
         let p = plan(&listed(), "us-east-1", &o).unwrap();
         assert_eq!(ids(&p), ["db3", "my1"]);
+        // Another engine, named: planned, but blocked with why (it was migrated).
+        assert!(p[0].blocked.is_none());
+        let why = p[1].blocked.as_ref().unwrap().to_string();
+        assert!(why.contains("it is a mysql instance"), "{why}");
     }
 
     #[test]
