@@ -15,6 +15,14 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// Errors of planning and running an RDS migration.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The migration was stopped before this step started (nothing of it reached AWS).
+    #[error("{instance}: {step}: stopped before this step started")]
+    Stopped {
+        /// Source instance identifier.
+        instance: String,
+        /// The step.
+        step: Step,
+    },
     /// The options are inconsistent; nothing was started.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {

@@ -233,7 +233,7 @@ impl Steps<'_> {
             Step::Check | Step::Snapshot => &clients.source_region,
             Step::Copy | Step::Restore | Step::Validate | Step::Cleanup => &clients.target_region,
         };
-        self.ctx.in_flight.set(
+        let started = self.ctx.in_flight.set(
             self.instance,
             Stage::Running {
                 step,
@@ -241,6 +241,12 @@ impl Steps<'_> {
                 region: region.clone(),
             },
         );
+        if !started {
+            return Err(Error::Stopped {
+                instance: self.instance.to_owned(),
+                step,
+            });
+        }
         let start = Instant::now();
         let result = work.await;
         let outcome = match &result {

@@ -163,10 +163,23 @@ async fn migrate(args: MigrateArgs, quiet: bool) -> anyhow::Result<i32> {
     let json = args.json.clone();
     let options = args.options();
     let in_flight = InFlight::default();
+    let stopped = async {
+        crate::signal::stop_requested().await;
+        // Now, before the migration is dropped: its tasks may run on a moment.
+        in_flight.stop();
+    };
     let migrated = tokio::select! {
         migrated = pgsplit_rds::migrate_watched(&options, &in_flight) => migrated,
-        _ = crate::signal::stop_requested() => {
-            eprintln!("{}", interrupted(&options, &in_flight.stages()));
+        () = stopped => {
+            let stages = in_flight.stages();
+            eprintln!("{}", interrupted(&options, &stages));
+            if json.is_some() {
+                let printer = crate::output::Printer {
+                    json: crate::output::JsonOut::from_arg(json.as_deref()),
+                    quiet: true,
+                };
+                printer.result(&StoppedReport::of(&stages), String::new)?;
+            }
             return Ok(EXIT_INTERRUPTED);
         }
     };
@@ -188,6 +201,44 @@ async fn migrate(args: MigrateArgs, quiet: bool) -> anyhow::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// `--json` of a stopped migration: where each instance stood.
+#[derive(serde::Serialize)]
+struct StoppedReport {
+    interrupted: bool,
+    /// Steps AWS goes on with: instance, step, the resource and its region.
+    under_way: Vec<serde_json::Value>,
+    not_started: Vec<String>,
+    finished: Vec<String>,
+}
+
+impl StoppedReport {
+    fn of(stages: &[(String, Stage)]) -> StoppedReport {
+        let mut report = StoppedReport {
+            interrupted: true,
+            under_way: Vec::new(),
+            not_started: Vec::new(),
+            finished: Vec::new(),
+        };
+        for (instance, stage) in stages {
+            match stage {
+                Stage::Waiting => report.not_started.push(instance.clone()),
+                Stage::Ended => report.finished.push(instance.clone()),
+                Stage::Running {
+                    step,
+                    resource,
+                    region,
+                } => report.under_way.push(serde_json::json!({
+                    "instance": instance,
+                    "step": step.name(),
+                    "resource": resource,
+                    "region": region,
+                })),
+            }
+        }
+        report
+    }
 }
 
 /// What a user stopping a migration must know: which steps were under way (AWS goes on

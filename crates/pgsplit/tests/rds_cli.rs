@@ -14,6 +14,8 @@ fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
     // long wait would.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
     let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
         .args([
             "rds",
@@ -26,6 +28,8 @@ fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
             "orders",
             "--endpoint-url",
             &endpoint,
+            "--json",
+            json.to_str().unwrap(),
         ])
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
@@ -53,4 +57,9 @@ fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
         "{stderr}"
     );
     assert!(!stderr.contains("not-a-real-secret"), "{stderr}");
+    // --json says so too (no report was written).
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true, "{report}");
+    assert_eq!(report["under_way"], serde_json::json!([]), "{report}");
 }
