@@ -602,10 +602,16 @@ mod tests {
         assert_eq!(m.json.as_deref(), Some("-"));
         // A zone with multi-AZ is refused before anything starts; with single-AZ it is fine.
         let zone = |multi: &str| {
-            parse(&["--target-region", "r", multi, "--availability-zone", "a"])
-                .unwrap()
-                .options()
-                .validate()
+            parse(&[
+                "--target-region",
+                "eu-west-1",
+                multi,
+                "--availability-zone",
+                "eu-west-1a",
+            ])
+            .unwrap()
+            .options()
+            .validate()
         };
         assert!(zone("--multi-az").is_err());
         assert!(zone("--multi-az=false").is_ok());
