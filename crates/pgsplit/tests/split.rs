@@ -796,6 +796,25 @@ fn foreign_keys_between_two_filtered_tables_are_checked_before_anything_is_writt
     let (report, _) = split(&source, &lines, &["--schema-only"], 0);
     assert!(report["lines"][0]["error"].is_null(), "{report}");
     assert_eq!(both_db.psql("SELECT count(*) FROM notes").trim(), "0");
+    // A key does not reach the children of traditional inheritance: an archive child's
+    // row that references a customer this target does not get is no refusal.
+    source.psql(
+        "UPDATE customers SET referrer = 1 WHERE id = 3;
+         CREATE TABLE customers_archive () INHERITS (customers);
+         INSERT INTO customers_archive VALUES (9, 'eu', 1, 2);",
+    );
+    let archive = t("archive");
+    let archive_db = adopt(cluster, &archive);
+    let lines = [(
+        cluster.url(&archive),
+        "tables=public.customers* where:public.customers=\"region = 'eu'\"",
+    )];
+    let (report, _) = split(&source, &lines, &[], 0);
+    all_verified(&report["lines"][0]);
+    assert_eq!(
+        archive_db.psql("SELECT count(*) FROM customers").trim(),
+        "3"
+    );
     // Cut by the shard key on both sides, with the key holding it: kept by construction.
     let (_dbs, report, _) = split_into_shards(cluster, &source, 2, |r| {
         format!("tables=public.items,public.notes shard=tenant_id:{r}/2")

@@ -149,15 +149,23 @@ pub async fn check_foreign_keys(
     selector: &Selector,
     resolved: &Resolved,
 ) -> Result<(), String> {
+    // The tables holding a key side's rows: a partitioned table's partitions; a plain
+    // table alone (a key does not reach the children of traditional inheritance).
+    let holders = |oid: u32| -> Vec<Name> {
+        match catalog.relation(oid) {
+            Some(r) if r.relkind == "p" => catalog.data_tables(oid),
+            Some(r) => vec![(r.schema.clone(), r.name.clone())],
+            None => Vec::new(),
+        }
+    };
     let leaves = |oid: u32| -> Vec<Name> {
-        catalog
-            .data_tables(oid)
+        holders(oid)
             .into_iter()
             .filter(|leaf| resolved.relations.contains(leaf))
             .collect()
     };
     let in_part = |oid: u32| {
-        catalog.data_tables(oid).iter().any(|leaf| {
+        holders(oid).iter().any(|leaf| {
             resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf)
         })
     };
@@ -223,7 +231,7 @@ pub async fn check_foreign_keys(
         let by_shard = selector.shard.as_ref().is_some_and(|s| {
             let parent_leaves = leaves(parent.oid);
             pairs.contains(&(s.key.clone(), s.key.clone()))
-                && parent_leaves.len() == catalog.data_tables(parent.oid).len()
+                && parent_leaves.len() == holders(parent.oid).len()
                 && parent_leaves.iter().all(|leaf| {
                     let key_type = type_of(leaf, &s.key);
                     let cut = key_type
