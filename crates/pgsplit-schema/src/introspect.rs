@@ -376,7 +376,8 @@ pub async fn print_icu_locales_as(
         .await
         .map_err(SchemaError::query("begin"))?;
     for collation in catalog.collations.iter_mut().filter(|c| c.provider == "i") {
-        let Some(locale) = &collation.locale else {
+        // Before 15 an ICU collation's locale is its lc_collate (as it is rendered).
+        let Some(locale) = collation.locale.as_ref().or(collation.lc_collate.as_ref()) else {
             continue;
         };
         let made = client

@@ -1173,10 +1173,24 @@ fn a_child_keeps_the_not_null_it_dropped() {
 /// still found.
 #[test]
 fn icu_collations_from_15_verify_on_17() {
-    if skip_other_versions("15 -> 17") {
+    icu_collations_verify_on_17(15);
+}
+
+/// Before 15 an ICU collation's locale is its lc_collate: compared the same way.
+#[test]
+fn icu_collations_from_14_verify_on_17() {
+    icu_collations_verify_on_17(14);
+}
+
+fn icu_collations_verify_on_17(source_major: u32) {
+    if skip_other_versions(&format!("{source_major} -> 17")) {
         return;
     }
-    let source_cluster = testing::shared();
+    let source_cluster = if source_major == 15 {
+        testing::shared()
+    } else {
+        testing::shared_version(source_major)
+    };
     let target_cluster = testing::shared_version(17);
     let source = source_cluster.create_db("icu_src");
     source.psql(

@@ -550,9 +550,22 @@ fn follow_keeps_only_rows_with_a_copied_parent_row() {
             .trim(),
         "1,2,5"
     );
+    // A child of a reference table (no shard key: whole on every shard) is whole too,
+    // its NULL references included.
+    source.psql(
+        "CREATE TABLE plans (id int PRIMARY KEY); INSERT INTO plans VALUES (1), (2);
+         CREATE TABLE subs (id int, plan_id int);
+         INSERT INTO subs VALUES (1, 1), (2, NULL), (3, 2);",
+    );
     let (dbs, report, (_dir, mapping)) = split_into_shards(cluster, &source, 2, |r| {
-        format!("shard=tenant_id:{r}/2 follow:public.events=\"user_id -> public.users.id\"")
+        format!(
+            "shard=tenant_id:{r}/2 follow:public.events=\"user_id -> public.users.id\" \
+             follow:public.subs=\"plan_id -> public.plans.id\""
+        )
     });
+    for db in &dbs {
+        assert_eq!(db.psql("SELECT count(*) FROM subs").trim(), "3");
+    }
     let mut ids = Vec::new();
     for (r, db) in dbs.iter().enumerate() {
         all_verified(&report["lines"][r]);
@@ -803,6 +816,20 @@ fn foreign_keys_between_two_filtered_tables_are_checked_before_anything_is_writt
          CREATE TABLE customers_archive () INHERITS (customers);
          INSERT INTO customers_archive VALUES (9, 'eu', 1, 2);",
     );
+    // A parent copied whole whose inheritance child stays behind is no part: a whole
+    // table whose key references it is copied (it was refused).
+    source.psql(
+        "CREATE TABLE visits (customer int REFERENCES customers);
+         INSERT INTO visits VALUES (1), (2), (3);",
+    );
+    let visits = t("visits");
+    let _visits_db = adopt(cluster, &visits);
+    let lines = [(
+        cluster.url(&visits),
+        "tables=public.customers,public.visits",
+    )];
+    let (report, _) = split(&source, &lines, &[], 0);
+    all_verified(&report["lines"][0]);
     let archive = t("archive");
     let archive_db = adopt(cluster, &archive);
     let lines = [(

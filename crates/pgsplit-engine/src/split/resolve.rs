@@ -59,6 +59,24 @@ fn named<'a>(word: &str, known: impl IntoIterator<Item = &'a Name>) -> Name {
         })
 }
 
+/// The tables holding a foreign key side's rows: a partitioned table's partitions; a
+/// plain table alone (a key does not reach the children of traditional inheritance).
+fn key_holders(catalog: &Catalog, oid: u32) -> Vec<Name> {
+    match catalog.relation(oid) {
+        Some(r) if r.relkind == "p" => catalog.data_tables(oid),
+        Some(r) => vec![(r.schema.clone(), r.name.clone())],
+        None => Vec::new(),
+    }
+}
+
+/// Whether a target gets only some of a key side's rows: a condition on one of its
+/// holders, or a partition left out.
+fn in_part(catalog: &Catalog, resolved: &Resolved, oid: u32) -> bool {
+    key_holders(catalog, oid)
+        .iter()
+        .any(|leaf| resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf))
+}
+
 /// An error of the source while checking `what`, as the line's refusal.
 fn checking(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String + Copy {
     move |e| {
@@ -149,30 +167,21 @@ pub async fn check_foreign_keys(
     selector: &Selector,
     resolved: &Resolved,
 ) -> Result<(), String> {
-    // The tables holding a key side's rows: a partitioned table's partitions; a plain
-    // table alone (a key does not reach the children of traditional inheritance).
-    let holders = |oid: u32| -> Vec<Name> {
-        match catalog.relation(oid) {
-            Some(r) if r.relkind == "p" => catalog.data_tables(oid),
-            Some(r) => vec![(r.schema.clone(), r.name.clone())],
-            None => Vec::new(),
-        }
-    };
+    let holders = |oid: u32| key_holders(catalog, oid);
     let leaves = |oid: u32| -> Vec<Name> {
         holders(oid)
             .into_iter()
             .filter(|leaf| resolved.relations.contains(leaf))
             .collect()
     };
-    let in_part = |oid: u32| {
-        holders(oid).iter().any(|leaf| {
-            resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf)
-        })
-    };
+    let in_part = |oid: u32| in_part(catalog, resolved, oid);
+    let by_name: HashMap<(&str, &str), &SourceTable> = tables
+        .iter()
+        .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
+        .collect();
     let type_of = |leaf: &Name, column: &str| {
-        tables
-            .iter()
-            .find(|t| t.schema == leaf.0 && t.name == leaf.1)
+        by_name
+            .get(&(leaf.0.as_str(), leaf.1.as_str()))
             .and_then(|t| t.columns.iter().find(|c| c.name == column))
             .map(|c| c.type_name.clone())
     };
@@ -206,133 +215,151 @@ pub async fn check_foreign_keys(
         .batch_execute("SAVEPOINT pgsplit_keys; SET LOCAL search_path = pg_catalog")
         .await
         .map_err(source_error)?;
-    let mut refused = Vec::new();
-    for (fk, child, parent, child_name, parent_name) in checks {
-        let pairs: Vec<(String, String)> = client
+    // Every look-up inside: an error ends in the rollback below, not in an aborted
+    // snapshot transaction the next lines of the source would fail on.
+    let checked: Result<Vec<String>, String> = async {
+        // The column pairs of every key to check, in one round trip.
+        let oids: Vec<u32> = checks.iter().map(|(fk, ..)| fk.oid).collect();
+        let mut columns_of: HashMap<u32, Vec<(String, String)>> = HashMap::new();
+        for row in client
             .query(
-                "SELECT a.attname::text, b.attname::text \
+                "SELECT c.oid, a.attname::text, b.attname::text \
                  FROM pg_catalog.pg_constraint c \
                  CROSS JOIN unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, n) \
                  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.ck \
                  JOIN pg_catalog.pg_attribute b ON b.attrelid = c.confrelid AND b.attnum = k.pk \
-                 WHERE c.oid = $1 ORDER BY k.n",
-                &[&fk.oid],
+                 WHERE c.oid = ANY($1) ORDER BY c.oid, k.n",
+                &[&oids],
             )
             .await
             .map_err(source_error)?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
-        let followed = selector.follows.iter().any(|(table, follow)| {
-            named(table, &resolved.relations) == child_name
-                && named(&display(&follow.parent), &resolved.relations) == parent_name
-                && pairs == [(follow.column.clone(), follow.parent_column.clone())]
-        });
-        let by_shard = selector.shard.as_ref().is_some_and(|s| {
-            let parent_leaves = leaves(parent.oid);
-            pairs.contains(&(s.key.clone(), s.key.clone()))
-                && parent_leaves.len() == holders(parent.oid).len()
-                && parent_leaves.iter().all(|leaf| {
-                    let key_type = type_of(leaf, &s.key);
-                    let cut = key_type
-                        .as_deref()
-                        .and_then(|t| super::shard::predicate(&s.key, t, s.modulus, s.remainder));
-                    resolved.predicates.get(leaf) == cut.as_ref()
-                        && leaves(child.oid)
-                            .iter()
-                            .all(|c| type_of(c, &s.key) == key_type)
-                })
-        });
-        if followed || by_shard {
-            continue;
+        {
+            columns_of
+                .entry(row.get(0))
+                .or_default()
+                .push((row.get(1), row.get(2)));
         }
-        let rows = |oid: u32, columns: Vec<&String>| -> String {
-            let list: Vec<String> = columns.iter().map(|c| quote::ident(c)).collect();
-            let selects: Vec<String> = leaves(oid)
-                .iter()
-                .map(|leaf| {
-                    let from = format!(
-                        "SELECT {} FROM ONLY {}",
-                        list.join(", "),
-                        quote::qualified(&leaf.0, &leaf.1)
-                    );
-                    match resolved.predicates.get(leaf) {
-                        Some(predicate) => format!("{from} WHERE {predicate}"),
-                        None => from,
-                    }
-                })
-                .collect();
-            if selects.is_empty() {
-                let nulls = vec!["NULL"; list.len()];
-                format!("SELECT {} WHERE false", nulls.join(", "))
-            } else {
-                selects.join(" UNION ALL ")
+        let mut refused = Vec::new();
+        for (fk, child, parent, child_name, parent_name) in checks {
+            let pairs = columns_of.get(&fk.oid).cloned().unwrap_or_default();
+            let followed = selector.follows.iter().any(|(table, follow)| {
+                named(table, &resolved.relations) == child_name
+                    && named(&display(&follow.parent), &resolved.relations) == parent_name
+                    && pairs == [(follow.column.clone(), follow.parent_column.clone())]
+            });
+            let by_shard = selector.shard.as_ref().is_some_and(|s| {
+                if !pairs.contains(&(s.key.clone(), s.key.clone())) {
+                    return false;
+                }
+                let parent_leaves = leaves(parent.oid);
+                let child_types: BTreeSet<Option<String>> = leaves(child.oid)
+                    .iter()
+                    .map(|c| type_of(c, &s.key))
+                    .collect();
+                parent_leaves.len() == holders(parent.oid).len()
+                    && parent_leaves.iter().all(|leaf| {
+                        let key_type = type_of(leaf, &s.key);
+                        let cut = key_type.as_deref().and_then(|t| {
+                            super::shard::predicate(&s.key, t, s.modulus, s.remainder)
+                        });
+                        resolved.predicates.get(leaf) == cut.as_ref()
+                            && child_types.iter().all(|t| *t == key_type)
+                    })
+            });
+            if followed || by_shard {
+                continue;
             }
-        };
-        let n = pairs.len();
-        let names = |prefix: &str| (1..=n).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>();
-        let (c, p) = (names("c"), names("p"));
-        let sql = format!(
-            "WITH kept_child ({}) AS ({}), kept_parent ({}) AS ({}) \
-             SELECT count(*) FROM kept_child WHERE {} AND NOT EXISTS \
-             (SELECT FROM kept_parent WHERE {})",
-            c.join(", "),
-            rows(child.oid, pairs.iter().map(|(a, _)| a).collect()),
-            p.join(", "),
-            rows(parent.oid, pairs.iter().map(|(_, b)| b).collect()),
-            c.iter()
-                .map(|c| format!("{c} IS NOT NULL"))
-                .collect::<Vec<_>>()
-                .join(" AND "),
-            c.iter()
-                .zip(&p)
-                .map(|(c, p)| format!("{p} = {c}"))
-                .collect::<Vec<_>>()
-                .join(" AND "),
-        );
-        client
-            .batch_execute("SAVEPOINT pgsplit_key")
-            .await
-            .map_err(source_error)?;
-        let counted = client.query_one(&sql, &[]).await;
-        client
-            .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_key")
-            .await
-            .map_err(source_error)?;
-        match counted {
-            Ok(row) if row.get::<_, i64>(0) > 0 => {
-                let (child, parent) = (display(&child_name), display(&parent_name));
-                let choose = if child == parent {
-                    format!("a where: on {child} that keeps the rows its kept rows reference")
+            let rows = |oid: u32, columns: Vec<&String>| -> String {
+                let list: Vec<String> = columns.iter().map(|c| quote::ident(c)).collect();
+                let selects: Vec<String> = leaves(oid)
+                    .iter()
+                    .map(|leaf| {
+                        let from = format!(
+                            "SELECT {} FROM ONLY {}",
+                            list.join(", "),
+                            quote::qualified(&leaf.0, &leaf.1)
+                        );
+                        match resolved.predicates.get(leaf) {
+                            Some(predicate) => format!("{from} WHERE {predicate}"),
+                            None => from,
+                        }
+                    })
+                    .collect();
+                if selects.is_empty() {
+                    let nulls = vec!["NULL"; list.len()];
+                    format!("SELECT {} WHERE false", nulls.join(", "))
                 } else {
-                    format!(
-                        "choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a \
-                         where: that keeps both sides"
+                    selects.join(" UNION ALL ")
+                }
+            };
+            let n = pairs.len();
+            let names = |prefix: &str| (1..=n).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>();
+            let (c, p) = (names("c"), names("p"));
+            let sql = format!(
+                "WITH kept_child ({}) AS ({}), kept_parent ({}) AS ({}) \
+                 SELECT count(*) FROM kept_child WHERE {} AND NOT EXISTS \
+                 (SELECT FROM kept_parent WHERE {})",
+                c.join(", "),
+                rows(child.oid, pairs.iter().map(|(a, _)| a).collect()),
+                p.join(", "),
+                rows(parent.oid, pairs.iter().map(|(_, b)| b).collect()),
+                c.iter()
+                    .map(|c| format!("{c} IS NOT NULL"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                c.iter()
+                    .zip(&p)
+                    .map(|(c, p)| format!("{p} = {c}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            );
+            client
+                .batch_execute("SAVEPOINT pgsplit_key")
+                .await
+                .map_err(source_error)?;
+            let counted = client.query_one(&sql, &[]).await;
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_key")
+                .await
+                .map_err(source_error)?;
+            match counted {
+                Ok(row) if row.get::<_, i64>(0) > 0 => {
+                    let (child, parent) = (display(&child_name), display(&parent_name));
+                    let choose = if child == parent {
+                        format!("a where: on {child} that keeps the rows its kept rows reference")
+                    } else {
+                        format!(
+                            "choose them with follow:{child}=\"COLUMN -> {parent}.COLUMN\" or a \
+                             where: that keeps both sides"
+                        )
+                    };
+                    refused.push(format!(
+                        "the foreign key {key} of {child} would fail on the target: {count} of \
+                         the rows this target gets of {child} reference {parent} rows it does not \
+                         get; {choose}",
+                        key = fk.name,
+                        count = row.get::<_, i64>(0),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let child = display(&child_name);
+                    tracing::warn!(
+                        "could not check the foreign key {} of {child} on the source: {}",
+                        fk.name,
+                        pgsplit_pg::cause_chain(&e)
                     )
-                };
-                refused.push(format!(
-                    "the foreign key {key} of {child} would fail on the target: {count} of \
-                     the rows this target gets of {child} reference {parent} rows it does not \
-                     get; {choose}",
-                    key = fk.name,
-                    count = row.get::<_, i64>(0),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let child = display(&child_name);
-                tracing::warn!(
-                    "could not check the foreign key {} of {child} on the source: {}",
-                    fk.name,
-                    pgsplit_pg::cause_chain(&e)
-                )
+                }
             }
         }
+        Ok(refused)
     }
+    .await;
     client
         .batch_execute("ROLLBACK TO SAVEPOINT pgsplit_keys; RELEASE SAVEPOINT pgsplit_keys")
         .await
         .map_err(source_error)?;
+    let refused = checked?;
     if refused.is_empty() {
         Ok(())
     } else {
@@ -649,6 +676,8 @@ pub fn resolve(
         .map(|(table, follow)| (*table, follow))
         .collect();
     let mut followed: BTreeSet<String> = BTreeSet::new();
+    // The tables whose rows the shard divides: cut by its key, or following one that is.
+    let mut shard_dependent: BTreeSet<Name> = sharded.clone();
     let mut rounds = 0;
     while !pending.is_empty() {
         rounds += 1;
@@ -695,6 +724,14 @@ pub fn resolve(
                 continue;
             }
             followed.insert(table.clone());
+            // Its rows depend on the shard when its parent's do (not under a reference
+            // table, copied whole to every shard).
+            let parent_cut = leaves_of(&follow.parent)
+                .iter()
+                .any(|leaf| shard_dependent.contains(leaf));
+            if parent_cut {
+                shard_dependent.extend(leaves_of(&child));
+            }
             let column = quote::ident(&follow.column);
             let references = format!(
                 "{column} IN ({})",
@@ -707,7 +744,7 @@ pub fn resolve(
                 let unreferenced_here = selector
                     .shard
                     .as_ref()
-                    .is_some_and(|s| s.remainder == 0 || sharded.contains(&leaf));
+                    .is_some_and(|s| !parent_cut || s.remainder == 0 || sharded.contains(&leaf));
                 let p = if unreferenced_here {
                     format!("({references} OR {column} IS NULL)")
                 } else {
@@ -733,12 +770,7 @@ pub fn resolve(
 /// anything is written; a `follow:` (or a `where:` of its own) on the child says which
 /// of its rows go.
 fn whole_children_of_parts(catalog: &Catalog, resolved: &Resolved) -> Result<(), String> {
-    // Some of its rows: a condition on one of its data tables, or a partition left out.
-    let in_part = |oid: u32| {
-        catalog.data_tables(oid).iter().any(|leaf| {
-            resolved.predicates.contains_key(leaf) || !resolved.relations.contains(leaf)
-        })
-    };
+    let in_part = |oid: u32| in_part(catalog, resolved, oid);
     for fk in catalog
         .constraints
         .iter()

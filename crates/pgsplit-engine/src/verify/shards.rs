@@ -58,27 +58,53 @@ fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
             None => groups.push((i, shard.key.clone(), vec![i])),
         }
     }
-    groups
-        .into_iter()
-        .filter_map(|(first, key, members)| {
-            let shards: Vec<_> = members
+    // Lines whose shards take every row once: their modulus (the least common multiple).
+    let exact = |members: &[usize]| -> Option<u32> {
+        let shards: Vec<_> = members
+            .iter()
+            .filter_map(|&i| mapping.lines[i].selector.shard.as_ref())
+            .collect();
+        let lcm = shards.iter().try_fold(1u64, |lcm, s| {
+            let m = u64::from(s.modulus);
+            Some(lcm / gcd(lcm, m) * m).filter(|l| *l <= 1 << 16)
+        })?;
+        let every_once = (0..lcm).all(|r| {
+            shards
                 .iter()
-                .filter_map(|&i| mapping.lines[i].selector.shard.as_ref())
+                .filter(|s| r % u64::from(s.modulus) == u64::from(s.remainder))
+                .count()
+                == 1
+        });
+        every_once.then_some(lcm as u32)
+    };
+    let mut complete = Vec::new();
+    for (first, key, members) in groups {
+        if let Some(modulus) = exact(&members) {
+            complete.push((first, key, modulus, members));
+            continue;
+        }
+        // Lines of one key that cut other tables (one shard set per service): each
+        // modulus's lines on their own.
+        let mut moduli: Vec<u32> = members
+            .iter()
+            .filter_map(|&i| mapping.lines[i].selector.shard.as_ref().map(|s| s.modulus))
+            .collect();
+        moduli.sort_unstable();
+        moduli.dedup();
+        for modulus in moduli {
+            let same: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    mapping.lines[i].selector.shard.as_ref().map(|s| s.modulus) == Some(modulus)
+                })
                 .collect();
-            let lcm = shards.iter().try_fold(1u64, |lcm, s| {
-                let m = u64::from(s.modulus);
-                Some(lcm / gcd(lcm, m) * m).filter(|l| *l <= 1 << 16)
-            })?;
-            let every_once = (0..lcm).all(|r| {
-                shards
-                    .iter()
-                    .filter(|s| r % u64::from(s.modulus) == u64::from(s.remainder))
-                    .count()
-                    == 1
-            });
-            every_once.then_some((first, key, lcm as u32, members))
-        })
-        .collect()
+            if exact(&same).is_some() {
+                complete.push((same[0], key.clone(), modulus, same));
+            }
+        }
+    }
+    complete
 }
 
 type Name = (String, String);
@@ -241,5 +267,8 @@ mod tests {
         let mixed = complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4", "shard=k:3/4"]));
         assert_eq!((mixed[0].2, mixed[0].3.clone()), (4, vec![0, 1, 2]));
         assert!(complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4"])).is_empty());
+        // A complete set of one modulus beside another line of the key (another service).
+        let beside = complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/2", "shard=k:0/3"]));
+        assert_eq!((beside[0].2, beside[0].3.clone()), (2, vec![0, 1]));
     }
 }
