@@ -59,6 +59,34 @@ fn named<'a>(word: &str, known: impl IntoIterator<Item = &'a Name>) -> Name {
         })
 }
 
+/// The rows of `columns` a target gets of the tables `leaves`, as one query: each table
+/// with its `condition`, if any (`SELECT … WHERE false` for none).
+fn kept_rows(
+    leaves: &[Name],
+    columns: &[&str],
+    condition: impl Fn(&Name) -> Option<String>,
+) -> String {
+    let list: Vec<String> = columns.iter().map(|c| quote::ident(c)).collect();
+    if leaves.is_empty() {
+        return format!("SELECT {} WHERE false", vec!["NULL"; list.len()].join(", "));
+    }
+    leaves
+        .iter()
+        .map(|leaf| {
+            let from = format!(
+                "SELECT {} FROM ONLY {}",
+                list.join(", "),
+                quote::qualified(&leaf.0, &leaf.1)
+            );
+            match condition(leaf) {
+                Some(predicate) => format!("{from} WHERE {predicate}"),
+                None => from,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
 /// The tables holding a foreign key side's rows: a partitioned table's partitions; a
 /// plain table alone (a key does not reach the children of traditional inheritance).
 fn key_holders(catalog: &Catalog, oid: u32) -> Vec<Name> {
@@ -174,7 +202,6 @@ pub async fn check_foreign_keys(
             .filter(|leaf| resolved.relations.contains(leaf))
             .collect()
     };
-    let in_part = |oid: u32| in_part(catalog, resolved, oid);
     let by_name: HashMap<(&str, &str), &SourceTable> = tables
         .iter()
         .map(|t| ((t.schema.as_str(), t.name.as_str()), t))
@@ -186,27 +213,7 @@ pub async fn check_foreign_keys(
             .map(|c| c.type_name.clone())
     };
     whole_children_of_parts(catalog, resolved)?;
-    let mut checks = Vec::new();
-    for fk in catalog
-        .constraints
-        .iter()
-        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
-    {
-        let (Some(child), Some(parent)) =
-            (catalog.relation(fk.table), catalog.relation(fk.ref_table))
-        else {
-            continue;
-        };
-        let child_name = (child.schema.clone(), child.name.clone());
-        let parent_name = (parent.schema.clone(), parent.name.clone());
-        if !resolved.relations.contains(&child_name)
-            || !resolved.relations.contains(&parent_name)
-            || !in_part(parent.oid)
-        {
-            continue;
-        }
-        checks.push((fk, child, parent, child_name, parent_name));
-    }
+    let checks: Vec<_> = keys_into_parts(catalog, resolved).collect();
     if checks.is_empty() {
         return Ok(());
     }
@@ -270,27 +277,10 @@ pub async fn check_foreign_keys(
                 continue;
             }
             let rows = |oid: u32, columns: Vec<&String>| -> String {
-                let list: Vec<String> = columns.iter().map(|c| quote::ident(c)).collect();
-                let selects: Vec<String> = leaves(oid)
-                    .iter()
-                    .map(|leaf| {
-                        let from = format!(
-                            "SELECT {} FROM ONLY {}",
-                            list.join(", "),
-                            quote::qualified(&leaf.0, &leaf.1)
-                        );
-                        match resolved.predicates.get(leaf) {
-                            Some(predicate) => format!("{from} WHERE {predicate}"),
-                            None => from,
-                        }
-                    })
-                    .collect();
-                if selects.is_empty() {
-                    let nulls = vec!["NULL"; list.len()];
-                    format!("SELECT {} WHERE false", nulls.join(", "))
-                } else {
-                    selects.join(" UNION ALL ")
-                }
+                let columns: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+                kept_rows(&leaves(oid), &columns, |leaf| {
+                    resolved.predicates.get(leaf).cloned()
+                })
             };
             let n = pairs.len();
             let names = |prefix: &str| (1..=n).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>();
@@ -633,26 +623,13 @@ pub fn resolve(
     // data tables (partitions) the target holds, with its own condition. A parent copied
     // whole still counts: a child's row goes only if it references a row of it.
     let rows_of = |name: &Name, column: &str, own: &BTreeMap<Name, Vec<String>>| -> String {
-        let selects: Vec<String> = leaves_of(name)
-            .iter()
-            .filter(|leaf| resolved.relations.contains(*leaf))
-            .map(|leaf| {
-                let from = format!(
-                    "SELECT {} FROM ONLY {}",
-                    quote::ident(column),
-                    quote::qualified(&leaf.0, &leaf.1)
-                );
-                match own.get(leaf) {
-                    Some(parts) => format!("{from} WHERE {}", parts.join(" AND ")),
-                    None => from,
-                }
-            })
+        let leaves: Vec<Name> = leaves_of(name)
+            .into_iter()
+            .filter(|leaf| resolved.relations.contains(leaf))
             .collect();
-        if selects.is_empty() {
-            "SELECT NULL WHERE false".to_string()
-        } else {
-            selects.join(" UNION ALL ")
-        }
+        kept_rows(&leaves, &[column], |leaf| {
+            own.get(leaf).map(|p| p.join(" AND "))
+        })
     };
     // Follows may chain (order_items → orders → customers): resolve parents first.
     // A parent as parsed is its word split at the first `.`, which a dotted name
@@ -764,30 +741,45 @@ pub fn resolve(
     Ok(resolved)
 }
 
+/// The validated foreign keys between two tables this target gets whose referenced side
+/// it gets only in part, with the child's and the parent's relation and name.
+#[allow(clippy::type_complexity)]
+fn keys_into_parts<'a>(
+    catalog: &'a Catalog,
+    resolved: &'a Resolved,
+) -> impl Iterator<
+    Item = (
+        &'a pgsplit_schema::model::Constraint,
+        &'a pgsplit_schema::model::Relation,
+        &'a pgsplit_schema::model::Relation,
+        Name,
+        Name,
+    ),
+> + 'a {
+    catalog
+        .constraints
+        .iter()
+        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
+        .filter_map(move |fk| {
+            let child = catalog.relation(fk.table)?;
+            let parent = catalog.relation(fk.ref_table)?;
+            let child_name = (child.schema.clone(), child.name.clone());
+            let parent_name = (parent.schema.clone(), parent.name.clone());
+            (resolved.relations.contains(&child_name)
+                && resolved.relations.contains(&parent_name)
+                && in_part(catalog, resolved, parent.oid))
+            .then_some((fk, child, parent, child_name, parent_name))
+        })
+}
+
 /// A table copied whole whose validated foreign key references a table copied in part:
 /// the key would fail on the target, after the copy, on every row whose referenced row
 /// stays behind (a child a `follow:` forgot, one without the shard key). Refused before
 /// anything is written; a `follow:` (or a `where:` of its own) on the child says which
 /// of its rows go.
 fn whole_children_of_parts(catalog: &Catalog, resolved: &Resolved) -> Result<(), String> {
-    let in_part = |oid: u32| in_part(catalog, resolved, oid);
-    for fk in catalog
-        .constraints
-        .iter()
-        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
-    {
-        let (Some(child), Some(parent)) =
-            (catalog.relation(fk.table), catalog.relation(fk.ref_table))
-        else {
-            continue;
-        };
-        let child_name = (child.schema.clone(), child.name.clone());
-        let parent_name = (parent.schema.clone(), parent.name.clone());
-        if resolved.relations.contains(&child_name)
-            && resolved.relations.contains(&parent_name)
-            && in_part(parent.oid)
-            && !in_part(child.oid)
-        {
+    for (fk, child, _, child_name, parent_name) in keys_into_parts(catalog, resolved) {
+        if !in_part(catalog, resolved, child.oid) {
             return Err(format!(
                 "{child} would be copied whole and {parent} in part: the foreign key {key} \
                  of {child} would fail on the rows whose {parent} row stays behind; choose \
