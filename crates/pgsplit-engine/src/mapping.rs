@@ -56,6 +56,22 @@ pub enum MappingError {
 }
 
 impl Mapping {
+    /// The lines' indices grouped by source database, groups and lines in mapping order:
+    /// the lines a run copies from one snapshot.
+    pub fn by_source(&self) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            match groups
+                .iter_mut()
+                .find(|g| self.lines[g[0]].source.same_database(&line.source))
+            {
+                Some(group) => group.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        groups
+    }
+
     /// Reads a mapping file: lines of `SOURCE@@TARGET [selectors]`, or a TOML split file
     /// (`*.toml`, `[[target]]` tables).
     pub fn read(path: &Path) -> Result<Mapping, MappingError> {

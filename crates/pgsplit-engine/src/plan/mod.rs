@@ -252,17 +252,7 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
 /// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
 /// those rows would be copied twice (and, likely, another remainder's nowhere).
 fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, line) in mapping.lines.iter().enumerate() {
-        match groups
-            .iter_mut()
-            .find(|g| mapping.lines[g[0]].source.same_database(&line.source))
-        {
-            Some(group) => group.push(i),
-            None => groups.push(vec![i]),
-        }
-    }
-    for group in groups {
+    for group in mapping.by_source() {
         let cuts: Vec<_> = group
             .iter()
             .filter_map(|&i| {

@@ -61,17 +61,11 @@ pub async fn run(
         report.seconds = started.elapsed().as_secs_f64();
         return report;
     }
-    // Group lines by source, in order of first appearance.
-    let mut groups: Vec<Vec<&MappingLine>> = Vec::new();
-    for line in &mapping.lines {
-        match groups
-            .iter_mut()
-            .find(|g| g[0].source.same_database(&line.source))
-        {
-            Some(group) => group.push(line),
-            None => groups.push(vec![line]),
-        }
-    }
+    let groups: Vec<Vec<&MappingLine>> = mapping
+        .by_source()
+        .into_iter()
+        .map(|group| group.into_iter().map(|i| &mapping.lines[i]).collect())
+        .collect();
     for group in groups {
         if cancel.is_cancelled() {
             report.interrupted = true;
