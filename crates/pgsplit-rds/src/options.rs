@@ -213,6 +213,15 @@ impl MigrateOptions {
                     "must be an http:// or https:// URL with a host (e.g. http://localhost:5000)",
                 );
             }
+            // Requests are signed with the AWS credentials; a user or password in the URL
+            // would only be printed by whatever shows the endpoint.
+            if parsed.is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                return invalid(
+                    "--endpoint-url",
+                    "must not hold a user name or password (requests are signed with the AWS \
+                     credentials)",
+                );
+            }
         }
         if let Some(source) = &self.source_region {
             self.check_regions(source)?;
@@ -295,6 +304,8 @@ mod tests {
         refused(&o, "--vpc-security-group-ids");
         o.restore.vpc_security_group_ids = vec!["sg-1".into()];
         o.aws.endpoint_url = Some("not a url".into());
+        refused(&o, "--endpoint-url");
+        o.aws.endpoint_url = Some("http://user:secret@localhost:5000".into());
         refused(&o, "--endpoint-url");
         o.aws.endpoint_url = Some("http://localhost:5000".into());
         o.validate().unwrap();

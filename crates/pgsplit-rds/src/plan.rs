@@ -55,6 +55,10 @@ pub async fn list_instances(client: &Client) -> Result<Vec<DbInstance>> {
     let mut instances = Vec::new();
     let mut marker = None;
     loop {
+        tracing::debug!(
+            listed_so_far = instances.len(),
+            "listing the source region's instances"
+        );
         let out = client
             .describe_db_instances()
             .set_marker(marker)

@@ -45,18 +45,42 @@ where
     Fut: Future<Output = Result<Poll<T>>>,
 {
     let start = Instant::now();
+    // Failed checks in a row: the first is a warning, the rest of the run of failures are
+    // debug lines (a throttled region would print one warning per poll for hours).
+    let mut failing = 0u32;
     loop {
         let polled = match poll().await {
             Err(e) if e.is_retryable() && start.elapsed() < settings.max_wait => {
-                tracing::warn!(
-                    instance = what.instance,
-                    step = %what.step,
-                    resource = %what.resource,
-                    "status check failed, trying again: {e}"
-                );
+                failing += 1;
+                if failing == 1 {
+                    tracing::warn!(
+                        instance = what.instance,
+                        step = %what.step,
+                        resource = %what.resource,
+                        "status check failed, trying again at each poll: {e}"
+                    );
+                } else {
+                    tracing::debug!(
+                        instance = what.instance,
+                        resource = %what.resource,
+                        failing,
+                        "status check failed again: {e}"
+                    );
+                }
                 Poll::Pending(format!("unknown (the last check failed: {e})"))
             }
-            other => other?,
+            other => {
+                let polled = other?;
+                if failing > 0 {
+                    tracing::info!(
+                        instance = what.instance,
+                        resource = %what.resource,
+                        "status check answers again after {failing} failed"
+                    );
+                    failing = 0;
+                }
+                polled
+            }
         };
         let status = match polled {
             Poll::Ready(value) => return Ok(value),
@@ -236,6 +260,34 @@ mod tests {
                     .build(),
             )
             .build()
+    }
+
+    /// Log lines written while its subscriber is the default, as text.
+    #[derive(Clone, Default)]
+    struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLog {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl CapturedLog {
+        fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+            let log = self.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_ansi(false)
+                .with_writer(move || log.clone())
+                .finish()
+        }
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
     }
 
     fn fast() -> WaitSettings {
@@ -427,7 +479,9 @@ mod tests {
             max_wait: Duration::from_secs(300),
             poll_interval: Duration::from_secs(30),
         };
-        // Two throttled checks, then available.
+        // Two throttled checks, then available: one warning for the two.
+        let log = CapturedLog::default();
+        let guard = tracing::subscriber::set_default(log.subscriber());
         let mut calls = 0;
         let ready = until_ready(&what, settings, || {
             calls += 1;
@@ -439,7 +493,11 @@ mod tests {
         })
         .await
         .unwrap();
+        drop(guard);
         assert_eq!(ready, 3);
+        let lines = log.text();
+        assert_eq!(lines.matches(" WARN ").count(), 1, "{lines}");
+        assert!(lines.contains("answers again after 2 failed"), "{lines}");
         // Throttled to the end: the last error, once the deadline has passed.
         let start = Instant::now();
         let err = until_ready(&what, settings, || async {

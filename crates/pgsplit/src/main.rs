@@ -93,9 +93,13 @@ fn run(cli: Cli) -> ExitCode {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    // -v and -vv raise pgsplit's own lines only (targets `pgsplit*`): the libraries' debug
+    // output names credentials (the AWS SDK prints the access key id it signs with).
+    // PGSPLIT_LOG takes any filter, for whoever wants those lines anyway.
+    let own = format!("warn,pgsplit={level}");
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("PGSPLIT_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
+            EnvFilter::try_from_env("PGSPLIT_LOG").unwrap_or_else(|_| EnvFilter::new(own)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -3,10 +3,45 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+
+/// `pgsplit rds migrate` of one instance through `endpoint`, with made-up credentials.
+fn migrate(endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsplit"));
+    cmd.args([
+        "rds",
+        "migrate",
+        "--source-region",
+        "us-east-1",
+        "--target-region",
+        "eu-west-1",
+        "--instance",
+        "orders",
+        "--endpoint-url",
+        endpoint,
+    ])
+    .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    .env_remove("AWS_PROFILE")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits until `child` has connected to `listener` (its request is in flight, unanswered),
+/// then stops it with SIGTERM and returns what it printed.
+fn stop_in_flight(listener: &TcpListener, child: Child) -> Output {
+    let (_conn, _) = listener.accept().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
 
 #[test]
 fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
@@ -16,38 +51,13 @@ fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
-        .args([
-            "rds",
-            "migrate",
-            "--source-region",
-            "us-east-1",
-            "--target-region",
-            "eu-west-1",
-            "--instance",
-            "orders",
-            "--endpoint-url",
-            &endpoint,
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
-        .env_remove("AWS_PROFILE")
+    let child = migrate(&endpoint)
+        .args(["--json", json.to_str().unwrap()])
         .env("PGSPLIT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until pgsplit has connected (its request is in flight), then stop it.
-    let (_conn, _) = listener.accept().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     let stopped = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = stop_in_flight(&listener, child);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(stopped.elapsed() < Duration::from_secs(5));
@@ -62,4 +72,39 @@ fn an_interrupted_migration_says_what_was_asked_of_aws_and_exits_130() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["interrupted"], true, "{report}");
     assert_eq!(report["under_way"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn verbose_output_names_no_aws_credential() {
+    // -vv is pgsplit's own debug output: the SDK's (which signs requests, naming the
+    // access key id) stays at warnings.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let child = migrate(&endpoint)
+        .arg("-vv")
+        .env_remove("PGSPLIT_LOG")
+        .spawn()
+        .unwrap();
+    // The request is signed and sent by the time it reaches the listener.
+    let out = stop_in_flight(&listener, child);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    // pgsplit's own debug lines are there...
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    // ...and no credential.
+    for secret in ["AKIDEXAMPLE", "not-a-real-secret"] {
+        assert!(!stderr.contains(secret), "{secret} in:\n{stderr}");
+        assert!(!stdout.contains(secret), "{secret} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn an_endpoint_url_with_a_password_is_refused_without_echoing_it() {
+    let out = migrate("http://proxyuser:hunter2secret@127.0.0.1:9")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("--endpoint-url"), "{stderr}");
+    assert!(!stderr.contains("hunter2secret") && !stdout.contains("hunter2secret"));
 }
