@@ -645,6 +645,22 @@ fn shards_that_overlap_are_refused_before_anything_is_written() {
     for name in &names {
         assert!(!database_exists(cluster, name), "{name}");
     }
+    // Two keys of one table: shares no check can tell apart.
+    source.psql("CREATE TABLE u (k int, r int); INSERT INTO u SELECT g, g % 7 FROM generate_series(1, 50) g");
+    let names = [format!("{}_ka", source.name), format!("{}_rb", source.name)];
+    let lines = [
+        (cluster.url(&names[0]), "tables=public.u shard=k:0/2"),
+        (cluster.url(&names[1]), "tables=public.u shard=r:1/2"),
+    ];
+    let (report, _) = split(&source, &lines, &[], 2);
+    let error = report["lines"][1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("shard=r:1/2 and line 1's shard=k:0/2 cut public.u by different keys"),
+        "{error}"
+    );
+    for name in &names {
+        assert!(!database_exists(cluster, name), "{name}");
+    }
     // Shards of tables no other line cuts do not overlap: one pair of lines per
     // service, each sharded on its own.
     source.psql(

@@ -369,7 +369,8 @@ pub fn shards_overlap(a: &super::Shard, b: &super::Shard) -> bool {
 }
 
 /// Per line (of `cuts`: its number, shard and the tables its shard cuts) whose shard
-/// overlaps an earlier line's on a table both cut: its number and why. Lines of one
+/// overlaps an earlier line's on a table both cut, or cuts it by another key (whose shares
+/// no check can tell apart): its number and why. Lines of one
 /// source only; tables only one of them cuts are no overlap (one line per service, each
 /// sharded on its own).
 pub fn overlapping_shards(
@@ -381,9 +382,27 @@ pub fn overlapping_shards(
             .iter()
             .find_map(|(other_line, other, other_tables)| {
                 let shared = tables.intersection(other_tables).next()?;
-                shards_overlap(shard, other).then_some((other_line, other, shared))
+                (other.key != shard.key || shards_overlap(shard, other))
+                    .then_some((other_line, other, shared))
             });
         if let Some((other_line, other, shared)) = earlier {
+            if other.key != shard.key {
+                found.push((
+                    *line,
+                    format!(
+                        "shard={}:{}/{} and line {other_line}'s shard={}:{}/{} cut {} by \
+                         different keys: a row could be copied to both targets, or to neither",
+                        shard.key,
+                        shard.remainder,
+                        shard.modulus,
+                        other.key,
+                        other.remainder,
+                        other.modulus,
+                        display(shared)
+                    ),
+                ));
+                continue;
+            }
             let what = if other.modulus == shard.modulus {
                 format!("is line {other_line}'s too")
             } else {
