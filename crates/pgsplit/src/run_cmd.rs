@@ -278,6 +278,12 @@ fn render(report: &RunReport) -> String {
                 ),
                 Some(_) => "MISMATCH: same row count, different checksum".to_string(),
             };
+            // A stopped run's table with only some chunks on the target: `2/4`.
+            let chunks = if t.complete {
+                t.chunks.len().to_string()
+            } else {
+                format!("{}/{}", t.chunks.len(), t.chunks_planned)
+            };
             let _ = writeln!(
                 out,
                 "  {:<40} {:>10} {:>10} {:>8.2} {:>8.1} {:>6}  {verified}",
@@ -286,7 +292,7 @@ fn render(report: &RunReport) -> String {
                 bytes(t.bytes as i64),
                 t.seconds,
                 t.mb_per_second,
-                t.chunks.len()
+                chunks
             );
             if t.chunks.len() > 1 {
                 for c in &t.chunks {
@@ -310,10 +316,16 @@ fn render(report: &RunReport) -> String {
             let _ = writeln!(out, "  phases: {}", phases.join(", "));
         }
         if line.post_data.statements > 0 {
+            let post = &line.post_data;
+            let tasks = if post.finished < post.statements {
+                format!("{} of {} tasks done", post.finished, post.statements)
+            } else {
+                format!("{} tasks", post.statements)
+            };
             let _ = writeln!(
                 out,
-                "  post-data: {} tasks ({} indexes), {:.2}s",
-                line.post_data.statements, line.post_data.indexes, line.post_data.seconds
+                "  post-data: {tasks} ({} indexes), {:.2}s",
+                post.indexes, post.seconds
             );
         }
         if let Some(lo) = &line.large_objects {

@@ -129,7 +129,10 @@ fn all_verified(report: &serde_json::Value) {
     assert_eq!(tables.len(), 4, "{report}");
     for t in tables {
         assert_eq!(t["verification"]["matches"], true, "{t}");
+        assert_eq!(t["complete"], true, "{t}");
     }
+    let post = &report["lines"][0]["post_data"];
+    assert_eq!(post["finished"], post["statements"], "{post}");
 }
 
 #[test]
@@ -586,6 +589,23 @@ fn sigterm_cancels_in_flight_work_and_exits_130() {
     let out = child.wait_with_output().unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // The report of the stop says how far post-data got, and which tables have only
+    // some of their chunks.
+    let stopped = report_of(&out);
+    let post = &stopped["lines"][0]["post_data"];
+    assert!(post["seconds"].as_f64().unwrap() > 0.0, "{post}");
+    assert!(
+        post["finished"].as_u64().unwrap() < post["statements"].as_u64().unwrap(),
+        "{post}"
+    );
+    for t in stopped["lines"][0]["tables"].as_array().unwrap() {
+        let (copied, planned) = (
+            t["chunks"].as_array().unwrap().len() as u64,
+            t["chunks_planned"].as_u64().unwrap(),
+        );
+        assert!(copied <= planned, "{t}");
+        assert_eq!(t["complete"], copied == planned, "{t}");
+    }
     // The command to continue repeats what a resume must repeat.
     let resume = format!(
         "\n  pgsplit run {} --resume --no-owner --work-dir {}\n",

@@ -14,6 +14,7 @@ mod target;
 mod verify_step;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -989,15 +990,25 @@ async fn run_line(
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     progress.set_phase("data");
     let post_started = Instant::now();
-    let post = tokio::spawn(post_data::run(
-        post_tasks,
-        post_connections,
-        loaded_rx,
-        tables.len(),
-        Arc::clone(progress),
-        cancel.clone(),
+    let post_finished = Arc::new(AtomicUsize::new(0));
+    // What post-data did, also when the run ends early (a stop, a failure).
+    let post_summary = {
+        let finished = Arc::clone(&post_finished);
+        move |report: &mut LineReport| {
+            report.post_data.seconds = post_started.elapsed().as_secs_f64();
+            report.post_data.finished = finished.load(Ordering::Relaxed);
+        }
+    };
+    let post = tokio::spawn(post_data::run(post_data::Schedule {
+        tasks: post_tasks,
+        connections: post_connections,
+        loaded: loaded_rx,
+        table_count: tables.len(),
+        progress: Arc::clone(progress),
+        cancel: cancel.clone(),
         sessions,
-    ));
+        finished: post_finished,
+    }));
     let data_started = Instant::now();
     let copied = if items.is_empty() {
         drop(loaded_tx);
@@ -1052,6 +1063,7 @@ async fn run_line(
         } else {
             post.abort();
         }
+        post_summary(report);
         // What was committed stays for the resume: the report says so.
         report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
         report.tables.retain(|t| !t.chunks.is_empty());
@@ -1084,6 +1096,7 @@ async fn run_line(
                 } else {
                     post.abort();
                 }
+                post_summary(report);
                 // The tables' rows are on the target: the report says so.
                 report.tables =
                     verify_step::table_reports(&tables, &items, &results, &verifications);
@@ -1096,7 +1109,7 @@ async fn run_line(
     let post_result = post
         .await
         .map_err(|e| RunError::Internal(format!("post-data scheduler: {e}")))?;
-    report.post_data.seconds = post_started.elapsed().as_secs_f64();
+    post_summary(report);
     clock.started = Instant::now();
     clock.report.push(PhaseTime {
         phase: "post-data (after data)",

@@ -35,7 +35,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -176,17 +176,33 @@ pub enum DataEvent {
     WorkerIdle,
 }
 
-/// Runs every task. `loaded` yields table indices as the data phase finishes them and
-/// closes when the data phase ends. Returns the seconds spent per task label order.
-pub async fn run(
-    tasks: Vec<PostTask>,
-    connections: Vec<Arc<Client>>,
-    mut loaded: mpsc::UnboundedReceiver<DataEvent>,
-    table_count: usize,
-    progress: Arc<Progress>,
-    cancel: Cancel,
-    sessions: Arc<Sessions>,
-) -> Result<(), RunError> {
+/// What the post-data scheduler is given.
+pub struct Schedule {
+    pub tasks: Vec<PostTask>,
+    /// One per `--index-jobs`.
+    pub connections: Vec<Arc<Client>>,
+    /// Table indices as the data phase finishes them; closed when the data phase ends.
+    pub loaded: mpsc::UnboundedReceiver<DataEvent>,
+    pub table_count: usize,
+    pub progress: Arc<Progress>,
+    pub cancel: Cancel,
+    pub sessions: Arc<Sessions>,
+    /// Tasks done so far, read by the report also when the run ends early.
+    pub finished: Arc<AtomicUsize>,
+}
+
+/// Runs every task of `schedule`, each once its tables are loaded and what it needs is done.
+pub async fn run(schedule: Schedule) -> Result<(), RunError> {
+    let Schedule {
+        tasks,
+        connections,
+        mut loaded,
+        table_count,
+        progress,
+        cancel,
+        sessions,
+        finished,
+    } = schedule;
     let target = sessions.target.clone();
     let tokens = Arc::new(std::sync::Mutex::new(
         connections
@@ -416,6 +432,7 @@ pub async fn run(
                 claims.end(&members);
                 match result {
                     Ok(()) => {
+                        finished.fetch_add(members.len(), Ordering::Relaxed);
                         for i in members {
                             non_global_left -= 1;
                             for &d in &dependents[i] {
@@ -469,6 +486,7 @@ pub async fn run(
                 return Err(RunError::Interrupted);
             }
         }
+        finished.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
     Ok(())
@@ -898,19 +916,26 @@ mod tests {
         }
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         drop(loaded_tx);
-        run(
+        let (count, finished) = (tasks.len(), Arc::new(AtomicUsize::new(0)));
+        let result = run(Schedule {
             tasks,
             connections,
-            loaded_rx,
-            0,
-            Arc::new(Progress::default()),
-            Cancel::default(),
-            Arc::new(Sessions {
+            loaded: loaded_rx,
+            table_count: 0,
+            progress: Arc::new(Progress::default()),
+            cancel: Cancel::default(),
+            sessions: Arc::new(Sessions {
                 target: db.settings(),
                 maintenance_work_mem: None,
             }),
-        )
-        .await
+            finished: Arc::clone(&finished),
+        })
+        .await;
+        // Every task is counted once, batched or not.
+        if result.is_ok() {
+            assert_eq!(finished.load(Ordering::Relaxed), count);
+        }
+        result
     }
 
     /// A session whose connection an administrator ends between two tasks: the second
@@ -1256,18 +1281,19 @@ mod tests {
             connections.push(Arc::new(client));
         }
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
-        let scheduler = tokio::spawn(run(
+        let scheduler = tokio::spawn(run(Schedule {
             tasks,
             connections,
-            loaded_rx,
-            1,
-            Arc::new(Progress::default()),
-            Cancel::default(),
-            Arc::new(Sessions {
+            loaded: loaded_rx,
+            table_count: 1,
+            progress: Arc::new(Progress::default()),
+            cancel: Cancel::default(),
+            sessions: Arc::new(Sessions {
                 target: settings.clone(),
                 maintenance_work_mem: None,
             }),
-        ));
+            finished: Arc::default(),
+        }));
         // The data phase ends once the first task is done.
         while seen.lock().unwrap().is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

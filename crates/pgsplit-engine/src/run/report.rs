@@ -103,6 +103,11 @@ pub struct TableReport {
     pub name: String,
     pub format: Format,
     pub chunks: Vec<ChunkReport>,
+    /// Chunks the table was cut into: more than `chunks` when the run stopped before all
+    /// were copied (`complete` is then false).
+    pub chunks_planned: usize,
+    /// Every chunk is on the target.
+    pub complete: bool,
     pub rows: u64,
     pub bytes: u64,
     /// Wall time from the first chunk's start to the last chunk's end.
@@ -140,6 +145,8 @@ pub struct Verification {
 #[derive(Debug, Default, Serialize)]
 pub struct PostDataSummary {
     pub statements: usize,
+    /// Tasks done: fewer than `statements` when the run stopped or failed on the way.
+    pub finished: usize,
     pub indexes: usize,
     pub seconds: f64,
 }

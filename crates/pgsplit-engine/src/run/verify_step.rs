@@ -238,6 +238,7 @@ pub fn table_reports(
                 .iter()
                 .position(|(t, _)| *t == index)
                 .map(|p| verifications.swap_remove(p).1);
+            let chunks_planned = items.iter().filter(|i| i.table == index).count();
             TableReport {
                 schema: table.schema.clone(),
                 name: table.name.clone(),
@@ -252,6 +253,8 @@ pub fn table_reports(
                         seconds: (r.finished - r.started).as_secs_f64(),
                     })
                     .collect(),
+                chunks_planned,
+                complete: mine.len() >= chunks_planned,
                 rows,
                 bytes,
                 seconds,
