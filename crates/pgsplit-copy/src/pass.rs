@@ -31,14 +31,19 @@ impl CopySpec<'_> {
     pub fn copy_out_sql(&self) -> String {
         let format = self.format.sql();
         match &self.predicate {
-            None => format!(
+            None if !self.table.reads_as_other_types() => format!(
                 "COPY {}{} TO STDOUT (FORMAT {format})",
                 self.table.qualified(),
                 self.table.copy_columns()
             ),
+            None => format!(
+                "COPY (SELECT {} FROM ONLY {}) TO STDOUT (FORMAT {format})",
+                self.table.select_list(),
+                self.table.qualified()
+            ),
             Some(predicate) => format!(
                 "COPY (SELECT {} FROM ONLY {} WHERE {predicate}) TO STDOUT (FORMAT {format})",
-                self.table.column_list(),
+                self.table.select_list(),
                 self.table.qualified()
             ),
         }

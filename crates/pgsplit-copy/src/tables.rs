@@ -29,6 +29,11 @@ pub struct Column {
     /// values are on the wire. Empty in journals written before it was kept.
     #[serde(default)]
     pub base_type: String,
+    /// A built-in type of a `--data-only` target's column that differs from this one: the
+    /// column is read as its text parsed as that type (`"c"::text::jsonb`), what the
+    /// target makes of the text anyway, so that both sides' rows compare.
+    #[serde(default)]
+    pub read_as: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -81,6 +86,23 @@ impl SourceTable {
             .map(|c| quote::ident(&c.name))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// [`Self::column_list`] with each column that has a [`Column::read_as`] type read as it.
+    pub fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| match &c.read_as {
+                Some(ty) => format!("{}::pg_catalog.text::{ty}", quote::ident(&c.name)),
+                None => quote::ident(&c.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Whether a column is read as another type ([`Column::read_as`]).
+    pub fn reads_as_other_types(&self) -> bool {
+        self.columns.iter().any(|c| c.read_as.is_some())
     }
 
     /// ` ("a", "b")`: the column list of a `COPY` of the table; none for a table without
@@ -180,6 +202,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
                 type_name: r.get("type_name"),
                 extended: r.get("extended"),
                 base_type: r.get::<_, Option<String>>("base_type").unwrap_or_default(),
+                read_as: None,
             },
             r.get("type_oid"),
         ));

@@ -116,6 +116,7 @@ mod tests {
             type_name: "text".into(),
             extended,
             base_type: "text".into(),
+            read_as: None,
         };
         SourceTable {
             oid: 42,

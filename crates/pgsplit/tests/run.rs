@@ -416,6 +416,45 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
     );
 }
 
+/// `--data-only` into columns of other built-in types that take every value (json to
+/// jsonb, a wider numeric, timestamp to timestamptz, varchar to text, real[] to float8[]):
+/// the checksum compares the target's values with the source's read as the target's type
+/// (it compared two renderings and said MISMATCH). A value the target type refuses still
+/// fails the run, naming the table.
+#[test]
+fn a_data_only_target_of_wider_types_is_verified_by_checksum() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("data_only_wider_src");
+    source.psql(
+        r#"CREATE TABLE c (id int, j json, n numeric(10,4), ts timestamp, v varchar(5), r real[]);
+           INSERT INTO c VALUES (1, '{"b": 1,  "a": [1, 2]}', 1.2345, '2024-05-01 12:00:00', 'abc', '{1.5,NULL}'),
+                                (2, NULL, -0.5, 'infinity', '', '{}');"#,
+    );
+    let target = cluster.create_db("data_only_wider_dst");
+    target.psql(
+        "CREATE TABLE c (id int, j jsonb, n numeric(12,2), ts timestamptz, v text, r float8[]);",
+    );
+    let report = run_copy(&source, &target.name, &["--data-only"], 0);
+    let c = &report["lines"][0]["tables"][0];
+    assert_eq!(c["format"], "text", "{c}");
+    assert_eq!(c["verification"]["matches"], true, "{c}");
+    assert_eq!(
+        target
+            .psql("SELECT string_agg(concat_ws('|', j, n, ts, v, r), ';' ORDER BY id) FROM c")
+            .trim(),
+        r#"{"a": [1, 2], "b": 1}|1.23|2024-05-01 12:00:00+00|abc|{1.5,NULL};-0.50|infinity||{}"#
+    );
+    // A value the target's type refuses: the run fails, as the load did before.
+    source.psql("CREATE TABLE f (x float8); INSERT INTO f VALUES (1.5);");
+    target.psql("TRUNCATE c; CREATE TABLE f (x int);");
+    let report = run_copy(&source, &target.name, &["--data-only"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("public.f") && error.contains("invalid input syntax for type integer"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_sequence_the_data_only_target_lacks_is_named() {
     let (source, target_name, target) = monolith_and_its_copy("seq_missing_src");

@@ -340,6 +340,7 @@ async fn compare_data_only_tables(
             base_type: String,
             generated: bool,
             needs_value: bool,
+            built_in: bool,
         }
         let columns: Vec<TargetColumn> = rows
             .iter()
@@ -350,32 +351,41 @@ async fn compare_data_only_tables(
                     base_type: r.get::<_, Option<String>>("base_type")?,
                     generated: r.get::<_, Option<bool>>("generated")?,
                     needs_value: r.get::<_, Option<bool>>("needs_value")?,
+                    built_in: r.get::<_, Option<bool>>("built_in")?,
                 })
             })
             .collect();
         let mut table = table.clone();
-        for column in &table.columns {
+        let name = table.display_name();
+        let mut any_text = false;
+        for column in &mut table.columns {
             match columns.iter().find(|c| c.name == column.name) {
                 None => problems.push(format!(
-                    "column {}.{} does not exist on the target",
-                    table.display_name(),
+                    "column {name}.{} does not exist on the target",
                     column.name
                 )),
                 Some(c) if c.generated => problems.push(format!(
-                    "column {}.{} is generated on the target: it takes no value",
-                    table.display_name(),
+                    "column {name}.{} is generated on the target: it takes no value",
                     column.name
                 )),
                 // Another type, or one of the same name over another type (a domain):
-                // in text, which the target parses as its own type.
+                // in text, which the target parses as its own type. A built-in one is
+                // parsed so on the source already (the same text in, the same text out),
+                // so that the checksum compares the target's values with these.
                 Some(c)
                     if c.type_name != column.type_name
                         || (!column.base_type.is_empty() && c.base_type != column.base_type) =>
                 {
-                    table.format = Format::Text;
+                    if c.built_in {
+                        column.read_as = Some(c.type_name.clone());
+                    }
+                    any_text = true;
                 }
                 Some(_) => {}
             }
+        }
+        if any_text {
+            table.format = Format::Text;
         }
         for c in &columns {
             if c.needs_value && !table.columns.iter().any(|s| s.name == c.name) {
