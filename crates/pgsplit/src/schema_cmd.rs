@@ -147,6 +147,7 @@ mod tests {
             requires_superuser: false,
             depends_on: Vec::new(),
             superuser_before: None,
+            relation: None,
         };
         let text = sql_text(&[("post-data", std::slice::from_ref(&statement))], &[]);
         assert!(

@@ -462,15 +462,25 @@ fn a_sequence_the_data_only_target_lacks_is_named() {
         "CREATE SEQUENCE public.s1; CREATE SEQUENCE public.s2; CREATE SEQUENCE public.s3;
          SELECT setval('public.s1', 11), setval('public.s2', 22), setval('public.s3', 33);",
     );
+    source.psql("CREATE MATERIALIZED VIEW public.mv AS SELECT count(*) FROM inventory.warehouses");
     run_copy(&source, &target_name, &["--schema-only"], 0);
-    target.psql("DROP SEQUENCE public.s2");
+    target.psql("DROP SEQUENCE public.s2; DROP MATERIALIZED VIEW public.mv");
     let report = run_copy(&source, &target_name, &["--data-only"], 1);
     let error = report["lines"][0]["error"].as_str().unwrap();
-    assert!(
-        error.contains("s2") && error.contains("does not exist"),
-        "{error}"
-    );
+    for missing in [
+        "sequence public.s2 does not exist on the target",
+        "materialized view public.mv does not exist on the target",
+    ] {
+        assert!(error.contains(missing), "{missing}: {error}");
+    }
     assert!(!error.contains("s1") && !error.contains("s3"), "{error}");
+    // Found before any row was loaded (it was found after all of them).
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM inventory.warehouses")
+            .trim(),
+        "0"
+    );
 }
 
 #[test]

@@ -867,6 +867,7 @@ async fn run_line(
                 &tables,
                 // The stopped run checked them, if it got as far as its plan.
                 resumed.as_ref().is_some_and(|s| s.plan.is_some()),
+                &schema.post_data,
             )
             .await?,
         )

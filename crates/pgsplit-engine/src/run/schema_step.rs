@@ -653,6 +653,7 @@ mod tests {
             requires_superuser: false,
             depends_on: Vec::new(),
             superuser_before: None,
+            relation: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use pgsplit_copy::{Chunk, CopySpec, Counters, Digest, Format, Moved, SourceTable, chunk};
 use pgsplit_pg::Connection;
+use pgsplit_schema::{ObjectKind, Statement};
 
 use super::data::{ItemResult, WorkItem};
 use super::error::RunError;
@@ -272,19 +273,81 @@ pub fn table_reports(
 /// `--data-only`: every table must exist on the target with the same columns and be
 /// empty (not when `resuming`: the stopped run's rows are there, and the journal knows
 /// which). A column whose target type differs makes that table travel in text format.
+/// The sequences whose values and the materialized views whose refresh `post_data` holds
+/// must be there too (they were found after every table was loaded).
 pub async fn check_data_only_target(
     target: &Connection,
     tables: &[SourceTable],
     resuming: bool,
+    post_data: &[Statement],
 ) -> Result<Vec<SourceTable>, RunError> {
     let saved = pgsplit_copy::tables::empty_search_path(&target.client)
         .await
         .map_err(|e| RunError::db(&target.server, "empty the search_path", e))?;
-    let checked = compare_data_only_tables(target, tables, resuming).await;
+    let mut problems = Vec::new();
+    let checked = compare_data_only_tables(target, tables, resuming, &mut problems).await;
+    let relations = missing_data_only_relations(target, post_data, &mut problems).await;
     pgsplit_copy::tables::restore_search_path(&target.client, &saved)
         .await
         .map_err(|e| RunError::db(&target.server, "restore the search_path", e))?;
-    checked
+    let checked = checked?;
+    relations?;
+    if !problems.is_empty() {
+        return Err(RunError::Refused(format!(
+            "--data-only: the target does not match:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    Ok(checked)
+}
+
+/// Adds to `problems` each sequence or materialized view of `post_data`'s data
+/// statements that the target lacks, or has as another kind of relation.
+async fn missing_data_only_relations(
+    target: &Connection,
+    post_data: &[Statement],
+    problems: &mut Vec<String>,
+) -> Result<(), RunError> {
+    // (relkind, what it is, schema.name, "schema"."name")
+    let wanted: Vec<(&str, &str, String, String)> = post_data
+        .iter()
+        .filter_map(|s| {
+            let (relkind, what) = match s.kind {
+                ObjectKind::SequenceSet => ("S", "sequence"),
+                ObjectKind::MatViewRefresh => ("m", "materialized view"),
+                _ => return None,
+            };
+            let (schema, name) = s.relation.as_ref()?;
+            Some((
+                relkind,
+                what,
+                format!("{schema}.{name}"),
+                pgsplit_pg::quote::qualified(schema, name),
+            ))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = wanted.iter().map(|w| w.3.as_str()).collect();
+    let found = target
+        .client
+        .query(
+            "SELECT c.relkind::text FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS n(name, at) \
+             LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n.name) ORDER BY n.at",
+            &[&names],
+        )
+        .await
+        .map_err(|e| RunError::db(&target.server, "look for sequences and materialized views", e))?;
+    for ((relkind, what, display, _), row) in wanted.iter().zip(&found) {
+        if row.get::<_, Option<String>>(0).as_deref() != Some(relkind) {
+            problems.push(format!(
+                "{what} {display} does not exist on the target (its {} comes from the source)",
+                if *relkind == "S" { "value" } else { "refresh" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// [`check_data_only_target`] with an empty search_path: type names as the source's
@@ -293,9 +356,9 @@ async fn compare_data_only_tables(
     target: &Connection,
     tables: &[SourceTable],
     resuming: bool,
+    problems: &mut Vec<String>,
 ) -> Result<Vec<SourceTable>, RunError> {
     let mut checked = Vec::with_capacity(tables.len());
-    let mut problems = Vec::new();
     for table in tables {
         // One row per column; one without a column for a table that has none; none for
         // a table the target lacks.
@@ -408,12 +471,6 @@ async fn compare_data_only_tables(
             ));
         }
         checked.push(table);
-    }
-    if !problems.is_empty() {
-        return Err(RunError::Refused(format!(
-            "--data-only: the target does not match:\n  {}",
-            problems.join("\n  ")
-        )));
     }
     Ok(checked)
 }

@@ -100,6 +100,9 @@ pub struct Statement {
     /// through what it needs: an index over a function in C): that one's identity. A
     /// role that skips it must skip this too ([`Ddl::superuser_needs`]).
     pub superuser_before: Option<String>,
+    /// The relation whose data it sets (a sequence's value) or refreshes (a materialized
+    /// view): what a `--data-only` target must already have.
+    pub relation: Option<(String, String)>,
 }
 
 /// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
@@ -370,6 +373,7 @@ pub(crate) fn stmt(
         requires_superuser: false,
         depends_on: Vec::new(),
         superuser_before: None,
+        relation: None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use pgsplit_pg::quote::{ident, literal};
 
-use super::{Builder, Item, ObjectKind as K, Section, stmt, synthetic};
+use super::{Builder, Item, ObjectKind as K, Section, Statement, stmt, synthetic};
 use crate::catalog::Catalog;
 use crate::model::*;
 
@@ -408,7 +408,10 @@ fn sequence(b: &mut Builder<'_>, rel: &Relation) {
             key,
             Section::Post,
             100,
-            stmt(K::SequenceSet, format!("value of {identity}"), sql),
+            Statement {
+                relation: Some((rel.schema.clone(), rel.name.clone())),
+                ..stmt(K::SequenceSet, format!("value of {identity}"), sql)
+            },
         )
         .dep((class::CLASS, rel.oid));
         b.add(item);
@@ -610,7 +613,10 @@ fn matview(b: &mut Builder<'_>, rel: &Relation, reads: &HashMap<Oid, Vec<Oid>>) 
             (synthetic::REFRESH, rel.oid),
             Section::Post,
             150,
-            stmt(K::MatViewRefresh, format!("refresh of {identity}"), sql),
+            Statement {
+                relation: Some((rel.schema.clone(), rel.name.clone())),
+                ..stmt(K::MatViewRefresh, format!("refresh of {identity}"), sql)
+            },
         )
         .dep(key);
         // After its own indexes and after the materialized views it reads.
