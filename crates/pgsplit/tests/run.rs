@@ -432,15 +432,22 @@ fn a_data_only_target_of_wider_types_is_verified_by_checksum() {
     );
     let target = cluster.create_db("data_only_wider_dst");
     target.psql(
-        "CREATE TABLE c (id int, j jsonb, n numeric(12,2), ts timestamptz, v text, r float8[]);",
+        "CREATE TABLE c (id int, j jsonb, n numeric(12,2), ts timestamptz, v text, r float8[], added int);",
     );
-    let report = run_copy(&source, &target.name, &["--data-only"], 0);
+    let (report, log) = run_copy_logged(&source, &target.url(), &["--data-only"], 0);
+    // A column the source does not copy gets its default: said.
+    assert!(
+        log.contains("public.c has column(s) the source does not copy (added)"),
+        "{log}"
+    );
     let c = &report["lines"][0]["tables"][0];
     assert_eq!(c["format"], "text", "{c}");
     assert_eq!(c["verification"]["matches"], true, "{c}");
     assert_eq!(
         target
-            .psql("SELECT string_agg(concat_ws('|', j, n, ts, v, r), ';' ORDER BY id) FROM c")
+            .psql(
+                "SELECT string_agg(concat_ws('|', j, n, ts, v, r, added), ';' ORDER BY id) FROM c"
+            )
             .trim(),
         r#"{"a": [1, 2], "b": 1}|1.23|2024-05-01 12:00:00+00|abc|{1.5,NULL};-0.50|infinity||{}"#
     );

@@ -450,15 +450,30 @@ async fn compare_data_only_tables(
         if any_text {
             table.format = Format::Text;
         }
-        for c in &columns {
-            if c.needs_value && !table.columns.iter().any(|s| s.name == c.name) {
+        let mut defaulted = Vec::new();
+        for c in columns.iter().filter(|c| !c.generated) {
+            if table.columns.iter().any(|s| s.name == c.name) {
+                continue;
+            }
+            if c.needs_value {
                 problems.push(format!(
                     "column {}.{} is NOT NULL without a default on the target and the source \
                      has no such column: no row could be copied",
                     table.display_name(),
                     c.name
                 ));
+            } else {
+                defaulted.push(c.name.as_str());
             }
+        }
+        if !defaulted.is_empty() && !resuming {
+            // A column the source lacks, or has generated (its values are not copied).
+            tracing::warn!(
+                "--data-only: {} has column(s) the source does not copy ({}): they get their \
+                 default (or NULL)",
+                table.display_name(),
+                defaulted.join(", ")
+            );
         }
         if resuming {
             checked.push(table);

@@ -132,6 +132,16 @@ pub fn run_copy_to(
     extra: &[&str],
     expect_code: i32,
 ) -> serde_json::Value {
+    run_copy_logged(source, target_url, extra, expect_code).0
+}
+
+/// [`run_copy_to`], also returning what pgsplit logged (stderr).
+pub fn run_copy_logged(
+    source: &TestDb<'_>,
+    target_url: &str,
+    extra: &[&str],
+    expect_code: i32,
+) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
     let json = dir.path().join("report.json");
@@ -154,7 +164,10 @@ pub fn run_copy_to(
     );
     let report = std::fs::read_to_string(&json)
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {stdout}\n{stderr}"));
-    serde_json::from_str(&report).expect("valid JSON report")
+    (
+        serde_json::from_str(&report).expect("valid JSON report"),
+        stderr,
+    )
 }
 
 /// `run_copy_to` with `--verify checksum`, expecting every table of the line to match.
