@@ -43,7 +43,7 @@ impl fmt::Display for LineError {
 /// All problems of a mapping file (never just the first).
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
-    #[error("cannot read mapping file {path}: {source}")]
+    #[error("cannot read mapping file {}: {source}", redact_text(&path.display().to_string()))]
     Read {
         path: PathBuf,
         #[source]
@@ -75,9 +75,17 @@ impl Mapping {
     /// Reads a mapping file: lines of `SOURCE@@TARGET [selectors]`, or a TOML split file
     /// (`*.toml`, `[[target]]` tables).
     pub fn read(path: &Path) -> Result<Mapping, MappingError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
+        let bytes = std::fs::read(path).map_err(|source| MappingError::Read {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            MappingError::Invalid(vec![LineError {
+                path: path.to_path_buf(),
+                line: valid.iter().filter(|&&b| b == b'\n').count() + 1,
+                message: "not UTF-8 text (save the file as UTF-8)".into(),
+            }])
         })?;
         if path.extension().is_some_and(|e| e == "toml") {
             return Mapping::parse_toml(path, &text, &Environment::from_process());
@@ -141,7 +149,7 @@ impl Mapping {
         let headers: Vec<usize> = text
             .lines()
             .enumerate()
-            .filter(|(_, l)| l.trim() == "[[target]]")
+            .filter(|(_, l)| is_target_header(l))
             .map(|(i, _)| i + 1)
             .collect();
         let mut lines = Vec::new();
@@ -305,10 +313,9 @@ fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettin
             ));
         }
         _ => {
-            return Err(format!(
-                "more than one '@@' in {:?} (percent-encode '@' in passwords as %40)",
-                redact_text(text)
-            ));
+            // Not echoed: a password holding "@@postgres://" would be cut where no
+            // redaction finds it.
+            return Err("more than one '@@' (percent-encode '@' in passwords as %40)".to_string());
         }
     };
     let parse = |which: &str, url: &str| -> Result<ConnSettings, String> {
@@ -340,6 +347,17 @@ fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettin
         return Err(format!("target {target} is the source itself"));
     }
     Ok((source, target))
+}
+
+/// A TOML line that opens a `[[target]]` table, spaces and a comment allowed
+/// (`[[ target ]]  # EU shard`, `[["target"]]`).
+fn is_target_header(line: &str) -> bool {
+    let code = line.split('#').next().unwrap_or_default();
+    let bare: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    matches!(
+        bare.as_str(),
+        "[[target]]" | "[[\"target\"]]" | "[['target']]"
+    )
 }
 
 #[cfg(test)]
@@ -511,5 +529,43 @@ mod split_tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("s.toml:4:") && err.contains("shrad"), "{err}");
+        // A header with spaces or a comment is a header (errors went to the next one's line).
+        let commented = bad
+            .replacen("[[target]]", "[[ target ]]   # EU shard", 1)
+            .replacen("\n[[target]]", "\n[[\"target\"]] # US", 1);
+        let err = Mapping::parse_toml(Path::new("s.toml"), &commented, &Environment::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("s.toml:6: shard="), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.txt");
+        std::fs::write(
+            &path,
+            b"# ok\npostgres://a@h/x@@postgres://a@h2/x\n# caf\xe9\n",
+        )
+        .unwrap();
+        let err = Mapping::read(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("m.txt:3: not UTF-8 text (save the file as UTF-8)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_named_like_a_mapping_line_shows_no_password() {
+        let err = Mapping::read(Path::new(
+            "postgres://app:hunter2@h/x@@postgres://app:hunter2@h2/y",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("cannot read mapping file postgres://app:***@h/x"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

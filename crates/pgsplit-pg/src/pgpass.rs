@@ -18,7 +18,14 @@ pub(crate) fn lookup(path: &Path, settings: &ConnSettings) -> Option<String> {
         );
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    // Line by line: a line that is not UTF-8 (a comment in another encoding) is passed
+    // over, not the whole file.
+    let bytes = std::fs::read(path).ok()?;
+    let text: Vec<&str> = bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| std::str::from_utf8(line).ok())
+        .collect();
+    let text = text.join("\n");
     let (host, port) = settings.primary();
     find(
         &text,
@@ -85,5 +92,8 @@ mod tests {
         assert_eq!(lookup(&path, &settings), None);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(lookup(&path, &settings).as_deref(), Some("pw"));
+        // A line that is not UTF-8 is passed over, not the whole file.
+        std::fs::write(&path, b"# caf\xe9\n\xff\xfe x\n*:*:*:u:pw2\n").unwrap();
+        assert_eq!(lookup(&path, &settings).as_deref(), Some("pw2"));
     }
 }

@@ -130,8 +130,9 @@ fn url_end(text: &str) -> usize {
 }
 
 fn redact_password_params(text: &str) -> String {
+    let text = &redact_encoded_password_keys(text);
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(value_start) = find_password_value(rest) {
         out.push_str(&rest[..value_start]);
         out.push_str("***");
@@ -159,6 +160,56 @@ fn redact_password_params(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// URL query parameters whose percent-encoded name decodes to `password`
+/// (`?pass%77ord=…`, which the URL parser takes as the password): value hidden.
+fn redact_encoded_password_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(sep) = rest.find(['?', '&']) {
+        out.push_str(&rest[..=sep]);
+        rest = &rest[sep + 1..];
+        let Some(eq) = rest.find('=') else { continue };
+        let key = &rest[..eq];
+        if key.contains('%')
+            && !key.contains(['?', '&', ' ', '\t', '\n'])
+            && percent_decoded(key).eq_ignore_ascii_case("password")
+        {
+            out.push_str(key);
+            out.push_str("=***");
+            let value = &rest[eq + 1..];
+            rest = &value[value
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(value.len())..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with its `%XX` escapes decoded (others kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Where the value of the next `password` key of `text` starts: the key in any case, at
@@ -207,6 +258,22 @@ mod tests {
         );
         assert_eq!(redact_text("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_text("postgres://db/x"), "postgres://db/x");
+    }
+
+    #[test]
+    fn redacts_a_password_parameter_whose_name_is_percent_encoded() {
+        assert_eq!(
+            redact_text("postgres://app@h:5/db?pass%77ord=S3cret&x=1 and more"),
+            "postgres://app@h:5/db?pass%77ord=***&x=1 and more"
+        );
+        assert_eq!(
+            redact_text("postgres://h/db?%50ASSWORD=S3cret"),
+            "postgres://h/db?%50ASSWORD=***"
+        );
+        assert_eq!(
+            redact_text("postgres://h/db?app%5Fname=x&password=y"),
+            "postgres://h/db?app%5Fname=x&password=***"
+        );
     }
 
     #[test]

@@ -177,6 +177,9 @@ pub struct ConnSettings {
     pub password_source: Option<PasswordSource>,
 }
 
+/// The longest database name a server keeps whole (NAMEDATALEN - 1).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
 impl ConnSettings {
     /// Parses a URL or `key=value` string, filling what it leaves out from the
     /// process environment the way libpq does.
@@ -200,9 +203,17 @@ impl ConnSettings {
         params: BTreeMap<String, String>,
         env: &Environment,
     ) -> Result<ConnSettings, SettingsError> {
-        for key in params.keys() {
+        for (key, value) in &params {
             if !KNOWN_PARAMS.contains(&key.as_str()) {
                 return Err(SettingsError::UnknownParameter(key.clone()));
+            }
+            // The protocol's strings end at a NUL: libpq refuses them too.
+            if value.contains('\0') {
+                return Err(SettingsError::InvalidValue {
+                    key: key.clone(),
+                    value: "***".into(),
+                    reason: "contains a NUL character (%00)".into(),
+                });
             }
         }
         let param = |key: &str, var: &str| -> Option<String> {
@@ -219,6 +230,17 @@ impl ConnSettings {
 
         let user = param("user", "PGUSER").unwrap_or_else(|| os_user(env));
         let dbname = param("dbname", "PGDATABASE").unwrap_or_else(|| user.clone());
+        // The server cuts longer names to this length (NAMEDATALEN - 1): two names that
+        // differ past it are one database.
+        if dbname.len() > MAX_IDENTIFIER_BYTES {
+            return Err(SettingsError::InvalidValue {
+                key: "dbname".into(),
+                value: dbname,
+                reason: format!(
+                    "longer than {MAX_IDENTIFIER_BYTES} bytes: PostgreSQL would cut it short"
+                ),
+            });
+        }
         let sslmode = SslMode::parse(&param("sslmode", "PGSSLMODE").unwrap_or("prefer".into()))?;
         let connect_timeout = match param("connect_timeout", "PGCONNECT_TIMEOUT") {
             None => None,
@@ -764,6 +786,28 @@ mod tests {
             let text = err.to_string();
             assert!(!text.contains("secretpw"), "{case}: {text}");
         }
+    }
+
+    #[test]
+    fn nul_characters_and_names_the_server_would_cut_are_refused() {
+        for url in [
+            "postgres://u@h/db%00x",
+            "postgres://u:pw%00@h/db",
+            "postgres://u@h/db?application_name=a%00",
+        ] {
+            let err = ConnSettings::parse_with(url, &env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("NUL character"), "{url}: {err}");
+            assert!(!err.contains("pw"), "{err}");
+        }
+        let long = format!("postgres://u@h/{}", "a".repeat(64));
+        let err = ConnSettings::parse_with(&long, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("longer than 63 bytes"), "{err}");
+        let fits = format!("postgres://u@h/{}", "a".repeat(63));
+        assert!(ConnSettings::parse_with(&fits, &env(&[])).is_ok());
     }
 
     #[test]

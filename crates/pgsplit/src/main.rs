@@ -74,13 +74,16 @@ pub struct UsageError(pub String);
 fn main() {
     let code = match Cli::try_parse() {
         Ok(cli) => run(cli),
+        Err(e) if e.use_stderr() => {
+            // clap repeats the argument it could not use: a URL given in the wrong place
+            // must not show its password.
+            eprint!("{}", pgsplit_pg::redact_text(&e.render().to_string()));
+            ExitCode::Usage
+        }
         Err(e) => {
+            // --help, --version
             let _ = e.print();
-            if e.use_stderr() {
-                ExitCode::Usage
-            } else {
-                ExitCode::Success
-            }
+            ExitCode::Success
         }
     };
     std::process::exit(code.code());

@@ -29,7 +29,10 @@ impl JsonOut {
                 .create(true)
                 .truncate(false)
                 .open(path)
-                .with_context(|| format!("cannot write the JSON report {}", path.display()))?;
+                .with_context(|| {
+                    let path = pgsplit_pg::redact_text(&path.display().to_string());
+                    format!("cannot write the JSON report {path}")
+                })?;
             if !existed {
                 let _ = std::fs::remove_file(path);
             }
@@ -70,8 +73,10 @@ impl Printer {
                 // The summary first: a report file that fails now does not hide it.
                 self.human(&human())?;
                 let text = serde_json::to_string_pretty(value)?;
-                std::fs::write(path, text + "\n")
-                    .with_context(|| format!("write JSON report {}", path.display()))?;
+                std::fs::write(path, text + "\n").with_context(|| {
+                    let path = pgsplit_pg::redact_text(&path.display().to_string());
+                    format!("write JSON report {path}")
+                })?;
             }
             JsonOut::None => self.human(&human())?,
         }

@@ -204,6 +204,57 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
             &["--json", "/nonexistent/folder/report.json"],
             "cannot write the JSON report /nonexistent/folder/report.json",
         ),
+        // A URL where something else was expected is echoed without its password.
+        case(
+            "a mapping line instead of a mapping file",
+            None,
+            &["plan", good.trim()],
+            "cannot read mapping file postgres://app:***@",
+        ),
+        case(
+            "a second URL for schema",
+            None,
+            &["schema", &src, &dst],
+            "unexpected argument 'postgres://app:***@",
+        ),
+        case(
+            "a URL as the value of --jobs",
+            None,
+            &["run", "--jobs", &src, "m.txt"],
+            "invalid value 'postgres://app:***@",
+        ),
+        case(
+            "a URL as the JSON report",
+            Some(good.clone()),
+            &["--json", &format!("{src}/report.json")],
+            "cannot write the JSON report postgres://app:***@",
+        ),
+        case(
+            "a password parameter with an encoded name",
+            Some(format!("{dst}?pass%77ord=Sup3rSecret&x@@{dst}_b\n")),
+            &[],
+            ":1: ",
+        ),
+        case(
+            "a password holding @@postgres://",
+            Some(format!(
+                "{src}@@postgres://app:Sup3rSecret@@postgres://Sup3rSecret@127.0.0.1:{port}/y\n"
+            )),
+            &[],
+            ":1: more than one '@@'",
+        ),
+        case(
+            "a NUL in a database name",
+            Some(format!("{src}@@{dst}%00x\n")),
+            &[],
+            ":1: target URL: invalid value for dbname",
+        ),
+        case(
+            "a database name the server would cut",
+            Some(format!("{src}@@{dst}{}\n", "x".repeat(60))),
+            &[],
+            "longer than 63 bytes",
+        ),
         case(
             "resume without work dir",
             Some(good.clone()),
