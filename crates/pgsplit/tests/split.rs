@@ -88,6 +88,61 @@ fn all_verified(line: &serde_json::Value) {
     }
 }
 
+/// A line that cuts rows (`shard=`) or leaves tables out (`exclude=`) without naming
+/// schemas or tables copies every schema whole: functions, sequences, types and views no
+/// table needs go too (they were lost, and plan, run and verify said ok).
+#[test]
+fn a_line_without_schemas_or_tables_keeps_what_no_table_needs() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_free_objects");
+    source.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, tenant_id int);
+         INSERT INTO t SELECT g, g % 5 FROM generate_series(1, 40) g;
+         CREATE TABLE audit (id int); INSERT INTO audit VALUES (1);
+         CREATE SEQUENCE free_seq; SELECT setval('free_seq', 77);
+         CREATE FUNCTION helper(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1';
+         CREATE VIEW const_view AS SELECT 1 AS one;
+         CREATE TYPE color AS ENUM ('red', 'green');
+         CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');",
+    );
+    let names: Vec<String> = ["s0", "s1", "ex"]
+        .iter()
+        .map(|n| format!("{}_{n}", source.name))
+        .collect();
+    let dbs: Vec<_> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let selectors = [
+        "shard=tenant_id:0/2",
+        "shard=tenant_id:1/2",
+        "exclude=public.audit",
+    ];
+    let lines: Vec<(String, &str)> = names
+        .iter()
+        .zip(selectors)
+        .map(|(n, s)| (cluster.url(n), s))
+        .collect();
+    let (report, _) = split(&source, &lines, &[], 0);
+    for (db, line) in dbs.iter().zip(report["lines"].as_array().unwrap()) {
+        all_verified(line);
+        assert_eq!(
+            db.psql(
+                "SELECT helper(1), (SELECT last_value FROM free_seq), (SELECT one FROM const_view), \
+                 'red'::color, 'a@b'::email"
+            )
+            .trim(),
+            "2|77|1|red|a@b",
+            "{}",
+            db.name
+        );
+    }
+    // The excluded table stays behind.
+    assert_eq!(
+        dbs[2]
+            .psql("SELECT to_regclass('public.audit') IS NULL")
+            .trim(),
+        "t"
+    );
+}
+
 #[test]
 fn a_bad_selector_on_a_later_line_stops_the_split_before_anything_is_written() {
     let cluster = testing::shared();

@@ -18,7 +18,7 @@ type Name = (String, String);
 pub struct Resolved {
     /// Every relation whose definition goes (partitioned parents included).
     pub relations: BTreeSet<Name>,
-    /// Schemas taken whole (`schemas=`).
+    /// Schemas taken whole (`schemas=`; every schema without `schemas=` or `tables=`).
     pub whole_schemas: BTreeSet<String>,
     /// Row predicate per data table; absent means every row.
     pub predicates: HashMap<Name, String>,
@@ -480,7 +480,12 @@ pub fn resolve(
         selected.extend(hits);
     }
     if take_all {
+        // Everything, rows cut or tables excluded: every schema goes whole, with its
+        // functions, sequences, types and views no chosen table needs (they were lost).
         selected.extend(relations.iter().map(|r| r.oid));
+        resolved
+            .whole_schemas
+            .extend(catalog.schemas.iter().map(|s| s.name.clone()));
     }
     // Partitions go with their partitioned table, and a partition needs its parents.
     let mut stack: Vec<u32> = selected.iter().copied().collect();
