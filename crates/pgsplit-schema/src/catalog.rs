@@ -38,6 +38,8 @@ pub struct Catalog {
     /// left out of the DDL too ([`crate::Ddl::not_written`]).
     pub unsupported: Vec<Unsupported>,
     pub depends: Vec<Depend>,
+    /// Objects that use the factorial operators 14 removed (sources before 14).
+    pub factorial_users: Vec<String>,
     /// Extension member → its extension.
     pub(crate) extension_members: HashMap<ObjKey, Oid>,
     /// Generation expression (`pg_attrdef`) → its table: created with the table.
@@ -139,6 +141,13 @@ impl Catalog {
             out.extend(before_14.into_iter().map(|what| (140000, what)));
             let before_14 = self.taken_multirange_names();
             out.extend(before_14.into_iter().map(|what| (140000, what)));
+            out.extend(self.factorial_users.iter().map(|what| {
+                let what = format!(
+                    "{what} uses the factorial operator (! or !!), which 14 removed: write \
+                     factorial() instead"
+                );
+                (140000, what)
+            }));
         }
         out
     }

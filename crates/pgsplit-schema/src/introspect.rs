@@ -33,6 +33,7 @@ const QUERIES: &[Query] = &[
     query!("extensions.sql"),
     query!("extension_members.sql"),
     query!("depend.sql"),
+    query!("factorial_users.sql"),
     query!("collations.sql"),
     query!("types.sql"),
     query!("ranges.sql"),
@@ -521,6 +522,16 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             referenced: (r.get("refclassid")?, r.get("refobjid")?),
             referenced_sub: r.get("refobjsubid")?,
         });
+    }
+    if version < 140000 {
+        let mut stream = rows(client, version, "factorial_users.sql").await?;
+        while let Some(row) = next(&mut stream, "factorial_users.sql").await? {
+            let r = R {
+                row: &row,
+                query: "factorial_users.sql",
+            };
+            cat.factorial_users.push(r.get("what")?);
+        }
     }
     let mut stream = rows(client, version, "collations.sql").await?;
     while let Some(row) = next(&mut stream, "collations.sql").await? {
