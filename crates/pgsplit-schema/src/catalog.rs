@@ -175,18 +175,16 @@ impl Catalog {
                         .to_string(),
                     None => part.split_whitespace().next().unwrap_or(part).to_string(),
                 };
-                let enum_typed = r.columns.iter().any(|c| {
-                    c.name == name
-                        && self
-                            .types
-                            .iter()
-                            .any(|t| t.oid == c.type_oid && t.typtype == "e")
-                });
+                let enum_typed = r
+                    .columns
+                    .iter()
+                    .any(|c| c.name == name && self.holds_enum(c.type_oid, &c.type_name, 0));
                 if enum_typed {
                     let why = format!(
-                        "table {}.{} is hash-partitioned on enum column {name}: an enum value \
-                         hashes by its OID, which differs in every database, so its rows would \
-                         not fit their partitions on the target",
+                        "table {}.{} is hash-partitioned on enum column {name} (an enum, or a \
+                         domain or array over one): an enum value hashes by its OID, which \
+                         differs in every database, so its rows would not fit their partitions \
+                         on the target",
                         r.schema, r.name
                     );
                     out.push((r.schema.clone(), r.name.clone(), why));
@@ -194,6 +192,30 @@ impl Catalog {
             }
         }
         out
+    }
+
+    /// Whether values of a type (its OID, or 0 and its `format_type` name) hash by an
+    /// enum's OIDs: an enum, a domain over one, an array of either.
+    fn holds_enum(&self, type_oid: Oid, type_name: &str, depth: u8) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        // format_type names a type outside pg_catalog schema-qualified, quoted if needed.
+        let bare = |name: &str| name.replace('"', "");
+        let element = bare(type_name.trim_end_matches("[]"));
+        let found = self.types.iter().find(|t| t.oid == type_oid).or_else(|| {
+            self.types
+                .iter()
+                .find(|t| format!("{}.{}", t.schema, t.name) == element)
+        });
+        match found {
+            Some(t) if t.typtype == "e" => true,
+            Some(t) if t.typtype == "d" => t
+                .base_type
+                .as_deref()
+                .is_some_and(|base| self.holds_enum(0, base, depth + 1)),
+            _ => false,
+        }
     }
 
     /// Columns of [`Catalog::dropped_parents_not_null`].

@@ -848,7 +848,10 @@ fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
          INSERT INTO h SELECT (enum_range(NULL::color))[1 + i % 5], i
            FROM generate_series(1, 50) i;
          CREATE TABLE by_number (n int) PARTITION BY HASH (n);
-         CREATE TABLE plain AS SELECT 1 AS id;",
+         CREATE TABLE plain AS SELECT 1 AS id;
+         CREATE DOMAIN hue AS color;
+         CREATE TABLE hd (c hue) PARTITION BY HASH (c);
+         CREATE TABLE ha (c color[]) PARTITION BY HASH (c);",
     );
     let target_name = format!("{}_copy", source.name);
     let report = run_copy(&source, &target_name, &[], 1);
@@ -856,6 +859,8 @@ fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
     assert!(
         error.contains("nothing was written")
             && error.contains("table public.h is hash-partitioned on enum column c")
+            && error.contains("table public.hd is hash-partitioned on enum column c")
+            && error.contains("table public.ha is hash-partitioned on enum column c")
             && !error.contains("by_number"),
         "{error}"
     );
