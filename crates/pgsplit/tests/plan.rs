@@ -279,6 +279,41 @@ fn what_14_refuses_is_a_problem_for_a_newer_target() {
     }
 }
 
+/// A function that sets a parameter 16 renamed (13's `force_parallel_mode`): plan says an
+/// 18 target refuses it, not a 15 one, and run writes nothing there (pre-data failed).
+#[test]
+fn a_function_setting_a_parameter_the_target_lacks_is_a_problem() {
+    if skip_other_versions("a plan from 13") {
+        return;
+    }
+    let older = testing::shared_version(13);
+    let source = older.create_db("plan_guc_src");
+    source.psql(
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET force_parallel_mode = off \
+             SET work_mem = '8MB' SET myapp.tenant = 'x' AS 'SELECT 1';",
+    );
+    let newer = testing::shared_version(18);
+    let message = cannot_hold_on_first(
+        &source,
+        &newer.url("plan_guc_fresh18"),
+        &testing::shared().url("plan_guc_fresh15"),
+    );
+    assert!(
+        message.contains("function public.f() sets parameter force_parallel_mode"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("work_mem") && !message.contains("myapp"),
+        "{message}"
+    );
+    let report = run_copy_to(&source, &newer.url("plan_guc_run18"), &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("nothing was written") && error.contains("force_parallel_mode"),
+        "{error}"
+    );
+}
+
 #[test]
 fn help_has_examples_and_exit_codes() {
     let out = pgsplit(&["--help"]);

@@ -124,6 +124,10 @@ pub struct SourceFacts {
     /// What newer major versions refuse, with the first that does.
     #[serde(skip)]
     pub refused_by_newer_versions: Vec<(i32, String)>,
+    /// Parameters the line's functions set (`SET name TO …`), each with its function: a
+    /// newer server may no longer have one (13's `force_parallel_mode`).
+    #[serde(skip)]
+    pub function_parameters: Vec<(String, String)>,
     /// Tables with a column compressed with lz4, which a server built without it refuses.
     #[serde(skip)]
     pub lz4_users: Vec<String>,
@@ -188,6 +192,9 @@ pub struct TargetFacts {
     /// on them, may).
     #[serde(skip)]
     pub superuser_parameters: Vec<String>,
+    /// Every parameter the target's server knows (`pg_settings`).
+    #[serde(skip)]
+    pub parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -483,6 +490,15 @@ fn target_problems(
         .filter(|(since, _)| t.server_version_num >= *since)
         .map(|(_, what)| what.clone())
         .collect();
+    // A parameter of an extension or a custom one (with a dot) may come with a library.
+    refused.extend(
+        source
+            .into_iter()
+            .flat_map(|s| &s.function_parameters)
+            .filter(|(name, _)| !name.contains('.') && !t.parameters.is_empty())
+            .filter(|(name, _)| !t.parameters.iter().any(|p| p.eq_ignore_ascii_case(name)))
+            .map(|(name, what)| format!("{what} sets parameter {name}, which it does not have")),
+    );
     if let Some(s) = source.filter(|s| !t.lz4 && !s.lz4_users.is_empty()) {
         refused.push(format!(
             "columns compressed with lz4, which this server was built without ({}; \
@@ -878,6 +894,15 @@ impl DatabaseNeeds {
             .iter()
             .filter_map(|(s, su)| s.owner_role().map(|role| (role, *su)))
             .collect();
+        facts.function_parameters = all
+            .iter()
+            .filter(|(s, _)| s.kind == ObjectKind::Function)
+            .flat_map(|(s, _)| {
+                set_parameters(&s.sql)
+                    .into_iter()
+                    .map(|name| (name, s.identity.clone()))
+            })
+            .collect();
         facts.extension_statements = all
             .iter()
             .filter(|(s, _)| s.kind == ObjectKind::Extension)
@@ -1066,6 +1091,19 @@ async fn target_facts(line: &MappingLine) -> FactResult<TargetFacts> {
     }
 }
 
+/// The parameters a `CREATE FUNCTION` statement (as `pg_get_functiondef` writes it) sets:
+/// its ` SET name TO …` lines before the body.
+fn set_parameters(sql: &str) -> Vec<String> {
+    sql.lines()
+        .take_while(|l| {
+            !l.starts_with("AS ") && !l.starts_with("BEGIN") && !l.starts_with("RETURN")
+        })
+        .filter_map(|l| l.strip_prefix(" SET "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(|name| name.trim_matches('"').to_string())
+        .collect()
+}
+
 /// Parameters the connected role may not set for a database: `superuser` context, unless
 /// (PostgreSQL 15+) it was granted `SET` on them.
 async fn superuser_parameters(
@@ -1132,6 +1170,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
+        parameters: first_column(client, "SELECT name FROM pg_catalog.pg_settings").await?,
     })
 }
 
@@ -1154,5 +1193,6 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
+        parameters: first_column(client, "SELECT name FROM pg_catalog.pg_settings").await?,
     })
 }
