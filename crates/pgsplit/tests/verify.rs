@@ -313,6 +313,16 @@ fn a_dropped_index_is_found() {
     );
 }
 
+/// An index left invalid (a failed CREATE INDEX CONCURRENTLY) is there, not missing.
+#[test]
+fn an_invalid_index_is_named_invalid_not_missing() {
+    corrupt_and_verify(
+        "v_invalid_index",
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'customers_email_idx'::regclass",
+        &["index public.customers_email_idx: invalid on target"],
+    );
+}
+
 #[test]
 fn a_table_option_set_on_the_target_is_named_as_an_option() {
     let (source, target) = source_and_copy("v_option");

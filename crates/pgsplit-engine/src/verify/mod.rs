@@ -29,7 +29,7 @@ use crate::progress::Progress;
 use crate::run::VerifyLevel;
 use crate::session;
 pub use error::{ReadError, VerifyError};
-use report::{ExtensionConfigVerification, LargeObjectsVerification, SideRows};
+use report::{ExtensionConfigVerification, LargeObjectsVerification, SchemaProblem, SideRows};
 pub use report::{LineVerification, VerifyReport};
 use tables::{Endpoint, Side, TablePlan};
 
@@ -225,6 +225,22 @@ async fn verify_line(
     found.tables = rows?;
     found.tables.extend(findings);
     let (statements, mut differences) = schema::compare(&source_ddl, &target_ddl);
+    // An index the target has but cannot use (a failed CREATE INDEX CONCURRENTLY) is
+    // no statement of its DDL: it is there, invalid, not missing.
+    for d in differences
+        .iter_mut()
+        .filter(|d| d.problem == SchemaProblem::MissingOnTarget && d.kind == "Index")
+    {
+        let invalid = target_catalog.indexes.iter().any(|idx| {
+            !idx.valid
+                && target_catalog
+                    .relation(idx.table)
+                    .is_some_and(|r| d.identity == format!("index {}.{}", r.schema, idx.name))
+        });
+        if invalid {
+            d.problem = SchemaProblem::InvalidOnTarget;
+        }
+    }
     let (on_source, on_target) = tokio::try_join!(
         database_level(&source.conn, &line.target.dbname, options),
         database_level(&target.conn, &line.target.dbname, options)

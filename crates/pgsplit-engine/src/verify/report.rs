@@ -157,6 +157,8 @@ pub struct SequenceVerification {
 #[serde(rename_all = "snake_case")]
 pub enum SchemaProblem {
     MissingOnTarget,
+    /// An index the target has but marked invalid (a failed concurrent build).
+    InvalidOnTarget,
     ExtraOnTarget,
     Differs,
 }
@@ -165,6 +167,7 @@ impl SchemaProblem {
     pub fn describe(self) -> &'static str {
         match self {
             SchemaProblem::MissingOnTarget => "missing on target",
+            SchemaProblem::InvalidOnTarget => "invalid on target (REINDEX it)",
             SchemaProblem::ExtraOnTarget => "extra on target",
             SchemaProblem::Differs => "differs",
         }

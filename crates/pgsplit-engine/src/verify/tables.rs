@@ -447,18 +447,25 @@ async fn read_item(
 
 fn verdict(plan: &TablePlan, tally: &Tally) -> TableVerification {
     let (s, t) = (tally.source, tally.target);
+    let rows = |n: u64| {
+        if n == 1 {
+            "1 row".to_string()
+        } else {
+            format!("{n} rows")
+        }
+    };
     let problem = if s.rows != t.rows {
         Some(if s.rows > t.rows {
             format!(
-                "{} rows fewer on target (source {}, target {})",
-                s.rows - t.rows,
+                "{} fewer on target (source {}, target {})",
+                rows(s.rows - t.rows),
                 s.rows,
                 t.rows
             )
         } else {
             format!(
-                "{} rows more on target (source {}, target {})",
-                t.rows - s.rows,
+                "{} more on target (source {}, target {})",
+                rows(t.rows - s.rows),
                 s.rows,
                 t.rows
             )
@@ -594,7 +601,7 @@ mod tests {
         let fewer = verdict(&plan(), &tally(side(3, b"x"), side(2, b"x")));
         assert_eq!(
             fewer.problem.as_deref(),
-            Some("1 rows fewer on target (source 3, target 2)")
+            Some("1 row fewer on target (source 3, target 2)")
         );
         let more = verdict(&plan(), &tally(side(3, b"x"), side(5, b"x")));
         assert!(more.problem.unwrap().starts_with("2 rows more on target"));
