@@ -193,6 +193,49 @@ fn a_shard_taken_by_two_lines_is_a_problem() {
     );
 }
 
+/// A filtered table's rows are estimated with its filter (a shard of a 10000-row table
+/// was shown as 10000 rows), and a table never analyzed from its size (shown as ~0).
+#[test]
+fn a_split_lines_rows_are_estimated_with_its_filters() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_estimates");
+    source.psql(
+        "CREATE TABLE t (id int, tenant_id int);
+         INSERT INTO t SELECT g, g % 100 FROM generate_series(1, 10000) g;
+         ANALYZE t;
+         CREATE TABLE u (id int, pad text);
+         INSERT INTO u SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{}@@{} where:public.t=\"tenant_id < 10\"\n",
+            source.url(),
+            cluster.url("plan_estimates_a")
+        ),
+    );
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let split = &doc["lines"][0]["split"];
+    let rows = |name: &str| {
+        split["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["estimated_rows"]
+            .as_i64()
+            .unwrap()
+    };
+    let (t, u) = (rows("t"), rows("u"));
+    assert!((500..=2000).contains(&t), "t: {t} ({split})");
+    assert!((2000..=25000).contains(&u), "u: {u} ({split})");
+    assert_eq!(split["estimated_rows"].as_i64().unwrap(), t + u, "{split}");
+}
+
 /// Plans `source` into `newer` and into `not_newer`: the first line's only problem is
 /// `target_cannot_hold`, whose message is returned; the second line has none.
 fn cannot_hold_on_first(source: &TestDb<'_>, newer: &str, not_newer: &str) -> String {

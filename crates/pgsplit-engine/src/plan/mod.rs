@@ -51,8 +51,8 @@ pub struct SplitFacts {
     /// DDL statements the target receives.
     pub objects: usize,
     pub tables: Vec<SplitTable>,
-    /// Estimated rows and bytes of the tables copied whole; filtered tables count fully
-    /// here too (the share of a filter is not known before the copy).
+    /// Estimated rows (a filtered table's as the source's planner estimates its filter)
+    /// and bytes (a filtered table's whole size) of the tables.
     pub estimated_rows: i64,
     pub estimated_bytes: i64,
     /// Foreign keys, views and other objects that would point into another target.
@@ -771,12 +771,15 @@ async fn source_facts(
         .await
         .map_err(failed_on(&conn.server))?;
     let split = match split_facts(line, &catalog, &tables, options) {
-        Ok((split, share, resolved)) => {
+        Ok((mut split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
             database.needs_of(&share, &mut facts);
-            conditions_hold(&conn.client, &catalog, &tables, &line.selector, &resolved)
-                .await
-                .map(|()| split)
+            let held =
+                conditions_hold(&conn.client, &catalog, &tables, &line.selector, &resolved).await;
+            if held.is_ok() {
+                estimate_shares(&conn.client, &mut split).await;
+            }
+            held.map(|()| split)
         }
         Err(e) => Err(e),
     };
@@ -804,6 +807,52 @@ async fn conditions_hold(
     };
     let _ = client.batch_execute("ROLLBACK").await;
     checked
+}
+
+/// The rows of each table of `split` as the source's planner estimates them: with its
+/// filter (the whole table's count said nothing of a shard's share), or, for a table
+/// never analyzed (no count at all), from its size. In a read-only transaction, with
+/// the copies' search_path.
+async fn estimate_shares(client: &Client, split: &mut SplitFacts) {
+    if client
+        .batch_execute("BEGIN READ ONLY; SET LOCAL search_path = pg_catalog")
+        .await
+        .is_err()
+    {
+        return;
+    }
+    for t in &mut split.tables {
+        let condition = match &t.filter {
+            Some(filter) => format!(" WHERE {filter}"),
+            None if t.estimated_rows <= 0 && t.bytes > UNCOUNTED_ABOVE_BYTES => String::new(),
+            None => continue,
+        };
+        let sql = format!(
+            "EXPLAIN SELECT FROM ONLY {}{condition}",
+            pgsplit_pg::quote::qualified(&t.schema, &t.name)
+        );
+        if let Some(rows) = explain_rows(client, &sql).await {
+            t.estimated_rows = rows;
+        }
+    }
+    let _ = client.batch_execute("ROLLBACK").await;
+    split.estimated_rows = split.tables.iter().map(|t| t.estimated_rows).sum();
+}
+
+/// A table this large with no rows counted was never analyzed (an empty one is a few
+/// pages at most, indexes included).
+const UNCOUNTED_ABOVE_BYTES: i64 = 64 * 1024;
+
+/// The row estimate of the top node of `EXPLAIN` `sql` (`… rows=326 width=0)`).
+async fn explain_rows(client: &Client, sql: &str) -> Option<i64> {
+    let messages = client.simple_query(sql).await.ok()?;
+    let top = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })?;
+    let after = &top[top.find(" rows=")? + " rows=".len()..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// What the database's own statements (owner, privileges, settings), which every target
@@ -1017,7 +1066,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
     let row = client
         .query_one(include_str!("source_facts.sql"), &[])
         .await?;
-    let largest = client
+    let mut largest: Vec<TableSize> = client
         .query(include_str!("largest_tables.sql"), &[&LARGEST_TABLES_SHOWN])
         .await?
         .iter()
@@ -1028,6 +1077,19 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
             estimated_rows: r.get("estimated_rows"),
         })
         .collect();
+    // Never analyzed: no count, but the planner estimates one from the table's size.
+    for t in largest
+        .iter_mut()
+        .filter(|t| t.estimated_rows <= 0 && t.bytes > UNCOUNTED_ABOVE_BYTES)
+    {
+        let sql = format!(
+            "EXPLAIN SELECT FROM ONLY {}",
+            pgsplit_pg::quote::qualified(&t.schema, &t.name)
+        );
+        if let Some(rows) = explain_rows(client, &sql).await {
+            t.estimated_rows = rows;
+        }
+    }
     let extensions = source_extensions(client).await?;
     Ok(SourceFacts {
         server_version: row.get("server_version"),
