@@ -29,9 +29,10 @@ pub struct Column {
     /// values are on the wire. Empty in journals written before it was kept.
     #[serde(default)]
     pub base_type: String,
-    /// A built-in type of a `--data-only` target's column that differs from this one: the
-    /// column is read as its text parsed as that type (`"c"::text::jsonb`), what the
-    /// target makes of the text anyway, so that both sides' rows compare.
+    /// For a `--data-only` target whose column has another type: this column's own
+    /// (built-in) type, which both sides read the column as (`"c"::text::numeric(10,2)`;
+    /// on the source the same values), so that the target's values compare with the
+    /// source's as values of one type.
     #[serde(default)]
     pub read_as: Option<String>,
 }

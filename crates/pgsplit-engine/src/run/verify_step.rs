@@ -403,7 +403,6 @@ async fn compare_data_only_tables(
             base_type: String,
             generated: bool,
             needs_value: bool,
-            built_in: bool,
         }
         let columns: Vec<TargetColumn> = rows
             .iter()
@@ -414,7 +413,6 @@ async fn compare_data_only_tables(
                     base_type: r.get::<_, Option<String>>("base_type")?,
                     generated: r.get::<_, Option<bool>>("generated")?,
                     needs_value: r.get::<_, Option<bool>>("needs_value")?,
-                    built_in: r.get::<_, Option<bool>>("built_in")?,
                 })
             })
             .collect();
@@ -432,15 +430,17 @@ async fn compare_data_only_tables(
                     column.name
                 )),
                 // Another type, or one of the same name over another type (a domain):
-                // in text, which the target parses as its own type. A built-in one is
-                // parsed so on the source already (the same text in, the same text out),
-                // so that the checksum compares the target's values with these.
+                // in text, which the target parses as its own type. When the source's
+                // is built in, both sides are read as it (the target's values turned
+                // back into the source's type), so that the checksum finds exactly the
+                // values the target's type changed (rounded, cut, normalized), not
+                // each type's way of printing the same value.
                 Some(c)
                     if c.type_name != column.type_name
                         || (!column.base_type.is_empty() && c.base_type != column.base_type) =>
                 {
-                    if c.built_in {
-                        column.read_as = Some(c.type_name.clone());
+                    if built_in(&column.type_name) {
+                        column.read_as = Some(column.type_name.clone());
                     }
                     any_text = true;
                 }
@@ -488,6 +488,12 @@ async fn compare_data_only_tables(
         checked.push(table);
     }
     Ok(checked)
+}
+
+/// Whether a type, as `format_type` names it with an empty search_path, is one of
+/// pg_catalog (the only types it names without a schema): every server knows it.
+fn built_in(type_name: &str) -> bool {
+    !type_name.contains('.')
 }
 
 /// Whether `table` holds a row on the target.

@@ -39,6 +39,17 @@ pub fn small_tables_sql(prefix: &str, count: u32, base: u32) -> String {
         .collect()
 }
 
+/// The report of table `name` (any schema) of a run report's first line.
+pub fn table_of(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["lines"][0]["tables"]
+        .as_array()
+        .expect("a line with tables")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+        .clone()
+}
+
 /// Whether tests on other PostgreSQL versions are turned off (`PGSPLIT_SKIP_OTHER_VERSIONS`):
 /// says so, naming what is skipped.
 pub fn skip_other_versions(what: &str) -> bool {
