@@ -413,10 +413,20 @@ fn render(report: &RunReport) -> String {
     } else {
         "ok"
     };
+    // "FAILED: 1 of 3 line(s)": the lines that failed or differ, not all of them.
+    let bad = report
+        .lines
+        .iter()
+        .filter(|l| l.error.is_some() || l.mismatched())
+        .count();
+    let line_count = if bad > 0 && bad < report.lines.len() {
+        format!("{bad} of {} line(s)", report.lines.len())
+    } else {
+        format!("{} line(s)", report.lines.len())
+    };
     let _ = writeln!(
         out,
-        "{status}: {} line(s), {tables} tables, {} rows, {} in {:.2}s",
-        report.lines.len(),
+        "{status}: {line_count}, {tables} tables, {} rows, {} in {:.2}s",
         count(rows as i64),
         bytes(size as i64),
         report.seconds

@@ -148,12 +148,21 @@ fn render(report: &VerifyReport) -> String {
     } else {
         "ok"
     };
+    // "MISMATCH: 2 of 3 line(s)": the lines that failed or differ, not all of them.
+    let bad = lines
+        .iter()
+        .filter(|l| l.error.is_some() || l.mismatched())
+        .count();
+    let line_count = if bad > 0 && bad < lines.len() {
+        format!("{bad} of {} line(s)", lines.len())
+    } else {
+        format!("{} line(s)", lines.len())
+    };
     let _ = writeln!(
         out,
-        "{status}: {} line(s); tables {tables} ({tables_bad} differ, {} source rows); \
+        "{status}: {line_count}; tables {tables} ({tables_bad} differ, {} source rows); \
          sequences {sequences} ({sequences_bad} differ); schema objects {objects} \
          ({objects_bad} differ); {:.2}s",
-        lines.len(),
         count(rows as i64),
         report.seconds
     );

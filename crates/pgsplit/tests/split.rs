@@ -771,6 +771,10 @@ fn shards_that_overlap_are_refused_before_anything_is_written() {
     source.psql("DELETE FROM t WHERE k IN (SELECT k FROM t ORDER BY k LIMIT 0)");
     let (code, verified) = verify(&mapping);
     assert_eq!(code, 3, "{verified}");
+    // The summary counts the lines that differ, not all of them.
+    let out = pgsplit(&["verify", &mapping, "--no-progress"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("MISMATCH: 2 of 3 line(s);"), "{stdout}");
 }
 
 /// A partition left out (`exclude=`) makes its partitioned table a part too: a table
