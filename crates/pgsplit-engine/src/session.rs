@@ -21,6 +21,65 @@ pub fn with_defaults(settings: &ConnSettings) -> ConnSettings {
     settings
 }
 
+/// [`crate::mapping::Mapping::by_source`], with groups whose sources turn out to be one
+/// database of one running server merged: a database reached through two addresses (a
+/// host name and its IP address, TCP and a socket) is one source, copied from one
+/// snapshot, its lines' shards checked together. Asked of each group's first source
+/// over a short connection; one that cannot be reached stays a group of its own (the run
+/// says why).
+pub async fn by_source_database(mapping: &crate::mapping::Mapping) -> Vec<Vec<usize>> {
+    let groups = mapping.by_source();
+    if groups.len() < 2 {
+        return groups;
+    }
+    let identities = futures::future::join_all(
+        groups
+            .iter()
+            .map(|g| running_database(&mapping.lines[g[0]].source)),
+    )
+    .await;
+    let mut merged: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for (identity, group) in identities.into_iter().zip(groups) {
+        match merged
+            .iter_mut()
+            .find(|(seen, _)| identity.is_some() && *seen == identity)
+        {
+            Some((_, lines)) => {
+                tracing::info!(
+                    "lines {:?} read the database of line {} through another address: one \
+                     source, one snapshot",
+                    group
+                        .iter()
+                        .map(|&i| mapping.lines[i].line)
+                        .collect::<Vec<_>>(),
+                    mapping.lines[lines[0]].line
+                );
+                lines.extend(group);
+                lines.sort_unstable();
+            }
+            None => merged.push((identity, group)),
+        }
+    }
+    merged.into_iter().map(|(_, lines)| lines).collect()
+}
+
+/// The database `settings` reach, as one of one running server: the cluster's system
+/// identifier, the server's start time (a standby shares the identifier, not the start)
+/// and the database's OID. `None` when it cannot be told.
+async fn running_database(settings: &ConnSettings) -> Option<String> {
+    let conn = open(settings).await.ok()?;
+    conn.client
+        .query_one(
+            "SELECT (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) \
+                    || '/' || pg_catalog.pg_postmaster_start_time()::text || '/' || d.oid::text \
+             FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+            &[],
+        )
+        .await
+        .ok()?
+        .get(0)
+}
+
 /// The database that always exists, to create the target database from.
 pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {
     settings.with_dbname("postgres")

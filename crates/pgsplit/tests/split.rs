@@ -777,6 +777,66 @@ fn shards_that_overlap_are_refused_before_anything_is_written() {
     assert!(stdout.contains("MISMATCH: 2 of 3 line(s);"), "{stdout}");
 }
 
+/// One source written with two addresses (TCP and the server's socket) is one source:
+/// its lines' shards are checked together (two lines taking one shard were each copied
+/// from a snapshot of their own), and a split through both verifies as one.
+#[test]
+fn one_source_through_two_addresses_is_one_source() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("two_addresses");
+    source.psql("CREATE TABLE t (k int); INSERT INTO t SELECT generate_series(1, 50)");
+    let by_socket = format!(
+        "postgres://postgres@/{}?host={}&port={}&sslmode=disable",
+        source.name,
+        cluster.socket_dir().display(),
+        cluster.port()
+    );
+    let names = [format!("{}_a", source.name), format!("{}_b", source.name)];
+    let write = |dir: &tempfile::TempDir, remainders: [u32; 2]| {
+        write_mapping(
+            dir,
+            &format!(
+                "{}@@{} shard=k:{}/2\n{by_socket}@@{} shard=k:{}/2\n",
+                source.url(),
+                cluster.url(&names[0]),
+                remainders[0],
+                cluster.url(&names[1]),
+                remainders[1]
+            ),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let run = |mapping: &str| {
+        pgsplit(&[
+            "run",
+            mapping,
+            "--no-progress",
+            "--work-dir",
+            work.to_str().unwrap(),
+        ])
+    };
+    let out = run(&write(&dir, [0, 0]));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stdout.contains("shard=k:0/2 is line 1's too"), "{stdout}");
+    for name in &names {
+        assert!(!database_exists(cluster, name), "{name}");
+    }
+    let _dbs: Vec<_> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let mapping = write(&dir, [0, 1]);
+    let out = run(&mapping);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Verify adds both lines' shares up: every row once.
+    let (code, verified) = verify(&mapping);
+    assert_eq!(code, 0, "{verified}");
+    assert_eq!(
+        verified["shards"][0]["shard_rows"].as_u64(),
+        Some(50),
+        "{verified}"
+    );
+}
+
 /// A partition left out (`exclude=`) makes its partitioned table a part too: a table
 /// copied whole whose foreign key references it is refused before anything is written
 /// (the key failed after the copy).

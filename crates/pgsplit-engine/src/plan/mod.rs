@@ -249,7 +249,8 @@ pub struct PlanOptions {
 /// Plans every line of the mapping at once.
 pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
     let mut lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
-    shards_taken_twice(mapping, &mut lines);
+    let groups = session::by_source_database(mapping).await;
+    shards_taken_twice(mapping, &groups, &mut lines);
     PlanReport {
         mapping: mapping.path.display().to_string(),
         lines,
@@ -258,8 +259,8 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
 
 /// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
 /// those rows would be copied twice (and, likely, another remainder's nowhere).
-fn shards_taken_twice(mapping: &Mapping, lines: &mut [LinePlan]) {
-    for group in mapping.by_source() {
+fn shards_taken_twice(mapping: &Mapping, groups: &[Vec<usize>], lines: &mut [LinePlan]) {
+    for group in groups {
         let cuts: Vec<_> = group
             .iter()
             .filter_map(|&i| {

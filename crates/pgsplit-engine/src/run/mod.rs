@@ -62,8 +62,8 @@ pub async fn run(
         report.seconds = started.elapsed().as_secs_f64();
         return report;
     }
-    let groups: Vec<Vec<&MappingLine>> = mapping
-        .by_source()
+    let groups: Vec<Vec<&MappingLine>> = session::by_source_database(mapping)
+        .await
         .into_iter()
         .map(|group| group.into_iter().map(|i| &mapping.lines[i]).collect())
         .collect();

@@ -40,8 +40,12 @@ pub struct ShardCoverage {
 /// Lines that shard one source by one key and together take every row exactly once:
 /// every remainder of one modulus, or shards of several moduli that cover each
 /// remainder of their least common multiple once (`0/2`, `1/4`, `3/4`). Each group with
-/// that multiple (the modulus of one of its lines, if they share one).
-fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
+/// that multiple (the modulus of one of its lines, if they share one). `sources`: the
+/// lines' indices by source database ([`crate::session::by_source_database`]).
+fn complete_groups(
+    mapping: &Mapping,
+    sources: &[Vec<usize>],
+) -> Vec<(usize, String, u32, Vec<usize>)> {
     fn gcd(a: u64, b: u64) -> u64 {
         if b == 0 { a } else { gcd(b, a % b) }
     }
@@ -50,9 +54,11 @@ fn complete_groups(mapping: &Mapping) -> Vec<(usize, String, u32, Vec<usize>)> {
         let Some(shard) = &line.selector.shard else {
             continue;
         };
-        let found = groups.iter_mut().find(|(first, key, _)| {
-            mapping.lines[*first].source.same_database(&line.source) && *key == shard.key
-        });
+        let same_source =
+            |first: usize| sources.iter().any(|g| g.contains(&first) && g.contains(&i));
+        let found = groups
+            .iter_mut()
+            .find(|(first, key, _)| same_source(*first) && *key == shard.key);
         match found {
             Some(group) => group.2.push(i),
             None => groups.push((i, shard.key.clone(), vec![i])),
@@ -161,7 +167,8 @@ pub async fn check(
     level: VerifyLevel,
 ) -> Result<Vec<ShardCoverage>, VerifyError> {
     let mut out = Vec::new();
-    for (first, key, modulus, members) in complete_groups(mapping) {
+    let sources = crate::session::by_source_database(mapping).await;
+    for (first, key, modulus, members) in complete_groups(mapping, &sources) {
         // Each line's share of every table, as read from the source by that line.
         let mut shares: BTreeMap<(String, String), (usize, u64, Digest)> = BTreeMap::new();
         for &i in &members {
@@ -250,6 +257,11 @@ mod tests {
         Mapping::parse(Path::new("m.txt"), &text, &Environment::default()).unwrap()
     }
 
+    fn complete_of(selectors: &[&str]) -> Vec<(usize, String, u32, Vec<usize>)> {
+        let mapping = mapping(selectors);
+        complete_groups(&mapping, &mapping.by_source())
+    }
+
     #[test]
     fn only_complete_shard_sets_are_checked() {
         let full = mapping(&[
@@ -258,17 +270,17 @@ mod tests {
             "shard=k:2/3",
             "schemas=public",
         ]);
-        let groups = complete_groups(&full);
+        let groups = complete_groups(&full, &full.by_source());
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].3, [0, 1, 2]);
-        assert!(complete_groups(&mapping(&["shard=k:0/3", "shard=k:1/3"])).is_empty());
-        assert!(complete_groups(&mapping(&["shard=k:0/2", "shard=j:1/2"])).is_empty());
+        assert!(complete_of(&["shard=k:0/3", "shard=k:1/3"]).is_empty());
+        assert!(complete_of(&["shard=k:0/2", "shard=j:1/2"]).is_empty());
         // Several moduli that take every row once.
-        let mixed = complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4", "shard=k:3/4"]));
+        let mixed = complete_of(&["shard=k:0/2", "shard=k:1/4", "shard=k:3/4"]);
         assert_eq!((mixed[0].2, mixed[0].3.clone()), (4, vec![0, 1, 2]));
-        assert!(complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/4"])).is_empty());
+        assert!(complete_of(&["shard=k:0/2", "shard=k:1/4"]).is_empty());
         // A complete set of one modulus beside another line of the key (another service).
-        let beside = complete_groups(&mapping(&["shard=k:0/2", "shard=k:1/2", "shard=k:0/3"]));
+        let beside = complete_of(&["shard=k:0/2", "shard=k:1/2", "shard=k:0/3"]);
         assert_eq!((beside[0].2, beside[0].3.clone()), (2, vec![0, 1]));
     }
 }
