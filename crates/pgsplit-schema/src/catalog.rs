@@ -136,6 +136,22 @@ impl Catalog {
             .into_iter()
             .map(|what| (180000, what))
             .collect();
+        if self.version < 170000 {
+            // Before 17 a partition could have an identity column of its own; 17 gives
+            // partitions their parent's and refuses to attach one with its own.
+            for r in self.relations.iter().filter(|r| r.is_partition) {
+                for c in r.columns.iter().filter(|c| !c.identity.is_empty()) {
+                    out.push((
+                        170000,
+                        format!(
+                            "partition {}.{} has an identity column of its own ({}), which 17 \
+                             refuses (a partition takes its parent's)",
+                            r.schema, r.name, c.name
+                        ),
+                    ));
+                }
+            }
+        }
         if self.version < 140000 {
             let before_14 = self.aggregates_on_replaced_functions();
             out.extend(before_14.into_iter().map(|what| (140000, what)));

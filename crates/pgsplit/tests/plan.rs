@@ -322,8 +322,9 @@ fn what_14_refuses_is_a_problem_for_a_newer_target() {
     }
 }
 
-/// A function that sets a parameter 16 renamed (13's `force_parallel_mode`): plan says an
-/// 18 target refuses it, not a 15 one, and run writes nothing there (pre-data failed).
+/// A function that sets a parameter 16 renamed (13's `force_parallel_mode`), and a
+/// partition with an identity column of its own: plan says an 18 target refuses them,
+/// not a 15 one, and run writes nothing there (pre-data failed).
 #[test]
 fn a_function_setting_a_parameter_the_target_lacks_is_a_problem() {
     if skip_other_versions("a plan from 13") {
@@ -333,7 +334,10 @@ fn a_function_setting_a_parameter_the_target_lacks_is_a_problem() {
     let source = older.create_db("plan_guc_src");
     source.psql(
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET force_parallel_mode = off \
-             SET work_mem = '8MB' SET myapp.tenant = 'x' AS 'SELECT 1';",
+             SET work_mem = '8MB' SET myapp.tenant = 'x' AS 'SELECT 1';
+         CREATE TABLE p (id int, k int) PARTITION BY LIST (k);
+         CREATE TABLE p1 (id int GENERATED ALWAYS AS IDENTITY, k int);
+         ALTER TABLE p ATTACH PARTITION p1 FOR VALUES IN (1);",
     );
     let newer = testing::shared_version(18);
     let message = cannot_hold_on_first(
@@ -347,6 +351,11 @@ fn a_function_setting_a_parameter_the_target_lacks_is_a_problem() {
     );
     assert!(
         !message.contains("work_mem") && !message.contains("myapp"),
+        "{message}"
+    );
+    // A partition with an identity of its own: 17 refuses it, 15 takes it.
+    assert!(
+        message.contains("partition public.p1 has an identity column of its own (id)"),
         "{message}"
     );
     let report = run_copy_to(&source, &newer.url("plan_guc_run18"), &[], 1);
