@@ -30,5 +30,5 @@ pub use catalog::Catalog;
 pub use error::SchemaError;
 pub use introspect::{introspect, print_icu_locales_as, print_views_as};
 pub use render::{
-    CrossKind, CrossTarget, Ddl, NotWritten, ObjectKind, SchemaOptions, Selection, Statement,
+    CrossKind, CrossTarget, Ddl, NotWritten, ObjectKind, SchemaOptions, Selection, Statement, stmt,
 };

@@ -17,7 +17,7 @@ pub enum Section {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  pgsplit schema postgres://app@db/shop > shop.sql\n  pgsplit schema postgres://app@db/shop --section post-data --no-owner"
+    after_help = "Examples:\n  pgsplit schema postgres://app@db/shop > shop.sql\n  pgsplit schema postgres://app@db/shop --section post-data --no-owner\n  pgsplit schema postgres://app@db/shop --database shop_new | psql -d shop_new"
 )]
 pub struct SchemaArgs {
     /// Source database URL (or libpq key=value string).
@@ -31,6 +31,11 @@ pub struct SchemaArgs {
     /// Leave out GRANT/REVOKE and default privileges.
     #[arg(long)]
     pub no_acl: bool,
+    /// Also print the database's own statements a run applies last (owner, comment,
+    /// connection limit, settings, per-role settings, privileges), written for the
+    /// database NAME the script is meant for.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }
 
 pub async fn run(
@@ -50,12 +55,30 @@ pub async fn run(
         no_acl: args.no_acl,
     };
     let ddl = catalog.render(&options);
+    // Written for the database the script is for: never the source's own name by
+    // default (the script applied on the source's server would change the source).
+    let database: Vec<Statement> = match &args.database {
+        Some(name) => pgsplit_engine::database::DatabaseLevel::read(&conn.client)
+            .await
+            .with_context(|| format!("reading the database's properties on {}", conn.server))?
+            .statements(name, args.no_owner, args.no_acl)
+            .into_iter()
+            .map(|d| Statement {
+                requires_superuser: d.requires_superuser,
+                ..pgsplit_schema::stmt(pgsplit_schema::ObjectKind::Database, d.identity, d.sql)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let mut sections: Vec<(&'static str, &[Statement])> = Vec::new();
     if args.section != Some(Section::PostData) {
         sections.push(("pre-data", &ddl.pre_data));
     }
     if args.section != Some(Section::PreData) {
         sections.push(("post-data", &ddl.post_data));
+    }
+    if !database.is_empty() {
+        sections.push(("database", &database));
     }
     let doc = SchemaDoc {
         session_setup: Ddl::SESSION_SETUP,
@@ -77,7 +100,14 @@ pub async fn run(
         json: printer.json.clone(),
         quiet: false,
     };
-    let not_copied = ddl.describe_not_copied();
+    let mut not_copied = ddl.describe_not_copied();
+    if args.database.is_none() {
+        not_copied.push(
+            "the database's own owner, comment, settings and privileges (--database NAME \
+             prints them for database NAME)"
+                .into(),
+        );
+    }
     printer.result(&doc, || sql_text(&sections, &not_copied))?;
     Ok(0)
 }

@@ -2804,4 +2804,29 @@ fn schema_prints_the_statements_as_sql_or_json() {
         (&"post-data".into(), &"index".into())
     );
     assert!(sql.contains(index["sql"].as_str().unwrap()), "{index}");
+    // The database's own statements only for a named database (the source's name would
+    // change the source when the script runs on its server), applied as a run does.
+    source.psql(&format!(
+        "COMMENT ON DATABASE \"{0}\" IS 'the shop'; ALTER DATABASE \"{0}\" SET work_mem = '7MB'",
+        source.name
+    ));
+    assert!(!sql.contains("ALTER DATABASE"), "{sql}");
+    assert!(sql.contains("--database NAME prints them"), "{sql}");
+    let target = cluster.create_db("schema_cmd_db");
+    let out = pgsplit(&["schema", &source.url(), "--database", &target.name]);
+    let (sql, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(sql.contains("-- database\n"), "{sql}");
+    target.psql(&sql);
+    assert_eq!(
+        target
+            .psql(&format!(
+                "SELECT shobj_description(oid, 'pg_database'), \
+                 (SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) \
+                 FROM pg_database d WHERE datname = '{}'",
+                target.name
+            ))
+            .trim(),
+        "the shop|{work_mem=7MB}"
+    );
 }

@@ -71,6 +71,9 @@ pub enum ObjectKind {
     Owner,
     SequenceSet,
     MatViewRefresh,
+    /// The database's own owner, comment, settings and privileges (`pgsplit schema
+    /// --database`; a run writes them apart from the DDL).
+    Database,
 }
 
 /// One complete SQL statement (function bodies may contain `;`), to run with
@@ -357,11 +360,7 @@ impl Item {
     }
 }
 
-pub(crate) fn stmt(
-    kind: ObjectKind,
-    identity: impl Into<String>,
-    sql: impl Into<String>,
-) -> Statement {
+pub fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String>) -> Statement {
     Statement {
         kind,
         identity: identity.into(),
