@@ -206,11 +206,11 @@ impl Mapping {
             line,
             message,
         };
-        // Editors on Windows may start a UTF-8 file with a byte order mark.
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (index, raw) in text.lines().enumerate() {
             let number = index + 1;
-            let trimmed = raw.trim();
+            // Editors on Windows may start a UTF-8 file with a byte order mark; files
+            // joined together carry one at the start of a later line too.
+            let trimmed = raw.trim_start_matches('\u{feff}').trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
@@ -323,9 +323,14 @@ fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettin
             return Err(format!("empty {which} URL"));
         }
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            // Perhaps the rest of a password that held "@@": what precedes an '@' is hidden.
+            // Perhaps the rest of a password that held "@@": what precedes an '@' is hidden,
+            // but for a scheme (`POSTGRES://`, `mysql://`), the likely mistake.
+            let scheme = url
+                .find("://")
+                .map(|end| &url[..end + 3])
+                .filter(|s| s[..s.len() - 3].chars().all(|c| c.is_ascii_alphanumeric()));
             let shown = match url.rfind('@') {
-                Some(at) => format!("***{}", &url[at..]),
+                Some(at) => format!("{}***{}", scheme.unwrap_or_default(), &url[at..]),
                 None => url.to_string(),
             };
             return Err(format!(
@@ -456,6 +461,24 @@ mod tests {
         assert_eq!(m.lines.len(), 1);
         let m = parse("\u{feff}postgres://a@h1/shop@@postgres://b@h2/shop\n").unwrap();
         assert_eq!(m.lines[0].source.dbname, "shop");
+        // Two files joined: a mark at the start of a later line too.
+        let m = parse(
+            "postgres://a@h1/a@@postgres://b@h2/a\n\u{feff}postgres://a@h1/b@@postgres://b@h2/b\n",
+        )
+        .unwrap();
+        assert_eq!(m.lines[1].source.dbname, "b");
+    }
+
+    #[test]
+    fn a_wrong_scheme_is_shown_without_the_password() {
+        let errs = errors("POSTGRES://app:s3cret@h1/a@@postgres://b@h2/a\n");
+        assert!(
+            errs[0].contains(
+                "source is not a postgres:// or postgresql:// URL: \"POSTGRES://***@h1/a\""
+            ),
+            "{errs:?}"
+        );
+        assert!(!errs[0].contains("s3cret"), "{errs:?}");
     }
 
     #[test]
