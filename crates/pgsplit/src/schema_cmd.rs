@@ -178,6 +178,7 @@ mod tests {
             depends_on: Vec::new(),
             superuser_before: None,
             relation: None,
+            extension_member: false,
         };
         let text = sql_text(&[("post-data", std::slice::from_ref(&statement))], &[]);
         assert!(

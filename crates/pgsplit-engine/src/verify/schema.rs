@@ -110,6 +110,7 @@ mod tests {
             depends_on: Vec::new(),
             superuser_before: None,
             relation: None,
+            extension_member: false,
         }
     }
 

@@ -106,6 +106,9 @@ pub struct Statement {
     /// The relation whose data it sets (a sequence's value) or refreshes (a materialized
     /// view): what a `--data-only` target must already have.
     pub relation: Option<(String, String)>,
+    /// Privileges on a member of an extension: the target's version of the extension
+    /// (its default, perhaps newer) may lack that member, and the grant is then skipped.
+    pub extension_member: bool,
 }
 
 /// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
@@ -373,6 +376,7 @@ pub fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String
         depends_on: Vec::new(),
         superuser_before: None,
         relation: None,
+        extension_member: false,
     }
 }
 

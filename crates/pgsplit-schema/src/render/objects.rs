@@ -151,7 +151,10 @@ fn member_grants(b: &Builder<'_>, extension: Oid) -> Vec<Statement> {
         );
         // Members belong to a superuser: the one who ran an untrusted extension's
         // script, the bootstrap superuser for a trusted one.
-        out.extend(grants.into_iter().map(|g| superuser(g, true)));
+        out.extend(grants.into_iter().map(|g| Statement {
+            extension_member: true,
+            ..superuser(g, true)
+        }));
     }
     out
 }
