@@ -364,7 +364,7 @@ fn render(report: &RunReport) -> String {
             );
         }
         for c in &line.cross_target {
-            let _ = writeln!(out, "  left out (points into another target): {c}");
+            let _ = writeln!(out, "  left out (needs what this target does not get): {c}");
         }
         for s in &line.skipped {
             let _ = writeln!(out, "  skipped (needs superuser): {s}");
