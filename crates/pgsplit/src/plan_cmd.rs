@@ -150,7 +150,10 @@ fn render(report: &PlanReport) -> String {
                 .filter(|c| !fks_refused || !split.cross_target_fks.contains(c))
                 .collect();
             for c in left_out {
-                let _ = writeln!(out, "          left out (needs what this target does not get): {c}");
+                let _ = writeln!(
+                    out,
+                    "          left out (needs what this target does not get): {c}"
+                );
             }
         }
         if line.problems.is_empty() {
