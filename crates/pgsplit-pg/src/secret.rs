@@ -162,7 +162,7 @@ fn redact_password_params(text: &str) -> String {
     out
 }
 
-/// URL query parameters whose percent-encoded name decodes to `password`
+/// URL query parameters whose percent-encoded name decodes to `password` or `sslpassword`
 /// (`?pass%77ord=…`, which the URL parser takes as the password): value hidden.
 fn redact_encoded_password_keys(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -174,7 +174,9 @@ fn redact_encoded_password_keys(text: &str) -> String {
         let key = &rest[..eq];
         if key.contains('%')
             && !key.contains(['?', '&', ' ', '\t', '\n'])
-            && percent_decoded(key).eq_ignore_ascii_case("password")
+            && ["password", "sslpassword"]
+                .iter()
+                .any(|k| percent_decoded(key).eq_ignore_ascii_case(k))
         {
             out.push_str(key);
             out.push_str("=***");
@@ -212,7 +214,7 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Where the value of the next `password` key of `text` starts: the key in any case, at
+/// Where the value of the next `password` (or `sslpassword`) key of `text` starts: the key in any case, at
 /// the start or after a separator, with its `=` (libpq allows spaces around it).
 fn find_password_value(text: &str) -> Option<usize> {
     const KEY: &str = "password";
@@ -221,9 +223,15 @@ fn find_password_value(text: &str) -> Option<usize> {
     while let Some(i) = lower[from..].find(KEY) {
         let at = from + i;
         from = at + 1;
-        let boundary = at == 0
+        // libpq's `sslpassword` (the client key's passphrase) too.
+        let key_start = if lower[..at].ends_with("ssl") {
+            at - 3
+        } else {
+            at
+        };
+        let boundary = key_start == 0
             || matches!(
-                lower.as_bytes()[at - 1],
+                lower.as_bytes()[key_start - 1],
                 b'?' | b'&' | b' ' | b'\t' | b'\n' | b';'
             );
         let blank = [' ', '\t'];
@@ -323,6 +331,12 @@ mod tests {
         );
         assert_eq!(redact_text("PASSWORD=zz"), "PASSWORD=***");
         assert_eq!(redact_text("mypassword=zz"), "mypassword=zz");
+        assert_eq!(
+            redact_text("postgres://h/db?sslpassword=k3y&x=1 sslpassword = 'a b'"),
+            "postgres://h/db?sslpassword=***&x=1 sslpassword = ***"
+        );
+        assert_eq!(redact_text("?sslpass%77ord=k3y"), "?sslpass%77ord=***");
+        assert_eq!(redact_text("nosslpassword=zz"), "nosslpassword=zz");
         // libpq allows spaces around the `=` of a key.
         assert_eq!(
             redact_text("host=db1 password = Sekr3t dbname=shop"),

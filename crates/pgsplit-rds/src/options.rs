@@ -215,11 +215,18 @@ impl MigrateOptions {
             }
             // Requests are signed with the AWS credentials; a user or password in the URL
             // would only be printed by whatever shows the endpoint.
-            if parsed.is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            // The SDK prints the endpoint in its warnings: a query or fragment (where a
+            // token could hide) is refused with it.
+            if parsed.is_ok_and(|u| {
+                !u.username().is_empty()
+                    || u.password().is_some()
+                    || u.query().is_some()
+                    || u.fragment().is_some()
+            }) {
                 return invalid(
                     "--endpoint-url",
-                    "must not hold a user name or password (requests are signed with the AWS \
-                     credentials)",
+                    "must not hold a user name, password, query or fragment (requests are \
+                     signed with the AWS credentials)",
                 );
             }
         }
@@ -306,6 +313,10 @@ mod tests {
         o.aws.endpoint_url = Some("not a url".into());
         refused(&o, "--endpoint-url");
         o.aws.endpoint_url = Some("http://user:secret@localhost:5000".into());
+        refused(&o, "--endpoint-url");
+        o.aws.endpoint_url = Some("http://localhost:5000/?password=secret".into());
+        refused(&o, "--endpoint-url");
+        o.aws.endpoint_url = Some("http://localhost:5000/#secret".into());
         refused(&o, "--endpoint-url");
         o.aws.endpoint_url = Some("http://localhost:5000".into());
         o.validate().unwrap();

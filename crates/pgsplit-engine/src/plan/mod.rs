@@ -128,6 +128,9 @@ pub struct SourceFacts {
     /// newer server may no longer have one (13's `force_parallel_mode`).
     #[serde(skip)]
     pub function_parameters: Vec<(String, String)>,
+    /// The parameters `pg_settings` shows the source role.
+    #[serde(skip)]
+    pub parameters: Vec<String>,
     /// Tables with a column compressed with lz4, which a server built without it refuses.
     #[serde(skip)]
     pub lz4_users: Vec<String>,
@@ -491,14 +494,23 @@ fn target_problems(
         .filter(|(since, _)| t.server_version_num >= *since)
         .map(|(_, what)| what.clone())
         .collect();
-    // A parameter of an extension or a custom one (with a dot) may come with a library.
+    // Only a server of another major version lacks one of the source's parameters. A
+    // parameter of an extension or a custom one (with a dot) may come with a library; one
+    // pg_settings hides (`role`, `seed`, superuser-only ones for other roles) is left alone.
+    let listed = |list: &[String], name: &str| list.iter().any(|p| p.eq_ignore_ascii_case(name));
     refused.extend(
         source
             .into_iter()
-            .flat_map(|s| &s.function_parameters)
-            .filter(|(name, _)| !name.contains('.') && !t.parameters.is_empty())
-            .filter(|(name, _)| !t.parameters.iter().any(|p| p.eq_ignore_ascii_case(name)))
-            .map(|(name, what)| format!("{what} sets parameter {name}, which it does not have")),
+            .filter(|s| s.server_version_num / 10000 != t.server_version_num / 10000)
+            .flat_map(|s| {
+                s.function_parameters
+                    .iter()
+                    .filter(|(name, _)| !name.contains('.') && listed(&s.parameters, name))
+            })
+            .filter(|(name, _)| !t.parameters.is_empty() && !listed(&t.parameters, name))
+            .map(|(name, what)| {
+                format!("{what} sets parameter {name}, which this server does not have")
+            }),
     );
     if let Some(s) = source.filter(|s| !t.lz4 && !s.lz4_users.is_empty()) {
         refused.push(format!(
@@ -690,6 +702,7 @@ pub async fn run_problems(
         server_version: version.get(0),
         server_version_num: catalog.server_version_num(),
         refused_by_newer_versions: catalog.refused_by_newer_versions(),
+        parameters: shown_parameters(source).await?,
         ..SourceFacts::default()
     };
     // The database's own statements are skipped when the target refuses them.
@@ -1100,6 +1113,7 @@ pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_pos
         lock_slots: crate::session::free_lock_slots(client).await?,
         largest_tables: largest,
         extensions,
+        parameters: shown_parameters(client).await?,
         ..SourceFacts::default()
     })
 }
@@ -1165,6 +1179,11 @@ fn set_parameters(sql: &str) -> Vec<String> {
         .filter_map(|rest| rest.split_whitespace().next())
         .map(|name| name.trim_matches('"').to_string())
         .collect()
+}
+
+/// The parameters `pg_settings` shows the connected role.
+async fn shown_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    first_column(client, "SELECT name FROM pg_catalog.pg_settings").await
 }
 
 /// Parameters the connected role may not set for a database: `superuser` context, unless
@@ -1233,7 +1252,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
-        parameters: first_column(client, "SELECT name FROM pg_catalog.pg_settings").await?,
+        parameters: shown_parameters(client).await?,
     })
 }
 
@@ -1256,6 +1275,6 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
-        parameters: first_column(client, "SELECT name FROM pg_catalog.pg_settings").await?,
+        parameters: shown_parameters(client).await?,
     })
 }

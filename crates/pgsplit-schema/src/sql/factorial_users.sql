@@ -1,5 +1,5 @@
--- User objects whose expressions use the factorial operators (postfix ! and prefix !!),
--- which 14 removed: their SQL no longer parses there. pg_depend records no use of a
+-- User objects whose expressions use the factorial operators (postfix ! and prefix !!
+-- on bigint; tsquery's !! stays), which 14 removed: their SQL no longer parses there. pg_depend records no use of a
 -- built-in operator, so the stored expression trees are searched for the operators'
 -- OIDs. (None on 14 and later.)
 WITH factorial AS (
@@ -7,6 +7,7 @@ WITH factorial AS (
     FROM pg_catalog.pg_operator o
     WHERE o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace
       AND o.oprname IN ('!', '!!')
+      AND 'pg_catalog.int8'::pg_catalog.regtype IN (o.oprleft, o.oprright)
 ), trees AS (
     SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, i.indexrelid AS objid,
            pg_catalog.concat(i.indexprs::text, i.indpred::text) AS tree
@@ -31,6 +32,12 @@ WITH factorial AS (
     UNION ALL
     SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, t.oid, t.tgqual::text
     FROM pg_catalog.pg_trigger t
+    UNION ALL
+    SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, y.oid, y.typdefaultbin::text
+    FROM pg_catalog.pg_type y
+    UNION ALL
+    SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, f.oid, f.proargdefaults::text
+    FROM pg_catalog.pg_proc f
 )
 SELECT pg_catalog.pg_describe_object(t.classid, t.objid, 0) AS what
 FROM trees t, factorial f
