@@ -198,7 +198,7 @@ impl Catalog {
                 if enum_typed {
                     let why = format!(
                         "table {}.{} is hash-partitioned on enum column {name} (an enum, or a \
-                         domain or array over one): an enum value hashes by its OID, which \
+                         domain, range, composite or array holding one): an enum value hashes by its OID, which \
                          differs in every database, so its rows would not fit their partitions \
                          on the target",
                         r.schema, r.name
@@ -211,7 +211,7 @@ impl Catalog {
     }
 
     /// Whether values of a type (its OID, or 0 and its `format_type` name) hash by an
-    /// enum's OIDs: an enum, a domain over one, an array of either.
+    /// enum's OIDs: an enum, or a domain, range, composite or array holding one.
     fn holds_enum(&self, type_oid: Oid, type_name: &str, depth: u8) -> bool {
         if depth > 8 {
             return false;
@@ -230,6 +230,16 @@ impl Catalog {
                 .base_type
                 .as_deref()
                 .is_some_and(|base| self.holds_enum(0, base, depth + 1)),
+            Some(t) if t.typtype == "r" => t
+                .range
+                .as_ref()
+                .is_some_and(|r| self.holds_enum(0, &r.subtype, depth + 1)),
+            Some(t) if t.typtype == "c" => self
+                .relations
+                .iter()
+                .filter(|r| r.oid == t.typrelid)
+                .flat_map(|r| &r.columns)
+                .any(|c| self.holds_enum(c.type_oid, &c.type_name, depth + 1)),
             _ => false,
         }
     }

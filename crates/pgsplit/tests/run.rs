@@ -839,7 +839,11 @@ fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
          CREATE TABLE plain AS SELECT 1 AS id;
          CREATE DOMAIN hue AS color;
          CREATE TABLE hd (c hue) PARTITION BY HASH (c);
-         CREATE TABLE ha (c color[]) PARTITION BY HASH (c);",
+         CREATE TABLE ha (c color[]) PARTITION BY HASH (c);
+         CREATE TYPE colors AS RANGE (subtype = color);
+         CREATE TABLE hr (c colors) PARTITION BY HASH (c);
+         CREATE TYPE pair AS (a int, b color);
+         CREATE TABLE hc (c pair) PARTITION BY HASH (c);",
     );
     let target_name = format!("{}_copy", source.name);
     let report = run_copy(&source, &target_name, &[], 1);
@@ -849,6 +853,8 @@ fn a_table_hash_partitioned_on_an_enum_is_refused_before_anything_is_written() {
             && error.contains("table public.h is hash-partitioned on enum column c")
             && error.contains("table public.hd is hash-partitioned on enum column c")
             && error.contains("table public.ha is hash-partitioned on enum column c")
+            && error.contains("table public.hr is hash-partitioned on enum column c")
+            && error.contains("table public.hc is hash-partitioned on enum column c")
             && !error.contains("by_number"),
         "{error}"
     );
