@@ -38,8 +38,9 @@ pub struct Catalog {
     /// left out of the DDL too ([`crate::Ddl::not_written`]).
     pub unsupported: Vec<Unsupported>,
     pub depends: Vec<Depend>,
-    /// Objects that use the factorial operators 14 removed (sources before 14).
-    pub factorial_users: Vec<String>,
+    /// Objects that use the factorial operators 14 removed (sources before 14), each with
+    /// the statement identity of what holds it (its table, view, domain or routine).
+    pub factorial_users: Vec<(String, Option<String>)>,
     /// Extension member → its extension.
     pub(crate) extension_members: HashMap<ObjKey, Oid>,
     /// Generation expression (`pg_attrdef`) → its table: created with the table.
@@ -71,6 +72,38 @@ fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
         .flatten()
         .copied()
         .find(|f| REPLACED_BY_ANYCOMPATIBLE.contains(&f.trim_start_matches("pg_catalog.")))
+}
+
+/// What a newer major version refuses ([`Catalog::refused_by_newer_versions`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    /// The first version (`server_version_num`) that refuses it.
+    pub since: i32,
+    pub what: String,
+    /// The identity of the statement that brings it (its table, type or routine): a split
+    /// line whose share lacks that statement does not meet it. `None`: every line does.
+    pub held_by: Option<String>,
+}
+
+impl Refusal {
+    fn new(since: i32, what: String, held_by: Option<String>) -> Refusal {
+        Refusal {
+            since,
+            what,
+            held_by,
+        }
+    }
+
+    /// Whether a line whose DDL is `share` meets it.
+    pub fn met_by(&self, share: &crate::Ddl) -> bool {
+        self.held_by.as_ref().is_none_or(|id| {
+            share
+                .pre_data
+                .iter()
+                .chain(&share.post_data)
+                .any(|s| &s.identity == id)
+        })
+    }
 }
 
 impl Catalog {
@@ -130,39 +163,36 @@ impl Catalog {
 
     /// What newer major versions than the source's refuse, each with the first version
     /// that does (as pg_upgrade checks): a run to such a target fails on it.
-    pub fn refused_by_newer_versions(&self) -> Vec<(i32, String)> {
-        let mut out: Vec<(i32, String)> = self
+    pub fn refused_by_newer_versions(&self) -> Vec<Refusal> {
+        let table = |schema: &str, name: &str| Some(format!("table {schema}.{name}"));
+        let mut out: Vec<Refusal> = self
             .children_without_parents_not_null()
             .into_iter()
-            .map(|what| (180000, what))
+            .map(|(r, what)| Refusal::new(180000, what, table(&r.schema, &r.name)))
             .collect();
         if self.version < 170000 {
             // Before 17 a partition could have an identity column of its own; 17 gives
             // partitions their parent's and refuses to attach one with its own.
             for r in self.relations.iter().filter(|r| r.is_partition) {
                 for c in r.columns.iter().filter(|c| !c.identity.is_empty()) {
-                    out.push((
-                        170000,
-                        format!(
-                            "partition {}.{} has an identity column of its own ({}), which 17 \
-                             refuses (a partition takes its parent's)",
-                            r.schema, r.name, c.name
-                        ),
-                    ));
+                    let what = format!(
+                        "partition {}.{} has an identity column of its own ({}), which 17 \
+                         refuses (a partition takes its parent's)",
+                        r.schema, r.name, c.name
+                    );
+                    out.push(Refusal::new(170000, what, table(&r.schema, &r.name)));
                 }
             }
         }
         if self.version < 140000 {
-            let before_14 = self.aggregates_on_replaced_functions();
-            out.extend(before_14.into_iter().map(|what| (140000, what)));
-            let before_14 = self.taken_multirange_names();
-            out.extend(before_14.into_iter().map(|what| (140000, what)));
-            out.extend(self.factorial_users.iter().map(|what| {
+            out.extend(self.aggregates_on_replaced_functions());
+            out.extend(self.taken_multirange_names());
+            out.extend(self.factorial_users.iter().map(|(what, anchor)| {
                 let what = format!(
                     "{what} uses the factorial operator (! or !!), which 14 removed: write \
                      factorial() instead"
                 );
-                (140000, what)
+                Refusal::new(140000, what, anchor.clone())
             }));
         }
         out
@@ -244,16 +274,17 @@ impl Catalog {
         }
     }
 
-    /// Columns of [`Catalog::dropped_parents_not_null`].
-    fn children_without_parents_not_null(&self) -> Vec<String> {
+    /// Columns of [`Catalog::dropped_parents_not_null`], each with its table.
+    fn children_without_parents_not_null(&self) -> Vec<(&Relation, String)> {
         let mut out = Vec::new();
         for r in &self.relations {
             for c in &r.columns {
                 if self.dropped_parents_not_null(r, c) {
-                    out.push(format!(
+                    let what = format!(
                         "column {}.{}.{} has no NOT NULL where its parent has one",
                         r.schema, r.name, c.name
-                    ));
+                    );
+                    out.push((r, what));
                 }
             }
         }
@@ -261,7 +292,7 @@ impl Catalog {
     }
 
     /// Aggregates over anyarray/anyelement whose functions 14 replaced.
-    fn aggregates_on_replaced_functions(&self) -> Vec<String> {
+    fn aggregates_on_replaced_functions(&self) -> Vec<Refusal> {
         let polymorphic = |t: &str| matches!(t, "anyarray" | "anyelement");
         let mut out = Vec::new();
         for f in &self.functions {
@@ -280,11 +311,12 @@ impl Catalog {
                 used = replaced_by_anycompatible(&moving);
             }
             if let Some(used) = used {
-                out.push(format!(
-                    "aggregate {}.{}({}) uses {used} over anyarray/anyelement, which 14 \
-                     replaced with an anycompatible version",
-                    f.schema, f.name, f.identity_args
-                ));
+                let aggregate = format!("aggregate {}.{}({})", f.schema, f.name, f.identity_args);
+                let what = format!(
+                    "{aggregate} uses {used} over anyarray/anyelement, which 14 replaced \
+                     with an anycompatible version"
+                );
+                out.push(Refusal::new(140000, what, Some(aggregate)));
             }
         }
         out
@@ -292,7 +324,7 @@ impl Catalog {
 
     /// Range types whose multirange, which 14 makes with them, would take a name already
     /// taken in their schema (by a type, a relation's row type or an array type).
-    fn taken_multirange_names(&self) -> Vec<String> {
+    fn taken_multirange_names(&self) -> Vec<Refusal> {
         let mut out = Vec::new();
         for t in self.types.iter().filter(|t| t.range.is_some()) {
             let multirange = match t.name.find("range") {
@@ -310,10 +342,12 @@ impl Catalog {
                 .chain(row_types.map(|r| &r.name))
                 .any(|n| taken(n))
             {
-                out.push(format!(
+                let what = format!(
                     "range type {}.{}: 14 names its multirange {}.{multirange}, which is taken",
                     t.schema, t.name, t.schema
-                ));
+                );
+                let anchor = format!("type {}.{}", t.schema, t.name);
+                out.push(Refusal::new(140000, what, Some(anchor)));
             }
         }
         out

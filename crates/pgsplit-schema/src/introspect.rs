@@ -530,7 +530,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
                 row: &row,
                 query: "factorial_users.sql",
             };
-            cat.factorial_users.push(r.get("what")?);
+            cat.factorial_users.push((r.get("what")?, r.get("anchor")?));
         }
     }
     let mut stream = rows(client, version, "collations.sql").await?;

@@ -26,7 +26,7 @@ pub mod model;
 mod order;
 mod render;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Refusal};
 pub use error::SchemaError;
 pub use introspect::{introspect, print_icu_locales_as, print_views_as};
 pub use render::{

@@ -330,6 +330,58 @@ fn what_14_refuses_is_a_problem_for_a_newer_target() {
     assert!(!message.contains("public.tq"), "{message}");
 }
 
+/// What a newer version refuses is a problem of the split lines whose share holds it:
+/// a line of another schema plans and runs (it was refused for the whole source's).
+#[test]
+fn what_a_newer_version_refuses_is_a_problem_of_the_line_that_takes_it() {
+    if skip_other_versions("a plan from 13") {
+        return;
+    }
+    let older = testing::shared_version(13);
+    let source = older.create_db("plan_refused_split");
+    source.psql(
+        "CREATE SCHEMA a; CREATE SCHEMA b;
+         CREATE TABLE a.f (id int); CREATE INDEX f_fact ON a.f (((id % 5) !));
+         CREATE AGGREGATE a.accum (anyelement) (sfunc = array_append, stype = anyarray, initcond = '{}');
+         CREATE TYPE a.floatmultirange AS ENUM ('x');
+         CREATE TYPE a.floatrange AS RANGE (subtype = float8);
+         CREATE TABLE a.p (id int, k int) PARTITION BY LIST (k);
+         CREATE TABLE a.p1 (id int GENERATED ALWAYS AS IDENTITY, k int);
+         ALTER TABLE a.p ATTACH PARTITION a.p1 FOR VALUES IN (1);
+         CREATE TABLE b.t (id int); INSERT INTO b.t VALUES (1), (2);",
+    );
+    let newer = testing::shared_version(18);
+    let dir = tempfile::tempdir().unwrap();
+    let url = source.url();
+    let body = format!(
+        "{url}@@{} schemas=a\n{url}@@{} schemas=b\n",
+        newer.url("plan_refused_a"),
+        newer.url("plan_refused_b")
+    );
+    let (doc, stdout) = plan_with_problems(&write_mapping(&dir, &body));
+    assert_eq!(problem_kinds(&doc, 0), ["target_cannot_hold"], "{stdout}");
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    for what in [
+        "index a.f_fact uses the factorial operator",
+        "aggregate a.accum(anyelement) uses array_append",
+        "range type a.floatrange",
+        "partition a.p1 has an identity column of its own",
+    ] {
+        assert!(message.contains(what), "{what}: {message}");
+    }
+    assert_eq!(
+        doc["lines"][1]["problems"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+    let target = newer.url("plan_refused_run_b");
+    run_copy_to(&source, &format!("{target} schemas=b"), &[], 0);
+    let copied = newer
+        .psql("plan_refused_run_b", "SELECT count(*) FROM b.t")
+        .unwrap();
+    assert_eq!(copied.trim(), "2");
+}
+
 /// A function that sets a parameter 16 renamed (13's `force_parallel_mode`), and a
 /// partition with an identity column of its own: plan says an 18 target refuses them,
 /// not a 15 one, and run writes nothing there (pre-data failed).

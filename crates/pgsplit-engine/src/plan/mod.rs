@@ -701,7 +701,10 @@ pub async fn run_problems(
     let mut facts = SourceFacts {
         server_version: version.get(0),
         server_version_num: catalog.server_version_num(),
-        refused_by_newer_versions: catalog.refused_by_newer_versions(),
+        refused_by_newer_versions: met(
+            &catalog.refused_by_newer_versions(),
+            (!line.selector.is_everything()).then_some(ddl),
+        ),
         parameters: shown_parameters(source).await?,
         ..SourceFacts::default()
     };
@@ -724,6 +727,19 @@ pub async fn run_problems(
         .chain(target_problems(Some(&facts), &mut target, options))
         .filter(|p| p.kind.stops_a_run())
         .collect())
+}
+
+/// What a newer version refuses that a line meets: all of it for a whole copy, what the
+/// statements of its `share` bring for a line of a split.
+fn met(
+    refusals: &[pgsplit_schema::Refusal],
+    share: Option<&pgsplit_schema::Ddl>,
+) -> Vec<(i32, String)> {
+    refusals
+        .iter()
+        .filter(|r| share.is_none_or(|share| r.met_by(share)))
+        .map(|r| (r.since, r.what.clone()))
+        .collect()
 }
 
 /// A database error on `server` as the plain message plan reports.
@@ -749,7 +765,8 @@ async fn source_facts(
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
-    facts.refused_by_newer_versions = catalog.refused_by_newer_versions();
+    let refusals = catalog.refused_by_newer_versions();
+    facts.refused_by_newer_versions = met(&refusals, None);
     facts.unreadable = unreadable_tables(&conn.client)
         .await
         .map_err(failed_on(&conn.server))?;
@@ -788,6 +805,7 @@ async fn source_facts(
         Ok((mut split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
             database.needs_of(&share, &mut facts);
+            facts.refused_by_newer_versions = met(&refusals, Some(&share));
             let held =
                 conditions_hold(&conn.client, &catalog, &tables, &line.selector, &resolved).await;
             if held.is_ok() {
