@@ -189,8 +189,8 @@ impl Catalog {
             out.extend(self.taken_multirange_names());
             out.extend(self.factorial_users.iter().map(|(what, anchor)| {
                 let what = format!(
-                    "{what} uses the factorial operator (! or !!), which 14 removed: write \
-                     factorial() instead"
+                    "{what} uses the factorial operator (! or !!) or numeric_fac(), which 14 \
+                     removed: write factorial() instead"
                 );
                 Refusal::new(140000, what, anchor.clone())
             }));

@@ -296,7 +296,8 @@ fn what_14_refuses_is_a_problem_for_a_newer_target() {
          CREATE TABLE f (id int); CREATE INDEX f_fact ON f (((id % 5) !));
          CREATE VIEW fv AS SELECT !! 3 AS six;
          CREATE DOMAIN fd AS bigint DEFAULT 4 !;
-         CREATE VIEW tq AS SELECT !! 'a'::tsquery AS q;",
+         CREATE VIEW tq AS SELECT !! 'a'::tsquery AS q;
+         CREATE VIEW nf AS SELECT numeric_fac(5) AS f;",
     );
     let message = cannot_hold_on_first(
         &source,
@@ -320,6 +321,7 @@ fn what_14_refuses_is_a_problem_for_a_newer_target() {
         "index public.f_fact",
         "rule _RETURN on view public.fv",
         "type public.fd",
+        "rule _RETURN on view public.nf",
     ] {
         assert!(
             message.contains(&format!("{what} uses the factorial operator")),

@@ -1,7 +1,7 @@
 -- User objects whose expressions use the factorial operators (postfix ! and prefix !!
--- on bigint; tsquery's !! stays), which 14 removed: their SQL no longer parses there.
--- pg_depend records no use of a built-in operator, so the stored expression trees are
--- searched for the operators' OIDs. (None on 14 and later.) `anchor`: the statement
+-- on bigint; tsquery's !! stays) or their function numeric_fac(), which 14 removed:
+-- their SQL no longer parses there. pg_depend records no use of a built-in operator or
+-- function, so the stored expression trees are searched for their OIDs. (None on 14 and later.) `anchor`: the statement
 -- identity (as pgsplit renders it) of the table, view, domain or routine that holds the
 -- expression, which a split line's share must hold for the problem to be its own.
 WITH factorial AS (
@@ -10,6 +10,11 @@ WITH factorial AS (
     WHERE o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace
       AND o.oprname IN ('!', '!!')
       AND 'pg_catalog.int8'::pg_catalog.regtype IN (o.oprleft, o.oprright)
+), fac_function AS (
+    SELECT pg_catalog.string_agg(p.oid::text, '|') AS oids
+    FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+      AND p.proname = 'numeric_fac'
 ), trees AS (
     SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, i.indexrelid AS objid,
            i.indrelid AS rel, 0::pg_catalog.oid AS typ, 0::pg_catalog.oid AS proc,
@@ -68,8 +73,7 @@ SELECT pg_catalog.pg_describe_object(t.classid, t.objid, 0) AS what,
             JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace
             WHERE f.oid = t.proc)
        ) AS anchor
-FROM trees t, factorial f
+FROM trees t, factorial f, fac_function ff
 WHERE t.objid >= 16384
-  AND f.oids IS NOT NULL
-  AND t.tree ~ (':opno (' || f.oids || ')\M')
+  AND (t.tree ~ (':opno (' || f.oids || ')\M') OR t.tree ~ (':funcid (' || ff.oids || ')\M'))
 ORDER BY 1
