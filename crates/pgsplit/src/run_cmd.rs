@@ -324,7 +324,7 @@ fn render(report: &RunReport) -> String {
             };
             let _ = writeln!(
                 out,
-                "  post-data: {tasks} ({} indexes), {:.2}s",
+                "  post-data: {tasks} ({} indexes), {:.2}s from the start of the data phase",
                 post.indexes, post.seconds
             );
         }
