@@ -163,6 +163,28 @@ fn render(report: &PlanReport) -> String {
             let _ = writeln!(out, "  PROBLEM: {}", p.message);
         }
     }
+    // Tables a split leaves behind, at most this many named per source.
+    const UNTAKEN_SHOWN: usize = 20;
+    for u in &report.untaken {
+        let lines: Vec<String> = u.lines.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "not copied: no line of {} (line(s) {}) takes these {} table(s)",
+            u.source_url,
+            lines.join(", "),
+            u.tables.len()
+        );
+        for t in u.tables.iter().take(UNTAKEN_SHOWN) {
+            let _ = writeln!(out, "          {:<40} {:>12}", t.name, bytes(t.bytes));
+        }
+        if u.tables.len() > UNTAKEN_SHOWN {
+            let _ = writeln!(
+                out,
+                "          and {} more (--json lists them all)",
+                u.tables.len() - UNTAKEN_SHOWN
+            );
+        }
+    }
     let problems = report.problem_count();
     let _ = writeln!(
         out,

@@ -193,6 +193,56 @@ fn a_shard_taken_by_two_lines_is_a_problem() {
     );
 }
 
+/// Tables no line of a split source takes are listed (their rows would stay behind);
+/// not when a line copies the whole database.
+#[test]
+fn tables_no_split_line_takes_are_listed() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_untaken");
+    source.psql(
+        "CREATE SCHEMA a; CREATE SCHEMA b;
+         CREATE TABLE a.p (id int) PARTITION BY RANGE (id);
+         CREATE TABLE a.p1 PARTITION OF a.p FOR VALUES FROM (0) TO (10);
+         CREATE TABLE a.p2 PARTITION OF a.p FOR VALUES FROM (10) TO (20);
+         CREATE TABLE a.t2 AS SELECT generate_series(1, 5000) AS id;
+         CREATE TABLE b.t3 (id int); CREATE TABLE b.t4 (id int);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = source.url();
+    let split = format!(
+        "{url}@@{} tables=a.p\n{url}@@{} schemas=b exclude=b.t3\n",
+        cluster.url("plan_untaken_1"),
+        cluster.url("plan_untaken_2")
+    );
+    let mapping = write_mapping(&dir, &split);
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let untaken = &doc["untaken"];
+    assert_eq!(untaken.as_array().unwrap().len(), 1, "{untaken}");
+    assert_eq!(untaken[0]["lines"], serde_json::json!([1, 2]), "{untaken}");
+    let names: Vec<&str> = untaken[0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // Largest first.
+    assert_eq!(names, ["a.t2", "b.t3"], "{untaken}");
+    let out = pgsplit(&["plan", &mapping]);
+    let stdout = text(&out).0;
+    assert!(
+        stdout.contains("takes these 2 table(s)") && stdout.contains("b.t3"),
+        "{stdout}"
+    );
+    // A line that copies the whole database takes them all.
+    let whole = format!("{split}{url}@@{}\n", cluster.url("plan_untaken_3"));
+    let out = pgsplit(&["plan", &write_mapping(&dir, &whole), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(doc["untaken"], serde_json::json!([]));
+}
+
 /// A filtered table's rows are estimated with its filter (a shard of a 10000-row table
 /// was shown as 10000 rows), and a table never analyzed from its size (shown as ~0).
 #[test]

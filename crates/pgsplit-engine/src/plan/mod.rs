@@ -15,6 +15,25 @@ const LARGEST_TABLES_SHOWN: i64 = 5;
 pub struct PlanReport {
     pub mapping: String,
     pub lines: Vec<LinePlan>,
+    /// Per source database split by every line that names it: the tables no line takes
+    /// (their rows would stay behind). Not a problem: leaving tables out may be the intent.
+    pub untaken: Vec<Untaken>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Untaken {
+    pub source_url: String,
+    /// The mapping lines of that source.
+    pub lines: Vec<usize>,
+    /// Largest first.
+    pub tables: Vec<UntakenTable>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UntakenTable {
+    /// `schema.name`.
+    pub name: String,
+    pub bytes: i64,
 }
 
 impl PlanReport {
@@ -64,6 +83,9 @@ pub struct SplitFacts {
     /// The tables its shard cuts ([`crate::split::Resolved::sharded`]).
     #[serde(skip)]
     pub sharded: std::collections::BTreeSet<(String, String)>,
+    /// The source's tables this line does not take, with their sizes.
+    #[serde(skip)]
+    pub not_taken: Vec<((String, String), i64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -254,10 +276,48 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
     let mut lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
     let groups = session::by_source_database(mapping).await;
     shards_taken_twice(mapping, &groups, &mut lines);
+    let untaken = untaken_tables(&groups, &lines);
     PlanReport {
         mapping: mapping.path.display().to_string(),
         lines,
+        untaken,
     }
+}
+
+/// For each source database whose lines are all splits that could be planned: the
+/// tables none of them takes.
+fn untaken_tables(groups: &[Vec<usize>], lines: &[LinePlan]) -> Vec<Untaken> {
+    let mut out = Vec::new();
+    for group in groups {
+        let splits: Option<Vec<&SplitFacts>> =
+            group.iter().map(|&i| lines[i].split.as_ref()).collect();
+        let Some(splits) = splits else { continue };
+        let Some((first, rest)) = splits.split_first() else {
+            continue;
+        };
+        let mut tables: Vec<UntakenTable> = first
+            .not_taken
+            .iter()
+            .filter(|(table, _)| {
+                rest.iter()
+                    .all(|s| s.not_taken.iter().any(|(t, _)| t == table))
+            })
+            .map(|((schema, name), bytes)| UntakenTable {
+                name: format!("{schema}.{name}"),
+                bytes: *bytes,
+            })
+            .collect();
+        if tables.is_empty() {
+            continue;
+        }
+        tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+        out.push(Untaken {
+            source_url: lines[group[0]].source_url.clone(),
+            lines: group.iter().map(|&i| lines[i].line).collect(),
+            tables,
+        });
+    }
+    out
 }
 
 /// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
@@ -1075,7 +1135,17 @@ fn split_facts(
                 .cloned(),
         })
         .collect();
+    let not_taken = tables
+        .iter()
+        .filter(|t| {
+            !resolved
+                .relations
+                .contains(&(t.schema.clone(), t.name.clone()))
+        })
+        .map(|t| ((t.schema.clone(), t.name.clone()), t.bytes))
+        .collect();
     let facts = SplitFacts {
+        not_taken,
         sharded: resolved.sharded.clone(),
         objects: ddl.pre_data.len() + ddl.post_data.len(),
         estimated_rows: chosen.iter().map(|t| t.estimated_rows).sum(),
