@@ -209,6 +209,11 @@ fn tables_no_split_line_takes_are_listed() {
     );
     let dir = tempfile::tempdir().unwrap();
     let url = source.url();
+    // Tables as a run counts them: the partitioned a.p is its two leaves.
+    let whole_line = format!("{url}@@{}\n", cluster.url("plan_untaken_x"));
+    let out = pgsplit(&["plan", &write_mapping(&dir, &whole_line), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(doc["lines"][0]["source"]["tables"], 5, "{doc}");
     let split = format!(
         "{url}@@{} tables=a.p\n{url}@@{} schemas=b exclude=b.t3\n",
         cluster.url("plan_untaken_1"),
