@@ -27,7 +27,7 @@ pub async fn iam_auth_token(
         user: user.to_owned(),
         source,
     };
-    let sdk = sdk_config(aws, region).await;
+    let sdk = sdk_config(aws, region).await?;
     let region = sdk.region().cloned().ok_or(Error::NoRegion {
         which: "IAM auth token",
     })?;

@@ -95,7 +95,7 @@ async fn migrate_with_watched(
 /// may use the key but not describe it (`kms:DescribeKey` denied) is warned and goes on:
 /// the copy tells.
 async fn check_kms_key(aws: &AwsSettings, target_region: &str, key: &str) -> Result<()> {
-    let config = clients::sdk_config(aws, Some(target_region)).await;
+    let config = clients::sdk_config(aws, Some(target_region)).await?;
     let kms = aws_sdk_kms::Client::new(&config);
     let invalid = |reason: String| {
         Err(Error::InvalidOption {

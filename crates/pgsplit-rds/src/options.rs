@@ -201,34 +201,8 @@ impl MigrateOptions {
                 &format!("{bad:?} is not a security group id (an empty item between commas?)"),
             );
         }
-        if let Some(endpoint) = &self.aws.endpoint_url {
-            let parsed = url::Url::parse(endpoint);
-            let fits = parsed.as_ref().is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.host_str().is_some_and(|h| !h.is_empty())
-            });
-            if !fits {
-                return invalid(
-                    "--endpoint-url",
-                    "must be an http:// or https:// URL with a host (e.g. http://localhost:5000)",
-                );
-            }
-            // Requests are signed with the AWS credentials; a user or password in the URL
-            // would only be printed by whatever shows the endpoint.
-            // The SDK prints the endpoint in its warnings: a query or fragment (where a
-            // token could hide) is refused with it.
-            if parsed.is_ok_and(|u| {
-                !u.username().is_empty()
-                    || u.password().is_some()
-                    || u.query().is_some()
-                    || u.fragment().is_some()
-            }) {
-                return invalid(
-                    "--endpoint-url",
-                    "must not hold a user name, password, query or fragment (requests are \
-                     signed with the AWS credentials)",
-                );
-            }
+        if let Some(reason) = self.aws.endpoint_url.as_deref().and_then(endpoint_problem) {
+            return invalid("--endpoint-url", reason);
         }
         if let Some(source) = &self.source_region {
             self.check_regions(source)?;
@@ -268,6 +242,30 @@ fn valid_identifier_part(s: &str) -> bool {
         && !s.contains("--")
         && !s.ends_with('-')
 }
+
+/// What is wrong with an AWS endpoint URL, if anything (never echoing it): it must be
+/// http(s) with a host; requests are signed with the AWS credentials, so a user name or
+/// password has no use there, and the SDK prints the endpoint's query in its warnings
+/// (where a token could hide), so a query or fragment is refused too.
+pub(crate) fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return Some(ENDPOINT_SHAPE);
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Some(ENDPOINT_SHAPE);
+    }
+    let extra = !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some();
+    extra.then_some(
+        "must not hold a user name, password, query or fragment (requests are signed with \
+         the AWS credentials)",
+    )
+}
+
+const ENDPOINT_SHAPE: &str =
+    "must be an http:// or https:// URL with a host (e.g. http://localhost:5000)";
 
 #[cfg(test)]
 mod tests {

@@ -98,6 +98,45 @@ fn verbose_output_names_no_aws_credential() {
     }
 }
 
+/// The SDK printed an endpoint's query in its warnings (`query=token=…`): one from the
+/// environment or the profile is held to --endpoint-url's rules.
+#[test]
+fn an_endpoint_from_the_environment_or_profile_with_a_query_is_refused_unechoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("config");
+    std::fs::write(
+        &profile,
+        "[default]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9/?token=XYZSECRET\n",
+    )
+    .unwrap();
+    let cases: [(&str, &str); 3] = [
+        (
+            "AWS_ENDPOINT_URL_RDS",
+            "http://127.0.0.1:9/?token=XYZSECRET",
+        ),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9/#XYZSECRET"),
+        ("AWS_CONFIG_FILE", profile.to_str().unwrap()),
+    ];
+    for (name, value) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
+            .args(["rds", "migrate", "--source-region", "us-east-1"])
+            .args(["--target-region", "eu-west-1", "--instance", "orders"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+            .env_remove("AWS_PROFILE")
+            .env(name, value)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}\n{stderr}");
+        assert!(stderr.contains("AWS_ENDPOINT_URL_RDS"), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("XYZSECRET") && !stdout.contains("XYZSECRET"),
+            "{name}: {stdout}\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn an_endpoint_url_with_a_password_is_refused_without_echoing_it() {
     let out = migrate("http://proxyuser:hunter2secret@127.0.0.1:9")
