@@ -439,6 +439,73 @@ fn what_a_newer_version_refuses_is_a_problem_of_the_line_that_takes_it() {
     assert_eq!(copied.trim(), "2");
 }
 
+/// A function that `SET`s a parameter the target role may not set (a superuser-only one,
+/// shown or hidden, or on 15+ a custom one the server does not define): plan passed and
+/// the run failed in pre-data. Found by both now; `GRANT SET ON PARAMETER` lets it in.
+#[test]
+fn a_function_setting_a_parameter_the_target_role_may_not_set_is_a_problem() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_fnset");
+    let role = format!("limited_{}", source.name);
+    source.psql(&format!(
+        "CREATE FUNCTION f_x() RETURNS int LANGUAGE sql SET myapp.x = '1' AS 'SELECT 1';
+         CREATE FUNCTION f_log() RETURNS int LANGUAGE sql SET log_min_duration_statement = 0
+             AS 'SELECT 1';
+         CREATE FUNCTION f_dl() RETURNS int LANGUAGE sql SET dynamic_library_path = '$libdir'
+             AS 'SELECT 1';
+         CREATE FUNCTION f_ok() RETURNS int LANGUAGE sql SET work_mem = '8MB' AS 'SELECT 1';
+         CREATE ROLE \"{role}\" LOGIN CREATEDB;"
+    ));
+    let target_db = format!("{}_copy", source.name);
+    let target = format!(
+        "postgres://{role}@127.0.0.1:{}/{target_db}?sslmode=disable",
+        cluster.port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{target}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--json", "--no-owner"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("f_ok"), "{stdout}");
+    for what in [
+        "function public.f_x() sets myapp.x",
+        "function public.f_log() sets log_min_duration_statement",
+        "function public.f_dl() sets dynamic_library_path",
+    ] {
+        assert!(stdout.contains(what), "{what}: {stdout}");
+    }
+    let work = dir.path().join("work");
+    let run = |code: i32| {
+        let out = pgsplit(&[
+            "run",
+            &mapping,
+            "--no-owner",
+            "--no-progress",
+            "--work-dir",
+            work.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(code), "{:?}", text(&out));
+        text(&out).0
+    };
+    let report = run(1);
+    assert!(
+        report.contains("nothing was written") && report.contains("myapp.x"),
+        "{report}"
+    );
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "GRANT SET ON PARAMETER myapp.x, log_min_duration_statement, \
+                 dynamic_library_path TO \"{role}\""
+            ),
+        )
+        .unwrap();
+    let out = pgsplit(&["plan", &mapping, "--no-owner"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    run(0);
+}
+
 /// A function that sets a parameter 16 renamed (13's `force_parallel_mode`), and a
 /// partition with an identity column of its own: plan says an 18 target refuses them,
 /// not a 15 one, and run writes nothing there (pre-data failed).

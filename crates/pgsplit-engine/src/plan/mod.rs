@@ -217,9 +217,16 @@ pub struct TargetFacts {
     /// on them, may).
     #[serde(skip)]
     pub superuser_parameters: Vec<String>,
-    /// Every parameter the target's server knows (`pg_settings`).
+    /// Every parameter the target's server shows the role (`pg_settings`).
     #[serde(skip)]
     pub parameters: Vec<String>,
+    /// The role sees every parameter in `pg_settings` (a superuser, or a member of
+    /// `pg_read_all_settings`); others do not see superuser-only ones.
+    #[serde(skip)]
+    pub sees_all_settings: bool,
+    /// Parameters the role was granted `SET` on (PostgreSQL 15+).
+    #[serde(skip)]
+    pub granted_parameters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -554,24 +561,10 @@ fn target_problems(
         .filter(|(since, _)| t.server_version_num >= *since)
         .map(|(_, what)| what.clone())
         .collect();
-    // Only a server of another major version lacks one of the source's parameters. A
-    // parameter of an extension or a custom one (with a dot) may come with a library; one
-    // pg_settings hides (`role`, `seed`, superuser-only ones for other roles) is left alone.
-    let listed = |list: &[String], name: &str| list.iter().any(|p| p.eq_ignore_ascii_case(name));
-    refused.extend(
-        source
-            .into_iter()
-            .filter(|s| s.server_version_num / 10000 != t.server_version_num / 10000)
-            .flat_map(|s| {
-                s.function_parameters
-                    .iter()
-                    .filter(|(name, _)| !name.contains('.') && listed(&s.parameters, name))
-            })
-            .filter(|(name, _)| !t.parameters.is_empty() && !listed(&t.parameters, name))
-            .map(|(name, what)| {
-                format!("{what} sets parameter {name}, which this server does not have")
-            }),
-    );
+    let (lacking, not_settable) = source
+        .map(|s| function_parameters(s, t))
+        .unwrap_or_default();
+    refused.extend(lacking);
     if let Some(s) = source.filter(|s| !t.lz4 && !s.lz4_users.is_empty()) {
         refused.push(format!(
             "columns compressed with lz4, which this server was built without ({}; \
@@ -586,6 +579,16 @@ fn target_problems(
                 "PostgreSQL {} refuses what the source has (change it on the source first): {}",
                 t.server_version,
                 refused.join("; ")
+            ),
+        });
+    }
+    if !not_settable.is_empty() {
+        problems.push(Problem {
+            kind: ProblemKind::TargetCannotHold,
+            message: format!(
+                "the target role may not set parameters that functions of the source set \
+                 (run as a superuser, or GRANT SET ON PARAMETER … TO the role on 15+): {}",
+                not_settable.join("; ")
             ),
         });
     }
@@ -709,6 +712,54 @@ impl ProblemKind {
                 | ProblemKind::CannotCopy
         )
     }
+}
+
+/// The line's functions that `SET` a parameter the target refuses them: one its server
+/// lacks (only between major versions: 13's `force_parallel_mode` on 16+), and one the
+/// target role may not set (superuser-only ones; on 15+ also custom `a.b` ones the server
+/// does not define), each as `function f() sets x` with why.
+fn function_parameters(s: &SourceFacts, t: &TargetFacts) -> (Vec<String>, Vec<String>) {
+    let listed = |list: &[String], name: &str| list.iter().any(|p| p.eq_ignore_ascii_case(name));
+    let (mut lacking, mut not_settable) = (Vec::new(), Vec::new());
+    if t.parameters.is_empty() {
+        return (lacking, not_settable);
+    }
+    let other_major = s.server_version_num / 10000 != t.server_version_num / 10000;
+    let granted = |name: &str| listed(&t.granted_parameters, name);
+    for (name, what) in &s.function_parameters {
+        let custom = name.contains('.');
+        // pg_settings hides `role`, `seed` and `session_authorization` from everyone, and
+        // superuser-only parameters from most roles: only names the source shows count.
+        let shown_on_source = listed(&s.parameters, name);
+        let shown_on_target = listed(&t.parameters, name);
+        if !custom && shown_on_source && !shown_on_target && !granted(name) {
+            if t.sees_all_settings {
+                if other_major {
+                    lacking.push(format!(
+                        "{what} sets parameter {name}, which this server does not have"
+                    ));
+                }
+            } else {
+                not_settable.push(format!(
+                    "{what} sets {name} (not in the role's pg_settings: superuser-only{})",
+                    if other_major {
+                        ", or gone in this version"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        } else if t.superuser {
+            continue;
+        } else if listed(&t.superuser_parameters, name) {
+            not_settable.push(format!("{what} sets {name} (superuser-only)"));
+        } else if custom && !shown_on_target && !granted(name) && t.server_version_num >= 150000 {
+            not_settable.push(format!(
+                "{what} sets {name} (a custom parameter this server does not define)"
+            ));
+        }
+    }
+    (lacking, not_settable)
 }
 
 /// What a run checks before it writes to `line`'s target: the plan's problems that
@@ -1274,6 +1325,25 @@ async fn shown_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres
     first_column(client, "SELECT name FROM pg_catalog.pg_settings").await
 }
 
+/// Whether the connected role sees every parameter in `pg_settings`.
+async fn sees_all_settings(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let sql = "SELECT pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')";
+    Ok(client.query_one(sql, &[]).await?.get(0))
+}
+
+/// Parameters the connected role was granted `SET` on (15+; none before).
+async fn granted_parameters(
+    client: &Client,
+    version: i32,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    if version < 150000 {
+        return Ok(Vec::new());
+    }
+    let sql = "SELECT parname FROM pg_catalog.pg_parameter_acl \
+               WHERE pg_catalog.has_parameter_privilege(parname, 'SET')";
+    first_column(client, sql).await
+}
+
 /// Parameters the connected role may not set for a database: `superuser` context, unless
 /// (PostgreSQL 15+) it was granted `SET` on them.
 async fn superuser_parameters(
@@ -1341,6 +1411,8 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
         parameters: shown_parameters(client).await?,
+        sees_all_settings: sees_all_settings(client).await?,
+        granted_parameters: granted_parameters(client, row.get("server_version_num")).await?,
     })
 }
 
@@ -1364,5 +1436,7 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         owns_database: row.get("owns_database"),
         superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
         parameters: shown_parameters(client).await?,
+        sees_all_settings: sees_all_settings(client).await?,
+        granted_parameters: granted_parameters(client, row.get("server_version_num")).await?,
     })
 }
