@@ -83,6 +83,9 @@ pub struct Refusal {
     /// The identity of the statement that brings it (its table, type or routine): a split
     /// line whose share lacks that statement does not meet it. `None`: every line does.
     pub held_by: Option<String>,
+    /// And one of these statements too, when not empty (a multirange name is taken only
+    /// if the type that takes it comes along).
+    pub with_one_of: Vec<String>,
 }
 
 impl Refusal {
@@ -91,18 +94,21 @@ impl Refusal {
             since,
             what,
             held_by,
+            with_one_of: Vec::new(),
         }
     }
 
     /// Whether a line whose DDL is `share` meets it.
     pub fn met_by(&self, share: &crate::Ddl) -> bool {
-        self.held_by.as_ref().is_none_or(|id| {
+        let holds = |id: &String| {
             share
                 .pre_data
                 .iter()
                 .chain(&share.post_data)
                 .any(|s| &s.identity == id)
-        })
+        };
+        self.held_by.as_ref().is_none_or(holds)
+            && (self.with_one_of.is_empty() || self.with_one_of.iter().any(holds))
     }
 }
 
@@ -188,6 +194,16 @@ impl Catalog {
             out.extend(self.aggregates_on_replaced_functions());
             out.extend(self.taken_multirange_names());
             out.extend(self.factorial_users.iter().map(|(what, anchor)| {
+                // A domain's constraint is described without its domain.
+                let named = anchor.as_deref().is_none_or(|a| {
+                    let kinds = ["materialized view ", "table ", "view ", "domain ", "type "];
+                    let name = kinds.iter().find_map(|k| a.strip_prefix(k)).unwrap_or(a);
+                    what.contains(name)
+                });
+                let what = match anchor {
+                    Some(a) if !named => format!("{what} on {a}"),
+                    _ => what.clone(),
+                };
                 let what = format!(
                     "{what} uses the factorial operator (! or !!) or numeric_fac(), which 14 \
                      removed: write factorial() instead"
@@ -337,17 +353,33 @@ impl Catalog {
                 .relations
                 .iter()
                 .filter(|r| r.schema == t.schema && !matches!(r.relkind.as_str(), "i" | "I"));
-            if types
+            // The statements that would bring the taker: its type (of any kind), or the
+            // relation whose row type it is.
+            let takers: Vec<String> = types
                 .map(|o| &o.name)
                 .chain(row_types.map(|r| &r.name))
-                .any(|n| taken(n))
-            {
+                .filter(|n| taken(n))
+                .flat_map(|n| {
+                    [
+                        "type",
+                        "domain",
+                        "table",
+                        "view",
+                        "materialized view",
+                        "sequence",
+                    ]
+                    .map(|kind| format!("{kind} {}.{n}", t.schema))
+                })
+                .collect();
+            if !takers.is_empty() {
                 let what = format!(
                     "range type {}.{}: 14 names its multirange {}.{multirange}, which is taken",
                     t.schema, t.name, t.schema
                 );
                 let anchor = format!("type {}.{}", t.schema, t.name);
-                out.push(Refusal::new(140000, what, Some(anchor)));
+                let mut refusal = Refusal::new(140000, what, Some(anchor));
+                refusal.with_one_of = takers;
+                out.push(refusal);
             }
         }
         out
