@@ -216,11 +216,20 @@ impl Catalog {
 
     /// Tables hash-partitioned on an enum column, which no copy can load as it is: an
     /// enum value hashes by its OID, which differs in every database, so on the target
-    /// rows belong in other partitions than on the source. Expressions in the key are
-    /// not looked into. Each as (schema, name, why).
+    /// rows belong in other partitions than on the source. Of expressions in the key, only
+    /// those whose value is an enum are found. Each as (schema, name, why).
     pub fn hashed_on_enums(&self) -> Vec<(String, String, String)> {
+        const WHY: &str = "an enum value hashes by its OID, which differs in every database, \
+                           so its rows would not fit their partitions on the target";
         let mut out = Vec::new();
         for r in &self.relations {
+            if r.hashed_on_enum_expression {
+                let why = format!(
+                    "table {}.{} is hash-partitioned on an expression of an enum type: {WHY}",
+                    r.schema, r.name
+                );
+                out.push((r.schema.clone(), r.name.clone(), why));
+            }
             let Some(inner) = r
                 .partition_key
                 .as_deref()
@@ -244,9 +253,7 @@ impl Catalog {
                 if enum_typed {
                     let why = format!(
                         "table {}.{} is hash-partitioned on enum column {name} (an enum, or a \
-                         domain, range, composite or array holding one): an enum value hashes by its OID, which \
-                         differs in every database, so its rows would not fit their partitions \
-                         on the target",
+                         domain, range, composite or array holding one): {WHY}",
                         r.schema, r.name
                     );
                     out.push((r.schema.clone(), r.name.clone(), why));

@@ -687,6 +687,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             options: r.strings("options")?,
             toast_options: r.strings("toast_options")?,
             partition_key: r.get("partition_key")?,
+            hashed_on_enum_expression: r.get("hashed_on_enum_expression")?,
             partition_bound: r.get("partition_bound")?,
             is_partition: r.get("is_partition")?,
             row_security: r.get("row_security")?,

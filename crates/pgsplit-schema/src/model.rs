@@ -182,6 +182,8 @@ pub struct Relation {
     pub options: Vec<String>,
     pub toast_options: Vec<String>,
     pub partition_key: Option<String>,
+    /// A hash partition key expression of an enum type.
+    pub hashed_on_enum_expression: bool,
     pub partition_bound: Option<String>,
     pub is_partition: bool,
     pub row_security: bool,

@@ -918,6 +918,7 @@ mod tests {
             options: Vec::new(),
             toast_options: Vec::new(),
             partition_key: None,
+            hashed_on_enum_expression: false,
             partition_bound: None,
             is_partition: false,
             row_security: false,

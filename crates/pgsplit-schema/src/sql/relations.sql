@@ -12,6 +12,15 @@ SELECT c.oid,
        (SELECT t.reloptions::text[] FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid) AS toast_options,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       -- A hash key expression whose value is an enum (hashed by its OID): its operator
+       -- class takes anyenum.
+       (c.relkind = 'p' AND EXISTS (
+           SELECT 1
+           FROM pg_catalog.pg_partitioned_table pt,
+                unnest(pt.partattrs::int2[], pt.partclass::oid[]) AS k (attnum, opclass)
+           JOIN pg_catalog.pg_opclass o ON o.oid = k.opclass
+           WHERE pt.partrelid = c.oid AND pt.partstrat = 'h' AND k.attnum = 0
+             AND o.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype)) AS hashed_on_enum_expression,
        c.relispartition AS is_partition,
        c.relrowsecurity AS row_security,
        c.relforcerowsecurity AS force_row_security,
