@@ -435,6 +435,12 @@ fn what_a_newer_version_refuses_is_a_problem_of_the_line_that_takes_it() {
         serde_json::json!([]),
         "{stdout}"
     );
+    // A selection that does not fit: that alone, not every finding of the source.
+    let bad = format!("{url}@@{} tables=a.nosuch\n", newer.url("plan_refused_bad"));
+    let out = pgsplit(&["plan", &write_mapping(&dir, &bad), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(problem_kinds(&doc, 0), ["selection"], "{doc}");
     let target = newer.url("plan_refused_run_b");
     run_copy_to(&source, &format!("{target} schemas=b"), &[], 0);
     let copied = newer

@@ -924,7 +924,11 @@ async fn source_facts(
             }
             held.map(|()| split)
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // No share to check: what the whole source holds would only bury the error.
+            facts.refused_by_newer_versions.clear();
+            Err(e)
+        }
     };
     Ok((facts, Some(split)))
 }
