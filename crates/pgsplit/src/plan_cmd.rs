@@ -11,7 +11,7 @@ use crate::output::{Printer, bytes, count};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  pgsplit plan mapping.txt\n  pgsplit plan mapping.txt --json > plan.json"
+    after_help = "Examples:\n  pgsplit plan mapping.txt\n  pgsplit plan mapping.txt --json > plan.json\n  pgsplit plan mapping.txt --data-only"
 )]
 pub struct PlanArgs {
     /// Mapping file: one SOURCE_URL@@TARGET_URL per line.
@@ -29,6 +29,10 @@ pub struct PlanArgs {
     /// split are left out, not a problem.
     #[arg(long)]
     pub drop_cross_target_fks: bool,
+    /// Plan for `run --data-only`: the target's tables must already be there, with the
+    /// source's columns, and empty (a non-empty database is expected).
+    #[arg(long, conflicts_with = "clean")]
+    pub data_only: bool,
 }
 
 pub async fn run(
@@ -46,6 +50,7 @@ pub async fn run(
             drop_cross_target_fks: args.drop_cross_target_fks,
             no_owner: args.no_owner,
             no_acl: args.no_acl,
+            data_only: args.data_only,
         },
     )
     .await;

@@ -248,6 +248,57 @@ fn tables_no_split_line_takes_are_listed() {
     assert_eq!(doc["untaken"], serde_json::json!([]));
 }
 
+/// `plan --data-only` checks what `run --data-only` needs of its target (its tables with
+/// the source's columns, empty; its sequences and materialized views), not emptiness:
+/// before, plan could only call such a target "not empty".
+#[test]
+fn plan_data_only_checks_the_targets_tables() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_data_only");
+    source.psql(
+        "CREATE TABLE t (id int, name text); INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         CREATE SEQUENCE s; CREATE MATERIALIZED VIEW mv AS SELECT count(*) FROM t;",
+    );
+    let target_db = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_db);
+    run_copy(&source, &target_db, &["--schema-only"], 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url(&target_db)),
+    );
+    let plan = |args: &[&str], code: i32| {
+        let mut all = vec!["plan", mapping.as_str(), "--json"];
+        all.extend(args);
+        let out = pgsplit(&all);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    assert_eq!(problem_kinds(&plan(&[], 1), 0), ["target_not_empty"]);
+    assert_eq!(
+        plan(&["--data-only"], 0)["lines"][0]["problems"],
+        serde_json::json!([])
+    );
+    target.psql("DROP MATERIALIZED VIEW mv; ALTER TABLE t DROP COLUMN name");
+    let doc = plan(&["--data-only"], 1);
+    assert_eq!(problem_kinds(&doc, 0), ["data_only_mismatch"], "{doc}");
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("materialized view public.mv does not exist")
+            && message.contains("public.t.name"),
+        "{message}"
+    );
+    // A target database that does not exist has no tables to load.
+    let missing = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), cluster.url("plan_data_only_none")),
+    );
+    let out = pgsplit(&["plan", &missing, "--json", "--data-only"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(text(&out).0.contains("data_only_mismatch"));
+}
+
 /// A filtered table's rows are estimated with its filter (a shard of a 10000-row table
 /// was shown as 10000 rows), and a table never analyzed from its size (shown as ~0).
 #[test]

@@ -257,6 +257,9 @@ pub enum ProblemKind {
     CrossTarget,
     /// Another line of the same source takes the same shard: its rows would go to both.
     ShardTakenTwice,
+    /// `--data-only`: the target lacks a table, sequence or materialized view, has other
+    /// columns, or holds rows already.
+    DataOnlyMismatch,
 }
 
 #[derive(Debug, Serialize)]
@@ -276,6 +279,9 @@ pub struct PlanOptions {
     pub drop_cross_target_fks: bool,
     pub no_owner: bool,
     pub no_acl: bool,
+    /// `--data-only`: the target's tables must be there (and empty) instead; what only a
+    /// schema copy needs is not checked.
+    pub data_only: bool,
 }
 
 /// Plans every line of the mapping at once.
@@ -383,7 +389,28 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                     .into(),
             });
         }
-        problems.extend(target_problems(source.as_ref(), t, options));
+        if !options.data_only {
+            problems.extend(target_problems(source.as_ref(), t, options));
+        } else if !t.database_exists {
+            problems.push(Problem {
+                kind: ProblemKind::DataOnlyMismatch,
+                message: "the target database does not exist: --data-only loads into tables \
+                          that are already there"
+                    .into(),
+            });
+        } else if source.is_some() {
+            match crate::run::data_only_mismatch(line, options).await {
+                Ok(None) => {}
+                Ok(Some(why)) => problems.push(Problem {
+                    kind: ProblemKind::DataOnlyMismatch,
+                    message: why,
+                }),
+                Err(e) => problems.push(Problem {
+                    kind: ProblemKind::TargetUnreachable,
+                    message: e,
+                }),
+            }
+        }
     }
     if let Some(s) = &source {
         let chosen = match &split {
@@ -710,6 +737,7 @@ impl ProblemKind {
                 | ProblemKind::CannotSetOwners
                 | ProblemKind::SourceUnreadable
                 | ProblemKind::CannotCopy
+                | ProblemKind::DataOnlyMismatch
         )
     }
 }

@@ -278,6 +278,7 @@ async fn refused_by_target(
             drop_cross_target_fks: options.drop_cross_target_fks,
             no_owner: options.no_owner,
             no_acl: options.no_acl,
+            data_only: options.sections == Sections::DataOnly,
         },
     )
     .await;
@@ -1463,6 +1464,43 @@ async fn key_bounds(
             _ => None,
         },
     )
+}
+
+/// `plan --data-only`: the check a `--data-only` run makes of its target before it writes
+/// (the line's tables there with the source's columns and empty, its sequences and
+/// materialized views there), against the source as it is now (no snapshot).
+/// `Ok(Some(why))`: the run would refuse. A selection that does not fit is left to plan.
+pub(crate) async fn data_only_mismatch(
+    line: &MappingLine,
+    plan: crate::plan::PlanOptions,
+) -> Result<Option<String>, String> {
+    let source = session::open(&line.source)
+        .await
+        .map_err(|e| format!("source: {e}"))?;
+    let catalog = pgsplit_schema::introspect(&source.client)
+        .await
+        .map_err(|e| format!("{}: reading the schema: {e:#}", source.server))?;
+    let all = tables::read_tables(&source.client)
+        .await
+        .map_err(|e| format!("{}: {}", source.server, pgsplit_pg::cause_chain(&e)))?;
+    let options = RunOptions {
+        no_owner: plan.no_owner,
+        no_acl: plan.no_acl,
+        drop_cross_target_fks: plan.drop_cross_target_fks,
+        sections: Sections::DataOnly,
+        ..RunOptions::default()
+    };
+    let Ok((chosen, ddl, _)) = schema_step::select(&catalog, &all, &line.selector, &options) else {
+        return Ok(None);
+    };
+    let target = session::open(&line.target)
+        .await
+        .map_err(|e| format!("target: {e}"))?;
+    match verify_step::check_data_only_target(&target, &chosen, false, &ddl.post_data).await {
+        Ok(_) => Ok(None),
+        Err(RunError::Refused(why)) => Ok(Some(why)),
+        Err(e) => Err(format!("target: {e}")),
+    }
 }
 
 #[cfg(test)]
