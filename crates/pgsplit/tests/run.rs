@@ -347,6 +347,8 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
          CREATE TABLE x (id int, v d); INSERT INTO x VALUES (1, 1), (2, 1000000);
          CREATE TABLE g (a int, b int); INSERT INTO g VALUES (1, 2);
          CREATE TABLE n (a int); INSERT INTO n VALUES (1);
+         CREATE TABLE nd (a int); INSERT INTO nd VALUES (1);
+         CREATE TABLE ndd (a int); INSERT INTO ndd VALUES (1);
          CREATE TABLE w (a int); INSERT INTO w VALUES (1);",
     );
     let target = cluster.create_db("data_only_differs_dst");
@@ -355,6 +357,10 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
          CREATE TABLE x (id int, v d);
          CREATE TABLE g (a int, b int GENERATED ALWAYS AS (a * 5) STORED);
          CREATE TABLE n (a int, z int NOT NULL);
+         CREATE DOMAIN nn AS int NOT NULL; CREATE DOMAIN nn2 AS nn;
+         CREATE DOMAIN nnd AS int NOT NULL DEFAULT 0;
+         CREATE TABLE nd (a int, z nn2);
+         CREATE TABLE ndd (a int, z nnd);
          CREATE TABLE w0 (a int); CREATE VIEW w AS SELECT a FROM w0;
          CREATE TABLE p (a int) PARTITION BY RANGE (a);
          CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);
@@ -365,16 +371,21 @@ fn a_data_only_target_that_differs_in_what_binary_copy_cannot_see() {
     let error = report["lines"][0]["error"].as_str().unwrap();
     for what in [
         "column public.g.b is generated on the target",
-        "column public.n.z is NOT NULL without a default on the target",
+        "column public.n.z is NOT NULL (or of a NOT NULL domain) without a default",
+        // COPY loaded NULL into a NOT NULL domain it was not given a value for.
+        "column public.nd.z is NOT NULL (or of a NOT NULL domain) without a default",
         "public.w on the target is not a table",
         "table public.p is partitioned on the target and not on the source",
     ] {
         assert!(error.contains(what), "{what}: {error}");
     }
+    // A NOT NULL domain with a default fills the column.
+    assert!(!error.contains("public.ndd"), "{error}");
     assert_eq!(target.psql("SELECT count(*) FROM x").trim(), "0");
     target.psql(
         "DROP TABLE g; CREATE TABLE g (a int, b int);
          DROP TABLE n; CREATE TABLE n (a int, z int);
+         DROP TABLE nd; CREATE TABLE nd (a int, z int);
          DROP VIEW w; CREATE TABLE w (a int);
          DROP TABLE p; CREATE TABLE p (a int);",
     );

@@ -457,8 +457,8 @@ async fn compare_data_only_tables(
             }
             if c.needs_value {
                 problems.push(format!(
-                    "column {}.{} is NOT NULL without a default on the target and the source \
-                     has no such column: no row could be copied",
+                    "column {}.{} is NOT NULL (or of a NOT NULL domain) without a default on \
+                     the target and the source has no such column: no row could be copied",
                     table.display_name(),
                     c.name
                 ));
