@@ -289,6 +289,23 @@ fn plan_data_only_checks_the_targets_tables() {
             && message.contains("public.t.name"),
         "{message}"
     );
+    // A target role that may not turn triggers and foreign keys off for the load.
+    let role = format!("loader_{}", source.name);
+    cluster
+        .psql("postgres", &format!("CREATE ROLE \"{role}\" LOGIN"))
+        .unwrap();
+    let as_role = format!(
+        "postgres://{role}@127.0.0.1:{}/{target_db}?sslmode=disable",
+        cluster.port()
+    );
+    let limited = write_mapping(&dir, &format!("{}@@{as_role}\n", source.url()));
+    let out = pgsplit(&["plan", &limited, "--data-only"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("session_replication_role"),
+        "{:?}",
+        text(&out)
+    );
     // A target database that does not exist has no tables to load.
     let missing = write_mapping(
         &dir,

@@ -399,6 +399,20 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                     .into(),
             });
         } else if source.is_some() {
+            let granted = t
+                .granted_parameters
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case("session_replication_role"));
+            if !t.superuser && !granted {
+                problems.push(Problem {
+                    kind: ProblemKind::DataOnlyMismatch,
+                    message: "--data-only loads with triggers and foreign keys off \
+                              (session_replication_role = replica), which needs a superuser \
+                              (or, on 15+, GRANT SET ON PARAMETER session_replication_role \
+                              TO the role)"
+                        .into(),
+                });
+            }
             match crate::run::data_only_mismatch(line, options).await {
                 Ok(None) => {}
                 Ok(Some(why)) => problems.push(Problem {
