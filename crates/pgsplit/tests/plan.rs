@@ -248,6 +248,44 @@ fn tables_no_split_line_takes_are_listed() {
     assert_eq!(doc["untaken"], serde_json::json!([]));
 }
 
+/// A table a run leaves out (a child of a foreign table) takes no rows with its line: it
+/// was shown among the line's tables and left out of the untaken list.
+#[test]
+fn a_table_the_run_leaves_out_is_untaken() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_untaken_ft");
+    source.psql(
+        "CREATE SCHEMA c; CREATE SCHEMA d;
+         CREATE FOREIGN DATA WRAPPER plan_untaken_fdw;
+         CREATE SERVER plan_untaken_srv FOREIGN DATA WRAPPER plan_untaken_fdw;
+         CREATE FOREIGN TABLE c.ft (a int) SERVER plan_untaken_srv;
+         CREATE TABLE c.child (z int) INHERITS (c.ft);
+         CREATE TABLE d.t (id int);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = source.url();
+    let body = format!(
+        "{url}@@{} schemas=c\n{url}@@{} schemas=d\n",
+        cluster.url("plan_untaken_ft_1"),
+        cluster.url("plan_untaken_ft_2")
+    );
+    let out = pgsplit(&["plan", &write_mapping(&dir, &body), "--json"]);
+    let (stdout, stderr) = text(&out);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert_eq!(
+        doc["lines"][0]["split"]["tables"],
+        serde_json::json!([]),
+        "{stdout}"
+    );
+    let names: Vec<&str> = doc["untaken"][0]["tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["c.child"], "{stdout}");
+}
+
 /// `plan --data-only` checks what `run --data-only` needs of its target (its tables with
 /// the source's columns, empty; its sequences and materialized views), not emptiness:
 /// before, plan could only call such a target "not empty".

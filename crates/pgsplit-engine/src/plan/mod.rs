@@ -1214,13 +1214,16 @@ fn split_facts(
     if let Some(message) = crate::split::unmakeable_tables(&cross, &resolved) {
         return Err(message);
     }
+    // A table the run leaves out (a child of a foreign table) copies no rows.
+    let copied = |t: &&pgsplit_copy::SourceTable| {
+        resolved
+            .relations
+            .contains(&(t.schema.clone(), t.name.clone()))
+            && !ddl.leaves_out_table(&t.schema, &t.name)
+    };
     let chosen: Vec<SplitTable> = tables
         .iter()
-        .filter(|t| {
-            resolved
-                .relations
-                .contains(&(t.schema.clone(), t.name.clone()))
-        })
+        .filter(copied)
         .map(|t| SplitTable {
             schema: t.schema.clone(),
             name: t.name.clone(),
@@ -1234,11 +1237,7 @@ fn split_facts(
         .collect();
     let not_taken = tables
         .iter()
-        .filter(|t| {
-            !resolved
-                .relations
-                .contains(&(t.schema.clone(), t.name.clone()))
-        })
+        .filter(|t| !copied(t))
         .map(|t| ((t.schema.clone(), t.name.clone()), t.bytes))
         .collect();
     let facts = SplitFacts {
