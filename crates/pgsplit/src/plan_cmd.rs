@@ -172,6 +172,24 @@ fn render(report: &PlanReport) -> String {
     const UNTAKEN_SHOWN: usize = 20;
     for u in &report.untaken {
         let lines: Vec<String> = u.lines.iter().map(usize::to_string).collect();
+        for shard in &u.shards {
+            let cuts: Vec<String> = shard
+                .remainders
+                .iter()
+                .map(|r| format!("shard={}:{r}/{}", shard.key, shard.modulus))
+                .collect();
+            let _ = writeln!(
+                out,
+                "not copied: no line of {} (line(s) {}) takes {}: rows of {}",
+                u.source_url,
+                lines.join(", "),
+                cuts.join(", "),
+                shard.tables.join(", ")
+            );
+        }
+        if u.tables.is_empty() {
+            continue;
+        }
         let _ = writeln!(
             out,
             "not copied: no line of {} (line(s) {}) takes these {} table(s)",

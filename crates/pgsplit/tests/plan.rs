@@ -248,6 +248,42 @@ fn tables_no_split_line_takes_are_listed() {
     assert_eq!(doc["untaken"], serde_json::json!([]));
 }
 
+/// Shard lines that leave a remainder to no line: its rows would stay behind, and verify
+/// checks coverage only when every remainder is taken.
+#[test]
+fn a_shard_no_line_takes_is_listed() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_untaken_shard");
+    source.psql(
+        "CREATE TABLE accounts (tenant_id int, name text);
+         INSERT INTO accounts SELECT i, 'n' FROM generate_series(1, 30) i;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let line = |r: u32| {
+        format!(
+            "{}@@{} shard=tenant_id:{r}/3\n",
+            source.url(),
+            cluster.url(&format!("plan_untaken_shard_{r}"))
+        )
+    };
+    let plan = |body: &str| {
+        let out = pgsplit(&["plan", &write_mapping(&dir, body), "--json"]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let doc = plan(&(line(0) + &line(1)));
+    assert_eq!(
+        doc["untaken"][0]["shards"],
+        serde_json::json!([{
+            "key": "tenant_id", "modulus": 3, "remainders": [2], "tables": ["public.accounts"]
+        }]),
+        "{doc}"
+    );
+    let doc = plan(&(line(0) + &line(1) + &line(2)));
+    assert_eq!(doc["untaken"], serde_json::json!([]), "{doc}");
+}
+
 /// A table a run leaves out (a child of a foreign table) takes no rows with its line: it
 /// was shown among the line's tables and left out of the untaken list.
 #[test]

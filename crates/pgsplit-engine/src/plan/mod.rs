@@ -27,6 +27,18 @@ pub struct Untaken {
     pub lines: Vec<usize>,
     /// Largest first.
     pub tables: Vec<UntakenTable>,
+    /// Shards of that key and modulus no line takes (`shard=KEY:R/N` for each missing R),
+    /// with the tables they cut and no line copies whole.
+    pub shards: Vec<UntakenShards>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UntakenShards {
+    pub key: String,
+    pub modulus: u32,
+    pub remainders: Vec<u32>,
+    /// `schema.name`.
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -289,7 +301,7 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
     let mut lines = join_all(mapping.lines.iter().map(|line| plan_line(line, options))).await;
     let groups = session::by_source_database(mapping).await;
     shards_taken_twice(mapping, &groups, &mut lines);
-    let untaken = untaken_tables(&groups, &lines);
+    let untaken = untaken_tables(mapping, &groups, &lines);
     PlanReport {
         mapping: mapping.path.display().to_string(),
         lines,
@@ -299,7 +311,7 @@ pub async fn plan(mapping: &Mapping, options: PlanOptions) -> PlanReport {
 
 /// For each source database whose lines are all splits that could be planned: the
 /// tables none of them takes.
-fn untaken_tables(groups: &[Vec<usize>], lines: &[LinePlan]) -> Vec<Untaken> {
+fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) -> Vec<Untaken> {
     let mut out = Vec::new();
     for group in groups {
         let splits: Option<Vec<&SplitFacts>> =
@@ -320,7 +332,8 @@ fn untaken_tables(groups: &[Vec<usize>], lines: &[LinePlan]) -> Vec<Untaken> {
                 bytes: *bytes,
             })
             .collect();
-        if tables.is_empty() {
+        let shards = untaken_shards(mapping, group, &splits);
+        if tables.is_empty() && shards.is_empty() {
             continue;
         }
         tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
@@ -328,9 +341,55 @@ fn untaken_tables(groups: &[Vec<usize>], lines: &[LinePlan]) -> Vec<Untaken> {
             source_url: lines[group[0]].source_url.clone(),
             lines: group.iter().map(|&i| lines[i].line).collect(),
             tables,
+            shards,
         });
     }
     out
+}
+
+/// Per key and modulus that the group's lines shard by: the remainders none of them
+/// takes, and the tables those shards cut that no line copies whole. (Lines sharding one
+/// table by different keys or overlapping are problems of their own.)
+fn untaken_shards(
+    mapping: &Mapping,
+    group: &[usize],
+    splits: &[&SplitFacts],
+) -> Vec<UntakenShards> {
+    use std::collections::{BTreeMap, BTreeSet};
+    /// Per key and modulus: the remainders taken, and the tables cut.
+    type Cuts<'a> = BTreeMap<(&'a str, u32), (BTreeSet<u32>, BTreeSet<String>)>;
+    let mut by_cut: Cuts = BTreeMap::new();
+    for (&i, split) in group.iter().zip(splits) {
+        let Some(shard) = mapping.lines[i].selector.shard.as_ref() else {
+            continue;
+        };
+        let entry = by_cut
+            .entry((shard.key.as_str(), shard.modulus))
+            .or_default();
+        entry.0.insert(shard.remainder);
+        entry
+            .1
+            .extend(split.sharded.iter().map(|(s, n)| format!("{s}.{n}")));
+    }
+    let whole: BTreeSet<String> = splits
+        .iter()
+        .flat_map(|s| &s.tables)
+        .filter(|t| t.filter.is_none())
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    by_cut
+        .into_iter()
+        .filter_map(|((key, modulus), (taken, cut))| {
+            let remainders: Vec<u32> = (0..modulus).filter(|r| !taken.contains(r)).collect();
+            let tables: Vec<String> = cut.into_iter().filter(|t| !whole.contains(t)).collect();
+            (!remainders.is_empty() && !tables.is_empty()).then(|| UntakenShards {
+                key: key.to_string(),
+                modulus,
+                remainders,
+                tables,
+            })
+        })
+        .collect()
 }
 
 /// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
