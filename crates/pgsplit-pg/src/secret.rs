@@ -175,8 +175,7 @@ fn redact_encoded_password_keys(text: &str) -> String {
         if key.contains('%')
             && !key.contains(['?', '&', ' ', '\t', '\n'])
             && ["password", "sslpassword"]
-                .iter()
-                .any(|k| percent_decoded(key).eq_ignore_ascii_case(k))
+                .contains(&percent_decoded(key).to_ascii_lowercase().as_str())
         {
             out.push_str(key);
             out.push_str("=***");
@@ -214,8 +213,9 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Where the value of the next `password` (or `sslpassword`) key of `text` starts: the key in any case, at
-/// the start or after a separator, with its `=` (libpq allows spaces around it).
+/// Where the value of the next `password` (or `sslpassword`) key of `text` starts: the key
+/// in any case, at the start or after a separator, with its `=` (libpq allows spaces
+/// around it).
 fn find_password_value(text: &str) -> Option<usize> {
     const KEY: &str = "password";
     let lower = text.to_ascii_lowercase();

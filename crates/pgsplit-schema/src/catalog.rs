@@ -287,12 +287,11 @@ impl Catalog {
                 .range
                 .as_ref()
                 .is_some_and(|r| self.holds_enum(0, &r.subtype, depth + 1)),
-            Some(t) if t.typtype == "c" => self
-                .relations
-                .iter()
-                .filter(|r| r.oid == t.typrelid)
-                .flat_map(|r| &r.columns)
-                .any(|c| self.holds_enum(c.type_oid, &c.type_name, depth + 1)),
+            Some(t) if t.typtype == "c" => self.relation(t.typrelid).is_some_and(|r| {
+                r.columns
+                    .iter()
+                    .any(|c| self.holds_enum(c.type_oid, &c.type_name, depth + 1))
+            }),
             _ => false,
         }
     }

@@ -97,7 +97,7 @@ pub struct SplitFacts {
     pub sharded: std::collections::BTreeSet<(String, String)>,
     /// The source's tables this line does not take, with their sizes.
     #[serde(skip)]
-    pub not_taken: Vec<((String, String), i64)>,
+    pub not_taken: std::collections::BTreeMap<(String, String), i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -225,20 +225,59 @@ pub struct TargetFacts {
     /// The roles whose objects the role may make (it may `SET ROLE` to them).
     #[serde(skip)]
     pub member_of: Vec<String>,
-    /// Parameters the target role may not set (only a superuser, or a role granted `SET`
-    /// on them, may).
+    /// What the role sees and may set of the server's parameters.
     #[serde(skip)]
-    pub superuser_parameters: Vec<String>,
-    /// Every parameter the target's server shows the role (`pg_settings`).
-    #[serde(skip)]
-    pub parameters: Vec<String>,
+    pub parameters: Parameters,
+}
+
+/// A role's view of a server's parameters.
+#[derive(Debug, Default)]
+pub struct Parameters {
+    /// Every parameter `pg_settings` shows the role.
+    pub shown: Vec<String>,
     /// The role sees every parameter in `pg_settings` (a superuser, or a member of
     /// `pg_read_all_settings`); others do not see superuser-only ones.
-    #[serde(skip)]
-    pub sees_all_settings: bool,
-    /// Parameters the role was granted `SET` on (PostgreSQL 15+).
-    #[serde(skip)]
-    pub granted_parameters: Vec<String>,
+    pub sees_all: bool,
+    /// Those the role may not set (only a superuser, or a role granted `SET` on them,
+    /// may).
+    pub superuser_only: Vec<String>,
+    /// Those the role was granted `SET` on (PostgreSQL 15+).
+    pub granted: Vec<String>,
+}
+
+impl Parameters {
+    /// Reads them for the connected role of a server of `version`.
+    async fn read(client: &Client, version: i32) -> Result<Parameters, tokio_postgres::Error> {
+        let sees_all =
+            "SELECT pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')";
+        let (set_granted, granted) = if version >= 150000 {
+            (
+                " AND NOT pg_catalog.has_parameter_privilege(name, 'SET')",
+                first_column(
+                    client,
+                    "SELECT parname FROM pg_catalog.pg_parameter_acl \
+                     WHERE pg_catalog.has_parameter_privilege(parname, 'SET')",
+                )
+                .await?,
+            )
+        } else {
+            ("", Vec::new())
+        };
+        let superuser_only = format!(
+            "SELECT name FROM pg_catalog.pg_settings WHERE context = 'superuser'{set_granted}"
+        );
+        Ok(Parameters {
+            shown: shown_parameters(client).await?,
+            sees_all: client.query_one(sees_all, &[]).await?.get(0),
+            superuser_only: first_column(client, &superuser_only).await?,
+            granted,
+        })
+    }
+
+    /// Whether the role was granted `SET` on `name`.
+    fn granted(&self, name: &str) -> bool {
+        self.granted.iter().any(|p| p.eq_ignore_ascii_case(name))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -323,10 +362,7 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
         let mut tables: Vec<UntakenTable> = first
             .not_taken
             .iter()
-            .filter(|(table, _)| {
-                rest.iter()
-                    .all(|s| s.not_taken.iter().any(|(t, _)| t == table))
-            })
+            .filter(|(table, _)| rest.iter().all(|s| s.not_taken.contains_key(*table)))
             .map(|((schema, name), bytes)| UntakenTable {
                 name: format!("{schema}.{name}"),
                 bytes: *bytes,
@@ -418,9 +454,9 @@ fn shards_taken_twice(mapping: &Mapping, groups: &[Vec<usize>], lines: &mut [Lin
 
 async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
     let (source, target) = tokio::join!(source_facts(line, options), target_facts(line));
-    let (source, split) = match source {
-        Ok((facts, split)) => (Ok(facts), split),
-        Err(e) => (Err(e), None),
+    let (source, split, data_only) = match source {
+        Ok((facts, split, data_only)) => (Ok(facts), split, data_only),
+        Err(e) => (Err(e), None, None),
     };
     let mut problems = Vec::new();
     let source = source
@@ -457,12 +493,8 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                           that are already there"
                     .into(),
             });
-        } else if source.is_some() {
-            let granted = t
-                .granted_parameters
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case("session_replication_role"));
-            if !t.superuser && !granted {
+        } else if let Some(share) = &data_only {
+            if !t.superuser && !t.parameters.granted("session_replication_role") {
                 problems.push(Problem {
                     kind: ProblemKind::DataOnlyMismatch,
                     message: "--data-only loads with triggers and foreign keys off \
@@ -472,7 +504,7 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                         .into(),
                 });
             }
-            match crate::run::data_only_mismatch(line, options).await {
+            match crate::run::data_only_mismatch(line, share).await {
                 Ok(None) => {}
                 Ok(Some(why)) => problems.push(Problem {
                     kind: ProblemKind::DataOnlyMismatch,
@@ -767,7 +799,7 @@ fn target_problems(
         needs_superuser.extend(
             s.database_settings
                 .iter()
-                .filter(|(name, _)| t.superuser_parameters.contains(name))
+                .filter(|(name, _)| t.parameters.superuser_only.contains(name))
                 .map(|(_, identity)| identity.clone()),
         );
         if !t.superuser && !needs_superuser.is_empty() {
@@ -822,19 +854,19 @@ impl ProblemKind {
 fn function_parameters(s: &SourceFacts, t: &TargetFacts) -> (Vec<String>, Vec<String>) {
     let listed = |list: &[String], name: &str| list.iter().any(|p| p.eq_ignore_ascii_case(name));
     let (mut lacking, mut not_settable) = (Vec::new(), Vec::new());
-    if t.parameters.is_empty() {
+    let p = &t.parameters;
+    if p.shown.is_empty() {
         return (lacking, not_settable);
     }
     let other_major = s.server_version_num / 10000 != t.server_version_num / 10000;
-    let granted = |name: &str| listed(&t.granted_parameters, name);
     for (name, what) in &s.function_parameters {
         let custom = name.contains('.');
         // pg_settings hides `role`, `seed` and `session_authorization` from everyone, and
         // superuser-only parameters from most roles: only names the source shows count.
         let shown_on_source = listed(&s.parameters, name);
-        let shown_on_target = listed(&t.parameters, name);
-        if !custom && shown_on_source && !shown_on_target && !granted(name) {
-            if t.sees_all_settings {
+        let shown_on_target = listed(&p.shown, name);
+        if !custom && shown_on_source && !shown_on_target && !p.granted(name) {
+            if p.sees_all {
                 if other_major {
                     lacking.push(format!(
                         "{what} sets parameter {name}, which this server does not have"
@@ -852,9 +884,9 @@ fn function_parameters(s: &SourceFacts, t: &TargetFacts) -> (Vec<String>, Vec<St
             }
         } else if t.superuser {
             continue;
-        } else if listed(&t.superuser_parameters, name) {
+        } else if listed(&p.superuser_only, name) {
             not_settable.push(format!("{what} sets {name} (superuser-only)"));
-        } else if custom && !shown_on_target && !granted(name) && t.server_version_num >= 150000 {
+        } else if custom && !shown_on_target && !p.granted(name) && t.server_version_num >= 150000 {
             not_settable.push(format!(
                 "{what} sets {name} (a custom parameter this server does not define)"
             ));
@@ -964,10 +996,12 @@ type FactResult<T> = Result<T, String>;
 
 type SplitResult = Option<Result<SplitFacts, String>>;
 
-async fn source_facts(
-    line: &MappingLine,
-    options: PlanOptions,
-) -> FactResult<(SourceFacts, SplitResult)> {
+/// What plan read of a line's source: its facts, its split (for a split line) and, with
+/// `--data-only`, what the run would load ([`crate::run::DataOnlyShare`]; `None` when the
+/// selection does not fit, which the split tells).
+type SourceRead = (SourceFacts, SplitResult, Option<crate::run::DataOnlyShare>);
+
+async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<SourceRead> {
     let conn = session::open(&line.source)
         .await
         .map_err(|e| e.to_string())?;
@@ -1007,12 +1041,21 @@ async fn source_facts(
         &mut facts,
     );
     database.needs_of(&ddl, &mut facts);
-    if line.selector.is_everything() {
-        return Ok((facts, None));
+    let split_line = !line.selector.is_everything();
+    let tables = if split_line || options.data_only {
+        pgsplit_copy::tables::read_tables(&conn.client)
+            .await
+            .map_err(failed_on(&conn.server))?
+    } else {
+        Vec::new()
+    };
+    let data_only = options
+        .data_only
+        .then(|| crate::run::data_only_share(line, &catalog, &tables, options))
+        .flatten();
+    if !split_line {
+        return Ok((facts, None, data_only));
     }
-    let tables = pgsplit_copy::tables::read_tables(&conn.client)
-        .await
-        .map_err(failed_on(&conn.server))?;
     let split = match split_facts(line, &catalog, &tables, options) {
         Ok((mut split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
@@ -1031,7 +1074,7 @@ async fn source_facts(
             Err(e)
         }
     };
-    Ok((facts, Some(split)))
+    Ok((facts, Some(split), data_only))
 }
 
 /// [`crate::split::check_conditions`] and [`crate::split::check_foreign_keys`], in a
@@ -1429,41 +1472,6 @@ async fn shown_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres
     first_column(client, "SELECT name FROM pg_catalog.pg_settings").await
 }
 
-/// Whether the connected role sees every parameter in `pg_settings`.
-async fn sees_all_settings(client: &Client) -> Result<bool, tokio_postgres::Error> {
-    let sql = "SELECT pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')";
-    Ok(client.query_one(sql, &[]).await?.get(0))
-}
-
-/// Parameters the connected role was granted `SET` on (15+; none before).
-async fn granted_parameters(
-    client: &Client,
-    version: i32,
-) -> Result<Vec<String>, tokio_postgres::Error> {
-    if version < 150000 {
-        return Ok(Vec::new());
-    }
-    let sql = "SELECT parname FROM pg_catalog.pg_parameter_acl \
-               WHERE pg_catalog.has_parameter_privilege(parname, 'SET')";
-    first_column(client, sql).await
-}
-
-/// Parameters the connected role may not set for a database: `superuser` context, unless
-/// (PostgreSQL 15+) it was granted `SET` on them.
-async fn superuser_parameters(
-    client: &Client,
-    version: i32,
-) -> Result<Vec<String>, tokio_postgres::Error> {
-    let granted = if version >= 150000 {
-        " AND NOT pg_catalog.has_parameter_privilege(name, 'SET')"
-    } else {
-        ""
-    };
-    let sql =
-        format!("SELECT name FROM pg_catalog.pg_settings WHERE context = 'superuser'{granted}");
-    first_column(client, &sql).await
-}
-
 /// The roles whose objects the connected role may own: ALTER … OWNER TO needs it to be
 /// a member of the new owner (with the SET option, 16+).
 async fn member_of(client: &Client, version: i32) -> Result<Vec<String>, tokio_postgres::Error> {
@@ -1513,10 +1521,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
-        superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
-        parameters: shown_parameters(client).await?,
-        sees_all_settings: sees_all_settings(client).await?,
-        granted_parameters: granted_parameters(client, row.get("server_version_num")).await?,
+        parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
 }
 
@@ -1538,9 +1543,6 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
         owns_database: row.get("owns_database"),
-        superuser_parameters: superuser_parameters(client, row.get("server_version_num")).await?,
-        parameters: shown_parameters(client).await?,
-        sees_all_settings: sees_all_settings(client).await?,
-        granted_parameters: granted_parameters(client, row.get("server_version_num")).await?,
+        parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
 }

@@ -1466,23 +1466,21 @@ async fn key_bounds(
     )
 }
 
-/// `plan --data-only`: the check a `--data-only` run makes of its target before it writes
-/// (the line's tables there with the source's columns and empty, its sequences and
-/// materialized views there), against the source as it is now (no snapshot).
-/// `Ok(Some(why))`: the run would refuse. A selection that does not fit is left to plan.
-pub(crate) async fn data_only_mismatch(
+/// What a `--data-only` run of a line would load: its tables, and the post-data
+/// statements that set its sequences and refresh its materialized views.
+pub(crate) struct DataOnlyShare {
+    tables: Vec<SourceTable>,
+    post_data: Vec<pgsplit_schema::Statement>,
+}
+
+/// [`DataOnlyShare`] of `line` from the source's `catalog` and `tables` as plan read them;
+/// `None` when its selection does not fit (plan reports that itself).
+pub(crate) fn data_only_share(
     line: &MappingLine,
+    catalog: &pgsplit_schema::Catalog,
+    tables: &[SourceTable],
     plan: crate::plan::PlanOptions,
-) -> Result<Option<String>, String> {
-    let source = session::open(&line.source)
-        .await
-        .map_err(|e| format!("source: {e}"))?;
-    let catalog = pgsplit_schema::introspect(&source.client)
-        .await
-        .map_err(|e| format!("{}: reading the schema: {e:#}", source.server))?;
-    let all = tables::read_tables(&source.client)
-        .await
-        .map_err(|e| format!("{}: {}", source.server, pgsplit_pg::cause_chain(&e)))?;
+) -> Option<DataOnlyShare> {
     let options = RunOptions {
         no_owner: plan.no_owner,
         no_acl: plan.no_acl,
@@ -1490,13 +1488,25 @@ pub(crate) async fn data_only_mismatch(
         sections: Sections::DataOnly,
         ..RunOptions::default()
     };
-    let Ok((chosen, ddl, _)) = schema_step::select(&catalog, &all, &line.selector, &options) else {
-        return Ok(None);
-    };
+    let (tables, ddl, _) = schema_step::select(catalog, tables, &line.selector, &options).ok()?;
+    Some(DataOnlyShare {
+        tables,
+        post_data: ddl.post_data,
+    })
+}
+
+/// `plan --data-only`: the check a `--data-only` run makes of its target before it writes
+/// (the share's tables there with the source's columns and empty, its sequences and
+/// materialized views there). `Ok(Some(why))`: the run would refuse.
+pub(crate) async fn data_only_mismatch(
+    line: &MappingLine,
+    share: &DataOnlyShare,
+) -> Result<Option<String>, String> {
     let target = session::open(&line.target)
         .await
         .map_err(|e| format!("target: {e}"))?;
-    match verify_step::check_data_only_target(&target, &chosen, false, &ddl.post_data).await {
+    match verify_step::check_data_only_target(&target, &share.tables, false, &share.post_data).await
+    {
         Ok(_) => Ok(None),
         Err(RunError::Refused(why)) => Ok(Some(why)),
         Err(e) => Err(format!("target: {e}")),
