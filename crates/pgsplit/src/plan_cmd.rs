@@ -95,6 +95,9 @@ fn render(report: &PlanReport) -> String {
                     s.lock_slots.max(0)
                 );
             }
+            if !s.largest_tables.is_empty() {
+                let _ = writeln!(out, "          largest (size with indexes):");
+            }
             for t in &s.largest_tables {
                 let _ = writeln!(
                     out,
@@ -125,7 +128,7 @@ fn render(report: &PlanReport) -> String {
         if let Some(split) = &line.split {
             let _ = writeln!(
                 out,
-                "  split   {} objects, {} tables, ~{} rows, {}",
+                "  split   {} objects, {} tables, ~{} rows, {} (without indexes)",
                 split.objects,
                 split.tables.len(),
                 count(split.estimated_rows),
@@ -178,13 +181,17 @@ fn render(report: &PlanReport) -> String {
                 .iter()
                 .map(|r| format!("shard={}:{r}/{}", shard.key, shard.modulus))
                 .collect();
+            let mut tables = shard.tables[..shard.tables.len().min(UNTAKEN_SHOWN)].join(", ");
+            if shard.tables.len() > UNTAKEN_SHOWN {
+                let more = shard.tables.len() - UNTAKEN_SHOWN;
+                let _ = write!(tables, " and {more} more (--json lists them all)");
+            }
             let _ = writeln!(
                 out,
-                "not copied: no line of {} (line(s) {}) takes {}: rows of {}",
+                "not copied: no line of {} (line(s) {}) takes {}: rows of {tables}",
                 u.source_url,
                 lines.join(", "),
                 cuts.join(", "),
-                shard.tables.join(", ")
             );
         }
         if u.tables.is_empty() {
@@ -220,4 +227,54 @@ fn render(report: &PlanReport) -> String {
 
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
+}
+
+#[cfg(test)]
+mod tests {
+    use pgsplit_engine::plan::{PlanReport, Untaken, UntakenShards, UntakenTable};
+
+    /// A split of a source with many sharded tables names at most 20 per untaken shard
+    /// and per untaken table list; `--json` keeps them all.
+    #[test]
+    fn long_untaken_lists_are_cut() {
+        let names: Vec<String> = (0..25).map(|i| format!("app.t{i:02}")).collect();
+        let report = PlanReport {
+            mapping: "mapping.txt".into(),
+            lines: Vec::new(),
+            untaken: vec![Untaken {
+                source_url: "postgresql://src/app".into(),
+                lines: vec![1, 2],
+                tables: names
+                    .iter()
+                    .map(|n| UntakenTable {
+                        name: n.clone(),
+                        bytes: 8192,
+                    })
+                    .collect(),
+                shards: vec![UntakenShards {
+                    key: "tenant_id".into(),
+                    modulus: 3,
+                    remainders: vec![2],
+                    tables: names.clone(),
+                }],
+            }],
+        };
+        let out = super::render(&report);
+        let shard_line = out
+            .lines()
+            .find(|l| l.contains("shard=tenant_id:2/3"))
+            .expect("the untaken shard is listed");
+        assert!(shard_line.contains("app.t19"), "{shard_line}");
+        assert!(!shard_line.contains("app.t20"), "{shard_line}");
+        assert!(
+            shard_line.ends_with("and 5 more (--json lists them all)"),
+            "{shard_line}"
+        );
+        assert!(out.contains("takes these 25 table(s)"), "{out}");
+        assert!(
+            out.contains("and 5 more (--json lists them all)\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("app.t24").count(), 0, "{out}");
+    }
 }

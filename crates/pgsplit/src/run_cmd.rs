@@ -47,7 +47,7 @@ pub struct RunArgs {
     pub index_jobs: usize,
     /// Memory for each index build on the target (`maintenance_work_mem` of the post-data
     /// sessions, raised to SIZE if lower, never lowered): up to --index-jobs × SIZE in all.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MB")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GB")]
     pub maintenance_work_mem: i64,
     /// Copy tables larger than SIZE (e.g. 500MB, 2GB) as several chunks in parallel.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]

@@ -9,6 +9,14 @@ use std::time::Duration;
 
 use pgsplit_pg::testing::{self, Cluster, ClusterOptions, TestDb};
 
+/// A URL of `db` as `role`, without a password (trust authentication).
+fn role_url(cluster: &Cluster, role: &str, db: &str) -> String {
+    format!(
+        "postgres://{role}@127.0.0.1:{}/{db}?sslmode=disable",
+        cluster.port()
+    )
+}
+
 fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
     format!(
         "postgres://{role}:{password}@127.0.0.1:{}/{db}?sslmode=disable",
@@ -320,6 +328,8 @@ fn a_table_the_run_leaves_out_is_untaken() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["c.child"], "{stdout}");
+    // The source's count is of the tables a run copies: d.t only.
+    assert_eq!(doc["lines"][0]["source"]["tables"], 1, "{stdout}");
 }
 
 /// `plan --data-only` checks what `run --data-only` needs of its target (its tables with
@@ -368,10 +378,7 @@ fn plan_data_only_checks_the_targets_tables() {
     cluster
         .psql("postgres", &format!("CREATE ROLE \"{role}\" LOGIN"))
         .unwrap();
-    let as_role = format!(
-        "postgres://{role}@127.0.0.1:{}/{target_db}?sslmode=disable",
-        cluster.port()
-    );
+    let as_role = role_url(cluster, &role, &target_db);
     let limited = write_mapping(&dir, &format!("{}@@{as_role}\n", source.url()));
     let out = pgsplit(&["plan", &limited, "--data-only"]);
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
@@ -388,6 +395,78 @@ fn plan_data_only_checks_the_targets_tables() {
     let out = pgsplit(&["plan", &missing, "--json", "--data-only"]);
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     assert!(text(&out).0.contains("data_only_mismatch"));
+}
+
+/// A `--data-only` run sets the target's sequences and refreshes its materialized views
+/// after the rows are in: a target role that may not (no UPDATE on the sequence, not the
+/// view's owner) is found by plan and by the run before anything is loaded; with those
+/// rights the same role's run loads.
+#[test]
+fn a_data_only_target_role_that_may_not_set_or_refresh_is_a_problem() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_data_only_rights");
+    source.psql(
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);
+         CREATE SEQUENCE s; SELECT nextval('s');
+         CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;",
+    );
+    let target_db = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_db);
+    run_copy(&source, &target_db, &["--schema-only"], 0);
+    let role = format!("loader_{}", source.name);
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{role}\" LOGIN;
+                 GRANT SET ON PARAMETER session_replication_role TO \"{role}\";"
+            ),
+        )
+        .unwrap();
+    target.psql(&format!(
+        "GRANT SELECT, INSERT, TRUNCATE ON t TO \"{role}\"; GRANT SELECT ON s, mv TO \"{role}\""
+    ));
+    let as_role = role_url(cluster, &role, &target_db);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{as_role}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--json", "--data-only"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(problem_kinds(&doc, 0), ["data_only_mismatch"], "{doc}");
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("may not set sequence public.s")
+            && message.contains("may not refresh materialized view public.mv"),
+        "{message}"
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--data-only",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("may not refresh"), "{stdout}\n{stderr}");
+    assert_eq!(target.psql("SELECT count(*) FROM t").trim(), "0");
+    target.psql(&format!(
+        "GRANT UPDATE ON s TO \"{role}\"; ALTER MATERIALIZED VIEW mv OWNER TO \"{role}\""
+    ));
+    let out = pgsplit(&["plan", &mapping, "--data-only"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--data-only",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(target.psql("SELECT n FROM mv").trim(), "2");
+    assert_eq!(target.psql("SELECT last_value FROM s").trim(), "1");
 }
 
 /// A filtered table's rows are estimated with its filter (a shard of a 10000-row table
@@ -609,10 +688,7 @@ fn a_function_setting_a_parameter_the_target_role_may_not_set_is_a_problem() {
          CREATE ROLE \"{role}\" LOGIN CREATEDB;"
     ));
     let target_db = format!("{}_copy", source.name);
-    let target = format!(
-        "postgres://{role}@127.0.0.1:{}/{target_db}?sslmode=disable",
-        cluster.port()
-    );
+    let target = role_url(cluster, &role, &target_db);
     let dir = tempfile::tempdir().unwrap();
     let mapping = write_mapping(&dir, &format!("{}@@{target}\n", source.url()));
     let out = pgsplit(&["plan", &mapping, "--json", "--no-owner"]);
@@ -884,12 +960,7 @@ fn aws_iam_tokens_are_used_as_passwords_and_never_printed() {
     let role = format!("{}_iam", source.name);
     source.psql(&format!("CREATE ROLE \"{role}\" LOGIN SUPERUSER"));
     let dir = tempfile::tempdir().unwrap();
-    let url = |db: &str| {
-        format!(
-            "postgres://{role}@127.0.0.1:{}/{db}?sslmode=disable",
-            cluster.port()
-        )
-    };
+    let url = |db: &str| role_url(cluster, &role, db);
     let mapping = write_mapping(
         &dir,
         &format!("{}@@{}\n", url(&source.name), url("iam_new")),

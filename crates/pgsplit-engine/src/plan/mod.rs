@@ -1023,6 +1023,8 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
         no_owner: options.no_owner,
         no_acl: options.no_acl,
     });
+    // Tables the run copies: not those it leaves out (children of foreign tables).
+    facts.tables -= ddl.left_out_tables() as i64;
     // What the run gives the target database last: the roles its owner, privileges and
     // settings name, and grants only a superuser can replay.
     let level = crate::database::DatabaseLevel::read(&conn.client)

@@ -1335,15 +1335,15 @@ mod tests {
         raise_maintenance_work_mem(&client, super::super::DEFAULT_MAINTENANCE_WORK_MEM)
             .await
             .unwrap();
-        assert_eq!(show().await, "256MB");
+        assert_eq!(show().await, "1GB");
         client
-            .batch_execute("SET maintenance_work_mem = '1GB'")
+            .batch_execute("SET maintenance_work_mem = '2GB'")
             .await
             .unwrap();
         raise_maintenance_work_mem(&client, super::super::DEFAULT_MAINTENANCE_WORK_MEM)
             .await
             .unwrap();
-        assert_eq!(show().await, "1GB", "a larger setting is kept");
+        assert_eq!(show().await, "2GB", "a larger setting is kept");
         // Beyond what the server takes: its maximum, not an error.
         raise_maintenance_work_mem(&client, i64::MAX).await.unwrap();
         assert_eq!(show().await, "2147483647kB");

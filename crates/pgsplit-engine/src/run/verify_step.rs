@@ -302,7 +302,10 @@ pub async fn check_data_only_target(
 }
 
 /// Adds to `problems` each sequence or materialized view of `post_data`'s data
-/// statements that the target lacks, or has as another kind of relation.
+/// statements that the target lacks, or has as another kind of relation, or that the
+/// target role may not set (a sequence needs UPDATE) or refresh (a materialized view
+/// needs its owner's rights, or MAINTAIN on PostgreSQL 17+): the run would fail after
+/// the rows are in.
 async fn missing_data_only_relations(
     target: &Connection,
     post_data: &[Statement],
@@ -332,19 +335,30 @@ async fn missing_data_only_relations(
     let names: Vec<&str> = wanted.iter().map(|w| w.3.as_str()).collect();
     let found = target
         .client
-        .query(
-            "SELECT c.relkind::text FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS n(name, at) \
-             LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n.name) ORDER BY n.at",
-            &[&names],
-        )
+        .query(include_str!("data_only_relations.sql"), &[&names])
         .await
-        .map_err(|e| RunError::db(&target.server, "look for sequences and materialized views", e))?;
+        .map_err(|e| {
+            RunError::db(
+                &target.server,
+                "look for sequences and materialized views",
+                e,
+            )
+        })?;
     for ((relkind, what, display, _), row) in wanted.iter().zip(&found) {
-        if row.get::<_, Option<String>>(0).as_deref() != Some(relkind) {
+        if row.get::<_, Option<String>>("relkind").as_deref() != Some(relkind) {
             problems.push(format!(
                 "{what} {display} does not exist on the target (its {} comes from the source)",
                 if *relkind == "S" { "value" } else { "refresh" }
             ));
+        } else if !row.get::<_, bool>("may") {
+            problems.push(if *relkind == "S" {
+                format!("the target role may not set sequence {display} (it needs UPDATE on it)")
+            } else {
+                format!(
+                    "the target role may not refresh materialized view {display} (it must \
+                     own it, or on PostgreSQL 17+ have MAINTAIN on it)"
+                )
+            });
         }
     }
     Ok(())

@@ -186,6 +186,14 @@ impl Ddl {
             .any(|(s, t)| s == schema && t == name)
     }
 
+    /// How many tables [`Ddl::leaves_out_table`] leaves out.
+    pub fn left_out_tables(&self) -> usize {
+        self.not_written
+            .iter()
+            .filter(|n| n.table.is_some())
+            .count()
+    }
+
     /// [`Ddl::not_written`] for people: `view public.v (needs foreign table public.lines)`.
     pub fn describe_not_written(&self) -> Vec<String> {
         self.not_written.iter().map(NotWritten::describe).collect()
