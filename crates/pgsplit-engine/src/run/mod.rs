@@ -5,6 +5,7 @@
 mod data;
 pub mod error;
 pub(crate) mod extension_config;
+mod kept_keys;
 pub(crate) mod large_objects;
 pub mod options;
 mod post_data;
@@ -875,6 +876,12 @@ async fn run_line(
     } else {
         tables
     };
+    // Keys of the target the load (with keys off) could break: checked after it.
+    let kept_keys = if options.sections == Sections::DataOnly {
+        kept_keys::read(&target_conn, &tables).await?
+    } else {
+        Vec::new()
+    };
     if options.sections != Sections::SchemaOnly {
         report.extension_config = copy_extension_config(
             line,
@@ -976,6 +983,7 @@ async fn run_line(
         &verifications,
         &mut post_tasks,
     );
+    kept_keys::add_tasks(kept_keys, &tables, &mut post_tasks);
     report.post_data.statements = post_tasks.len();
 
     let index_jobs = options.index_jobs.max(1);
