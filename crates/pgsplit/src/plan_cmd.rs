@@ -33,6 +33,13 @@ pub struct PlanArgs {
     /// source's columns, and empty (a non-empty database is expected).
     #[arg(long, conflicts_with = "clean")]
     pub data_only: bool,
+    /// Plan for `run --resume`: the stopped run's target is not empty, as expected.
+    #[arg(long, conflicts_with = "clean")]
+    pub resume: bool,
+    /// Where runs keep their journals (`run --work-dir`): a target whose run did not
+    /// finish is named, with how to go on.
+    #[arg(long, default_value = ".pgsplit")]
+    pub work_dir: PathBuf,
 }
 
 pub async fn run(
@@ -42,10 +49,10 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut mapping = Mapping::read(&args.mapping)?;
     crate::iam::apply(&mut mapping, iam).await?;
-    let report = plan::plan(
+    let mut report = plan::plan(
         &mapping,
         plan::PlanOptions {
-            allow_non_empty: args.clean,
+            allow_non_empty: args.clean || args.resume,
             clean: args.clean,
             drop_cross_target_fks: args.drop_cross_target_fks,
             no_owner: args.no_owner,
@@ -54,6 +61,9 @@ pub async fn run(
         },
     )
     .await;
+    if !args.clean && !args.resume {
+        plan::unfinished_runs(&mapping, &args.work_dir, args.data_only, &mut report);
+    }
     printer.result(&report, || render(&report))?;
     Ok(if report.bad_selection() {
         ExitCode::Usage

@@ -229,6 +229,32 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
         error.contains("--resume") && error.contains("--clean"),
         "{error}"
     );
+    // plan, given the run's work directory, says so too (not just "not empty"); planned
+    // as the resume, the target is fine.
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            run.mapping.as_str(),
+            "--work-dir",
+            &run.work,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = pgsplit(&args);
+        let (stdout, stderr) = text(&out);
+        let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+        (out.status.code(), doc)
+    };
+    let (code, doc) = plan(&[]);
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(problem_kinds(&doc, 0), ["unfinished_run"], "{doc}");
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--resume") && message.contains("--clean"),
+        "{message}"
+    );
+    let (code, doc) = plan(&["--resume"]);
+    assert_eq!(code, Some(0), "{doc}");
     // A resume must copy what the stopped run copied: another selector or another
     // --no-owner is refused, and the target is left as it was.
     let rows_before = target.psql("SELECT count(*) FROM big");

@@ -311,6 +311,9 @@ pub enum ProblemKind {
     /// `--data-only`: the target lacks a table, sequence or materialized view, has other
     /// columns, or holds rows already.
     DataOnlyMismatch,
+    /// A run into this target stopped before it finished (its journal says so): a run
+    /// without `--resume` or `--clean` refuses it.
+    UnfinishedRun,
 }
 
 #[derive(Debug, Serialize)]
@@ -333,6 +336,51 @@ pub struct PlanOptions {
     /// `--data-only`: the target's tables must be there (and empty) instead; what only a
     /// schema copy needs is not checked.
     pub data_only: bool,
+}
+
+/// Marks each line whose target a run did not finish, as its journal in `work_dir` tells
+/// (a run without `--resume` or `--clean` refuses such a target): one problem in place of
+/// "not empty", which says how to go on.
+pub fn unfinished_runs(
+    mapping: &Mapping,
+    work_dir: &std::path::Path,
+    data_only: bool,
+    report: &mut PlanReport,
+) {
+    for (line, plan) in mapping.lines.iter().zip(&mut report.lines) {
+        let path = crate::journal::FileJournal::path_for(work_dir, &line.target.to_string());
+        if !path.exists() {
+            continue;
+        }
+        let state = match crate::journal::read_events(&path) {
+            Ok(events) => crate::journal::JournalState::fold(&events),
+            Err(e) => {
+                plan.problems.push(Problem {
+                    kind: ProblemKind::UnfinishedRun,
+                    message: format!("the run journal of this target cannot be read: {e}"),
+                });
+                continue;
+            }
+        };
+        if !state.wrote_anything() || state.finished {
+            continue;
+        }
+        let start_over = if data_only {
+            "or, to start over, empty its tables and delete the journal"
+        } else {
+            "or start over with --clean"
+        };
+        plan.problems
+            .retain(|p| p.kind != ProblemKind::TargetNotEmpty);
+        plan.problems.push(Problem {
+            kind: ProblemKind::UnfinishedRun,
+            message: format!(
+                "a previous run into this target did not finish (journal {}): continue it \
+                 with `run --resume` (plan it with --resume), {start_over}",
+                path.display()
+            ),
+        });
+    }
 }
 
 /// Plans every line of the mapping at once.
@@ -504,7 +552,7 @@ async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
                         .into(),
                 });
             }
-            match crate::run::data_only_mismatch(line, share).await {
+            match crate::run::data_only_mismatch(line, share, options.allow_non_empty).await {
                 Ok(None) => {}
                 Ok(Some(why)) => problems.push(Problem {
                     kind: ProblemKind::DataOnlyMismatch,

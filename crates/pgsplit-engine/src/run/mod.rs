@@ -1505,15 +1505,18 @@ pub(crate) fn data_only_share(
 
 /// `plan --data-only`: the check a `--data-only` run makes of its target before it writes
 /// (the share's tables there with the source's columns and empty, its sequences and
-/// materialized views there). `Ok(Some(why))`: the run would refuse.
+/// materialized views there; not empty when `resuming`). `Ok(Some(why))`: the run would
+/// refuse.
 pub(crate) async fn data_only_mismatch(
     line: &MappingLine,
     share: &DataOnlyShare,
+    resuming: bool,
 ) -> Result<Option<String>, String> {
     let target = session::open(&line.target)
         .await
         .map_err(|e| format!("target: {e}"))?;
-    match verify_step::check_data_only_target(&target, &share.tables, false, &share.post_data).await
+    match verify_step::check_data_only_target(&target, &share.tables, resuming, &share.post_data)
+        .await
     {
         Ok(_) => Ok(None),
         Err(RunError::Refused(why)) => Ok(Some(why)),
