@@ -1651,6 +1651,43 @@ fn a_remade_public_schema_of_13_keeps_public_out() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// A `public` schema given to another owner on 13 verifies equal on 15 (its privileges
+/// were rendered against each server's own initial ones, which 15 changed: "privileges
+/// on schema public: differs"), and a privilege the target lacks is still found.
+#[test]
+fn a_public_schema_of_another_owner_on_13_verifies_on_15() {
+    if skip_other_versions("13 -> 15") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("public_owner_src");
+    let role = format!("{}_owner", source.name);
+    for cluster in [source_cluster, target_cluster] {
+        cluster
+            .psql("postgres", &format!("CREATE ROLE \"{role}\""))
+            .unwrap();
+    }
+    source.psql(&format!(
+        "ALTER SCHEMA public OWNER TO \"{role}\";
+         CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);"
+    ));
+    let target_name = format!("{}_v15", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let target_url = target_cluster.url(&target_name);
+    run_copy_to(&source, &target_url, &[], 0);
+    let out = verify_pair(&source, &target_url);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    target.psql("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    let out = verify_pair(&source, &target_url);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("privileges on schema public"),
+        "{:?}",
+        text(&out)
+    );
+}
+
 #[test]
 fn copies_from_12_with_the_partitions_own_trigger_states() {
     if skip_other_versions("12") {

@@ -219,7 +219,12 @@ async fn verify_line(
     // A newer target's catalog is read as the source's version would hold it.
     let (rows, target_catalog) = tokio::join!(
         rows,
-        read_catalog(&target.conn, &schema_options, source.version)
+        read_catalog(
+            &target.conn,
+            &schema_options,
+            source.version,
+            public_initial_privileges(&source_catalog, source.version, target.version),
+        )
     );
     let (target_catalog, target_ddl) = target_catalog?;
     found.tables = rows?;
@@ -438,15 +443,47 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
     })
 }
 
+/// `public_initial`: see [`public_initial_privileges`].
 async fn read_catalog(
     conn: &Connection,
     options: &SchemaOptions,
     version: i32,
+    public_initial: Option<Vec<String>>,
 ) -> Result<(Catalog, Ddl), VerifyError> {
     let mut catalog = introspect(conn).await?;
     catalog.as_of_version(version);
+    if let Some(initial) = public_initial {
+        for schema in catalog
+            .schemas
+            .iter_mut()
+            .filter(|s| s.name == "public" && !s.default_owner)
+        {
+            schema.acl.default = initial.clone();
+        }
+    }
     let ddl = catalog.render(options);
     Ok((catalog, ddl))
+}
+
+/// PostgreSQL 15 gives `public` other initial privileges than 14 and older
+/// (`pg_database_owner=UC` and PUBLIC's `U`, against the bootstrap superuser's and
+/// PUBLIC's `UC`), and a schema's privileges are rendered against its initial ones: the
+/// same privileges of a `public` with another owner then read as different statements on
+/// either side. For such a pair, the target's `public` is rendered against the source's
+/// initial privileges (its actual privileges are still compared).
+fn public_initial_privileges(
+    source: &Catalog,
+    source_version: i32,
+    target_version: i32,
+) -> Option<Vec<String>> {
+    if source_version >= 150000 || target_version < 150000 {
+        return None;
+    }
+    source
+        .schemas
+        .iter()
+        .find(|s| s.name == "public" && !s.default_owner)
+        .map(|s| s.acl.default.clone())
 }
 
 /// The source's views and ICU collation locales as the newer target prints them (their
