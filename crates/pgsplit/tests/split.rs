@@ -1414,19 +1414,22 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
     ));
     let lines = vec![(target.url(), "schemas=a")];
     let extra = ["--data-only", "--drop-cross-target-fks"];
-    let broken = |key: &str, value: &str| {
+    let broken = |key: &str, value: &str, into: &str| {
         let (report, _) = split(&source, &lines, &extra, 1);
         let error = report["lines"][0]["error"].as_str().unwrap_or_default();
         assert!(
-            error.contains(&format!(
-                "break the target's foreign key {key} into b.customers"
-            )) && error.contains(&format!("=({value}) is not present")),
+            error.contains(&format!("break the target's foreign key {key} on a."))
+                && error.contains(&format!("key {value} is not present in {into}")),
             "{report}"
         );
         assert!(!error.contains("notes_order_id_fkey"), "{error}");
         target.psql("TRUNCATE a.orders, a.notes, a.events");
     };
-    broken("orders_customer_id_fkey", "2");
+    broken(
+        "orders_customer_id_fkey",
+        "(customer_id)=(2)",
+        "b.customers",
+    );
     // The key is still there, untouched by the check.
     assert_eq!(
         target
@@ -1436,8 +1439,21 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
     );
     // A partitioned table's key is checked through its parent.
     target.psql("DELETE FROM b.customers WHERE id = 3; INSERT INTO b.customers VALUES (2);");
-    broken("events_customer_id_fkey", "3");
+    broken(
+        "events_customer_id_fkey",
+        "(customer_id)=(3)",
+        "b.customers",
+    );
     target.psql("INSERT INTO b.customers VALUES (3);");
+    // A key the target has and the source does not, between two tables the line loads:
+    // the source vouches for nothing there.
+    target.psql(
+        "ALTER TABLE a.events ADD PRIMARY KEY (id);
+         ALTER TABLE a.notes ADD CONSTRAINT notes_target_only
+             FOREIGN KEY (order_id) REFERENCES a.events (id);",
+    );
+    broken("notes_target_only", "(order_id)=(3)", "a.events");
+    target.psql("ALTER TABLE a.notes DROP CONSTRAINT notes_target_only");
     let (report, _) = split(&source, &lines, &extra, 0);
     assert_eq!(
         report["lines"][0]["error"],

@@ -1,13 +1,13 @@
 //! `--data-only` loads with triggers and foreign keys off (`session_replication_role =
-//! replica`). A foreign key of the target from a loaded table into one the line does not
-//! load is then held by nothing: the source's snapshot vouches only for pairs of tables
-//! it loads together (a split that leaves the referenced table to another target, or a
-//! target whose referenced table holds other rows). Such keys are checked once their
-//! tables are loaded, by the server itself: the key is dropped and added again (which
-//! validates every row) in a transaction that is rolled back.
+//! replica`). The source's snapshot vouches only for a key the source holds too (valid)
+//! between two tables the line loads; every other foreign key of the target that holds
+//! loaded rows (one into a table the line does not load: a split's other half, a table
+//! the target fills itself; one the source does not have) is checked once its tables
+//! are loaded, with the query the server's own check runs (the key's equality operators
+//! and MATCH rule): a read, which locks nothing a reader of the target would wait for.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use pgsplit_copy::SourceTable;
 use pgsplit_pg::Connection;
@@ -15,25 +15,52 @@ use pgsplit_pg::Connection;
 use super::error::RunError;
 use super::post_data::PostTask;
 
-/// After a table's verification: the check reads the whole table, as verification does.
+/// With the tables' verification: the check reads the whole table, as verification does.
 const KEY_CHECK_PHASE: u8 = 3;
+
+/// A source foreign key that held: (schema, table, name, definition).
+type SourceKey = (String, String, String, String);
+
+/// The source's valid foreign keys, as [`read`] matches the target's against them.
+pub fn source_keys(catalog: &pgsplit_schema::Catalog) -> HashSet<SourceKey> {
+    catalog
+        .constraints
+        .iter()
+        .filter(|c| c.contype == "f" && c.parent == 0 && c.validated)
+        .filter_map(|c| {
+            let table = catalog.relation(c.table)?;
+            Some((
+                table.schema.clone(),
+                table.name.clone(),
+                c.name.clone(),
+                c.definition.clone(),
+            ))
+        })
+        .collect()
+}
 
 /// One foreign key of the target to check after the load.
 #[derive(Clone, Debug)]
 pub struct KeptKey {
     pub name: String,
-    /// Qualified and quoted (`"a"."orders"`), as `regclass` prints it.
+    /// Qualified (`a.orders`), as `regclass` prints it.
     pub fk_table: String,
     pub pk_table: String,
-    /// `FOREIGN KEY (…) REFERENCES …` as the server gives it back.
-    pub definition: String,
+    /// Why the load may have broken it, for the message.
+    pub why: String,
+    /// Finds one row breaking the key: its key values, `(a, b)=(1, 2)`.
+    pub query: String,
     /// Indices of the loaded tables the key holds rows of.
     pub loaded: Vec<usize>,
 }
 
-/// The target's foreign keys from `tables` (what the line loads) into tables it does not
-/// load.
-pub async fn read(target: &Connection, tables: &[SourceTable]) -> Result<Vec<KeptKey>, RunError> {
+/// The target's foreign keys over `tables` (what the line loads) that the source's
+/// snapshot does not vouch for (`source`: [`source_keys`]).
+pub async fn read(
+    target: &Connection,
+    tables: &[SourceTable],
+    source: &HashSet<SourceKey>,
+) -> Result<Vec<KeptKey>, RunError> {
     let index: HashMap<String, usize> = tables
         .iter()
         .enumerate()
@@ -51,33 +78,58 @@ pub async fn read(target: &Connection, tables: &[SourceTable]) -> Result<Vec<Kep
     pgsplit_copy::tables::restore_search_path(&target.client, &saved)
         .await
         .map_err(failed)?;
-    Ok(rows
-        .map_err(failed)?
-        .iter()
-        .map(|row| KeptKey {
-            name: row.get("name"),
+    let mut keys = Vec::new();
+    for row in rows.map_err(failed)? {
+        let name: String = row.get("name");
+        let pk_table: String = row.get("pk_table");
+        let why = if row.get("into_unloaded") {
+            format!("into {pk_table}, which this line does not load (not all of it)")
+        } else {
+            let vouched = (
+                row.get("fk_schema"),
+                row.get("fk_name"),
+                name.clone(),
+                row.get("definition"),
+            );
+            if source.contains(&vouched) {
+                continue;
+            }
+            format!("into {pk_table}, a key the source does not hold as the target does")
+        };
+        keys.push(KeptKey {
+            name,
             fk_table: row.get("fk_table"),
-            pk_table: row.get("pk_table"),
-            definition: row.get("definition"),
+            pk_table,
+            why,
+            query: row.get("query"),
             loaded: row
                 .get::<_, Vec<String>>("loaded_tables")
                 .iter()
                 .filter_map(|n| index.get(n).copied())
                 .collect(),
-        })
-        .collect())
+        });
+    }
+    Ok(keys)
 }
 
 /// One post-data task per key, once the tables it holds rows of are loaded. A key the
-/// rows break fails the run (the rows stay: the report says what the target holds); a
-/// key the target role may not drop (another owner) is reported and left unchecked.
-pub fn add_tasks(keys: Vec<KeptKey>, tables: &[SourceTable], tasks: &mut Vec<PostTask>) {
+/// rows break fails the run (the rows stay: the report says what the target holds). A
+/// key that cannot be checked (the role may not read a table, row-level security) fails
+/// it with `strict`, else is listed in `unchecked` (the report's skipped objects).
+pub fn add_tasks(
+    keys: Vec<KeptKey>,
+    tables: &[SourceTable],
+    strict: bool,
+    unchecked: &Arc<Mutex<Vec<String>>>,
+    tasks: &mut Vec<PostTask>,
+) {
     for key in keys {
         let Some(&first) = key.loaded.first() else {
             continue;
         };
         let owner = &tables[first];
         let key = Arc::new(key);
+        let unchecked = Arc::clone(unchecked);
         tasks.push(PostTask {
             label: format!("check foreign key {} on {}", key.name, key.fk_table),
             owner: Some((owner.schema.clone(), owner.name.clone())),
@@ -95,57 +147,46 @@ pub fn add_tasks(keys: Vec<KeptKey>, tables: &[SourceTable], tasks: &mut Vec<Pos
             batch: None,
             work: Box::new(move |client, _| {
                 let key = Arc::clone(&key);
-                Box::pin(async move { check(&client, &key).await })
+                let unchecked = Arc::clone(&unchecked);
+                Box::pin(async move { check(&client, &key, strict, &unchecked).await })
             }),
         });
     }
 }
 
-async fn check(client: &tokio_postgres::Client, key: &KeptKey) -> Result<(), RunError> {
-    let name = pgsplit_pg::quote::ident(&key.name);
-    let checked = async {
-        client.batch_execute("BEGIN").await?;
-        client
-            .batch_execute(&format!(
-                "ALTER TABLE {t} DROP CONSTRAINT {name}; \
-                 ALTER TABLE {t} ADD CONSTRAINT {name} {def}",
-                t = key.fk_table,
-                def = key.definition
-            ))
-            .await
+async fn check(
+    client: &tokio_postgres::Client,
+    key: &KeptKey,
+    strict: bool,
+    unchecked: &Mutex<Vec<String>>,
+) -> Result<(), RunError> {
+    let what = format!("foreign key {} on {} {}", key.name, key.fk_table, key.why);
+    match client.query_opt(key.query.as_str(), &[]).await {
+        Ok(None) => Ok(()),
+        Ok(Some(row)) => Err(RunError::Refused(format!(
+            "--data-only: the rows loaded break the target's {what} (the load runs with \
+             triggers and foreign keys off): key {} is not present in {}",
+            row.get::<_, String>(0),
+            key.pk_table
+        ))),
+        Err(e) => {
+            let why = e
+                .as_db_error()
+                .map_or_else(|| pgsplit_pg::cause_chain(&e), |d| d.message().to_string());
+            if strict {
+                return Err(RunError::Refused(format!(
+                    "--strict: cannot check the target's {what} after the --data-only load: \
+                     {why}"
+                )));
+            }
+            tracing::warn!("--data-only: the target's {what} is not checked: {why}");
+            unchecked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!(
+                    "check of the target's {what} (after --data-only: {why})"
+                ));
+            Ok(())
+        }
     }
-    .await;
-    client
-        .batch_execute("ROLLBACK")
-        .await
-        .map_err(|e| RunError::db_plain("roll back a foreign key check", e))?;
-    let Err(e) = checked else {
-        return Ok(());
-    };
-    let Some(db) = e.as_db_error() else {
-        return Err(RunError::db_plain(
-            &format!("check foreign key {name} on {}", key.fk_table),
-            e,
-        ));
-    };
-    if db.code() == &tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION {
-        return Err(RunError::Refused(format!(
-            "--data-only: the rows loaded into {} break the target's foreign key {} into {}, \
-             which this line does not load (the load runs with triggers and foreign keys \
-             off): {}",
-            key.fk_table,
-            key.name,
-            key.pk_table,
-            db.detail().unwrap_or(db.message())
-        )));
-    }
-    tracing::warn!(
-        "--data-only: foreign key {} on {} into {} (a table this line does not load) is \
-         not checked: {}",
-        key.name,
-        key.fk_table,
-        key.pk_table,
-        db.message()
-    );
-    Ok(())
 }

@@ -694,6 +694,12 @@ async fn run_line(
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
     let (source_tables, mut schema, cross) =
         schema_step::select(catalog, &source.tables, &line.selector, options)?;
+    // The keys the source's snapshot vouches for on a --data-only target.
+    let source_keys = if options.sections == Sections::DataOnly {
+        kept_keys::source_keys(catalog)
+    } else {
+        HashSet::new()
+    };
     if options.sections != Sections::SchemaOnly
         && let Some(plan) = resumed.as_ref().and_then(|s| s.plan.as_ref())
     {
@@ -878,7 +884,7 @@ async fn run_line(
     };
     // Keys of the target the load (with keys off) could break: checked after it.
     let kept_keys = if options.sections == Sections::DataOnly {
-        kept_keys::read(&target_conn, &tables).await?
+        kept_keys::read(&target_conn, &tables, &source_keys).await?
     } else {
         Vec::new()
     };
@@ -983,7 +989,14 @@ async fn run_line(
         &verifications,
         &mut post_tasks,
     );
-    kept_keys::add_tasks(kept_keys, &tables, &mut post_tasks);
+    let unchecked_keys = Arc::new(Mutex::new(Vec::new()));
+    kept_keys::add_tasks(
+        kept_keys,
+        &tables,
+        options.strict,
+        &unchecked_keys,
+        &mut post_tasks,
+    );
     report.post_data.statements = post_tasks.len();
 
     let index_jobs = options.index_jobs.max(1);
@@ -1120,6 +1133,9 @@ async fn run_line(
         .await
         .map_err(|e| RunError::Internal(format!("post-data scheduler: {e}")))?;
     post_summary(report);
+    report
+        .skipped
+        .append(&mut unchecked_keys.lock().unwrap_or_else(|e| e.into_inner()));
     clock.started = Instant::now();
     clock.report.push(PhaseTime {
         phase: "post-data (after data)",
