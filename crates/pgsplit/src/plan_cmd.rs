@@ -49,20 +49,17 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut mapping = Mapping::read(&args.mapping)?;
     crate::iam::apply(&mut mapping, iam).await?;
-    let mut report = plan::plan(
-        &mapping,
-        plan::PlanOptions {
-            allow_non_empty: args.clean || args.resume,
-            clean: args.clean,
-            drop_cross_target_fks: args.drop_cross_target_fks,
-            no_owner: args.no_owner,
-            no_acl: args.no_acl,
-            data_only: args.data_only,
-        },
-    )
-    .await;
-    if !args.clean && !args.resume {
-        plan::unfinished_runs(&mapping, &args.work_dir, args.data_only, &mut report);
+    let options = plan::PlanOptions {
+        allow_non_empty: args.clean || args.resume,
+        clean: args.clean,
+        drop_cross_target_fks: args.drop_cross_target_fks,
+        no_owner: args.no_owner,
+        no_acl: args.no_acl,
+        data_only: args.data_only,
+    };
+    let mut report = plan::plan(&mapping, options).await;
+    if !args.clean {
+        plan::unfinished_runs(&mapping, &args.work_dir, options, args.resume, &mut report);
     }
     printer.result(&report, || render(&report))?;
     Ok(if report.bad_selection() {

@@ -255,6 +255,30 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
     );
     let (code, doc) = plan(&["--resume"]);
     assert_eq!(code, Some(0), "{doc}");
+    // What `run --resume` would refuse, plan --resume says: other options than the
+    // stopped run's, or no journal to resume from.
+    let (code, doc) = plan(&["--resume", "--no-owner"]);
+    assert_eq!(code, Some(1), "{doc}");
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--no-owner: was false, now true"),
+        "{message}"
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = pgsplit(&[
+        "plan",
+        &run.mapping,
+        "--resume",
+        "--json",
+        "--work-dir",
+        elsewhere.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("nothing to resume"),
+        "{:?}",
+        text(&out)
+    );
     // A resume must copy what the stopped run copied: another selector or another
     // --no-owner is refused, and the target is left as it was.
     let rows_before = target.psql("SELECT count(*) FROM big");

@@ -338,15 +338,24 @@ pub struct PlanOptions {
     pub data_only: bool,
 }
 
-/// Marks each line whose target a run did not finish, as its journal in `work_dir` tells
-/// (a run without `--resume` or `--clean` refuses such a target): one problem in place of
-/// "not empty", which says how to go on.
+/// Reads each line's run journal in `work_dir` (what `run` would find there). Without
+/// `resume`: a target whose run did not finish is a problem (a run without `--resume` or
+/// `--clean` refuses it), in place of "not empty", saying how to go on. With `resume`:
+/// what `run --resume` refuses is (nothing to resume at all; a stopped run that copied
+/// something else than `options` and the line say).
 pub fn unfinished_runs(
     mapping: &Mapping,
     work_dir: &std::path::Path,
-    data_only: bool,
+    options: PlanOptions,
+    resume: bool,
     report: &mut PlanReport,
 ) {
+    let sections = if options.data_only {
+        crate::run::Sections::DataOnly
+    } else {
+        crate::run::Sections::All
+    };
+    let mut any = false;
     for (line, plan) in mapping.lines.iter().zip(&mut report.lines) {
         let path = crate::journal::FileJournal::path_for(work_dir, &line.target.to_string());
         if !path.exists() {
@@ -365,21 +374,52 @@ pub fn unfinished_runs(
         if !state.wrote_anything() || state.finished {
             continue;
         }
-        let start_over = if data_only {
-            "or, to start over, empty its tables and delete the journal"
+        any = true;
+        let scope = crate::run::journal_scope(
+            line,
+            sections,
+            options.no_owner,
+            options.no_acl,
+            options.drop_cross_target_fks,
+        );
+        let message = if !resume {
+            plan.problems
+                .retain(|p| p.kind != ProblemKind::TargetNotEmpty);
+            format!(
+                "a previous run into this target did not finish (journal {}): continue it \
+                 with `run --resume` (plan it with --resume), {}",
+                path.display(),
+                crate::run::start_over_hint(state.scope.as_deref(), sections)
+            )
+        } else if let Some(before) = state
+            .scope
+            .as_deref()
+            .filter(|before| !crate::run::same_scope(before, &scope))
+        {
+            format!(
+                "cannot resume: what this line copies changed since the stopped run ({}); \
+                 resume with the same, or start over",
+                crate::run::scope_changes(before, &scope)
+            )
         } else {
-            "or start over with --clean"
+            continue;
         };
-        plan.problems
-            .retain(|p| p.kind != ProblemKind::TargetNotEmpty);
         plan.problems.push(Problem {
             kind: ProblemKind::UnfinishedRun,
-            message: format!(
-                "a previous run into this target did not finish (journal {}): continue it \
-                 with `run --resume` (plan it with --resume), {start_over}",
-                path.display()
-            ),
+            message,
         });
+    }
+    if resume && !any {
+        for plan in &mut report.lines {
+            plan.problems.push(Problem {
+                kind: ProblemKind::UnfinishedRun,
+                message: format!(
+                    "nothing to resume: no unfinished run journal for any target of the \
+                     mapping in {}",
+                    work_dir.display()
+                ),
+            });
+        }
     }
 }
 

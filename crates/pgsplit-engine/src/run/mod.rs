@@ -452,14 +452,48 @@ fn parse_scope(text: &str) -> serde_json::Value {
     scope
 }
 
+/// What a line's journal records of what its run copies: a resume must copy the same.
+pub(crate) fn journal_scope(
+    line: &MappingLine,
+    sections: Sections,
+    no_owner: bool,
+    no_acl: bool,
+    drop_cross_target_fks: bool,
+) -> String {
+    serde_json::json!({
+        "selector": line.selector.normalized(),
+        "sections": sections,
+        "no_owner": no_owner,
+        "no_acl": no_acl,
+        "drop_cross_target_fks": drop_cross_target_fks,
+    })
+    .to_string()
+}
+
+/// How to start over from a stopped run, by what it copied (its journal's `scope`, else
+/// `sections`): a data-only target keeps its schema, which `--clean` would drop.
+pub(crate) fn start_over_hint(scope: Option<&str>, sections: Sections) -> &'static str {
+    let data_only = match scope.map(parse_scope) {
+        Some(scope) if scope.get("sections").is_some() => {
+            scope["sections"] == serde_json::json!(Sections::DataOnly)
+        }
+        _ => sections == Sections::DataOnly,
+    };
+    if data_only {
+        "or, to start over, empty its tables and delete the journal"
+    } else {
+        "or start over with --clean"
+    }
+}
+
 /// Whether a stopped run's journal scope copies what `now` does ([`open_journal`]).
-fn same_scope(before: &str, now: &str) -> bool {
+pub(crate) fn same_scope(before: &str, now: &str) -> bool {
     before == now || parse_scope(before) == parse_scope(now)
 }
 
 /// What differs between two journal scopes ([`open_journal`]), for people: the
 /// selectors, then the options, each as the stopped run had it and as it is now.
-fn scope_changes(before: &str, now: &str) -> String {
+pub(crate) fn scope_changes(before: &str, now: &str) -> String {
     let (before, now) = (parse_scope(before), parse_scope(now));
     let named = [
         ("selector", "its selectors"),
@@ -496,14 +530,13 @@ fn open_journal(
     options: &RunOptions,
 ) -> Result<(LineJournal, Option<JournalState>), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
-    let scope = serde_json::json!({
-        "selector": line.selector.normalized(),
-        "sections": options.sections,
-        "no_owner": options.no_owner,
-        "no_acl": options.no_acl,
-        "drop_cross_target_fks": options.drop_cross_target_fks,
-    })
-    .to_string();
+    let scope = journal_scope(
+        line,
+        options.sections,
+        options.no_owner,
+        options.no_acl,
+        options.drop_cross_target_fks,
+    );
     // Before the journal is read: another run of this target must not change it meanwhile.
     let lock = JournalLock::take(&path)?;
     let state = if path.exists() {
@@ -532,14 +565,22 @@ fn open_journal(
         && state.wrote_anything()
         && !state.finished
     {
-        let start_over = if options.sections == Sections::DataOnly {
-            // --clean would drop the schema the rows are meant for.
-            "or, to start over, empty its tables and delete the journal"
+        let start_over = start_over_hint(state.scope.as_deref(), options.sections);
+        // A run of something else into the same target (another share of a split, say)
+        // is not this run's continuation.
+        let other = if state
+            .scope
+            .as_deref()
+            .is_some_and(|b| !same_scope(b, &scope))
+        {
+            "; a run that copies something else into this target beside the stopped one \
+             needs its own --work-dir"
         } else {
-            "or start over with --clean"
+            ""
         };
         return Err(RunError::Options(format!(
-            "a previous run into {} did not finish (journal {}): continue it with --resume, {start_over}",
+            "a previous run into {} did not finish (journal {}): continue it with --resume, \
+             {start_over}{other}",
             line.target,
             path.display()
         )));
