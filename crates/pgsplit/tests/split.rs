@@ -1463,3 +1463,55 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
     assert_eq!(target.psql("SELECT count(*) FROM a.orders").trim(), "3");
     assert_eq!(target.psql("SELECT count(*) FROM a.events").trim(), "2");
 }
+
+/// A key the target role cannot check after a `--data-only` load (it may not read the
+/// referenced table) is listed among the skipped objects, with a warning; `--strict`
+/// makes it an error.
+#[test]
+fn a_key_the_target_role_cannot_check_is_skipped_or_fails_with_strict() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_unchecked_key");
+    let schema = "CREATE SCHEMA a; CREATE SCHEMA b;
+         CREATE TABLE b.c (id int PRIMARY KEY);
+         CREATE TABLE a.o (id int PRIMARY KEY, c_id int REFERENCES b.c);";
+    source.psql(&format!(
+        "{schema} INSERT INTO b.c VALUES (1); INSERT INTO a.o VALUES (1, 1);"
+    ));
+    let target = cluster.create_db("split_unchecked_key_a");
+    let role = format!("loader_{}", source.name);
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{role}\" LOGIN;
+                 GRANT SET ON PARAMETER session_replication_role TO \"{role}\";"
+            ),
+        )
+        .unwrap();
+    target.psql(&format!(
+        "{schema} INSERT INTO b.c VALUES (1);
+         GRANT USAGE ON SCHEMA a, b TO \"{role}\";
+         GRANT SELECT, INSERT, TRUNCATE ON a.o TO \"{role}\";"
+    ));
+    let as_role = format!(
+        "postgres://{role}@127.0.0.1:{}/{}?sslmode=disable",
+        cluster.port(),
+        target.name
+    );
+    let lines = vec![(as_role, "schemas=a")];
+    let extra = ["--data-only", "--drop-cross-target-fks", "--strict"];
+    let (report, _) = split(&source, &lines, &extra, 1);
+    let error = report["lines"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("--strict: cannot check the target's foreign key o_c_id_fkey on a.o")
+            && error.contains("permission denied"),
+        "{report}"
+    );
+    target.psql("TRUNCATE a.o");
+    let (report, _) = split(&source, &lines, &extra[..2], 0);
+    let skipped = report["lines"][0]["skipped"].to_string();
+    assert!(
+        skipped.contains("foreign key o_c_id_fkey on a.o") && skipped.contains("permission denied"),
+        "{report}"
+    );
+}
