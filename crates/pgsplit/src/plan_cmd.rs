@@ -206,7 +206,7 @@ fn render(report: &PlanReport) -> String {
         }
         let _ = writeln!(
             out,
-            "not copied: no line of {} (line(s) {}) takes these {} table(s)",
+            "not copied: no line of {} (line(s) {}) takes these {} table(s) (sizes without indexes)",
             u.source_url,
             lines.join(", "),
             u.tables.len()

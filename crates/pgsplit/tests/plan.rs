@@ -328,8 +328,13 @@ fn a_table_the_run_leaves_out_is_untaken() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["c.child"], "{stdout}");
-    // The source's count is of the tables a run copies: d.t only.
+    // The source's count and largest tables are of the tables a run copies: d.t only.
     assert_eq!(doc["lines"][0]["source"]["tables"], 1, "{stdout}");
+    let largest = doc["lines"][0]["source"]["largest_tables"].to_string();
+    assert!(
+        !largest.contains("child") && largest.contains("\"t\""),
+        "{largest}"
+    );
 }
 
 /// `plan --data-only` checks what `run --data-only` needs of its target (its tables with

@@ -1113,6 +1113,9 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
     });
     // Tables the run copies: not those it leaves out (children of foreign tables).
     facts.tables -= ddl.left_out_tables() as i64;
+    facts
+        .largest_tables
+        .retain(|t| !ddl.leaves_out_table(&t.schema, &t.name));
     // What the run gives the target database last: the roles its owner, privileges and
     // settings name, and grants only a superuser can replay.
     let level = crate::database::DatabaseLevel::read(&conn.client)
