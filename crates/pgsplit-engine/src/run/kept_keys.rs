@@ -50,7 +50,8 @@ pub struct KeptKey {
     pub why: String,
     /// Finds one row breaking the key: its key values, `(a, b)=(1, 2)`.
     pub query: String,
-    /// Indices of the loaded tables the key holds rows of.
+    /// Indices of the loaded tables the check reads (the key's rows, and referenced
+    /// ones the line loads too): it runs once they are all loaded.
     pub loaded: Vec<usize>,
 }
 

@@ -59,8 +59,13 @@ SELECT k.conname::text AS name,
        k.conrelid::pg_catalog.regclass::text AS fk_table,
        k.confrelid::pg_catalog.regclass::text AS pk_table,
        pg_catalog.pg_get_constraintdef(k.oid) AS definition,
+       -- The loaded tables the check reads, referencing and referenced: it must wait
+       -- for them all.
        ARRAY(SELECT l.name FROM tree t JOIN loaded l ON l.oid = t.relid
-              WHERE t.top = k.conrelid) AS loaded_tables,
+              WHERE t.top = k.conrelid
+             UNION
+             SELECT l.name FROM tree t JOIN loaded l ON l.oid = t.relid
+              WHERE t.top = k.confrelid) AS loaded_tables,
        EXISTS (SELECT 1 FROM tree t
                 WHERE t.top = k.confrelid AND t.isleaf
                   AND NOT EXISTS (SELECT 1 FROM loaded l WHERE l.oid = t.relid)) AS into_unloaded,
