@@ -154,6 +154,12 @@ impl JournalState {
             || self.finished
     }
 
+    /// A run that wrote to its target and did not finish: a run without `--resume` or
+    /// `--clean` must not start into that target.
+    pub fn unfinished(&self) -> bool {
+        self.wrote_anything() && !self.finished
+    }
+
     pub fn fold(events: &[Event]) -> JournalState {
         let mut s = JournalState::default();
         for event in events {

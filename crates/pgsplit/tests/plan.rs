@@ -9,14 +9,6 @@ use std::time::Duration;
 
 use pgsplit_pg::testing::{self, Cluster, ClusterOptions, TestDb};
 
-/// A URL of `db` as `role`, without a password (trust authentication).
-fn role_url(cluster: &Cluster, role: &str, db: &str) -> String {
-    format!(
-        "postgres://{role}@127.0.0.1:{}/{db}?sslmode=disable",
-        cluster.port()
-    )
-}
-
 fn password_url(cluster: &Cluster, role: &str, password: &str, db: &str) -> String {
     format!(
         "postgres://{role}:{password}@127.0.0.1:{}/{db}?sslmode=disable",
@@ -418,16 +410,7 @@ fn a_data_only_target_role_that_may_not_set_or_refresh_is_a_problem() {
     let target_db = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_db);
     run_copy(&source, &target_db, &["--schema-only"], 0);
-    let role = format!("loader_{}", source.name);
-    cluster
-        .psql(
-            "postgres",
-            &format!(
-                "CREATE ROLE \"{role}\" LOGIN;
-                 GRANT SET ON PARAMETER session_replication_role TO \"{role}\";"
-            ),
-        )
-        .unwrap();
+    let role = data_only_loader(cluster, &source.name);
     target.psql(&format!(
         "GRANT SELECT, INSERT, TRUNCATE ON t TO \"{role}\"; GRANT SELECT ON s, mv TO \"{role}\""
     ));

@@ -1478,26 +1478,13 @@ fn a_key_the_target_role_cannot_check_is_skipped_or_fails_with_strict() {
         "{schema} INSERT INTO b.c VALUES (1); INSERT INTO a.o VALUES (1, 1);"
     ));
     let target = cluster.create_db("split_unchecked_key_a");
-    let role = format!("loader_{}", source.name);
-    cluster
-        .psql(
-            "postgres",
-            &format!(
-                "CREATE ROLE \"{role}\" LOGIN;
-                 GRANT SET ON PARAMETER session_replication_role TO \"{role}\";"
-            ),
-        )
-        .unwrap();
+    let role = data_only_loader(cluster, &source.name);
     target.psql(&format!(
         "{schema} INSERT INTO b.c VALUES (1);
          GRANT USAGE ON SCHEMA a, b TO \"{role}\";
          GRANT SELECT, INSERT, TRUNCATE ON a.o TO \"{role}\";"
     ));
-    let as_role = format!(
-        "postgres://{role}@127.0.0.1:{}/{}?sslmode=disable",
-        cluster.port(),
-        target.name
-    );
+    let as_role = role_url(cluster, &role, &target.name);
     let lines = vec![(as_role, "schemas=a")];
     let extra = ["--data-only", "--drop-cross-target-fks", "--strict"];
     let (report, _) = split(&source, &lines, &extra, 1);

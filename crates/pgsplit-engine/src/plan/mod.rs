@@ -371,7 +371,7 @@ pub fn unfinished_runs(
                 continue;
             }
         };
-        if !state.wrote_anything() || state.finished {
+        if !state.unfinished() {
             continue;
         }
         any = true;
@@ -391,16 +391,8 @@ pub fn unfinished_runs(
                 path.display(),
                 crate::run::start_over_hint(state.scope.as_deref(), sections)
             )
-        } else if let Some(before) = state
-            .scope
-            .as_deref()
-            .filter(|before| !crate::run::same_scope(before, &scope))
-        {
-            format!(
-                "cannot resume: what this line copies changed since the stopped run ({}); \
-                 resume with the same, or start over",
-                crate::run::scope_changes(before, &scope)
-            )
+        } else if let Some(refusal) = crate::run::resume_refusal(state.scope.as_deref(), &scope) {
+            refusal
         } else {
             continue;
         };

@@ -486,6 +486,17 @@ pub(crate) fn start_over_hint(scope: Option<&str>, sections: Sections) -> &'stat
     }
 }
 
+/// Why a resume with scope `now` of a stopped run whose journal has `before` is refused
+/// (it would copy something else), if it is.
+pub(crate) fn resume_refusal(before: Option<&str>, now: &str) -> Option<String> {
+    let before = before.filter(|before| !same_scope(before, now))?;
+    Some(format!(
+        "cannot resume: what this line copies changed since the stopped run ({}); resume \
+         with the same, or start over with --clean",
+        scope_changes(before, now)
+    ))
+}
+
 /// Whether a stopped run's journal scope copies what `now` does ([`open_journal`]).
 pub(crate) fn same_scope(before: &str, now: &str) -> bool {
     before == now || parse_scope(before) == parse_scope(now)
@@ -493,7 +504,7 @@ pub(crate) fn same_scope(before: &str, now: &str) -> bool {
 
 /// What differs between two journal scopes ([`open_journal`]), for people: the
 /// selectors, then the options, each as the stopped run had it and as it is now.
-pub(crate) fn scope_changes(before: &str, now: &str) -> String {
+fn scope_changes(before: &str, now: &str) -> String {
     let (before, now) = (parse_scope(before), parse_scope(now));
     let named = [
         ("selector", "its selectors"),
@@ -546,24 +557,15 @@ fn open_journal(
     };
     if options.resume.is_some() {
         if let Some(state) = state.filter(JournalState::wrote_anything) {
-            if let Some(before) = state
-                .scope
-                .as_ref()
-                .filter(|before| !same_scope(before, &scope))
-            {
-                return Err(RunError::Options(format!(
-                    "cannot resume: what this line copies changed since the stopped run \
-                     ({}); resume with the same, or start over with --clean",
-                    scope_changes(before, &scope)
-                )));
+            if let Some(refusal) = resume_refusal(state.scope.as_deref(), &scope) {
+                return Err(RunError::Options(refusal));
             }
             let journal = FileJournal::open(&path, lock)?;
             return Ok((LineJournal::Open(Arc::new(journal)), Some(state)));
         }
     } else if !options.clean
         && let Some(state) = &state
-        && state.wrote_anything()
-        && !state.finished
+        && state.unfinished()
     {
         let start_over = start_over_hint(state.scope.as_deref(), options.sections);
         // A run of something else into the same target (another share of a split, say)

@@ -263,3 +263,27 @@ pub fn database_exists(cluster: &testing::Cluster, name: &str) -> bool {
         .trim()
         != "0"
 }
+
+/// A URL of `db` as `role`, without a password (the test clusters trust local roles).
+pub fn role_url(cluster: &testing::Cluster, role: &str, db: &str) -> String {
+    format!(
+        "postgres://{role}@127.0.0.1:{}/{db}?sslmode=disable",
+        cluster.port()
+    )
+}
+
+/// A login role (`loader_NAME`) that is no superuser but may load `--data-only` (it may
+/// set `session_replication_role`, PostgreSQL 15+); the caller grants it the tables.
+pub fn data_only_loader(cluster: &testing::Cluster, name: &str) -> String {
+    let role = format!("loader_{name}");
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{role}\" LOGIN;
+                 GRANT SET ON PARAMETER session_replication_role TO \"{role}\";"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    role
+}
