@@ -1409,27 +1409,48 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
          INSERT INTO a.events VALUES (1, 1), (2, 3);"
     ));
     let target = cluster.create_db("split_kept_keys_a");
-    target.psql(&format!(
-        "{schema} INSERT INTO b.customers VALUES (1), (3);"
-    ));
+    target.psql(&format!("{schema} INSERT INTO b.customers VALUES (1);"));
     let lines = vec![(target.url(), "schemas=a")];
-    let extra = ["--data-only", "--drop-cross-target-fks"];
-    let broken = |key: &str, value: &str, into: &str| {
+    // The target's schema stays as it is: a key into the other half is not refused
+    // (nothing that points there is written) nor reported as left out; it is checked.
+    let extra = ["--data-only"];
+    // Each (key, missing value, referenced table) must be named, and no other key.
+    let broken = |keys: &[(&str, &str, &str)]| {
         let (report, _) = split(&source, &lines, &extra, 1);
         let error = report["lines"][0]["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains(&format!("break the target's foreign key {key} on a."))
-                && error.contains(&format!("key {value} is not present in {into}")),
-            "{report}"
+        for (key, value, into) in keys {
+            assert!(
+                error.contains(&format!("break the target's foreign key {key} on a."))
+                    && error.contains(&format!("key {value} is not present in {into}")),
+                "{key}: {report}"
+            );
+        }
+        assert_eq!(
+            error.matches("break the target's foreign key").count(),
+            keys.len(),
+            "{error}"
         );
-        assert!(!error.contains("notes_order_id_fkey"), "{error}");
+        if keys.len() > 1 {
+            assert!(
+                error.contains(&format!("{} foreign keys of the target fail", keys.len())),
+                "{error}"
+            );
+        }
         target.psql("TRUNCATE a.orders, a.notes, a.events");
     };
-    broken(
-        "orders_customer_id_fkey",
-        "(customer_id)=(2)",
-        "b.customers",
-    );
+    // Every key the rows break is named, not only the first one found.
+    broken(&[
+        (
+            "orders_customer_id_fkey",
+            "(customer_id)=(2)",
+            "b.customers",
+        ),
+        (
+            "events_customer_id_fkey",
+            "(customer_id)=(3)",
+            "b.customers",
+        ),
+    ]);
     // The key is still there, untouched by the check.
     assert_eq!(
         target
@@ -1438,12 +1459,12 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
         "1"
     );
     // A partitioned table's key is checked through its parent.
-    target.psql("DELETE FROM b.customers WHERE id = 3; INSERT INTO b.customers VALUES (2);");
-    broken(
+    target.psql("INSERT INTO b.customers VALUES (2);");
+    broken(&[(
         "events_customer_id_fkey",
         "(customer_id)=(3)",
         "b.customers",
-    );
+    )]);
     target.psql("INSERT INTO b.customers VALUES (3);");
     // A key the target has and the source does not, between two tables the line loads:
     // the source vouches for nothing there.
@@ -1452,15 +1473,24 @@ fn a_data_only_split_checks_the_keys_the_target_kept_into_tables_it_does_not_loa
          ALTER TABLE a.notes ADD CONSTRAINT notes_target_only
              FOREIGN KEY (order_id) REFERENCES a.events (id);",
     );
-    broken("notes_target_only", "(order_id)=(3)", "a.events");
+    broken(&[("notes_target_only", "(order_id)=(3)", "a.events")]);
     target.psql("ALTER TABLE a.notes DROP CONSTRAINT notes_target_only");
-    let (report, _) = split(&source, &lines, &extra, 0);
+    let (report, (_dir, mapping)) = split(&source, &lines, &extra, 0);
     assert_eq!(
         report["lines"][0]["error"],
         serde_json::Value::Null,
         "{report}"
     );
+    assert_eq!(report["lines"][0]["cross_target"], serde_json::json!([]));
     assert_eq!(target.psql("SELECT count(*) FROM a.orders").trim(), "3");
+    let out = pgsplit(&["plan", &mapping, "--data-only", "--json"]);
+    let (stdout, stderr) = text(&out);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+    assert!(
+        !problem_kinds(&doc, 0).contains(&"cross_target")
+            && doc["lines"][0]["split"]["cross_target"] == serde_json::json!([]),
+        "{stdout}\n{stderr}"
+    );
     assert_eq!(target.psql("SELECT count(*) FROM a.events").trim(), "2");
 }
 

@@ -5,6 +5,7 @@
 //! the target fills itself; one the source does not have) is checked once its tables
 //! are loaded, with the query the server's own check runs (the key's equality operators
 //! and MATCH rule): a read, which locks nothing a reader of the target would wait for.
+//! Every key is checked: the run then fails once, naming each key the rows break.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,7 @@ pub fn source_keys(catalog: &pgsplit_schema::Catalog) -> HashSet<SourceKey> {
 /// One foreign key of the target to check after the load.
 #[derive(Clone, Debug)]
 pub struct KeptKey {
+    /// Quoted where needed, as `regclass` quotes a table.
     pub name: String,
     /// Qualified (`a.orders`), as `regclass` prints it.
     pub fk_table: String,
@@ -84,7 +86,11 @@ pub async fn read(
         let name: String = row.get("name");
         let pk_table: String = row.get("pk_table");
         let why = if row.get("into_unloaded") {
-            format!("into {pk_table}, which this line does not load (not all of it)")
+            if row.get("into_partly") {
+                format!("into {pk_table}, of which this line loads only some partitions")
+            } else {
+                format!("into {pk_table}, which this line does not load")
+            }
         } else {
             let vouched = (
                 row.get("fk_schema"),
@@ -98,7 +104,7 @@ pub async fn read(
             format!("into {pk_table}, a key the source does not hold as the target does")
         };
         keys.push(KeptKey {
-            name,
+            name: row.get("shown"),
             fk_table: row.get("fk_table"),
             pk_table,
             why,
@@ -113,15 +119,43 @@ pub async fn read(
     Ok(keys)
 }
 
-/// One post-data task per key, once the tables it holds rows of are loaded. A key the
-/// rows break fails the run (the rows stay: the report says what the target holds). A
-/// key that cannot be checked (the role may not read a table, row-level security) fails
-/// it with `strict`, else is listed in `unchecked` (the report's skipped objects).
+/// What the checks found, for the run to act on once post-data is over.
+#[derive(Default)]
+pub struct Findings {
+    /// A key the rows break, or one `--strict` may not leave unchecked: the run fails.
+    pub failed: Vec<String>,
+    /// A key the role could not check (it may not read a table, row-level security):
+    /// the report's skipped objects.
+    pub unchecked: Vec<String>,
+}
+
+impl Findings {
+    /// The run's error when a key failed: every one of them, so that one fix-up of the
+    /// target answers them all (the rows stay: the report says what the target holds).
+    pub fn error(&self) -> Option<RunError> {
+        match self.failed.as_slice() {
+            [] => None,
+            [one] => Some(RunError::Refused(one.clone())),
+            many => Some(RunError::Refused(format!(
+                "{} foreign keys of the target fail after the --data-only load: {}",
+                many.len(),
+                many.iter()
+                    .enumerate()
+                    .map(|(i, m)| format!("({}) {m}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))),
+        }
+    }
+}
+
+/// One post-data task per key, once the tables it holds rows of are loaded; what each
+/// finds goes to `findings` (see [`Findings`]), so that every key is checked.
 pub fn add_tasks(
     keys: Vec<KeptKey>,
     tables: &[SourceTable],
     strict: bool,
-    unchecked: &Arc<Mutex<Vec<String>>>,
+    findings: &Arc<Mutex<Findings>>,
     tasks: &mut Vec<PostTask>,
 ) {
     for key in keys {
@@ -130,7 +164,7 @@ pub fn add_tasks(
         };
         let owner = &tables[first];
         let key = Arc::new(key);
-        let unchecked = Arc::clone(unchecked);
+        let findings = Arc::clone(findings);
         tasks.push(PostTask {
             label: format!("check foreign key {} on {}", key.name, key.fk_table),
             owner: Some((owner.schema.clone(), owner.name.clone())),
@@ -148,8 +182,8 @@ pub fn add_tasks(
             batch: None,
             work: Box::new(move |client, _| {
                 let key = Arc::clone(&key);
-                let unchecked = Arc::clone(&unchecked);
-                Box::pin(async move { check(&client, &key, strict, &unchecked).await })
+                let findings = Arc::clone(&findings);
+                Box::pin(async move { check(&client, &key, strict, &findings).await })
             }),
         });
     }
@@ -159,35 +193,52 @@ async fn check(
     client: &tokio_postgres::Client,
     key: &KeptKey,
     strict: bool,
-    unchecked: &Mutex<Vec<String>>,
+    findings: &Mutex<Findings>,
 ) -> Result<(), RunError> {
-    let what = format!("foreign key {} on {} {}", key.name, key.fk_table, key.why);
-    match client.query_opt(key.query.as_str(), &[]).await {
-        Ok(None) => Ok(()),
-        Ok(Some(row)) => Err(RunError::Refused(format!(
-            "--data-only: the rows loaded break the target's {what} (the load runs with \
-             triggers and foreign keys off): key {} is not present in {}",
+    let what = format!("foreign key {} on {}", key.name, key.fk_table);
+    let found = match client.query_opt(key.query.as_str(), &[]).await {
+        Ok(None) => return Ok(()),
+        Ok(Some(row)) => Err(format!(
+            "--data-only: the rows loaded break the target's {what} {} (the load runs \
+             with triggers and foreign keys off): key {} is not present in {}",
+            key.why,
             row.get::<_, String>(0),
             key.pk_table
-        ))),
+        )),
         Err(e) => {
-            let why = e
-                .as_db_error()
-                .map_or_else(|| pgsplit_pg::cause_chain(&e), |d| d.message().to_string());
+            // A lost session or a stop (the statement cancelled): the scheduler's to
+            // handle; any other refusal of the server leaves the key unchecked.
+            let why = match e.as_db_error() {
+                Some(d) if *d.code() != tokio_postgres::error::SqlState::QUERY_CANCELED => {
+                    d.message().to_string()
+                }
+                _ => return Err(RunError::db_plain("check a foreign key", e)),
+            };
             if strict {
-                return Err(RunError::Refused(format!(
-                    "--strict: cannot check the target's {what} after the --data-only load: \
-                     {why}"
-                )));
+                Err(format!(
+                    "--strict: cannot check the target's {what} ({}) after the --data-only \
+                     load: {why}",
+                    key.why
+                ))
+            } else {
+                tracing::warn!(
+                    "--data-only: the target's {what} ({}) is not checked: {why}",
+                    key.why
+                );
+                Ok(format!(
+                    "check of the target's {what} ({}; after --data-only: {why})",
+                    key.why
+                ))
             }
-            tracing::warn!("--data-only: the target's {what} is not checked: {why}");
-            unchecked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(format!(
-                    "check of the target's {what} (after --data-only: {why})"
-                ));
-            Ok(())
+        }
+    };
+    let mut findings = findings.lock().unwrap_or_else(|e| e.into_inner());
+    match found {
+        Ok(unchecked) => findings.unchecked.push(unchecked),
+        Err(failed) => {
+            tracing::error!("{failed}");
+            findings.failed.push(failed);
         }
     }
+    Ok(())
 }

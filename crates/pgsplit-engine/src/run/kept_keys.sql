@@ -3,7 +3,8 @@
 -- loaded), with a query that finds a row breaking the key: what the server's own check
 -- (RI_Initial_Check) asks, with the key's own equality operators, its MATCH rule, and
 -- ONLY for a referenced table that is not partitioned. `into_unloaded`: the referenced
--- table (a partitioned one: one of its partitions) is not loaded by the line.
+-- table (a partitioned one: one of its partitions) is not loaded by the line;
+-- `into_partly`: some of it is.
 -- Run with an empty search_path: names come out qualified.
 WITH loaded AS (
     SELECT pg_catalog.to_regclass(n) AS oid, n AS name
@@ -54,6 +55,7 @@ cols AS (
       JOIN pg_catalog.pg_type rt ON rt.oid = op.oprright
 )
 SELECT k.conname::text AS name,
+       pg_catalog.quote_ident(k.conname) AS shown,
        fn.nspname::text AS fk_schema,
        fc.relname::text AS fk_name,
        k.conrelid::pg_catalog.regclass::text AS fk_table,
@@ -69,6 +71,8 @@ SELECT k.conname::text AS name,
        EXISTS (SELECT 1 FROM tree t
                 WHERE t.top = k.confrelid AND t.isleaf
                   AND NOT EXISTS (SELECT 1 FROM loaded l WHERE l.oid = t.relid)) AS into_unloaded,
+       EXISTS (SELECT 1 FROM tree t JOIN loaded l ON l.oid = t.relid
+                WHERE t.top = k.confrelid) AS into_partly,
        pg_catalog.format(
            'SELECT %s FROM %s%s f WHERE %s LIMIT 1',
            -- The offending values, as the server's own message shows them.

@@ -1032,12 +1032,12 @@ async fn run_line(
         &verifications,
         &mut post_tasks,
     );
-    let unchecked_keys = Arc::new(Mutex::new(Vec::new()));
+    let key_findings = Arc::new(Mutex::new(kept_keys::Findings::default()));
     kept_keys::add_tasks(
         kept_keys,
         &tables,
         options.strict,
-        &unchecked_keys,
+        &key_findings,
         &mut post_tasks,
     );
     report.post_data.statements = post_tasks.len();
@@ -1176,9 +1176,9 @@ async fn run_line(
         .await
         .map_err(|e| RunError::Internal(format!("post-data scheduler: {e}")))?;
     post_summary(report);
-    report
-        .skipped
-        .append(&mut unchecked_keys.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut key_findings =
+        std::mem::take(&mut *key_findings.lock().unwrap_or_else(|e| e.into_inner()));
+    report.skipped.append(&mut key_findings.unchecked);
     clock.started = Instant::now();
     clock.report.push(PhaseTime {
         phase: "post-data (after data)",
@@ -1186,7 +1186,7 @@ async fn run_line(
     });
     // The tables are reported also when post-data failed: their rows are on the target.
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
-    if let Err(e) = post_result {
+    if let Err(e) = post_result.and(key_findings.error().map_or(Ok(()), Err)) {
         report.phases = phases;
         return Err(e);
     }

@@ -70,7 +70,15 @@ pub fn select_resolved(
         no_acl: options.no_acl,
     };
     let selection = resolved.selection();
-    let (ddl, cross) = catalog.render_selected(&schema_options, &selection);
+    let (ddl, mut cross) = catalog.render_selected(&schema_options, &selection);
+    if let Some(message) = split::unmakeable_tables(&cross, resolved) {
+        return Err(RunError::Selection(message));
+    }
+    if options.sections == Sections::DataOnly {
+        // The target's own schema stays as it is: nothing is written that could point
+        // into another target, and the keys it has are checked after the load.
+        cross.clear();
+    }
     let cross_fks: Vec<String> = cross
         .iter()
         .filter(|c| c.kind == CrossKind::ForeignKey)
@@ -81,9 +89,6 @@ pub fn select_resolved(
             "foreign keys would point into another target: {}; choose the split differently, or leave them out with --drop-cross-target-fks",
             cross_fks.join("; ")
         )));
-    }
-    if let Some(message) = split::unmakeable_tables(&cross, resolved) {
-        return Err(RunError::Selection(message));
     }
     let selected = tables
         .iter()
