@@ -405,14 +405,19 @@ fn a_data_only_target_role_that_may_not_set_or_refresh_is_a_problem() {
     source.psql(
         "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);
          CREATE SEQUENCE s; SELECT nextval('s');
-         CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;",
+         CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;
+         CREATE TABLE u (id int, v int); INSERT INTO u VALUES (1, 5);
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         REVOKE EXECUTE ON FUNCTION f() FROM PUBLIC;
+         CREATE MATERIALIZED VIEW mv2 AS SELECT sum(v) + f() AS n FROM u;",
     );
     let target_db = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_db);
     run_copy(&source, &target_db, &["--schema-only"], 0);
     let role = data_only_loader(cluster, &source.name);
     target.psql(&format!(
-        "GRANT SELECT, INSERT, TRUNCATE ON t TO \"{role}\"; GRANT SELECT ON s, mv TO \"{role}\""
+        "GRANT SELECT, INSERT, TRUNCATE ON t TO \"{role}\"; GRANT SELECT ON s, mv TO \"{role}\";
+         GRANT SELECT (id), INSERT, TRUNCATE ON u TO \"{role}\""
     ));
     let as_role = role_url(cluster, &role, &target_db);
     let dir = tempfile::tempdir().unwrap();
@@ -440,8 +445,27 @@ fn a_data_only_target_role_that_may_not_set_or_refresh_is_a_problem() {
     assert_ne!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("may not refresh"), "{stdout}\n{stderr}");
     assert_eq!(target.psql("SELECT count(*) FROM t").trim(), "0");
+    // Refreshing runs the view's query as its owner, who must read what it reads.
     target.psql(&format!(
-        "GRANT UPDATE ON s TO \"{role}\"; ALTER MATERIALIZED VIEW mv OWNER TO \"{role}\""
+        "GRANT UPDATE ON s TO \"{role}\"; ALTER MATERIALIZED VIEW mv OWNER TO \"{role}\";
+         ALTER MATERIALIZED VIEW mv2 OWNER TO \"{role}\""
+    ));
+    let out = pgsplit(&["plan", &mapping, "--json", "--data-only"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let message = doc["lines"][0]["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "materialized view public.mv2 cannot be refreshed: its owner {role} lacks"
+        )) && message.contains("SELECT on public.u (column v)")
+            && message.contains("EXECUTE on function public.f()")
+            && !message.contains("public.mv ")
+            && !message.contains("column id"),
+        "{message}"
+    );
+    target.psql(&format!(
+        "GRANT SELECT ON u TO \"{role}\"; GRANT EXECUTE ON FUNCTION f() TO \"{role}\""
     ));
     let out = pgsplit(&["plan", &mapping, "--data-only"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -454,6 +478,7 @@ fn a_data_only_target_role_that_may_not_set_or_refresh_is_a_problem() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(target.psql("SELECT n FROM mv").trim(), "2");
+    assert_eq!(target.psql("SELECT n FROM mv2").trim(), "6");
     assert_eq!(target.psql("SELECT last_value FROM s").trim(), "1");
 }
 

@@ -304,8 +304,8 @@ pub async fn check_data_only_target(
 /// Adds to `problems` each sequence or materialized view of `post_data`'s data
 /// statements that the target lacks, or has as another kind of relation, or that the
 /// target role may not set (a sequence needs UPDATE) or refresh (a materialized view
-/// needs its owner's rights, or MAINTAIN on PostgreSQL 17+): the run would fail after
-/// the rows are in.
+/// needs its owner's rights, or MAINTAIN on PostgreSQL 17+; its owner needs to read
+/// what its query reads): the run would fail after the rows are in.
 async fn missing_data_only_relations(
     target: &Connection,
     post_data: &[Statement],
@@ -359,6 +359,12 @@ async fn missing_data_only_relations(
                      own it, or on PostgreSQL 17+ have MAINTAIN on it)"
                 )
             });
+        } else if let Some(unreadable) = row.get::<_, Option<String>>("unreadable") {
+            problems.push(format!(
+                "materialized view {display} cannot be refreshed: its owner {} lacks \
+                 {unreadable} (the refresh runs its query as the owner)",
+                row.get::<_, String>("owner")
+            ));
         }
     }
     Ok(())
