@@ -782,6 +782,14 @@ fn a_refused_run_keeps_the_journal_and_a_resume_never_writes_into_a_foreign_data
         report_of(&out)["lines"][0]["note"],
         "already finished: nothing to resume"
     );
+    // Its journal says finished, but the database is gone: not "ok".
+    cluster
+        .psql("postgres", &format!("DROP DATABASE \"{target_name}\""))
+        .unwrap();
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(error.contains("does not exist any more"), "{error}");
 }
 
 #[test]

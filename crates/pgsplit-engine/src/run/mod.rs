@@ -700,6 +700,17 @@ async fn run_line(
 ) -> Result<(), RunError> {
     let (journal, resumed) = open_journal(line, options)?;
     if let Some(state) = resumed.as_ref().filter(|s| s.finished) {
+        // The journal vouches for a database that is still there (a script takes exit 0
+        // for "migrated").
+        if let Err(e) = session::open(&line.target).await
+            && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+        {
+            return Err(RunError::Refused(format!(
+                "the run journal says this line finished, but its target database {} does \
+                 not exist any more: nothing to resume; run without --resume to copy it again",
+                line.target.dbname
+            )));
+        }
         report.mismatched_before = state.mismatched;
         report.note = Some(if state.mismatched {
             "already finished, by a run whose verification found differences: nothing to \
