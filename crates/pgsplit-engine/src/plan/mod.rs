@@ -1391,20 +1391,15 @@ fn split_facts(
     options: PlanOptions,
 ) -> Result<(SplitFacts, pgsplit_schema::Ddl, crate::split::Resolved), String> {
     let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
-    let (ddl, mut cross) = catalog.render_selected(
+    let (ddl, cross) = crate::split::render_share(
+        catalog,
         &pgsplit_schema::SchemaOptions {
             no_owner: options.no_owner,
             no_acl: options.no_acl,
         },
-        &resolved.selection(),
-    );
-    if let Some(message) = crate::split::unmakeable_tables(&cross, &resolved) {
-        return Err(message);
-    }
-    if options.data_only {
-        // As the run: the target's schema stays, its keys are checked after the load.
-        cross.clear();
-    }
+        &resolved,
+        options.data_only,
+    )?;
     // A table the run leaves out (a child of a foreign table) copies no rows.
     let copied = |t: &&pgsplit_copy::SourceTable| {
         resolved

@@ -69,16 +69,13 @@ pub fn select_resolved(
         no_owner: options.no_owner,
         no_acl: options.no_acl,
     };
-    let selection = resolved.selection();
-    let (ddl, mut cross) = catalog.render_selected(&schema_options, &selection);
-    if let Some(message) = split::unmakeable_tables(&cross, resolved) {
-        return Err(RunError::Selection(message));
-    }
-    if options.sections == Sections::DataOnly {
-        // The target's own schema stays as it is: nothing is written that could point
-        // into another target, and the keys it has are checked after the load.
-        cross.clear();
-    }
+    let (ddl, cross) = split::render_share(
+        catalog,
+        &schema_options,
+        resolved,
+        options.sections == Sections::DataOnly,
+    )
+    .map_err(RunError::Selection)?;
     let cross_fks: Vec<String> = cross
         .iter()
         .filter(|c| c.kind == CrossKind::ForeignKey)

@@ -10,12 +10,29 @@ pub use resolve::{
 };
 pub use selector::{Follow, Reference, Selector, Shard};
 
+/// The line's share of `catalog` (`resolved`) rendered, with what it needs of another
+/// target; refused (bad input) when a selected table cannot be made ([`unmakeable_tables`]).
+/// With `data_only` nothing of the schema is written, so nothing crosses to another
+/// target: the target keeps its own keys, and the run checks them after the load.
+pub fn render_share(
+    catalog: &pgsplit_schema::Catalog,
+    options: &pgsplit_schema::SchemaOptions,
+    resolved: &Resolved,
+    data_only: bool,
+) -> Result<(pgsplit_schema::Ddl, Vec<pgsplit_schema::CrossTarget>), String> {
+    let (ddl, mut cross) = catalog.render_selected(options, &resolved.selection());
+    if let Some(message) = unmakeable_tables(&cross, resolved) {
+        return Err(message);
+    }
+    if data_only {
+        cross.clear();
+    }
+    Ok((ddl, cross))
+}
+
 /// Selected tables that cannot be made without a table the line leaves out (a column's
 /// row type, an inheritance parent): their rows would have nowhere to go. Bad input.
-pub fn unmakeable_tables(
-    cross: &[pgsplit_schema::CrossTarget],
-    resolved: &Resolved,
-) -> Option<String> {
+fn unmakeable_tables(cross: &[pgsplit_schema::CrossTarget], resolved: &Resolved) -> Option<String> {
     let unmakeable: Vec<String> = cross
         .iter()
         .filter(|c| {
