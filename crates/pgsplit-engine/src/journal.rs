@@ -32,6 +32,35 @@ pub struct PlannedItem {
     pub whole: bool,
 }
 
+/// Which database a run writes into: its OID, and its server's system identifier where
+/// the role may read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetDatabase {
+    pub oid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+}
+
+impl TargetDatabase {
+    /// The same database: the same OID, on the same server where both tell theirs.
+    pub fn same_as(&self, other: &TargetDatabase) -> bool {
+        self.oid == other.oid
+            && match (&self.system, &other.system) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+impl std::fmt::Display for TargetDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.system {
+            Some(system) => write!(f, "OID {} on server {system}", self.oid),
+            None => write!(f, "OID {}", self.oid),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -44,6 +73,9 @@ pub enum Event {
     Source {
         identity: String,
     },
+    /// The target database the run made (or found, for `--data-only`): a resume, and
+    /// every later session, must write into this one, not another made under its name.
+    Target(TargetDatabase),
     /// The work of the run, written once at the start.
     Plan {
         items: Vec<PlannedItem>,
@@ -125,6 +157,8 @@ pub struct JournalState {
     pub scope: Option<String>,
     /// [`Event::Source`]; absent where the server would not tell its identifier.
     pub source: Option<String>,
+    /// [`Event::Target`]; absent in journals written before it was recorded.
+    pub target: Option<TargetDatabase>,
     pub plan: Option<Vec<PlannedItem>>,
     /// Pre-data batches in journal order; a resume asks the target which committed
     /// (the latest committed one tells how far pre-data got).
@@ -166,6 +200,7 @@ impl JournalState {
             match event {
                 Event::Scope { scope } => s.scope = Some(scope.clone()),
                 Event::Source { identity } => s.source = Some(identity.clone()),
+                Event::Target(database) => s.target = Some(database.clone()),
                 Event::Plan { items } => s.plan = Some(items.clone()),
                 Event::PreDataCommitting { xid, next, last } => {
                     s.pre_data_batches.push(PreDataBatch {

@@ -93,6 +93,20 @@ pub async fn server_version(client: &tokio_postgres::Client) -> Result<i32, toki
         .get(0))
 }
 
+/// The `server_version_num` of `target`'s server, asked of its database or, while that
+/// does not exist, of the maintenance database; `None` when neither answers (the run
+/// then fails to connect with its own message).
+pub async fn target_version(target: &ConnSettings) -> Option<i32> {
+    let conn = match open(target).await {
+        Ok(conn) => conn,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
+            open(&maintenance_db(target)).await.ok()?
+        }
+        Err(_) => return None,
+    };
+    server_version(&conn.client).await.ok()
+}
+
 /// Lock table entries a run or a verification may take to lock every table up front:
 /// half of what the server's shared lock table holds (`max_locks_per_transaction` per
 /// possible process) less the entries in use, so that its other sessions keep room.

@@ -36,6 +36,35 @@ pub enum ConnectFailure {
         server: String,
         after: std::time::Duration,
     },
+    #[error("{server}: {replaced}")]
+    Replaced { server: String, replaced: Replaced },
+}
+
+/// The database answering to a name is another than [`ConnSettings::database_oid`]:
+/// dropped and made again since a run first reached it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "database {dbname} is not the one this run wrote into (its OID was {expected}, now \
+     {found}): it was dropped and made again meanwhile; start over with --clean"
+)]
+pub struct Replaced {
+    pub dbname: String,
+    pub expected: u32,
+    pub found: u32,
+}
+
+impl Replaced {
+    /// `found`, the session's database OID, against what `settings` expect.
+    pub fn check(settings: &ConnSettings, found: u32) -> Result<(), Replaced> {
+        match settings.database_oid {
+            Some(expected) if expected != found => Err(Replaced {
+                dbname: settings.dbname.clone(),
+                expected,
+                found,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ConnectFailure {
@@ -43,10 +72,16 @@ impl ConnectFailure {
     pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
         match self {
             ConnectFailure::Connect(e) => e.code(),
-            ConnectFailure::Settings { .. } | ConnectFailure::TimedOut { .. } => None,
+            ConnectFailure::Settings { .. }
+            | ConnectFailure::TimedOut { .. }
+            | ConnectFailure::Replaced { .. } => None,
         }
     }
 }
+
+/// The OID of the session's database ([`ConnSettings::database_oid`]).
+pub const CURRENT_DATABASE_OID: &str = "SELECT d.oid FROM pg_catalog.pg_database d \
+     WHERE d.datname = pg_catalog.current_database()";
 
 pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailure> {
     let server = settings.to_string();
@@ -86,6 +121,17 @@ pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailu
         }
         None => handshake.await?,
     };
+    if settings.database_oid.is_some() {
+        let found = client
+            .query_one(CURRENT_DATABASE_OID, &[])
+            .await
+            .map_err(wrap)?
+            .get::<_, u32>(0);
+        Replaced::check(&settings, found).map_err(|replaced| ConnectFailure::Replaced {
+            server: server.clone(),
+            replaced,
+        })?;
+    }
     Ok(Connection {
         client,
         task,

@@ -16,7 +16,9 @@ pub mod wire;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 
-pub use connect::{ConnectFailure, Connection, cancel_query, connect};
+pub use connect::{
+    CURRENT_DATABASE_OID, ConnectFailure, Connection, Replaced, cancel_query, connect,
+};
 pub use error::{ConnectError, SettingsError, cause_chain};
 pub use secret::{PasswordSource, Secret, redact_text};
 pub use settings::{ConnSettings, Environment, Host, SslMode};

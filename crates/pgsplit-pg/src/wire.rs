@@ -76,6 +76,8 @@ pub enum WireError {
     Auth(String),
     #[error(transparent)]
     Settings(Box<SettingsError>),
+    #[error(transparent)]
+    Replaced(crate::Replaced),
 }
 
 impl From<SettingsError> for WireError {
@@ -197,11 +199,25 @@ impl WireConn {
                 None => attempt.await,
             };
             match result {
+                Ok(conn) if settings.database_oid.is_some() => return conn.checked(settings).await,
                 Ok(conn) => return Ok(conn),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| WireError::Protocol("no host to connect to".into())))
+    }
+
+    /// The session, if its database is the one `settings` pin ([`ConnSettings::database_oid`]).
+    async fn checked(mut self, settings: &ConnSettings) -> Result<WireConn, WireError> {
+        let rows = self
+            .simple_query(crate::connect::CURRENT_DATABASE_OID)
+            .await?;
+        let found = rows
+            .first()
+            .and_then(|row| row.first()?.as_deref()?.parse::<u32>().ok())
+            .ok_or_else(|| WireError::Protocol("no OID for the current database".into()))?;
+        crate::Replaced::check(settings, found).map_err(WireError::Replaced)?;
+        Ok(self)
     }
 
     async fn start(

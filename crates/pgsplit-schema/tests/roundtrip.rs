@@ -436,6 +436,7 @@ async fn options_leave_out_owners_and_grants() {
     let options = SchemaOptions {
         no_owner: true,
         no_acl: true,
+        ..SchemaOptions::default()
     };
     let ddl = copy_schema(&source, &target, &options).await;
     let all: Vec<_> = ddl.pre_data.iter().chain(&ddl.post_data).collect();

@@ -56,6 +56,8 @@ pub async fn run(
         no_owner: args.no_owner,
         no_acl: args.no_acl,
         data_only: args.data_only,
+        // Read per line, of its target.
+        target_version: None,
     };
     let mut report = plan::plan(&mapping, options).await;
     if !args.clean {
@@ -201,6 +203,21 @@ fn render(report: &PlanReport) -> String {
                 cuts.join(", "),
             );
         }
+        if !u.objects.is_empty() {
+            let mut objects = u.objects[..u.objects.len().min(UNTAKEN_SHOWN)].join(", ");
+            if u.objects.len() > UNTAKEN_SHOWN {
+                let more = u.objects.len() - UNTAKEN_SHOWN;
+                let _ = write!(objects, " and {more} more (--json lists them all)");
+            }
+            let _ = writeln!(
+                out,
+                "not copied: no line of {} (line(s) {}) writes these {} object(s), which no \
+                 table it takes needs: {objects}",
+                u.source_url,
+                lines.join(", "),
+                u.objects.len()
+            );
+        }
         if u.tables.is_empty() {
             continue;
         }
@@ -264,6 +281,7 @@ mod tests {
                     remainders: vec![2],
                     tables: names.clone(),
                 }],
+                objects: names.iter().map(|n| format!("function {n}()")).collect(),
             }],
         };
         let out = super::render(&report);
@@ -278,6 +296,12 @@ mod tests {
             "{shard_line}"
         );
         assert!(out.contains("takes these 25 table(s)"), "{out}");
+        let objects = out
+            .lines()
+            .find(|l| l.contains("writes these 25 object(s)"))
+            .expect("the untaken objects are listed");
+        assert!(objects.contains("function app.t19()"), "{objects}");
+        assert!(!objects.contains("function app.t20()"), "{objects}");
         assert!(
             out.contains("and 5 more (--json lists them all)\n"),
             "{out}"

@@ -53,6 +53,8 @@ pub async fn run(
     let options = SchemaOptions {
         no_owner: args.no_owner,
         no_acl: args.no_acl,
+        // The script may be applied to any server: written as for the newest.
+        target_version: None,
     };
     let ddl = catalog.render(&options);
     // Written for the database the script is for: never the source's own name by

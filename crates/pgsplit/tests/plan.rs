@@ -205,7 +205,10 @@ fn tables_no_split_line_takes_are_listed() {
          CREATE TABLE a.p1 PARTITION OF a.p FOR VALUES FROM (0) TO (10);
          CREATE TABLE a.p2 PARTITION OF a.p FOR VALUES FROM (10) TO (20);
          CREATE TABLE a.t2 AS SELECT generate_series(1, 5000) AS id;
-         CREATE TABLE b.t3 (id int); CREATE TABLE b.t4 (id int);",
+         CREATE TABLE b.t3 (id int); CREATE TABLE b.t4 (id serial);
+         CREATE FUNCTION public.tcount() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         CREATE FUNCTION b.taken() RETURNS int LANGUAGE sql AS 'SELECT 2';
+         CREATE SEQUENCE public.counter;",
     );
     let dir = tempfile::tempdir().unwrap();
     let url = source.url();
@@ -235,10 +238,20 @@ fn tables_no_split_line_takes_are_listed() {
         .collect();
     // Largest first.
     assert_eq!(names, ["a.t2", "b.t3"], "{untaken}");
+    // Objects of their own no line writes (not b's function, nor the sequence b.t4 owns).
+    assert_eq!(
+        untaken[0]["objects"],
+        serde_json::json!(["function public.tcount()", "sequence public.counter"]),
+        "{untaken}"
+    );
     let out = pgsplit(&["plan", &mapping]);
     let stdout = text(&out).0;
     assert!(
         stdout.contains("takes these 2 table(s)") && stdout.contains("b.t3"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("writes these 2 object(s), which no table it takes needs: function public.tcount(), sequence public.counter"),
         "{stdout}"
     );
     // A line that copies the whole database takes them all.

@@ -782,6 +782,15 @@ fn a_refused_run_keeps_the_journal_and_a_resume_never_writes_into_a_foreign_data
         report_of(&out)["lines"][0]["note"],
         "already finished: nothing to resume"
     );
+    // Its journal says finished, but the database is another, made again: not "ok".
+    for sql in ["DROP DATABASE", "CREATE DATABASE"] {
+        let sql = format!("{sql} \"{target_name}\"");
+        cluster.psql("postgres", &sql).unwrap();
+    }
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(error.contains("is another one now"), "{error}");
     // Its journal says finished, but the database is gone: not "ok".
     cluster
         .psql("postgres", &format!("DROP DATABASE \"{target_name}\""))
@@ -1002,6 +1011,49 @@ fn a_resume_from_another_source_database_is_refused() {
     // The same source again resumes.
     std::fs::write(&run.mapping, &mapping).unwrap();
     let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+}
+
+#[test]
+fn a_target_database_made_again_under_the_run_is_never_written_into() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "remade_src", 2_000);
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let run = Run::new(&source, &cluster.url(&target_name));
+    // Paused after its first load, the run's database is dropped and made again under
+    // its name (as another run with --clean would): its sessions, lost, must not
+    // reconnect into the new one and report the copy done.
+    let paused = Paused::start(&run.mapping, std::path::Path::new(&run.work), "item_done");
+    for sql in ["DROP DATABASE {} WITH (FORCE)", "CREATE DATABASE {}"] {
+        let sql = sql.replace("{}", &format!("\"{target_name}\""));
+        cluster.psql("postgres", &sql).unwrap();
+    }
+    let out = paused.go();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("is not the one this run wrote into"),
+        "{stderr}"
+    );
+    let tables =
+        "SELECT count(*) FROM pg_class WHERE relname IN ('big', 'parent', 'child', 'small')";
+    assert_eq!(
+        target.psql(tables).trim(),
+        "0",
+        "written into the new database"
+    );
+    // Nor does a resume take the new database for the stopped run's.
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("another than the stopped run wrote into"),
+        "{error}"
+    );
+    assert_eq!(target.psql(tables).trim(), "0", "a resume wrote into it");
+    let out = run.command(&["--clean"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);
 }

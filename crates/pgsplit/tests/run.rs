@@ -1689,6 +1689,63 @@ fn a_public_schema_of_another_owner_on_13_verifies_on_15() {
 }
 
 #[test]
+fn public_of_13_keeps_its_bootstrap_owner_on_15() {
+    if skip_other_versions("13 -> 15") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("public_boot_src");
+    // The database has an owner of its own; `public` is as initdb left it: the bootstrap
+    // superuser's, which on 15 would be pg_database_owner's (the database owner's).
+    let owner = format!("{}_dbo", source.name);
+    for cluster in [source_cluster, target_cluster] {
+        cluster
+            .psql("postgres", &format!("CREATE ROLE \"{owner}\""))
+            .unwrap();
+    }
+    source_cluster
+        .psql(
+            "postgres",
+            &format!("ALTER DATABASE \"{}\" OWNER TO \"{owner}\"", source.name),
+        )
+        .unwrap();
+    source.psql("CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);");
+    let public = "SELECT nspowner::regrole::text || ' ' || nspacl::text \
+                  FROM pg_namespace WHERE nspname = 'public'";
+    let before = source.psql(public);
+    assert!(
+        before.starts_with(
+            &source
+                .psql("SELECT rolname FROM pg_roles WHERE oid = 10")
+                .trim()
+                .to_string()
+        ),
+        "{before}"
+    );
+    let target_name = format!("{}_v15", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let target_url = target_cluster.url(&target_name);
+    run_copy_to(&source, &target_url, &[], 0);
+    assert_eq!(
+        target.psql(public),
+        before,
+        "owner and privileges of public"
+    );
+    let out = verify_pair(&source, &target_url);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // A copy that left it to pg_database_owner differs.
+    target.psql("ALTER SCHEMA public OWNER TO pg_database_owner");
+    let out = verify_pair(&source, &target_url);
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("owner of schema public"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
 fn copies_from_12_with_the_partitions_own_trigger_states() {
     if skip_other_versions("12") {
         return;

@@ -21,10 +21,19 @@ fn split(
         .map(|(target, selector)| format!("{}@@{target} {selector}\n", source.url()))
         .collect();
     let mapping = write_mapping(&dir, &body);
+    let out = run_in(&dir, &mapping, extra);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(expect), "{stdout}\n{stderr}");
+    let report = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (report, (dir, mapping))
+}
+
+/// `pgsplit run MAPPING --json -` with `extra`, its journals in `dir`'s `work`.
+fn run_in(dir: &tempfile::TempDir, mapping: &str, extra: &[&str]) -> std::process::Output {
     let work = dir.path().join("work");
     let mut args = vec![
         "run",
-        &mapping,
+        mapping,
         "--json",
         "-",
         "--no-progress",
@@ -32,11 +41,7 @@ fn split(
         work.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = pgsplit(&args);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(expect), "{stdout}\n{stderr}");
-    let report = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-    (report, (dir, mapping))
+    pgsplit(&args)
 }
 
 /// `pgsplit verify` on a split mapping: the exit code and the JSON report.
@@ -221,7 +226,7 @@ fn monolith_split_three_ways_by_schema() {
         .unwrap();
     assert_eq!(existing.trim(), "0", "{report}");
 
-    let (report, (_dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 0);
+    let (report, (dir, mapping)) = split(&source, &lines, &["--drop-cross-target-fks"], 0);
     // verify knows the split: each target against its share of the source.
     let (code, verified) = verify(&mapping);
     assert_eq!(code, 0, "{verified}");
@@ -257,6 +262,17 @@ fn monolith_split_three_ways_by_schema() {
     );
     let left_out = report["lines"][0]["cross_target"].to_string();
     assert!(left_out.contains("order_items"), "{left_out}");
+    // A resume without the option the run had is refused for that (bad input), not for
+    // the keys the option let the run leave out.
+    let out = run_in(&dir, &mapping, &["--resume"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let error = report["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("--drop-cross-target-fks: was true, now false"),
+        "{error}"
+    );
 }
 
 #[test]

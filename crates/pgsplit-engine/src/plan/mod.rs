@@ -16,7 +16,8 @@ pub struct PlanReport {
     pub mapping: String,
     pub lines: Vec<LinePlan>,
     /// Per source database split by every line that names it: the tables no line takes
-    /// (their rows would stay behind). Not a problem: leaving tables out may be the intent.
+    /// (their rows would stay behind), and the objects none of them writes. Not a
+    /// problem: leaving them out may be the intent.
     pub untaken: Vec<Untaken>,
 }
 
@@ -30,6 +31,9 @@ pub struct Untaken {
     /// Shards of that key and modulus no line takes (`shard=KEY:R/N` for each missing R),
     /// with the tables they cut and no line copies whole.
     pub shards: Vec<UntakenShards>,
+    /// Objects of their own (functions, types, views, sequences, …) no line's schema
+    /// writes, as `function public.f()`: no table of any line needs them.
+    pub objects: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +102,10 @@ pub struct SplitFacts {
     /// The source's tables this line does not take, with their sizes.
     #[serde(skip)]
     pub not_taken: std::collections::BTreeMap<(String, String), i64>,
+    /// The source's objects of their own this line's schema does not write
+    /// ([`standalone_objects`]).
+    #[serde(skip)]
+    pub objects_not_taken: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -336,6 +344,8 @@ pub struct PlanOptions {
     /// `--data-only`: the target's tables must be there (and empty) instead; what only a
     /// schema copy needs is not checked.
     pub data_only: bool,
+    /// The target server's `server_version_num`, when known: the DDL is written for it.
+    pub target_version: Option<i32>,
 }
 
 /// Reads each line's run journal in `work_dir` (what `run` would find there). Without
@@ -449,7 +459,13 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
             })
             .collect();
         let shards = untaken_shards(mapping, group, &splits);
-        if tables.is_empty() && shards.is_empty() {
+        let objects: Vec<String> = first
+            .objects_not_taken
+            .iter()
+            .filter(|o| rest.iter().all(|s| s.objects_not_taken.contains(*o)))
+            .cloned()
+            .collect();
+        if tables.is_empty() && shards.is_empty() && objects.is_empty() {
             continue;
         }
         tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
@@ -458,6 +474,7 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
             lines: group.iter().map(|&i| lines[i].line).collect(),
             tables,
             shards,
+            objects,
         });
     }
     out
@@ -532,8 +549,11 @@ fn shards_taken_twice(mapping: &Mapping, groups: &[Vec<usize>], lines: &mut [Lin
     }
 }
 
-async fn plan_line(line: &MappingLine, options: PlanOptions) -> LinePlan {
-    let (source, target) = tokio::join!(source_facts(line, options), target_facts(line));
+async fn plan_line(line: &MappingLine, mut options: PlanOptions) -> LinePlan {
+    // The target first: the source's DDL is written for its version.
+    let target = target_facts(line).await;
+    options.target_version = target.as_ref().ok().map(|t| t.server_version_num);
+    let source = source_facts(line, options).await;
     let (source, split, data_only) = match source {
         Ok((facts, split, data_only)) => (Ok(facts), split, data_only),
         Err(e) => (Err(e), None, None),
@@ -1102,6 +1122,7 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
+        target_version: options.target_version,
     });
     // Tables the run copies: not those it leaves out (children of foreign tables).
     facts.tables -= ddl.left_out_tables() as i64;
@@ -1141,7 +1162,7 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
     if !split_line {
         return Ok((facts, None, data_only));
     }
-    let split = match split_facts(line, &catalog, &tables, options) {
+    let split = match split_facts(line, &catalog, &tables, options, &ddl) {
         Ok((mut split, share, resolved)) => {
             // The line's share of the schema, not the whole source's.
             database.needs_of(&share, &mut facts);
@@ -1389,6 +1410,7 @@ fn split_facts(
     catalog: &pgsplit_schema::Catalog,
     tables: &[pgsplit_copy::SourceTable],
     options: PlanOptions,
+    whole: &pgsplit_schema::Ddl,
 ) -> Result<(SplitFacts, pgsplit_schema::Ddl, crate::split::Resolved), String> {
     let resolved = crate::split::resolve(&line.selector, catalog, tables)?;
     let (ddl, cross) = crate::split::render_share(
@@ -1396,6 +1418,7 @@ fn split_facts(
         &pgsplit_schema::SchemaOptions {
             no_owner: options.no_owner,
             no_acl: options.no_acl,
+            target_version: options.target_version,
         },
         &resolved,
         options.data_only,
@@ -1426,8 +1449,19 @@ fn split_facts(
         .filter(|t| !copied(t))
         .map(|t| ((t.schema.clone(), t.name.clone()), t.bytes))
         .collect();
+    // With --data-only the line writes no schema: the target has what it has.
+    let objects_not_taken = if options.data_only {
+        Default::default()
+    } else {
+        let written = standalone_objects(&ddl);
+        standalone_objects(whole)
+            .into_iter()
+            .filter(|o| !written.contains(o))
+            .collect()
+    };
     let facts = SplitFacts {
         not_taken,
+        objects_not_taken,
         sharded: resolved.sharded.clone(),
         objects: ddl.pre_data.len() + ddl.post_data.len(),
         estimated_rows: chosen.iter().map(|t| t.estimated_rows).sum(),
@@ -1444,6 +1478,40 @@ fn split_facts(
             .collect(),
     };
     Ok((facts, ddl, resolved))
+}
+
+/// The identities of the objects `ddl` creates that stand on their own: not tables
+/// (listed apart) nor what belongs to one (its indexes, keys, triggers, the sequence it
+/// owns), but functions, types, views, standalone sequences, schemas, extensions, ….
+fn standalone_objects(ddl: &pgsplit_schema::Ddl) -> std::collections::BTreeSet<String> {
+    use pgsplit_schema::ObjectKind as K;
+    let statements = || ddl.pre_data.iter().chain(&ddl.post_data);
+    let owned: std::collections::BTreeSet<&str> = statements()
+        .filter(|s| s.kind == K::SequenceOwnedBy)
+        .filter_map(|s| s.identity.split_once(" owned by ").map(|(seq, _)| seq))
+        .collect();
+    statements()
+        .filter(|s| {
+            matches!(
+                s.kind,
+                K::Schema
+                    | K::Extension
+                    | K::Collation
+                    | K::Type
+                    | K::Function
+                    | K::Aggregate
+                    | K::Cast
+                    | K::TextSearch
+                    | K::Sequence
+                    | K::View
+                    | K::MatView
+                    | K::Publication
+                    | K::EventTrigger
+            )
+        })
+        .filter(|s| !owned.contains(s.identity.as_str()))
+        .map(|s| s.identity.clone())
+        .collect()
 }
 
 pub async fn read_source_facts(client: &Client) -> Result<SourceFacts, tokio_postgres::Error> {

@@ -180,8 +180,19 @@ async fn refused_lines(
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
+        if let Some(refusal) = changed_scope(line, options) {
+            refused.push((line.line, RunError::Options(refusal)));
+            continue;
+        }
+        let target_version = session::target_version(&line.target).await;
         let selected = if line.selector.is_everything() {
-            schema_step::select(catalog, &source.tables, &line.selector, options)
+            schema_step::select(
+                catalog,
+                &source.tables,
+                &line.selector,
+                options,
+                target_version,
+            )
         } else {
             let resolved = match crate::split::resolve(&line.selector, catalog, &source.tables) {
                 Ok(resolved) => resolved,
@@ -193,8 +204,13 @@ async fn refused_lines(
             if let Some(shard) = &line.selector.shard {
                 cuts.push((line.line, shard, resolved.sharded.clone()));
             }
-            let selected =
-                schema_step::select_resolved(catalog, &source.tables, &resolved, options);
+            let selected = schema_step::select_resolved(
+                catalog,
+                &source.tables,
+                &resolved,
+                options,
+                target_version,
+            );
             // Its row conditions, on the source, in the snapshot; and the foreign keys
             // the rows it copies may break (none without rows).
             let client = &source.leader.client;
@@ -227,7 +243,16 @@ async fn refused_lines(
         };
         let checked = match selected {
             Ok((tables, ddl, _)) => {
-                refused_by_target(source, line, catalog, &ddl, &tables, options).await
+                refused_by_target(
+                    source,
+                    line,
+                    catalog,
+                    &ddl,
+                    &tables,
+                    options,
+                    target_version,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -244,6 +269,26 @@ async fn refused_lines(
     refused
 }
 
+/// Why a `--resume` of `line` is refused because its stopped run copied something else
+/// ([`resume_refusal`], which [`open_journal`] says again): found first, or the line's
+/// selection, checked with the options as given now, would refuse it for their sake.
+fn changed_scope(line: &MappingLine, options: &RunOptions) -> Option<String> {
+    options.resume?;
+    let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    let state = JournalState::fold(&read_events(&path).ok()?);
+    if !state.wrote_anything() {
+        return None;
+    }
+    let now = journal_scope(
+        line,
+        options.sections,
+        options.no_owner,
+        options.no_acl,
+        options.drop_cross_target_fks,
+    );
+    resume_refusal(state.scope.as_deref(), &now)
+}
+
 /// What would fail the run of `line` part-way (a role or extension the target lacks, an
 /// older server, a table the source role may not read), as `plan` tells it: found before
 /// any target of the source is touched. The source's reads run in a savepoint: an error
@@ -255,6 +300,7 @@ async fn refused_by_target(
     ddl: &pgsplit_schema::Ddl,
     tables: &[SourceTable],
     options: &RunOptions,
+    target_version: Option<i32>,
 ) -> Result<(), RunError> {
     let client = &source.leader.client;
     let failed = |e| RunError::db(&source.leader.server, "read what the target needs", e);
@@ -280,6 +326,7 @@ async fn refused_by_target(
             no_owner: options.no_owner,
             no_acl: options.no_acl,
             data_only: options.sections == Sections::DataOnly,
+            target_version,
         },
     )
     .await;
@@ -702,14 +749,27 @@ async fn run_line(
     if let Some(state) = resumed.as_ref().filter(|s| s.finished) {
         // The journal vouches for a database that is still there (a script takes exit 0
         // for "migrated").
-        if let Err(e) = session::open(&line.target).await
-            && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
-        {
-            return Err(RunError::Refused(format!(
-                "the run journal says this line finished, but its target database {} does \
-                 not exist any more: nothing to resume; run without --resume to copy it again",
+        let gone = |now: &str| {
+            RunError::Refused(format!(
+                "the run journal says this line finished, but its target database {} {now}: \
+                 nothing to resume; run without --resume to copy it again",
                 line.target.dbname
-            )));
+            ))
+        };
+        match session::open(&line.target).await {
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
+                return Err(gone("does not exist any more"));
+            }
+            Ok(conn) if let Some(before) = &state.target => {
+                let now = target::database(&conn).await?;
+                if !now.same_as(before) {
+                    return Err(gone(&format!(
+                        "is another one now (was {before}, now {now}: dropped and made again \
+                         since)"
+                    )));
+                }
+            }
+            _ => {}
         }
         report.mismatched_before = state.mismatched;
         report.note = Some(if state.mismatched {
@@ -746,8 +806,15 @@ async fn run_line(
         .catalog
         .as_ref()
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
-    let (source_tables, mut schema, cross) =
-        schema_step::select(catalog, &source.tables, &line.selector, options)?;
+    // The DDL is written for the target's version (asked before it is touched).
+    let target_version = session::target_version(&line.target).await;
+    let (source_tables, mut schema, cross) = schema_step::select(
+        catalog,
+        &source.tables,
+        &line.selector,
+        options,
+        target_version,
+    )?;
     // The keys the source's snapshot vouches for on a --data-only target.
     let source_keys = if options.sections == Sections::DataOnly {
         kept_keys::source_keys(catalog)
@@ -831,6 +898,28 @@ async fn run_line(
     )
     .await?;
     report.target_identity = target::identity(&target_conn).await;
+    let database = target::database(&target_conn).await?;
+    let journaled_target = resumed.as_ref().and_then(|s| s.target.as_ref());
+    if let Some(before) = journaled_target
+        && !before.same_as(&database)
+    {
+        return Err(RunError::Refused(format!(
+            "cannot resume: the target database {} is another than the stopped run wrote \
+             into (was {before}, now {database}: dropped and made again since); start over \
+             with --clean",
+            line.target.dbname
+        )));
+    }
+    // Every later session checks that it reaches this database, not one made under its
+    // name meanwhile (by a run with --clean from another work folder, say).
+    let pinned = MappingLine {
+        target: pgsplit_pg::ConnSettings {
+            database_oid: Some(database.oid),
+            ..line.target.clone()
+        },
+        ..line.clone()
+    };
+    let line = &pinned;
     if let Some(state) = &resumed {
         target::end_orphans(&target_conn).await?;
         if options.sections != Sections::DataOnly {
@@ -856,6 +945,9 @@ async fn run_line(
         journal.record(&Event::Source {
             identity: identity.clone(),
         })?;
+    }
+    if journaled_target.is_none() {
+        journal.record(&Event::Target(database))?;
     }
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {
@@ -1566,7 +1658,14 @@ pub(crate) fn data_only_share(
         sections: Sections::DataOnly,
         ..RunOptions::default()
     };
-    let (tables, ddl, _) = schema_step::select(catalog, tables, &line.selector, &options).ok()?;
+    let (tables, ddl, _) = schema_step::select(
+        catalog,
+        tables,
+        &line.selector,
+        &options,
+        plan.target_version,
+    )
+    .ok()?;
     Some(DataOnlyShare {
         tables,
         post_data: ddl.post_data,

@@ -40,10 +40,12 @@ pub fn select(
     tables: &[SourceTable],
     selector: &Selector,
     options: &RunOptions,
+    target_version: Option<i32>,
 ) -> Result<(Vec<SourceTable>, Ddl, Vec<String>), RunError> {
     let schema_options = SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
+        target_version,
     };
     if selector.is_everything() {
         let ddl = catalog.render(&schema_options);
@@ -55,7 +57,7 @@ pub fn select(
         return Ok((tables, ddl, Vec::new()));
     }
     let resolved = split::resolve(selector, catalog, tables).map_err(RunError::Selection)?;
-    select_resolved(catalog, tables, &resolved, options)
+    select_resolved(catalog, tables, &resolved, options, target_version)
 }
 
 /// [`select`] for a split line whose selector is already resolved.
@@ -64,10 +66,12 @@ pub fn select_resolved(
     tables: &[SourceTable],
     resolved: &split::Resolved,
     options: &RunOptions,
+    target_version: Option<i32>,
 ) -> Result<(Vec<SourceTable>, Ddl, Vec<String>), RunError> {
     let schema_options = SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
+        target_version,
     };
     let (ddl, cross) = split::render_share(
         catalog,

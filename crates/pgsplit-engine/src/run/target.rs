@@ -8,6 +8,7 @@ use pgsplit_pg::{ConnSettings, Connection, quote};
 
 use super::error::RunError;
 use crate::database::{DatabaseLevel, DatabaseStatement};
+use crate::journal::TargetDatabase;
 use crate::session;
 
 /// Objects outside the system schemas (0 for a fresh database).
@@ -211,6 +212,27 @@ pub async fn prepare(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The database `conn` is on, as the journal keeps it ([`TargetDatabase`]).
+pub async fn database(conn: &Connection) -> Result<TargetDatabase, RunError> {
+    let oid = conn
+        .client
+        .query_one(pgsplit_pg::CURRENT_DATABASE_OID, &[])
+        .await
+        .map_err(|e| RunError::db(&conn.server, "read the database's OID", e))?
+        .get(0);
+    // Not every role may read it (it tells one cluster from another with the same OIDs).
+    let system = conn
+        .client
+        .query_one(
+            "SELECT system_identifier::text FROM pg_catalog.pg_control_system()",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|row| row.get(0));
+    Ok(TargetDatabase { oid, system })
 }
 
 /// Which database `conn` is, across addresses: its server (the postmaster's start time

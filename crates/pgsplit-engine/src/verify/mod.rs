@@ -123,6 +123,7 @@ async fn verify_line(
     let schema_options = SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
+        target_version: Some(target.version),
     };
     // The source's catalog first: a target of a split is compared with its share only
     // (its tables, its rows, its objects and sequences).
@@ -448,42 +449,78 @@ async fn read_catalog(
     conn: &Connection,
     options: &SchemaOptions,
     version: i32,
-    public_initial: Option<Vec<String>>,
+    public_initial: Option<PublicAsSource>,
 ) -> Result<(Catalog, Ddl), VerifyError> {
     let mut catalog = introspect(conn).await?;
     catalog.as_of_version(version);
     if let Some(initial) = public_initial {
-        for schema in catalog
-            .schemas
-            .iter_mut()
-            .filter(|s| s.name == "public" && !s.default_owner)
-        {
-            schema.acl.default = initial.clone();
+        for schema in catalog.schemas.iter_mut().filter(|s| s.name == "public") {
+            if initial.bootstrap_owned {
+                // Its owner is compared on its own: its privileges as if given by the
+                // target's owner, whoever that is.
+                schema.default_owner = true;
+                schema.acl.default = initial
+                    .acl_default
+                    .iter()
+                    .map(|item| acl_item_as_of(item, &initial.owner, &schema.owner))
+                    .collect();
+            } else if !schema.default_owner {
+                schema.acl.default = initial.acl_default.clone();
+            }
         }
     }
     let ddl = catalog.render(options);
     Ok((catalog, ddl))
 }
 
-/// PostgreSQL 15 gives `public` other initial privileges than 14 and older
-/// (`pg_database_owner=UC` and PUBLIC's `U`, against the bootstrap superuser's and
+/// The source's `public` as a newer target's is compared with it
+/// ([`public_initial_privileges`]).
+struct PublicAsSource {
+    owner: String,
+    acl_default: Vec<String>,
+    /// Owned by the bootstrap superuser, as initdb left it before 15: the target's is
+    /// rendered the same way, its owner written (whoever it is now) and its privileges
+    /// against the same initial ones.
+    bootstrap_owned: bool,
+}
+
+/// PostgreSQL 15 gives `public` another owner and other initial privileges than 14 and
+/// older (`pg_database_owner=UC` and PUBLIC's `U`, against the bootstrap superuser's and
 /// PUBLIC's `UC`), and a schema's privileges are rendered against its initial ones: the
-/// same privileges of a `public` with another owner then read as different statements on
-/// either side. For such a pair, the target's `public` is rendered against the source's
-/// initial privileges (its actual privileges are still compared).
+/// same privileges would read as different statements on either side. For such a pair,
+/// the target's `public` is rendered against the source's initial privileges (its actual
+/// owner and privileges are still compared).
 fn public_initial_privileges(
     source: &Catalog,
     source_version: i32,
     target_version: i32,
-) -> Option<Vec<String>> {
+) -> Option<PublicAsSource> {
     if source_version >= 150000 || target_version < 150000 {
         return None;
     }
     source
         .schemas
         .iter()
-        .find(|s| s.name == "public" && !s.default_owner)
-        .map(|s| s.acl.default.clone())
+        .find(|s| s.name == "public")
+        .map(|s| PublicAsSource {
+            owner: s.owner.clone(),
+            acl_default: s.acl.default.clone(),
+            bootstrap_owned: s.default_owner,
+        })
+}
+
+/// An `aclitem` (`grantee=privileges/grantor`) with role `from` replaced by `to` on
+/// either side, as `ALTER … OWNER TO` rewrites the owner's entries. Names that need
+/// quoting are left as they are.
+fn acl_item_as_of(item: &str, from: &str, to: &str) -> String {
+    let Some((grantee, rest)) = item.split_once('=') else {
+        return item.to_string();
+    };
+    let Some((privileges, grantor)) = rest.rsplit_once('/') else {
+        return item.to_string();
+    };
+    let swap = |role: &str| if role == from { to } else { role }.to_string();
+    format!("{}={privileges}/{}", swap(grantee), swap(grantor))
 }
 
 /// The source's views and ICU collation locales as the newer target prints them (their
@@ -518,4 +555,27 @@ async fn introspect(conn: &Connection) -> Result<Catalog, VerifyError> {
 fn schema_error(conn: &Connection) -> impl FnOnce(pgsplit_schema::SchemaError) -> VerifyError {
     let server = conn.server.clone();
     move |source| VerifyError::Schema { server, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acl_item_as_of;
+
+    #[test]
+    fn an_acl_item_is_rewritten_for_another_owner() {
+        let owner = "pg_database_owner";
+        assert_eq!(
+            acl_item_as_of("postgres=UC/postgres", "postgres", owner),
+            "pg_database_owner=UC/pg_database_owner"
+        );
+        assert_eq!(
+            acl_item_as_of("=UC/postgres", "postgres", owner),
+            "=UC/pg_database_owner"
+        );
+        assert_eq!(
+            acl_item_as_of("app=U/postgres", "postgres", owner),
+            "app=U/pg_database_owner"
+        );
+        assert_eq!(acl_item_as_of("app=U/bob", "postgres", owner), "app=U/bob");
+    }
 }

@@ -31,6 +31,11 @@ pub struct SchemaOptions {
     pub no_owner: bool,
     /// No GRANT/REVOKE and no default privileges.
     pub no_acl: bool,
+    /// The `server_version_num` of the server the statements are for, when known; what
+    /// differs by version is then written for that one only (a 14-or-older `public`
+    /// owned by the bootstrap superuser has its owner written for an unknown or a 15+
+    /// server, where a new database's `public` belongs to `pg_database_owner`).
+    pub target_version: Option<i32>,
 }
 
 /// What a statement creates or changes.
@@ -1122,6 +1127,7 @@ mod tests {
         let without = serial_table().render(&SchemaOptions {
             no_owner: true,
             no_acl: true,
+            ..SchemaOptions::default()
         });
         assert!(without.pre_data.iter().all(|s| s.kind != ObjectKind::Owner));
     }
@@ -1226,6 +1232,7 @@ mod tests {
         let without = cat.render(&SchemaOptions {
             no_owner: false,
             no_acl: true,
+            ..SchemaOptions::default()
         });
         assert_eq!(without.pre_data.len(), 1);
     }

@@ -38,6 +38,7 @@ fn schemas(b: &mut Builder<'_>) {
         let identity = format!("schema {}", s.name);
         let key = (class::NAMESPACE, s.oid);
         let mut statements: Vec<Statement> = Vec::new();
+        let mut bootstrap_owner = None;
         if s.name == "public" {
             // Every database has it: only its comment, owner and privileges are copied,
             // its comment unless it is the one every new database gives it (which only
@@ -55,8 +56,20 @@ fn schemas(b: &mut Builder<'_>) {
                     "COMMENT ON SCHEMA public IS NULL",
                 )),
             }
+            // Initdb gave it to the bootstrap superuser before 15, to pg_database_owner
+            // since: written for a newer server (as pg_dump does), or the database's
+            // owner could drop what it holds there. Only a superuser may give it to one
+            // (another role's run skips it, and says so): last, so that what comes
+            // after it in the item (its privileges) does not need it.
+            let newer_default = s.default_owner
+                && b.cat.version < 150000
+                && b.opts.target_version.is_none_or(|v| v >= 150000);
             if !s.default_owner {
                 statements.extend(b.owner("SCHEMA", &name, &s.owner, &identity));
+            } else if newer_default {
+                bootstrap_owner = b
+                    .owner("SCHEMA", &name, &s.owner, &identity)
+                    .map(|o| superuser(o, true));
             }
         } else {
             statements.push(stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")));
@@ -83,6 +96,7 @@ fn schemas(b: &mut Builder<'_>) {
         } else {
             statements.extend(b.acl("SCHEMA", &name, None, &s.owner, &s.acl, &identity));
         }
+        statements.extend(bootstrap_owner);
         let mut statements = statements.into_iter();
         if let Some(first) = statements.next() {
             let mut item = Item::new(key, Section::Pre, 10, first);
