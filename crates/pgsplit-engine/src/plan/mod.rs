@@ -116,6 +116,9 @@ pub struct SplitTable {
     pub bytes: i64,
     /// The row filter, for tables copied in part.
     pub filter: Option<String>,
+    /// The modulus of the shard when it is the filter alone.
+    #[serde(skip)]
+    pub shard_modulus: Option<u32>,
 }
 
 /// What the plan knows of a source; the fields a caller does not read stay at their
@@ -1219,6 +1222,23 @@ async fn estimate_shares(client: &Client, split: &mut SplitFacts) {
         return;
     }
     for t in &mut split.tables {
+        if let Some(modulus) = t.shard_modulus {
+            // The planner knows nothing of the hash expression (it guesses 0.5% of the
+            // rows whatever the modulus); a hash spreads the rows evenly.
+            let all = if t.estimated_rows > 0 || t.bytes <= UNCOUNTED_ABOVE_BYTES {
+                Some(t.estimated_rows.max(0))
+            } else {
+                let sql = format!(
+                    "EXPLAIN SELECT FROM ONLY {}",
+                    pgsplit_pg::quote::qualified(&t.schema, &t.name)
+                );
+                explain_rows(client, &sql).await
+            };
+            if let Some(all) = all {
+                t.estimated_rows = all / i64::from(modulus);
+            }
+            continue;
+        }
         let condition = match &t.filter {
             Some(filter) => format!(" WHERE {filter}"),
             None if t.estimated_rows <= 0 && t.bytes > UNCOUNTED_ABOVE_BYTES => String::new(),
@@ -1433,15 +1453,19 @@ fn split_facts(
     let chosen: Vec<SplitTable> = tables
         .iter()
         .filter(copied)
-        .map(|t| SplitTable {
-            schema: t.schema.clone(),
-            name: t.name.clone(),
-            estimated_rows: t.estimated_rows as i64,
-            bytes: t.bytes,
-            filter: resolved
+        .map(|t| {
+            let filter = resolved
                 .predicates
                 .get(&(t.schema.clone(), t.name.clone()))
-                .cloned(),
+                .cloned();
+            SplitTable {
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+                estimated_rows: t.estimated_rows as i64,
+                bytes: t.bytes,
+                shard_modulus: shard_alone(&line.selector, t, filter.as_deref()),
+                filter,
+            }
         })
         .collect();
     let not_taken = tables
@@ -1478,6 +1502,23 @@ fn split_facts(
             .collect(),
     };
     Ok((facts, ddl, resolved))
+}
+
+/// The shard's modulus when `filter` is `table`'s shard condition and nothing else.
+fn shard_alone(
+    selector: &crate::split::Selector,
+    table: &pgsplit_copy::SourceTable,
+    filter: Option<&str>,
+) -> Option<u32> {
+    let shard = selector.shard.as_ref()?;
+    let column = table.columns.iter().find(|c| c.name == shard.key)?;
+    let alone = crate::split::shard::predicate(
+        &shard.key,
+        &column.type_name,
+        shard.modulus,
+        shard.remainder,
+    )?;
+    (filter == Some(alone.as_str())).then_some(shard.modulus)
 }
 
 /// The identities of the objects `ddl` creates that stand on their own: not tables
