@@ -782,6 +782,9 @@ fn a_refused_run_keeps_the_journal_and_a_resume_never_writes_into_a_foreign_data
         report_of(&out)["lines"][0]["note"],
         "already finished: nothing to resume"
     );
+    // plan --resume agrees: a finished line is no problem.
+    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Its journal says finished, but the database is another, made again: not "ok".
     for sql in ["DROP DATABASE", "CREATE DATABASE"] {
         let sql = format!("{sql} \"{target_name}\"");

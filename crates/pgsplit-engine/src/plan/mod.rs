@@ -384,18 +384,22 @@ pub fn unfinished_runs(
                 continue;
             }
         };
-        if !state.unfinished() {
-            continue;
-        }
+        // A journal is something to resume (`run --resume` leaves a finished line as it
+        // is), as long as it copied what the line and options say now.
         any = true;
-        let scope = crate::run::journal_scope(
-            line,
-            sections,
-            options.no_owner,
-            options.no_acl,
-            options.drop_cross_target_fks,
-        );
-        let message = if !resume {
+        let message = if resume {
+            let scope = crate::run::journal_scope(
+                line,
+                sections,
+                options.no_owner,
+                options.no_acl,
+                options.drop_cross_target_fks,
+            );
+            match crate::run::resume_refusal(state.scope.as_deref(), &scope) {
+                Some(refusal) if state.wrote_anything() => refusal,
+                _ => continue,
+            }
+        } else if state.unfinished() {
             plan.problems
                 .retain(|p| p.kind != ProblemKind::TargetNotEmpty);
             format!(
@@ -404,8 +408,6 @@ pub fn unfinished_runs(
                 path.display(),
                 crate::run::start_over_hint(state.scope.as_deref(), sections)
             )
-        } else if let Some(refusal) = crate::run::resume_refusal(state.scope.as_deref(), &scope) {
-            refusal
         } else {
             continue;
         };
@@ -419,8 +421,7 @@ pub fn unfinished_runs(
             plan.problems.push(Problem {
                 kind: ProblemKind::UnfinishedRun,
                 message: format!(
-                    "nothing to resume: no unfinished run journal for any target of the \
-                     mapping in {}",
+                    "nothing to resume: no run journal for any target of the mapping in {}",
                     work_dir.display()
                 ),
             });
