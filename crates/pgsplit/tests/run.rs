@@ -443,6 +443,12 @@ fn a_data_only_target_of_wider_types_is_verified_by_checksum() {
     assert_eq!(c["format"], "text", "{c}");
     assert_eq!(c["verification"]["matches"], true, "{c}");
     assert_eq!(table_of(&report, "js")["verification"]["matches"], false);
+    assert!(
+        log.contains(
+            "verification failed for public.js: 1 rows on both sides, but their checksums differ"
+        ),
+        "{log}"
+    );
     assert_eq!(
         target
             .psql("SELECT string_agg(concat_ws('|', n, ts, v, r, added), ';' ORDER BY id) FROM c")

@@ -170,11 +170,16 @@ pub fn add_tasks(
                         let target_digest = found.digest;
                         let matches = source.rows == target_rows && source_digest == target_digest;
                         if !matches {
+                            let what = if source.rows == target_rows {
+                                format!(
+                                    "{target_rows} rows on both sides, but their checksums differ"
+                                )
+                            } else {
+                                format!("source {} rows, target {target_rows} rows", source.rows)
+                            };
                             tracing::error!(
-                                "verification failed for {}: source {} rows, target {} rows",
-                                table.display_name(),
-                                source.rows,
-                                target_rows
+                                "verification failed for {}: {what}",
+                                table.display_name()
                             );
                         }
                         let seconds = found
