@@ -302,6 +302,36 @@ fn a_shard_no_line_takes_is_listed() {
     );
     let doc = plan(&(line(0) + &line(1) + &line(2)));
     assert_eq!(doc["untaken"], serde_json::json!([]), "{doc}");
+
+    // Per table: a remainder another table's line takes does not cover this one.
+    source.psql("CREATE TABLE orders (tenant_id int, n int)");
+    let cut = |shard: &str, more: &str| {
+        format!(
+            "{}@@{} shard=tenant_id:{shard}{more}\n",
+            source.url(),
+            cluster.url(&format!("plan_untaken_shard_{}", shard.replace('/', "_")))
+        )
+    };
+    let doc = plan(&(cut("0/2", " tables=public.accounts") + &cut("1/2", "")));
+    assert_eq!(
+        doc["untaken"][0]["shards"],
+        serde_json::json!([{
+            "key": "tenant_id", "modulus": 2, "remainders": [0], "tables": ["public.orders"]
+        }]),
+        "{doc}"
+    );
+    // Moduli that differ: 0/2 holds 0/4 and 2/4.
+    let doc = plan(&(cut("0/2", "") + &cut("1/4", "") + &cut("3/4", "")));
+    assert_eq!(doc["untaken"], serde_json::json!([]), "{doc}");
+    let doc = plan(&(cut("0/2", "") + &cut("1/4", "")));
+    assert_eq!(
+        doc["untaken"][0]["shards"],
+        serde_json::json!([{
+            "key": "tenant_id", "modulus": 4, "remainders": [3],
+            "tables": ["public.accounts", "public.orders"]
+        }]),
+        "{doc}"
+    );
 }
 
 /// A table a run leaves out (a child of a foreign table) takes no rows with its line: it

@@ -484,29 +484,29 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
     out
 }
 
-/// Per key and modulus that the group's lines shard by: the remainders none of them
-/// takes, and the tables those shards cut that no line copies whole. (Lines sharding one
-/// table by different keys or overlapping are problems of their own.)
+/// Per table some line of the group cuts by its shard key and no line copies whole: the
+/// hash values no line takes, as remainders of the least common multiple of the moduli
+/// the lines cut it by (`0/2` and `1/4` leave `3/4`), tables with the same ones together.
+/// (Lines sharding one table by different keys, or overlapping, are problems of their own.)
 fn untaken_shards(
     mapping: &Mapping,
     group: &[usize],
     splits: &[&SplitFacts],
 ) -> Vec<UntakenShards> {
     use std::collections::{BTreeMap, BTreeSet};
-    /// Per key and modulus: the remainders taken, and the tables cut.
-    type Cuts<'a> = BTreeMap<(&'a str, u32), (BTreeSet<u32>, BTreeSet<String>)>;
-    let mut by_cut: Cuts = BTreeMap::new();
+    /// Per table cut: the key, and each cutting line's (modulus, remainder).
+    type Cuts<'a> = BTreeMap<String, (&'a str, Vec<(u32, u32)>)>;
+    let mut cuts: Cuts = BTreeMap::new();
     for (&i, split) in group.iter().zip(splits) {
         let Some(shard) = mapping.lines[i].selector.shard.as_ref() else {
             continue;
         };
-        let entry = by_cut
-            .entry((shard.key.as_str(), shard.modulus))
-            .or_default();
-        entry.0.insert(shard.remainder);
-        entry
-            .1
-            .extend(split.sharded.iter().map(|(s, n)| format!("{s}.{n}")));
+        for (schema, name) in &split.sharded {
+            let entry = cuts
+                .entry(format!("{schema}.{name}"))
+                .or_insert((shard.key.as_str(), Vec::new()));
+            entry.1.push((shard.modulus, shard.remainder));
+        }
     }
     let whole: BTreeSet<String> = splits
         .iter()
@@ -514,19 +514,49 @@ fn untaken_shards(
         .filter(|t| t.filter.is_none())
         .map(|t| format!("{}.{}", t.schema, t.name))
         .collect();
-    by_cut
-        .into_iter()
-        .filter_map(|((key, modulus), (taken, cut))| {
-            let remainders: Vec<u32> = (0..modulus).filter(|r| !taken.contains(r)).collect();
-            let tables: Vec<String> = cut.into_iter().filter(|t| !whole.contains(t)).collect();
-            (!remainders.is_empty() && !tables.is_empty()).then(|| UntakenShards {
-                key: key.to_string(),
-                modulus,
-                remainders,
-                tables,
+    let mut missing: BTreeMap<(&str, u32, Vec<u32>), Vec<String>> = BTreeMap::new();
+    for (table, (key, taken)) in cuts {
+        if whole.contains(&table) {
+            continue;
+        }
+        // A row's shard is its hash modulo the modulus, so modulo a multiple of every
+        // modulus it tells every line's.
+        let Some(modulus) = taken
+            .iter()
+            .try_fold(1u64, |l, &(m, _)| {
+                let l = l / gcd(l, u64::from(m)) * u64::from(m);
+                (l <= MAX_COVERAGE_MODULUS).then_some(l)
             })
+            .and_then(|l| u32::try_from(l).ok())
+        else {
+            continue;
+        };
+        let remainders: Vec<u32> = (0..modulus)
+            .filter(|h| !taken.iter().any(|&(m, r)| h % m == r))
+            .collect();
+        if !remainders.is_empty() {
+            missing
+                .entry((key, modulus, remainders))
+                .or_default()
+                .push(table);
+        }
+    }
+    missing
+        .into_iter()
+        .map(|((key, modulus, remainders), tables)| UntakenShards {
+            key: key.to_string(),
+            modulus,
+            remainders,
+            tables,
         })
         .collect()
+}
+
+/// The largest common modulus [`untaken_shards`] checks the remainders of.
+const MAX_COVERAGE_MODULUS: u64 = 1 << 16;
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Lines of one source whose shards overlap on a table both cut ([`crate::split::overlapping_shards`]):
