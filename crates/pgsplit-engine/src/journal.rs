@@ -41,22 +41,20 @@ pub struct TargetDatabase {
     pub system: Option<String>,
 }
 
-impl TargetDatabase {
-    /// The same database: the same OID, on the same server where both tell theirs.
-    pub fn same_as(&self, other: &TargetDatabase) -> bool {
-        self.oid == other.oid
-            && match (&self.system, &other.system) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
+impl From<&pgsplit_pg::DatabasePin> for TargetDatabase {
+    fn from(pin: &pgsplit_pg::DatabasePin) -> TargetDatabase {
+        TargetDatabase {
+            oid: pin.oid,
+            system: pin.system.clone(),
+        }
     }
 }
 
-impl std::fmt::Display for TargetDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.system {
-            Some(system) => write!(f, "OID {} on server {system}", self.oid),
-            None => write!(f, "OID {}", self.oid),
+impl TargetDatabase {
+    pub fn pin(&self) -> pgsplit_pg::DatabasePin {
+        pgsplit_pg::DatabasePin {
+            oid: self.oid,
+            system: self.system.clone(),
         }
     }
 }

@@ -40,26 +40,56 @@ pub enum ConnectFailure {
     Replaced { server: String, replaced: Replaced },
 }
 
-/// The database answering to a name is another than [`ConnSettings::database_oid`]:
-/// dropped and made again since a run first reached it.
+/// Which database a session must reach ([`ConnSettings::database`]): its OID, and its
+/// server's system identifier where the role may read it (a new cluster gives its first
+/// databases the same OIDs as the old one did).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabasePin {
+    pub oid: u32,
+    pub system: Option<String>,
+}
+
+impl DatabasePin {
+    /// The same database: the same OID, on the same server where both tell theirs.
+    pub fn same_as(&self, other: &DatabasePin) -> bool {
+        self.oid == other.oid
+            && match (&self.system, &other.system) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+impl std::fmt::Display for DatabasePin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.system {
+            Some(system) => write!(f, "OID {} on server {system}", self.oid),
+            None => write!(f, "OID {}", self.oid),
+        }
+    }
+}
+
+/// The database answering to a name is another than [`ConnSettings::database`]: dropped
+/// and made again since a run first reached it, or on another server at that address.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "database {dbname} is not the one this run wrote into (its OID was {expected}, now \
-     {found}): it was dropped and made again meanwhile; start over with --clean"
+    "database {dbname} is not the one this run wrote into (was {expected}, now {found}): it \
+     was dropped and made again meanwhile, or another server answers at its address; start \
+     over with --clean"
 )]
 pub struct Replaced {
     pub dbname: String,
-    pub expected: u32,
-    pub found: u32,
+    pub expected: DatabasePin,
+    pub found: DatabasePin,
 }
 
 impl Replaced {
-    /// `found`, the session's database OID, against what `settings` expect.
-    pub fn check(settings: &ConnSettings, found: u32) -> Result<(), Replaced> {
-        match settings.database_oid {
-            Some(expected) if expected != found => Err(Replaced {
+    /// `found`, the session's database, against what `settings` pin.
+    pub fn check(settings: &ConnSettings, found: DatabasePin) -> Result<(), Replaced> {
+        match &settings.database {
+            Some(expected) if !expected.same_as(&found) => Err(Replaced {
                 dbname: settings.dbname.clone(),
-                expected,
+                expected: expected.clone(),
                 found,
             }),
             _ => Ok(()),
@@ -79,9 +109,32 @@ impl ConnectFailure {
     }
 }
 
-/// The OID of the session's database ([`ConnSettings::database_oid`]).
+/// The OID of the session's database ([`ConnSettings::database`]).
 pub const CURRENT_DATABASE_OID: &str = "SELECT d.oid FROM pg_catalog.pg_database d \
      WHERE d.datname = pg_catalog.current_database()";
+
+/// The server's system identifier; not every role may read it.
+pub const SYSTEM_IDENTIFIER: &str =
+    "SELECT system_identifier::text FROM pg_catalog.pg_control_system()";
+
+/// The database `client` is on: its OID, and its server's system identifier if
+/// `with_system` and the role may read it.
+pub async fn database_pin(
+    client: &tokio_postgres::Client,
+    with_system: bool,
+) -> Result<DatabasePin, tokio_postgres::Error> {
+    let oid = client.query_one(CURRENT_DATABASE_OID, &[]).await?.get(0);
+    let system = if with_system {
+        client
+            .query_one(SYSTEM_IDENTIFIER, &[])
+            .await
+            .ok()
+            .map(|row| row.get(0))
+    } else {
+        None
+    };
+    Ok(DatabasePin { oid, system })
+}
 
 pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailure> {
     let server = settings.to_string();
@@ -121,12 +174,10 @@ pub async fn connect(settings: &ConnSettings) -> Result<Connection, ConnectFailu
         }
         None => handshake.await?,
     };
-    if settings.database_oid.is_some() {
-        let found = client
-            .query_one(CURRENT_DATABASE_OID, &[])
+    if let Some(pin) = &settings.database {
+        let found = database_pin(&client, pin.system.is_some())
             .await
-            .map_err(wrap)?
-            .get::<_, u32>(0);
+            .map_err(wrap)?;
         Replaced::check(&settings, found).map_err(|replaced| ConnectFailure::Replaced {
             server: server.clone(),
             replaced,

@@ -17,7 +17,7 @@ pub mod wire;
 pub mod testing;
 
 pub use connect::{
-    CURRENT_DATABASE_OID, ConnectFailure, Connection, Replaced, cancel_query, connect,
+    ConnectFailure, Connection, DatabasePin, Replaced, cancel_query, connect, database_pin,
 };
 pub use error::{ConnectError, SettingsError, cause_chain};
 pub use secret::{PasswordSource, Secret, redact_text};

@@ -175,10 +175,10 @@ pub struct ConnSettings {
     /// When set, every new connection takes its password from here instead of
     /// `password` (which then holds the last one made, for checks before a run).
     pub password_source: Option<PasswordSource>,
-    /// When set, a connection checks that its database is still this one (its OID): a
-    /// run's later sessions must reach the database it wrote into, not another one made
-    /// under the same name since ([`crate::ConnectFailure::Replaced`]).
-    pub database_oid: Option<u32>,
+    /// When set, a connection checks that its database is still this one: a run's later
+    /// sessions must reach the database it wrote into, not another one made under the
+    /// same name since ([`crate::ConnectFailure::Replaced`]).
+    pub database: Option<crate::DatabasePin>,
 }
 
 /// The longest database name a server keeps whole (NAMEDATALEN - 1).
@@ -290,7 +290,7 @@ impl ConnSettings {
             options: param("options", "PGOPTIONS"),
             keepalives,
             password_source: None,
-            database_oid: None,
+            database: None,
         };
 
         if settings.password.is_none() {
@@ -327,7 +327,7 @@ impl ConnSettings {
     pub fn with_dbname(&self, dbname: &str) -> ConnSettings {
         ConnSettings {
             dbname: dbname.to_string(),
-            database_oid: None,
+            database: None,
             ..self.clone()
         }
     }

@@ -77,7 +77,7 @@ pub enum WireError {
     #[error(transparent)]
     Settings(Box<SettingsError>),
     #[error(transparent)]
-    Replaced(crate::Replaced),
+    Replaced(Box<crate::Replaced>),
 }
 
 impl From<SettingsError> for WireError {
@@ -199,7 +199,7 @@ impl WireConn {
                 None => attempt.await,
             };
             match result {
-                Ok(conn) if settings.database_oid.is_some() => return conn.checked(settings).await,
+                Ok(conn) if settings.database.is_some() => return conn.checked(settings).await,
                 Ok(conn) => return Ok(conn),
                 Err(e) => last = Some(e),
             }
@@ -207,16 +207,26 @@ impl WireConn {
         Err(last.unwrap_or_else(|| WireError::Protocol("no host to connect to".into())))
     }
 
-    /// The session, if its database is the one `settings` pin ([`ConnSettings::database_oid`]).
+    /// The session, if its database is the one `settings` pin ([`ConnSettings::database`]).
     async fn checked(mut self, settings: &ConnSettings) -> Result<WireConn, WireError> {
-        let rows = self
-            .simple_query(crate::connect::CURRENT_DATABASE_OID)
-            .await?;
-        let found = rows
-            .first()
-            .and_then(|row| row.first()?.as_deref()?.parse::<u32>().ok())
-            .ok_or_else(|| WireError::Protocol("no OID for the current database".into()))?;
-        crate::Replaced::check(settings, found).map_err(WireError::Replaced)?;
+        let Some(pin) = &settings.database else {
+            return Ok(self);
+        };
+        let first = |rows: Vec<Vec<Option<String>>>| -> Option<String> {
+            rows.into_iter().next()?.into_iter().next()?
+        };
+        let oid = first(
+            self.simple_query(crate::connect::CURRENT_DATABASE_OID)
+                .await?,
+        )
+        .and_then(|oid| oid.parse::<u32>().ok())
+        .ok_or_else(|| WireError::Protocol("no OID for the current database".into()))?;
+        let system = match pin.system {
+            Some(_) => first(self.simple_query(crate::connect::SYSTEM_IDENTIFIER).await?),
+            None => None,
+        };
+        let found = crate::DatabasePin { oid, system };
+        crate::Replaced::check(settings, found).map_err(|e| WireError::Replaced(Box::new(e)))?;
         Ok(self)
     }
 

@@ -40,6 +40,63 @@ async fn connects_to_a_fresh_database_with_application_name() {
     assert_eq!(row.get::<_, String>(1), "pgsplit");
 }
 
+/// Settings that pin a database ([`ConnSettings::database`]) reach it, on both kinds of
+/// connection, only while it is that database on that server.
+#[tokio::test]
+async fn a_pinned_database_is_checked_on_connecting() {
+    let db = testing::shared().create_db("pinned");
+    let conn = connect(&db.settings()).await.expect("connect");
+    let pin = pgsplit_pg::database_pin(&conn.client, true).await.unwrap();
+    assert!(pin.system.is_some(), "{pin}");
+    let pinned = |pin: pgsplit_pg::DatabasePin| ConnSettings {
+        database: Some(pin),
+        ..db.settings()
+    };
+    connect(&pinned(pin.clone()))
+        .await
+        .expect("the same database");
+    WireConn::connect(&pinned(pin.clone()))
+        .await
+        .expect("the same database");
+    let others = [
+        pgsplit_pg::DatabasePin {
+            oid: pin.oid + 1,
+            ..pin.clone()
+        },
+        // Another cluster's database of the same OID.
+        pgsplit_pg::DatabasePin {
+            system: Some("1".into()),
+            ..pin.clone()
+        },
+    ];
+    for other in others {
+        let err = connect(&pinned(other.clone()))
+            .await
+            .err()
+            .expect("another");
+        assert!(
+            matches!(err, pgsplit_pg::ConnectFailure::Replaced { .. }),
+            "{err:#}"
+        );
+        assert!(
+            err.to_string()
+                .contains("is not the one this run wrote into"),
+            "{err}"
+        );
+        let err = WireConn::connect(&pinned(other))
+            .await
+            .err()
+            .expect("another");
+        assert!(
+            matches!(err, pgsplit_pg::wire::WireError::Replaced(_)),
+            "{err:#}"
+        );
+    }
+    // Another database of the server is not held to it.
+    let elsewhere = pinned(pin).with_dbname("postgres");
+    connect(&elsewhere).await.expect("maintenance database");
+}
+
 #[tokio::test]
 async fn unreachable_server_names_the_redacted_server() {
     let settings = ConnSettings::parse_with(

@@ -61,7 +61,7 @@ pub async fn run(
     };
     let mut report = plan::plan(&mapping, options).await;
     if !args.clean {
-        plan::unfinished_runs(&mapping, &args.work_dir, options, args.resume, &mut report);
+        plan::unfinished_runs(&mapping, &args.work_dir, options, args.resume, &mut report).await;
     }
     printer.result(&report, || render(&report))?;
     Ok(if report.bad_selection() {

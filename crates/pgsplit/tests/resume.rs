@@ -1056,6 +1056,15 @@ fn a_target_database_made_again_under_the_run_is_never_written_into() {
         "{error}"
     );
     assert_eq!(target.psql(tables).trim(), "0", "a resume wrote into it");
+    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .contains("another than the stopped run wrote into"),
+        "{:?}",
+        text(&out)
+    );
     let out = run.command(&["--clean"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);

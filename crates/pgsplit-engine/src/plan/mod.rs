@@ -356,7 +356,7 @@ pub struct PlanOptions {
 /// `--clean` refuses it), in place of "not empty", saying how to go on. With `resume`:
 /// what `run --resume` refuses is (nothing to resume at all; a stopped run that copied
 /// something else than `options` and the line say).
-pub fn unfinished_runs(
+pub async fn unfinished_runs(
     mapping: &Mapping,
     work_dir: &std::path::Path,
     options: PlanOptions,
@@ -397,7 +397,13 @@ pub fn unfinished_runs(
             );
             match crate::run::resume_refusal(state.scope.as_deref(), &scope) {
                 Some(refusal) if state.wrote_anything() => refusal,
-                _ => continue,
+                _ => match &state.target {
+                    Some(before) => match replaced_target(line, &before.pin()).await {
+                        Some(refusal) => refusal,
+                        None => continue,
+                    },
+                    None => continue,
+                },
             }
         } else if state.unfinished() {
             plan.problems
@@ -427,6 +433,34 @@ pub fn unfinished_runs(
             });
         }
     }
+}
+
+/// Why `run --resume` refuses `line`'s target, `before` in its journal: it is gone, or
+/// another database now (as [`crate::run`] checks it).
+async fn replaced_target(line: &MappingLine, before: &pgsplit_pg::DatabasePin) -> Option<String> {
+    let conn = match session::open(&line.target).await {
+        Ok(conn) => conn,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
+            return Some(format!(
+                "cannot resume: the target database {} the stopped run wrote into does not \
+                 exist any more",
+                line.target.dbname
+            ));
+        }
+        // Unreachable: the target's facts say so.
+        Err(_) => return None,
+    };
+    let now = pgsplit_pg::database_pin(&conn.client, before.system.is_some())
+        .await
+        .ok()?;
+    (!now.same_as(before)).then(|| {
+        format!(
+            "cannot resume: the target database {} is another than the stopped run wrote into \
+             (was {before}, now {now}: dropped and made again since, or another server \
+             answers at its address)",
+            line.target.dbname
+        )
+    })
 }
 
 /// Plans every line of the mapping at once.

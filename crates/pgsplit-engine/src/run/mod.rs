@@ -749,24 +749,31 @@ async fn run_line(
     if let Some(state) = resumed.as_ref().filter(|s| s.finished) {
         // The journal vouches for a database that is still there (a script takes exit 0
         // for "migrated").
-        let gone = |now: &str| {
+        let gone = |now: &str, again: &str| {
             RunError::Refused(format!(
                 "the run journal says this line finished, but its target database {} {now}: \
-                 nothing to resume; run without --resume to copy it again",
+                 nothing to resume; {again}",
                 line.target.dbname
             ))
         };
         match session::open(&line.target).await {
             Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
-                return Err(gone("does not exist any more"));
+                return Err(gone(
+                    "does not exist any more",
+                    "run without --resume to copy it again",
+                ));
             }
             Ok(conn) if let Some(before) = &state.target => {
                 let now = target::database(&conn).await?;
-                if !now.same_as(before) {
-                    return Err(gone(&format!(
-                        "is another one now (was {before}, now {now}: dropped and made again \
-                         since)"
-                    )));
+                let before = before.pin();
+                if !now.same_as(&before) {
+                    return Err(gone(
+                        &format!(
+                            "is another one now (was {before}, now {now}: dropped and made \
+                             again since, or another server answers at its address)"
+                        ),
+                        "copy it again with --clean",
+                    ));
                 }
             }
             _ => {}
@@ -899,22 +906,31 @@ async fn run_line(
     .await?;
     report.target_identity = target::identity(&target_conn).await;
     let database = target::database(&target_conn).await?;
-    let journaled_target = resumed.as_ref().and_then(|s| s.target.as_ref());
-    if let Some(before) = journaled_target
+    let journaled_target = resumed
+        .as_ref()
+        .and_then(|s| s.target.as_ref())
+        .map(|t| t.pin());
+    if let Some(before) = &journaled_target
         && !before.same_as(&database)
     {
         return Err(RunError::Refused(format!(
             "cannot resume: the target database {} is another than the stopped run wrote \
-             into (was {before}, now {database}: dropped and made again since); start over \
-             with --clean",
-            line.target.dbname
+             into (was {before}, now {database}: dropped and made again since, or another \
+             server answers at its address); {}",
+            line.target.dbname,
+            start_over_hint(
+                resumed.as_ref().and_then(|s| s.scope.as_deref()),
+                options.sections
+            )
+            .trim_start_matches("or ")
+            .trim_start_matches(", ")
         )));
     }
     // Every later session checks that it reaches this database, not one made under its
     // name meanwhile (by a run with --clean from another work folder, say).
     let pinned = MappingLine {
         target: pgsplit_pg::ConnSettings {
-            database_oid: Some(database.oid),
+            database: Some(database.clone()),
             ..line.target.clone()
         },
         ..line.clone()
@@ -947,7 +963,7 @@ async fn run_line(
         })?;
     }
     if journaled_target.is_none() {
-        journal.record(&Event::Target(database))?;
+        journal.record(&Event::Target((&database).into()))?;
     }
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {

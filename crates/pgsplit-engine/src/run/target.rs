@@ -4,11 +4,10 @@
 
 use tokio_postgres::error::SqlState;
 
-use pgsplit_pg::{ConnSettings, Connection, quote};
+use pgsplit_pg::{ConnSettings, Connection, DatabasePin, quote};
 
 use super::error::RunError;
 use crate::database::{DatabaseLevel, DatabaseStatement};
-use crate::journal::TargetDatabase;
 use crate::session;
 
 /// Objects outside the system schemas (0 for a fresh database).
@@ -214,25 +213,11 @@ pub async fn prepare(
     }
 }
 
-/// The database `conn` is on, as the journal keeps it ([`TargetDatabase`]).
-pub async fn database(conn: &Connection) -> Result<TargetDatabase, RunError> {
-    let oid = conn
-        .client
-        .query_one(pgsplit_pg::CURRENT_DATABASE_OID, &[])
+/// The database `conn` is on, as the journal keeps it and later sessions check it.
+pub async fn database(conn: &Connection) -> Result<DatabasePin, RunError> {
+    pgsplit_pg::database_pin(&conn.client, true)
         .await
-        .map_err(|e| RunError::db(&conn.server, "read the database's OID", e))?
-        .get(0);
-    // Not every role may read it (it tells one cluster from another with the same OIDs).
-    let system = conn
-        .client
-        .query_one(
-            "SELECT system_identifier::text FROM pg_catalog.pg_control_system()",
-            &[],
-        )
-        .await
-        .ok()
-        .map(|row| row.get(0));
-    Ok(TargetDatabase { oid, system })
+        .map_err(|e| RunError::db(&conn.server, "read the database's OID", e))
 }
 
 /// Which database `conn` is, across addresses: its server (the postmaster's start time
