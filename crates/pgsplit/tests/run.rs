@@ -1578,6 +1578,52 @@ fn verify_reads_a_14_target_as_a_13_source_holds_it() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// 13 and 14 give a new database the same `public`: only what the source changed is
+/// written, and only a superuser may write it (its owner is the bootstrap superuser):
+/// another role skips it and says so rather than lose a revoked CREATE silently.
+#[test]
+fn public_of_13_on_14_keeps_what_changed_and_another_role_says_what_it_skips() {
+    if skip_other_versions("13 -> 14") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared_version(14);
+    let public = "SELECT nspowner::regrole::text || ' ' \
+                  || coalesce(nspacl, acldefault('n', nspowner))::text \
+                  FROM pg_namespace WHERE nspname = 'public'";
+    let revoked = source_cluster.create_db("public14_revoked");
+    revoked.psql("REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE TABLE public.t (id int);");
+    // Made again: no privileges for PUBLIC at all.
+    let remade = source_cluster.create_db("public14_remade");
+    remade.psql("DROP SCHEMA public; CREATE SCHEMA public; CREATE TABLE public.t (id int);");
+    for source in [&revoked, &remade] {
+        let target_name = format!("{}_v14", source.name);
+        let target = adopt(target_cluster, &target_name);
+        let target_url = target_cluster.url(&target_name);
+        run_copy_to(source, &target_url, &[], 0);
+        assert_eq!(target.psql(public), source.psql(public), "{}", source.name);
+        let out = verify_pair(source, &target_url);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    }
+    let role = format!("{}_loader", revoked.name);
+    target_cluster
+        .psql(
+            "postgres",
+            &format!("CREATE ROLE \"{role}\" LOGIN CREATEDB"),
+        )
+        .unwrap();
+    let target_name = format!("{}_by_role", revoked.name);
+    let target = adopt(target_cluster, &target_name);
+    let target_url = format!(
+        "postgres://{role}@127.0.0.1:{}/{target_name}",
+        target_cluster.port()
+    );
+    let report = run_copy_to(&revoked, &target_url, &["--no-owner"], 0);
+    let skipped = report["lines"][0]["skipped"].to_string();
+    assert!(skipped.contains("privileges on schema public"), "{skipped}");
+    assert_ne!(target.psql(public), revoked.psql(public));
+}
+
 /// Publications (they were listed as not copied): every kind of member, options, a
 /// comment; verify compares them.
 #[test]

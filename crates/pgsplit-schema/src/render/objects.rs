@@ -76,7 +76,21 @@ fn schemas(b: &mut Builder<'_>) {
             statements.extend(b.comment(key, 0, &format!("SCHEMA {name}"), &identity));
             statements.extend(b.owner("SCHEMA", &name, &s.owner, &identity));
         }
-        if s.name == "public" && s.default_owner && b.cat.version < 150000 {
+        // A target older than 15 gives a new database's `public` the same owner and
+        // privileges (the bootstrap superuser's): only what changed since is written, and
+        // only that owner, a superuser, may write it.
+        let same_initdb = b.opts.target_version.is_some_and(|v| v < 150000);
+        if s.name == "public" && s.default_owner && same_initdb {
+            // Against what initdb gives it there (not what this one was made with: a
+            // `public` made again has no privileges for PUBLIC, or no ACL at all).
+            let owner = &s.owner;
+            let mut acl = s.acl.clone();
+            acl.default = vec![format!("{owner}=UC/{owner}"), format!("=UC/{owner}")];
+            acl.items
+                .get_or_insert_with(|| vec![format!("{owner}=UC/{owner}")]);
+            let grants = b.acl("SCHEMA", &name, None, owner, &acl, &identity);
+            statements.extend(grants.into_iter().map(|g| superuser(g, true)));
+        } else if s.name == "public" && s.default_owner && b.cat.version < 150000 {
             // 15 took CREATE on `public` from PUBLIC in a new database: PUBLIC's
             // privileges are written out whatever they are, or a copy of an older
             // database onto a newer server would lose what its roles could do there. A
