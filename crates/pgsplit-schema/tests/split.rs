@@ -467,7 +467,8 @@ async fn fixture_split_inclusion_rules() {
          -- In a schema that is needed but not taken whole, and used by nothing selected.
          DROP FUNCTION lib.unused(int); DROP CAST (lib.unused_pair AS int); \
          DROP FUNCTION lib.unused_pair_sum(lib.unused_pair); DROP TYPE lib.unused_pair; \
-         -- Per-schema default privileges go with whole schemas only.
+         -- Per-schema default privileges go with schemas the target takes whole or\
+         -- some tables of, not with one made only for what those need.
          ALTER DEFAULT PRIVILEGES FOR ROLE pgsplit_owner IN SCHEMA lib \
            REVOKE SELECT ON TABLES FROM pgsplit_reader;",
         &[

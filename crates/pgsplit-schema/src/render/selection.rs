@@ -331,14 +331,18 @@ impl Builder<'_> {
                             .iter()
                             .any(|p| p.oid == key.1 && p.all_tables)
                 }
+                // Per schema: with a schema the target takes whole or some tables of (new
+                // tables made there get their grants as on the source), not one made only
+                // for what its tables need.
                 synthetic::DEFAULT_ACL => cat
                     .default_acls
                     .iter()
                     .find(|d| d.oid == key.1)
                     .is_some_and(|d| {
-                        d.schema
-                            .as_ref()
-                            .is_none_or(|s| selection.schemas.contains(s))
+                        d.schema.as_ref().is_none_or(|s| {
+                            selection.schemas.contains(s)
+                                || selection.tables.iter().any(|(schema, _)| schema == s)
+                        })
                     }),
                 // With its function, or a type, of a schema taken whole; otherwise pulled
                 // in by what is written with it.
