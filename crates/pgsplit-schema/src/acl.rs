@@ -51,6 +51,46 @@ impl AclItem {
     }
 }
 
+/// `item` with role `from` as `to`, grantee or grantor, as `ALTER … OWNER TO` rewrites
+/// the owner's entries.
+pub fn with_role_renamed(item: &str, from: &str, to: &str) -> String {
+    let Some(parsed) = AclItem::parse(item) else {
+        return item.to_string();
+    };
+    if parsed.grantee != from && parsed.grantor != from {
+        return item.to_string();
+    }
+    let name = |role: &str| {
+        let role = if role == from { to } else { role };
+        if role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            role.to_string()
+        } else {
+            format!("\"{}\"", role.replace('"', "\"\""))
+        }
+    };
+    // The letters as they were: items are compared as text.
+    let (_, rest) = read_name(item);
+    let letters = rest
+        .strip_prefix('=')
+        .and_then(|r| r.split_once('/'))
+        .map_or("", |(letters, _)| letters);
+    format!(
+        "{}={letters}/{}",
+        name(&parsed.grantee),
+        name(&parsed.grantor)
+    )
+}
+
+/// The role whose entry an object's initial privileges are its owner's (its grantor
+/// and grantee), as initdb left them.
+pub fn initial_owner(default: &[String]) -> Option<String> {
+    default
+        .iter()
+        .filter_map(|d| AclItem::parse(d))
+        .find(|d| !d.grantee.is_empty() && d.grantee == d.grantor)
+        .map(|d| d.grantee)
+}
+
 /// A role name as `aclitem` prints it: bare, or in double quotes with `""` for `"`.
 fn read_name(text: &str) -> (String, &str) {
     if let Some(rest) = text.strip_prefix('"') {
@@ -274,6 +314,32 @@ fn grant_revoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renames_a_role_in_items() {
+        let owner = "pg_database_owner";
+        assert_eq!(
+            with_role_renamed("postgres=UC/postgres", "postgres", owner),
+            "pg_database_owner=UC/pg_database_owner"
+        );
+        assert_eq!(
+            with_role_renamed("=UC/postgres", "postgres", owner),
+            "=UC/pg_database_owner"
+        );
+        assert_eq!(
+            with_role_renamed("app=r*w/postgres", "postgres", "We\"ird"),
+            "app=r*w/\"We\"\"ird\""
+        );
+        assert_eq!(
+            with_role_renamed("app=U/bob", "postgres", owner),
+            "app=U/bob"
+        );
+        let initial = [
+            "=UC/pg_database_owner".to_string(),
+            "pg_database_owner=UC/pg_database_owner".to_string(),
+        ];
+        assert_eq!(initial_owner(&initial).as_deref(), Some(owner));
+    }
 
     #[test]
     fn parses_items() {

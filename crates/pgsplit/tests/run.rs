@@ -1578,6 +1578,40 @@ fn verify_reads_a_14_target_as_a_13_source_holds_it() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// With `--no-owner` the target's `public` keeps its own owner, and the source owner's
+/// privileges are that owner's: a role that is no superuser (and owns the database it
+/// makes) copies a `public` of another owner, whose privileges were written against the
+/// source's owner and revoked its own CREATE there.
+#[test]
+fn public_of_another_owner_is_copied_with_no_owner_by_a_role_that_is_no_superuser() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("public_other_no_owner");
+    let other = format!("{}_other", source.name);
+    let role = format!("{}_loader", source.name);
+    cluster
+        .psql(
+            "postgres",
+            &format!("CREATE ROLE \"{other}\"; CREATE ROLE \"{role}\" LOGIN CREATEDB"),
+        )
+        .unwrap();
+    source.psql(&format!(
+        "ALTER SCHEMA public OWNER TO \"{other}\"; REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+         CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);"
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    let target_url = format!(
+        "postgres://{role}@127.0.0.1:{}/{target_name}",
+        cluster.port()
+    );
+    run_copy_to(&source, &target_url, &["--no-owner"], 0);
+    assert_eq!(target.psql("SELECT count(*) FROM public.t").trim(), "1");
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    let out = pgsplit(&["verify", &mapping, "--no-owner"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
 /// 13 and 14 give a new database the same `public`: only what the source changed is
 /// written, and only a superuser may write it (its owner is the bootstrap superuser):
 /// another role skips it and says so rather than lose a revoked CREATE silently.

@@ -462,7 +462,9 @@ async fn read_catalog(
                 schema.acl.default = initial
                     .acl_default
                     .iter()
-                    .map(|item| acl_item_as_of(item, &initial.owner, &schema.owner))
+                    .map(|item| {
+                        pgsplit_schema::acl::with_role_renamed(item, &initial.owner, &schema.owner)
+                    })
                     .collect();
             } else if !schema.default_owner {
                 schema.acl.default = initial.acl_default.clone();
@@ -509,20 +511,6 @@ fn public_initial_privileges(
         })
 }
 
-/// An `aclitem` (`grantee=privileges/grantor`) with role `from` replaced by `to` on
-/// either side, as `ALTER … OWNER TO` rewrites the owner's entries. Names that need
-/// quoting are left as they are.
-fn acl_item_as_of(item: &str, from: &str, to: &str) -> String {
-    let Some((grantee, rest)) = item.split_once('=') else {
-        return item.to_string();
-    };
-    let Some((privileges, grantor)) = rest.rsplit_once('/') else {
-        return item.to_string();
-    };
-    let swap = |role: &str| if role == from { to } else { role }.to_string();
-    format!("{}={privileges}/{}", swap(grantee), swap(grantor))
-}
-
 /// The source's views and ICU collation locales as the newer target prints them (their
 /// text changes between major versions, not what they do), in a session of the target's
 /// own.
@@ -555,27 +543,4 @@ async fn introspect(conn: &Connection) -> Result<Catalog, VerifyError> {
 fn schema_error(conn: &Connection) -> impl FnOnce(pgsplit_schema::SchemaError) -> VerifyError {
     let server = conn.server.clone();
     move |source| VerifyError::Schema { server, source }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::acl_item_as_of;
-
-    #[test]
-    fn an_acl_item_is_rewritten_for_another_owner() {
-        let owner = "pg_database_owner";
-        assert_eq!(
-            acl_item_as_of("postgres=UC/postgres", "postgres", owner),
-            "pg_database_owner=UC/pg_database_owner"
-        );
-        assert_eq!(
-            acl_item_as_of("=UC/postgres", "postgres", owner),
-            "=UC/pg_database_owner"
-        );
-        assert_eq!(
-            acl_item_as_of("app=U/postgres", "postgres", owner),
-            "app=U/pg_database_owner"
-        );
-        assert_eq!(acl_item_as_of("app=U/bob", "postgres", owner), "app=U/bob");
-    }
 }

@@ -34,6 +34,17 @@ fn schemas(b: &mut Builder<'_>) {
         ));
     }
     for s in &b.cat.schemas {
+        let as_initdb;
+        let s = match s.name == "public" && !s.default_owner && b.opts.no_owner {
+            true => match without_owner(s) {
+                Some(public) => {
+                    as_initdb = public;
+                    &as_initdb
+                }
+                None => s,
+            },
+            false => s,
+        };
         let name = ident(&s.name);
         let identity = format!("schema {}", s.name);
         let key = (class::NAMESPACE, s.oid);
@@ -118,6 +129,23 @@ fn schemas(b: &mut Builder<'_>) {
             b.add(item);
         }
     }
+}
+
+/// `public` of another owner than initdb gave it, for `--no-owner`: the target keeps the
+/// owner it gives `public`, and the source owner's privileges are that owner's, as if
+/// initdb had left it (else its privileges would be written against the wrong owner: a
+/// REVOKE from the target's owner would take the run's own CREATE there).
+fn without_owner(public: &Schema) -> Option<Schema> {
+    let initial = acl::initial_owner(&public.acl.default)?;
+    let mut s = public.clone();
+    if let Some(items) = &mut s.acl.items {
+        for item in items.iter_mut() {
+            *item = acl::with_role_renamed(item, &public.owner, &initial);
+        }
+    }
+    s.owner = initial;
+    s.default_owner = true;
+    Some(s)
 }
 
 fn extensions(b: &mut Builder<'_>) {
