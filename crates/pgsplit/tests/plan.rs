@@ -303,6 +303,16 @@ fn a_shard_no_line_takes_is_listed() {
     let doc = plan(&(line(0) + &line(1) + &line(2)));
     assert_eq!(doc["untaken"], serde_json::json!([]), "{doc}");
 
+    // With a row condition besides the shard: the condition's rows over the modulus.
+    let filtered = format!(
+        "{}@@{} shard=tenant_id:0/3 where:public.accounts=\"tenant_id <= 1500\"\n",
+        source.url(),
+        cluster.url("plan_untaken_shard_w")
+    );
+    let doc = plan(&filtered);
+    let rows = doc["lines"][0]["split"]["estimated_rows"].as_i64().unwrap();
+    assert!((400..=600).contains(&rows), "{rows}: {doc}");
+
     // Per table: a remainder another table's line takes does not cover this one.
     source.psql("CREATE TABLE orders (tenant_id int, n int)");
     let cut = |shard: &str, more: &str| {

@@ -116,9 +116,9 @@ pub struct SplitTable {
     pub bytes: i64,
     /// The row filter, for tables copied in part.
     pub filter: Option<String>,
-    /// The modulus of the shard when it is the filter alone.
+    /// The shard's modulus and its conditions in the filter ([`shard_parts`]).
     #[serde(skip)]
-    pub shard_modulus: Option<u32>,
+    pub shard: Option<(u32, Vec<String>)>,
 }
 
 /// What the plan knows of a source; the fields a caller does not read stay at their
@@ -1287,20 +1287,25 @@ async fn estimate_shares(client: &Client, split: &mut SplitFacts) {
         return;
     }
     for t in &mut split.tables {
-        if let Some(modulus) = t.shard_modulus {
+        if let (Some((modulus, parts)), Some(filter)) = (&t.shard, &t.filter) {
             // The planner knows nothing of the hash expression (it guesses 0.5% of the
-            // rows whatever the modulus); a hash spreads the rows evenly.
-            let all = if t.estimated_rows > 0 || t.bytes <= UNCOUNTED_ABOVE_BYTES {
-                Some(t.estimated_rows.max(0))
-            } else {
-                let sql = format!(
-                    "EXPLAIN SELECT FROM ONLY {}",
-                    pgsplit_pg::quote::qualified(&t.schema, &t.name)
-                );
-                explain_rows(client, &sql).await
-            };
+            // rows whatever the modulus); a hash spreads the rows evenly: the rest of
+            // the filter's rows, over the modulus.
+            let rest = parts
+                .iter()
+                .fold(filter.clone(), |f, part| f.replace(part.as_str(), "true"));
+            let all =
+                if rest == "true" && (t.estimated_rows > 0 || t.bytes <= UNCOUNTED_ABOVE_BYTES) {
+                    Some(t.estimated_rows.max(0))
+                } else {
+                    let sql = format!(
+                        "EXPLAIN SELECT FROM ONLY {} WHERE {rest}",
+                        pgsplit_pg::quote::qualified(&t.schema, &t.name)
+                    );
+                    explain_rows(client, &sql).await
+                };
             if let Some(all) = all {
-                t.estimated_rows = all / i64::from(modulus);
+                t.estimated_rows = all / i64::from(*modulus);
             }
             continue;
         }
@@ -1528,7 +1533,7 @@ fn split_facts(
                 name: t.name.clone(),
                 estimated_rows: t.estimated_rows as i64,
                 bytes: t.bytes,
-                shard_modulus: shard_alone(&line.selector, t, filter.as_deref()),
+                shard: shard_parts(&line.selector, tables, filter.as_deref()),
                 filter,
             }
         })
@@ -1569,21 +1574,27 @@ fn split_facts(
     Ok((facts, ddl, resolved))
 }
 
-/// The shard's modulus when `filter` is `table`'s shard condition and nothing else.
-fn shard_alone(
+/// The shard's modulus, and the shard conditions `filter` holds (its table's own, or a
+/// parent's it follows): one per type of key column among the source's `tables`.
+fn shard_parts(
     selector: &crate::split::Selector,
-    table: &pgsplit_copy::SourceTable,
+    tables: &[pgsplit_copy::SourceTable],
     filter: Option<&str>,
-) -> Option<u32> {
+) -> Option<(u32, Vec<String>)> {
     let shard = selector.shard.as_ref()?;
-    let column = table.columns.iter().find(|c| c.name == shard.key)?;
-    let alone = crate::split::shard::predicate(
-        &shard.key,
-        &column.type_name,
-        shard.modulus,
-        shard.remainder,
-    )?;
-    (filter == Some(alone.as_str())).then_some(shard.modulus)
+    let filter = filter?;
+    let mut parts: Vec<String> = tables
+        .iter()
+        .flat_map(|t| &t.columns)
+        .filter(|c| c.name == shard.key)
+        .filter_map(|c| {
+            crate::split::shard::predicate(&shard.key, &c.type_name, shard.modulus, shard.remainder)
+        })
+        .filter(|p| filter.contains(p.as_str()))
+        .collect();
+    parts.sort();
+    parts.dedup();
+    (!parts.is_empty()).then_some((shard.modulus, parts))
 }
 
 /// The identities of the objects `ddl` creates that stand on their own: not tables
