@@ -180,9 +180,23 @@ fn render(report: &PlanReport) -> String {
             let _ = writeln!(out, "  PROBLEM: {}", p.message);
         }
     }
-    // Tables a split leaves behind, at most this many named per source.
+    render_untaken(&mut out, &report.untaken);
+    let problems = report.problem_count();
+    let _ = writeln!(
+        out,
+        "{} line(s), {} problem(s)",
+        report.lines.len(),
+        problems
+    );
+    out
+}
+
+/// What no line of a split source takes (tables, shards, objects), at most
+/// `UNTAKEN_SHOWN` named per list: for `plan` and `run` alike.
+pub fn render_untaken(out: &mut String, untaken: &[pgsplit_engine::plan::Untaken]) {
+    // At most this many named per list.
     const UNTAKEN_SHOWN: usize = 20;
-    for u in &report.untaken {
+    for u in untaken {
         let lines: Vec<String> = u.lines.iter().map(usize::to_string).collect();
         for shard in &u.shards {
             let cuts: Vec<String> = shard
@@ -239,14 +253,6 @@ fn render(report: &PlanReport) -> String {
             );
         }
     }
-    let problems = report.problem_count();
-    let _ = writeln!(
-        out,
-        "{} line(s), {} problem(s)",
-        report.lines.len(),
-        problems
-    );
-    out
 }
 
 fn yes_no(b: bool) -> &'static str {

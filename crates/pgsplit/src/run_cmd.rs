@@ -391,6 +391,7 @@ fn render(report: &RunReport) -> String {
             let _ = writeln!(out, "  FAILED: {e}");
         }
     }
+    crate::plan_cmd::render_untaken(&mut out, &report.untaken);
     let tables: usize = report.lines.iter().map(|l| l.tables.len()).sum();
     let rows: u64 = report
         .lines

@@ -1548,3 +1548,49 @@ fn a_key_the_target_role_cannot_check_is_skipped_or_fails_with_strict() {
         "{report}"
     );
 }
+
+/// A run of a split says, as plan does, what no line takes: a table, the rows of a shard
+/// no line cuts a table by, an object no table of any line needs.
+#[test]
+fn a_run_says_what_no_line_of_a_split_takes() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("split_untaken_run");
+    source.psql(
+        "CREATE TABLE accounts (tenant_id int PRIMARY KEY, name text);
+         INSERT INTO accounts SELECT i, 'n' || i FROM generate_series(1, 30) i;
+         CREATE TABLE orders (tenant_id int, n int);
+         INSERT INTO orders SELECT i % 30, i FROM generate_series(1, 90) i;
+         CREATE TABLE lonely (id int);
+         CREATE FUNCTION tcount() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    );
+    let names: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|s| format!("{}_{s}", source.name))
+        .collect();
+    let _targets: Vec<TestDb<'_>> = names.iter().map(|n| adopt(cluster, n)).collect();
+    let lines: Vec<(String, &str)> = vec![
+        (
+            cluster.url(&names[0]),
+            "shard=tenant_id:0/2 tables=public.accounts",
+        ),
+        (
+            cluster.url(&names[1]),
+            "shard=tenant_id:1/2 tables=public.accounts,public.orders",
+        ),
+    ];
+    let (report, _) = split(&source, &lines, &[], 0);
+    assert_eq!(
+        report["untaken"],
+        serde_json::json!([{
+            "source_url": report["lines"][0]["source_url"],
+            "lines": [1, 2],
+            "tables": [{"name": "public.lonely", "bytes": 0}],
+            "shards": [{
+                "key": "tenant_id", "modulus": 2, "remainders": [0],
+                "tables": ["public.orders"]
+            }],
+            "objects": ["function public.tcount()"],
+        }]),
+        "{report}"
+    );
+}

@@ -484,70 +484,96 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
         let splits: Option<Vec<&SplitFacts>> =
             group.iter().map(|&i| lines[i].split.as_ref()).collect();
         let Some(splits) = splits else { continue };
-        let Some((first, rest)) = splits.split_first() else {
-            continue;
-        };
-        let mut tables: Vec<UntakenTable> = first
-            .not_taken
+        let shares: Vec<Share> = group
             .iter()
-            .filter(|(table, _)| rest.iter().all(|s| s.not_taken.contains_key(*table)))
-            .map(|((schema, name), bytes)| UntakenTable {
-                name: format!("{schema}.{name}"),
-                bytes: *bytes,
+            .zip(splits)
+            .map(|(&i, split)| Share {
+                shard: mapping.lines[i].selector.shard.clone(),
+                not_taken: split.not_taken.clone(),
+                objects_not_taken: split.objects_not_taken.clone(),
+                sharded: split.sharded.clone(),
+                whole: split
+                    .tables
+                    .iter()
+                    .filter(|t| t.filter.is_none())
+                    .map(|t| format!("{}.{}", t.schema, t.name))
+                    .collect(),
             })
             .collect();
-        let shards = untaken_shards(mapping, group, &splits);
-        let objects: Vec<String> = first
-            .objects_not_taken
-            .iter()
-            .filter(|o| rest.iter().all(|s| s.objects_not_taken.contains(*o)))
-            .cloned()
-            .collect();
-        if tables.is_empty() && shards.is_empty() && objects.is_empty() {
-            continue;
-        }
-        tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
-        out.push(Untaken {
-            source_url: lines[group[0]].source_url.clone(),
-            lines: group.iter().map(|&i| lines[i].line).collect(),
-            tables,
-            shards,
-            objects,
-        });
+        let numbers = group.iter().map(|&i| lines[i].line).collect();
+        out.extend(untaken(&lines[group[0]].source_url, numbers, &shares));
     }
     out
 }
 
-/// Per table some line of the group cuts by its shard key and no line copies whole: the
-/// hash values no line takes, as remainders of the least common multiple of the moduli
-/// the lines cut it by (`0/2` and `1/4` leave `3/4`), tables with the same ones together.
-/// (Lines sharding one table by different keys, or overlapping, are problems of their own.)
-fn untaken_shards(
-    mapping: &Mapping,
-    group: &[usize],
-    splits: &[&SplitFacts],
-) -> Vec<UntakenShards> {
+/// What one line of a split takes of its source, as [`untaken`] needs it.
+#[derive(Debug, Default)]
+pub(crate) struct Share {
+    pub shard: Option<crate::split::Shard>,
+    /// The source's tables it does not take, with their sizes.
+    pub not_taken: std::collections::BTreeMap<(String, String), i64>,
+    /// [`standalone_objects`] of the source its schema does not write.
+    pub objects_not_taken: std::collections::BTreeSet<String>,
+    /// The tables its shard cuts.
+    pub sharded: std::collections::BTreeSet<(String, String)>,
+    /// `schema.name` of the tables it copies whole.
+    pub whole: std::collections::BTreeSet<String>,
+}
+
+/// What no line of a split source (lines `lines`, their `shares`) takes: tables, shards
+/// of tables, objects. `None` when they take everything.
+pub(crate) fn untaken(source_url: &str, lines: Vec<usize>, shares: &[Share]) -> Option<Untaken> {
+    let (first, rest) = shares.split_first()?;
+    let mut tables: Vec<UntakenTable> = first
+        .not_taken
+        .iter()
+        .filter(|(table, _)| rest.iter().all(|s| s.not_taken.contains_key(*table)))
+        .map(|((schema, name), bytes)| UntakenTable {
+            name: format!("{schema}.{name}"),
+            bytes: *bytes,
+        })
+        .collect();
+    let shards = untaken_shards(shares);
+    let objects: Vec<String> = first
+        .objects_not_taken
+        .iter()
+        .filter(|o| rest.iter().all(|s| s.objects_not_taken.contains(*o)))
+        .cloned()
+        .collect();
+    if tables.is_empty() && shards.is_empty() && objects.is_empty() {
+        return None;
+    }
+    tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    Some(Untaken {
+        source_url: source_url.to_string(),
+        lines,
+        tables,
+        shards,
+        objects,
+    })
+}
+
+/// Per table some line cuts by its shard key and no line copies whole: the hash values
+/// no line takes, as remainders of the least common multiple of the moduli the lines cut
+/// it by (`0/2` and `1/4` leave `3/4`), tables with the same ones together. (Lines
+/// sharding one table by different keys, or overlapping, are problems of their own.)
+fn untaken_shards(shares: &[Share]) -> Vec<UntakenShards> {
     use std::collections::{BTreeMap, BTreeSet};
     /// Per table cut: the key, and each cutting line's (modulus, remainder).
     type Cuts<'a> = BTreeMap<String, (&'a str, Vec<(u32, u32)>)>;
     let mut cuts: Cuts = BTreeMap::new();
-    for (&i, split) in group.iter().zip(splits) {
-        let Some(shard) = mapping.lines[i].selector.shard.as_ref() else {
+    for share in shares {
+        let Some(shard) = share.shard.as_ref() else {
             continue;
         };
-        for (schema, name) in &split.sharded {
+        for (schema, name) in &share.sharded {
             let entry = cuts
                 .entry(format!("{schema}.{name}"))
                 .or_insert((shard.key.as_str(), Vec::new()));
             entry.1.push((shard.modulus, shard.remainder));
         }
     }
-    let whole: BTreeSet<String> = splits
-        .iter()
-        .flat_map(|s| &s.tables)
-        .filter(|t| t.filter.is_none())
-        .map(|t| format!("{}.{}", t.schema, t.name))
-        .collect();
+    let whole: BTreeSet<&String> = shares.iter().flat_map(|s| &s.whole).collect();
     let mut missing: BTreeMap<(&str, u32, Vec<u32>), Vec<String>> = BTreeMap::new();
     for (table, (key, taken)) in cuts {
         if whole.contains(&table) {
@@ -1600,7 +1626,7 @@ fn shard_parts(
 /// The identities of the objects `ddl` creates that stand on their own: not tables
 /// (listed apart) nor what belongs to one (its indexes, keys, triggers, the sequence it
 /// owns), but functions, types, views, standalone sequences, schemas, extensions, ….
-fn standalone_objects(ddl: &pgsplit_schema::Ddl) -> std::collections::BTreeSet<String> {
+pub(crate) fn standalone_objects(ddl: &pgsplit_schema::Ddl) -> std::collections::BTreeSet<String> {
     use pgsplit_schema::ObjectKind as K;
     let statements = || ddl.pre_data.iter().chain(&ddl.post_data);
     let owned: std::collections::BTreeSet<&str> = statements()

@@ -78,10 +78,26 @@ pub async fn run(
         // Every line is checked before the first target is touched: a typo or a missing
         // role on the last line of a split must not surface after hours of copying the
         // others.
-        let mut refused = match &source {
+        let (mut refused, shares) = match &source {
             Ok(source) => refused_lines(source, &group, options).await,
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), Vec::new()),
         };
+        // A split whose lines together leave something of the source behind says so (as
+        // plan does): the run copies and verifies only what the lines take.
+        if refused.is_empty() && !shares.is_empty() && shares.len() == group.len() {
+            let numbers = group.iter().map(|l| l.line).collect();
+            let source_url = group[0].source.to_string();
+            if let Some(untaken) = crate::plan::untaken(&source_url, numbers, &shares) {
+                tracing::info!(
+                    "no line of {source_url} takes {} table(s), {} shard cut(s) and {} \
+                     object(s) of it: they are not copied (listed in the report)",
+                    untaken.tables.len(),
+                    untaken.shards.len(),
+                    untaken.objects.len()
+                );
+                report.untaken.push(untaken);
+            }
+        }
         let refused_lines: Vec<String> = refused.iter().map(|(n, _)| n.to_string()).collect();
         let lines = group.len();
         for (n, line) in group.into_iter().enumerate() {
@@ -172,11 +188,14 @@ async fn refused_lines(
     source: &Source,
     lines: &[&MappingLine],
     options: &RunOptions,
-) -> Vec<(usize, RunError)> {
+) -> (Vec<(usize, RunError)>, Vec<crate::plan::Share>) {
     let Some(catalog) = source.catalog.as_ref() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut refused = Vec::new();
+    // What each split line takes ([`crate::plan::untaken`]), against the whole schema.
+    let mut shares = Vec::new();
+    let mut whole: Option<(pgsplit_schema::Ddl, std::collections::BTreeSet<String>)> = None;
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
@@ -211,6 +230,27 @@ async fn refused_lines(
                 options,
                 target_version,
             );
+            if let Ok((tables, ddl, _)) = &selected {
+                let (all, objects) = whole.get_or_insert_with(|| {
+                    let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
+                        no_owner: options.no_owner,
+                        no_acl: options.no_acl,
+                        target_version: None,
+                    });
+                    let objects = crate::plan::standalone_objects(&ddl);
+                    (ddl, objects)
+                });
+                shares.push(share_of(
+                    line,
+                    &source.tables,
+                    all,
+                    objects,
+                    tables,
+                    ddl,
+                    &resolved,
+                    options.sections == Sections::DataOnly,
+                ));
+            }
             // Its row conditions, on the source, in the snapshot; and the foreign keys
             // the rows it copies may break (none without rows).
             let client = &source.leader.client;
@@ -266,7 +306,45 @@ async fn refused_lines(
             refused.push((line, RunError::Selection(why)));
         }
     }
-    refused
+    (refused, shares)
+}
+
+/// What split `line` takes of the source ([`crate::plan::Share`]): its `tables` and its
+/// DDL `ddl`, against every table and the `whole` schema (its `objects`).
+#[allow(clippy::too_many_arguments)]
+fn share_of(
+    line: &MappingLine,
+    source_tables: &[SourceTable],
+    whole: &pgsplit_schema::Ddl,
+    objects: &std::collections::BTreeSet<String>,
+    tables: &[SourceTable],
+    ddl: &pgsplit_schema::Ddl,
+    resolved: &crate::split::Resolved,
+    data_only: bool,
+) -> crate::plan::Share {
+    let name = |t: &SourceTable| (t.schema.clone(), t.name.clone());
+    let taken: HashSet<(String, String)> = tables.iter().map(name).collect();
+    let written = crate::plan::standalone_objects(ddl);
+    crate::plan::Share {
+        shard: line.selector.shard.clone(),
+        not_taken: source_tables
+            .iter()
+            .filter(|t| !whole.leaves_out_table(&t.schema, &t.name) && !taken.contains(&name(t)))
+            .map(|t| (name(t), t.bytes))
+            .collect(),
+        // With --data-only no schema is written: the target has what it has.
+        objects_not_taken: if data_only {
+            Default::default()
+        } else {
+            objects.difference(&written).cloned().collect()
+        },
+        sharded: resolved.sharded.clone(),
+        whole: tables
+            .iter()
+            .filter(|t| !resolved.predicates.contains_key(&name(t)))
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect(),
+    }
 }
 
 /// Why a `--resume` of `line` is refused because its stopped run copied something else

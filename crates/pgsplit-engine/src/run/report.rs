@@ -12,6 +12,8 @@ pub struct RunReport {
     pub seconds: f64,
     /// Stopped by Ctrl-C or SIGTERM: continue with `--resume`.
     pub interrupted: bool,
+    /// Per split source: what no line takes, so no target holds ([`crate::plan::untaken`]).
+    pub untaken: Vec<crate::plan::Untaken>,
 }
 
 impl RunReport {
