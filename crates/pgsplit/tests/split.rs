@@ -1561,6 +1561,7 @@ fn a_run_says_what_no_line_of_a_split_takes() {
          CREATE TABLE orders (tenant_id int, n int);
          INSERT INTO orders SELECT i % 30, i FROM generate_series(1, 90) i;
          CREATE TABLE lonely (id int);
+         CREATE PUBLICATION lonely_feed FOR TABLE lonely;
          CREATE FUNCTION tcount() RETURNS int LANGUAGE sql AS 'SELECT 1';",
     );
     let names: Vec<String> = ["a", "b"]
@@ -1589,7 +1590,8 @@ fn a_run_says_what_no_line_of_a_split_takes() {
                 "key": "tenant_id", "modulus": 2, "remainders": [0],
                 "tables": ["public.orders"]
             }],
-            "objects": ["function public.tcount()"],
+            // Not the publication's table apart: it belongs to the table.
+            "objects": ["function public.tcount()", "publication lonely_feed"],
         }]),
         "{report}"
     );

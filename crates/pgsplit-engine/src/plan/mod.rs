@@ -1653,6 +1653,8 @@ pub(crate) fn standalone_objects(ddl: &pgsplit_schema::Ddl) -> std::collections:
             )
         })
         .filter(|s| !owned.contains(s.identity.as_str()))
+        // A publication's tables and schemas are added apart: they belong to those.
+        .filter(|s| s.kind != K::Publication || s.sql.starts_with("CREATE PUBLICATION"))
         .map(|s| s.identity.clone())
         .collect()
 }
