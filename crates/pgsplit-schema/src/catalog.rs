@@ -543,6 +543,15 @@ impl Catalog {
     /// names each.
     pub(crate) fn role_uses(&self) -> Vec<(ObjKey, String, bool)> {
         let mut uses = Vec::new();
+        for s in &self.schemas {
+            let key = (class::NAMESPACE, s.oid);
+            // `public`'s owner is named by its owner statement, when one is written.
+            if s.name != "public" {
+                uses.push((key, s.owner.clone(), true));
+            }
+            let named = s.acl.roles_named_for(&s.owner);
+            uses.extend(named.into_iter().map(|r| (key, r, false)));
+        }
         let mut add = |key: ObjKey, owner: Option<&String>, acl: Option<&Acl>| {
             uses.extend(owner.cloned().map(|o| (key, o, true)));
             uses.extend(
@@ -551,10 +560,7 @@ impl Catalog {
                     .map(|r| (key, r, false)),
             );
         };
-        for s in &self.schemas {
-            let owner = (s.name != "public").then_some(&s.owner);
-            add((class::NAMESPACE, s.oid), owner, Some(&s.acl));
-        }
+
         for t in &self.types {
             add((class::TYPE, t.oid), Some(&t.owner), Some(&t.acl));
         }

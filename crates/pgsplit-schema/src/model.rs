@@ -52,6 +52,26 @@ pub struct Acl {
 
 impl Acl {
     /// The roles the ACL names: grantees (not PUBLIC) and grantors.
+    /// [`Acl::roles`] that statements name when the object's owner is `owner`: not the
+    /// grantor of the owner's own grants (they run as the owner, or as whoever runs the
+    /// DDL with `--no-owner`), nor the owner's entry as the object was made with it.
+    pub fn roles_named_for(&self, owner: &str) -> Vec<String> {
+        let mut roles = Vec::new();
+        for text in self.items.iter().flatten() {
+            let Some(item) = crate::acl::AclItem::parse(text) else {
+                continue;
+            };
+            if !(item.grantee == owner && self.default.contains(text)) {
+                roles.push(item.grantee);
+            }
+            if item.grantor != owner {
+                roles.push(item.grantor);
+            }
+        }
+        roles.retain(|role| !role.is_empty());
+        roles
+    }
+
     pub fn roles(&self) -> impl Iterator<Item = String> + '_ {
         self.items
             .iter()

@@ -1612,6 +1612,38 @@ fn public_of_another_owner_is_copied_with_no_owner_by_a_role_that_is_no_superuse
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
 
+/// With `--no-owner`, a schema's owner that only its own grants name (as their grantor,
+/// and in its entry as made) is named by no statement: the target need not have it.
+#[test]
+fn with_no_owner_the_owner_of_a_granted_schema_need_not_exist_on_the_target() {
+    if skip_other_versions("13 -> 15") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("ghost_owner");
+    let ghost = format!("{}_ghost", source.name);
+    source_cluster
+        .psql("postgres", &format!("CREATE ROLE \"{ghost}\""))
+        .unwrap();
+    source.psql(&format!(
+        "CREATE SCHEMA s AUTHORIZATION \"{ghost}\"; GRANT USAGE ON SCHEMA s TO PUBLIC;
+         CREATE TABLE s.t (id int); INSERT INTO s.t VALUES (1);"
+    ));
+    let target_name = format!("{}_v15", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let target_url = target_cluster.url(&target_name);
+    run_copy_to(&source, &target_url, &["--no-owner"], 0);
+    let acl = "SELECT has_schema_privilege('public', 's', 'USAGE')";
+    assert_eq!(target.psql(acl).trim(), "t");
+    // Without --no-owner the owner is needed, and said before anything is written.
+    let again = format!("{}_owned", source.name);
+    let _again = adopt(target_cluster, &again);
+    let report = run_copy_to(&source, &target_cluster.url(&again), &[], 1);
+    let error = report["lines"][0]["error"].to_string();
+    assert!(error.contains(&ghost), "{error}");
+}
+
 /// 13 and 14 give a new database the same `public`: only what the source changed is
 /// written, and only a superuser may write it (its owner is the bootstrap superuser):
 /// another role skips it and says so rather than lose a revoked CREATE silently.
