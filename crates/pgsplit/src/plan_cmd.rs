@@ -58,6 +58,7 @@ pub async fn run(
         data_only: args.data_only,
         // Read per line, of its target.
         target_version: None,
+        strict: false,
     };
     let mut report = plan::plan(&mapping, options).await;
     if !args.clean {

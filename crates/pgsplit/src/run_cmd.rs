@@ -385,7 +385,10 @@ fn render(report: &RunReport) -> String {
                 .flat_map(|t| &t.chunks)
                 .filter(|c| c.resumed)
                 .count();
-            let _ = writeln!(out, "  resumed: {kept} chunk(s) kept from the stopped run");
+            // Not for a resume refused before it kept anything.
+            if kept > 0 || line.error.is_none() {
+                let _ = writeln!(out, "  resumed: {kept} chunk(s) kept from the stopped run");
+            }
         }
         if let Some(e) = &line.error {
             let _ = writeln!(out, "  FAILED: {e}");

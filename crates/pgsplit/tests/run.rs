@@ -1688,6 +1688,14 @@ fn public_of_13_on_14_keeps_what_changed_and_another_role_says_what_it_skips() {
     let skipped = report["lines"][0]["skipped"].to_string();
     assert!(skipped.contains("privileges on schema public"), "{skipped}");
     assert_ne!(target.psql(public), revoked.psql(public));
+    // --strict fails instead, before the target database is made.
+    let strict_name = format!("{}_strict", revoked.name);
+    let strict_url = target_url.replace(&target_name, &strict_name);
+    let report = run_copy_to(&revoked, &strict_url, &["--no-owner", "--strict"], 1);
+    let error = report["lines"][0]["error"].to_string();
+    assert!(error.contains("privileges on schema public"), "{error}");
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{strict_name}'");
+    assert_eq!(target_cluster.psql("postgres", &made).unwrap().trim(), "0");
 }
 
 /// Publications (they were listed as not copied): every kind of member, options, a

@@ -349,6 +349,9 @@ pub struct PlanOptions {
     pub data_only: bool,
     /// The target server's `server_version_num`, when known: the DDL is written for it.
     pub target_version: Option<i32>,
+    /// `run --strict`: what needs a superuser the target role is not fails the run, so
+    /// it stops it before anything is written.
+    pub strict: bool,
 }
 
 /// Reads each line's run journal in `work_dir` (what `run` would find there). Without
@@ -1163,7 +1166,9 @@ pub async fn run_problems(
     Ok(unreadable
         .into_iter()
         .chain(target_problems(Some(&facts), &mut target, options))
-        .filter(|p| p.kind.stops_a_run())
+        .filter(|p| {
+            p.kind.stops_a_run() || (options.strict && p.kind == ProblemKind::NeedsSuperuser)
+        })
         .collect())
 }
 

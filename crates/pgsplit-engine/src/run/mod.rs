@@ -405,6 +405,7 @@ async fn refused_by_target(
             no_acl: options.no_acl,
             data_only: options.sections == Sections::DataOnly,
             target_version,
+            strict: options.strict,
         },
     )
     .await;
