@@ -36,6 +36,11 @@ pub struct SchemaArgs {
     /// database NAME the script is meant for.
     #[arg(long, value_name = "NAME")]
     pub database: Option<String>,
+    /// The major version of the server the script is for (what differs by version, such
+    /// as `public`'s owner from a source older than 15, is written for it; default: the
+    /// newest).
+    #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u16).range(9..))]
+    pub for_version: Option<u16>,
 }
 
 pub async fn run(
@@ -53,8 +58,7 @@ pub async fn run(
     let options = SchemaOptions {
         no_owner: args.no_owner,
         no_acl: args.no_acl,
-        // The script may be applied to any server: written as for the newest.
-        target_version: None,
+        target_version: args.for_version.map(|major| i32::from(major) * 10000),
     };
     let ddl = catalog.render(&options);
     // Written for the database the script is for: never the source's own name by

@@ -1858,6 +1858,15 @@ fn public_of_13_keeps_its_bootstrap_owner_on_15() {
         before,
         "owner and privileges of public"
     );
+    // `pgsplit schema` writes it for the newest server, or for the one it is told.
+    let owner = "ALTER SCHEMA \"public\" OWNER TO";
+    let (sql, _) = text(&pgsplit(&["schema", &source.url()]));
+    assert!(sql.contains(owner), "{sql}");
+    let (sql, _) = text(&pgsplit(&["schema", &source.url(), "--for-version", "13"]));
+    assert!(
+        !sql.contains(owner) && sql.contains("CREATE TABLE"),
+        "{sql}"
+    );
     let out = verify_pair(&source, &target_url);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // A copy that left it to pg_database_owner differs.
