@@ -490,6 +490,7 @@ async fn read_all(client: &Client, version: i32) -> Result<Catalog, SchemaError>
             owner: r.get("owner")?,
             acl: r.acl()?,
             default_owner: r.get("default_owner")?,
+            bootstrap_owner: r.get("bootstrap_owner")?,
         });
     }
     let mut stream = rows(client, version, "extensions.sql").await?;

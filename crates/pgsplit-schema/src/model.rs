@@ -90,6 +90,8 @@ pub struct Schema {
     pub acl: Acl,
     /// `public` owned as initdb left it: no ALTER SCHEMA … OWNER needed.
     pub default_owner: bool,
+    /// Owned by the bootstrap superuser (OID 10), whatever its name on this server.
+    pub bootstrap_owner: bool,
 }
 
 #[derive(Clone, Debug)]

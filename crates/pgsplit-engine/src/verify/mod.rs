@@ -454,11 +454,27 @@ async fn read_catalog(
     let mut catalog = introspect(conn).await?;
     catalog.as_of_version(version);
     if let Some(initial) = public_initial {
+        // A role that is no superuser could not give `public` to the bootstrap superuser
+        // (the run skipped that and said so): pg_database_owner's is the same there.
+        let superuser: bool = conn
+            .client
+            .query_one(
+                "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(|source| VerifyError::Db {
+                server: conn.server.clone(),
+                what: "read the role's privileges".into(),
+                source,
+            })?
+            .get(0);
         for schema in catalog.schemas.iter_mut().filter(|s| s.name == "public") {
             if initial.bootstrap_owned {
-                // Its owner is compared on its own: its privileges as if given by the
-                // target's owner, whoever that is.
-                schema.default_owner = true;
+                // Its owner is compared on its own (the bootstrap superuser's, as the
+                // source's, or another), its privileges as if given by that owner.
+                schema.default_owner =
+                    schema.bootstrap_owner || (!superuser && schema.default_owner);
                 schema.acl.default = initial
                     .acl_default
                     .iter()

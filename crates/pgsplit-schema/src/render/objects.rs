@@ -68,19 +68,24 @@ fn schemas(b: &mut Builder<'_>) {
                 )),
             }
             // Initdb gave it to the bootstrap superuser before 15, to pg_database_owner
-            // since: written for a newer server (as pg_dump does), or the database's
-            // owner could drop what it holds there. Only a superuser may give it to one
-            // (another role's run skips it, and says so): last, so that what comes
-            // after it in the item (its privileges) does not need it.
+            // since: given to the newer server's bootstrap superuser, whatever its name
+            // there (as pg_upgrade keeps it; the source's may be a managed service's
+            // own, `rdsadmin`), or the database's owner could drop what it holds there.
+            // Only a superuser may give it to one (another role's run skips it, and says
+            // so): last, so that what comes after it in the item (its privileges) does
+            // not need it.
             let newer_default = s.default_owner
                 && b.cat.version < 150000
                 && b.opts.target_version.is_none_or(|v| v >= 150000);
             if !s.default_owner {
                 statements.extend(b.owner("SCHEMA", &name, &s.owner, &identity));
-            } else if newer_default {
-                bootstrap_owner = b
-                    .owner("SCHEMA", &name, &s.owner, &identity)
-                    .map(|o| superuser(o, true));
+            } else if newer_default && !b.opts.no_owner {
+                let sql = "DO $$BEGIN EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %I', \
+                           (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = 10)); END$$";
+                bootstrap_owner = Some(superuser(
+                    stmt(K::Schema, format!("owner of {identity}"), sql),
+                    true,
+                ));
             }
         } else {
             statements.push(stmt(K::Schema, &identity, format!("CREATE SCHEMA {name}")));
