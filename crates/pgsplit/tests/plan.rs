@@ -951,7 +951,9 @@ fn missing_roles_and_superuser_objects_are_found_before_anything_is_written() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     assert!(
-        text(&out).0.contains("--strict: event trigger"),
+        text(&out).0.contains(
+            "--strict: 2 object(s) need a superuser on the target: event trigger note_ddl"
+        ),
         "{:?}",
         text(&out)
     );

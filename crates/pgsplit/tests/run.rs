@@ -1510,9 +1510,9 @@ fn a_table_of_an_access_method_pgsplit_does_not_write_is_left_out_and_listed() {
     let source = cluster.create_db("am_own_src");
     source.psql(
         "CREATE ACCESS METHOD heap_own TYPE TABLE HANDLER heap_tableam_handler;
-         CREATE TABLE odd (id int) USING heap_own;
+         CREATE TABLE odd (id int PRIMARY KEY, v int UNIQUE) USING heap_own;
          CREATE TABLE plain (id int PRIMARY KEY);
-         INSERT INTO odd VALUES (1); INSERT INTO plain VALUES (1);",
+         INSERT INTO odd VALUES (1, 1); INSERT INTO plain VALUES (1);",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
@@ -1523,6 +1523,12 @@ fn a_table_of_an_access_method_pgsplit_does_not_write_is_left_out_and_listed() {
         "{not_copied}"
     );
     assert!(not_copied.contains("table public.odd"), "{not_copied}");
+    // With the indexes of its keys (they depend on the keys alone in pg_depend).
+    assert!(not_copied.contains("index public.odd_pkey"), "{not_copied}");
+    assert!(
+        not_copied.contains("index public.odd_v_key"),
+        "{not_copied}"
+    );
     assert_eq!(target.psql("SELECT count(*) FROM plain").trim(), "1");
 }
 

@@ -1002,11 +1002,19 @@ fn target_problems(
         if !t.superuser && !needs_superuser.is_empty() {
             problems.push(Problem {
                 kind: ProblemKind::NeedsSuperuser,
-                message: format!(
-                    "{} object(s) need a superuser on the target and will be skipped (or fail the run with --strict): {}",
-                    needs_superuser.len(),
-                    needs_superuser.join(", ")
-                ),
+                message: if options.strict {
+                    format!(
+                        "--strict: {} object(s) need a superuser on the target: {}",
+                        needs_superuser.len(),
+                        needs_superuser.join(", ")
+                    )
+                } else {
+                    format!(
+                        "{} object(s) need a superuser on the target and will be skipped (or fail the run with --strict): {}",
+                        needs_superuser.len(),
+                        needs_superuser.join(", ")
+                    )
+                },
             });
         }
         if !s.unsupported.is_empty() {

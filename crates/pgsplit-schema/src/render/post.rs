@@ -135,7 +135,10 @@ fn indexes(b: &mut Builder<'_>) {
                 110,
                 stmt(K::Index, &identity, idx.definition.clone()),
             )
-            .phase(1);
+            .phase(1)
+            // Its table (an index backing a constraint depends on the constraint alone in
+            // pg_depend): one left out leaves its indexes out.
+            .dep((class::CLASS, rel.oid));
             // An index that backs a constraint has its comment written with the constraint.
             if constraint.is_none() {
                 item.push(b.comment(key, 0, &format!("INDEX {iname}"), &identity));
