@@ -94,17 +94,18 @@ pub async fn server_version(client: &tokio_postgres::Client) -> Result<i32, toki
 }
 
 /// The `server_version_num` of `target`'s server, asked of its database or, while that
-/// does not exist, of the maintenance database; `None` when neither answers (the run
-/// then fails to connect with its own message).
-pub async fn target_version(target: &ConnSettings) -> Option<i32> {
+/// does not exist, of the maintenance database.
+pub async fn target_version(target: &ConnSettings) -> Result<i32, crate::run::RunError> {
     let conn = match open(target).await {
         Ok(conn) => conn,
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
-            open(&maintenance_db(target)).await.ok()?
+            open(&maintenance_db(target)).await?
         }
-        Err(_) => return None,
+        Err(e) => return Err(e.into()),
     };
-    server_version(&conn.client).await.ok()
+    server_version(&conn.client)
+        .await
+        .map_err(|e| crate::run::RunError::db(&conn.server, "read the server version", e))
 }
 
 /// Lock table entries a run or a verification may take to lock every table up front:

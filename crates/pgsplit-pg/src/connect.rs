@@ -74,8 +74,8 @@ impl std::fmt::Display for DatabasePin {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "database {dbname} is not the one this run wrote into (was {expected}, now {found}): it \
-     was dropped and made again meanwhile, or another server answers at its address; start \
-     over with --clean"
+     was dropped and made again meanwhile, or another server answers at its address; the \
+     run stops rather than write into it"
 )]
 pub struct Replaced {
     pub dbname: String,

@@ -549,7 +549,12 @@ impl Catalog {
             if s.name != "public" {
                 uses.push((key, s.owner.clone(), true));
             }
-            let named = s.acl.roles_named_for(&s.owner);
+            let mut named = s.acl.roles_named_for(&s.owner);
+            if s.name == "public" {
+                // Its owner's entries are the owner's own (with --no-owner, the target's
+                // owner's): not grants that name it.
+                named.retain(|r| r != &s.owner);
+            }
             uses.extend(named.into_iter().map(|r| (key, r, false)));
         }
         let mut add = |key: ObjKey, owner: Option<&String>, acl: Option<&Acl>| {

@@ -39,7 +39,7 @@ pub struct SchemaArgs {
     /// The major version of the server the script is for (what differs by version, such
     /// as `public`'s owner from a source older than 15, is written for it; default: the
     /// newest).
-    #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u16).range(9..))]
+    #[arg(long, value_name = "MAJOR", value_parser = clap::value_parser!(u16).range(10..))]
     pub for_version: Option<u16>,
 }
 

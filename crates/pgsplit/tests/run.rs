@@ -1634,7 +1634,8 @@ fn with_no_owner_the_owner_of_a_granted_schema_need_not_exist_on_the_target() {
         .unwrap();
     source.psql(&format!(
         "CREATE SCHEMA s AUTHORIZATION \"{ghost}\"; GRANT USAGE ON SCHEMA s TO PUBLIC;
-         CREATE TABLE s.t (id int); INSERT INTO s.t VALUES (1);"
+         CREATE TABLE s.t (id int); INSERT INTO s.t VALUES (1);
+         ALTER SCHEMA public OWNER TO \"{ghost}\";"
     ));
     let target_name = format!("{}_v15", source.name);
     let target = adopt(target_cluster, &target_name);

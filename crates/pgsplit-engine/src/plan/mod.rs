@@ -577,11 +577,18 @@ fn untaken_shards(shares: &[Share]) -> Vec<UntakenShards> {
         }
     }
     let whole: BTreeSet<&String> = shares.iter().flat_map(|s| &s.whole).collect();
-    let mut missing: BTreeMap<(&str, u32, Vec<u32>), Vec<String>> = BTreeMap::new();
-    for (table, (key, taken)) in cuts {
-        if whole.contains(&table) {
-            continue;
+    // Tables cut the same way (most of a shard split's) are checked once.
+    type ByCuts<'a> = BTreeMap<(&'a str, Vec<(u32, u32)>), Vec<String>>;
+    let mut by_cuts: ByCuts = BTreeMap::new();
+    for (table, (key, mut taken)) in cuts {
+        if !whole.contains(&table) {
+            taken.sort_unstable();
+            taken.dedup();
+            by_cuts.entry((key, taken)).or_default().push(table);
         }
+    }
+    let mut missing: BTreeMap<(&str, u32, Vec<u32>), Vec<String>> = BTreeMap::new();
+    for ((key, taken), tables) in by_cuts {
         // A row's shard is its hash modulo the modulus, so modulo a multiple of every
         // modulus it tells every line's.
         let Some(modulus) = taken
@@ -601,16 +608,19 @@ fn untaken_shards(shares: &[Share]) -> Vec<UntakenShards> {
             missing
                 .entry((key, modulus, remainders))
                 .or_default()
-                .push(table);
+                .extend(tables);
         }
     }
     missing
         .into_iter()
-        .map(|((key, modulus, remainders), tables)| UntakenShards {
-            key: key.to_string(),
-            modulus,
-            remainders,
-            tables,
+        .map(|((key, modulus, remainders), mut tables)| {
+            tables.sort();
+            UntakenShards {
+                key: key.to_string(),
+                modulus,
+                remainders,
+                tables,
+            }
         })
         .collect()
 }
@@ -1559,6 +1569,7 @@ fn split_facts(
             .contains(&(t.schema.clone(), t.name.clone()))
             && !ddl.leaves_out_table(&t.schema, &t.name)
     };
+    let conditions = shard_conditions(&line.selector, tables);
     let chosen: Vec<SplitTable> = tables
         .iter()
         .filter(copied)
@@ -1572,7 +1583,7 @@ fn split_facts(
                 name: t.name.clone(),
                 estimated_rows: t.estimated_rows as i64,
                 bytes: t.bytes,
-                shard: shard_parts(&line.selector, tables, filter.as_deref()),
+                shard: shard_parts(conditions.as_ref(), filter.as_deref()),
                 filter,
             }
         })
@@ -1613,27 +1624,42 @@ fn split_facts(
     Ok((facts, ddl, resolved))
 }
 
-/// The shard's modulus, and the shard conditions `filter` holds (its table's own, or a
-/// parent's it follows): one per type of key column among the source's `tables`.
-fn shard_parts(
+/// The shard conditions of `selector` over the source's `tables`: one per type of key
+/// column, with the modulus.
+fn shard_conditions(
     selector: &crate::split::Selector,
     tables: &[pgsplit_copy::SourceTable],
-    filter: Option<&str>,
 ) -> Option<(u32, Vec<String>)> {
     let shard = selector.shard.as_ref()?;
-    let filter = filter?;
-    let mut parts: Vec<String> = tables
+    let types: std::collections::BTreeSet<&str> = tables
         .iter()
         .flat_map(|t| &t.columns)
         .filter(|c| c.name == shard.key)
-        .filter_map(|c| {
-            crate::split::shard::predicate(&shard.key, &c.type_name, shard.modulus, shard.remainder)
-        })
-        .filter(|p| filter.contains(p.as_str()))
+        .map(|c| c.type_name.as_str())
         .collect();
-    parts.sort();
-    parts.dedup();
-    (!parts.is_empty()).then_some((shard.modulus, parts))
+    let conditions = types
+        .into_iter()
+        .filter_map(|t| {
+            crate::split::shard::predicate(&shard.key, t, shard.modulus, shard.remainder)
+        })
+        .collect();
+    Some((shard.modulus, conditions))
+}
+
+/// The shard's modulus and those of its `conditions` that `filter` holds (its table's
+/// own, or a parent's it follows), if any.
+fn shard_parts(
+    conditions: Option<&(u32, Vec<String>)>,
+    filter: Option<&str>,
+) -> Option<(u32, Vec<String>)> {
+    let (modulus, conditions) = conditions?;
+    let filter = filter?;
+    let parts: Vec<String> = conditions
+        .iter()
+        .filter(|c| filter.contains(c.as_str()))
+        .cloned()
+        .collect();
+    (!parts.is_empty()).then_some((*modulus, parts))
 }
 
 /// The identities of the objects `ddl` creates that stand on their own: not tables

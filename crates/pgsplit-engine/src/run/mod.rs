@@ -195,7 +195,7 @@ async fn refused_lines(
     let mut refused = Vec::new();
     // What each split line takes ([`crate::plan::untaken`]), against the whole schema.
     let mut shares = Vec::new();
-    let mut whole: Option<(pgsplit_schema::Ddl, std::collections::BTreeSet<String>)> = None;
+    let mut whole_objects: Option<std::collections::BTreeSet<String>> = None;
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
@@ -203,7 +203,9 @@ async fn refused_lines(
             refused.push((line.line, RunError::Options(refusal)));
             continue;
         }
-        let target_version = session::target_version(&line.target).await;
+        // Unreadable here, the checks below are for the newest server; the line's run
+        // asks again and stops if it still cannot tell.
+        let target_version = session::target_version(&line.target).await.ok();
         let selected = if line.selector.is_everything() {
             schema_step::select(
                 catalog,
@@ -231,19 +233,18 @@ async fn refused_lines(
                 target_version,
             );
             if let Ok((tables, ddl, _)) = &selected {
-                let (all, objects) = whole.get_or_insert_with(|| {
-                    let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
-                        no_owner: options.no_owner,
-                        no_acl: options.no_acl,
-                        target_version: None,
-                    });
-                    let objects = crate::plan::standalone_objects(&ddl);
-                    (ddl, objects)
+                let objects = whole_objects.get_or_insert_with(|| {
+                    crate::plan::standalone_objects(&catalog.render(
+                        &pgsplit_schema::SchemaOptions {
+                            no_owner: options.no_owner,
+                            no_acl: options.no_acl,
+                            target_version: None,
+                        },
+                    ))
                 });
                 shares.push(share_of(
                     line,
                     &source.tables,
-                    all,
                     objects,
                     tables,
                     ddl,
@@ -310,12 +311,11 @@ async fn refused_lines(
 }
 
 /// What split `line` takes of the source ([`crate::plan::Share`]): its `tables` and its
-/// DDL `ddl`, against every table and the `whole` schema (its `objects`).
-#[allow(clippy::too_many_arguments)]
+/// DDL `ddl`, against every table (one the run leaves out, a child of a foreign table,
+/// too: its rows stay behind) and the whole schema's `objects`.
 fn share_of(
     line: &MappingLine,
     source_tables: &[SourceTable],
-    whole: &pgsplit_schema::Ddl,
     objects: &std::collections::BTreeSet<String>,
     tables: &[SourceTable],
     ddl: &pgsplit_schema::Ddl,
@@ -329,7 +329,7 @@ fn share_of(
         shard: line.selector.shard.clone(),
         not_taken: source_tables
             .iter()
-            .filter(|t| !whole.leaves_out_table(&t.schema, &t.name) && !taken.contains(&name(t)))
+            .filter(|t| !taken.contains(&name(t)))
             .map(|t| (name(t), t.bytes))
             .collect(),
         // With --data-only no schema is written: the target has what it has.
@@ -851,7 +851,9 @@ async fn run_line(
                             "is another one now (was {before}, now {now}: dropped and made \
                              again since, or another server answers at its address)"
                         ),
-                        "copy it again with --clean",
+                        start_over_hint(state.scope.as_deref(), options.sections)
+                            .trim_start_matches("or ")
+                            .trim_start_matches(", "),
                     ));
                 }
             }
@@ -893,7 +895,7 @@ async fn run_line(
         .as_ref()
         .ok_or_else(|| RunError::Internal("the source catalog is gone".into()))?;
     // The DDL is written for the target's version (asked before it is touched).
-    let target_version = session::target_version(&line.target).await;
+    let target_version = Some(session::target_version(&line.target).await?);
     let (source_tables, mut schema, cross) = schema_step::select(
         catalog,
         &source.tables,
