@@ -120,6 +120,14 @@ fn render(report: &VerifyReport) -> String {
             c.schema, c.name, c.key, c.modulus
         );
     }
+    if report.shards.iter().any(|c| !c.matches) {
+        // Rows in no share, or in two; or the source changed between the reads.
+        let _ = writeln!(
+            out,
+            "  (each share and the whole table are read in snapshots of their own: rows \
+             written to the source meanwhile show here too)"
+        );
+    }
     if let Some(e) = &report.shards_error {
         let _ = writeln!(out, "shards: could not check: {e}");
     }
@@ -148,12 +156,21 @@ fn render(report: &VerifyReport) -> String {
     } else {
         "ok"
     };
-    // "MISMATCH: 2 of 3 line(s)": the lines that failed or differ, not all of them.
-    let bad = lines
+    // "MISMATCH: 2 of 3 line(s)": the lines that failed or differ, not all of them;
+    // "FAILED: 1 of 2 line(s) not checked, 1 differs" when both.
+    let failed = lines.iter().filter(|l| l.error.is_some()).count();
+    let differ = lines
         .iter()
-        .filter(|l| l.error.is_some() || l.mismatched())
+        .filter(|l| l.error.is_none() && l.mismatched())
         .count();
-    let line_count = if bad > 0 && bad < lines.len() {
+    let bad = failed + differ;
+    let line_count = if failed > 0 && differ > 0 {
+        format!(
+            "{failed} of {} line(s) not checked, {differ} differ{}",
+            lines.len(),
+            if differ == 1 { "s" } else { "" }
+        )
+    } else if bad > 0 && bad < lines.len() {
         format!("{bad} of {} line(s)", lines.len())
     } else {
         format!("{} line(s)", lines.len())
