@@ -249,6 +249,9 @@ fn render_line(out: &mut String, line: &LineVerification) {
             }
         );
     }
+    for note in &line.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
     for c in &line.extension_config {
         let rows = |side: &Option<pgsplit_engine::verify::report::SideRows>| {
             side.map_or("missing".to_string(), |s| s.rows.to_string())

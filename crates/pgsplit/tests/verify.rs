@@ -527,3 +527,27 @@ fn every_corpus_copy_matches() {
         );
     }
 }
+
+/// An extension the run makes at the target's default version, older on the source: not
+/// a difference (a run makes it so, as pg_restore does), but said.
+#[test]
+fn an_extension_at_another_version_is_a_note() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("ext_version");
+    source.psql(
+        "CREATE EXTENSION hstore VERSION '1.7';
+         CREATE TABLE h (id int PRIMARY KEY, v hstore); INSERT INTO h VALUES (1, 'a=>1');",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let version = "SELECT extversion FROM pg_extension WHERE extname = 'hstore'";
+    assert_ne!(target.psql(version), source.psql(version));
+    let (report, stdout) = verify(&source, &target, &[], 0);
+    let notes = report["lines"][0]["notes"].to_string();
+    assert!(
+        notes.contains("extension hstore is at version") && notes.contains("1.7 on the source"),
+        "{notes}"
+    );
+    assert!(stdout.contains("note: extension hstore"), "{stdout}");
+}

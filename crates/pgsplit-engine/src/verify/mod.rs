@@ -228,6 +228,9 @@ async fn verify_line(
         )
     );
     let (target_catalog, target_ddl) = target_catalog?;
+    found
+        .notes
+        .extend(extension_versions(&source_catalog, &target_catalog));
     found.tables = rows?;
     found.tables.extend(findings);
     let (statements, mut differences) = schema::compare(&source_ddl, &target_ddl);
@@ -442,6 +445,24 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         tables,
         version,
     })
+}
+
+/// The extensions both sides have at different versions, as notes.
+fn extension_versions(source: &Catalog, target: &Catalog) -> Vec<String> {
+    source
+        .extensions
+        .iter()
+        .filter_map(|s| {
+            let t = target.extensions.iter().find(|t| t.name == s.name)?;
+            (t.version != s.version).then(|| {
+                format!(
+                    "extension {} is at version {} on the target, {} on the source (a run \
+                     makes the target's default version)",
+                    s.name, t.version, s.version
+                )
+            })
+        })
+        .collect()
 }
 
 /// `public_initial`: see [`public_initial_privileges`].

@@ -52,6 +52,9 @@ pub struct LineVerification {
     /// The rows users keep in extensions' configuration tables (those the extension's
     /// condition selects), per table of an extension the target has.
     pub extension_config: Vec<ExtensionConfigVerification>,
+    /// What differs without counting as a difference: an extension at another version
+    /// on the target (a run makes the target's default one, as pg_restore does).
+    pub notes: Vec<String>,
     pub seconds: f64,
     pub error: Option<String>,
     /// The line's selector did not fit the source (exit 2).
@@ -89,6 +92,7 @@ impl LineVerification {
             schema_differences: Vec::new(),
             large_objects: None,
             extension_config: Vec::new(),
+            notes: Vec::new(),
             seconds: 0.0,
             error: None,
             bad_input: false,
