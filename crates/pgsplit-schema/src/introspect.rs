@@ -113,6 +113,9 @@ fn placeholders(version: i32) -> Vec<(&'static str, &'static str)> {
                 "a.attstattarget::int4",
             ),
         ),
+        // 12 and 13 let every role read only some of pg_subscription's columns, not its
+        // OID (nothing depends on a subscription: it is only named).
+        ("{subscription_oid}", pick(140000, "s.oid", "0::oid")),
         (
             "{public_default_owner}",
             pick(
@@ -299,8 +302,12 @@ pub async fn introspect(client: &Client) -> Result<Catalog, SchemaError> {
     )
     .await?;
     let result = read_all(client, version).await;
-    set_settings(client, &saved).await?;
-    result
+    // A failed read may have aborted the caller's transaction: its error is the one to
+    // tell, not the restore's that follows.
+    let restored = set_settings(client, &saved).await;
+    let catalog = result?;
+    restored?;
+    Ok(catalog)
 }
 
 /// Replaces the definitions of `catalog`'s views and materialized views with the text

@@ -1651,6 +1651,61 @@ fn with_no_owner_the_owner_of_a_granted_schema_need_not_exist_on_the_target() {
     assert!(error.contains(&ghost), "{error}");
 }
 
+/// A role that is no superuser (a managed service's master role) reads a 13 source: 12
+/// and 13 let it read only some columns of pg_subscription.
+#[test]
+fn a_13_source_is_read_by_a_role_that_is_no_superuser() {
+    if skip_other_versions("13") {
+        return;
+    }
+    let source_cluster = testing::shared_version(13);
+    let target_cluster = testing::shared();
+    let source = source_cluster.create_db("v13_master");
+    let master = format!("{}_master", source.name);
+    source_cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{master}\" LOGIN CREATEDB; \
+                 ALTER DATABASE \"{}\" OWNER TO \"{master}\"",
+                source.name
+            ),
+        )
+        .unwrap();
+    let source_url = format!(
+        "postgres://{master}@127.0.0.1:{}/{}",
+        source_cluster.port(),
+        source.name
+    );
+    let ddl = format!(
+        "SET ROLE \"{master}\"; CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY); \
+         INSERT INTO app.t VALUES (1);"
+    );
+    source.psql(&ddl);
+    let out = pgsplit(&["schema", &source_url]);
+    let (sql, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(sql.contains("CREATE TABLE \"app\".\"t\""), "{sql}");
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{source_url}@@{}\n", target_cluster.url(&target_name)),
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--no-owner",
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(target.psql("SELECT count(*) FROM app.t").trim(), "1");
+}
+
 /// 13 and 14 give a new database the same `public`: only what the source changed is
 /// written, and only a superuser may write it (its owner is the bootstrap superuser):
 /// another role skips it and says so rather than lose a revoked CREATE silently.

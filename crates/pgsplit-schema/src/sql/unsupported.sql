@@ -21,7 +21,7 @@ WHERE c.relkind = 'f'
 UNION ALL
 -- Made again on a new server, a subscription would start replicating: pgsplit leaves
 -- them to the user (pg_dump writes them with connect = false).
-SELECT 'subscription', s.subname::text, 'pg_catalog.pg_subscription'::regclass::oid, s.oid, NULL, 0::oid, 0::oid
+SELECT 'subscription', s.subname::text, 'pg_catalog.pg_subscription'::regclass::oid, {subscription_oid}, NULL, 0::oid, 0::oid
 FROM pg_catalog.pg_subscription s
 WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
 UNION ALL
