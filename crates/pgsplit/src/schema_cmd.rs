@@ -185,6 +185,7 @@ mod tests {
             superuser_before: None,
             relation: None,
             extension_member: false,
+            best_effort: false,
         };
         let text = sql_text(&[("post-data", std::slice::from_ref(&statement))], &[]);
         assert!(

@@ -146,7 +146,7 @@ fn filter_superuser<'a>(
         if let Some(need) = needs[i] {
             // Said once per object: its owner and comment go with it.
             if let Some(what) = Ddl::describe_need(section, i, need) {
-                if strict {
+                if strict && !section[need].best_effort {
                     return Err(RunError::Refused(format!(
                         "--strict: {what} needs a superuser on the target"
                     )));
@@ -707,6 +707,7 @@ mod tests {
             superuser_before: None,
             relation: None,
             extension_member: false,
+            best_effort: false,
         }
     }
 

@@ -494,8 +494,8 @@ async fn read_catalog(
             if initial.bootstrap_owned {
                 // Its owner is compared on its own (the bootstrap superuser's, as the
                 // source's, or another), its privileges as if given by that owner.
-                schema.default_owner =
-                    schema.bootstrap_owner || (!superuser && schema.default_owner);
+                schema.default_owner = true;
+                schema.bootstrap_owner |= !superuser && schema.owner == "pg_database_owner";
                 schema.acl.default = initial
                     .acl_default
                     .iter()

@@ -111,6 +111,7 @@ mod tests {
             superuser_before: None,
             relation: None,
             extension_member: false,
+            best_effort: false,
         }
     }
 

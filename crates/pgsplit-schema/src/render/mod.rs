@@ -114,6 +114,10 @@ pub struct Statement {
     /// Privileges on a member of an extension: the target's version of the extension
     /// (its default, perhaps newer) may lack that member, and the grant is then skipped.
     pub extension_member: bool,
+    /// Needs a superuser, and what it would change is a newer server's own default that
+    /// a role that is none cannot change (the owner of `public`): skipped and listed, but
+    /// no problem for plan, nor an error with `--strict`.
+    pub best_effort: bool,
 }
 
 /// The DDL of a schema copy, by section: pre-data runs before the table data is loaded,
@@ -245,6 +249,7 @@ impl Ddl {
         Ddl::superuser_needs(section)
             .iter()
             .enumerate()
+            .filter(|(_, need)| need.is_none_or(|n| !section[n].best_effort))
             .filter_map(|(i, need)| need.and_then(|n| Ddl::describe_need(section, i, n)))
             .collect()
     }
@@ -390,6 +395,7 @@ pub fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String
         superuser_before: None,
         relation: None,
         extension_member: false,
+        best_effort: false,
     }
 }
 
