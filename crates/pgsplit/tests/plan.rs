@@ -1099,3 +1099,58 @@ fn aws_iam_tokens_are_used_as_passwords_and_never_printed() {
     assert!(!stdout.contains("X-Amz-Signature") && !stderr.contains("X-Amz-Signature"));
     source.psql(&format!("DROP ROLE \"{role}\""));
 }
+
+/// A target role that is a member of an owner without inheriting its privileges may give
+/// it objects, but not then build their indexes or grant on them: a problem before
+/// anything is written (the run failed in pre-data).
+#[test]
+fn a_member_that_does_not_inherit_an_owner_cannot_make_its_objects() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_noinherit");
+    let owner = format!("{}_app", source.name);
+    let loader = format!("{}_loader", source.name);
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{owner}\"; CREATE ROLE \"{loader}\" LOGIN CREATEDB NOINHERIT; \
+                 GRANT \"{owner}\" TO \"{loader}\""
+            ),
+        )
+        .unwrap();
+    source.psql(&format!(
+        "CREATE TABLE t (id int PRIMARY KEY); ALTER TABLE t OWNER TO \"{owner}\";
+         GRANT SELECT ON t TO PUBLIC;"
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let target_url = format!(
+        "postgres://{loader}@127.0.0.1:{}/{target_name}",
+        cluster.port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert!(
+        problem_kinds(&doc, 0).contains(&"cannot_set_owners"),
+        "{doc}"
+    );
+    let work = dir.path().join("work");
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("nothing was written"),
+        "{:?}",
+        text(&out)
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
+}

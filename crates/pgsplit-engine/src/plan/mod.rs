@@ -991,7 +991,8 @@ fn target_problems(
                 kind: ProblemKind::CannotSetOwners,
                 message: format!(
                     "the target role is no superuser and may not make objects owned by {} \
-                     (it must be a member of each); run with --no-owner, or as a member",
+                     (it must be a member of each, inheriting its privileges, and from 16 on \
+                     with SET); run with --no-owner, or as such a member",
                     unreachable.join(", ")
                 ),
             });
@@ -1810,11 +1811,18 @@ async fn shown_parameters(client: &Client) -> Result<Vec<String>, tokio_postgres
 
 /// The roles whose objects the connected role may own: ALTER … OWNER TO needs it to be
 /// a member of the new owner (with the SET option, 16+).
+/// The roles whose objects the current user may make and then work on: it may give
+/// objects to them (`SET`, 16+) and acts with their privileges (`USAGE`: it inherits
+/// them), as a run's later statements on those objects (their indexes, keys, grants) need.
 async fn member_of(client: &Client, version: i32) -> Result<Vec<String>, tokio_postgres::Error> {
-    let option = if version >= 160000 { "SET" } else { "MEMBER" };
+    let set = if version >= 160000 {
+        " AND pg_catalog.pg_has_role(current_user, oid, 'SET')"
+    } else {
+        ""
+    };
     let sql = format!(
         "SELECT rolname::text FROM pg_catalog.pg_roles \
-         WHERE pg_catalog.pg_has_role(current_user, oid, '{option}')"
+         WHERE pg_catalog.pg_has_role(current_user, oid, 'USAGE'){set}"
     );
     first_column(client, &sql).await
 }
