@@ -292,7 +292,10 @@ fn an_unfinished_run_must_be_resumed_or_cleaned() {
     std::fs::write(&run.mapping, &mapping).unwrap();
     let changed_option = run.command(&["--resume", "--no-owner"]).output().unwrap();
     for (out, what) in [
-        (changed_selector, "its selectors: was {"),
+        (
+            changed_selector,
+            "its selectors: exclude= was none, now public.small",
+        ),
         (changed_option, "--no-owner: was false, now true"),
     ] {
         assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));

@@ -642,19 +642,73 @@ fn scope_changes(before: &str, now: &str) -> String {
     let changed: Vec<String> = named
         .iter()
         .filter(|(key, _)| before.get(key) != now.get(key))
-        .map(|(key, what)| {
-            let show = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
-            format!(
-                "{what}: was {}, now {}",
-                show(before.get(key)),
-                show(now.get(key))
-            )
+        .map(|(key, what)| match (before.get(key), now.get(key)) {
+            (Some(serde_json::Value::Object(b)), Some(serde_json::Value::Object(n)))
+                if *key == "selector" =>
+            {
+                // Per selector word, as the mapping line writes it.
+                let words = [
+                    ("schemas", "schemas="),
+                    ("tables", "tables="),
+                    ("exclude", "exclude="),
+                    ("filters", "where:"),
+                    ("follows", "follow:"),
+                    ("shard", "shard="),
+                    ("reference", "reference="),
+                ];
+                let differ: Vec<String> = words
+                    .iter()
+                    .filter(|(field, _)| b.get(*field) != n.get(*field))
+                    .map(|(field, word)| {
+                        format!(
+                            "{word} was {}, now {}",
+                            selector_value(b.get(*field)),
+                            selector_value(n.get(*field))
+                        )
+                    })
+                    .collect();
+                format!("{what}: {}", differ.join(", "))
+            }
+            (b, n) => {
+                let show =
+                    |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+                format!("{what}: was {}, now {}", show(b), show(n))
+            }
         })
         .collect();
     if changed.is_empty() {
         "its selectors or options".into()
     } else {
         changed.join("; ")
+    }
+}
+
+/// A selector word's value from a journal scope, as a mapping line would write it where
+/// that is short (`a.t,b.u`, `tenant_id:1/4`, none), else as JSON.
+fn selector_value(value: Option<&serde_json::Value>) -> String {
+    use serde_json::Value;
+    match value {
+        None | Some(Value::Null) => "none".into(),
+        Some(Value::Array(items)) if items.is_empty() => "none".into(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Object(map)) if map.is_empty() => "none".into(),
+        Some(Value::Object(shard))
+            if ["key", "modulus", "remainder"]
+                .iter()
+                .all(|k| shard.contains_key(*k)) =>
+        {
+            let part = |k: &str| match &shard[k] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{}:{}/{}", part("key"), part("remainder"), part("modulus"))
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
     }
 }
 
@@ -1793,6 +1847,23 @@ pub(crate) async fn data_only_mismatch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_selector_is_told_per_word_as_the_mapping_writes_it() {
+        let scope = |selector: serde_json::Value| {
+            serde_json::json!({"selector": selector, "sections": "all"}).to_string()
+        };
+        let before = scope(serde_json::json!({
+            "schemas": ["a"], "tables": [], "shard": {"key": "tenant_id", "modulus": 4, "remainder": 1},
+        }));
+        let now = scope(serde_json::json!({
+            "schemas": ["a", "b"], "tables": [], "shard": null,
+        }));
+        assert_eq!(
+            scope_changes(&before, &now),
+            "its selectors: schemas= was a, now a,b, shard= was tenant_id:1/4, now none"
+        );
+    }
 
     #[test]
     fn a_scope_with_its_lists_in_another_order_is_the_same_scope() {
