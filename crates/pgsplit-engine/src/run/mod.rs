@@ -1872,7 +1872,10 @@ mod tests {
         assert!(same_scope(old, now));
         let changed = r#"{"selector":{"schemas":["b","c"],"tables":[],"exclude":["z.w","x.y"]},"no_acl":false}"#;
         assert!(!same_scope(changed, now));
-        assert!(scope_changes(changed, now).starts_with("its selectors: was"));
+        assert_eq!(
+            scope_changes(changed, now),
+            "its selectors: schemas= was b,c, now a,b"
+        );
         let option = r#"{"selector":{"schemas":["a","b"],"tables":[],"exclude":["x.y","z.w"]},"no_acl":true}"#;
         assert_eq!(scope_changes(option, now), "--no-acl: was true, now false");
     }
