@@ -33,7 +33,8 @@ pub struct VerifyArgs {
     /// Readers per side: up to N source and N target reads at once.
     #[arg(short, long, default_value_t = default_jobs())]
     pub jobs: usize,
-    /// Read tables larger than SIZE (e.g. 500MB, 2GB) as several chunks on each side.
+    /// Read tables larger than SIZE (e.g. 500MB, 2GB; at least 8MB) as several chunks on
+    /// each side.
     #[arg(long, value_name = "SIZE", value_parser = crate::run_cmd::parse_size)]
     pub split_tables_larger_than: Option<i64>,
     /// What to compare per table.
