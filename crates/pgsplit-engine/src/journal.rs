@@ -32,33 +32,6 @@ pub struct PlannedItem {
     pub whole: bool,
 }
 
-/// Which database a run writes into: its OID, and its server's system identifier where
-/// the role may read it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetDatabase {
-    pub oid: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
-}
-
-impl From<&pgsplit_pg::DatabasePin> for TargetDatabase {
-    fn from(pin: &pgsplit_pg::DatabasePin) -> TargetDatabase {
-        TargetDatabase {
-            oid: pin.oid,
-            system: pin.system.clone(),
-        }
-    }
-}
-
-impl TargetDatabase {
-    pub fn pin(&self) -> pgsplit_pg::DatabasePin {
-        pgsplit_pg::DatabasePin {
-            oid: self.oid,
-            system: self.system.clone(),
-        }
-    }
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -73,7 +46,7 @@ pub enum Event {
     },
     /// The target database the run made (or found, for `--data-only`): a resume, and
     /// every later session, must write into this one, not another made under its name.
-    Target(TargetDatabase),
+    Target(pgsplit_pg::DatabasePin),
     /// The work of the run, written once at the start.
     Plan {
         items: Vec<PlannedItem>,
@@ -156,7 +129,7 @@ pub struct JournalState {
     /// [`Event::Source`]; absent where the server would not tell its identifier.
     pub source: Option<String>,
     /// [`Event::Target`]; absent in journals written before it was recorded.
-    pub target: Option<TargetDatabase>,
+    pub target: Option<pgsplit_pg::DatabasePin>,
     pub plan: Option<Vec<PlannedItem>>,
     /// Pre-data batches in journal order; a resume asks the target which committed
     /// (the latest committed one tells how far pre-data got).

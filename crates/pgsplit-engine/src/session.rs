@@ -85,6 +85,17 @@ pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {
     settings.with_dbname("postgres")
 }
 
+/// Whether the session's role is a superuser.
+pub async fn is_superuser(client: &tokio_postgres::Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
 /// The server's `server_version_num` (150004 for 15.4).
 pub async fn server_version(client: &tokio_postgres::Client) -> Result<i32, tokio_postgres::Error> {
     Ok(client

@@ -43,9 +43,10 @@ pub enum ConnectFailure {
 /// Which database a session must reach ([`ConnSettings::database`]): its OID, and its
 /// server's system identifier where the role may read it (a new cluster gives its first
 /// databases the same OIDs as the old one did).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasePin {
     pub oid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
 }
 

@@ -192,6 +192,19 @@ fn render(report: &PlanReport) -> String {
     out
 }
 
+/// The first `shown` of `names`, and how many more.
+fn first_of(names: &[String], shown: usize) -> String {
+    let mut text = names[..names.len().min(shown)].join(", ");
+    if names.len() > shown {
+        let _ = write!(
+            text,
+            " and {} more (--json lists them all)",
+            names.len() - shown
+        );
+    }
+    text
+}
+
 /// What no line of a split source takes (tables, shards, objects), at most
 /// `UNTAKEN_SHOWN` named per list: for `plan` and `run` alike.
 pub fn render_untaken(out: &mut String, untaken: &[pgsplit_engine::plan::Untaken]) {
@@ -205,11 +218,7 @@ pub fn render_untaken(out: &mut String, untaken: &[pgsplit_engine::plan::Untaken
                 .iter()
                 .map(|r| format!("shard={}:{r}/{}", shard.key, shard.modulus))
                 .collect();
-            let mut tables = shard.tables[..shard.tables.len().min(UNTAKEN_SHOWN)].join(", ");
-            if shard.tables.len() > UNTAKEN_SHOWN {
-                let more = shard.tables.len() - UNTAKEN_SHOWN;
-                let _ = write!(tables, " and {more} more (--json lists them all)");
-            }
+            let tables = first_of(&shard.tables, UNTAKEN_SHOWN);
             let _ = writeln!(
                 out,
                 "not copied: no line of {} (line(s) {}) takes {}: rows of {tables}",
@@ -219,11 +228,7 @@ pub fn render_untaken(out: &mut String, untaken: &[pgsplit_engine::plan::Untaken
             );
         }
         if !u.objects.is_empty() {
-            let mut objects = u.objects[..u.objects.len().min(UNTAKEN_SHOWN)].join(", ");
-            if u.objects.len() > UNTAKEN_SHOWN {
-                let more = u.objects.len() - UNTAKEN_SHOWN;
-                let _ = write!(objects, " and {more} more (--json lists them all)");
-            }
+            let objects = first_of(&u.objects, UNTAKEN_SHOWN);
             let _ = writeln!(
                 out,
                 "not copied: no line of {} (line(s) {}) writes these {} object(s), which no \

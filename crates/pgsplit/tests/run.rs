@@ -1688,21 +1688,8 @@ fn a_13_source_is_read_by_a_role_that_is_no_superuser() {
     assert!(sql.contains("CREATE TABLE \"app\".\"t\""), "{sql}");
     let target_name = format!("{}_copy", source.name);
     let target = adopt(target_cluster, &target_name);
-    let dir = tempfile::tempdir().unwrap();
-    let mapping = write_mapping(
-        &dir,
-        &format!("{source_url}@@{}\n", target_cluster.url(&target_name)),
-    );
-    let work = dir.path().join("work");
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--no-owner",
-        "--no-progress",
-        "--work-dir",
-        work.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let target_url = target_cluster.url(&target_name);
+    run_urls_logged(&source_url, &target_url, &["--no-owner"], 0);
     assert_eq!(target.psql("SELECT count(*) FROM app.t").trim(), "1");
 }
 

@@ -401,7 +401,7 @@ pub async fn unfinished_runs(
             match crate::run::resume_refusal(state.scope.as_deref(), &scope) {
                 Some(refusal) if state.wrote_anything() => refusal,
                 _ => match &state.target {
-                    Some(before) => match replaced_target(line, &before.pin()).await {
+                    Some(before) => match replaced_target(line, before).await {
                         Some(refusal) => refusal,
                         None => continue,
                     },

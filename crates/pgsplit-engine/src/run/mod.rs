@@ -599,16 +599,29 @@ pub(crate) fn journal_scope(
 /// How to start over from a stopped run, by what it copied (its journal's `scope`, else
 /// `sections`): a data-only target keeps its schema, which `--clean` would drop.
 pub(crate) fn start_over_hint(scope: Option<&str>, sections: Sections) -> &'static str {
-    let data_only = match scope.map(parse_scope) {
+    if copied_data_only(scope, sections) {
+        "or, to start over, empty its tables and delete the journal"
+    } else {
+        "or start over with --clean"
+    }
+}
+
+/// [`start_over_hint`] as an instruction of its own.
+fn start_over(scope: Option<&str>, sections: Sections) -> &'static str {
+    if copied_data_only(scope, sections) {
+        "to start over, empty its tables and delete the journal"
+    } else {
+        "start over with --clean"
+    }
+}
+
+/// Whether the run whose journal has `scope` (else this one, `sections`) copied rows only.
+fn copied_data_only(scope: Option<&str>, sections: Sections) -> bool {
+    match scope.map(parse_scope) {
         Some(scope) if scope.get("sections").is_some() => {
             scope["sections"] == serde_json::json!(Sections::DataOnly)
         }
         _ => sections == Sections::DataOnly,
-    };
-    if data_only {
-        "or, to start over, empty its tables and delete the journal"
-    } else {
-        "or start over with --clean"
     }
 }
 
@@ -898,16 +911,13 @@ async fn run_line(
             }
             Ok(conn) if let Some(before) = &state.target => {
                 let now = target::database(&conn).await?;
-                let before = before.pin();
-                if !now.same_as(&before) {
+                if !now.same_as(before) {
                     return Err(gone(
                         &format!(
                             "is another one now (was {before}, now {now}: dropped and made \
                              again since, or another server answers at its address)"
                         ),
-                        start_over_hint(state.scope.as_deref(), options.sections)
-                            .trim_start_matches("or ")
-                            .trim_start_matches(", "),
+                        start_over(state.scope.as_deref(), options.sections),
                     ));
                 }
             }
@@ -1041,11 +1051,8 @@ async fn run_line(
     .await?;
     report.target_identity = target::identity(&target_conn).await;
     let database = target::database(&target_conn).await?;
-    let journaled_target = resumed
-        .as_ref()
-        .and_then(|s| s.target.as_ref())
-        .map(|t| t.pin());
-    if let Some(before) = &journaled_target
+    let journaled_target = resumed.as_ref().and_then(|s| s.target.as_ref());
+    if let Some(before) = journaled_target
         && !before.same_as(&database)
     {
         return Err(RunError::Refused(format!(
@@ -1053,12 +1060,10 @@ async fn run_line(
              into (was {before}, now {database}: dropped and made again since, or another \
              server answers at its address); {}",
             line.target.dbname,
-            start_over_hint(
+            start_over(
                 resumed.as_ref().and_then(|s| s.scope.as_deref()),
                 options.sections
             )
-            .trim_start_matches("or ")
-            .trim_start_matches(", ")
         )));
     }
     // Every later session checks that it reaches this database, not one made under its
@@ -1098,7 +1103,7 @@ async fn run_line(
         })?;
     }
     if journaled_target.is_none() {
-        journal.record(&Event::Target((&database).into()))?;
+        journal.record(&Event::Target(database.clone()))?;
     }
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {

@@ -117,15 +117,9 @@ pub fn select_resolved(
 
 /// Whether the connected role is a superuser.
 pub async fn is_superuser(conn: &Connection) -> Result<bool, RunError> {
-    Ok(conn
-        .client
-        .query_one(
-            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
+    session::is_superuser(&conn.client)
         .await
-        .map_err(|e| RunError::db(&conn.server, "read the role's privileges", e))?
-        .get(0))
+        .map_err(|e| RunError::db(&conn.server, "read the role's privileges", e))
 }
 
 /// Statements the target role cannot run, and those that need one of them: an error

@@ -477,19 +477,13 @@ async fn read_catalog(
     if let Some(initial) = public_initial {
         // A role that is no superuser could not give `public` to the bootstrap superuser
         // (the run skipped that and said so): pg_database_owner's is the same there.
-        let superuser: bool = conn
-            .client
-            .query_one(
-                "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
-                &[],
-            )
+        let superuser = session::is_superuser(&conn.client)
             .await
             .map_err(|source| VerifyError::Db {
                 server: conn.server.clone(),
                 what: "read the role's privileges".into(),
                 source,
-            })?
-            .get(0);
+            })?;
         for schema in catalog.schemas.iter_mut().filter(|s| s.name == "public") {
             if initial.bootstrap_owned {
                 // Its owner is compared on its own (the bootstrap superuser's, as the

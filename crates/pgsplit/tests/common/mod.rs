@@ -153,8 +153,18 @@ pub fn run_copy_logged(
     extra: &[&str],
     expect_code: i32,
 ) -> (serde_json::Value, String) {
+    run_urls_logged(&source.url(), target_url, extra, expect_code)
+}
+
+/// [`run_copy_logged`] from a source URL as given (another role's, say).
+pub fn run_urls_logged(
+    source_url: &str,
+    target_url: &str,
+    extra: &[&str],
+    expect_code: i32,
+) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mapping = write_mapping(&dir, &format!("{}@@{target_url}\n", source.url()));
+    let mapping = write_mapping(&dir, &format!("{source_url}@@{target_url}\n"));
     let json = dir.path().join("report.json");
     let work = dir.path().join("work");
     let mut args = vec![
