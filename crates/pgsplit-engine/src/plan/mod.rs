@@ -487,29 +487,32 @@ fn untaken_tables(mapping: &Mapping, groups: &[Vec<usize>], lines: &[LinePlan]) 
         let splits: Option<Vec<&SplitFacts>> =
             group.iter().map(|&i| lines[i].split.as_ref()).collect();
         let Some(splits) = splits else { continue };
-        let shares: Vec<Share> = group
-            .iter()
-            .zip(splits)
-            .map(|(&i, split)| Share {
+        let mut shares = Shares::default();
+        for (&i, split) in group.iter().zip(splits) {
+            let sharded = shares.intern(split.sharded.clone());
+            shares.add(Share {
                 shard: mapping.lines[i].selector.shard.clone(),
                 not_taken: split.not_taken.clone(),
                 objects_not_taken: split.objects_not_taken.clone(),
-                sharded: split.sharded.clone(),
+                sharded,
                 whole: split
                     .tables
                     .iter()
                     .filter(|t| t.filter.is_none())
                     .map(|t| format!("{}.{}", t.schema, t.name))
                     .collect(),
-            })
-            .collect();
+            });
+        }
         let numbers = group.iter().map(|&i| lines[i].line).collect();
-        out.extend(untaken(&lines[group[0]].source_url, numbers, &shares));
+        out.extend(shares.untaken(&lines[group[0]].source_url, numbers));
     }
     out
 }
 
-/// What one line of a split takes of its source, as [`untaken`] needs it.
+/// A set of tables, one copy shared by every line that has the same ([`Shares::intern`]).
+pub(crate) type Tables = std::sync::Arc<std::collections::BTreeSet<(String, String)>>;
+
+/// What one line of a split takes of its source, as [`Shares`] needs it.
 #[derive(Debug, Default)]
 pub(crate) struct Share {
     pub shard: Option<crate::split::Shard>,
@@ -518,74 +521,145 @@ pub(crate) struct Share {
     /// [`standalone_objects`] of the source its schema does not write.
     pub objects_not_taken: std::collections::BTreeSet<String>,
     /// The tables its shard cuts.
-    pub sharded: std::collections::BTreeSet<(String, String)>,
+    pub sharded: Tables,
     /// `schema.name` of the tables it copies whole.
     pub whole: std::collections::BTreeSet<String>,
 }
 
-/// What no line of a split source (lines `lines`, their `shares`) takes: tables, shards
-/// of tables, objects. `None` when they take everything.
-pub(crate) fn untaken(source_url: &str, lines: Vec<usize>, shares: &[Share]) -> Option<Untaken> {
-    let (first, rest) = shares.split_first()?;
-    let mut tables: Vec<UntakenTable> = first
-        .not_taken
-        .iter()
-        .filter(|(table, _)| rest.iter().all(|s| s.not_taken.contains_key(*table)))
-        .map(|((schema, name), bytes)| UntakenTable {
-            name: format!("{schema}.{name}"),
-            bytes: *bytes,
-        })
-        .collect();
-    let shards = untaken_shards(shares);
-    let objects: Vec<String> = first
-        .objects_not_taken
-        .iter()
-        .filter(|o| rest.iter().all(|s| s.objects_not_taken.contains(*o)))
-        .cloned()
-        .collect();
-    if tables.is_empty() && shards.is_empty() && objects.is_empty() {
-        return None;
-    }
-    tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
-    Some(Untaken {
-        source_url: source_url.to_string(),
-        lines,
-        tables,
-        shards,
-        objects,
-    })
+/// The [`Share`]s of the lines of one split source, added one at a time, kept only as
+/// far as [`Shares::untaken`] needs them: what none of them takes so far (an
+/// intersection), what some copies whole (a union), and each line's shard with the
+/// tables it cuts, one copy of each different set of tables. So a split into many lines
+/// holds about one line's worth of names, not one per line.
+#[derive(Debug, Default)]
+pub(crate) struct Shares {
+    added: usize,
+    not_taken: std::collections::BTreeMap<(String, String), i64>,
+    objects_not_taken: std::collections::BTreeSet<String>,
+    whole: std::collections::BTreeSet<String>,
+    cuts: Vec<(crate::split::Shard, Tables)>,
+    distinct: std::collections::HashSet<Tables>,
 }
 
-/// Per table some line cuts by its shard key and no line copies whole: the hash values
-/// no line takes, as remainders of the least common multiple of the moduli the lines cut
-/// it by (`0/2` and `1/4` leave `3/4`), tables with the same ones together. (Lines
-/// sharding one table by different keys, or overlapping, are problems of their own.)
-fn untaken_shards(shares: &[Share]) -> Vec<UntakenShards> {
-    use std::collections::{BTreeMap, BTreeSet};
-    /// Per table cut: the key, and each cutting line's (modulus, remainder).
-    type Cuts<'a> = BTreeMap<String, (&'a str, Vec<(u32, u32)>)>;
-    let mut cuts: Cuts = BTreeMap::new();
-    for share in shares {
-        let Some(shard) = share.shard.as_ref() else {
-            continue;
-        };
-        for (schema, name) in &share.sharded {
-            let entry = cuts
-                .entry(format!("{schema}.{name}"))
-                .or_insert((shard.key.as_str(), Vec::new()));
-            entry.1.push((shard.modulus, shard.remainder));
+impl Shares {
+    /// `tables` as one copy shared with every equal set interned before.
+    pub fn intern(&mut self, tables: std::collections::BTreeSet<(String, String)>) -> Tables {
+        if let Some(known) = self.distinct.get(&tables) {
+            return known.clone();
+        }
+        let tables = Tables::new(tables);
+        self.distinct.insert(tables.clone());
+        tables
+    }
+
+    pub fn add(&mut self, share: Share) {
+        if self.added == 0 {
+            self.not_taken = share.not_taken;
+            self.objects_not_taken = share.objects_not_taken;
+        } else {
+            self.not_taken
+                .retain(|t, _| share.not_taken.contains_key(t));
+            self.objects_not_taken
+                .retain(|o| share.objects_not_taken.contains(o));
+        }
+        self.added += 1;
+        self.whole.extend(share.whole);
+        if let Some(shard) = share.shard {
+            self.cuts.push((shard, share.sharded));
         }
     }
-    let whole: BTreeSet<&String> = shares.iter().flat_map(|s| &s.whole).collect();
-    // Tables cut the same way (most of a shard split's) are checked once.
-    type ByCuts<'a> = BTreeMap<(&'a str, Vec<(u32, u32)>), Vec<String>>;
-    let mut by_cuts: ByCuts = BTreeMap::new();
-    for (table, (key, mut taken)) in cuts {
-        if !whole.contains(&table) {
-            taken.sort_unstable();
-            taken.dedup();
-            by_cuts.entry((key, taken)).or_default().push(table);
+
+    /// The lines added so far.
+    pub fn len(&self) -> usize {
+        self.added
+    }
+
+    /// What no line of the split source (lines `lines`) takes: tables, shards of
+    /// tables, objects. `None` when they take everything (or no line was added).
+    pub fn untaken(self, source_url: &str, lines: Vec<usize>) -> Option<Untaken> {
+        if self.added == 0 {
+            return None;
         }
+        let shards = untaken_shards(&self.cuts, &self.whole);
+        let mut tables: Vec<UntakenTable> = self
+            .not_taken
+            .into_iter()
+            .map(|((schema, name), bytes)| UntakenTable {
+                name: format!("{schema}.{name}"),
+                bytes,
+            })
+            .collect();
+        let objects: Vec<String> = self.objects_not_taken.into_iter().collect();
+        if tables.is_empty() && shards.is_empty() && objects.is_empty() {
+            return None;
+        }
+        tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+        Some(Untaken {
+            source_url: source_url.to_string(),
+            lines,
+            tables,
+            shards,
+            objects,
+        })
+    }
+}
+
+/// Per table some line cuts by its shard key (`cuts`: each line's shard and the tables it
+/// cuts) and no line copies whole (`whole`): the hash values no line takes, as
+/// remainders of the least common multiple of the moduli the lines cut it by (`0/2` and
+/// `1/4` leave `3/4`), tables with the same ones together. (Lines sharding one table by
+/// different keys, or overlapping, are problems of their own.)
+fn untaken_shards(
+    cuts: &[(crate::split::Shard, Tables)],
+    whole: &std::collections::BTreeSet<String>,
+) -> Vec<UntakenShards> {
+    use std::collections::BTreeMap;
+    // The lines cutting one set of tables (most of a shard split's lines cut the same):
+    // per distinct set, its key and each cutting line's (modulus, remainder).
+    struct Cut<'a> {
+        tables: &'a Tables,
+        key: &'a str,
+        taken: Vec<(u32, u32)>,
+    }
+    let mut by_set: Vec<Cut> = Vec::new();
+    for (shard, tables) in cuts {
+        let taken = (shard.modulus, shard.remainder);
+        match by_set.iter_mut().find(|c| Tables::ptr_eq(c.tables, tables)) {
+            Some(cut) => cut.taken.push(taken),
+            None => by_set.push(Cut {
+                tables,
+                key: &shard.key,
+                taken: vec![taken],
+            }),
+        }
+    }
+    // Per table: the sets it is in, so tables cut the same way are checked once.
+    let mut sets_of: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (at, cut) in by_set.iter().enumerate() {
+        for (schema, name) in cut.tables.iter() {
+            sets_of
+                .entry(format!("{schema}.{name}"))
+                .or_default()
+                .push(at);
+        }
+    }
+    type ByCuts<'a> = BTreeMap<(&'a str, Vec<(u32, u32)>), Vec<String>>;
+    let mut by_sets: BTreeMap<Vec<usize>, Vec<String>> = BTreeMap::new();
+    for (table, sets) in sets_of {
+        if !whole.contains(&table) {
+            by_sets.entry(sets).or_default().push(table);
+        }
+    }
+    let mut by_cuts: ByCuts = BTreeMap::new();
+    for (sets, tables) in by_sets {
+        let key = by_set[sets[0]].key;
+        let mut taken: Vec<(u32, u32)> = sets
+            .iter()
+            .flat_map(|&at| by_set[at].taken.iter().copied())
+            .collect();
+        taken.sort_unstable();
+        taken.dedup();
+        by_cuts.entry((key, taken)).or_default().extend(tables);
     }
     let mut missing: BTreeMap<(&str, u32, Vec<u32>), Vec<String>> = BTreeMap::new();
     for ((key, taken), tables) in by_cuts {
@@ -1889,4 +1963,88 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(tables: &[&str]) -> BTreeSet<(String, String)> {
+        tables
+            .iter()
+            .map(|t| ("public".to_string(), t.to_string()))
+            .collect()
+    }
+
+    fn shard_line(shares: &mut Shares, modulus: u32, remainder: u32, cut: &[&str]) {
+        let sharded = shares.intern(names(cut));
+        shares.add(Share {
+            shard: Some(crate::split::Shard {
+                key: "tenant_id".into(),
+                modulus,
+                remainder,
+            }),
+            sharded,
+            ..Share::default()
+        });
+    }
+
+    #[test]
+    fn lines_cutting_the_same_tables_share_one_set_of_names() {
+        let mut shares = Shares::default();
+        let a = shares.intern(names(&["a", "b"]));
+        let b = shares.intern(names(&["a", "b"]));
+        let c = shares.intern(names(&["a"]));
+        assert!(Tables::ptr_eq(&a, &b));
+        assert!(!Tables::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn shards_no_line_takes_are_found_per_table_over_mixed_moduli() {
+        let mut shares = Shares::default();
+        // orders: 0/2, 1/4, 3/4 cover every row; items: 0/2 and 1/4 leave 3/4.
+        shard_line(&mut shares, 2, 0, &["orders", "items"]);
+        shard_line(&mut shares, 4, 1, &["orders", "items"]);
+        shard_line(&mut shares, 4, 3, &["orders"]);
+        let untaken = shares.untaken("src", vec![1, 2, 3]).unwrap();
+        assert!(untaken.tables.is_empty() && untaken.objects.is_empty());
+        assert_eq!(untaken.shards.len(), 1, "{:?}", untaken.shards);
+        let shards = &untaken.shards[0];
+        assert_eq!(shards.tables, ["public.items"]);
+        assert_eq!((shards.modulus, shards.remainders.clone()), (4, vec![3]));
+    }
+
+    #[test]
+    fn a_table_one_line_copies_whole_leaves_no_shard_behind() {
+        let mut shares = Shares::default();
+        shard_line(&mut shares, 2, 0, &["orders"]);
+        let sharded = shares.intern(BTreeSet::new());
+        shares.add(Share {
+            whole: ["public.orders".to_string()].into(),
+            sharded,
+            ..Share::default()
+        });
+        assert!(shares.untaken("src", vec![1, 2]).is_none());
+    }
+
+    #[test]
+    fn only_what_every_line_leaves_is_untaken() {
+        let mut shares = Shares::default();
+        for (tables, objects) in [(&["x", "y"], &["f", "g"]), (&["y", "z"], &["g", "h"])] {
+            let sharded = shares.intern(BTreeSet::new());
+            shares.add(Share {
+                not_taken: names(tables).into_iter().map(|t| (t, 8192)).collect(),
+                objects_not_taken: objects.iter().map(|o| o.to_string()).collect(),
+                sharded,
+                ..Share::default()
+            });
+        }
+        assert_eq!(shares.len(), 2);
+        let untaken = shares.untaken("src", vec![1, 2]).unwrap();
+        let tables: Vec<&str> = untaken.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tables, ["public.y"]);
+        assert_eq!(untaken.objects, ["g"]);
+        assert!(untaken.shards.is_empty());
+    }
 }

@@ -80,14 +80,14 @@ pub async fn run(
         // others.
         let (mut refused, shares) = match &source {
             Ok(source) => refused_lines(source, &group, options).await,
-            Err(_) => (Vec::new(), Vec::new()),
+            Err(_) => (Vec::new(), crate::plan::Shares::default()),
         };
         // A split whose lines together leave something of the source behind says so (as
         // plan does): the run copies and verifies only what the lines take.
-        if refused.is_empty() && !shares.is_empty() && shares.len() == group.len() {
+        if refused.is_empty() && shares.len() == group.len() {
             let numbers = group.iter().map(|l| l.line).collect();
             let source_url = group[0].source.to_string();
-            if let Some(untaken) = crate::plan::untaken(&source_url, numbers, &shares) {
+            if let Some(untaken) = shares.untaken(&source_url, numbers) {
                 tracing::info!(
                     "no line of {source_url} takes {} table(s), {} shard cut(s) and {} \
                      object(s) of it: they are not copied (listed in the report)",
@@ -188,13 +188,13 @@ async fn refused_lines(
     source: &Source,
     lines: &[&MappingLine],
     options: &RunOptions,
-) -> (Vec<(usize, RunError)>, Vec<crate::plan::Share>) {
+) -> (Vec<(usize, RunError)>, crate::plan::Shares) {
+    let mut shares = crate::plan::Shares::default();
     let Some(catalog) = source.catalog.as_ref() else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), shares);
     };
     let mut refused = Vec::new();
-    // What each split line takes ([`crate::plan::untaken`]), against the whole schema.
-    let mut shares = Vec::new();
+    // What each split line takes ([`crate::plan::Shares`]), against the whole schema.
     let mut whole_objects: Option<std::collections::BTreeSet<String>> = None;
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
@@ -222,8 +222,9 @@ async fn refused_lines(
                     continue;
                 }
             };
+            let sharded = shares.intern(resolved.sharded.clone());
             if let Some(shard) = &line.selector.shard {
-                cuts.push((line.line, shard, resolved.sharded.clone()));
+                cuts.push((line.line, shard, sharded.clone()));
             }
             let selected = schema_step::select_resolved(
                 catalog,
@@ -242,13 +243,14 @@ async fn refused_lines(
                         },
                     ))
                 });
-                shares.push(share_of(
+                shares.add(share_of(
                     line,
                     &source.tables,
                     objects,
                     tables,
                     ddl,
                     &resolved,
+                    sharded,
                     options.sections == Sections::DataOnly,
                 ));
             }
@@ -301,7 +303,7 @@ async fn refused_lines(
             refused.push((line.line, e));
         }
     }
-    let cuts: Vec<_> = cuts.iter().map(|(n, s, t)| (*n, *s, t)).collect();
+    let cuts: Vec<_> = cuts.iter().map(|(n, s, t)| (*n, *s, &**t)).collect();
     for (line, why) in crate::split::overlapping_shards(&cuts) {
         if !refused.iter().any(|(n, _)| *n == line) {
             refused.push((line, RunError::Selection(why)));
@@ -312,7 +314,9 @@ async fn refused_lines(
 
 /// What split `line` takes of the source ([`crate::plan::Share`]): its `tables` and its
 /// DDL `ddl`, against every table (one the run leaves out, a child of a foreign table,
-/// too: its rows stay behind) and the whole schema's `objects`.
+/// too: its rows stay behind) and the whole schema's `objects`; `sharded`, the tables
+/// its shard cuts (`resolved.sharded`, interned).
+#[allow(clippy::too_many_arguments)]
 fn share_of(
     line: &MappingLine,
     source_tables: &[SourceTable],
@@ -320,6 +324,7 @@ fn share_of(
     tables: &[SourceTable],
     ddl: &pgsplit_schema::Ddl,
     resolved: &crate::split::Resolved,
+    sharded: crate::plan::Tables,
     data_only: bool,
 ) -> crate::plan::Share {
     let name = |t: &SourceTable| (t.schema.clone(), t.name.clone());
@@ -338,7 +343,7 @@ fn share_of(
         } else {
             objects.difference(&written).cloned().collect()
         },
-        sharded: resolved.sharded.clone(),
+        sharded,
         whole: tables
             .iter()
             .filter(|t| !resolved.predicates.contains_key(&name(t)))
