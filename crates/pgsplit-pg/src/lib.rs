@@ -21,4 +21,4 @@ pub use connect::{
 };
 pub use error::{ConnectError, SettingsError, cause_chain};
 pub use secret::{PasswordSource, Secret, redact_text};
-pub use settings::{ConnSettings, Environment, Host, SslMode};
+pub use settings::{ChannelBinding, ConnSettings, Environment, Host, SessionAttrs, SslMode};

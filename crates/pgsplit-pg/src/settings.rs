@@ -95,6 +95,58 @@ pub enum SslMode {
     VerifyFull,
 }
 
+/// libpq's `channel_binding`: whether SCRAM binds the exchange to the TLS channel
+/// (`SCRAM-SHA-256-PLUS`), so that a server in the middle cannot relay it. `require`
+/// also refuses every way of sending the password that does not bind it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChannelBinding {
+    Disable,
+    /// Bind when the connection is TLS and the server offers it.
+    #[default]
+    Prefer,
+    Require,
+}
+
+impl ChannelBinding {
+    fn parse(value: &str) -> Result<ChannelBinding, SettingsError> {
+        Ok(match value {
+            "disable" => ChannelBinding::Disable,
+            "prefer" => ChannelBinding::Prefer,
+            "require" => ChannelBinding::Require,
+            other => {
+                return Err(SettingsError::InvalidValue {
+                    key: "channel_binding".into(),
+                    value: other.into(),
+                    reason: "expected disable, prefer or require".into(),
+                });
+            }
+        })
+    }
+}
+
+/// libpq's `target_session_attrs`, the two values pgsplit honours: with several hosts,
+/// `read-write` skips those whose sessions are read-only (a standby).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionAttrs {
+    #[default]
+    Any,
+    ReadWrite,
+}
+
+impl SessionAttrs {
+    fn parse(value: &str) -> Result<SessionAttrs, SettingsError> {
+        match value {
+            "any" => Ok(SessionAttrs::Any),
+            "read-write" => Ok(SessionAttrs::ReadWrite),
+            other => Err(SettingsError::InvalidValue {
+                key: "target_session_attrs".into(),
+                value: other.into(),
+                reason: "pgsplit knows any and read-write".into(),
+            }),
+        }
+    }
+}
+
 impl SslMode {
     fn parse(value: &str) -> Result<SslMode, SettingsError> {
         Ok(match value {
@@ -168,6 +220,8 @@ pub struct ConnSettings {
     pub sslrootcert: Option<PathBuf>,
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
+    pub channel_binding: ChannelBinding,
+    pub target_session_attrs: SessionAttrs,
     pub connect_timeout: Option<Duration>,
     pub application_name: String,
     pub options: Option<String>,
@@ -246,6 +300,49 @@ impl ConnSettings {
             });
         }
         let sslmode = SslMode::parse(&param("sslmode", "PGSSLMODE").unwrap_or("prefer".into()))?;
+        let channel_binding = match param("channel_binding", "PGCHANNELBINDING") {
+            Some(value) => ChannelBinding::parse(&value)?,
+            None => ChannelBinding::default(),
+        };
+        if channel_binding == ChannelBinding::Require && sslmode == SslMode::Disable {
+            return Err(SettingsError::InvalidValue {
+                key: "channel_binding".into(),
+                value: "require".into(),
+                reason: "channel binding needs TLS, which sslmode=disable turns off".into(),
+            });
+        }
+        let target_session_attrs = match param("target_session_attrs", "PGTARGETSESSIONATTRS") {
+            Some(value) => SessionAttrs::parse(&value)?,
+            None => SessionAttrs::default(),
+        };
+        // Settings pgsplit cannot honour are refused, not ignored: each promises
+        // something (an encrypted channel, a fixed address) the connection would not keep.
+        match param("gssencmode", "PGGSSENCMODE").as_deref() {
+            None | Some("disable" | "prefer") => {}
+            Some("require") => {
+                return Err(SettingsError::InvalidValue {
+                    key: "gssencmode".into(),
+                    value: "require".into(),
+                    reason: "pgsplit does not encrypt with GSSAPI; use sslmode instead".into(),
+                });
+            }
+            Some(other) => {
+                return Err(SettingsError::InvalidValue {
+                    key: "gssencmode".into(),
+                    value: other.into(),
+                    reason: "expected disable, prefer or require".into(),
+                });
+            }
+        }
+        if let Some(addr) = param("hostaddr", "PGHOSTADDR") {
+            return Err(SettingsError::InvalidValue {
+                key: "hostaddr".into(),
+                value: addr,
+                reason: "pgsplit does not take hostaddr: give the address as host (with \
+                         sslmode=verify-full, the name the certificate holds)"
+                    .into(),
+            });
+        }
         let connect_timeout = match param("connect_timeout", "PGCONNECT_TIMEOUT") {
             None => None,
             Some(text) => {
@@ -279,6 +376,8 @@ impl ConnSettings {
             password: param("password", "PGPASSWORD").map(Secret::new),
             dbname,
             sslmode,
+            channel_binding,
+            target_session_attrs,
             sslrootcert: param("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from),
             sslcert: param("sslcert", "PGSSLCERT").map(PathBuf::from),
             sslkey: param("sslkey", "PGSSLKEY").map(PathBuf::from),
@@ -367,6 +466,15 @@ impl ConnSettings {
         if let Some(options) = &self.options {
             config.options(options);
         }
+        config.channel_binding(match self.channel_binding {
+            ChannelBinding::Disable => tokio_postgres::config::ChannelBinding::Disable,
+            ChannelBinding::Prefer => tokio_postgres::config::ChannelBinding::Prefer,
+            ChannelBinding::Require => tokio_postgres::config::ChannelBinding::Require,
+        });
+        config.target_session_attrs(match self.target_session_attrs {
+            SessionAttrs::Any => tokio_postgres::config::TargetSessionAttrs::Any,
+            SessionAttrs::ReadWrite => tokio_postgres::config::TargetSessionAttrs::ReadWrite,
+        });
         config.ssl_mode(match self.sslmode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
@@ -659,6 +767,38 @@ mod tests {
             home: None,
             os_user: None,
         }
+    }
+
+    #[test]
+    fn settings_pgsplit_cannot_keep_are_refused() {
+        let e = env(&[]);
+        let refused = |url: &str| match ConnSettings::parse_with(url, &e) {
+            Err(err) => err.to_string(),
+            Ok(_) => panic!("{url} accepted"),
+        };
+        let err = refused("postgres://u@h/db?sslmode=disable&channel_binding=require");
+        assert!(
+            err.contains("channel_binding") && err.contains("TLS"),
+            "{err}"
+        );
+        assert!(refused("postgres://u@h/db?channel_binding=maybe").contains("expected"));
+        assert!(refused("postgres://u@h/db?gssencmode=require").contains("GSSAPI"));
+        assert!(refused("postgres://u@h/db?hostaddr=10.0.0.1").contains("hostaddr"));
+        let err = refused("postgres://u@h/db?target_session_attrs=read-only");
+        assert!(err.contains("read-write"), "{err}");
+        let ok = ConnSettings::parse_with(
+            "postgres://u@h/db?channel_binding=require&gssencmode=prefer&target_session_attrs=read-write",
+            &e,
+        )
+        .unwrap();
+        assert_eq!(ok.channel_binding, ChannelBinding::Require);
+        assert_eq!(ok.target_session_attrs, SessionAttrs::ReadWrite);
+        let from_env = ConnSettings::parse_with(
+            "postgres://u@h/db",
+            &env(&[("PGCHANNELBINDING", "require")]),
+        )
+        .unwrap();
+        assert_eq!(from_env.channel_binding, ChannelBinding::Require);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::error::SettingsError;
-use crate::settings::{ConnSettings, Host, SslMode};
+use crate::settings::{ChannelBinding, ConnSettings, Host, SessionAttrs, SslMode};
 use crate::tls;
 
 /// Bytes asked of the socket per read.
@@ -160,6 +160,44 @@ impl AsyncWrite for Stream {
     }
 }
 
+impl Stream {
+    fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// RFC 5929's `tls-server-end-point` of a TLS stream: the server certificate hashed
+    /// with its signature's hash (SHA-256 for SHA-1 and MD5), as SCRAM-SHA-256-PLUS binds
+    /// it. `None` without TLS, or for a signature with no such hash (Ed25519).
+    fn server_end_point(&self) -> Option<Vec<u8>> {
+        use sha2::Digest;
+        use x509_cert::der::Decode;
+        use x509_cert::der::oid::db::rfc5912::{
+            ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, ID_SHA_1, ID_SHA_256,
+            ID_SHA_384, ID_SHA_512, SHA_1_WITH_RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION,
+            SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
+        };
+        let Stream::Tls(tls) = self else {
+            return None;
+        };
+        let der = tls.get_ref().1.peer_certificates()?.first()?;
+        let certificate = x509_cert::Certificate::from_der(der).ok()?;
+        Some(match certificate.signature_algorithm.oid {
+            ID_SHA_1
+            | ID_SHA_256
+            | SHA_1_WITH_RSA_ENCRYPTION
+            | SHA_256_WITH_RSA_ENCRYPTION
+            | ECDSA_WITH_SHA_256 => sha2::Sha256::digest(der).to_vec(),
+            ID_SHA_384 | SHA_384_WITH_RSA_ENCRYPTION | ECDSA_WITH_SHA_384 => {
+                sha2::Sha384::digest(der).to_vec()
+            }
+            ID_SHA_512 | SHA_512_WITH_RSA_ENCRYPTION | ECDSA_WITH_SHA_512 => {
+                sha2::Sha512::digest(der).to_vec()
+            }
+            _ => return None,
+        })
+    }
+}
+
 /// What a cancel request needs: where the session's server is, and its key.
 #[derive(Clone, Debug)]
 pub struct CancelKey {
@@ -198,6 +236,12 @@ impl WireConn {
                     }),
                 None => attempt.await,
             };
+            let result = match result {
+                Ok(conn) if settings.target_session_attrs == SessionAttrs::ReadWrite => {
+                    conn.read_write().await
+                }
+                other => other,
+            };
             match result {
                 Ok(conn) if settings.database.is_some() => return conn.checked(settings).await,
                 Ok(conn) => return Ok(conn),
@@ -205,6 +249,19 @@ impl WireConn {
             }
         }
         Err(last.unwrap_or_else(|| WireError::Protocol("no host to connect to".into())))
+    }
+
+    /// The session, if it may write (`target_session_attrs=read-write`): a standby's is
+    /// refused, so that the next host is tried.
+    async fn read_write(mut self) -> Result<WireConn, WireError> {
+        let rows = self.simple_query("SHOW transaction_read_only").await?;
+        let read_only = rows.first().and_then(|r| r.first()).cloned().flatten();
+        if read_only.as_deref() == Some("on") {
+            return Err(WireError::Protocol(
+                "the session is read-only (target_session_attrs=read-write)".into(),
+            ));
+        }
+        Ok(self)
     }
 
     /// The session, if its database is the one `settings` pin ([`ConnSettings::database`]).
@@ -286,12 +343,31 @@ impl WireConn {
                     )
                 })
         };
+        let require = settings.channel_binding == ChannelBinding::Require;
+        // Without binding, the password (or a hash good for this server) would go to
+        // whoever answers: with channel_binding=require only SCRAM-SHA-256-PLUS will do.
+        let unbound = |what: &str| {
+            WireError::Auth(format!(
+                "channel_binding=require, but the server asks for {what}: pgsplit does not \
+                 send it"
+            ))
+        };
+        let mut authenticated = false;
         loop {
             match self.next_message().await? {
+                Message::AuthenticationOk if require && !authenticated => {
+                    return Err(unbound("no password (it trusts the connection)"));
+                }
                 Message::AuthenticationOk => return Ok(()),
+                Message::AuthenticationCleartextPassword if require => {
+                    return Err(unbound("a password in clear"));
+                }
                 Message::AuthenticationCleartextPassword => {
                     frontend::password_message(password()?, &mut self.write)?;
                     self.flush().await?;
+                }
+                Message::AuthenticationMd5Password(_) if require => {
+                    return Err(unbound("an MD5 password"));
                 }
                 Message::AuthenticationMd5Password(body) => {
                     let hash = md5_hash(settings.user.as_bytes(), password()?, body.salt());
@@ -300,16 +376,47 @@ impl WireConn {
                 }
                 Message::AuthenticationSasl(body) => {
                     let mut offered = body.mechanisms();
-                    let mut scram = false;
+                    let (mut scram, mut plus) = (false, false);
                     while let Some(mechanism) = offered.next()? {
                         scram |= mechanism == sasl::SCRAM_SHA_256;
+                        plus |= mechanism == sasl::SCRAM_SHA_256_PLUS;
                     }
-                    if !scram {
-                        return Err(WireError::Auth(
-                            "the server offers no SASL mechanism pgsplit knows".into(),
-                        ));
+                    let binding = match settings.channel_binding {
+                        ChannelBinding::Disable => None,
+                        _ => self.stream.server_end_point(),
+                    };
+                    match binding {
+                        Some(hash) if plus => {
+                            let binding = sasl::ChannelBinding::tls_server_end_point(hash);
+                            self.scram(password()?, sasl::SCRAM_SHA_256_PLUS, binding)
+                                .await?;
+                        }
+                        _ if require => {
+                            return Err(unbound(if self.stream.is_tls() {
+                                "a SCRAM exchange it cannot bind to this TLS channel"
+                            } else {
+                                "a password over a connection without TLS"
+                            }));
+                        }
+                        // Bound where the channel could be, unbound where not: the
+                        // header tells the server which, so it can refuse a downgrade.
+                        Some(_) if scram => {
+                            let binding = sasl::ChannelBinding::unrequested();
+                            self.scram(password()?, sasl::SCRAM_SHA_256, binding)
+                                .await?;
+                        }
+                        _ if scram => {
+                            let binding = sasl::ChannelBinding::unsupported();
+                            self.scram(password()?, sasl::SCRAM_SHA_256, binding)
+                                .await?;
+                        }
+                        _ => {
+                            return Err(WireError::Auth(
+                                "the server offers no SASL mechanism pgsplit knows".into(),
+                            ));
+                        }
                     }
-                    self.scram(password()?).await?;
+                    authenticated = true;
                 }
                 Message::ErrorResponse(body) => return Err(server_error(&body)),
                 _ => {
@@ -323,9 +430,14 @@ impl WireConn {
         }
     }
 
-    async fn scram(&mut self, password: &[u8]) -> Result<(), WireError> {
-        let mut client = sasl::ScramSha256::new(password, sasl::ChannelBinding::unsupported());
-        frontend::sasl_initial_response(sasl::SCRAM_SHA_256, client.message(), &mut self.write)?;
+    async fn scram(
+        &mut self,
+        password: &[u8],
+        mechanism: &str,
+        binding: sasl::ChannelBinding,
+    ) -> Result<(), WireError> {
+        let mut client = sasl::ScramSha256::new(password, binding);
+        frontend::sasl_initial_response(mechanism, client.message(), &mut self.write)?;
         self.flush().await?;
         match self.next_message().await? {
             Message::AuthenticationSaslContinue(body) => client.update(body.data())?,

@@ -250,6 +250,25 @@ async fn tls_modes_check_what_they_promise() {
     let err = try_connect(no_root).await.unwrap_err();
     assert!(err.contains("sslrootcert"), "{err}");
 
+    // channel_binding=require: a SCRAM role binds the exchange to the channel (the server
+    // checks the certificate's hash, so a wrong one fails the login); a role the server
+    // trusts without a password is refused, as libpq refuses it.
+    cluster.create_db("bind").psql(&format!(
+        "CREATE ROLE bound LOGIN PASSWORD 'b0und-pw' IN ROLE {}",
+        testing::PASSWORD_ROLE
+    ));
+    for binding in ["require", "prefer", "disable"] {
+        let bound = format!(
+            "postgres://bound:b0und-pw@127.0.0.1:{port}/postgres?sslmode=require&channel_binding={binding}"
+        );
+        assert_eq!(try_connect(bound).await, Ok(true), "{binding}");
+    }
+    let trusted = format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?sslmode=require&channel_binding=require"
+    );
+    let err = try_connect(trusted).await.unwrap_err();
+    assert!(err.contains("channel"), "{err}");
+
     // A COPY passed between two encrypted data-path sessions arrives whole: rows larger
     // than a TLS record and than one read, cut anywhere.
     let source = cluster.create_db("tls_src");
@@ -499,4 +518,66 @@ async fn another_major_version_from_npm() {
         .unwrap()
         .get(0);
     assert_eq!(version / 10000, 17);
+}
+
+/// With `channel_binding=require` no password leaves pgsplit unless the exchange is bound
+/// to a TLS channel: over a plain connection, an MD5 or clear-text login is refused before
+/// the password is sent, by both kinds of connection.
+#[tokio::test]
+async fn channel_binding_required_sends_no_unbound_password() {
+    let db = testing::shared().create_db("unbound");
+    for (role, group) in [
+        ("unbound_md5", testing::MD5_ROLE),
+        ("unbound_clear", testing::CLEARTEXT_ROLE),
+    ] {
+        db.psql(&format!(
+            "SET password_encryption = 'md5'; CREATE ROLE {role} LOGIN PASSWORD 'pw-{role}' IN ROLE {group}"
+        ));
+        let url = format!(
+            "postgres://{role}:pw-{role}@127.0.0.1:{}/{}?channel_binding=require",
+            testing::shared().port(),
+            db.name
+        );
+        let settings = ConnSettings::parse_with(&url, &env(&[])).unwrap();
+        let session = connect(&settings).await.err().map(|e| format!("{e:#}"));
+        assert!(
+            session.is_some(),
+            "{role}: tokio-postgres logged in unbound"
+        );
+        let err = WireConn::connect(&settings)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_else(|| panic!("{role}: the data path logged in unbound"));
+        assert!(err.contains("channel_binding=require"), "{role}: {err}");
+        // Without the requirement both log in.
+        let url = url.replace("?channel_binding=require", "?channel_binding=prefer");
+        let settings = ConnSettings::parse_with(&url, &env(&[])).unwrap();
+        connect(&settings).await.expect("session");
+        WireConn::connect(&settings).await.expect("data path");
+    }
+}
+
+/// `target_session_attrs=read-write` skips a session that cannot write; both kinds of
+/// connection agree.
+#[tokio::test]
+async fn read_write_sessions_only_when_asked() {
+    let db = testing::shared().create_db("readonly");
+    db.psql(&format!(
+        "ALTER DATABASE {} SET default_transaction_read_only = on",
+        db.name
+    ));
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/{}?sslmode=disable",
+        testing::shared().port(),
+        db.name
+    );
+    let any = ConnSettings::parse_with(&url, &env(&[])).unwrap();
+    connect(&any).await.expect("any session");
+    WireConn::connect(&any).await.expect("any session");
+    let rw = ConnSettings::parse_with(&format!("{url}&target_session_attrs=read-write"), &env(&[]))
+        .unwrap();
+    assert!(connect(&rw).await.is_err());
+    let err = WireConn::connect(&rw).await.err().expect("refused");
+    assert!(err.to_string().contains("read-only"), "{err}");
 }
