@@ -628,18 +628,17 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
     if rest.chars().any(char::is_whitespace) {
         return Err(invalid("contains white space"));
     }
-    let (before_query, query) = match rest.split_once('?') {
-        Some((a, q)) => (a, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match before_query.find('/') {
-        Some(i) => (&before_query[..i], Some(&before_query[i + 1..])),
-        None => (before_query, None),
-    };
+    // The user and password end at an '@' before the first '/', as libpq reads them (so
+    // a password may hold '?'); the last such '@' before the host's '?', so that one
+    // holding an unencoded '@' still works.
     let mut params = BTreeMap::new();
-    let hostspec = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
+    let before_path = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let rest = match before_path.find('@') {
+        Some(first) => {
+            let after = &before_path[first + 1..];
+            let host_end = first + 1 + after.find('?').unwrap_or(after.len());
+            let at = before_path[..host_end].rfind('@').unwrap_or(first);
+            let userinfo = &rest[..at];
             let (user, password) = match userinfo.split_once(':') {
                 Some((u, p)) => (u, Some(p)),
                 None => (userinfo, None),
@@ -650,9 +649,17 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
             if let Some(p) = password {
                 params.insert("password".into(), decode(p, url)?);
             }
-            &authority[at + 1..]
+            &rest[at + 1..]
         }
-        None => authority,
+        None => rest,
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let (hostspec, path) = match before_query.find('/') {
+        Some(i) => (&before_query[..i], Some(&before_query[i + 1..])),
+        None => (before_query, None),
     };
     if !hostspec.is_empty() {
         let mut hosts = Vec::new();
@@ -674,6 +681,15 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
     if let Some(path) = path.filter(|p| !p.is_empty()) {
         if path.contains('/') {
             return Err(invalid("the database name must not contain '/'"));
+        }
+        // Likely the rest of a password holding an unencoded '/': not shown.
+        if path.contains('@') {
+            return Err(SettingsError::InvalidUrl {
+                url: "(not shown)".into(),
+                reason: "the database name holds '@': percent-encode '/' and '@' in a \
+                         password (%2F, %40), and '@' in a database name (%40)"
+                    .into(),
+            });
         }
         params.insert("dbname".into(), decode(path, url)?);
     }
@@ -710,6 +726,7 @@ fn split_host_port(part: &str) -> Option<(&str, &str)> {
 fn parse_keywords(text: &str) -> Result<BTreeMap<String, String>, SettingsError> {
     let mut params = BTreeMap::new();
     let mut chars = text.chars().peekable();
+    let mut unquoted_password = false;
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.peek().is_none() {
@@ -719,12 +736,24 @@ fn parse_keywords(text: &str) -> Result<BTreeMap<String, String>, SettingsError>
         while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
             key.push(c);
         }
+        // After an unquoted password, a word that is no parameter is likely the rest of
+        // a password holding a space: not shown.
+        if unquoted_password && !KNOWN_PARAMS.contains(&key.as_str()) {
+            return Err(SettingsError::InvalidValue {
+                key: "password".into(),
+                value: "***".into(),
+                reason: "is followed by a word that is no parameter: put a password holding \
+                         spaces in single quotes (password='…')"
+                    .into(),
+            });
+        }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
             return Err(SettingsError::Unparsable(redact_text(text)));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
+        unquoted_password = key == "password" && chars.peek() != Some(&'\'');
         if chars.next_if_eq(&'\'').is_some() {
             let mut closed = false;
             while let Some(c) = chars.next() {
@@ -767,6 +796,54 @@ mod tests {
             home: None,
             os_user: None,
         }
+    }
+
+    #[test]
+    fn a_password_may_hold_what_libpq_lets_it_hold_and_is_never_shown() {
+        let e = env(&[]);
+        // '?' ends nothing before the '@' (libpq reads it so); an unencoded '@' too.
+        for (url, password) in [
+            (
+                "postgres://erin:Xk9?Pw7Secret=3@h:5433/db",
+                "Xk9?Pw7Secret=3",
+            ),
+            (
+                "postgres://erin:5432?sslmode=Secret77@h:5433/db",
+                "5432?sslmode=Secret77",
+            ),
+            ("postgres://erin:a@b@h:5433/db?sslmode=disable", "a@b"),
+            ("postgres://erin:p?q@h:5433", "p?q"),
+        ] {
+            let s = ConnSettings::parse_with(url, &e).unwrap();
+            assert_eq!(
+                s.password.as_ref().map(|p| p.expose()),
+                Some(password),
+                "{url}"
+            );
+            assert_eq!((s.user.as_str(), s.primary().1), ("erin", 5433), "{url}");
+        }
+        // A query's '@' is not the user's.
+        let s = ConnSettings::parse_with("postgres://erin@h/db?application_name=a@b", &e).unwrap();
+        assert_eq!(
+            (s.user.as_str(), s.application_name.as_str()),
+            ("erin", "a@b")
+        );
+        // An unencoded '/' in a password: refused without showing what follows it.
+        let err = ConnSettings::parse_with("postgres://alice:5432/SecretDb88@h:1", &e)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("SecretDb88") && err.contains("%2F"), "{err}");
+        // key=value: the rest of an unquoted passphrase is not named.
+        let err = ConnSettings::parse_with("host=h user=a password=Open Sesame=1 dbname=d", &e)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("Sesame") && err.contains("quotes"), "{err}");
+        let quoted =
+            ConnSettings::parse_with("host=h user=a password='Open Sesame=1' dbname=d", &e)
+                .unwrap();
+        assert_eq!(quoted.password.unwrap().expose(), "Open Sesame=1");
     }
 
     #[test]
