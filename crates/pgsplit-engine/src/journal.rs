@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -351,24 +351,23 @@ impl Journal for FileJournal {
 /// Reads a journal file. A torn last line (a crash while writing it) is ignored; a bad
 /// line anywhere else is an error.
 pub fn read_events(path: &Path) -> Result<Vec<Event>, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Io {
+    // Bytes, not text: a line torn inside a character is no valid UTF-8.
+    let bytes = std::fs::read(path).map_err(|source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let lines: Vec<&[u8]> = bytes
+        .strip_suffix(b"\n")
+        .unwrap_or(&bytes)
+        .split(|&b| b == b'\n')
+        .collect();
     let mut events = Vec::with_capacity(lines.len());
     let last = lines.len().saturating_sub(1);
     for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str(line) {
+        match serde_json::from_slice(line) {
             Ok(event) => events.push(event),
             Err(_) if i == last => {} // torn by a crash mid-write
             Err(e) => {
@@ -423,7 +422,19 @@ mod tests {
             &b"{\"event\":\"pre_da"[..],
             b"\0\0\0\0",
             b"{\"event\":\"nonsense\"}\n",
+            // Torn inside a character of a table's name.
+            b"{\"event\":\"item_done\",\"schema\":\"caf\xc3",
         ] {
+            // Read as it is (a resume reads before it goes on), and opened to go on.
+            let path = dir.path().join("journal.jsonl");
+            let mut text = b"{\"event\":\"pre_data_done\"}\n".to_vec();
+            text.extend_from_slice(torn);
+            std::fs::write(&path, &text).unwrap();
+            let events = read_events(&path);
+            let events =
+                events.unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(torn)));
+            assert_eq!(events.len(), 1, "{:?}", String::from_utf8_lossy(torn));
+
             let path = dir.path().join("journal.jsonl");
             let mut text = b"{\"event\":\"pre_data_done\"}\n".to_vec();
             text.extend_from_slice(torn);

@@ -114,7 +114,13 @@ fn run(cli: Cli) -> ExitCode {
         quiet: cli.quiet,
     };
     // A report file that cannot be written is found now, not after hours of copying.
-    if let Err(e) = printer.json.check() {
+    let inputs: Vec<&std::path::Path> = match &cli.command {
+        Command::Plan(args) => vec![&args.mapping],
+        Command::Run(args) => vec![&args.mapping],
+        Command::Verify(args) => vec![&args.mapping],
+        Command::Schema(_) | Command::Rds(_) => Vec::new(),
+    };
+    if let Err(e) = printer.json.check(&inputs) {
         eprintln!("error: {}", error_text(&e));
         return ExitCode::Usage;
     }

@@ -21,8 +21,23 @@ pub enum JsonOut {
 impl JsonOut {
     /// `--json FILE`: the file can be written (an existing one is left as it is until
     /// the report replaces it; a missing one is created and removed again).
-    pub fn check(&self) -> anyhow::Result<()> {
+    /// It is none of the command's `inputs` (`--json mapping.txt` would replace the
+    /// mapping with the report).
+    pub fn check(&self, inputs: &[&std::path::Path]) -> anyhow::Result<()> {
         if let JsonOut::File(path) = self {
+            let same = |input: &&&std::path::Path| match (
+                std::fs::canonicalize(path),
+                std::fs::canonicalize(input),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if let Some(input) = inputs.iter().find(same) {
+                let input = pgsplit_pg::redact_text(&input.display().to_string());
+                anyhow::bail!(
+                    "--json {input} names the command's own input: give the report another file"
+                );
+            }
             let existed = path.exists();
             std::fs::OpenOptions::new()
                 .write(true)

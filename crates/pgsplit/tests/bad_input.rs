@@ -35,7 +35,7 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
         args: args.iter().map(|s| s.to_string()).collect(),
         expect,
     };
-    let cases = vec![
+    let mut cases = vec![
         case(
             "missing mapping file",
             None,
@@ -266,6 +266,14 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
             "there is no run to resume",
         ),
     ];
+    // The report would replace the mapping.
+    let own_mapping = dir.path().join(format!("mapping-{}.txt", cases.len()));
+    cases.push(case(
+        "the JSON report into the mapping file",
+        Some(good.clone()),
+        &["--json", own_mapping.to_str().unwrap()],
+        "names the command's own input",
+    ));
     assert!(cases.len() >= 20);
     for (i, c) in cases.iter().enumerate() {
         let mut args: Vec<String> = Vec::new();
@@ -313,6 +321,7 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(listener.accept().is_err(), "a connection was opened");
     assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "x");
+    assert_eq!(std::fs::read_to_string(&own_mapping).unwrap(), good);
 }
 
 #[test]
