@@ -55,6 +55,16 @@ pub async fn run(
     let catalog = pgsplit_schema::introspect(&conn.client)
         .await
         .with_context(|| format!("reading the catalog of {}", conn.server))?;
+    // The DDL is written for the source's version or a newer one: what an older server
+    // lacks (a privilege, a clause) would fail there line by line.
+    let source_major = catalog.server_version_num() / 10000;
+    if let Some(major) = args.for_version.filter(|&m| i32::from(m) < source_major) {
+        return Err(crate::UsageError(format!(
+            "--for-version {major} is older than the source (PostgreSQL {source_major}): \
+             pgsplit writes DDL for the source's version or a newer one"
+        ))
+        .into());
+    }
     let options = SchemaOptions {
         no_owner: args.no_owner,
         no_acl: args.no_acl,

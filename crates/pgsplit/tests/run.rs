@@ -1919,6 +1919,14 @@ fn public_of_13_keeps_its_bootstrap_owner_on_15() {
         !sql.contains(owner) && sql.contains("CREATE TABLE"),
         "{sql}"
     );
+    // Not for an older server than the source: bad input.
+    let older = pgsplit(&["schema", &source.url(), "--for-version", "12"]);
+    let (sql, err) = text(&older);
+    assert_eq!(older.status.code(), Some(2), "{err}");
+    assert!(
+        sql.is_empty() && err.contains("older than the source"),
+        "{err}"
+    );
     let out = verify_pair(&source, &target_url);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // A copy that left it to pg_database_owner differs: in its owner, and only there.

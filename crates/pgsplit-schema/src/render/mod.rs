@@ -1071,6 +1071,35 @@ mod tests {
         assert_eq!(post[setval].kind, ObjectKind::SequenceSet);
     }
 
+    /// A partitioned table made UNLOGGED (it meant nothing before 18) is made plain for
+    /// an 18 or newer server, which refuses the word.
+    #[test]
+    fn an_unlogged_partitioned_table_is_plain_from_18() {
+        let mut cat = serial_table();
+        cat.relations[0].persistence = "u".into();
+        cat.relations[0].relkind = "p".into();
+        cat.relations[0].partition_key = Some("RANGE (id)".into());
+        let create = |target_version: Option<i32>| {
+            let ddl = cat.render(&SchemaOptions {
+                target_version,
+                ..SchemaOptions::default()
+            });
+            let made = ddl
+                .pre_data
+                .iter()
+                .find(|s| s.sql.starts_with("CREATE") && s.sql.contains("TABLE \"public\".\"t\" "));
+            made.expect("the table is made").sql.clone()
+        };
+        assert!(create(Some(170000)).starts_with("CREATE UNLOGGED TABLE"));
+        for version in [Some(180000), None] {
+            let sql = create(version);
+            assert!(
+                sql.starts_with("CREATE TABLE") && sql.contains("PARTITION BY RANGE (id)"),
+                "{sql}"
+            );
+        }
+    }
+
     /// An unlogged table whose identity's sequence is logged: said so from 15 on; before,
     /// every sequence is logged and the identity options refuse the word.
     #[test]

@@ -144,7 +144,10 @@ fn table(b: &mut Builder<'_>, rel: &Relation) {
     for seq in identity_seqs {
         b.alias.insert((class::CLASS, seq), key);
     }
-    let unlogged = if rel.persistence == "u" {
+    // A partitioned table's own persistence had no effect before 18, which refuses it.
+    let unlogged_parent_refused =
+        rel.relkind == "p" && b.opts.target_version.is_none_or(|v| v >= 180000);
+    let unlogged = if rel.persistence == "u" && !unlogged_parent_refused {
         "UNLOGGED "
     } else {
         ""
