@@ -65,6 +65,14 @@ pub async fn run(
         plan::unfinished_runs(&mapping, &args.work_dir, options, args.resume, &mut report).await;
     }
     printer.result(&report, || render(&report))?;
+    // `-q` keeps the errors: each problem on stderr, as run and verify log theirs.
+    if printer.quiet {
+        for line in &report.lines {
+            for problem in &line.problems {
+                tracing::error!("line {}: {}", line.line, problem.message);
+            }
+        }
+    }
     Ok(if report.bad_selection() {
         ExitCode::Usage
     } else if report.problem_count() == 0 {

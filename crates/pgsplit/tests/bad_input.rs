@@ -360,4 +360,14 @@ fn an_unreachable_server_is_one_plain_line_per_error_without_the_password() {
         !stderr.contains("Sup3rSecret") && !stdout.contains("Sup3rSecret"),
         "{stdout}\n{stderr}"
     );
+    // plan -q: no report, but its problems, as errors.
+    let out = pgsplit(&["plan", "-q", mapping.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("line 1: source: cannot connect to postgres://app@127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Sup3rSecret"), "{stderr}");
 }
