@@ -104,7 +104,7 @@ fn run(cli: Cli) -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_env("PGSPLIT_LOG").unwrap_or_else(|_| EnvFilter::new(own)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(progress_view::LogWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();

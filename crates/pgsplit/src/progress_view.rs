@@ -1,9 +1,9 @@
 //! Shows a run's progress on stderr: indicatif bars on a terminal (overall bytes, rows
 //! and ETA, one line per active table or index), periodic plain lines otherwise.
 
-use std::io::IsTerminal;
-use std::sync::Arc;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,6 +16,57 @@ use crate::output::{bytes, count};
 const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
 const BAR_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_TASK_LINES: usize = 8;
+
+/// The bars on screen, if any: lines for stderr are written above them
+/// ([`stderr_line`], [`LogWriter`]) rather than under, where the next redraw would wipe
+/// them out.
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Writes `text` (whole lines) to stderr, above the bars while they are shown.
+pub fn stderr_line(text: &[u8]) {
+    let bars = BARS.lock().ok().and_then(|bars| bars.clone());
+    let write = || {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text).and_then(|()| err.flush());
+    };
+    match bars {
+        Some(multi) => multi.suspend(write),
+        None => write(),
+    }
+}
+
+/// The log's writer: one event's line at a time through [`stderr_line`].
+pub struct LogWriter;
+
+/// One log event, written when the logger is done with it.
+pub struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            stderr_line(&self.0);
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::new())
+    }
+}
 
 pub struct ProgressView {
     task: Option<JoinHandle<()>>,
@@ -61,49 +112,68 @@ fn overall_line(p: &Progress) -> (u64, u64, String) {
 
 async fn bars(progress: Arc<Progress>, stop: Arc<tokio::sync::Notify>) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    // `wide_msg`: every line is cut to the terminal's width (a longer one would wrap,
+    // and the next redraw would leave its tail behind).
+    let style = |template: &str| {
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    };
+    let sized = style("{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}");
+    // Before the sizes are known (the snapshot, pre-data): no bar, no ETA.
+    let waiting = style("{elapsed:>4} {wide_msg}");
     let overall = multi.add(ProgressBar::new(1));
-    overall.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let lines: Vec<ProgressBar> = (0..MAX_TASK_LINES)
-        .map(|_| {
-            let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template("  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar
-        })
-        .collect();
+    overall.set_style(waiting);
+    let mut sized_shown = false;
+    if let Ok(mut bars) = BARS.lock() {
+        *bars = Some(multi.clone());
+    }
+    // One line per active table or index, as many as there are (up to a limit).
+    let mut lines: Vec<ProgressBar> = Vec::new();
     loop {
         let (done, total, text) = overall_line(&progress);
+        if total > 0 && !sized_shown {
+            overall.set_style(sized.clone());
+            sized_shown = true;
+        }
         overall.set_length(total.max(done).max(1));
         overall.set_position(done);
         overall.set_message(text);
         let active = progress.active();
-        for (i, bar) in lines.iter().enumerate() {
-            match active.get(i) {
-                Some((label, done, expected, secs)) if *expected > 0 => bar.set_message(format!(
+        let wanted = active.len().min(MAX_TASK_LINES);
+        while lines.len() > wanted {
+            if let Some(bar) = lines.pop() {
+                bar.finish_and_clear();
+                multi.remove(&bar);
+            }
+        }
+        while lines.len() < wanted {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(style("  {wide_msg}"));
+            lines.push(bar);
+        }
+        for (bar, (label, done, expected, secs)) in lines.iter().zip(&active) {
+            bar.set_message(if *expected > 0 {
+                format!(
                     "{label}: {} of ~{} ({secs:.0}s)",
                     bytes(*done as i64),
                     bytes(*expected as i64)
-                )),
-                Some((label, _, _, secs)) => bar.set_message(format!("{label} ({secs:.0}s)")),
-                None => bar.set_message(""),
-            }
+                )
+            } else {
+                format!("{label} ({secs:.0}s)")
+            });
         }
         tokio::select! {
             _ = stop.notified() => break,
             _ = tokio::time::sleep(BAR_INTERVAL) => {}
         }
     }
+    if let Ok(mut bars) = BARS.lock() {
+        *bars = None;
+    }
     for bar in lines {
         bar.finish_and_clear();
     }
     overall.finish_and_clear();
+    let _ = multi.clear();
 }
 
 async fn plain(progress: Arc<Progress>, stop: Arc<tokio::sync::Notify>) {

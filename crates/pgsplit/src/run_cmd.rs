@@ -246,10 +246,14 @@ fn resume_command(args: &RunArgs, iam: &crate::iam::IamArgs) -> String {
 /// winding down wait on a server that does not answer.
 async fn cancel_on_signal(cancel: Cancel, resume: String) {
     crate::signal::stop_requested().await;
-    eprintln!("stopping: cancelling the copies in flight… (again to stop at once)");
+    crate::progress_view::stderr_line(
+        "stopping: cancelling the copies in flight… (again to stop at once)\n".as_bytes(),
+    );
     cancel.cancel();
     crate::signal::stop_requested().await;
-    eprintln!("stopped at once: `{resume}` continues");
+    crate::progress_view::stderr_line(
+        format!("stopped at once: `{resume}` continues\n").as_bytes(),
+    );
     std::process::exit(crate::exit_code::ExitCode::Interrupted as i32);
 }
 
