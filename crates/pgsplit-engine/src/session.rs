@@ -80,6 +80,53 @@ async fn running_database(settings: &ConnSettings) -> Option<String> {
         .get(0)
 }
 
+/// Lines whose target is the target of an earlier line reached through another address
+/// (a host name and its IP address, TCP and a socket): `(line, earlier line)`. The
+/// mapping check compares spellings; this asks each target's server (its start time and
+/// port, which need no privilege) over a short connection, to the target database or,
+/// while it does not exist, the maintenance database. A target that cannot be reached is
+/// left to the run to report.
+pub async fn targets_reached_twice(mapping: &crate::mapping::Mapping) -> Vec<(usize, usize)> {
+    use futures::StreamExt;
+    if mapping.lines.len() < 2 {
+        return Vec::new();
+    }
+    let identities: Vec<Option<String>> = futures::stream::iter(&mapping.lines)
+        .map(|line| target_identity(&line.target))
+        .buffered(16)
+        .collect()
+        .await;
+    let mut twice = Vec::new();
+    for (at, identity) in identities.iter().enumerate() {
+        let Some(identity) = identity else { continue };
+        if let Some(earlier) = identities[..at]
+            .iter()
+            .position(|other| other.as_ref() == Some(identity))
+        {
+            twice.push((mapping.lines[at].line, mapping.lines[earlier].line));
+        }
+    }
+    twice
+}
+
+async fn target_identity(settings: &ConnSettings) -> Option<String> {
+    let conn = match open(settings).await {
+        Ok(conn) => conn,
+        Err(_) => open(&maintenance_db(settings)).await.ok()?,
+    };
+    let server: String = conn
+        .client
+        .query_one(
+            "SELECT pg_catalog.pg_postmaster_start_time()::text || ' ' || \
+                    pg_catalog.current_setting('port')",
+            &[],
+        )
+        .await
+        .ok()?
+        .get(0);
+    Some(format!("{server} {}", settings.dbname))
+}
+
 /// The database that always exists, to create the target database from.
 pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {
     settings.with_dbname("postgres")

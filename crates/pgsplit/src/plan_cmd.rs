@@ -49,6 +49,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut mapping = Mapping::read(&args.mapping)?;
     crate::iam::apply(&mut mapping, iam).await?;
+    refuse_targets_reached_twice(&mapping).await?;
     let options = plan::PlanOptions {
         allow_non_empty: args.clean || args.resume,
         clean: args.clean,
@@ -80,6 +81,33 @@ pub async fn run(
     } else {
         ExitCode::Failure
     })
+}
+
+/// Two lines writing into one database through two addresses are bad input, found
+/// before anything is written ([`pgsplit_engine::session::targets_reached_twice`]), as
+/// the mapping check finds two spellings of one address.
+pub async fn refuse_targets_reached_twice(mapping: &Mapping) -> anyhow::Result<()> {
+    let twice = pgsplit_engine::session::targets_reached_twice(mapping).await;
+    if twice.is_empty() {
+        return Ok(());
+    }
+    let path = mapping.path.display();
+    let lines: Vec<String> = twice
+        .iter()
+        .map(|&(line, earlier)| {
+            let target = &mapping
+                .lines
+                .iter()
+                .find(|l| l.line == line)
+                .expect("a line")
+                .target;
+            format!(
+                "{path}:{line}: target {target} is the target database of line {earlier}, \
+                 reached by another address"
+            )
+        })
+        .collect();
+    Err(crate::UsageError(lines.join("\n")).into())
 }
 
 fn render(report: &PlanReport) -> String {

@@ -131,8 +131,9 @@ pub async fn run(
     if args.jobs == 0 || args.index_jobs == 0 {
         return Err(crate::UsageError("--jobs and --index-jobs must be at least 1".into()).into());
     }
-    check_work_dir(&args.work_dir, args.resume.is_some())?;
     crate::iam::apply(&mut mapping, iam).await?;
+    crate::plan_cmd::refuse_targets_reached_twice(&mapping).await?;
+    check_work_dir(&args.work_dir, args.resume.is_some())?;
     let resume = resume_command(&args, iam);
     let options = RunOptions {
         jobs: args.jobs,

@@ -1024,9 +1024,11 @@ fn a_target_that_is_the_source_by_another_address_is_never_dropped() {
 }
 
 /// Two lines whose targets are one database under two addresses: with --clean the second
-/// dropped what the first had copied, and both lines said ok.
+/// dropped what the first had copied, and both lines said ok; then the second was refused
+/// after the first had copied. Now bad input, found before anything is written, by plan
+/// too.
 #[test]
-fn a_database_two_lines_reach_by_two_addresses_is_written_once() {
+fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
     let cluster = testing::shared();
     let first = cluster.create_db("twice_a");
     first.psql("CREATE TABLE from_a AS SELECT 1 AS id");
@@ -1056,9 +1058,30 @@ fn a_database_two_lines_reach_by_two_addresses_is_written_once() {
         work.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("is the database line 1 wrote"), "{stdout}");
-    assert_eq!(target.psql("SELECT count(*) FROM from_a").trim(), "1");
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(":2: target postgres://postgres@")
+            && stderr.contains("is the target database of line 1, reached by another address"),
+        "{stderr}"
+    );
+    let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
+    assert_eq!(first.psql(&made).trim(), "0", "nothing is written");
+    assert!(!work.exists());
+    let out = pgsplit(&["plan", &mapping]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("reached by another address"), "{stderr}");
+    // Once it exists too.
+    first.psql(&format!("CREATE DATABASE {target_name}"));
+    let out = pgsplit(&[
+        "run",
+        &mapping,
+        "--clean",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    drop(target);
 }
 
 #[test]
