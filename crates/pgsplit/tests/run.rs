@@ -1050,13 +1050,16 @@ fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = write_mapping(&dir, &body);
     let work = dir.path().join("work");
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--clean",
-        "--work-dir",
-        work.to_str().unwrap(),
-    ]);
+    let run_clean = || {
+        pgsplit(&[
+            "run",
+            &mapping,
+            "--clean",
+            "--work-dir",
+            work.to_str().unwrap(),
+        ])
+    };
+    let out = run_clean();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(
@@ -1073,13 +1076,7 @@ fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
     assert!(stderr.contains("reached by another address"), "{stderr}");
     // Once it exists too.
     first.psql(&format!("CREATE DATABASE {target_name}"));
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--clean",
-        "--work-dir",
-        work.to_str().unwrap(),
-    ]);
+    let out = run_clean();
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     drop(target);
 }
