@@ -843,9 +843,11 @@ async fn pre_data_progress(
 }
 
 /// On a resume, the source's tables against those the stopped run created on the target:
-/// a table whose columns changed on either side since (a column dropped or added) would
-/// be copied into the old ones, and one that appeared after pre-data (done) would have
-/// no table at all: refused, to start over. (`--data-only` targets are the user's.)
+/// a table whose columns changed on either side since (a column dropped or added, or of
+/// another type: its binary values would be read as the old type's, `integer` bits as
+/// `real`, local times as UTC) would be copied into the old ones, and one that appeared
+/// after pre-data (done) would have no table at all: refused, to start over.
+/// (`--data-only` targets are the user's.)
 async fn changed_since_the_stop(
     target: &Connection,
     source_tables: &[SourceTable],
@@ -861,7 +863,7 @@ async fn changed_since_the_stop(
             None => {}
             Some(columns) => {
                 let mut now: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
-                let mut then: Vec<&str> = columns.iter().map(String::as_str).collect();
+                let mut then: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
                 now.sort_unstable();
                 then.sort_unstable();
                 if now != then {
@@ -870,6 +872,27 @@ async fn changed_since_the_stop(
                         t.display_name(),
                         now.join(", "),
                         then.join(", ")
+                    ));
+                    continue;
+                }
+                let retyped: Vec<String> = t
+                    .columns
+                    .iter()
+                    .filter_map(|c| {
+                        let (_, made) = columns.iter().find(|(name, _)| *name == c.name)?;
+                        (unqualified(&c.type_name) != unqualified(made)).then(|| {
+                            format!(
+                                "{} {} on the source, {made} on the target",
+                                c.name, c.type_name
+                            )
+                        })
+                    })
+                    .collect();
+                if !retyped.is_empty() {
+                    changed.push(format!(
+                        "{}: column {}",
+                        t.display_name(),
+                        retyped.join(", ")
                     ));
                 }
             }
@@ -883,6 +906,35 @@ async fn changed_since_the_stop(
          target no longer match ({}): one side changed since; start over with --clean",
         changed.join("; ")
     )))
+}
+
+/// A type as `format_type` names it, without its schema: the name is qualified or not by
+/// the session's search_path, which the two sides need not share.
+fn unqualified(type_name: &str) -> &str {
+    let name_end = |text: &str| -> Option<usize> {
+        if let Some(quoted) = text.strip_prefix('"') {
+            // A quoted name ends at a quote not doubled.
+            let mut at = 0;
+            let bytes = quoted.as_bytes();
+            while at < bytes.len() {
+                if bytes[at] == b'"' {
+                    if bytes.get(at + 1) == Some(&b'"') {
+                        at += 2;
+                        continue;
+                    }
+                    return Some(at + 2);
+                }
+                at += 1;
+            }
+            None
+        } else {
+            text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        }
+    };
+    match name_end(type_name) {
+        Some(end) if type_name[end..].starts_with('.') => &type_name[end + 1..],
+        _ => type_name,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1857,6 +1909,22 @@ pub(crate) async fn data_only_mismatch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_is_compared_without_its_schema() {
+        for (qualified, bare) in [
+            ("public.mood", "mood"),
+            ("app.mood[]", "mood[]"),
+            ("\"My Schema\".\"We\"\"ird\"", "\"We\"\"ird\""),
+            ("\"a.b\".c(3)", "c(3)"),
+            ("character varying(10)", "character varying(10)"),
+            ("timestamp with time zone", "timestamp with time zone"),
+            ("integer[]", "integer[]"),
+            ("\"Mood\"", "\"Mood\""),
+        ] {
+            assert_eq!(unqualified(qualified), bare, "{qualified}");
+        }
+    }
 
     #[test]
     fn a_changed_selector_is_told_per_word_as_the_mapping_writes_it() {

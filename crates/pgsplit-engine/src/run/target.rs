@@ -24,12 +24,14 @@ pub async fn user_objects(conn: &Connection) -> Result<i64, RunError> {
 /// by (schema, name).
 pub async fn table_columns(
     conn: &Connection,
-) -> Result<std::collections::HashMap<(String, String), Vec<String>>, RunError> {
+) -> Result<std::collections::HashMap<(String, String), Vec<(String, String)>>, RunError> {
     let rows = conn
         .client
         .query(
             "SELECT n.nspname::text, c.relname::text, \
                     coalesce(array_agg(a.attname::text ORDER BY a.attnum) \
+                             FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}'), \
+                    coalesce(array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) \
                              FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}') \
              FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -43,7 +45,11 @@ pub async fn table_columns(
         .map_err(|e| RunError::db(&conn.server, "read the target's tables", e))?;
     Ok(rows
         .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .map(|r| {
+            let names: Vec<String> = r.get(2);
+            let types: Vec<String> = r.get(3);
+            ((r.get(0), r.get(1)), names.into_iter().zip(types).collect())
+        })
         .collect())
 }
 
