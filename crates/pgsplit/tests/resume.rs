@@ -868,6 +868,11 @@ fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_c
         error.contains("public.big: column a real on the source, integer on the target"),
         "{error}"
     );
+    // plan --resume says what run --resume refuses.
+    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("column a real on the source"), "{stdout}");
     let out = run.command(&["--clean"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);

@@ -400,13 +400,29 @@ pub async fn unfinished_runs(
             );
             match crate::run::resume_refusal(state.scope.as_deref(), &scope) {
                 Some(refusal) if state.wrote_anything() => refusal,
-                _ => match &state.target {
-                    Some(before) => match replaced_target(line, before).await {
+                _ => {
+                    let replaced = match &state.target {
+                        Some(before) => replaced_target(line, before).await,
+                        None => None,
+                    };
+                    let run_options = crate::run::RunOptions {
+                        sections,
+                        no_owner: options.no_owner,
+                        no_acl: options.no_acl,
+                        ..crate::run::RunOptions::default()
+                    };
+                    let refusal = match replaced {
+                        Some(refusal) => Some(refusal),
+                        None if state.wrote_anything() => {
+                            crate::run::resume_refusal_of_tables(line, &state, &run_options).await
+                        }
+                        None => None,
+                    };
+                    match refusal {
                         Some(refusal) => refusal,
                         None => continue,
-                    },
-                    None => continue,
-                },
+                    }
+                }
             }
         } else if state.unfinished() {
             plan.problems

@@ -908,6 +908,44 @@ async fn changed_since_the_stop(
     )))
 }
 
+fn another_source(before: &str, now: &str) -> String {
+    format!(
+        "cannot resume: the line's source is another database than the stopped run read \
+         (server, OID, name: was {before}, now {now}); resume with the same source, or start \
+         over with --clean"
+    )
+}
+
+/// What `run --resume` of `line` (its journal `state`) would refuse, for `plan --resume`:
+/// another source database than the stopped run read, or a table whose columns changed
+/// since on either side ([`changed_since_the_stop`], the line's own tables, as the run
+/// selects them). `None` also when a side cannot be read: the plan's facts say why.
+pub(crate) async fn resume_refusal_of_tables(
+    line: &MappingLine,
+    state: &crate::journal::JournalState,
+    options: &RunOptions,
+) -> Option<String> {
+    let source = session::open(&line.source).await.ok()?;
+    if let (Some(before), Some(now)) = (&state.source, source_identity(&source).await)
+        && *before != now
+    {
+        return Some(another_source(before, &now));
+    }
+    if options.sections == Sections::DataOnly {
+        return None;
+    }
+    let tables = tables::read_tables(&source.client).await.ok()?;
+    let catalog = schema_step::read_catalog(&source.client).await.ok()?;
+    let target_version = session::target_version(&line.target).await.ok();
+    let (tables, _, _) =
+        schema_step::select(&catalog, &tables, &line.selector, options, target_version).ok()?;
+    let target = session::open(&line.target).await.ok()?;
+    match changed_since_the_stop(&target, &tables, state.pre_data_done).await {
+        Err(RunError::Refused(refusal)) => Some(refusal),
+        _ => None,
+    }
+}
+
 /// A type as `format_type` names it, without its schema: the name is qualified or not by
 /// the session's search_path, which the two sides need not share.
 fn unqualified(type_name: &str) -> &str {
@@ -995,11 +1033,7 @@ async fn run_line(
         && let Some(now) = &source.identity
         && before != now
     {
-        return Err(RunError::Refused(format!(
-            "cannot resume: the line's source is another database than the stopped run \
-             read (server, OID, name: was {before}, now {now}); resume with the same \
-             source, or start over with --clean"
-        )));
+        return Err(RunError::Refused(another_source(before, now)));
     }
     let mut phases = Vec::new();
     let mut clock = PhaseClock {
