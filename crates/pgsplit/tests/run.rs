@@ -1081,6 +1081,41 @@ fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
     drop(target);
 }
 
+/// An index expression, a check and a materialized view that call functions whose bodies
+/// find objects by the search_path (as pg_restore's empty one does not): built on the
+/// target as on the source, whose search_path the statements run with; read-backs of a
+/// `regclass` column still agree (they run with the empty one).
+#[test]
+fn functions_that_find_objects_by_the_search_path_work_after_the_data() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("search_path_src");
+    source.psql(
+        "CREATE FUNCTION norm_inner(t text) RETURNS text LANGUAGE sql IMMUTABLE
+           AS $$ SELECT lower(t) $$;
+         CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE
+           AS $$ SELECT norm_inner(t) || '' $$;
+         CREATE TABLE words (w text CHECK (norm(w) <> 'bad'), rel regclass);
+         INSERT INTO words SELECT 'W' || g, 'words' FROM generate_series(1, 100) g;
+         CREATE INDEX words_norm ON words (norm(w));
+         CREATE TABLE lookup (k int, v text);
+         INSERT INTO lookup VALUES (1, 'one');
+         CREATE FUNCTION lk(i int) RETURNS text LANGUAGE plpgsql STABLE
+           AS $$ BEGIN RETURN (SELECT v FROM lookup WHERE k = i); END $$;
+         CREATE MATERIALIZED VIEW mv AS SELECT lk(1) AS v;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "checksum"], 0);
+    assert_eq!(target.psql("SELECT v FROM mv").trim(), "one");
+    assert_eq!(
+        target
+            .psql("SET enable_seqscan = off; SELECT count(*) FROM words WHERE norm(w) = 'w7'")
+            .trim(),
+        "1"
+    );
+    assert_same_rows(&source, &target);
+}
+
 #[test]
 fn a_value_of_over_100_mb_is_copied() {
     let cluster = testing::shared();

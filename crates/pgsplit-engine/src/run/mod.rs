@@ -447,6 +447,8 @@ struct Source {
     props: target::DatabaseProps,
     /// [`source_identity`]: a resume must read the database the stopped run read.
     identity: Option<String>,
+    /// The search_path the source's sessions start with ([`post_data::Sessions`]).
+    search_path: Option<String>,
     seconds: f64,
 }
 
@@ -461,6 +463,16 @@ impl Source {
             .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
         let identity = source_identity(&leader).await;
+        let search_path = leader
+            .client
+            .query_one(
+                "SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'",
+                &[],
+            )
+            .await
+            .ok()
+            .map(|row| row.get::<_, String>(0))
+            .filter(|path| !path.trim().is_empty());
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
@@ -493,6 +505,7 @@ impl Source {
             catalog: Some(catalog),
             props,
             identity,
+            search_path,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -1396,6 +1409,7 @@ async fn run_line(
     let sessions = Arc::new(post_data::Sessions {
         target: line.target.clone(),
         maintenance_work_mem: options.maintenance_work_mem,
+        search_path: source.search_path.clone(),
     });
     sessions.set_up(&target_conn.client).await?;
     let mut post_connections = Vec::with_capacity(index_jobs);

@@ -427,6 +427,7 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
+            reads_rows: false,
             batch,
             work: Box::new(move |client, attempt| {
                 let (sql, identity, journal, key) = (
@@ -499,6 +500,7 @@ pub fn post_tasks(
                 background: true,
                 detached: false,
                 pipelined: false,
+                reads_rows: false,
                 batch,
                 work: Box::new(move |client, _| {
                     let sql = Arc::clone(&sql);
@@ -524,6 +526,7 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
+            reads_rows: false,
             batch: None,
             work: Box::new(|client, _| {
                 Box::pin(async move {
