@@ -1116,6 +1116,42 @@ fn functions_that_find_objects_by_the_search_path_work_after_the_data() {
     assert_same_rows(&source, &target);
 }
 
+/// `--clean` does not drop a target another pgsplit run writes into (from another work
+/// folder: the journal's lock does not see it): that run failed, or wrote on into the
+/// new database.
+#[test]
+fn clean_leaves_a_target_another_run_writes_into() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("clean_busy_src");
+    source.psql("CREATE TABLE t AS SELECT 1 AS id");
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    // A session of another run, as its name tells.
+    let mut other = std::process::Command::new("psql")
+        .arg(cluster.url(&target_name))
+        .args(["-X", "-q", "-c", "SELECT pg_sleep(120)"])
+        .env("PGAPPNAME", "pgsplit")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let busy = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgsplit' \
+                AND datname = current_database() AND pid <> pg_backend_pid()";
+    while target.psql(busy).trim() != "1" {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let report = run_copy(&source, &target_name, &["--clean"], 1);
+    let _ = other.kill();
+    let _ = other.wait();
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("another pgsplit run is writing into it"),
+        "{error}"
+    );
+    assert_eq!(target.psql("SELECT count(*) FROM t").trim(), "1");
+}
+
 #[test]
 fn a_value_of_over_100_mb_is_copied() {
     let cluster = testing::shared();
