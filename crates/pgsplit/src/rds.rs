@@ -102,7 +102,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Write the JSON report to FILE (`--json` alone: JSON on stdout instead of the table).
-    /// Same id and type as the binary's global `--json`, which clap merges with it.
+    // Same id and type as the binary's global `--json`, which clap merges with it.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<String>,
     /// AWS profile [default: AWS_PROFILE or `default`].

@@ -238,7 +238,10 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
         .trim()
         .parse()
         .map_err(|_| bad("modulus is not a number"))?;
-    if modulus == 0 || remainder >= modulus {
+    if modulus == 0 {
+        return Err(bad("the modulus must be 1 or more"));
+    }
+    if remainder >= modulus {
         return Err(bad("the remainder must be below the modulus"));
     }
     if key.trim().is_empty() {
@@ -387,6 +390,11 @@ mod tests {
             parse("shard=tenant_id:4/4")
                 .unwrap_err()
                 .contains("below the modulus")
+        );
+        assert!(
+            parse("shard=tenant_id:1/0")
+                .unwrap_err()
+                .contains("the modulus must be 1 or more")
         );
         assert!(
             parse("shard=tenant_id")
