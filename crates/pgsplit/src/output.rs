@@ -70,6 +70,39 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// [`Printer::result`] of a command's report whose exit code is `code`: the JSON
+    /// document says it too, first (`"status"`: `ok`, `failed`, `bad_input`, `differs`,
+    /// `interrupted`; `"exit_code"`), so that a script need not work it out of the lines.
+    pub fn outcome<T: Serialize>(
+        &self,
+        value: &T,
+        code: crate::exit_code::ExitCode,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<crate::exit_code::ExitCode> {
+        use crate::exit_code::ExitCode;
+        let status = match code {
+            ExitCode::Success => "ok",
+            ExitCode::Failure => "failed",
+            ExitCode::Usage => "bad_input",
+            ExitCode::Mismatch => "differs",
+            ExitCode::Interrupted => "interrupted",
+        };
+        #[derive(Serialize)]
+        struct Outcome<'a, T: Serialize> {
+            status: &'static str,
+            exit_code: i32,
+            #[serde(flatten)]
+            report: &'a T,
+        }
+        let document = Outcome {
+            status,
+            exit_code: code.code(),
+            report: value,
+        };
+        self.result(&document, human)?;
+        Ok(code)
+    }
+
     /// Prints the human form unless JSON goes to stdout, and writes the JSON document.
     pub fn result<T: Serialize>(
         &self,

@@ -65,7 +65,14 @@ pub async fn run(
     if !args.clean {
         plan::unfinished_runs(&mapping, &args.work_dir, options, args.resume, &mut report).await;
     }
-    printer.result(&report, || render(&report))?;
+    let code = if report.bad_selection() {
+        ExitCode::Usage
+    } else if report.problem_count() == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    };
+    printer.outcome(&report, code, || render(&report))?;
     // `-q` keeps the errors: each problem on stderr, as run and verify log theirs.
     if printer.quiet {
         for line in &report.lines {
@@ -74,13 +81,7 @@ pub async fn run(
             }
         }
     }
-    Ok(if report.bad_selection() {
-        ExitCode::Usage
-    } else if report.problem_count() == 0 {
-        ExitCode::Success
-    } else {
-        ExitCode::Failure
-    })
+    Ok(code)
 }
 
 /// Two lines writing into one database through two addresses are bad input, found

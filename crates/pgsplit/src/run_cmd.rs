@@ -170,15 +170,9 @@ pub async fn run(
     let report = run::run(&mapping, &options, progress, cancel).await;
     signals.abort();
     view.finish().await;
-    printer.result(&report, || render(&report))?;
-    if report.interrupted {
-        eprintln!(
-            "interrupted: finished work is recorded in {}; continue with:\n  {resume}",
-            options.work_dir.display(),
-        );
-        return Ok(ExitCode::Interrupted);
-    }
-    Ok(if report.bad_input() {
+    let code = if report.interrupted {
+        ExitCode::Interrupted
+    } else if report.bad_input() {
         ExitCode::Usage
     } else if report.failed() {
         ExitCode::Failure
@@ -186,7 +180,15 @@ pub async fn run(
         ExitCode::Mismatch
     } else {
         ExitCode::Success
-    })
+    };
+    printer.outcome(&report, code, || render(&report))?;
+    if report.interrupted {
+        eprintln!(
+            "interrupted: finished work is recorded in {}; continue with:\n  {resume}",
+            options.work_dir.display(),
+        );
+    }
+    Ok(code)
 }
 
 /// The work folder must be a folder we can write in (and exist, to resume from it).

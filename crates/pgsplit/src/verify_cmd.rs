@@ -78,8 +78,7 @@ pub async fn run(
     let view = ProgressView::start(Arc::clone(&progress), show_progress);
     let report = verify::verify(&mapping, &options, progress).await;
     view.finish().await;
-    printer.result(&report, || render(&report))?;
-    Ok(if report.bad_input() {
+    let code = if report.bad_input() {
         ExitCode::Usage
     } else if report.failed() {
         ExitCode::Failure
@@ -87,7 +86,8 @@ pub async fn run(
         ExitCode::Mismatch
     } else {
         ExitCode::Success
-    })
+    };
+    printer.outcome(&report, code, || render(&report))
 }
 
 fn render(report: &VerifyReport) -> String {

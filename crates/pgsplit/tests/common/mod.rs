@@ -185,10 +185,21 @@ pub fn run_urls_logged(
     );
     let report = std::fs::read_to_string(&json)
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {stdout}\n{stderr}"));
-    (
-        serde_json::from_str(&report).expect("valid JSON report"),
-        stderr,
-    )
+    let report: serde_json::Value = serde_json::from_str(&report).expect("valid JSON report");
+    // The report says the outcome the exit code says.
+    let status = match expect_code {
+        0 => "ok",
+        1 => "failed",
+        2 => "bad_input",
+        3 => "differs",
+        _ => "interrupted",
+    };
+    assert_eq!(
+        (report["status"].as_str(), report["exit_code"].as_i64()),
+        (Some(status), Some(i64::from(expect_code))),
+        "{report}"
+    );
+    (report, stderr)
 }
 
 /// `run_copy_to` with `--verify checksum`, expecting every table of the line to match.
