@@ -1116,6 +1116,36 @@ fn functions_that_find_objects_by_the_search_path_work_after_the_data() {
     assert_same_rows(&source, &target);
 }
 
+/// On 17+, an index build runs with its own search_path (pg_catalog, pg_temp): a function
+/// whose body finds objects by the search_path fails it there, as it would on the source
+/// from 17 on; the run says so and what to do.
+#[test]
+fn an_index_17_cannot_build_says_why() {
+    if skip_other_versions("15 -> 17") {
+        return;
+    }
+    let source = testing::shared().create_db("search_path_17_src");
+    source.psql(
+        "CREATE FUNCTION norm_inner(t text) RETURNS text LANGUAGE sql IMMUTABLE
+           AS $$ SELECT lower(t) $$;
+         CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE
+           AS $$ SELECT norm_inner(t) || '' $$;
+         CREATE TABLE words AS SELECT 'W' || g AS w FROM generate_series(1, 10) g;
+         CREATE INDEX words_norm ON words (norm(w));",
+    );
+    let target_cluster = testing::shared_version(17);
+    let target_name = format!("{}_v17", source.name);
+    let _target = adopt(target_cluster, &target_name);
+    let report = run_copy_to(&source, &target_cluster.url(&target_name), &[], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("index public.words_norm")
+            && error.contains("PostgreSQL 17 and newer build indexes")
+            && error.contains("ALTER FUNCTION"),
+        "{error}"
+    );
+}
+
 /// `--clean` does not drop a target another pgsplit run writes into (from another work
 /// folder: the journal's lock does not see it): that run failed, or wrote on into the
 /// new database.

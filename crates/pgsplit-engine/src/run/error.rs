@@ -40,7 +40,7 @@ pub enum RunError {
         #[source]
         source: Box<RunError>,
     },
-    #[error("{identity}: {}\nstatement: {sql}", cause_chain(.source))]
+    #[error("{identity}: {}\nstatement: {sql}{}", cause_chain(.source), search_path_hint(.source, .sql))]
     Statement {
         identity: String,
         sql: String,
@@ -170,5 +170,32 @@ impl RunError {
             RunError::Table { source, .. } => source.db_error(),
             _ => None,
         }
+    }
+}
+
+/// For a statement that evaluates user functions and failed on a name it could not find:
+/// where the name was likely looked for.
+fn search_path_hint(error: &tokio_postgres::Error, sql: &str) -> &'static str {
+    use tokio_postgres::error::SqlState;
+    let missing = [
+        SqlState::UNDEFINED_FUNCTION,
+        SqlState::UNDEFINED_TABLE,
+        SqlState::UNDEFINED_OBJECT,
+    ];
+    let evaluates = [
+        "CREATE INDEX",
+        "CREATE UNIQUE INDEX",
+        "REFRESH MATERIALIZED VIEW",
+        "ANALYZE",
+    ];
+    if error.code().is_some_and(|c| missing.contains(c))
+        && evaluates.iter().any(|s| sql.trim_start().starts_with(s))
+    {
+        "\nhint: a function this runs may find objects by the search_path: PostgreSQL 17 and \
+         newer build indexes, refresh and analyze with search_path = pg_catalog, pg_temp \
+         (older ones here with the source's); give the function its own (ALTER FUNCTION … \
+         SET search_path = …), on the source too, then --resume"
+    } else {
+        ""
     }
 }
