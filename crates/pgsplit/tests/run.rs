@@ -1146,6 +1146,31 @@ fn an_index_17_cannot_build_says_why() {
     );
 }
 
+/// A row the target's partition refuses (its bounds differ; or a collation that sorts
+/// otherwise there) fails the run with a word on why.
+#[test]
+fn a_row_another_partition_takes_on_the_target_says_why() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("bounds_src");
+    let target = cluster.create_db("bounds_dst");
+    let parts = |cut: u32| {
+        format!(
+            "CREATE TABLE t (id int) PARTITION BY RANGE (id);
+             CREATE TABLE p1 PARTITION OF t FOR VALUES FROM (0) TO ({cut});
+             CREATE TABLE p2 PARTITION OF t FOR VALUES FROM ({cut}) TO (20);"
+        )
+    };
+    source.psql(&(parts(10) + "INSERT INTO t SELECT generate_series(0, 19);"));
+    target.psql(&parts(5));
+    let report = run_copy_to(&source, &target.url(), &["--data-only"], 1);
+    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("violates partition constraint")
+            && error.contains("hint: the target's partition refuses a row the source's holds"),
+        "{error}"
+    );
+}
+
 /// `--clean` does not drop a target another pgsplit run writes into (from another work
 /// folder: the journal's lock does not see it): that run failed, or wrote on into the
 /// new database.

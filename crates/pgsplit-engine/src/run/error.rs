@@ -33,7 +33,7 @@ pub enum RunError {
     },
     #[error("{}", cause_chain(.0))]
     Copy(#[source] PassError),
-    #[error("table {table}{chunk}: {source}")]
+    #[error("table {table}{chunk}: {source}{}", partition_hint(.source))]
     Table {
         table: String,
         chunk: String,
@@ -195,6 +195,18 @@ fn search_path_hint(error: &tokio_postgres::Error, sql: &str) -> &'static str {
          newer build indexes, refresh and analyze with search_path = pg_catalog, pg_temp \
          (older ones here with the source's); give the function its own (ALTER FUNCTION … \
          SET search_path = …), on the source too, then --resume"
+    } else {
+        ""
+    }
+}
+
+/// For a row the target puts in another partition than the source did: why it may.
+fn partition_hint(error: &RunError) -> &'static str {
+    if error.to_string().contains("violates partition constraint") {
+        "\nhint: the target's partition refuses a row the source's holds: its bounds differ \
+         (a --data-only target's own), or its key is text in a collation that sorts (or, \
+         nondeterministic, hashes) otherwise on the target, with another ICU or C library \
+         version than the source's: compare pg_collation_actual_version() on both servers"
     } else {
         ""
     }
