@@ -1081,10 +1081,11 @@ fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
     drop(target);
 }
 
-/// An index expression, a check and a materialized view that call functions whose bodies
-/// find objects by the search_path (as pg_restore's empty one does not): built on the
-/// target as on the source, whose search_path the statements run with; read-backs of a
-/// `regclass` column still agree (they run with the empty one).
+/// An index expression, a check, a materialized view and a stored generated column that
+/// call functions whose bodies find objects by the search_path (as pg_restore's empty
+/// one does not): made on the target as on the source, whose search_path the target's
+/// sessions use; read-backs of a `regclass` column still agree (they run with the empty
+/// one).
 #[test]
 fn functions_that_find_objects_by_the_search_path_work_after_the_data() {
     let cluster = testing::shared();
@@ -1101,11 +1102,14 @@ fn functions_that_find_objects_by_the_search_path_work_after_the_data() {
          INSERT INTO lookup VALUES (1, 'one');
          CREATE FUNCTION lk(i int) RETURNS text LANGUAGE plpgsql STABLE
            AS $$ BEGIN RETURN (SELECT v FROM lookup WHERE k = i); END $$;
-         CREATE MATERIALIZED VIEW mv AS SELECT lk(1) AS v;",
+         CREATE MATERIALIZED VIEW mv AS SELECT lk(1) AS v;
+         CREATE TABLE gen (x text, y text GENERATED ALWAYS AS (norm(x)) STORED);
+         INSERT INTO gen VALUES ('Ab');",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     run_copy(&source, &target_name, &["--verify", "checksum"], 0);
+    assert_eq!(target.psql("SELECT y FROM gen").trim(), "ab");
     assert_eq!(target.psql("SELECT v FROM mv").trim(), "one");
     assert_eq!(
         target

@@ -1252,6 +1252,7 @@ async fn run_line(
                 superuser,
                 journal.as_ref(),
                 from,
+                source.search_path.as_deref(),
             );
             // A statement may wait long on a lock another session holds: stopped on the
             // server. What it had not committed is rolled back, as after a kill.
@@ -1462,6 +1463,7 @@ async fn run_line(
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 guard_storage: !source.locked,
+                target_search_path: source.search_path.clone(),
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
                 journal: Arc::clone(&journal),

@@ -80,12 +80,9 @@ pub struct Sessions {
     pub target: ConnSettings,
     /// See [`raise_maintenance_work_mem`].
     pub maintenance_work_mem: Option<i64>,
-    /// The source database's search_path (as its sessions start with it), put after
-    /// pg_catalog: the statements are schema-qualified, but what they run — an index's
-    /// expression, a constraint's check, a materialized view's query — may call
-    /// functions whose bodies find objects by the search_path, as they do on the source.
-    /// (PostgreSQL 17+ runs index builds and refreshes with its own.) Read-backs set the
-    /// empty one ([`Session::path_for`]). `None`: the empty one throughout.
+    /// The source database's search_path ([`super::schema_step::with_search_path`]) for
+    /// the statements; read-backs set the empty one ([`Session::path_for`]). `None`: the
+    /// empty one throughout.
     pub search_path: Option<String>,
 }
 
@@ -100,13 +97,7 @@ impl Sessions {
             pgsplit_schema::Ddl::SESSION_SETUP,
             pgsplit_copy::SQL_ASCII_AS_IS,
         );
-        let setup = match &self.search_path {
-            Some(path) => format!(
-                "{setup}; SELECT pg_catalog.set_config('search_path', {}, false)",
-                pgsplit_pg::quote::literal(&format!("pg_catalog, {path}"))
-            ),
-            None => setup,
-        };
+        let setup = super::schema_step::with_search_path(setup, self.search_path.as_deref());
         client
             .batch_execute(&setup)
             .await
@@ -786,16 +777,9 @@ impl Session {
         if self.empty_path == reads {
             return Ok(());
         }
-        let path = if reads {
-            String::new()
-        } else {
-            format!("pg_catalog, {path}")
-        };
+        let path = (!reads).then_some(path.as_str());
         self.client
-            .batch_execute(&format!(
-                "SELECT pg_catalog.set_config('search_path', {}, false)",
-                pgsplit_pg::quote::literal(&path)
-            ))
+            .batch_execute(&super::schema_step::with_search_path(String::new(), path))
             .await
             .map_err(|e| RunError::db_plain("set the search_path", e))?;
         self.empty_path = reads;

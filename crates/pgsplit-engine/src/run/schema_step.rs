@@ -170,6 +170,30 @@ pub struct PreDataStart {
     pub last: Option<String>,
 }
 
+/// `setup` (session settings, maybe empty) followed by setting the search_path to
+/// pg_catalog and then `source_path`, the source database's (as its sessions start with
+/// it), or, without one, to the empty one. The statements pgsplit writes are
+/// schema-qualified, but what the target runs for them — a domain's or a table's check, a
+/// generated column, an index's expression, a materialized view's query — may call
+/// functions whose bodies find objects by the search_path, as they do on the source
+/// (pg_restore's empty search_path fails those; PostgreSQL 17+ builds indexes and
+/// refreshes with its own anyway). pg_catalog first, as the empty path has it: names the
+/// statements leave unqualified are its own.
+pub fn with_search_path(setup: String, source_path: Option<&str>) -> String {
+    let path = source_path
+        .map(|p| format!("pg_catalog, {p}"))
+        .unwrap_or_default();
+    let set = format!(
+        "SELECT pg_catalog.set_config('search_path', {}, false)",
+        pgsplit_pg::quote::literal(&path)
+    );
+    if setup.is_empty() {
+        set
+    } else {
+        format!("{setup}; {set}")
+    }
+}
+
 /// Applies pre-data in transactions of [`PRE_DATA_BATCH`] statements, each journaled
 /// (id, how far, last statement) before its commit; a schema smaller than that is
 /// created all at once or not at all. Returns what was skipped.
@@ -180,6 +204,7 @@ pub async fn apply_pre_data(
     superuser: bool,
     journal: &dyn Journal,
     from: PreDataStart,
+    source_path: Option<&str>,
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
     let all = filter_superuser(
@@ -207,7 +232,7 @@ pub async fn apply_pre_data(
     }
     let client = &target.client;
     client
-        .batch_execute(Ddl::SESSION_SETUP)
+        .batch_execute(&with_search_path(Ddl::SESSION_SETUP.into(), source_path))
         .await
         .map_err(|e| RunError::db(&target.server, "set up the session", e))?;
     let mut next = from.next;
