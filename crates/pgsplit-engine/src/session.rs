@@ -110,22 +110,38 @@ pub async fn targets_reached_twice(mapping: &crate::mapping::Mapping) -> Vec<(us
 }
 
 async fn target_identity(settings: &ConnSettings) -> Option<String> {
-    let conn = match open(settings).await {
-        Ok(conn) => conn,
-        Err(_) => open(&maintenance_db(settings)).await.ok()?,
+    // A short look: a target that does not answer soon is the run's to report.
+    let mut quick = with_defaults(settings);
+    quick.connect_timeout = quick.connect_timeout.map(|t| t.min(PROBE_TIMEOUT));
+    let (conn, database) = match pgsplit_pg::connect(&quick).await {
+        Ok(conn) => (conn, None),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {
+            let conn = pgsplit_pg::connect(&maintenance_db(&quick)).await.ok()?;
+            (conn, Some(settings.dbname.clone()))
+        }
+        Err(_) => return None,
     };
-    let server: String = conn
+    // The database as the server names it (a pooler may call it otherwise); the
+    // server by its start (not as text: that depends on the session's time zone) and
+    // port.
+    let row = conn
         .client
         .query_one(
-            "SELECT pg_catalog.pg_postmaster_start_time()::text || ' ' || \
-                    pg_catalog.current_setting('port')",
+            "SELECT extract(epoch FROM pg_catalog.pg_postmaster_start_time())::text || ' ' || \
+                    pg_catalog.current_setting('port'), pg_catalog.current_database()::text",
             &[],
         )
         .await
-        .ok()?
-        .get(0);
-    Some(format!("{server} {}", settings.dbname))
+        .ok()?;
+    let server: String = row.get(0);
+    Some(format!(
+        "{server} {}",
+        database.unwrap_or_else(|| row.get(1))
+    ))
 }
+
+/// How long [`targets_reached_twice`] waits for a target to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database that always exists, to create the target database from.
 pub fn maintenance_db(settings: &ConnSettings) -> ConnSettings {

@@ -124,8 +124,11 @@ impl ChannelBinding {
     }
 }
 
-/// libpq's `target_session_attrs`, the two values pgsplit honours: with several hosts,
-/// `read-write` skips those whose sessions are read-only (a standby).
+/// libpq's `target_session_attrs`, as far as pgsplit honours it: with several hosts,
+/// `read-write` (and `primary`, taken as it) skips those whose sessions are read-only (a
+/// standby). `read-only`, `standby` and `prefer-standby` are taken as `any`, with a
+/// warning: pgsplit takes the first host that answers (it only reads a source, and a
+/// standby refuses a target's writes with its own error).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SessionAttrs {
     #[default]
@@ -137,11 +140,20 @@ impl SessionAttrs {
     fn parse(value: &str) -> Result<SessionAttrs, SettingsError> {
         match value {
             "any" => Ok(SessionAttrs::Any),
-            "read-write" => Ok(SessionAttrs::ReadWrite),
+            "read-write" | "primary" => Ok(SessionAttrs::ReadWrite),
+            "read-only" | "standby" | "prefer-standby" => {
+                tracing::warn!(
+                    "target_session_attrs={value}: pgsplit does not choose a standby; it \
+                     connects to the first host that answers"
+                );
+                Ok(SessionAttrs::Any)
+            }
             other => Err(SettingsError::InvalidValue {
                 key: "target_session_attrs".into(),
                 value: other.into(),
-                reason: "pgsplit knows any and read-write".into(),
+                reason: "expected any, read-write, read-only, primary, standby or \
+                         prefer-standby"
+                    .into(),
             }),
         }
     }
@@ -628,11 +640,24 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
     if rest.chars().any(char::is_whitespace) {
         return Err(invalid("contains white space"));
     }
-    // The user and password end at an '@' before the first '/', as libpq reads them (so
-    // a password may hold '?'); the last such '@' before the host's '?', so that one
-    // holding an unencoded '@' still works.
+    // The user and password end at an '@' before the first '/' (as libpq reads them),
+    // the last such '@' before the host's '?', so that a password holding an unencoded
+    // '@' still works. A '?' before that '@' may be a password's or begin a query whose
+    // value holds the '@' (`?user=admin@server`): which cannot be told, and a wrong guess
+    // would show a password as a host or user name, so it is refused unshown.
     let mut params = BTreeMap::new();
     let before_path = &rest[..rest.find('/').unwrap_or(rest.len())];
+    if let (Some(at), Some(question)) = (before_path.find('@'), before_path.find('?'))
+        && question < at
+    {
+        return Err(SettingsError::InvalidUrl {
+            url: "(not shown)".into(),
+            reason: "an '@' follows a '?' before the database name: percent-encode '?' in a \
+                     password (%3F), or '@' in a parameter's value (%40)"
+                .into(),
+        });
+    }
+    let userinfo_given = before_path.contains('@');
     let rest = match before_path.find('@') {
         Some(first) => {
             let after = &before_path[first + 1..];
@@ -682,8 +707,9 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
         if path.contains('/') {
             return Err(invalid("the database name must not contain '/'"));
         }
-        // Likely the rest of a password holding an unencoded '/': not shown.
-        if path.contains('@') {
+        // Without a user part, likely the rest of a password holding an unencoded '/':
+        // not shown.
+        if path.contains('@') && !userinfo_given {
             return Err(SettingsError::InvalidUrl {
                 url: "(not shown)".into(),
                 reason: "the database name holds '@': percent-encode '/' and '@' in a \
@@ -801,18 +827,14 @@ mod tests {
     #[test]
     fn a_password_may_hold_what_libpq_lets_it_hold_and_is_never_shown() {
         let e = env(&[]);
-        // '?' ends nothing before the '@' (libpq reads it so); an unencoded '@' too.
+        // An unencoded '@' in a password; '?' and '@' percent-encoded.
         for (url, password) in [
+            ("postgres://erin:a@b@h:5433/db?sslmode=disable", "a@b"),
             (
-                "postgres://erin:Xk9?Pw7Secret=3@h:5433/db",
+                "postgres://erin:Xk9%3FPw7Secret=3@h:5433/db",
                 "Xk9?Pw7Secret=3",
             ),
-            (
-                "postgres://erin:5432?sslmode=Secret77@h:5433/db",
-                "5432?sslmode=Secret77",
-            ),
-            ("postgres://erin:a@b@h:5433/db?sslmode=disable", "a@b"),
-            ("postgres://erin:p?q@h:5433", "p?q"),
+            ("postgres://erin:p%3Fq%40r@h:5433", "p?q@r"),
         ] {
             let s = ConnSettings::parse_with(url, &e).unwrap();
             assert_eq!(
@@ -822,12 +844,43 @@ mod tests {
             );
             assert_eq!((s.user.as_str(), s.primary().1), ("erin", 5433), "{url}");
         }
-        // A query's '@' is not the user's.
-        let s = ConnSettings::parse_with("postgres://erin@h/db?application_name=a@b", &e).unwrap();
-        assert_eq!(
-            (s.user.as_str(), s.application_name.as_str()),
-            ("erin", "a@b")
-        );
+        // A query's '@' is not the user's, with a path or without, with a user or without.
+        for (url, user, app) in [
+            ("postgres://erin@h/db?application_name=a@b", "erin", "a@b"),
+            ("postgres://erin@h?application_name=a@b", "erin", "a@b"),
+            (
+                "postgres://h/db?user=admin@srv&application_name=x",
+                "admin@srv",
+                "x",
+            ),
+        ] {
+            let s = ConnSettings::parse_with(url, &e).unwrap();
+            assert_eq!(
+                (s.user.as_str(), s.application_name.as_str()),
+                (user, app),
+                "{url}"
+            );
+        }
+        // A database name may hold '@' after a user part.
+        let s = ConnSettings::parse_with("postgres://erin@h/my@db", &e).unwrap();
+        assert_eq!(s.dbname, "my@db");
+        // '?' before an '@' and no path: a password's '?' or a query value's '@'; never
+        // guessed (a wrong guess shows the password as a name), never shown.
+        for (url, secret) in [
+            ("postgres://erin:Xk9?Pw7Secret=3@h:5433/db", "Pw7Secret"),
+            (
+                "postgres://erin:5432?sslmode=Secret77@h:5433/db",
+                "Secret77",
+            ),
+            ("postgres://h?password=S3cr@etTail", "etTail"),
+            (
+                "postgres://db.example.com:5432?user=admin@myserver&sslmode=require",
+                "myserver",
+            ),
+        ] {
+            let err = ConnSettings::parse_with(url, &e).err().unwrap().to_string();
+            assert!(err.contains("%3F") && !err.contains(secret), "{url}: {err}");
+        }
         // An unencoded '/' in a password: refused without showing what follows it.
         let err = ConnSettings::parse_with("postgres://alice:5432/SecretDb88@h:1", &e)
             .err()
@@ -861,8 +914,17 @@ mod tests {
         assert!(refused("postgres://u@h/db?channel_binding=maybe").contains("expected"));
         assert!(refused("postgres://u@h/db?gssencmode=require").contains("GSSAPI"));
         assert!(refused("postgres://u@h/db?hostaddr=10.0.0.1").contains("hostaddr"));
-        let err = refused("postgres://u@h/db?target_session_attrs=read-only");
+        let err = refused("postgres://u@h/db?target_session_attrs=primary-ish");
         assert!(err.contains("read-write"), "{err}");
+        for (value, attrs) in [
+            ("primary", SessionAttrs::ReadWrite),
+            ("standby", SessionAttrs::Any),
+            ("read-only", SessionAttrs::Any),
+        ] {
+            let url = format!("postgres://u@h/db?target_session_attrs={value}");
+            let parsed = ConnSettings::parse_with(&url, &e).unwrap();
+            assert_eq!(parsed.target_session_attrs, attrs, "{value}");
+        }
         let ok = ConnSettings::parse_with(
             "postgres://u@h/db?channel_binding=require&gssencmode=prefer&target_session_attrs=read-write",
             &e,

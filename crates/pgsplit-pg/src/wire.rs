@@ -223,7 +223,11 @@ impl WireConn {
         for (host, port) in &settings.hosts {
             let attempt = async {
                 let stream = open_stream(settings, host, *port).await?;
-                WireConn::start(stream, settings, host, *port).await
+                let conn = WireConn::start(stream, settings, host, *port).await?;
+                match settings.target_session_attrs {
+                    SessionAttrs::ReadWrite => conn.read_write().await,
+                    SessionAttrs::Any => Ok(conn),
+                }
             };
             let result = match settings.connect_timeout {
                 Some(limit) => tokio::time::timeout(limit, attempt)
@@ -235,12 +239,6 @@ impl WireConn {
                         )))
                     }),
                 None => attempt.await,
-            };
-            let result = match result {
-                Ok(conn) if settings.target_session_attrs == SessionAttrs::ReadWrite => {
-                    conn.read_write().await
-                }
-                other => other,
             };
             match result {
                 Ok(conn) if settings.database.is_some() => return conn.checked(settings).await,

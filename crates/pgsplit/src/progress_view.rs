@@ -166,14 +166,15 @@ async fn bars(progress: Arc<Progress>, stop: Arc<tokio::sync::Notify>) {
             _ = tokio::time::sleep(BAR_INTERVAL) => {}
         }
     }
-    if let Ok(mut bars) = BARS.lock() {
-        *bars = None;
-    }
     for bar in lines {
         bar.finish_and_clear();
     }
     overall.finish_and_clear();
     let _ = multi.clear();
+    // Only now: a line written meanwhile still goes above what is being cleared.
+    if let Ok(mut bars) = BARS.lock() {
+        *bars = None;
+    }
 }
 
 async fn plain(progress: Arc<Progress>, stop: Arc<tokio::sync::Notify>) {

@@ -1175,11 +1175,10 @@ fn a_row_another_partition_takes_on_the_target_says_why() {
     );
 }
 
-/// `--clean` does not drop a target another pgsplit run writes into (from another work
-/// folder: the journal's lock does not see it): that run failed, or wrote on into the
-/// new database.
+/// `--clean` drops a target with the sessions on it, and says so when some are another
+/// pgsplit run's (or what a stopped one left): that run stops on its next session.
 #[test]
-fn clean_leaves_a_target_another_run_writes_into() {
+fn clean_says_it_ends_another_runs_sessions() {
     let cluster = testing::shared();
     let source = cluster.create_db("clean_busy_src");
     source.psql("CREATE TABLE t AS SELECT 1 AS id");
@@ -1200,13 +1199,22 @@ fn clean_leaves_a_target_another_run_writes_into() {
     while target.psql(busy).trim() != "1" {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let report = run_copy(&source, &target_name, &["--clean"], 1);
+    let (_, logged) = run_copy_logged(&source, &cluster.url(&target_name), &["--clean"], 0);
+    // Its session was ended with the database: psql stops by itself, with an error.
+    let mut ended = None;
+    for _ in 0..100 {
+        ended = other.try_wait().unwrap();
+        if ended.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let _ = other.kill();
-    let _ = other.wait();
-    let error = report["lines"][0]["error"].as_str().unwrap();
+    assert!(ended.is_some_and(|status| !status.success()), "{ended:?}");
     assert!(
-        error.contains("another pgsplit run is writing into it"),
-        "{error}"
+        logged.contains("--clean: 1 other session(s) named \"pgsplit\"")
+            && logged.contains("dropping the database ends them"),
+        "{logged}"
     );
     assert_eq!(target.psql("SELECT count(*) FROM t").trim(), "1");
 }

@@ -409,6 +409,7 @@ pub async fn unfinished_runs(
                         sections,
                         no_owner: options.no_owner,
                         no_acl: options.no_acl,
+                        drop_cross_target_fks: options.drop_cross_target_fks,
                         ..crate::run::RunOptions::default()
                     };
                     let refusal = match replaced {

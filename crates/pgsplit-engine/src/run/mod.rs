@@ -893,7 +893,7 @@ async fn changed_since_the_stop(
                     .iter()
                     .filter_map(|c| {
                         let (_, made) = columns.iter().find(|(name, _)| *name == c.name)?;
-                        (unqualified(&c.type_name) != unqualified(made)).then(|| {
+                        (comparable(&c.type_name) != comparable(made)).then(|| {
                             format!(
                                 "{} {} on the source, {made} on the target",
                                 c.name, c.type_name
@@ -957,6 +957,23 @@ pub(crate) async fn resume_refusal_of_tables(
         Err(RunError::Refused(refusal)) => Some(refusal),
         _ => None,
     }
+}
+
+/// A type's name as [`unqualified`], without quotes around a plain lower-case name: a
+/// newer server quotes its new keywords (`"system_user"` on 16, `system_user` on 15).
+fn comparable(type_name: &str) -> std::borrow::Cow<'_, str> {
+    let name = unqualified(type_name);
+    if let Some(quoted) = name.strip_prefix('"')
+        && let Some(end) = quoted.find('"')
+        && !quoted[end + 1..].starts_with('"')
+        && quoted[..end]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && quoted[..end].starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+    {
+        return format!("{}{}", &quoted[..end], &quoted[end + 1..]).into();
+    }
+    name.into()
 }
 
 /// A type as `format_type` names it, without its schema: the name is qualified or not by
@@ -1974,6 +1991,11 @@ mod tests {
         ] {
             assert_eq!(unqualified(qualified), bare, "{qualified}");
         }
+        // A keyword one server quotes and another does not.
+        assert_eq!(comparable("app.\"system_user\"[]"), "system_user[]");
+        assert_eq!(comparable("system_user"), "system_user");
+        assert_eq!(comparable("\"Mood\""), "\"Mood\"");
+        assert_eq!(comparable("\"we\"\"ird\""), "\"we\"\"ird\"");
     }
 
     #[test]

@@ -488,7 +488,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         let job = Job::Single(label, work);
         let started = Instant::now();
         tokio::select! {
-            done = session.run(&job, &sessions, &tokens, &cancel, true, false) => done?,
+            done = session.run(&job, &sessions, &tokens, &cancel, true, reads[g]) => done?,
             // A refresh of a large materialized view may take hours: stopped on the server
             // (the session may have been opened again meanwhile).
             _ = cancel.cancelled() => {

@@ -207,7 +207,7 @@ pub async fn prepare(
             if user_objects(&conn).await? == 0 {
                 return Ok(conn);
             }
-            another_run_writing(&conn, target).await?;
+            another_run_writing(&conn, target).await;
             drop(conn);
             recreate(target, create, true).await?;
             Ok(session::open(target).await?)
@@ -242,37 +242,30 @@ pub async fn identity(conn: &Connection) -> Option<String> {
         .map(|row| row.get(0))
 }
 
-/// `--clean` drops the target with every session on it: not under another pgsplit run
-/// writing into it (from another work folder: the journal's lock does not see it), which
-/// would stop with an error (or, before its first table, write into the new database).
-async fn another_run_writing(conn: &Connection, target: &ConnSettings) -> Result<(), RunError> {
-    // Sessions of a run that just ended may linger a moment while their servers exit:
-    // looked at again for a few seconds.
-    let mut others = 0;
-    for attempt in 0..30 {
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        others = conn
-            .client
-            .query_one(
-                "SELECT count(*) FROM pg_catalog.pg_stat_activity \
-                 WHERE datname = pg_catalog.current_database() \
-                   AND pid <> pg_catalog.pg_backend_pid() AND application_name = $1",
-                &[&target.application_name],
-            )
-            .await
-            .map_err(|e| RunError::db(&conn.server, "look for other sessions of pgsplit", e))?
-            .get::<_, i64>(0);
-        if others == 0 {
-            return Ok(());
-        }
+/// `--clean` drops the target with every session on it (`WITH (FORCE)`): says so when
+/// sessions of another pgsplit run are among them (by their `application_name`). They
+/// may be what a stopped run left (an index build runs on until it notices), or another
+/// run writing from another work folder: that run then stops on its next session, which
+/// finds another database under the name ([`pgsplit_pg::Replaced`]).
+async fn another_run_writing(conn: &Connection, target: &ConnSettings) {
+    let others: Option<i64> = conn
+        .client
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_stat_activity \
+             WHERE datname = pg_catalog.current_database() \
+               AND pid <> pg_catalog.pg_backend_pid() AND application_name = $1",
+            &[&target.application_name],
+        )
+        .await
+        .ok()
+        .map(|row| row.get(0));
+    if let Some(others) = others.filter(|&n| n > 0) {
+        tracing::warn!(
+            "--clean: {others} other session(s) named {:?} are on {target}: another pgsplit \
+             run's, or what a stopped one left; dropping the database ends them",
+            target.application_name
+        );
     }
-    Err(RunError::Refused(format!(
-        "--clean would drop {target} under {others} other session(s) named {:?}: another \
-         pgsplit run is writing into it; let it finish or stop it first",
-        target.application_name
-    )))
 }
 
 async fn recreate(
