@@ -332,6 +332,14 @@ fn split_urls(text: &str, env: &Environment) -> Result<(ConnSettings, ConnSettin
                 .find("://")
                 .map(|end| &url[..end + 3])
                 .filter(|s| s[..s.len() - 3].chars().all(|c| c.is_ascii_alphanumeric()));
+            if scheme.is_none() && url.contains('=') {
+                // A libpq key=value string: what follows its password's '@' is the rest
+                // of the password; not shown.
+                return Err(format!(
+                    "{which} is not a postgres:// or postgresql:// URL (a mapping line takes \
+                     URLs, not key=value connection strings)"
+                ));
+            }
             let shown = match url.rfind('@') {
                 Some(at) => format!("{}***{}", scheme.unwrap_or_default(), &url[at..]),
                 None => url.to_string(),
@@ -477,6 +485,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.lines[1].source.dbname, "b");
+    }
+
+    #[test]
+    fn a_key_value_string_is_not_shown() {
+        for password in ["'abc@def'", "s3cr@t", "'p?a@s#s/w:x%y'"] {
+            let line =
+                format!("host=h port=5 user=u password={password} dbname=pw@@postgres://b@h2/a\n");
+            let errs = errors(&line);
+            assert!(errs[0].contains("key=value"), "{errs:?}");
+            for part in ["def", "@t", "s#s"] {
+                assert!(!errs[0].contains(part), "{errs:?}");
+            }
+        }
     }
 
     #[test]

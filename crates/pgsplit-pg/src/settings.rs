@@ -705,7 +705,9 @@ fn parse_url(url: &str) -> Result<BTreeMap<String, String>, SettingsError> {
     }
     if let Some(path) = path.filter(|p| !p.is_empty()) {
         if path.contains('/') {
-            return Err(invalid("the database name must not contain '/'"));
+            return Err(invalid(
+                "the database name must not contain '/' (percent-encode '/' in a password as %2F)",
+            ));
         }
         // Without a user part, likely the rest of a password holding an unencoded '/':
         // not shown.

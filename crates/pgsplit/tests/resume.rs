@@ -877,6 +877,25 @@ fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_c
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);
 
+    // A domain made again under its name over another type: the same bytes trap.
+    source.psql("CREATE DOMAIN dint AS int; ALTER TABLE parent ADD COLUMN d dint DEFAULT 1");
+    run.killed_at(&["--clean"], "item_done:1");
+    source.psql(
+        "ALTER TABLE parent ALTER d TYPE int; DROP DOMAIN dint; CREATE DOMAIN dint AS real;
+         ALTER TABLE parent ALTER d TYPE dint USING d + 0.5",
+    );
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][0]["error"].to_string();
+    assert!(
+        error.contains("(over real) on the source")
+            && error.contains("(over integer) on the target"),
+        "{error}"
+    );
+    let out = run.command(&["--clean"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &target);
+
     // A schema-only run stopped after pre-data: a table made on the source since has no
     // table on the target.
     let schema_target = adopt(cluster, &format!("{}_schema", source.name));

@@ -1148,6 +1148,20 @@ fn an_index_17_cannot_build_says_why() {
             && error.contains("ALTER FUNCTION"),
         "{error}"
     );
+    // Statistics on such an expression: 17's ANALYZE fails, and the copy, complete, is
+    // not failed for the planner's statistics.
+    source.psql(
+        "DROP INDEX words_norm; CREATE TABLE more (n int);
+         CREATE STATISTICS words_stats ON norm(w), length(w) FROM words;",
+    );
+    let target_name = format!("{}_v17b", source.name);
+    let target = adopt(target_cluster, &target_name);
+    let (_, logged) = run_copy_logged(&source, &target_cluster.url(&target_name), &[], 0);
+    assert!(
+        logged.contains("ANALYZE \"public\".\"words\"") && logged.contains("left to autovacuum"),
+        "{logged}"
+    );
+    assert_same_rows(&source, &target);
 }
 
 /// A row the target's partition refuses (its bounds differ; or a collation that sorts

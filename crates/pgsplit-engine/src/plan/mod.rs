@@ -414,7 +414,8 @@ pub async fn unfinished_runs(
                     };
                     let refusal = match replaced {
                         Some(refusal) => Some(refusal),
-                        None if state.wrote_anything() => {
+                        // A finished line is left as it is.
+                        None if state.wrote_anything() && !state.finished => {
                             crate::run::resume_refusal_of_tables(line, &state, &run_options).await
                         }
                         None => None,

@@ -876,7 +876,7 @@ async fn changed_since_the_stop(
             None => {}
             Some(columns) => {
                 let mut now: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
-                let mut then: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+                let mut then: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
                 now.sort_unstable();
                 then.sort_unstable();
                 if now != then {
@@ -892,11 +892,21 @@ async fn changed_since_the_stop(
                     .columns
                     .iter()
                     .filter_map(|c| {
-                        let (_, made) = columns.iter().find(|(name, _)| *name == c.name)?;
-                        (comparable(&c.type_name) != comparable(made)).then(|| {
+                        let made = columns.iter().find(|m| m.name == c.name)?;
+                        if comparable(&c.type_name) != comparable(&made.type_name) {
+                            return Some(format!(
+                                "{} {} on the source, {} on the target",
+                                c.name, c.type_name, made.type_name
+                            ));
+                        }
+                        // A domain of one name over another type (made again, or another
+                        // schema's).
+                        (!c.base_type.is_empty()
+                            && comparable(&c.base_type) != comparable(&made.base_type))
+                        .then(|| {
                             format!(
-                                "{} {} on the source, {made} on the target",
-                                c.name, c.type_name
+                                "{} {} (over {}) on the source, {} (over {}) on the target",
+                                c.name, c.type_name, c.base_type, made.type_name, made.base_type
                             )
                         })
                     })

@@ -529,12 +529,7 @@ pub fn post_tasks(
                 batch,
                 work: Box::new(move |client, _| {
                     let sql = Arc::clone(&sql);
-                    Box::pin(async move {
-                        client
-                            .batch_execute(&sql)
-                            .await
-                            .map_err(|e| RunError::db_plain(&sql, e))
-                    })
+                    Box::pin(async move { analyze(&client, &sql).await })
                 }),
             });
         }
@@ -561,10 +556,7 @@ pub fn post_tasks(
                     let tables = client.query(PARTITIONED, &[]).await.map_err(failed)?;
                     for table in tables {
                         let name: String = table.get(0);
-                        client
-                            .batch_execute(&format!("ANALYZE {name}"))
-                            .await
-                            .map_err(failed)?;
+                        analyze(&client, &format!("ANALYZE {name}")).await?;
                     }
                     Ok(())
                 })
@@ -574,8 +566,29 @@ pub fn post_tasks(
     Ok(skipped)
 }
 
-/// The partitioned tables of the target's own schemas, qualified (the session's
-/// search_path is empty).
+/// Runs `sql`, an `ANALYZE`. Statistics are the planner's, not the copy's: one the server
+/// refuses (an expression index or statistics object whose function finds objects by
+/// the search_path, which 17+ restricts for ANALYZE) is left to autovacuum, with a
+/// warning, rather than failing a copy that is complete. A lost connection or a
+/// cancelled statement still fails the task (retried, or the run stopping).
+async fn analyze(client: &tokio_postgres::Client, sql: &str) -> Result<(), RunError> {
+    let Err(e) = client.batch_execute(sql).await else {
+        return Ok(());
+    };
+    let canceled = e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED);
+    let error = RunError::db_plain(sql, e);
+    if canceled || error.is_transient() {
+        return Err(error);
+    }
+    tracing::warn!(
+        "{error:#}; the table's statistics are left to autovacuum (its rows and the rest of \
+         post-data are not affected)"
+    );
+    Ok(())
+}
+
+/// The partitioned tables of the target's own schemas, qualified where the session's
+/// search_path does not find them.
 const PARTITIONED: &str = "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'p' AND n.nspname <> 'information_schema'

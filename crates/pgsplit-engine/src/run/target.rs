@@ -20,27 +20,39 @@ pub async fn user_objects(conn: &Connection) -> Result<i64, RunError> {
     Ok(row.get("user_objects"))
 }
 
+/// A column of a target table ([`table_columns`]).
+#[derive(Debug)]
+pub struct TargetColumn {
+    pub name: String,
+    /// As `format_type` names it.
+    pub type_name: String,
+    /// The type under its domains: what the values are on the wire.
+    pub base_type: String,
+}
+
 /// The columns a copy writes (not dropped, not generated) of every table of the target,
 /// by (schema, name).
 pub async fn table_columns(
     conn: &Connection,
-) -> Result<std::collections::HashMap<(String, String), Vec<(String, String)>>, RunError> {
+) -> Result<std::collections::HashMap<(String, String), Vec<TargetColumn>>, RunError> {
+    let written = "FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')";
+    let sql = pgsplit_copy::tables::with_base_type(&format!(
+        "SELECT n.nspname::text, c.relname::text, \
+                coalesce(array_agg(a.attname::text ORDER BY a.attnum) {written}, '{{}}'), \
+                coalesce(array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) \
+                                   ORDER BY a.attnum) {written}, '{{}}'), \
+                coalesce(array_agg(({{base_type}}) ORDER BY a.attnum) {written}, '{{}}') \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+         LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+         WHERE c.relkind IN ('r', 'p') \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
+         GROUP BY 1, 2"
+    ));
     let rows = conn
         .client
-        .query(
-            "SELECT n.nspname::text, c.relname::text, \
-                    coalesce(array_agg(a.attname::text ORDER BY a.attnum) \
-                             FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}'), \
-                    coalesce(array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) \
-                             FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}') \
-             FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
-             WHERE c.relkind IN ('r', 'p') \
-               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' \
-             GROUP BY 1, 2",
-            &[],
-        )
+        .query(&sql, &[])
         .await
         .map_err(|e| RunError::db(&conn.server, "read the target's tables", e))?;
     Ok(rows
@@ -48,7 +60,18 @@ pub async fn table_columns(
         .map(|r| {
             let names: Vec<String> = r.get(2);
             let types: Vec<String> = r.get(3);
-            ((r.get(0), r.get(1)), names.into_iter().zip(types).collect())
+            let bases: Vec<String> = r.get(4);
+            let columns = names
+                .into_iter()
+                .zip(types)
+                .zip(bases)
+                .map(|((name, type_name), base_type)| TargetColumn {
+                    name,
+                    type_name,
+                    base_type,
+                })
+                .collect();
+            ((r.get(0), r.get(1)), columns)
         })
         .collect())
 }
