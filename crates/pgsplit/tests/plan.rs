@@ -1154,3 +1154,36 @@ fn a_member_that_does_not_inherit_an_owner_cannot_make_its_objects() {
     let made = format!("SELECT count(*) FROM pg_database WHERE datname = '{target_name}'");
     assert_eq!(cluster.psql("postgres", &made).unwrap().trim(), "0");
 }
+
+/// A target whose sessions may not write (a standby; `default_transaction_read_only`) is
+/// a problem plan names and run refuses before writing (it failed at its first CREATE).
+#[test]
+fn a_read_only_target_is_a_problem_before_anything_is_written() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_ro_src");
+    source.psql("CREATE TABLE t AS SELECT 1 AS id");
+    let target = cluster.create_db("plan_ro_dst");
+    target.psql(&format!(
+        "ALTER DATABASE {} SET default_transaction_read_only = on",
+        target.name
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target.url()));
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert_eq!(
+        doc["lines"][0]["problems"][0]["kind"], "target_read_only",
+        "{stdout}"
+    );
+    let report = run_copy_to(&source, &target.url(), &[], 1);
+    let error = report["lines"][0]["error"].to_string();
+    assert!(error.contains("takes no writes"), "{error}");
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM pg_class WHERE relname = 't'")
+            .trim(),
+        "0"
+    );
+}

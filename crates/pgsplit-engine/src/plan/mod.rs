@@ -230,6 +230,8 @@ pub struct TargetFacts {
     /// Whether the role may create databases (what `--clean` does after its drop).
     #[serde(skip)]
     pub creates_databases: bool,
+    /// Its sessions are read-only: a standby, or `default_transaction_read_only` on.
+    pub read_only: bool,
     /// Whether the role owns the database (or is a superuser): `--clean` drops it.
     #[serde(skip)]
     pub owns_database: bool,
@@ -325,6 +327,8 @@ pub enum ProblemKind {
     /// A run into this target stopped before it finished (its journal says so): a run
     /// without `--resume` or `--clean` refuses it.
     UnfinishedRun,
+    /// The target's sessions are read-only (a standby, `default_transaction_read_only`).
+    TargetReadOnly,
 }
 
 #[derive(Debug, Serialize)]
@@ -783,6 +787,7 @@ async fn plan_line(line: &MappingLine, mut options: PlanOptions) -> LinePlan {
                     .into(),
             });
         }
+        problems.extend(read_only_problem(t));
         if !options.data_only {
             problems.extend(target_problems(source.as_ref(), t, options));
         } else if !t.database_exists {
@@ -1151,6 +1156,7 @@ impl ProblemKind {
                 | ProblemKind::SourceUnreadable
                 | ProblemKind::CannotCopy
                 | ProblemKind::DataOnlyMismatch
+                | ProblemKind::TargetReadOnly
         )
     }
 }
@@ -1276,11 +1282,22 @@ pub async fn run_problems(
     }
     Ok(unreadable
         .into_iter()
+        .chain(read_only_problem(&target))
         .chain(target_problems(Some(&facts), &mut target, options))
         .filter(|p| {
             p.kind.stops_a_run() || (options.strict && p.kind == ProblemKind::NeedsSuperuser)
         })
         .collect())
+}
+
+fn read_only_problem(t: &TargetFacts) -> Option<Problem> {
+    t.read_only.then(|| Problem {
+        kind: ProblemKind::TargetReadOnly,
+        message: "the target takes no writes: it is a standby, or its database or role sets \
+                  default_transaction_read_only (with several hosts, \
+                  target_session_attrs=read-write picks the primary)"
+            .into(),
+    })
 }
 
 /// What a newer version refuses that a line meets: all of it for a whole copy, what the
@@ -1956,9 +1973,23 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         member_of: member_of(client, row.get("server_version_num")).await?,
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
+        read_only: read_only(client).await?,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
+}
+
+/// Whether the session may not write: a standby's, or with `default_transaction_read_only`
+/// (of the database, the role, the server).
+async fn read_only(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT pg_catalog.current_setting('transaction_read_only') = 'on' \
+                 OR pg_catalog.pg_is_in_recovery()",
+            &[],
+        )
+        .await?
+        .get(0))
 }
 
 async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::Error> {
@@ -1978,6 +2009,7 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         member_of: member_of(client, row.get("server_version_num")).await?,
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
+        read_only: read_only(client).await?,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
