@@ -82,6 +82,10 @@ pub enum Event {
     /// The run's verification found differences (written before `Finished`).
     Mismatched,
     Finished,
+    /// A run with `--clean` started over on this line's source, and this line is yet to
+    /// be copied again (the journal of the run before is replaced by this): a resume
+    /// starts the line over as that run would have, not keep what an older run copied.
+    CleanPending,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +147,8 @@ pub struct JournalState {
     /// The finished run's verification found differences.
     pub mismatched: bool,
     pub finished: bool,
+    /// [`Event::CleanPending`]: a `--clean` run had yet to copy this line when it stopped.
+    pub clean_pending: bool,
 }
 
 impl JournalState {
@@ -203,6 +209,7 @@ impl JournalState {
                 }
                 Event::Mismatched => s.mismatched = true,
                 Event::Finished => s.finished = true,
+                Event::CleanPending => s.clean_pending = true,
             }
         }
         s

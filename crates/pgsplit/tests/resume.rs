@@ -836,6 +836,36 @@ fn a_resume_starts_the_lines_the_stopped_run_had_not_reached() {
     assert_same_rows(&source, &second);
 }
 
+/// A `--clean` run stopped in its first line, resumed: the second line is copied again
+/// too (it kept the copy of the run before, from another snapshot, and said ok).
+#[test]
+fn a_resumed_clean_run_starts_over_the_lines_it_had_not_reached() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "clean_lines_src", 2_000);
+    let first = adopt(cluster, &format!("{}_one", source.name));
+    let second = adopt(cluster, &format!("{}_two", source.name));
+    let run = Run::new(&source, &first.url());
+    std::fs::write(
+        &run.mapping,
+        format!(
+            "{}@@{}\n{}@@{}\n",
+            source.url(),
+            first.url(),
+            source.url(),
+            second.url()
+        ),
+    )
+    .unwrap();
+    let out = run.command(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    source.psql("INSERT INTO small SELECT 'later' || g, '{}' FROM generate_series(1, 7) g");
+    run.killed_at(&["--clean"], "item_done:1");
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_same_rows(&source, &first);
+    assert_same_rows(&source, &second);
+}
+
 #[test]
 fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_columns() {
     let cluster = testing::shared();

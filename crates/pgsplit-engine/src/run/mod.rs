@@ -99,6 +99,9 @@ pub async fn run(
             }
         }
         let refused_lines: Vec<String> = refused.iter().map(|(n, _)| n.to_string()).collect();
+        if source.is_ok() && refused.is_empty() && options.clean && options.resume.is_none() {
+            mark_clean_pending(&group, options);
+        }
         let lines = group.len();
         for (n, line) in group.into_iter().enumerate() {
             let mut line_report = LineReport {
@@ -747,10 +750,13 @@ fn selector_value(value: Option<&serde_json::Value>) -> String {
 /// `None` state for a fresh run, which a `--resume` is for a line whose stopped run wrote
 /// nothing (it had not started it, or stopped before its first statement): such a line
 /// starts afresh, into an empty target only ([`nothing_to_resume`] is checked before).
+/// The line's journal, with the state of the stopped run it continues (`--resume`), and
+/// whether the line starts over dropping what its target holds: with `--clean`, or on a
+/// resume of a `--clean` run that had not reached it yet ([`Event::CleanPending`]).
 fn open_journal(
     line: &MappingLine,
     options: &RunOptions,
-) -> Result<(LineJournal, Option<JournalState>), RunError> {
+) -> Result<(LineJournal, Option<JournalState>, bool), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     let scope = journal_scope(
         line,
@@ -766,13 +772,23 @@ fn open_journal(
     } else {
         None
     };
+    let mut clean = options.clean;
     if options.resume.is_some() {
+        if let Some(pending) = state
+            .as_ref()
+            .filter(|s| s.clean_pending && !s.wrote_anything())
+        {
+            if let Some(refusal) = resume_refusal(pending.scope.as_deref(), &scope) {
+                return Err(RunError::Options(refusal));
+            }
+            clean = true;
+        }
         if let Some(state) = state.filter(JournalState::wrote_anything) {
             if let Some(refusal) = resume_refusal(state.scope.as_deref(), &scope) {
                 return Err(RunError::Options(refusal));
             }
             let journal = FileJournal::open(&path, lock)?;
-            return Ok((LineJournal::Open(Arc::new(journal)), Some(state)));
+            return Ok((LineJournal::Open(Arc::new(journal)), Some(state), false));
         }
     } else if !options.clean
         && let Some(state) = &state
@@ -799,12 +815,42 @@ fn open_journal(
         )));
     }
     let journal = LineJournal::New { path, lock, scope };
-    if options.clean {
+    if clean {
         // Starting over: the stopped run's journal goes before its target does (were the
         // target dropped first and made again in vain, a resume would trust the old one).
-        return Ok((LineJournal::Open(journal.start()?), None));
+        return Ok((LineJournal::Open(journal.start()?), None, true));
     }
-    Ok((journal, None))
+    Ok((journal, None, false))
+}
+
+/// At the start of a `--clean` run's source: each of its `lines` not yet copied gets a
+/// journal saying so ([`Event::CleanPending`]) in place of the run before's, so that a
+/// resume of this run, stopped before it reached a line, starts that line over rather
+/// than keep what the older run copied (a split's targets from two snapshots).
+fn mark_clean_pending(lines: &[&MappingLine], options: &RunOptions) {
+    for line in lines {
+        let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+        let scope = journal_scope(
+            line,
+            options.sections,
+            options.no_owner,
+            options.no_acl,
+            options.drop_cross_target_fks,
+        );
+        let marked = JournalLock::take(&path)
+            .and_then(|lock| FileJournal::create(&path, lock))
+            .and_then(|journal| {
+                journal.record(&Event::Scope { scope })?;
+                journal.record(&Event::CleanPending)
+            });
+        if let Err(e) = marked {
+            tracing::warn!(
+                "line {}: cannot mark its journal as to be cleaned ({e}); a resume of this run \
+                 stopped before the line may keep what an earlier run copied",
+                line.line
+            );
+        }
+    }
 }
 
 /// Whether a target transaction recorded in the journal committed.
@@ -1026,7 +1072,7 @@ async fn run_line(
     cancel: &Cancel,
     report: &mut LineReport,
 ) -> Result<(), RunError> {
-    let (journal, resumed) = open_journal(line, options)?;
+    let (journal, resumed, clean) = open_journal(line, options)?;
     if let Some(state) = resumed.as_ref().filter(|s| s.finished) {
         // The journal vouches for a database that is still there (a script takes exit 0
         // for "migrated").
@@ -1175,7 +1221,7 @@ async fn run_line(
     let target_conn = target::prepare(
         &line.target,
         create,
-        options.clean && resumed.is_none(),
+        clean && resumed.is_none(),
         &source.snapshot,
         taken,
     )
@@ -1215,7 +1261,7 @@ async fn run_line(
     }
     if options.sections != Sections::DataOnly && resumed.is_none() {
         let objects = target::user_objects(&target_conn).await?;
-        if objects > 0 && options.resume.is_some() {
+        if objects > 0 && options.resume.is_some() && !clean {
             return Err(RunError::Refused(format!(
                 "the target is not empty ({objects} objects) and the stopped run had not \
                  started this line (it has no journal): it starts afresh into an empty \
