@@ -37,6 +37,14 @@ struct Run {
 }
 
 impl Run {
+    /// A run of two lines from `source`, into `first` and `second`.
+    fn two_lines(source: &TestDb<'_>, first: &TestDb<'_>, second: &TestDb<'_>) -> Run {
+        let run = Run::new(source, &first.url());
+        let line = |target: &TestDb<'_>| format!("{}@@{}\n", source.url(), target.url());
+        std::fs::write(&run.mapping, line(first) + &line(second)).unwrap();
+        run
+    }
+
     fn new(source: &TestDb<'_>, target_url: &str) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target_url));
@@ -813,18 +821,7 @@ fn a_resume_starts_the_lines_the_stopped_run_had_not_reached() {
     let source = make_source(cluster, "lines_src", 2_000);
     let first = adopt(cluster, &format!("{}_one", source.name));
     let second = adopt(cluster, &format!("{}_two", source.name));
-    let run = Run::new(&source, &first.url());
-    std::fs::write(
-        &run.mapping,
-        format!(
-            "{}@@{}\n{}@@{}\n",
-            source.url(),
-            first.url(),
-            source.url(),
-            second.url()
-        ),
-    )
-    .unwrap();
+    let run = Run::two_lines(&source, &first, &second);
     // Stopped in the first line's data phase: the second has no journal.
     run.killed_at(&[], "item_done:1");
     let out = run.command(&["--resume"]).output().unwrap();
@@ -844,18 +841,7 @@ fn a_resumed_clean_run_starts_over_the_lines_it_had_not_reached() {
     let source = make_source(cluster, "clean_lines_src", 2_000);
     let first = adopt(cluster, &format!("{}_one", source.name));
     let second = adopt(cluster, &format!("{}_two", source.name));
-    let run = Run::new(&source, &first.url());
-    std::fs::write(
-        &run.mapping,
-        format!(
-            "{}@@{}\n{}@@{}\n",
-            source.url(),
-            first.url(),
-            source.url(),
-            second.url()
-        ),
-    )
-    .unwrap();
+    let run = Run::two_lines(&source, &first, &second);
     let out = run.command(&[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     source.psql("INSERT INTO small SELECT 'later' || g, '{}' FROM generate_series(1, 7) g");

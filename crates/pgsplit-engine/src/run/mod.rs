@@ -365,13 +365,7 @@ fn changed_scope(line: &MappingLine, options: &RunOptions) -> Option<String> {
     if !state.wrote_anything() {
         return None;
     }
-    let now = journal_scope(
-        line,
-        options.sections,
-        options.no_owner,
-        options.no_acl,
-        options.drop_cross_target_fks,
-    );
+    let now = scope_of(line, options);
     resume_refusal(state.scope.as_deref(), &now)
 }
 
@@ -599,6 +593,17 @@ fn parse_scope(text: &str) -> serde_json::Value {
     scope
 }
 
+/// [`journal_scope`] of `line` with the run's `options`.
+fn scope_of(line: &MappingLine, options: &RunOptions) -> String {
+    journal_scope(
+        line,
+        options.sections,
+        options.no_owner,
+        options.no_acl,
+        options.drop_cross_target_fks,
+    )
+}
+
 /// What a line's journal records of what its run copies: a resume must copy the same.
 pub(crate) fn journal_scope(
     line: &MappingLine,
@@ -758,13 +763,7 @@ fn open_journal(
     options: &RunOptions,
 ) -> Result<(LineJournal, Option<JournalState>, bool), RunError> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
-    let scope = journal_scope(
-        line,
-        options.sections,
-        options.no_owner,
-        options.no_acl,
-        options.drop_cross_target_fks,
-    );
+    let scope = scope_of(line, options);
     // Before the journal is read: another run of this target must not change it meanwhile.
     let lock = JournalLock::take(&path)?;
     let state = if path.exists() {
@@ -830,13 +829,7 @@ fn open_journal(
 fn mark_clean_pending(lines: &[&MappingLine], options: &RunOptions) {
     for line in lines {
         let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
-        let scope = journal_scope(
-            line,
-            options.sections,
-            options.no_owner,
-            options.no_acl,
-            options.drop_cross_target_fks,
-        );
+        let scope = scope_of(line, options);
         let marked = JournalLock::take(&path)
             .and_then(|lock| FileJournal::create(&path, lock))
             .and_then(|journal| {
