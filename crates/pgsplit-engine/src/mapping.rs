@@ -154,33 +154,60 @@ impl Mapping {
             .collect();
         let mut lines = Vec::new();
         let mut errors = Vec::new();
+        let text_lines: Vec<&str> = text.lines().collect();
         for (i, entry) in file.target.into_iter().enumerate() {
             let line = headers.get(i).copied().unwrap_or(1);
-            let mut words: Vec<String> = Vec::new();
+            // Each word with the key it comes from, to point at that key's line.
+            let mut keyed: Vec<(&str, String)> = Vec::new();
             let list =
                 |key: &str, v: &[String]| (!v.is_empty()).then(|| format!("{key}={}", v.join(",")));
-            words.extend(list("schemas", &entry.schemas));
-            words.extend(list("tables", &entry.tables));
-            words.extend(list("exclude", &entry.exclude));
+            keyed.extend(list("schemas", &entry.schemas).map(|w| ("schemas", w)));
+            keyed.extend(list("tables", &entry.tables).map(|w| ("tables", w)));
+            keyed.extend(list("exclude", &entry.exclude).map(|w| ("exclude", w)));
             // TOML strings are already unquoted: quote them for the word parser, which
             // would otherwise take a filter's own outer quotes (`"isActive"`) off.
             let quoted = |p: &str| format!("\"{}\"", p.replace('"', "\\\""));
-            words.extend(
+            keyed.extend(
                 entry
                     .filters
                     .iter()
-                    .map(|(t, p)| format!("where:{t}={}", quoted(p))),
+                    .map(|(t, p)| ("where", format!("where:{t}={}", quoted(p)))),
             );
-            words.extend(
+            keyed.extend(
                 entry
                     .follow
                     .iter()
-                    .map(|(t, p)| format!("follow:{t}={}", quoted(p))),
+                    .map(|(t, p)| ("follow", format!("follow:{t}={}", quoted(p)))),
             );
-            words.extend(entry.shard.iter().map(|s| format!("shard={s}")));
-            words.extend(entry.reference.iter().map(|r| format!("reference={r}")));
+            keyed.extend(entry.shard.iter().map(|s| ("shard", format!("shard={s}"))));
+            keyed.extend(
+                entry
+                    .reference
+                    .iter()
+                    .map(|r| ("reference", format!("reference={r}"))),
+            );
+            let words: Vec<String> = keyed.iter().map(|(_, w)| w.clone()).collect();
             let parsed = parse_urls(&entry.source, &entry.target, env)
                 .and_then(|(s, t)| Selector::parse_words(&words).map(|sel| (s, t, sel)));
+            // A selector's error at its key's line (within this [[target]]), when one
+            // word alone is wrong; else at the header.
+            let line = match &parsed {
+                Err(_) => keyed
+                    .iter()
+                    .find(|(_, w)| Selector::parse_words(std::slice::from_ref(w)).is_err())
+                    .and_then(|(key, _)| {
+                        let end = headers.get(i + 1).map_or(text_lines.len(), |h| h - 1);
+                        (line..end).find(|&n| {
+                            text_lines.get(n).is_some_and(|l| {
+                                l.trim_start()
+                                    .strip_prefix(key)
+                                    .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']))
+                            })
+                        })
+                    })
+                    .map_or(line, |n| n + 1),
+                Ok(_) => line,
+            };
             match parsed {
                 Ok((source, target, selector)) => lines.push(MappingLine {
                     line,
@@ -577,7 +604,8 @@ mod split_tests {
         let err = Mapping::parse_toml(Path::new("s.toml"), &bad, &Environment::default())
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("s.toml:6: shard="), "{err}");
+        // At the shard's own line, not its [[target]] header's (line 6).
+        assert!(err.starts_with("s.toml:9: shard="), "{err}");
         let typo = text.replace("shard = \"tenant_id:0/2\"", "shrad = \"tenant_id:0/2\"");
         let err = Mapping::parse_toml(Path::new("s.toml"), &typo, &Environment::default())
             .unwrap_err()
@@ -590,7 +618,7 @@ mod split_tests {
         let err = Mapping::parse_toml(Path::new("s.toml"), &commented, &Environment::default())
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("s.toml:6: shard="), "{err}");
+        assert!(err.starts_with("s.toml:9: shard="), "{err}");
     }
 
     #[test]

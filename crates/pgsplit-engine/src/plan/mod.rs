@@ -452,7 +452,9 @@ pub async fn unfinished_runs(
             plan.problems.push(Problem {
                 kind: ProblemKind::UnfinishedRun,
                 message: format!(
-                    "nothing to resume: no run journal for any target of the mapping in {}",
+                    "nothing to resume: no run journal for any target of the mapping in {} \
+                     (a journal is found by its target's user, host, port and database as \
+                     the mapping writes them: `localhost` is not `127.0.0.1`)",
                     work_dir.display()
                 ),
             });

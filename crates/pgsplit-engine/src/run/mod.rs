@@ -546,7 +546,9 @@ fn nothing_to_resume(mapping: &Mapping, options: &RunOptions) -> Option<String> 
         |line: &MappingLine| FileJournal::path_for(&options.work_dir, &line.target.to_string());
     (options.resume.is_some() && !mapping.lines.iter().any(|l| journal(l).exists())).then(|| {
         format!(
-            "nothing to resume: no run journal for any target of the mapping in {}",
+            "nothing to resume: no run journal for any target of the mapping in {} \
+                     (a journal is found by its target's user, host, port and database as \
+                     the mapping writes them: `localhost` is not `127.0.0.1`)",
             options.work_dir.display()
         )
     })
