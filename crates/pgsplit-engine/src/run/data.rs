@@ -74,11 +74,6 @@ pub struct DataPhase {
     /// The leader could not lock every table: each load locks its own and checks that
     /// the snapshot still sees its storage ([`pgsplit_copy::CopySpec::guard`]).
     pub guard_storage: bool,
-    /// The source database's search_path, which the target's sessions take after the
-    /// copies' settings ([`super::schema_step::with_search_path`]): a domain's check or a
-    /// generated column calls a function that finds objects by it. (Values in text form
-    /// arrive qualified for pg_catalog alone, which comes first: they read the same.)
-    pub target_search_path: Option<String>,
     pub progress: Arc<Progress>,
     /// Per table: rows, bytes and digest of everything loaded so far (chunks add up).
     pub totals: Arc<Vec<Mutex<Moved>>>,
@@ -302,15 +297,8 @@ impl Pair {
         let mut target = WireConn::connect(&session::with_defaults(&phase.target))
             .await
             .map_err(|e| RunError::wire(&target_name, "connect", e))?;
-        let setup = match &phase.target_search_path {
-            Some(path) => super::schema_step::with_search_path(
-                pgsplit_copy::DATA_SESSION_SETUP.into(),
-                Some(path),
-            ),
-            None => pgsplit_copy::DATA_SESSION_SETUP.into(),
-        };
         target
-            .execute(&setup)
+            .execute(pgsplit_copy::DATA_SESSION_SETUP)
             .await
             .map_err(|e| RunError::wire(&target_name, "set up the session", e))?;
         let target_process = Process::of(&mut target, &phase.target).await?;

@@ -173,28 +173,29 @@ impl RunError {
     }
 }
 
-/// For a statement that evaluates user functions and failed on a name it could not find:
-/// where the name was likely looked for.
-fn search_path_hint(error: &tokio_postgres::Error, sql: &str) -> &'static str {
+/// For a statement that failed inside a function's body on a name it could not find
+/// (what a generated column, an index, a check or a materialized view runs): why, and what
+/// to do. The target runs them with an empty search_path, as pg_restore does: the names a
+/// body leaves unqualified would resolve by whoever runs it (its `"$user"`, its role's
+/// and database's settings), so a copy could silently compute other values than the
+/// source holds; failing is the safe side.
+fn search_path_hint(error: &tokio_postgres::Error, _sql: &str) -> &'static str {
     use tokio_postgres::error::SqlState;
     let missing = [
         SqlState::UNDEFINED_FUNCTION,
         SqlState::UNDEFINED_TABLE,
         SqlState::UNDEFINED_OBJECT,
     ];
-    let evaluates = [
-        "CREATE INDEX",
-        "CREATE UNIQUE INDEX",
-        "REFRESH MATERIALIZED VIEW",
-        "ANALYZE",
-    ];
-    if error.code().is_some_and(|c| missing.contains(c))
-        && evaluates.iter().any(|s| sql.trim_start().starts_with(s))
-    {
-        "\nhint: a function this runs may find objects by the search_path: PostgreSQL 17 and \
-         newer build indexes, refresh and analyze with search_path = pg_catalog, pg_temp \
-         (older ones here with the source's); give the function its own (ALTER FUNCTION … \
-         SET search_path = …), on the source too, then --resume"
+    let in_a_function = error
+        .as_db_error()
+        .and_then(|e| e.where_())
+        .is_some_and(|context| context.contains("function"));
+    if error.code().is_some_and(|c| missing.contains(c)) && in_a_function {
+        "\nhint: a function this runs finds objects by the search_path, which pgsplit leaves \
+         empty on the target, as pg_restore does (their values would depend on who runs them; \
+         PostgreSQL 17 and newer build indexes and refresh with pg_catalog, pg_temp alone \
+         anyway): qualify the names in its body, or give it its own search_path (ALTER \
+         FUNCTION … SET search_path = …) on the source, then run again"
     } else {
         ""
     }

@@ -179,7 +179,6 @@ pub fn add_tasks(
             background: false,
             detached: true,
             pipelined: false,
-            reads_rows: false,
             batch: None,
             work: Box::new(move |client, _| {
                 let key = Arc::clone(&key);

@@ -444,8 +444,6 @@ struct Source {
     props: target::DatabaseProps,
     /// [`source_identity`]: a resume must read the database the stopped run read.
     identity: Option<String>,
-    /// The search_path the source's sessions start with ([`post_data::Sessions`]).
-    search_path: Option<String>,
     seconds: f64,
 }
 
@@ -460,16 +458,6 @@ impl Source {
             .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
         let identity = source_identity(&leader).await;
-        let search_path = leader
-            .client
-            .query_one(
-                "SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'",
-                &[],
-            )
-            .await
-            .ok()
-            .map(|row| row.get::<_, String>(0))
-            .filter(|path| !path.trim().is_empty());
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
@@ -502,7 +490,6 @@ impl Source {
             catalog: Some(catalog),
             props,
             identity,
-            search_path,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -1320,7 +1307,6 @@ async fn run_line(
                 superuser,
                 journal.as_ref(),
                 from,
-                source.search_path.as_deref(),
             );
             // A statement may wait long on a lock another session holds: stopped on the
             // server. What it had not committed is rolled back, as after a kill.
@@ -1478,7 +1464,6 @@ async fn run_line(
     let sessions = Arc::new(post_data::Sessions {
         target: line.target.clone(),
         maintenance_work_mem: options.maintenance_work_mem,
-        search_path: source.search_path.clone(),
     });
     sessions.set_up(&target_conn.client).await?;
     let mut post_connections = Vec::with_capacity(index_jobs);
@@ -1531,7 +1516,6 @@ async fn run_line(
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 guard_storage: !source.locked,
-                target_search_path: source.search_path.clone(),
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
                 journal: Arc::clone(&journal),

@@ -80,10 +80,6 @@ pub struct Sessions {
     pub target: ConnSettings,
     /// See [`raise_maintenance_work_mem`].
     pub maintenance_work_mem: Option<i64>,
-    /// The source database's search_path ([`super::schema_step::with_search_path`]) for
-    /// the statements; read-backs set the empty one ([`Session::path_for`]). `None`: the
-    /// empty one throughout.
-    pub search_path: Option<String>,
 }
 
 impl Sessions {
@@ -97,7 +93,6 @@ impl Sessions {
             pgsplit_schema::Ddl::SESSION_SETUP,
             pgsplit_copy::SQL_ASCII_AS_IS,
         );
-        let setup = super::schema_step::with_search_path(setup, self.search_path.as_deref());
         client
             .batch_execute(&setup)
             .await
@@ -160,9 +155,6 @@ pub struct PostTask {
     /// A short read: it may be sent on a session together with other such reads, whose
     /// answers then come one after the other (one round trip for all of them).
     pub pipelined: bool,
-    /// It reads rows back as text (`regclass` values among them): it runs with the
-    /// empty search_path ([`Sessions::search_path`]).
-    pub reads_rows: bool,
     pub work: TaskFn,
     /// Set when the task may run in a batch with other ready ones instead of `work`.
     pub batch: Option<BatchPart>,
@@ -282,7 +274,6 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
 
     let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
     let pipelined: Vec<bool> = tasks.iter().map(|t| t.pipelined).collect();
-    let reads: Vec<bool> = tasks.iter().map(|t| t.reads_rows).collect();
     let mut claims = Claims::new(&tasks, &is_global);
     let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
     let mut parts: Vec<Option<BatchPart>> = Vec::with_capacity(n);
@@ -305,7 +296,6 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         .map(|client| Session {
             client,
             serial_builds: true,
-            empty_path: sessions.search_path.is_none(),
         })
         .collect();
     let jobs = pool.len().max(1);
@@ -378,7 +368,6 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                 }
             };
             let mut session = pool.pop().expect("a free connection per running task");
-            let reads = members.iter().any(|&j| reads[j]);
             let progress = Arc::clone(&progress);
             let cancel = cancel.clone();
             let (sessions, tokens) = (Arc::clone(&sessions), Arc::clone(&tokens));
@@ -387,7 +376,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                 let _active = progress.start(label.clone(), None, 0);
                 let started = Instant::now();
                 let result = session
-                    .run(&job, &sessions, &tokens, &cancel, copies_over, reads)
+                    .run(&job, &sessions, &tokens, &cancel, copies_over)
                     .await;
                 tracing::debug!("post-data task {label} took {:?}", started.elapsed());
                 (members, session, result)
@@ -488,7 +477,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         let job = Job::Single(label, work);
         let started = Instant::now();
         tokio::select! {
-            done = session.run(&job, &sessions, &tokens, &cancel, true, reads[g]) => done?,
+            done = session.run(&job, &sessions, &tokens, &cancel, true) => done?,
             // A refresh of a large materialized view may take hours: stopped on the server
             // (the session may have been opened again meanwhile).
             _ = cancel.cancelled() => {
@@ -688,12 +677,10 @@ impl Claims {
     }
 }
 
-/// A pooled target connection, whether it still builds indexes serially, and whether
-/// its search_path is the empty one (for reads) rather than the source's.
+/// A pooled target connection and whether it still builds indexes serially.
 struct Session {
     client: Arc<Client>,
     serial_builds: bool,
-    empty_path: bool,
 }
 
 impl Session {
@@ -707,16 +694,12 @@ impl Session {
         tokens: &std::sync::Mutex<Vec<tokio_postgres::CancelToken>>,
         cancel: &Cancel,
         copies_over: bool,
-        reads: bool,
     ) -> Result<(), RunError> {
         let mut attempt = 1;
         loop {
             let mut result = self.reopen_if_lost(sessions, tokens).await;
             if result.is_ok() {
                 result = self.after_copies(copies_over).await;
-            }
-            if result.is_ok() {
-                result = self.path_for(reads, sessions).await;
             }
             if result.is_ok() {
                 let again = if attempt == 1 {
@@ -764,25 +747,6 @@ impl Session {
             .push(client.cancel_token());
         self.client = Arc::new(client);
         self.serial_builds = true;
-        self.empty_path = sessions.search_path.is_none();
-        Ok(())
-    }
-
-    /// The empty search_path for `reads` (the text form of a `regclass` value depends on
-    /// it), the source's ([`Sessions::search_path`]) for statements.
-    async fn path_for(&mut self, reads: bool, sessions: &Sessions) -> Result<(), RunError> {
-        let Some(path) = &sessions.search_path else {
-            return Ok(());
-        };
-        if self.empty_path == reads {
-            return Ok(());
-        }
-        let path = (!reads).then_some(path.as_str());
-        self.client
-            .batch_execute(&super::schema_step::with_search_path(String::new(), path))
-            .await
-            .map_err(|e| RunError::db_plain("set the search_path", e))?;
-        self.empty_path = reads;
         Ok(())
     }
 
@@ -868,7 +832,6 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch: None,
             work: Box::new(move |client: Arc<Client>, _| {
                 let (seen, name) = (Arc::clone(&seen), name.clone());
@@ -904,7 +867,6 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch: Some(BatchPart {
                 sql: text.as_str().into(),
                 committed: Box::new(move || {
@@ -965,7 +927,6 @@ mod tests {
             sessions: Arc::new(Sessions {
                 target: db.settings(),
                 maintenance_work_mem: None,
-                search_path: None,
             }),
             finished: Arc::clone(&finished),
         })
@@ -1208,7 +1169,6 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch: None,
             work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };
@@ -1256,7 +1216,6 @@ mod tests {
             background,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch: None,
             work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };
@@ -1332,7 +1291,6 @@ mod tests {
             sessions: Arc::new(Sessions {
                 target: settings.clone(),
                 maintenance_work_mem: None,
-                search_path: None,
             }),
             finished: Arc::default(),
         }));

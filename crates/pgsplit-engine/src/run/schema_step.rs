@@ -170,30 +170,6 @@ pub struct PreDataStart {
     pub last: Option<String>,
 }
 
-/// `setup` (session settings, maybe empty) followed by setting the search_path to
-/// pg_catalog and then `source_path`, the source database's (as its sessions start with
-/// it), or, without one, to the empty one. The statements pgsplit writes are
-/// schema-qualified, but what the target runs for them — a domain's or a table's check, a
-/// generated column, an index's expression, a materialized view's query — may call
-/// functions whose bodies find objects by the search_path, as they do on the source
-/// (pg_restore's empty search_path fails those; PostgreSQL 17+ builds indexes and
-/// refreshes with its own anyway). pg_catalog first, as the empty path has it: names the
-/// statements leave unqualified are its own.
-pub fn with_search_path(setup: String, source_path: Option<&str>) -> String {
-    let path = source_path
-        .map(|p| format!("pg_catalog, {p}"))
-        .unwrap_or_default();
-    let set = format!(
-        "SELECT pg_catalog.set_config('search_path', {}, false)",
-        pgsplit_pg::quote::literal(&path)
-    );
-    if setup.is_empty() {
-        set
-    } else {
-        format!("{setup}; {set}")
-    }
-}
-
 /// Applies pre-data in transactions of [`PRE_DATA_BATCH`] statements, each journaled
 /// (id, how far, last statement) before its commit; a schema smaller than that is
 /// created all at once or not at all. Returns what was skipped.
@@ -204,7 +180,6 @@ pub async fn apply_pre_data(
     superuser: bool,
     journal: &dyn Journal,
     from: PreDataStart,
-    source_path: Option<&str>,
 ) -> Result<Vec<String>, RunError> {
     let mut skipped = Vec::new();
     let all = filter_superuser(
@@ -232,7 +207,7 @@ pub async fn apply_pre_data(
     }
     let client = &target.client;
     client
-        .batch_execute(&with_search_path(Ddl::SESSION_SETUP.into(), source_path))
+        .batch_execute(Ddl::SESSION_SETUP)
         .await
         .map_err(|e| RunError::db(&target.server, "set up the session", e))?;
     let mut next = from.next;
@@ -452,7 +427,6 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch,
             work: Box::new(move |client, attempt| {
                 let (sql, identity, journal, key) = (
@@ -525,7 +499,6 @@ pub fn post_tasks(
                 background: true,
                 detached: false,
                 pipelined: false,
-                reads_rows: false,
                 batch,
                 work: Box::new(move |client, _| {
                     let sql = Arc::clone(&sql);
@@ -546,7 +519,6 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
-            reads_rows: false,
             batch: None,
             work: Box::new(|client, _| {
                 Box::pin(async move {
@@ -567,9 +539,9 @@ pub fn post_tasks(
 }
 
 /// Runs `sql`, an `ANALYZE`. Statistics are the planner's, not the copy's: one the server
-/// refuses (an expression index or statistics object whose function finds objects by
-/// the search_path, which 17+ restricts for ANALYZE) is left to autovacuum, with a
-/// warning, rather than failing a copy that is complete. A lost connection or a
+/// refuses (a statistics object over a function that finds objects by the search_path,
+/// empty here) is left to autovacuum, with a warning, rather than failing a copy that is
+/// complete. A lost connection or a
 /// cancelled statement still fails the task (retried, or the run stopping).
 async fn analyze(client: &tokio_postgres::Client, sql: &str) -> Result<(), RunError> {
     let Err(e) = client.batch_execute(sql).await else {
@@ -587,8 +559,8 @@ async fn analyze(client: &tokio_postgres::Client, sql: &str) -> Result<(), RunEr
     Ok(())
 }
 
-/// The partitioned tables of the target's own schemas, qualified where the session's
-/// search_path does not find them.
+/// The partitioned tables of the target's own schemas, qualified (the session's
+/// search_path is empty).
 const PARTITIONED: &str = "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind = 'p' AND n.nspname <> 'information_schema'

@@ -45,9 +45,8 @@ pub async fn read_target(
         predicate: chunk.predicate(),
         guard: false,
     };
-    // Text forms of OID alias values (`regclass`) depend on the search_path: the empty
-    // one (which the post-data sessions set for reads, [`super::post_data::Sessions`])
-    // names objects as the copy's sessions (pg_catalog alone) do.
+    // Text forms of OID alias values (`regclass`) depend on the search_path: this DDL
+    // session's empty one names objects as the copy's sessions (pg_catalog alone) do.
     let found = read_rows(client, &spec, level, &Counters::default()).await;
     found.map_err(|e| match e {
         ReadError::Count(e) => RunError::db_plain("count target rows", e),
@@ -129,7 +128,6 @@ pub fn add_tasks(
                 background: false,
                 detached: true,
                 pipelined: !read_back || table.bytes < PIPELINED_BELOW_BYTES,
-                reads_rows: read_back,
                 batch: None,
                 work: Box::new(move |client, _| {
                     let (tables, totals, verifications, found) = (
