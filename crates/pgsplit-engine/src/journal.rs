@@ -165,10 +165,11 @@ impl JournalState {
             || self.finished
     }
 
-    /// A run that wrote to its target and did not finish: a run without `--resume` or
-    /// `--clean` must not start into that target.
+    /// A run that wrote to its target and did not finish, or a `--clean` run stopped
+    /// before it reached this line: a run without `--resume` or `--clean` must not start
+    /// into that target.
     pub fn unfinished(&self) -> bool {
-        self.wrote_anything() && !self.finished
+        (self.wrote_anything() && !self.finished) || self.clean_pending
     }
 
     pub fn fold(events: &[Event]) -> JournalState {

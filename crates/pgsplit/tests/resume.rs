@@ -846,6 +846,17 @@ fn a_resumed_clean_run_starts_over_the_lines_it_had_not_reached() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     source.psql("INSERT INTO small SELECT 'later' || g, '{}' FROM generate_series(1, 7) g");
     run.killed_at(&["--clean"], "item_done:1");
+    // A run neither resuming nor cleaning is refused before it writes anything.
+    let out = run.command(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let report = report_of(&out);
+    for line in 0..2 {
+        let error = report["lines"][line]["error"].to_string();
+        assert!(
+            error.contains("did not finish") || error.contains("not started"),
+            "{report}"
+        );
+    }
     let out = run.command(&["--resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &first);

@@ -202,7 +202,9 @@ async fn refused_lines(
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
-        if let Some(refusal) = changed_scope(line, options) {
+        if let Some(refusal) =
+            changed_scope(line, options).or_else(|| unfinished_before(line, options))
+        {
             refused.push((line.line, RunError::Options(refusal)));
             continue;
         }
@@ -779,28 +781,11 @@ fn open_journal(
             return Ok((LineJournal::Open(Arc::new(journal)), Some(state), false));
         }
     } else if !options.clean
-        && let Some(state) = &state
-        && state.unfinished()
+        && let Some(refusal) = state
+            .as_ref()
+            .and_then(|state| left_unfinished(line, options, state, &scope, &path))
     {
-        let start_over = start_over_hint(state.scope.as_deref(), options.sections);
-        // A run of something else into the same target (another share of a split, say)
-        // is not this run's continuation.
-        let other = if state
-            .scope
-            .as_deref()
-            .is_some_and(|b| !same_scope(b, &scope))
-        {
-            "; a run that copies something else into this target beside the stopped one \
-             needs its own --work-dir"
-        } else {
-            ""
-        };
-        return Err(RunError::Options(format!(
-            "a previous run into {} did not finish (journal {}): continue it with --resume, \
-             {start_over}{other}",
-            line.target,
-            path.display()
-        )));
+        return Err(RunError::Options(refusal));
     }
     let journal = LineJournal::New { path, lock, scope };
     if clean {
@@ -809,6 +794,51 @@ fn open_journal(
         return Ok((LineJournal::Open(journal.start()?), None, true));
     }
     Ok((journal, None, false))
+}
+
+/// Why a run without `--resume` or `--clean` may not start `line`, whose journal (`state`,
+/// at `path`) tells of a run that did not finish there. `scope`: this run's.
+fn left_unfinished(
+    line: &MappingLine,
+    options: &RunOptions,
+    state: &JournalState,
+    scope: &str,
+    path: &std::path::Path,
+) -> Option<String> {
+    if !state.unfinished() {
+        return None;
+    }
+    let start_over = start_over_hint(state.scope.as_deref(), options.sections);
+    // A run of something else into the same target (another share of a split, say) is
+    // not this run's continuation.
+    let other = if state
+        .scope
+        .as_deref()
+        .is_some_and(|b| !same_scope(b, scope))
+    {
+        "; a run that copies something else into this target beside the stopped one needs \
+         its own --work-dir"
+    } else {
+        ""
+    };
+    Some(format!(
+        "a previous run into {} did not finish (journal {}): continue it with --resume, \
+         {start_over}{other}",
+        line.target,
+        path.display()
+    ))
+}
+
+/// [`left_unfinished`] for `line` before any target of its source is written: a run
+/// neither resuming nor cleaning refuses the whole source, not after copying the lines
+/// before.
+fn unfinished_before(line: &MappingLine, options: &RunOptions) -> Option<String> {
+    if options.resume.is_some() || options.clean {
+        return None;
+    }
+    let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    let state = JournalState::fold(&read_events(&path).ok()?);
+    left_unfinished(line, options, &state, &scope_of(line, options), &path)
 }
 
 /// At the start of a `--clean` run's source: each of its `lines` not yet copied gets a
