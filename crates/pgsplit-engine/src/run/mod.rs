@@ -364,7 +364,7 @@ fn changed_scope(line: &MappingLine, options: &RunOptions) -> Option<String> {
     options.resume?;
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     let state = JournalState::fold(&read_events(&path).ok()?);
-    if !state.wrote_anything() {
+    if !state.wrote_anything() && !state.clean_pending {
         return None;
     }
     let now = scope_of(line, options);
