@@ -217,6 +217,9 @@ fn render(report: &PlanReport) -> String {
         for p in &line.problems {
             let _ = writeln!(out, "  PROBLEM: {}", p.message);
         }
+        for note in &line.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
     }
     render_untaken(&mut out, &report.untaken);
     let problems = report.problem_count();

@@ -857,6 +857,14 @@ fn a_resumed_clean_run_starts_over_the_lines_it_had_not_reached() {
             "{report}"
         );
     }
+    // plan --resume says the second target is dropped and copied again.
+    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("note: the stopped run was a --clean run that had not reached this line"),
+        "{stdout}"
+    );
     let out = run.command(&["--resume"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &first);

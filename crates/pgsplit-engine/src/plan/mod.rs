@@ -78,6 +78,8 @@ pub struct LinePlan {
     /// For a line with selectors: what this target of the split receives.
     pub split: Option<SplitFacts>,
     pub problems: Vec<Problem>,
+    /// What a run will do that the user may not expect, and is no problem.
+    pub notes: Vec<String>,
 }
 
 /// One target's share of a split source.
@@ -394,6 +396,13 @@ pub async fn unfinished_runs(
         // A journal is something to resume (`run --resume` leaves a finished line as it
         // is), as long as it copied what the line and options say now.
         any = true;
+        if resume && state.clean_pending && !state.wrote_anything() {
+            plan.notes.push(format!(
+                "the stopped run was a --clean run that had not reached this line: the resume \
+                 drops the target database {} and copies the line again",
+                line.target.dbname
+            ));
+        }
         let message = if resume {
             let scope = crate::run::journal_scope(
                 line,
@@ -866,6 +875,7 @@ async fn plan_line(line: &MappingLine, mut options: PlanOptions) -> LinePlan {
         target,
         split: split.and_then(Result::ok),
         problems,
+        notes: Vec::new(),
     }
 }
 
