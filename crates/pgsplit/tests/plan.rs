@@ -1187,3 +1187,58 @@ fn a_read_only_target_is_a_problem_before_anything_is_written() {
         "0"
     );
 }
+
+/// A partition key ordering text by an ICU collation: plan notes it when the target's
+/// ICU is of another version than the source's (which partition a row belongs to may
+/// differ), and only then; a key in the C collation never.
+#[test]
+fn a_partition_key_in_a_collation_of_another_library_version_is_noted() {
+    if skip_other_versions("a plan for 18") {
+        return;
+    }
+    let cluster = testing::shared();
+    let source = cluster.create_db("plan_icu_src");
+    let icu = "SELECT coalesce((SELECT pg_collation_actual_version(oid) FROM pg_collation \
+               WHERE collname = 'und-x-icu'), 'none')";
+    let on_source = source.psql(icu).trim().to_string();
+    if on_source == "none" {
+        eprintln!("the source's server has no ICU: nothing to note");
+        return;
+    }
+    source.psql(
+        "CREATE TABLE r (k text COLLATE \"und-x-icu\", v int) PARTITION BY RANGE (k);
+         CREATE TABLE r_low PARTITION OF r FOR VALUES FROM (MINVALUE) TO ('a');
+         CREATE TABLE r_high PARTITION OF r FOR VALUES FROM ('a') TO (MAXVALUE);
+         CREATE TABLE plain (k text COLLATE \"C\") PARTITION BY RANGE (k);
+         CREATE TABLE plain1 PARTITION OF plain FOR VALUES FROM (MINVALUE) TO (MAXVALUE);",
+    );
+    let target_cluster = testing::shared_version(18);
+    let on_target = target_cluster
+        .psql("postgres", icu)
+        .expect("ICU version of the target")
+        .trim()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!("{}@@{}\n", source.url(), target_cluster.url("plan_icu_dst")),
+    );
+    let out = pgsplit(&["plan", &mapping, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let notes = doc["lines"][0]["notes"].as_array().unwrap().clone();
+    let about = |table: &str| {
+        notes.iter().any(|n| {
+            n.as_str()
+                .unwrap()
+                .contains(&format!("partition key of public.{table} "))
+        })
+    };
+    assert!(!about("plain"), "{notes:?}");
+    if on_target == on_source || on_target == "none" {
+        assert!(!about("r"), "{notes:?}");
+    } else {
+        assert!(about("r"), "ICU {on_source} vs {on_target}: {notes:?}");
+    }
+}

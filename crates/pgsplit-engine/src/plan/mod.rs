@@ -187,6 +187,12 @@ pub struct SourceFacts {
     /// Large objects the source role may not read ([`unreadable_large_objects`]).
     #[serde(skip)]
     pub unreadable_large_objects: i64,
+    /// Partitioned tables whose key puts text in partitions by a collation's order
+    /// ([`CollatedKey`]).
+    #[serde(skip)]
+    pub collated_keys: Vec<CollatedKey>,
+    #[serde(skip)]
+    pub collation_versions: CollationVersions,
     /// Parameters of the database's settings (`ALTER DATABASE … SET`), with their
     /// identities (`setting work_mem of role app`).
     #[serde(skip)]
@@ -234,6 +240,8 @@ pub struct TargetFacts {
     pub creates_databases: bool,
     /// Its sessions are read-only: a standby, or `default_transaction_read_only` on.
     pub read_only: bool,
+    #[serde(skip)]
+    pub collation_versions: CollationVersions,
     /// Whether the role owns the database (or is a superuser): `--clean` drops it.
     #[serde(skip)]
     pub owns_database: bool,
@@ -867,7 +875,7 @@ async fn plan_line(line: &MappingLine, mut options: PlanOptions) -> LinePlan {
         }
         _ => {}
     }
-    LinePlan {
+    let mut plan = LinePlan {
         line: line.line,
         source_url: line.source.to_string(),
         target_url: line.target.to_string(),
@@ -876,7 +884,11 @@ async fn plan_line(line: &MappingLine, mut options: PlanOptions) -> LinePlan {
         split: split.and_then(Result::ok),
         problems,
         notes: Vec::new(),
+    };
+    if let (Some(s), Some(t)) = (&plan.source, &plan.target) {
+        plan.notes = collation_notes(&plan, s, t);
     }
+    plan
 }
 
 /// The problem of tables and large objects the source role may not read, if any.
@@ -1358,6 +1370,10 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
     facts.unreadable_large_objects = unreadable_large_objects(&conn.client)
         .await
         .map_err(failed_on(&conn.server))?;
+    facts.collated_keys = collated_keys(&conn.client, facts.server_version_num).await;
+    if !facts.collated_keys.is_empty() {
+        facts.collation_versions = CollationVersions::read(&conn.client).await;
+    }
     let ddl = catalog.render(&pgsplit_schema::SchemaOptions {
         no_owner: options.no_owner,
         no_acl: options.no_acl,
@@ -1986,9 +2002,108 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
         read_only: read_only(client).await?,
+        collation_versions: CollationVersions::read(client).await,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
+}
+
+/// A partitioned table whose key orders (range, list) or hashes (nondeterministic) text
+/// by a collation other than C: which partition a row belongs to depends on the version
+/// of the collation's library.
+#[derive(Clone, Debug, Default)]
+pub struct CollatedKey {
+    pub schema: String,
+    pub name: String,
+    pub collation: String,
+    /// `i` ICU, `c` the C library.
+    pub provider: String,
+}
+
+/// The versions of a server's collation libraries (`None` where it cannot tell).
+#[derive(Clone, Debug, Default)]
+pub struct CollationVersions {
+    pub icu: Option<String>,
+    pub libc: Option<String>,
+}
+
+impl CollationVersions {
+    async fn read(client: &Client) -> CollationVersions {
+        let Ok(row) = client
+            .query_one(include_str!("collation_versions.sql"), &[])
+            .await
+        else {
+            return CollationVersions::default();
+        };
+        CollationVersions {
+            icu: row.get("icu"),
+            libc: row.get("libc"),
+        }
+    }
+
+    fn of(&self, provider: &str) -> Option<&str> {
+        match provider {
+            "i" => self.icu.as_deref(),
+            "c" => self.libc.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+async fn collated_keys(client: &Client, version: i32) -> Vec<CollatedKey> {
+    let default_provider = if version >= 150000 {
+        "(SELECT datlocprovider::text FROM pg_catalog.pg_database \
+          WHERE datname = pg_catalog.current_database())"
+    } else {
+        "'c'"
+    };
+    let sql = include_str!("collated_keys.sql").replace("{default_provider}", default_provider);
+    let Ok(rows) = client.query(&sql, &[]).await else {
+        return Vec::new();
+    };
+    rows.iter()
+        .map(|r| CollatedKey {
+            schema: r.get("schema"),
+            name: r.get("name"),
+            collation: r.get("collation"),
+            provider: r.get("provider"),
+        })
+        .collect()
+}
+
+/// Notes on partition keys of `line` whose collation's library is of another version on
+/// the target: a row near a bound may belong to another partition there.
+fn collation_notes(line: &LinePlan, s: &SourceFacts, t: &TargetFacts) -> Vec<String> {
+    let taken = |key: &CollatedKey| match &line.split {
+        None => true,
+        Some(split) => split
+            .tables
+            .iter()
+            .any(|t| t.schema == key.schema && t.name == key.name),
+    };
+    s.collated_keys
+        .iter()
+        .filter(|key| taken(key))
+        .filter_map(|key| {
+            let (from, to) = (
+                s.collation_versions.of(&key.provider)?,
+                t.collation_versions.of(&key.provider)?,
+            );
+            let library = if key.provider == "i" {
+                "ICU"
+            } else {
+                "C library"
+            };
+            (from != to).then(|| {
+                format!(
+                    "the partition key of {}.{} puts text in partitions by collation {} \
+                     ({library} {from} on the source, {to} on the target): a row near a bound \
+                     may belong to another partition there, and the run then fails on it",
+                    key.schema, key.name, key.collation
+                )
+            })
+        })
+        .collect()
 }
 
 /// Whether the session may not write: a standby's, or with `default_transaction_read_only`
@@ -2022,6 +2137,7 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
         read_only: read_only(client).await?,
+        collation_versions: CollationVersions::read(client).await,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
     })
