@@ -833,6 +833,30 @@ fn a_resume_starts_the_lines_the_stopped_run_had_not_reached() {
     assert_same_rows(&source, &second);
 }
 
+/// A line the stopped run had not started, whose target holds something: `plan --resume`
+/// says what `run --resume` refuses (it said ok).
+#[test]
+fn plan_resume_foresees_a_line_not_started_into_a_target_not_empty() {
+    let cluster = testing::shared();
+    let source = make_source(cluster, "unstarted_src", 2_000);
+    let first = adopt(cluster, &format!("{}_one", source.name));
+    let second = cluster.create_db("unstarted_two");
+    second.psql("CREATE TABLE already_here (id int)");
+    let run = Run::two_lines(&source, &first, &second);
+    run.killed_at(&[], "item_done:1");
+    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("the stopped run had not started this line"),
+        "{stdout}"
+    );
+    let out = run.command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][1]["error"].to_string();
+    assert!(error.contains("had not started this line"), "{error}");
+}
+
 /// A `--clean` run stopped in its first line, resumed: the second line is copied again
 /// too (it kept the copy of the run before, from another snapshot, and said ok).
 #[test]

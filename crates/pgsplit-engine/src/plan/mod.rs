@@ -386,9 +386,13 @@ pub async fn unfinished_runs(
         crate::run::Sections::All
     };
     let mut any = false;
-    for (line, plan) in mapping.lines.iter().zip(&mut report.lines) {
+    // Lines the stopped run had not started: a resume starts them afresh, into an empty
+    // target only.
+    let mut not_started = Vec::new();
+    for (at, (line, plan)) in mapping.lines.iter().zip(&mut report.lines).enumerate() {
         let path = crate::journal::FileJournal::path_for(work_dir, &line.target.to_string());
         if !path.exists() {
+            not_started.push(at);
             continue;
         }
         let state = match crate::journal::read_events(&path) {
@@ -404,6 +408,9 @@ pub async fn unfinished_runs(
         // A journal is something to resume (`run --resume` leaves a finished line as it
         // is), as long as it copied what the line and options say now.
         any = true;
+        if !state.wrote_anything() && !state.clean_pending {
+            not_started.push(at);
+        }
         if resume && state.clean_pending && !state.wrote_anything() {
             plan.notes.push(format!(
                 "the stopped run was a --clean run that had not reached this line: the resume \
@@ -463,6 +470,22 @@ pub async fn unfinished_runs(
             kind: ProblemKind::UnfinishedRun,
             message,
         });
+    }
+    if resume && any && !options.data_only {
+        for at in not_started {
+            let plan = &mut report.lines[at];
+            let objects = plan.target.as_ref().map_or(0, |t| t.user_objects);
+            if objects > 0 {
+                plan.problems.push(Problem {
+                    kind: ProblemKind::TargetNotEmpty,
+                    message: format!(
+                        "the target is not empty ({objects} objects) and the stopped run had \
+                         not started this line (it has no journal): run --resume starts it \
+                         afresh into an empty target only"
+                    ),
+                });
+            }
+        }
     }
     if resume && !any {
         for plan in &mut report.lines {
