@@ -307,19 +307,20 @@ fn parse_line(
     // Checked on the raw text first: splitting it into words may fail (a quote in the
     // password) with a message that quotes it.
     let password_rest = |w: &str| w.contains('@') && !w.contains('=');
-    if rest.split_whitespace().next().is_some_and(password_rest)
-        || selector::words(rest)?
-            .first()
-            .is_some_and(|w| password_rest(w))
-    {
-        // The rest of a target URL whose password holds a space: not echoed.
-        return Err(
-            "the target URL contains a space (percent-encode spaces as %20), or a selector \
-             lacks its '='"
-                .into(),
-        );
+    // The rest of a target URL whose password holds a space: not echoed.
+    let space_in_url = || {
+        "the target URL contains a space (percent-encode spaces as %20), or a selector lacks \
+         its '='"
+            .to_string()
+    };
+    if rest.split_whitespace().next().is_some_and(password_rest) {
+        return Err(space_in_url());
     }
-    let selector = Selector::parse_words(&selector::words(rest)?)?;
+    let words = selector::words(rest)?;
+    if words.first().is_some_and(|w| password_rest(w)) {
+        return Err(space_in_url());
+    }
+    let selector = Selector::parse_words(&words)?;
     let (source, target) = split_urls(urls, env)?;
     Ok((source, target, selector))
 }

@@ -45,6 +45,11 @@ impl Run {
         run
     }
 
+    /// `pgsplit plan --resume` of this run's mapping and work folder.
+    fn plan_resume(&self) -> std::process::Output {
+        pgsplit(&["plan", &self.mapping, "--resume", "--work-dir", &self.work])
+    }
+
     fn new(source: &TestDb<'_>, target_url: &str) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let mapping = write_mapping(&dir, &format!("{}@@{}\n", source.url(), target_url));
@@ -794,7 +799,7 @@ fn a_refused_run_keeps_the_journal_and_a_resume_never_writes_into_a_foreign_data
         "already finished: nothing to resume"
     );
     // plan --resume agrees: a finished line is no problem.
-    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let out = run.plan_resume();
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Its journal says finished, but the database is another, made again: not "ok".
     for sql in ["DROP DATABASE", "CREATE DATABASE"] {
@@ -844,7 +849,7 @@ fn plan_resume_foresees_a_line_not_started_into_a_target_not_empty() {
     second.psql("CREATE TABLE already_here (id int)");
     let run = Run::two_lines(&source, &first, &second);
     run.killed_at(&[], "item_done:1");
-    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let out = run.plan_resume();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
@@ -882,7 +887,7 @@ fn a_resumed_clean_run_starts_over_the_lines_it_had_not_reached() {
         );
     }
     // plan --resume says the second target is dropped and copied again.
-    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let out = run.plan_resume();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
@@ -928,7 +933,7 @@ fn a_table_changed_on_the_source_since_the_stop_is_refused_not_copied_into_old_c
         "{error}"
     );
     // plan --resume says what run --resume refuses.
-    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let out = run.plan_resume();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("column a real on the source"), "{stdout}");
@@ -1157,7 +1162,7 @@ fn a_target_database_made_again_under_the_run_is_never_written_into() {
         "{error}"
     );
     assert_eq!(target.psql(tables).trim(), "0", "a resume wrote into it");
-    let out = pgsplit(&["plan", &run.mapping, "--resume", "--work-dir", &run.work]);
+    let out = run.plan_resume();
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
     assert!(
         text(&out)

@@ -6,6 +6,9 @@ SELECT current_setting('server_version') AS server_version,
        r.rolsuper AS superuser,
        (r.rolsuper OR r.rolcreatedb) AS creates_databases,
        true AS owns_database,
+       -- Its sessions may not write: a standby's, or default_transaction_read_only.
+       (pg_catalog.current_setting('transaction_read_only') = 'on'
+        OR pg_catalog.pg_is_in_recovery()) AS read_only,
        (r.rolsuper OR r.rolcreatedb) AS can_create
   FROM pg_roles r
  WHERE r.rolname = current_user

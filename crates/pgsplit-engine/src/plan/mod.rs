@@ -2024,7 +2024,7 @@ async fn existing_target(client: &Client) -> Result<TargetFacts, tokio_postgres:
         member_of: member_of(client, row.get("server_version_num")).await?,
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
-        read_only: read_only(client).await?,
+        read_only: row.get("read_only"),
         collation_versions: CollationVersions::read(client).await,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,
@@ -2129,19 +2129,6 @@ fn collation_notes(line: &LinePlan, s: &SourceFacts, t: &TargetFacts) -> Vec<Str
         .collect()
 }
 
-/// Whether the session may not write: a standby's, or with `default_transaction_read_only`
-/// (of the database, the role, the server).
-async fn read_only(client: &Client) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT pg_catalog.current_setting('transaction_read_only') = 'on' \
-                 OR pg_catalog.pg_is_in_recovery()",
-            &[],
-        )
-        .await?
-        .get(0))
-}
-
 async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::Error> {
     let row = client.query_one(include_str!("creator.sql"), &[]).await?;
     let available = available_extensions(client).await?;
@@ -2159,7 +2146,7 @@ async fn missing_target(client: &Client) -> Result<TargetFacts, tokio_postgres::
         member_of: member_of(client, row.get("server_version_num")).await?,
         lz4: row.get("lz4"),
         creates_databases: row.get("creates_databases"),
-        read_only: read_only(client).await?,
+        read_only: row.get("read_only"),
         collation_versions: CollationVersions::read(client).await,
         owns_database: row.get("owns_database"),
         parameters: Parameters::read(client, row.get("server_version_num")).await?,

@@ -72,6 +72,9 @@ SELECT current_setting('server_version') AS server_version,
                                     WHERE datname = current_database()), 'USAGE'))
            AS owns_database,
        has_database_privilege(current_database(), 'CREATE') AS can_create,
+       -- Its sessions may not write: a standby's, or default_transaction_read_only.
+       (pg_catalog.current_setting('transaction_read_only') = 'on'
+        OR pg_catalog.pg_is_in_recovery()) AS read_only,
        (SELECT count(*)
           FROM objects o
          WHERE NOT EXISTS (SELECT 1 FROM members m

@@ -202,9 +202,7 @@ async fn refused_lines(
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
-        if let Some(refusal) =
-            changed_scope(line, options).or_else(|| unfinished_before(line, options))
-        {
+        if let Some(refusal) = stopped_run_refusal(line, options) {
             refused.push((line.line, RunError::Options(refusal)));
             continue;
         }
@@ -357,18 +355,26 @@ fn share_of(
     }
 }
 
-/// Why a `--resume` of `line` is refused because its stopped run copied something else
-/// ([`resume_refusal`], which [`open_journal`] says again): found first, or the line's
-/// selection, checked with the options as given now, would refuse it for their sake.
-fn changed_scope(line: &MappingLine, options: &RunOptions) -> Option<String> {
-    options.resume?;
+/// Why `line` is refused for its stopped run, found before any target of the source is
+/// written: a `--resume` whose stopped run copied something else ([`resume_refusal`],
+/// which [`open_journal`] says again: found first, or the line's selection, checked with
+/// the options as given now, would refuse it for their sake); a run neither resuming nor
+/// cleaning into a target a stopped run left ([`left_unfinished`]: the whole source is
+/// refused, not after copying the lines before).
+fn stopped_run_refusal(line: &MappingLine, options: &RunOptions) -> Option<String> {
+    if options.resume.is_none() && options.clean {
+        return None;
+    }
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     let state = JournalState::fold(&read_events(&path).ok()?);
+    let scope = scope_of(line, options);
+    if options.resume.is_none() {
+        return left_unfinished(line, options, &state, &scope, &path);
+    }
     if !state.wrote_anything() && !state.clean_pending {
         return None;
     }
-    let now = scope_of(line, options);
-    resume_refusal(state.scope.as_deref(), &now)
+    resume_refusal(state.scope.as_deref(), &scope)
 }
 
 /// What would fail the run of `line` part-way (a role or extension the target lacks, an
@@ -829,18 +835,6 @@ fn left_unfinished(
     ))
 }
 
-/// [`left_unfinished`] for `line` before any target of its source is written: a run
-/// neither resuming nor cleaning refuses the whole source, not after copying the lines
-/// before.
-fn unfinished_before(line: &MappingLine, options: &RunOptions) -> Option<String> {
-    if options.resume.is_some() || options.clean {
-        return None;
-    }
-    let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
-    let state = JournalState::fold(&read_events(&path).ok()?);
-    left_unfinished(line, options, &state, &scope_of(line, options), &path)
-}
-
 /// At the start of a `--clean` run's source: each of its `lines` not yet copied gets a
 /// journal saying so ([`Event::CleanPending`]) in place of the run before's, so that a
 /// resume of this run, stopped before it reached a line, starts that line over rather
@@ -850,11 +844,9 @@ fn mark_clean_pending(lines: &[&MappingLine], options: &RunOptions) {
         let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
         let scope = scope_of(line, options);
         let marked = JournalLock::take(&path)
-            .and_then(|lock| FileJournal::create(&path, lock))
-            .and_then(|journal| {
-                journal.record(&Event::Scope { scope })?;
-                journal.record(&Event::CleanPending)
-            });
+            .map_err(RunError::from)
+            .and_then(|lock| LineJournal::New { path, lock, scope }.start())
+            .and_then(|journal| Ok(journal.record(&Event::CleanPending)?));
         if let Err(e) = marked {
             tracing::warn!(
                 "line {}: cannot mark its journal as to be cleaned ({e}); a resume of this run \
