@@ -3043,8 +3043,12 @@ fn comments_on_the_indexes_of_constraints_are_copied() {
     assert_verified(&source, &target);
 }
 
+/// A post-data statement the target refuses does not stop the others (as pg_restore
+/// goes on): what needs it is left out and listed, the rest is made (also what only
+/// comes after it on its table, and a foreign key to that table), the tables are
+/// reported, and a resume, once the cause is mended, makes what is left.
 #[test]
-fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
+fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
     let cluster = testing::shared();
     let source = cluster.create_db("post_fail_src");
     // An index whose expression fails in any database but the source's.
@@ -3054,37 +3058,58 @@ fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
          CREATE TABLE small (id int PRIMARY KEY);
          INSERT INTO small SELECT generate_series(1, 100);
          CREATE INDEX small_picky ON small (picky(id));
-         CREATE TABLE other (id int PRIMARY KEY, t text);
-         INSERT INTO other SELECT g, md5(g::text) FROM generate_series(1, 20000) g;",
+         COMMENT ON INDEX small_picky IS 'needs the index';
+         CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER small_stamp BEFORE INSERT ON small
+             FOR EACH ROW EXECUTE FUNCTION stamp();
+         CREATE TABLE other (id int PRIMARY KEY, small_id int REFERENCES small, t text);
+         INSERT INTO other SELECT g, g % 100 + 1, md5(g::text)
+             FROM generate_series(1, 20000) g;
+         CREATE INDEX other_t ON other (t);
+         CREATE TABLE apart (id int PRIMARY KEY, t text);
+         INSERT INTO apart SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+         CREATE INDEX apart_t ON apart (t);",
         source.name
     ));
     let target_name = format!("{}_copy", source.name);
-    let _target = adopt(cluster, &target_name);
+    let target = adopt(cluster, &target_name);
     let dir = tempfile::tempdir().unwrap();
     let mapping = write_mapping(
         &dir,
         &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
     );
-    let work = dir.path().join("work");
-    let out = pgsplit(&[
-        "run",
-        &mapping,
-        "--json",
-        "-",
-        "--no-progress",
-        "--work-dir",
-        work.to_str().unwrap(),
-    ]);
+    let run = |extra: &[&str]| run_in(&dir, &mapping, extra);
+    let out = run(&[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stderr.contains("post-data failed:"), "{stderr}");
+    // Said when it happens, not only at the end.
+    assert!(
+        stderr.contains("post-data: ") && stderr.contains("what needs it is left out"),
+        "{stderr}"
+    );
     assert!(stderr.contains("division by zero"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let line = &report["lines"][0];
+    let error = line["error"].as_str().unwrap();
     assert!(
-        line["error"].as_str().unwrap().contains("small_picky"),
+        error.contains("1 post-data statement failed") && error.contains("small_picky"),
         "{line}"
     );
+    let failed = line["post_data"]["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{line}");
+    assert!(
+        failed[0].as_str().unwrap().contains("small_picky"),
+        "{line}"
+    );
+    let not_run: Vec<&str> = line["post_data"]["not_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(not_run, ["comment on index public.small_picky"], "{line}");
+    assert!(error.contains("except 1 that need it"), "{line}");
     let mut tables: Vec<String> = line["tables"]
         .as_array()
         .unwrap()
@@ -3092,7 +3117,35 @@ fn a_post_data_failure_is_said_at_once_and_the_report_keeps_the_tables() {
         .map(|t| format!("{} {}", t["name"], t["rows"]))
         .collect();
     tables.sort();
-    assert_eq!(tables, ["\"other\" 20000", "\"small\" 100"], "{line}");
+    assert_eq!(
+        tables,
+        ["\"apart\" 1000", "\"other\" 20000", "\"small\" 100"],
+        "{line}"
+    );
+    let on_target = |sql: &str| target.psql(sql).trim().to_string();
+    let indexes = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+                   WHERE schemaname = 'public'";
+    assert_eq!(
+        on_target(indexes),
+        "apart_pkey,apart_t,other_pkey,other_t,small_pkey"
+    );
+    let made = "SELECT (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) || ',' || \
+                (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated) || ',' || \
+                (SELECT count(*) FROM pg_description WHERE description = 'needs the index')";
+    assert_eq!(on_target(made), "1,1,0");
+    // Mended on the target, the resume makes what is left.
+    target.psql(
+        "CREATE OR REPLACE FUNCTION public.picky(i int) RETURNS int IMMUTABLE LANGUAGE sql
+             AS $$ SELECT i $$",
+    );
+    let out = run(&["--resume"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        on_target(indexes),
+        "apart_pkey,apart_t,other_pkey,other_t,small_picky,small_pkey"
+    );
+    assert_eq!(on_target(made), "1,1,1");
 }
 
 #[test]

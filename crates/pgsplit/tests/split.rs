@@ -28,22 +28,6 @@ fn split(
     (report, (dir, mapping))
 }
 
-/// `pgsplit run MAPPING --json -` with `extra`, its journals in `dir`'s `work`.
-fn run_in(dir: &tempfile::TempDir, mapping: &str, extra: &[&str]) -> std::process::Output {
-    let work = dir.path().join("work");
-    let mut args = vec![
-        "run",
-        mapping,
-        "--json",
-        "-",
-        "--no-progress",
-        "--work-dir",
-        work.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    pgsplit(&args)
-}
-
 /// `pgsplit verify` on a split mapping: the exit code and the JSON report.
 fn verify(mapping: &str) -> (i32, serde_json::Value) {
     let out = pgsplit(&["verify", mapping, "--json", "-", "--no-progress"]);

@@ -47,6 +47,9 @@ pub enum RunError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// Post-data statements the server refused; the others ran.
+    #[error("{0}")]
+    PostData(super::post_data::Failures),
     #[error("schema: {0}")]
     Schema(String),
     #[error(
@@ -86,6 +89,7 @@ impl RunError {
                 Some(&SqlState::FOREIGN_KEY_VIOLATION | &SqlState::UNIQUE_VIOLATION)
             ),
             RunError::Table { source, .. } => source.is_key_violation(),
+            RunError::PostData(failures) => failures.failed.iter().any(RunError::is_key_violation),
             _ => false,
         }
     }

@@ -1627,6 +1627,10 @@ async fn run_line(
     // The tables are reported also when post-data failed: their rows are on the target.
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
     if let Err(e) = post_result.and(key_findings.error().map_or(Ok(()), Err)) {
+        if let RunError::PostData(failures) = &e {
+            report.post_data.failed = failures.failed.iter().map(|e| format!("{e:#}")).collect();
+            report.post_data.not_run = failures.not_run.clone();
+        }
         report.phases = phases;
         return Err(e);
     }

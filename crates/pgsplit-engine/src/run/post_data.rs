@@ -30,6 +30,13 @@
 //! while it runs ([`Claims`]): it never waits for another session, nor another for it. If
 //! it fails, nothing of it stays, and its statements run again one at a time, each with
 //! its own error.
+//!
+//! A statement the server refuses (an index whose expression fails on the target, a
+//! matview whose query does) does not stop the others, as with pg_restore: the tasks that
+//! need it ([`Failures::not_run`]: `after` it, and what needs those) are left out, the
+//! others run, also those that only came after it on its table, and the run ends with
+//! every failure listed ([`RunError::PostData`]). A resume runs what is left. Anything else (a lost server once
+//! the retries are spent, a cancelled statement, a stop) ends post-data at once.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -191,6 +198,63 @@ pub struct Schedule {
     pub finished: Arc<AtomicUsize>,
 }
 
+/// Post-data statements the server refused, and the tasks left out because of them.
+#[derive(Debug)]
+pub struct Failures {
+    /// The failed tasks' errors, in the order they failed.
+    pub failed: Vec<RunError>,
+    /// Tasks not run because they need a failed one (a primary key its index, a foreign
+    /// key the key it references), or a task so left out.
+    pub not_run: Vec<String>,
+}
+
+impl std::fmt::Display for Failures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.failed.len();
+        write!(
+            f,
+            "{n} post-data statement{} failed; the others ran",
+            if n == 1 { "" } else { "s" }
+        )?;
+        if !self.not_run.is_empty() {
+            const SHOWN: usize = 10;
+            let mut names = self.not_run[..self.not_run.len().min(SHOWN)].join(", ");
+            if self.not_run.len() > SHOWN {
+                names.push_str(&format!(", and {} more", self.not_run.len() - SHOWN));
+            }
+            write!(
+                f,
+                ", except {} that need {}: {names}",
+                self.not_run.len(),
+                if n == 1 { "it" } else { "one of them" }
+            )?;
+        }
+        write!(
+            f,
+            "; `pgsplit run MAPPING --resume` runs {} again once the cause is mended",
+            if n == 1 && self.not_run.is_empty() {
+                "it"
+            } else {
+                "them"
+            }
+        )?;
+        for (i, e) in self.failed.iter().enumerate() {
+            write!(f, "\n{}. {e:#}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A statement the server refused for what it says, not for a lost connection or a
+/// cancel: the scheduler goes on without it.
+fn goes_on_past(e: &RunError) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(e, RunError::Statement { .. })
+        && !e.is_transient()
+        && e.sqlstate()
+            .is_some_and(|code| code != SqlState::QUERY_CANCELED)
+}
+
 /// Runs every task of `schedule`, each once its tables are loaded and what it needs is done.
 pub async fn run(schedule: Schedule) -> Result<(), RunError> {
     let Schedule {
@@ -239,7 +303,9 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
     }
     let global: Vec<usize> = (0..n).filter(|&i| is_global[i]).collect();
     let mut deps_left = vec![0usize; n];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Per task, the tasks that wait for it, and whether they need it (`after`: it makes
+    // what they use) or only come after it on a table they share.
+    let mut dependents: Vec<Vec<(usize, bool)>> = vec![Vec::new(); n];
     for (i, t) in tasks.iter().enumerate() {
         if is_global[i] {
             continue;
@@ -248,7 +314,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         let mut add = |j: usize, seen: &mut Vec<usize>| {
             if j != i && !seen.contains(&j) {
                 seen.push(j);
-                dependents[j].push(i);
+                dependents[j].push((i, t.after.contains(&j)));
                 deps_left[i] += 1;
             }
         };
@@ -274,6 +340,21 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
 
     let background: Vec<bool> = tasks.iter().map(|t| t.background).collect();
     let pipelined: Vec<bool> = tasks.iter().map(|t| t.pipelined).collect();
+    // Tasks that only keep out of the way of those before them (`ANALYZE`, read-backs):
+    // they run even when one they are said to need fails.
+    let ordered_only: Vec<bool> = tasks.iter().map(|t| t.background || t.detached).collect();
+    let labels: Vec<String> = tasks.iter().map(|t| t.label.clone()).collect();
+    let global_after: Vec<Vec<usize>> = tasks
+        .iter()
+        .zip(&is_global)
+        .map(|(t, &g)| if g { t.after.clone() } else { Vec::new() })
+        .collect();
+    // Failed, or left out because it comes after a failed task.
+    let mut left_out = vec![false; n];
+    let mut failures = Failures {
+        failed: Vec::new(),
+        not_run: Vec::new(),
+    };
     let mut claims = Claims::new(&tasks, &is_global);
     let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
     let mut parts: Vec<Option<BatchPart>> = Vec::with_capacity(n);
@@ -299,7 +380,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         })
         .collect();
     let jobs = pool.len().max(1);
-    let mut running: JoinSet<(Vec<usize>, Session, Result<(), RunError>)> = JoinSet::new();
+    let mut running: JoinSet<(Vec<usize>, Session, JobResult)> = JoinSet::new();
     let mut non_global_left = n - global.len();
     let mut loads_open = true;
     let mut copies_winding_down = false;
@@ -431,15 +512,50 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                 pool.push(session);
                 claims.end(&members);
                 match result {
-                    Ok(()) => {
-                        finished.fetch_add(members.len(), Ordering::Relaxed);
-                        for i in members {
+                    Ok(refused) => {
+                        finished.fetch_add(members.len() - refused.len(), Ordering::Relaxed);
+                        let mut failed = Vec::new();
+                        for (at, e) in refused {
+                            tracing::error!(
+                                "post-data: {e:#}; what needs it is left out, the others go on"
+                            );
+                            failures.failed.push(e);
+                            failed.push(members[at]);
+                        }
+                        let mut ready = Vec::new();
+                        for &i in &members {
                             non_global_left -= 1;
-                            for &d in &dependents[i] {
-                                deps_left[d] -= 1;
-                                if deps_left[d] == 0 && unloaded_needs[d] == 0 {
-                                    queue.push(d);
+                            if failed.contains(&i) {
+                                left_out[i] = true;
+                            } else {
+                                ready.extend(dependents[i].iter().map(|&(d, _)| d));
+                            }
+                        }
+                        // What needs a failed task is left out, and what needs that; what
+                        // only comes after it on its table goes on.
+                        let mut leave_out = failed;
+                        while let Some(i) = leave_out.pop() {
+                            for &(d, needs) in &dependents[i] {
+                                if !needs || ordered_only[d] {
+                                    ready.push(d);
+                                } else if !left_out[d] {
+                                    left_out[d] = true;
+                                    works[d] = None;
+                                    parts[d] = None;
+                                    non_global_left -= 1;
+                                    claims.abandon(d);
+                                    failures.not_run.push(labels[d].clone());
+                                    leave_out.push(d);
                                 }
+                            }
+                        }
+                        for d in ready {
+                            if left_out[d] {
+                                continue;
+                            }
+                            deps_left[d] -= 1;
+                            if deps_left[d] == 0 && unloaded_needs[d] == 0 {
+                                queue.push(d);
                             }
                         }
                     }
@@ -472,12 +588,26 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
+        if global_after[g].iter().any(|&j| left_out[j]) {
+            left_out[g] = true;
+            failures.not_run.push(labels[g].clone());
+            continue;
+        }
         let (label, work) = works[g].take().expect("each task runs once");
         let _active = progress.start(label.clone(), None, 0);
         let job = Job::Single(label, work);
         let started = Instant::now();
         tokio::select! {
-            done = session.run(&job, &sessions, &tokens, &cancel, true) => done?,
+            done = session.run(&job, &sessions, &tokens, &cancel, true) => {
+                if let Some((_, e)) = done?.pop() {
+                    tracing::error!(
+                        "post-data: {e:#}; what needs it is left out, the others go on"
+                    );
+                    failures.failed.push(e);
+                    left_out[g] = true;
+                    continue;
+                }
+            }
             // A refresh of a large materialized view may take hours: stopped on the server
             // (the session may have been opened again meanwhile).
             _ = cancel.cancelled() => {
@@ -489,8 +619,16 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         finished.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("global post-data task took {:?}", started.elapsed());
     }
-    Ok(())
+    if failures.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::PostData(failures))
+    }
 }
+
+/// How a job went: its members the server refused (by their place in the job, with the
+/// errors) while the others ran, or an error that ends post-data.
+type JobResult = Result<Vec<(usize, RunError)>, RunError>;
 
 /// What one session runs at a time: a task, a batch of ready tasks, or short reads sent
 /// together.
@@ -532,19 +670,24 @@ impl Job {
         }
     }
 
-    async fn run(
-        &self,
-        client: &Arc<Client>,
-        cancel: &Cancel,
-        attempt: Attempt,
-    ) -> Result<(), RunError> {
+    /// Runs the job; its members' statements the server refused ([`goes_on_past`]) come
+    /// back by their place in the job, with their errors, and the others still run.
+    async fn run(&self, client: &Arc<Client>, cancel: &Cancel, attempt: Attempt) -> JobResult {
         let members = match self {
-            Job::Single(_, work) => return work(Arc::clone(client), attempt).await,
+            Job::Single(_, work) => {
+                return match work(Arc::clone(client), attempt).await {
+                    Ok(()) => Ok(Vec::new()),
+                    Err(e) if goes_on_past(&e) => Ok(vec![(0, e)]),
+                    Err(e) => Err(e),
+                };
+            }
             Job::Batch(members) => members,
             Job::Reads(members) => {
                 // Polled together, their statements go out at once on the session.
                 let reads = members.iter().map(|m| m.run(client, attempt));
-                return futures::future::try_join_all(reads).await.map(drop);
+                return futures::future::try_join_all(reads)
+                    .await
+                    .map(|_| Vec::new());
             }
         };
         // Once a batch may have been committed, each statement goes alone and may find
@@ -557,7 +700,7 @@ impl Job {
                     for part in parts {
                         (part.committed)()?;
                     }
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
                 Err(_) if cancel.is_cancelled() => return Err(RunError::Interrupted),
                 Err(e) => tracing::debug!(
@@ -566,10 +709,15 @@ impl Job {
                 ),
             }
         }
-        for member in members {
-            member.run(client, attempt).await?;
+        let mut refused = Vec::new();
+        for (at, member) in members.iter().enumerate() {
+            match member.run(client, attempt).await {
+                Ok(()) => {}
+                Err(e) if goes_on_past(&e) => refused.push((at, e)),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(refused)
     }
 }
 
@@ -649,6 +797,15 @@ impl Claims {
             .all(|&t| self.busy[t] == 0 || mine.contains(&t))
     }
 
+    /// A task that will not run: its tables no longer wait for it.
+    fn abandon(&mut self, task: usize) {
+        if std::mem::take(&mut self.counted[task]) {
+            for &t in &self.touches[task] {
+                self.unfinished[t] -= 1;
+            }
+        }
+    }
+
     fn start(&mut self, members: &[usize]) {
         let batch = members.len() > 1;
         for &i in members {
@@ -694,12 +851,15 @@ impl Session {
         tokens: &std::sync::Mutex<Vec<tokio_postgres::CancelToken>>,
         cancel: &Cancel,
         copies_over: bool,
-    ) -> Result<(), RunError> {
+    ) -> JobResult {
         let mut attempt = 1;
         loop {
-            let mut result = self.reopen_if_lost(sessions, tokens).await;
+            let mut result = self
+                .reopen_if_lost(sessions, tokens)
+                .await
+                .map(|()| Vec::new());
             if result.is_ok() {
-                result = self.after_copies(copies_over).await;
+                result = self.after_copies(copies_over).await.map(|()| Vec::new());
             }
             if result.is_ok() {
                 let again = if attempt == 1 {
@@ -1079,16 +1239,85 @@ mod tests {
             statement("third", "c", "INSERT INTO seen VALUES (3)", &events),
         ];
         let error = schedule(&db, tasks).await.unwrap_err();
+        let RunError::PostData(failures) = &error else {
+            panic!("{error}");
+        };
         assert!(
-            matches!(&error, RunError::Statement { identity, .. } if identity == "second"),
+            matches!(&failures.failed[..], [RunError::Statement { identity, .. }] if identity == "second"),
             "{error}"
         );
-        // The batch rolled back; alone, the first ran and the second failed.
+        // The batch rolled back; alone, the first and third ran and the second failed.
         assert_eq!(
-            db.psql("SELECT string_agg(n::text, ',') FROM seen").trim(),
-            "1"
+            db.psql("SELECT string_agg(n::text, ',' ORDER BY n) FROM seen")
+                .trim(),
+            "1,3"
         );
-        assert_eq!(*events.lock().unwrap(), ["first alone"]);
+        assert_eq!(*events.lock().unwrap(), ["first alone", "third alone"]);
+    }
+
+    /// A statement the server refuses leaves out what needs it (and what needs that), not
+    /// the others: what only comes after it on its table, `ANALYZE` and read-backs run.
+    #[tokio::test]
+    async fn a_refused_statement_leaves_out_what_needs_it_and_nothing_else() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_goes_on");
+        db.psql("CREATE TABLE seen (n text)");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let insert = |label: &str, owner: &str, phase: u8| {
+            let sql = format!("INSERT INTO seen VALUES ('{label}')");
+            let mut task = statement(label, owner, &sql, &events);
+            task.phase = phase;
+            task.batch = None;
+            task
+        };
+        let mut refused = insert("refused", "a", 1);
+        refused.work = statement("refused", "a", "SELECT 1/0", &events).work;
+        let mut needs_it = insert("needs it", "b", 1);
+        needs_it.after = vec![0];
+        let follows_it = insert("follows it on its table", "a", 2);
+        let mut after_those = insert("after those", "c", 1);
+        after_those.after = vec![1];
+        let mut references_it = insert("waits for its table", "d", 2);
+        references_it.waits_for = vec![("public".into(), "a".into())];
+        let mut analyze = insert("analyze", "a", 5);
+        analyze.background = true;
+        let mut read_back = insert("read back", "a", 3);
+        read_back.detached = true;
+        let other = insert("other table", "e", 1);
+        let mut global = insert("global after the refused", "x", 1);
+        global.owner = None;
+        global.after = vec![3];
+        let mut global_other = insert("global", "x", 1);
+        global_other.owner = None;
+        let tasks = vec![
+            refused,
+            needs_it,
+            follows_it,
+            after_those,
+            references_it,
+            analyze,
+            read_back,
+            other,
+            global,
+            global_other,
+        ];
+        let error = schedule(&db, tasks).await.unwrap_err();
+        let RunError::PostData(failures) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(failures.failed.len(), 1, "{error}");
+        assert!(error.to_string().contains("division by zero"), "{error}");
+        let mut not_run = failures.not_run.clone();
+        not_run.sort();
+        assert_eq!(
+            not_run,
+            ["after those", "global after the refused", "needs it"],
+            "{error}"
+        );
+        assert_eq!(
+            db.psql("SELECT string_agg(n, ',' ORDER BY n) FROM seen")
+                .trim(),
+            "analyze,follows it on its table,global,other table,read back,waits for its table"
+        );
     }
 
     #[tokio::test]

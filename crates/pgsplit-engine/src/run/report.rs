@@ -151,6 +151,10 @@ pub struct PostDataSummary {
     pub finished: usize,
     pub indexes: usize,
     pub seconds: f64,
+    /// Statements the target refused (each error), while the others went on.
+    pub failed: Vec<String>,
+    /// Tasks left out because they come after a refused statement.
+    pub not_run: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

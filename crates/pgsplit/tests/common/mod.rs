@@ -308,3 +308,19 @@ pub fn data_only_loader(cluster: &testing::Cluster, name: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"));
     role
 }
+
+/// `pgsplit run MAPPING --json -` with `extra`, its journals in `dir`'s `work`.
+pub fn run_in(dir: &tempfile::TempDir, mapping: &str, extra: &[&str]) -> std::process::Output {
+    let work = dir.path().join("work");
+    let mut args = vec![
+        "run",
+        mapping,
+        "--json",
+        "-",
+        "--no-progress",
+        "--work-dir",
+        work.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    pgsplit(&args)
+}
