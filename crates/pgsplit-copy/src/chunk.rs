@@ -136,6 +136,8 @@ mod tests {
             columns: vec![],
             format: Format::Binary,
             row_filter: None,
+            generated: Vec::new(),
+            generated_binary: true,
         }
     }
 

@@ -1,4 +1,5 @@
--- The columns a COPY lists: not dropped, not generated (the target computes those).
+-- The columns of the tables: not dropped. A COPY lists those not generated (the target
+-- computes those); verify reads those too.
 SELECT a.attrelid AS table_oid,
        a.attname AS name,
        a.atttypid AS type_oid,
@@ -6,7 +7,8 @@ SELECT a.attrelid AS table_oid,
        -- Under its domains: what the values are on the wire (a domain of the same name
        -- may be over another type on a target the user made).
        {base_type} AS base_type,
-       a.attstorage = 'x' AS extended
+       a.attstorage = 'x' AS extended,
+       a.attgenerated <> '' AS generated
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_type t ON t.oid = a.atttypid
@@ -14,7 +16,6 @@ SELECT a.attrelid AS table_oid,
  WHERE c.relkind = 'r'
    AND a.attnum > 0
    AND NOT a.attisdropped
-   AND a.attgenerated = ''
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\_toast%'
  ORDER BY a.attrelid, a.attnum

@@ -31,7 +31,7 @@ impl CopySpec<'_> {
     pub fn copy_out_sql(&self) -> String {
         let format = self.format.sql();
         match &self.predicate {
-            None if !self.table.reads_as_other_types() => format!(
+            None if !self.table.needs_select() => format!(
                 "COPY {}{} TO STDOUT (FORMAT {format})",
                 self.table.qualified(),
                 self.table.copy_columns()

@@ -35,6 +35,11 @@ pub struct Column {
     /// source's as values of one type.
     #[serde(default)]
     pub read_as: Option<String>,
+    /// A generated column (stored, or from PostgreSQL 18 virtual), in a table's `columns`
+    /// only for `verify` ([`SourceTable::with_generated`]): read by a `SELECT`, as a
+    /// `COPY` of the table cannot list it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generated: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -61,6 +66,13 @@ pub struct SourceTable {
     /// Only rows matching this SQL condition are copied (a split's share of the table).
     #[serde(default)]
     pub row_filter: Option<String>,
+    /// The generated columns, which a copy leaves out (the target computes them) and
+    /// `verify` compares ([`Self::with_generated`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generated: Vec<Column>,
+    /// Whether the generated columns' values can travel in binary too.
+    #[serde(default)]
+    pub generated_binary: bool,
 }
 
 impl SourceTable {
@@ -101,9 +113,25 @@ impl SourceTable {
             .join(", ")
     }
 
-    /// Whether a column is read as another type ([`Column::read_as`]).
-    pub fn reads_as_other_types(&self) -> bool {
-        self.columns.iter().any(|c| c.read_as.is_some())
+    /// Whether a column is read by a `SELECT` only: read as another type
+    /// ([`Column::read_as`]), or generated.
+    pub fn needs_select(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| c.read_as.is_some() || c.generated)
+    }
+
+    /// The table as `verify` reads it: with its generated columns, whose values the
+    /// target computed (by functions that may not compute there what they did on the
+    /// source), in text when their values cannot travel in binary.
+    pub fn with_generated(mut self) -> SourceTable {
+        if !self.generated.is_empty() {
+            if !self.generated_binary {
+                self.format = Format::Text;
+            }
+            self.columns.append(&mut self.generated);
+        }
+        self
     }
 
     /// ` ("a", "b")`: the column list of a `COPY` of the table; none for a table without
@@ -204,6 +232,7 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
                 extended: r.get("extended"),
                 base_type: r.get::<_, Option<String>>("base_type").unwrap_or_default(),
                 read_as: None,
+                generated: r.get("generated"),
             },
             r.get("type_oid"),
         ));
@@ -216,7 +245,11 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
         .iter()
         .map(|r| {
             let oid: Oid = r.get("oid");
-            let cols = columns.remove(&oid).unwrap_or_default();
+            let (generated, cols): (Vec<_>, Vec<_>) = columns
+                .remove(&oid)
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|(c, _)| c.generated);
             let format = if cols.iter().all(|(_, t)| portable(*t)) {
                 Format::Binary
             } else {
@@ -235,6 +268,8 @@ pub async fn read_tables(client: &Client) -> Result<Vec<SourceTable>, tokio_post
                 columns: cols.into_iter().map(|(c, _)| c).collect(),
                 format,
                 row_filter: None,
+                generated_binary: generated.iter().all(|(_, t)| portable(*t)),
+                generated: generated.into_iter().map(|(c, _)| c).collect(),
             }
         })
         .collect())

@@ -117,6 +117,7 @@ mod tests {
             extended,
             base_type: "text".into(),
             read_as: None,
+            generated: false,
         };
         SourceTable {
             oid: 42,
@@ -131,6 +132,8 @@ mod tests {
             columns: vec![column("id", false), column("a", true), column("B", true)],
             format: Format::Binary,
             row_filter: None,
+            generated: Vec::new(),
+            generated_binary: true,
         }
     }
 

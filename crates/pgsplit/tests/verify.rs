@@ -425,6 +425,47 @@ fn chunked_tables_are_compared_chunk_by_chunk() {
     assert_eq!(differences(&report), ["table public.narrow"]);
 }
 
+/// A generated column's values are the target's own: computed there, by a function that
+/// may not compute there what it did on the source (here one that says it is immutable
+/// but reads a table, empty when the run loads the larger table first). The copy's rows
+/// are whole, the run's own verification hashes what it copied; `verify` reads the
+/// generated columns on both sides and finds the difference.
+#[test]
+fn a_generated_column_computed_otherwise_on_the_target_is_found() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_generated");
+    source.psql(
+        "CREATE TABLE lookup (id int PRIMARY KEY, label text);
+         INSERT INTO lookup SELECT g, 'label ' || g FROM generate_series(0, 9) g;
+         CREATE FUNCTION label_of(int) RETURNS text IMMUTABLE LANGUAGE plpgsql
+             AS $$ BEGIN RETURN (SELECT label FROM public.lookup WHERE id = $1); END $$;
+         CREATE TABLE items (id int PRIMARY KEY, code int,
+             label text GENERATED ALWAYS AS (public.label_of(code)) STORED);
+         INSERT INTO items (id, code) SELECT g, g % 10 FROM generate_series(1, 20000) g;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(
+        &source,
+        &target_name,
+        &["--jobs", "1", "--verify", "checksum"],
+        0,
+    );
+    // One worker loads the larger table first: the lookup was still empty.
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM items WHERE label IS NULL")
+            .trim(),
+        "20000"
+    );
+    let (report, stdout) = verify(&source, &target, &[], 3);
+    assert_eq!(differences(&report), ["table public.items"], "{stdout}");
+    verify(&source, &target, &["--level", "count"], 0);
+    // Computed again on the target, the values are the source's.
+    target.psql("UPDATE items SET code = code");
+    verify(&source, &target, &[], 0);
+}
+
 #[test]
 fn a_broken_mapping_is_bad_input_and_an_unreachable_server_a_failure() {
     let dir = tempfile::tempdir().unwrap();

@@ -420,9 +420,13 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         }
         Err(e) => return Err(VerifyError::db(&conn.server, "export a snapshot", e)),
     };
-    let tables = pgsplit_copy::tables::read_tables(&conn.client)
+    // With their generated columns: computed by the target, they may differ.
+    let tables: Vec<SourceTable> = pgsplit_copy::tables::read_tables(&conn.client)
         .await
-        .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
+        .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?
+        .into_iter()
+        .map(SourceTable::with_generated)
+        .collect();
     let free = crate::session::free_lock_slots(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the size of the lock table", e))?;

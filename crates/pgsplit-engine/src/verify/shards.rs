@@ -197,9 +197,13 @@ pub async fn check(
         snapshot::begin_read_only(&conn.client)
             .await
             .map_err(|e| VerifyError::db(&conn.server, "start a snapshot", e))?;
-        let tables = pgsplit_copy::tables::read_tables(&conn.client)
-            .await
-            .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?;
+        let tables: Vec<pgsplit_copy::SourceTable> =
+            pgsplit_copy::tables::read_tables(&conn.client)
+                .await
+                .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?
+                .into_iter()
+                .map(pgsplit_copy::SourceTable::with_generated)
+                .collect();
         let catalog = super::introspect(&conn).await?;
         let sharded = sharded_tables(mapping, &members, &catalog, &tables)?;
         for ((schema, name), (_, shard_rows, shard_digest)) in shares {
