@@ -445,11 +445,17 @@ fn a_generated_column_computed_otherwise_on_the_target_is_found() {
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
-    run_copy(
+    let report = run_copy(
         &source,
         &target_name,
         &["--jobs", "1", "--verify", "checksum"],
         0,
+    );
+    // The run says its checksums do not hold them.
+    let note = report["lines"][0]["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("(public.items)") && note.contains("`pgsplit verify` compares them"),
+        "{report}"
     );
     // One worker loads the larger table first: the lookup was still empty.
     assert_eq!(

@@ -1653,11 +1653,36 @@ async fn run_line(
     )
     .await?;
     report.phases = phases;
+    if report.note.is_none() {
+        report.note = generated_columns_note(&tables);
+    }
     if report.mismatched() {
         journal.record(&Event::Mismatched)?;
     }
     journal.record(&Event::Finished)?;
     Ok(())
+}
+
+/// For tables with generated columns: the target computed those, and the run's checksums
+/// (of the bytes it copied) do not hold them; `pgsplit verify` reads them on both sides.
+fn generated_columns_note(tables: &[SourceTable]) -> Option<String> {
+    const SHOWN: usize = 3;
+    let computed: Vec<String> = tables
+        .iter()
+        .filter(|t| !t.generated.is_empty())
+        .map(SourceTable::display_name)
+        .collect();
+    let (first, more) = match computed.len() {
+        0 => return None,
+        n if n > SHOWN => (&computed[..SHOWN], format!(", and {} more", n - SHOWN)),
+        _ => (&computed[..], String::new()),
+    };
+    Some(format!(
+        "the generated columns of {} table(s) ({}{more}) were computed by the target, not \
+         copied, and this run's verification does not hold them: `pgsplit verify` compares them",
+        computed.len(),
+        first.join(", ")
+    ))
 }
 
 /// The rows users keep in extensions' configuration tables, once per target, in one
