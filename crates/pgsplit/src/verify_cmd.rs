@@ -25,7 +25,7 @@ pub enum LevelArg {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Compares, per mapping line: every table's rows (count and digest, the source read inside one snapshot), every sequence value, and the schema (every object's definition).\n\nExit codes: 0 everything matches, 3 something differs, 1 a line could not be checked, 2 bad input.\n\nExamples:\n  pgsplit verify mapping.txt\n  pgsplit verify mapping.txt --jobs 8 --split-tables-larger-than 1GB --json report.json\n  pgsplit verify mapping.txt --level count"
+    after_help = "Compares, per mapping line: every table's rows (count and digest, the source read inside one snapshot), every sequence value, and the schema (every object's definition).\n\nExit codes: 0 everything matches, 3 something differs, 1 a line could not be checked, 2 bad input.\n\nExamples:\n  pgsplit verify mapping.txt\n  pgsplit verify mapping.txt --jobs 8 --split-tables-larger-than 1GB --json report.json\n  pgsplit verify mapping.txt --level count\n  pgsplit verify mapping.txt --data-only"
 )]
 pub struct VerifyArgs {
     /// Mapping file: one SOURCE_URL@@TARGET_URL per line.
@@ -46,6 +46,12 @@ pub struct VerifyArgs {
     /// Do not compare grants and default privileges (for copies made with --no-acl).
     #[arg(long)]
     pub no_acl: bool,
+    /// Compare the data only (for copies made with `run --data-only` into a schema of
+    /// your own): rows, sequence values, large objects and extensions' configuration
+    /// rows; not the schema nor the database's properties, and tables only the target
+    /// has are no difference.
+    #[arg(long)]
+    pub data_only: bool,
 }
 
 fn default_jobs() -> usize {
@@ -72,6 +78,7 @@ pub async fn run(
         },
         no_owner: args.no_owner,
         no_acl: args.no_acl,
+        data_only: args.data_only,
         row_filters: HashMap::new(),
     };
     let progress = Arc::new(Progress::default());
@@ -273,7 +280,9 @@ fn render_line(out: &mut String, line: &LineVerification) {
             }
         );
     }
-    if !(failed && line.schema_statements == 0) {
+    if !line.schema_compared {
+        let _ = writeln!(out, "  schema: not compared (--data-only)");
+    } else if !(failed && line.schema_statements == 0) {
         let _ = writeln!(
             out,
             "  schema: {} objects compared, {} differ",

@@ -472,6 +472,66 @@ fn a_generated_column_computed_otherwise_on_the_target_is_found() {
     verify(&source, &target, &[], 0);
 }
 
+/// A copy made with `run --data-only` into a schema of the user's own (other types, an
+/// extra column and table, no index, a plain column where the source's is generated):
+/// `verify` finds its schema different, `verify --data-only` compares the data as the run
+/// copied it and finds a changed value.
+#[test]
+fn a_data_only_copy_is_compared_by_its_data() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_data_only");
+    source.psql(
+        "CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL,
+             balance numeric(10,2), doubled numeric GENERATED ALWAYS AS (balance * 2) STORED);
+         INSERT INTO accounts (id, owner, balance)
+             SELECT g, 'o' || g, g * 1.25 FROM generate_series(1, 500) g;
+         CREATE INDEX accounts_owner ON accounts (owner);
+         CREATE SEQUENCE tickets;
+         SELECT nextval('tickets') FROM generate_series(1, 7);",
+    );
+    let target = cluster.create_db("v_data_only_dst");
+    target.psql(
+        "CREATE TABLE accounts (id bigint, owner varchar(40), balance numeric,
+             doubled numeric, note text DEFAULT 'imported');
+         CREATE TABLE audit (at timestamptz);
+         CREATE SEQUENCE tickets;
+         CREATE SEQUENCE local_numbers;",
+    );
+    run_copy(&source, &target.name, &["--data-only"], 0);
+    let (report, stdout) = verify(&source, &target, &[], 3);
+    assert!(
+        !report["lines"][0]["schema_differences"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{stdout}"
+    );
+    let (report, stdout) = verify(&source, &target, &["--data-only"], 0);
+    assert_eq!(differences(&report), Vec::<String>::new(), "{stdout}");
+    assert_eq!(report["lines"][0]["schema_compared"], false, "{stdout}");
+    assert!(
+        stdout.contains("schema: not compared (--data-only)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        table(&report, "accounts")["source"]["rows"],
+        500,
+        "{stdout}"
+    );
+    // The target's balance column (numeric) is read as the source's numeric(10,2), as the
+    // run reads it back.
+    target.psql("UPDATE accounts SET balance = 9.75 WHERE id = 7");
+    let (report, stdout) = verify(&source, &target, &["--data-only"], 3);
+    assert_eq!(differences(&report), ["table public.accounts"], "{stdout}");
+    target.psql("UPDATE accounts SET balance = 8.75 WHERE id = 7; SELECT setval('tickets', 8)");
+    let (report, stdout) = verify(&source, &target, &["--data-only"], 3);
+    assert_eq!(
+        differences(&report),
+        ["sequence public.tickets"],
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_broken_mapping_is_bad_input_and_an_unreachable_server_a_failure() {
     let dir = tempfile::tempdir().unwrap();

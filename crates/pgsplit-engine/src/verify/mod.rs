@@ -45,6 +45,11 @@ pub struct VerifyOptions {
     pub no_owner: bool,
     /// Privileges are not compared (the copy was made with `--no-acl`).
     pub no_acl: bool,
+    /// The data only (the copy was made with `--data-only` into a schema of the user's
+    /// own): rows, sequence values, large objects and extensions' configuration rows,
+    /// not the schema or the database's properties; tables only on the target are no
+    /// difference.
+    pub data_only: bool,
     /// Per table (schema, name): a SQL condition selecting the source rows that belong on
     /// the target (a split's row filter). Tables without one are compared whole.
     pub row_filters: HashMap<(String, String), String>,
@@ -58,6 +63,7 @@ impl Default for VerifyOptions {
             level: VerifyLevel::Checksum,
             no_owner: false,
             no_acl: false,
+            data_only: false,
             row_filters: HashMap::new(),
         }
     }
@@ -157,7 +163,12 @@ async fn verify_line(
         .into_iter()
         .filter(|t| !source_ddl.leaves_out_table(&t.schema, &t.name))
         .collect();
-    let (pairs, findings) = tables::pair_tables(source_tables, target.tables.clone(), &row_filters);
+    let (pairs, findings) = tables::pair_tables(
+        source_tables,
+        target.tables.clone(),
+        &row_filters,
+        options.data_only,
+    );
     let mut plans = Vec::with_capacity(pairs.len());
     for (s, t) in pairs {
         let source_chunks = tables::plan_chunks(
@@ -233,7 +244,57 @@ async fn verify_line(
         .extend(extension_versions(&source_catalog, &target_catalog));
     found.tables = rows?;
     found.tables.extend(findings);
-    let (statements, mut differences) = schema::compare(&source_ddl, &target_ddl);
+    found.schema_compared = !options.data_only;
+    if found.schema_compared {
+        compare_schema(
+            &source,
+            &target,
+            &line.target.dbname,
+            (&source_ddl, &target_ddl),
+            &target_catalog,
+            options,
+            found,
+        )
+        .await?;
+    }
+    let mut expected_sequences = sequences::states(&source_catalog);
+    if !line.selector.is_everything() {
+        // Only the sequences this target of the split received.
+        expected_sequences.retain(|(schema, name), _| {
+            // Its value is set by this target's DDL (identity sequences included).
+            let identity = format!("sequence {schema}.{name}");
+            source_ddl
+                .pre_data
+                .iter()
+                .chain(&source_ddl.post_data)
+                .any(|s| s.identity == identity || s.identity.ends_with(&format!(" {identity}")))
+        });
+    }
+    let mut target_sequences = sequences::states(&target_catalog);
+    if options.data_only {
+        // A --data-only target's sequences of its own are no part of the copy.
+        target_sequences.retain(|name, _| expected_sequences.contains_key(name));
+    }
+    found.sequences = sequences::compare(&expected_sequences, &target_sequences);
+    found.large_objects = compare_large_objects(&source.conn, &target.conn, level).await?;
+    found.extension_config = compare_extension_config(&source.conn, &target.conn, level).await?;
+    // Every worker has imported the snapshots by now.
+    let _ = source.conn.client.batch_execute("COMMIT").await;
+    let _ = target.conn.client.batch_execute("COMMIT").await;
+    Ok(())
+}
+
+/// The schema and the database's properties of both sides, into `found`.
+async fn compare_schema(
+    source: &Leader,
+    target: &Leader,
+    dbname: &str,
+    (source_ddl, target_ddl): (&Ddl, &Ddl),
+    target_catalog: &Catalog,
+    options: &VerifyOptions,
+    found: &mut LineVerification,
+) -> Result<(), VerifyError> {
+    let (statements, mut differences) = schema::compare(source_ddl, target_ddl);
     // An index the target has but cannot use (a failed CREATE INDEX CONCURRENTLY) is
     // no statement of its DDL: it is there, invalid, not missing.
     for d in differences
@@ -251,33 +312,14 @@ async fn verify_line(
         }
     }
     let (on_source, on_target) = tokio::try_join!(
-        database_level(&source.conn, &line.target.dbname, options),
-        database_level(&target.conn, &line.target.dbname, options)
+        database_level(&source.conn, dbname, options),
+        database_level(&target.conn, dbname, options)
     )?;
     let (database_objects, database_differences) =
         schema::compare_database_level(&on_source, &on_target);
     differences.extend(database_differences);
     found.schema_statements = statements + database_objects;
     found.schema_differences = differences;
-    let mut expected_sequences = sequences::states(&source_catalog);
-    if !line.selector.is_everything() {
-        // Only the sequences this target of the split received.
-        expected_sequences.retain(|(schema, name), _| {
-            // Its value is set by this target's DDL (identity sequences included).
-            let identity = format!("sequence {schema}.{name}");
-            source_ddl
-                .pre_data
-                .iter()
-                .chain(&source_ddl.post_data)
-                .any(|s| s.identity == identity || s.identity.ends_with(&format!(" {identity}")))
-        });
-    }
-    found.sequences = sequences::compare(&expected_sequences, &sequences::states(&target_catalog));
-    found.large_objects = compare_large_objects(&source.conn, &target.conn, level).await?;
-    found.extension_config = compare_extension_config(&source.conn, &target.conn, level).await?;
-    // Every worker has imported the snapshots by now.
-    let _ = source.conn.client.batch_execute("COMMIT").await;
-    let _ = target.conn.client.batch_execute("COMMIT").await;
     Ok(())
 }
 

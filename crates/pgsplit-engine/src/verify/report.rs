@@ -43,6 +43,8 @@ pub struct LineVerification {
     pub level: VerifyLevel,
     pub tables: Vec<TableVerification>,
     pub sequences: Vec<SequenceVerification>,
+    /// The schema and the database's properties were compared (not with `--data-only`).
+    pub schema_compared: bool,
     /// Schema objects compared (rendered statements on the source side).
     pub schema_statements: usize,
     /// Only the differences: identical statements are not listed.
@@ -88,6 +90,7 @@ impl LineVerification {
             level,
             tables: Vec::new(),
             sequences: Vec::new(),
+            schema_compared: true,
             schema_statements: 0,
             schema_differences: Vec::new(),
             large_objects: None,

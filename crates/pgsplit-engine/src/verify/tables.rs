@@ -72,13 +72,19 @@ pub struct Endpoint {
     pub snapshot: Option<String>,
 }
 
+/// The problem of a table only the target has.
+const EXTRA_ON_TARGET: &str = "extra on target";
+
 /// Pairs the tables of both sides by name. Tables on one side only, and tables whose
 /// columns differ, are findings (returned as non-matching verifications); the rest are
-/// returned as pairs to read, in source order.
+/// returned as pairs to read, in source order. With `data_only` (the target's tables are
+/// the user's own), each source table is read as [`fit_to_target`] says, and tables only
+/// the target has are no finding.
 pub fn pair_tables(
     source: Vec<SourceTable>,
     target: Vec<SourceTable>,
     row_filters: &HashMap<(String, String), String>,
+    data_only: bool,
 ) -> (Vec<(SourceTable, SourceTable)>, Vec<TableVerification>) {
     let mut target: HashMap<(String, String), SourceTable> = target
         .into_iter()
@@ -91,6 +97,13 @@ pub fn pair_tables(
         let filter = row_filters.get(&key).cloned();
         match target.remove(&key) {
             None => findings.push(finding(&s, filter, "missing on target")),
+            Some(t) if data_only => {
+                let mut s = s;
+                match fit_to_target(&mut s, &t) {
+                    Ok(()) => pairs.push((s, t)),
+                    Err(problem) => findings.push(finding(&s, filter, &problem)),
+                }
+            }
             Some(t) => {
                 let mut a: Vec<(&str, &str)> = s
                     .columns
@@ -112,10 +125,55 @@ pub fn pair_tables(
             }
         }
     }
-    let mut extra: Vec<SourceTable> = target.into_values().collect();
-    extra.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-    findings.extend(extra.iter().map(|t| finding(t, None, "extra on target")));
+    if !data_only {
+        let mut extra: Vec<SourceTable> = target.into_values().collect();
+        extra.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        findings.extend(extra.iter().map(|t| finding(t, None, EXTRA_ON_TARGET)));
+    }
     (pairs, findings)
+}
+
+/// A source table as both sides of a `--data-only` copy are read (as the run reads them
+/// back): its columns, by name; one of another type on the target (or of a domain over
+/// another type) in text, read on both sides as the source's type when that is built in,
+/// so that only values the target's type changed differ; a generated column only when
+/// the target computes it too (the run copies none); the target's other columns not at
+/// all. A column the target lacks is the problem returned.
+pub fn fit_to_target(table: &mut SourceTable, target: &SourceTable) -> Result<(), String> {
+    let mut missing = Vec::new();
+    let mut in_text = false;
+    table
+        .columns
+        .retain_mut(|c| match target.columns.iter().find(|t| t.name == c.name) {
+            None => {
+                if !c.generated {
+                    missing.push(c.name.clone());
+                }
+                false
+            }
+            Some(t) if c.generated && !t.generated => false,
+            Some(t)
+                if t.type_name != c.type_name
+                    || (!c.base_type.is_empty() && t.base_type != c.base_type) =>
+            {
+                if !c.type_name.contains('.') {
+                    c.read_as = Some(c.type_name.clone());
+                }
+                in_text = true;
+                true
+            }
+            Some(_) => true,
+        });
+    if !missing.is_empty() {
+        return Err(format!(
+            "column(s) missing on target: {}",
+            missing.join(", ")
+        ));
+    }
+    if in_text {
+        table.format = pgsplit_copy::Format::Text;
+    }
+    Ok(())
 }
 
 fn finding(table: &SourceTable, row_filter: Option<String>, problem: &str) -> TableVerification {
@@ -528,7 +586,7 @@ mod tests {
             table("c", &[("id", "bigint")]),
             table("d", &[("id", "integer")]),
         ];
-        let (pairs, findings) = pair_tables(source, target, &HashMap::new());
+        let (pairs, findings) = pair_tables(source, target, &HashMap::new(), false);
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].0.name, "a");
         let found: Vec<(String, String)> = findings
