@@ -229,14 +229,17 @@ impl std::fmt::Display for Failures {
                 if n == 1 { "it" } else { "one of them" }
             )?;
         }
+        // The database's own properties (its settings may change how a session behaves)
+        // and event triggers (they fire on DDL) wait until every statement is in.
+        let which = if n == 1 && self.not_run.is_empty() {
+            "it"
+        } else {
+            "them"
+        };
         write!(
             f,
-            "; `pgsplit run MAPPING --resume` runs {} again once the cause is mended",
-            if n == 1 && self.not_run.is_empty() {
-                "it"
-            } else {
-                "them"
-            }
+            "; the database's properties and event triggers wait for {which}: `pgsplit run \
+             MAPPING --resume` runs what is left once the cause is mended"
         )?;
         for (i, e) in self.failed.iter().enumerate() {
             write!(f, "\n{}. {e:#}", i + 1)?;
