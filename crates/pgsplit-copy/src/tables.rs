@@ -35,9 +35,9 @@ pub struct Column {
     /// source's as values of one type.
     #[serde(default)]
     pub read_as: Option<String>,
-    /// A generated column (stored, or from PostgreSQL 18 virtual), in a table's `columns`
-    /// only for `verify` ([`SourceTable::with_generated`]): read by a `SELECT`, as a
-    /// `COPY` of the table cannot list it.
+    /// A stored generated column, in a table's `columns` only for `verify`
+    /// ([`SourceTable::with_generated`]), or one the other side generates: read by a
+    /// `SELECT`, as a `COPY` of the table cannot list it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub generated: bool,
 }
@@ -66,8 +66,9 @@ pub struct SourceTable {
     /// Only rows matching this SQL condition are copied (a split's share of the table).
     #[serde(default)]
     pub row_filter: Option<String>,
-    /// The generated columns, which a copy leaves out (the target computes them) and
-    /// `verify` compares ([`Self::with_generated`]).
+    /// The stored generated columns, which a copy leaves out (the target computes them)
+    /// and `verify` compares ([`Self::with_generated`]). (PostgreSQL 18's virtual ones
+    /// hold no data: neither.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub generated: Vec<Column>,
     /// Whether the generated columns' values can travel in binary too.
@@ -111,6 +112,11 @@ impl SourceTable {
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Every column, the generated ones too: what a row condition or a shard key may name.
+    pub fn all_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().chain(&self.generated)
     }
 
     /// Whether a column is read by a `SELECT` only: read as another type

@@ -113,8 +113,14 @@ fn render(report: &VerifyReport) -> String {
             "ok".to_string()
         } else {
             format!(
-                "MISMATCH: source {} rows, shards {} rows",
-                c.source_rows, c.shard_rows
+                "MISMATCH: source {} rows, shards {} rows{}",
+                c.source_rows,
+                c.shard_rows,
+                if c.source_rows == c.shard_rows {
+                    " (the same count, other rows: digests differ)"
+                } else {
+                    ""
+                }
             )
         };
         let rows = c

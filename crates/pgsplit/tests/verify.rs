@@ -466,6 +466,13 @@ fn a_generated_column_computed_otherwise_on_the_target_is_found() {
     );
     let (report, stdout) = verify(&source, &target, &[], 3);
     assert_eq!(differences(&report), ["table public.items"], "{stdout}");
+    let problem = table(&report, "items")["problem"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        problem.contains("generated column(s) label, computed by the target"),
+        "{stdout}"
+    );
     verify(&source, &target, &["--level", "count"], 0);
     // Computed again on the target, the values are the source's.
     target.psql("UPDATE items SET code = code");
@@ -518,6 +525,17 @@ fn a_data_only_copy_is_compared_by_its_data() {
         500,
         "{stdout}"
     );
+    // A column the source generates lands in the target's plain one with its values.
+    assert_eq!(
+        target
+            .psql("SELECT count(*) FROM accounts WHERE doubled = balance * 2")
+            .trim(),
+        "500"
+    );
+    target.psql("UPDATE accounts SET doubled = 0 WHERE id = 3");
+    let (report, stdout) = verify(&source, &target, &["--data-only"], 3);
+    assert_eq!(differences(&report), ["table public.accounts"], "{stdout}");
+    target.psql("UPDATE accounts SET doubled = balance * 2 WHERE id = 3");
     // The target's balance column (numeric) is read as the source's numeric(10,2), as the
     // run reads it back.
     target.psql("UPDATE accounts SET balance = 9.75 WHERE id = 7");

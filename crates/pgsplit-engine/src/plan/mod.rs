@@ -1794,7 +1794,7 @@ fn shard_conditions(
     let shard = selector.shard.as_ref()?;
     let types: std::collections::BTreeSet<&str> = tables
         .iter()
-        .flat_map(|t| &t.columns)
+        .flat_map(|t| t.all_columns())
         .filter(|c| c.name == shard.key)
         .map(|c| c.type_name.as_str())
         .collect();

@@ -442,6 +442,16 @@ async fn compare_data_only_tables(
             })
             .collect();
         let mut table = table.clone();
+        // A column the source generates and the target holds as a plain one: its values
+        // are copied (read on the source by a SELECT), not left to the column's default.
+        let (copied, generated): (Vec<_>, Vec<_>) = std::mem::take(&mut table.generated)
+            .into_iter()
+            .partition(|g| columns.iter().any(|c| c.name == g.name && !c.generated));
+        table.generated = generated;
+        if !copied.is_empty() && !table.generated_binary {
+            table.format = Format::Text;
+        }
+        table.columns.extend(copied);
         let name = table.display_name();
         let mut any_text = false;
         for column in &mut table.columns {
@@ -492,7 +502,7 @@ async fn compare_data_only_tables(
             }
         }
         if !defaulted.is_empty() && !resuming {
-            // A column the source lacks, or has generated (its values are not copied).
+            // A column the source lacks.
             tracing::warn!(
                 "--data-only: {} has column(s) the source does not copy ({}): they get their \
                  default (or NULL)",

@@ -209,7 +209,7 @@ pub async fn check_foreign_keys(
     let type_of = |leaf: &Name, column: &str| {
         by_name
             .get(&(leaf.0.as_str(), leaf.1.as_str()))
-            .and_then(|t| t.columns.iter().find(|c| c.name == column))
+            .and_then(|t| t.all_columns().find(|c| c.name == column))
             .map(|c| c.type_name.clone())
     };
     whole_children_of_parts(catalog, resolved)?;
@@ -542,7 +542,7 @@ pub fn resolve(
             let Some(table) = columns.get(&name) else {
                 continue;
             };
-            match table.columns.iter().find(|c| c.name == s.key) {
+            match table.all_columns().find(|c| c.name == s.key) {
                 Some(column) => {
                     let predicate = shard::predicate(&s.key, &column.type_name, s.modulus, s.remainder)
                         .ok_or_else(|| format!("shard={}: key type {} of {} is not supported (integer, bigint, smallint, text, varchar, uuid, numeric, date)", s.key, column.type_name, display(&name)))?;

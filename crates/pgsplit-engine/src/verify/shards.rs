@@ -194,6 +194,10 @@ pub async fn check(
             continue;
         }
         let conn = session::open(&mapping.lines[first].source).await?;
+        // Read as the shares were: text-format values in the same forms.
+        super::tables::set_up_session(&conn.client)
+            .await
+            .map_err(|e| VerifyError::db(&conn.server, "set up the session", e))?;
         snapshot::begin_read_only(&conn.client)
             .await
             .map_err(|e| VerifyError::db(&conn.server, "start a snapshot", e))?;

@@ -100,7 +100,10 @@ pub fn pair_tables(
             Some(t) if data_only => {
                 let mut s = s;
                 match fit_to_target(&mut s, &t) {
-                    Ok(()) => pairs.push((s, t)),
+                    Ok(()) => {
+                        select_where_target_generates(&mut s, &t);
+                        pairs.push((s, t));
+                    }
                     Err(problem) => findings.push(finding(&s, filter, &problem)),
                 }
             }
@@ -120,6 +123,8 @@ pub fn pair_tables(
                 if a != b {
                     findings.push(finding(&s, filter, "columns differ (see the schema)"));
                 } else {
+                    let mut s = s;
+                    select_where_target_generates(&mut s, &t);
                     pairs.push((s, t));
                 }
             }
@@ -133,12 +138,28 @@ pub fn pair_tables(
     (pairs, findings)
 }
 
+/// A column the target generates and the source does not is read by a `SELECT` on both
+/// sides (the source's table decides how both are read): a `COPY` of the target's table
+/// cannot list it.
+fn select_where_target_generates(table: &mut SourceTable, target: &SourceTable) {
+    for c in &mut table.columns {
+        if target
+            .columns
+            .iter()
+            .any(|t| t.name == c.name && t.generated)
+        {
+            c.generated = true;
+        }
+    }
+}
+
 /// A source table as both sides of a `--data-only` copy are read (as the run reads them
 /// back): its columns, by name; one of another type on the target (or of a domain over
 /// another type) in text, read on both sides as the source's type when that is built in,
-/// so that only values the target's type changed differ; a generated column only when
-/// the target computes it too (the run copies none); the target's other columns not at
-/// all. A column the target lacks is the problem returned.
+/// so that only values the target's type changed differ; a generated column when the
+/// target has it (generated there too, or plain: the run copies its values into a
+/// plain one); the target's other columns not at all. A column the target lacks is the
+/// problem returned.
 pub fn fit_to_target(table: &mut SourceTable, target: &SourceTable) -> Result<(), String> {
     let mut missing = Vec::new();
     let mut in_text = false;
@@ -151,7 +172,6 @@ pub fn fit_to_target(table: &mut SourceTable, target: &SourceTable) -> Result<()
                 }
                 false
             }
-            Some(t) if c.generated && !t.generated => false,
             Some(t)
                 if t.type_name != c.type_name
                     || (!c.base_type.is_empty() && t.base_type != c.base_type) =>
@@ -529,7 +549,24 @@ fn verdict(plan: &TablePlan, tally: &Tally) -> TableVerification {
             )
         })
     } else if s.digest != t.digest {
-        Some("same row count, different rows (digests differ)".to_string())
+        let generated: Vec<&str> = plan
+            .source
+            .columns
+            .iter()
+            .filter(|c| c.generated)
+            .map(|c| c.name.as_str())
+            .collect();
+        Some(if generated.is_empty() {
+            "same row count, different rows (digests differ)".to_string()
+        } else {
+            // Where to look first: the target computed these (a function that reads
+            // other tables, or whose results changed between versions).
+            format!(
+                "same row count, different rows (digests differ; the rows include generated \
+                 column(s) {}, computed by the target)",
+                generated.join(", ")
+            )
+        })
     } else {
         None
     };
