@@ -3059,6 +3059,7 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
          INSERT INTO small SELECT generate_series(1, 100);
          CREATE INDEX small_picky ON small (picky(id));
          COMMENT ON INDEX small_picky IS 'needs the index';
+         ALTER TABLE small CLUSTER ON small_picky;
          CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
              AS $$ BEGIN RETURN NEW; END $$;
          CREATE TRIGGER small_stamp BEFORE INSERT ON small
@@ -3102,14 +3103,22 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
         failed[0].as_str().unwrap().contains("small_picky"),
         "{line}"
     );
-    let not_run: Vec<&str> = line["post_data"]["not_run"]
+    let mut not_run: Vec<&str> = line["post_data"]["not_run"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(not_run, ["comment on index public.small_picky"], "{line}");
-    assert!(error.contains("except 1 that need it"), "{line}");
+    not_run.sort_unstable();
+    assert_eq!(
+        not_run,
+        [
+            "comment on index public.small_picky",
+            "options of index public.small_picky"
+        ],
+        "{line}"
+    );
+    assert!(error.contains("except 2 that need it"), "{line}");
     let mut tables: Vec<String> = line["tables"]
         .as_array()
         .unwrap()
@@ -3146,6 +3155,42 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
         "apart_pkey,apart_t,other_pkey,other_t,small_picky,small_pkey"
     );
     assert_eq!(on_target(made), "1,1,1");
+}
+
+/// Sequence values travel joined in one statement; one the target refuses (a
+/// `--data-only` target whose sequence has a lower maximum) is named, and the others are
+/// set all the same (they were left unset and unlisted).
+#[test]
+fn a_refused_sequence_value_is_named_and_the_others_are_set() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("seq_refused_src");
+    source.psql(
+        "CREATE SEQUENCE sa; CREATE SEQUENCE sb; CREATE SEQUENCE sc; CREATE SEQUENCE sd;
+         SELECT setval('sa', 10), setval('sb', 77), setval('sc', 30), setval('sd', 40);",
+    );
+    let target = cluster.create_db("seq_refused_dst");
+    target.psql(
+        "CREATE SEQUENCE sa; CREATE SEQUENCE sb MAXVALUE 50; CREATE SEQUENCE sc;
+         CREATE SEQUENCE sd;",
+    );
+    let report = run_copy(&source, &target.name, &["--data-only"], 1);
+    let line = &report["lines"][0];
+    let failed = line["post_data"]["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{line}");
+    let failure = failed[0].as_str().unwrap();
+    assert!(
+        failure.contains("public.sb") && failure.contains("out of bounds"),
+        "{line}"
+    );
+    assert_eq!(
+        target
+            .psql(
+                "SELECT string_agg(last_value::text, ',' ORDER BY sequencename) \
+             FROM pg_sequences WHERE sequencename IN ('sa', 'sc', 'sd')"
+            )
+            .trim(),
+        "10,30,40"
+    );
 }
 
 #[test]

@@ -483,6 +483,35 @@ fn a_generated_column_computed_otherwise_on_the_target_is_found() {
 /// extra column and table, no index, a plain column where the source's is generated):
 /// `verify` finds its schema different, `verify --data-only` compares the data as the run
 /// copied it and finds a changed value.
+/// `float8::text` and `bytea::text` are immutable but print by `extra_float_digits` and
+/// `bytea_output`: a generated column over them is computed on the target with the source
+/// database's settings, as the source's sessions computed it (the loading sessions' own,
+/// 3 and hex, gave other text).
+#[test]
+fn generated_columns_are_computed_with_the_sources_output_settings() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("v_generated_forms");
+    source.psql(&format!(
+        "ALTER DATABASE {} SET extra_float_digits = 0;
+         ALTER DATABASE {} SET bytea_output = 'escape';",
+        source.name, source.name
+    ));
+    source.psql(
+        "CREATE TABLE fl (id int PRIMARY KEY, f float8, b bytea,
+             ft text GENERATED ALWAYS AS (f::text) STORED,
+             bt text GENERATED ALWAYS AS (b::text) STORED);
+         INSERT INTO fl (id, f, b) SELECT g, g / 3.0, decode(lpad(g::text, 4, '0'), 'hex')
+             FROM generate_series(1, 100) g;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &[], 0);
+    let texts = "SELECT string_agg(ft || ' ' || bt, ',' ORDER BY id) FROM fl";
+    assert!(source.psql(texts).contains("0.333333333333333 \\000\\001"));
+    assert_eq!(target.psql(texts), source.psql(texts));
+    verify(&source, &target, &[], 0);
+}
+
 #[test]
 fn a_data_only_copy_is_compared_by_its_data() {
     let cluster = testing::shared();

@@ -74,6 +74,9 @@ pub struct DataPhase {
     /// The leader could not lock every table: each load locks its own and checks that
     /// the snapshot still sees its storage ([`pgsplit_copy::CopySpec::guard`]).
     pub guard_storage: bool,
+    /// Statements the target's loading sessions run after their setup: the source
+    /// database's output forms, with which the target computes stored generated columns.
+    pub target_forms: String,
     pub progress: Arc<Progress>,
     /// Per table: rows, bytes and digest of everything loaded so far (chunks add up).
     pub totals: Arc<Vec<Mutex<Moved>>>,
@@ -298,7 +301,11 @@ impl Pair {
             .await
             .map_err(|e| RunError::wire(&target_name, "connect", e))?;
         target
-            .execute(pgsplit_copy::DATA_SESSION_SETUP)
+            .execute(&format!(
+                "{}; {}",
+                pgsplit_copy::DATA_SESSION_SETUP,
+                phase.target_forms
+            ))
             .await
             .map_err(|e| RunError::wire(&target_name, "set up the session", e))?;
         let target_process = Process::of(&mut target, &phase.target).await?;

@@ -179,6 +179,7 @@ pub fn add_tasks(
             background: false,
             detached: true,
             pipelined: false,
+            completes: Vec::new(),
             batch: None,
             work: Box::new(move |client, _| {
                 let key = Arc::clone(&key);

@@ -154,7 +154,14 @@ pub async fn run(
                     line_report.bad_input =
                         matches!(e, RunError::Selection(_) | RunError::Options(_));
                     let mut error = format!("{e:#}");
-                    if line_report.resumed && e.is_key_violation() {
+                    // Only when it read rows from a new snapshot: a refused key over
+                    // rows the stopped run copied is the target's own matter.
+                    let read_again = line_report
+                        .tables
+                        .iter()
+                        .flat_map(|t| &t.chunks)
+                        .any(|c| !c.resumed);
+                    if line_report.resumed && read_again && e.is_key_violation() {
                         error.push_str(
                             "\nthe resumed run read the tables (with --resume=fast, the \
                              chunks) the stopped run had not finished from a new snapshot: if \
@@ -452,6 +459,8 @@ struct Source {
     props: target::DatabaseProps,
     /// [`source_identity`]: a resume must read the database the stopped run read.
     identity: Option<String>,
+    /// [`output_forms`]: for the target's loading sessions.
+    output_forms: String,
     seconds: f64,
 }
 
@@ -466,6 +475,7 @@ impl Source {
             .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
         let identity = source_identity(&leader).await;
+        let output_forms = output_forms(&leader).await?;
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
@@ -498,9 +508,28 @@ impl Source {
             catalog: Some(catalog),
             props,
             identity,
+            output_forms,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The source database's own (not pgsplit's sessions') `extra_float_digits` and
+/// `bytea_output`, as statements: a target's loading session computes stored generated
+/// columns with them, as the source's sessions did. `float8::text` and `bytea::text`
+/// are immutable, so a generation expression may use them, yet their text depends on
+/// these two (pgsplit's sessions set 3 and hex for their own reads; parsing a value is
+/// the same under any).
+async fn output_forms(conn: &Connection) -> Result<String, RunError> {
+    conn.client
+        .query_one(
+            "SELECT pg_catalog.string_agg(pg_catalog.format('SET %s = %L', name, reset_val), '; ') \
+             FROM pg_catalog.pg_settings WHERE name IN ('extra_float_digits', 'bytea_output')",
+            &[],
+        )
+        .await
+        .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+        .map_err(|e| RunError::db(&conn.server, "read the output settings", e))
 }
 
 /// Which database this is, across connections and addresses: its server's system
@@ -1538,6 +1567,7 @@ async fn run_line(
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 guard_storage: !source.locked,
+                target_forms: source.output_forms.clone(),
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
                 journal: Arc::clone(&journal),

@@ -162,6 +162,10 @@ pub struct PostTask {
     /// A short read: it may be sent on a session together with other such reads, whose
     /// answers then come one after the other (one round trip for all of them).
     pub pipelined: bool,
+    /// Tasks that are not complete without this one (the partitioned index an index
+    /// attach attaches a partition's index to: it stays invalid until every partition's
+    /// is attached): if it fails or is left out, what needs them is left out too.
+    pub completes: Vec<usize>,
     pub work: TaskFn,
     /// Set when the task may run in a batch with other ready ones instead of `work`.
     pub batch: Option<BatchPart>,
@@ -206,16 +210,35 @@ pub struct Failures {
     /// Tasks not run because they need a failed one (a primary key its index, a foreign
     /// key the key it references), or a task so left out.
     pub not_run: Vec<String>,
+    /// What then ended post-data at once (a lost server once the retries were spent).
+    pub stopped_by: Option<Box<RunError>>,
+}
+
+impl Failures {
+    /// `e`, which ends post-data, with the statements refused before it.
+    fn stopped(mut self, e: RunError) -> RunError {
+        if self.failed.is_empty() || matches!(e, RunError::Interrupted) {
+            return e;
+        }
+        self.stopped_by = Some(Box::new(e));
+        RunError::PostData(self)
+    }
 }
 
 impl std::fmt::Display for Failures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.failed.len();
+        if let Some(e) = &self.stopped_by {
+            write!(f, "post-data stopped: {e:#}\nbefore that, ")?;
+        }
         write!(
             f,
-            "{n} post-data statement{} failed; the others ran",
+            "{n} post-data statement{} failed",
             if n == 1 { "" } else { "s" }
         )?;
+        if self.stopped_by.is_none() {
+            write!(f, "; the others ran")?;
+        }
         if !self.not_run.is_empty() {
             const SHOWN: usize = 10;
             let mut names = self.not_run[..self.not_run.len().min(SHOWN)].join(", ");
@@ -239,7 +262,7 @@ impl std::fmt::Display for Failures {
         write!(
             f,
             "; the database's properties and event triggers wait for {which}: `pgsplit run \
-             MAPPING --resume` runs what is left once the cause is mended"
+             MAPPING --resume` runs what is left once the cause is mended on the target"
         )?;
         for (i, e) in self.failed.iter().enumerate() {
             write!(f, "\n{}. {e:#}", i + 1)?;
@@ -252,10 +275,16 @@ impl std::fmt::Display for Failures {
 /// cancel: the scheduler goes on without it.
 fn goes_on_past(e: &RunError) -> bool {
     use tokio_postgres::error::SqlState;
-    matches!(e, RunError::Statement { .. })
-        && !e.is_transient()
-        && e.sqlstate()
-            .is_some_and(|code| code != SqlState::QUERY_CANCELED)
+    match e {
+        // Several statements of one task (joined sequence values), each refused.
+        RunError::PostData(f) => f.stopped_by.is_none() && f.failed.iter().all(goes_on_past),
+        RunError::Statement { .. } => {
+            !e.is_transient()
+                && e.sqlstate()
+                    .is_some_and(|code| code != SqlState::QUERY_CANCELED)
+        }
+        _ => false,
+    }
 }
 
 /// Runs every task of `schedule`, each once its tables are loaded and what it needs is done.
@@ -347,6 +376,9 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
     // they run even when one they are said to need fails.
     let ordered_only: Vec<bool> = tasks.iter().map(|t| t.background || t.detached).collect();
     let labels: Vec<String> = tasks.iter().map(|t| t.label.clone()).collect();
+    let completes: Vec<Vec<usize>> = tasks.iter().map(|t| t.completes.clone()).collect();
+    // Done, but not complete: a partitioned index one of whose attaches failed.
+    let mut incomplete = vec![false; n];
     let global_after: Vec<Vec<usize>> = tasks
         .iter()
         .zip(&is_global)
@@ -357,6 +389,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
     let mut failures = Failures {
         failed: Vec::new(),
         not_run: Vec::new(),
+        stopped_by: None,
     };
     let mut claims = Claims::new(&tasks, &is_global);
     let mut works: Vec<Option<(String, TaskFn)>> = Vec::with_capacity(n);
@@ -522,7 +555,10 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                             tracing::error!(
                                 "post-data: {e:#}; what needs it is left out, the others go on"
                             );
-                            failures.failed.push(e);
+                            match e {
+                                RunError::PostData(f) => failures.failed.extend(f.failed),
+                                e => failures.failed.push(e),
+                            }
                             failed.push(members[at]);
                         }
                         let mut ready = Vec::new();
@@ -538,13 +574,35 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                         // only comes after it on its table goes on.
                         let mut leave_out = failed;
                         while let Some(i) = leave_out.pop() {
-                            for &(d, needs) in &dependents[i] {
+                            // What needs the partitioned index it would have completed
+                            // (but the other partitions' attaches) goes with it.
+                            let mut waiting: Vec<(usize, bool)> = dependents[i].clone();
+                            for &p in &completes[i] {
+                                incomplete[p] = true;
+                                waiting.extend(
+                                    dependents[p]
+                                        .iter()
+                                        .filter(|&&(d, needs)| {
+                                            // Not started, and its edge from the
+                                            // index not released again.
+                                            needs
+                                                && !ordered_only[d]
+                                                && works[d].is_some()
+                                                && !completes[d].contains(&p)
+                                        })
+                                        .copied(),
+                                );
+                            }
+                            for (d, needs) in waiting {
                                 if !needs || ordered_only[d] {
                                     ready.push(d);
                                 } else if !left_out[d] {
                                     left_out[d] = true;
                                     works[d] = None;
                                     parts[d] = None;
+                                    // Queued already when it needs a partitioned index
+                                    // that turned out incomplete.
+                                    queue.remove(d);
                                     non_global_left -= 1;
                                     claims.abandon(d);
                                     failures.not_run.push(labels[d].clone());
@@ -579,7 +637,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         }
     }
     if let Some(e) = first_error {
-        return Err(e);
+        return Err(failures.stopped(e));
     }
     // Global tasks (sequence values, matview refreshes, grants…) see all data loaded.
     while loaded.recv().await.is_some() {}
@@ -591,7 +649,10 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
-        if global_after[g].iter().any(|&j| left_out[j]) {
+        if global_after[g]
+            .iter()
+            .any(|&j| left_out[j] || incomplete[j])
+        {
             left_out[g] = true;
             failures.not_run.push(labels[g].clone());
             continue;
@@ -602,11 +663,18 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         let started = Instant::now();
         tokio::select! {
             done = session.run(&job, &sessions, &tokens, &cancel, true) => {
-                if let Some((_, e)) = done?.pop() {
+                let refused = match done {
+                    Ok(refused) => refused,
+                    Err(e) => return Err(failures.stopped(e)),
+                };
+                if let Some((_, e)) = refused.into_iter().next() {
                     tracing::error!(
                         "post-data: {e:#}; what needs it is left out, the others go on"
                     );
-                    failures.failed.push(e);
+                    match e {
+                        RunError::PostData(f) => failures.failed.extend(f.failed),
+                        e => failures.failed.push(e),
+                    }
                     left_out[g] = true;
                     continue;
                 }
@@ -969,6 +1037,11 @@ impl Queue {
     fn is_empty(&self) -> bool {
         self.ready.is_empty() && self.later.is_empty()
     }
+
+    fn remove(&mut self, task: usize) {
+        self.ready.retain(|&t| t != task);
+        self.later.retain(|&t| t != task);
+    }
 }
 
 #[cfg(test)]
@@ -995,6 +1068,7 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
+            completes: Vec::new(),
             batch: None,
             work: Box::new(move |client: Arc<Client>, _| {
                 let (seen, name) = (Arc::clone(&seen), name.clone());
@@ -1030,6 +1104,7 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
+            completes: Vec::new(),
             batch: Some(BatchPart {
                 sql: text.as_str().into(),
                 committed: Box::new(move || {
@@ -1056,6 +1131,20 @@ mod tests {
                 })
             }),
         }
+    }
+
+    /// A task of `owner` in `phase`, alone (no batch), that records `label` in table `seen`.
+    fn inserting(
+        label: &str,
+        owner: &str,
+        phase: u8,
+        events: &Arc<Mutex<Vec<String>>>,
+    ) -> PostTask {
+        let sql = format!("INSERT INTO seen VALUES ('{label}')");
+        let mut task = statement(label, owner, &sql, events);
+        task.phase = phase;
+        task.batch = None;
+        task
     }
 
     /// Runs `tasks` on one session of `db`, the data phase already over.
@@ -1265,13 +1354,7 @@ mod tests {
         let db = pgsplit_pg::testing::shared().create_db("post_data_goes_on");
         db.psql("CREATE TABLE seen (n text)");
         let events = Arc::new(Mutex::new(Vec::new()));
-        let insert = |label: &str, owner: &str, phase: u8| {
-            let sql = format!("INSERT INTO seen VALUES ('{label}')");
-            let mut task = statement(label, owner, &sql, &events);
-            task.phase = phase;
-            task.batch = None;
-            task
-        };
+        let insert = |label: &str, owner: &str, phase: u8| inserting(label, owner, phase, &events);
         let mut refused = insert("refused", "a", 1);
         refused.work = statement("refused", "a", "SELECT 1/0", &events).work;
         let mut needs_it = insert("needs it", "b", 1);
@@ -1320,6 +1403,62 @@ mod tests {
             db.psql("SELECT string_agg(n, ',' ORDER BY n) FROM seen")
                 .trim(),
             "analyze,follows it on its table,global,other table,read back,waits for its table"
+        );
+    }
+
+    /// A partition's index that fails leaves its attach out, and so the partitioned index
+    /// invalid: what needs that index (a foreign key, here one waiting for the partitions'
+    /// tasks, and a task after all the others) is left out too, while the other
+    /// partition's attach runs.
+    #[tokio::test]
+    async fn what_needs_a_partitioned_index_left_incomplete_is_left_out() {
+        let db = pgsplit_pg::testing::shared().create_db("post_data_incomplete");
+        db.psql("CREATE TABLE seen (n text)");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let insert = |label: &str, owner: &str, phase: u8| inserting(label, owner, phase, &events);
+        let parent = insert("parent index", "p", 1);
+        let mut first = insert("first partition index", "p1", 1);
+        first.work = statement("first", "p1", "SELECT 1/0", &events).work;
+        let second = insert("second partition index", "p2", 1);
+        let mut attach_first = insert("attach first", "p1", 2);
+        attach_first.after = vec![0, 1];
+        attach_first.completes = vec![0];
+        let mut attach_second = insert("attach second", "p2", 2);
+        attach_second.after = vec![0, 2];
+        attach_second.completes = vec![0];
+        let mut key = insert("foreign key", "r", 3);
+        key.after = vec![0];
+        key.waits_for = vec![
+            ("public".into(), "p1".into()),
+            ("public".into(), "p2".into()),
+        ];
+        let mut global = insert("after everything", "x", 1);
+        global.owner = None;
+        global.after = vec![0];
+        let tasks = vec![
+            parent,
+            first,
+            second,
+            attach_first,
+            attach_second,
+            key,
+            global,
+        ];
+        let error = schedule(&db, tasks).await.unwrap_err();
+        let RunError::PostData(failures) = &error else {
+            panic!("{error}");
+        };
+        let mut not_run = failures.not_run.clone();
+        not_run.sort();
+        assert_eq!(
+            not_run,
+            ["after everything", "attach first", "foreign key"],
+            "{error}"
+        );
+        assert_eq!(
+            db.psql("SELECT string_agg(n, ',' ORDER BY n) FROM seen")
+                .trim(),
+            "attach second,parent index,second partition index"
         );
     }
 
@@ -1401,6 +1540,7 @@ mod tests {
             background: false,
             detached: false,
             pipelined: false,
+            completes: Vec::new(),
             batch: None,
             work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };
@@ -1448,6 +1588,7 @@ mod tests {
             background,
             detached: false,
             pipelined: false,
+            completes: Vec::new(),
             batch: None,
             work: Box::new(|_, _| Box::pin(async { Ok(()) })),
         };

@@ -386,7 +386,7 @@ pub fn post_tasks(
         .enumerate()
         .flat_map(|(n, (merged, _))| merged.iter().map(move |&i| (i, first + n)))
         .collect();
-    for (_, s) in &kept {
+    for (merged, s) in &kept {
         let s: &Statement = s;
         let mut names: Vec<&(String, String)> = s.table.iter().collect();
         names.extend(s.waits_for.iter());
@@ -412,8 +412,39 @@ pub fn post_tasks(
                     committed: Box::new(move || post_data_done(&*journal, label.clone())),
                 }
             });
+        // Statements of an object after its first (an index's CLUSTER ON, REPLICA
+        // IDENTITY, SET STATISTICS) carry its identity: named apart from it.
+        let label = if s
+            .depends_on
+            .iter()
+            .any(|&d| ddl.post_data[d].identity == s.identity)
+        {
+            format!("options of {}", s.identity)
+        } else {
+            s.identity.clone()
+        };
+        // An index attach completes the partitioned index (of another table) it attaches
+        // to: without it, that index stays invalid.
+        let completes = if kind == ObjectKind::IndexAttach {
+            s.depends_on
+                .iter()
+                .filter(|&&d| ddl.post_data[d].table != s.table)
+                .filter_map(|d| task_of.get(d).copied())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Each joined sequence value's own name, to say which the target refused.
+        let sequences: Vec<String> = if merged.len() > 1 {
+            merged
+                .iter()
+                .map(|&i| ddl.post_data[i].identity.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         tasks.push(PostTask {
-            label: s.identity.clone(),
+            label,
             owner: s.table.clone(),
             waits_for: s.waits_for.clone(),
             locks_also: s.locks_also.clone(),
@@ -427,13 +458,15 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
+            completes,
             batch,
             work: Box::new(move |client, attempt| {
-                let (sql, identity, journal, key) = (
+                let (sql, identity, journal, key, sequences) = (
                     Arc::clone(&sql),
                     identity.clone(),
                     Arc::clone(&journal),
                     key.clone(),
+                    sequences.clone(),
                 );
                 Box::pin(async move {
                     if done_before {
@@ -453,19 +486,37 @@ pub fn post_tasks(
                             tracing::info!("{identity}: already done");
                         }
                         // Joined sequence values (one implicit transaction, nothing
-                        // set): one at a time, to name the one that fails.
+                        // set): one at a time, each the target refuses named, the
+                        // others set.
                         Err(_)
                             if kind == ObjectKind::SequenceSet
                                 && sql.contains(SEQUENCES_JOINED) =>
                         {
-                            for one in sql.split(SEQUENCES_JOINED) {
+                            let mut refused = Vec::new();
+                            for (n, one) in sql.split(SEQUENCES_JOINED).enumerate() {
                                 if let Err(source) = client.batch_execute(one).await {
-                                    return Err(RunError::Statement {
-                                        identity: "value of a sequence".into(),
+                                    let identity = sequences
+                                        .get(n)
+                                        .cloned()
+                                        .unwrap_or_else(|| "value of a sequence".into());
+                                    let e = RunError::Statement {
+                                        identity,
                                         sql: one.to_string(),
                                         source,
-                                    });
+                                    };
+                                    if !e.is_transient() {
+                                        refused.push(e);
+                                    } else {
+                                        return Err(e);
+                                    }
                                 }
+                            }
+                            if !refused.is_empty() {
+                                return Err(RunError::PostData(post_data::Failures {
+                                    failed: refused,
+                                    not_run: Vec::new(),
+                                    stopped_by: None,
+                                }));
                             }
                         }
                         Err(source) => {
@@ -499,6 +550,7 @@ pub fn post_tasks(
                 background: true,
                 detached: false,
                 pipelined: false,
+                completes: Vec::new(),
                 batch,
                 work: Box::new(move |client, _| {
                     let sql = Arc::clone(&sql);
@@ -519,6 +571,7 @@ pub fn post_tasks(
             background: false,
             detached: false,
             pipelined: false,
+            completes: Vec::new(),
             batch: None,
             work: Box::new(|client, _| {
                 Box::pin(async move {

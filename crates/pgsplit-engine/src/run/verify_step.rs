@@ -128,6 +128,7 @@ pub fn add_tasks(
                 background: false,
                 detached: true,
                 pipelined: !read_back || table.bytes < PIPELINED_BELOW_BYTES,
+                completes: Vec::new(),
                 batch: None,
                 work: Box::new(move |client, _| {
                     let (tables, totals, verifications, found) = (
