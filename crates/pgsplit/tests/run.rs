@@ -3157,6 +3157,45 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
     assert_eq!(on_target(made), "1,1,1");
 }
 
+/// A partition's key index the target refuses (here: a generated key column computed
+/// otherwise there) leaves its attach out, and so the partitioned keys above it, two
+/// levels up, invalid: the foreign key to the top table is left out and listed, not
+/// tried (it failed as a second, confusing error: "no unique constraint matching").
+#[test]
+fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("post_fail_parts");
+    source.psql(&format!(
+        "CREATE FUNCTION flip(b int) RETURNS int IMMUTABLE LANGUAGE sql
+             AS $$ SELECT CASE WHEN current_database() = '{}' THEN b ELSE 1 END $$;
+         CREATE TABLE top (a int, b int, g int GENERATED ALWAYS AS (public.flip(b)) STORED,
+             PRIMARY KEY (a, g)) PARTITION BY RANGE (a);
+         CREATE TABLE mid PARTITION OF top FOR VALUES FROM (0) TO (100)
+             PARTITION BY RANGE (a);
+         CREATE TABLE leaf PARTITION OF mid FOR VALUES FROM (0) TO (100);
+         CREATE TABLE other PARTITION OF top FOR VALUES FROM (100) TO (200);
+         INSERT INTO top (a, b) VALUES (1, 1), (1, 2), (150, 1);
+         CREATE TABLE ref (id int PRIMARY KEY, a int, g int,
+             FOREIGN KEY (a, g) REFERENCES top (a, g));
+         INSERT INTO ref VALUES (1, 150, 1);",
+        source.name
+    ));
+    let target_name = format!("{}_copy", source.name);
+    let _target = adopt(cluster, &target_name);
+    let report = run_copy(&source, &target_name, &[], 1);
+    let line = &report["lines"][0];
+    let failed = line["post_data"]["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{line}");
+    assert!(failed[0].as_str().unwrap().contains("leaf_pkey"), "{line}");
+    let not_run: Vec<&str> = line["post_data"]["not_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(not_run.iter().any(|t| t.contains("ref_a_g_fkey")), "{line}");
+}
+
 /// Sequence values travel joined in one statement; one the target refuses (a
 /// `--data-only` target whose sequence has a lower maximum) is named, and the others are
 /// set all the same (they were left unset and unlisted).

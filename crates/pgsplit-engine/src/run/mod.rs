@@ -154,21 +154,27 @@ pub async fn run(
                     line_report.bad_input =
                         matches!(e, RunError::Selection(_) | RunError::Options(_));
                     let mut error = format!("{e:#}");
-                    // Only when it read rows from a new snapshot: a refused key over
-                    // rows the stopped run copied is the target's own matter.
-                    let read_again = line_report
-                        .tables
-                        .iter()
-                        .flat_map(|t| &t.chunks)
-                        .any(|c| !c.resumed);
-                    if line_report.resumed && read_again && e.is_key_violation() {
-                        error.push_str(
+                    if line_report.resumed && e.is_key_violation() {
+                        // Rows read again now, or by an earlier resume, may come from
+                        // another moment than the stopped run's.
+                        let read_again = line_report
+                            .tables
+                            .iter()
+                            .flat_map(|t| &t.chunks)
+                            .any(|c| !c.resumed);
+                        error.push_str(if read_again {
                             "\nthe resumed run read the tables (with --resume=fast, the \
                              chunks) the stopped run had not finished from a new snapshot: if \
                              the source was written to since the stop, this target's rows \
                              come from two moments, which resuming again does not mend; start \
-                             over with --clean",
-                        );
+                             over with --clean"
+                        } else {
+                            "\nif this resume or an earlier one read rows again from a new snapshot and the \
+                             source was written to since the stop, this target's rows come from \
+                             two moments, which resuming again does not mend: start over with \
+                             --clean; else the target refuses the source's rows for reasons of \
+                             its own"
+                        });
                     }
                     line_report.error = Some(error);
                 }
@@ -1656,7 +1662,16 @@ async fn run_line(
     });
     // The tables are reported also when post-data failed: their rows are on the target.
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
-    if let Err(e) = post_result.and(key_findings.error().map_or(Ok(()), Err)) {
+    // A --data-only run's broken keys, also beside statements the target refused.
+    let outcome = match (post_result, key_findings.error()) {
+        (Err(RunError::PostData(mut failures)), Some(keys)) => {
+            failures.failed.push(keys);
+            Err(RunError::PostData(failures))
+        }
+        (Err(e), _) => Err(e),
+        (Ok(()), keys) => keys.map_or(Ok(()), Err),
+    };
+    if let Err(e) = outcome {
         if let RunError::PostData(failures) = &e {
             report.post_data.failed = failures.failed.iter().map(|e| format!("{e:#}")).collect();
             report.post_data.not_run = failures.not_run.clone();

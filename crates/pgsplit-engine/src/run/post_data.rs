@@ -245,9 +245,14 @@ impl std::fmt::Display for Failures {
             if self.not_run.len() > SHOWN {
                 names.push_str(&format!(", and {} more", self.not_run.len() - SHOWN));
             }
+            let (lead, tail) = if self.stopped_by.is_none() {
+                ("except", "")
+            } else {
+                ("and", " were left out")
+            };
             write!(
                 f,
-                ", except {} that need {}: {names}",
+                ", {lead} {} that need {}{tail}: {names}",
                 self.not_run.len(),
                 if n == 1 { "it" } else { "one of them" }
             )?;
@@ -278,10 +283,15 @@ fn goes_on_past(e: &RunError) -> bool {
     match e {
         // Several statements of one task (joined sequence values), each refused.
         RunError::PostData(f) => f.stopped_by.is_none() && f.failed.iter().all(goes_on_past),
+        // Not what the server says of the whole server: insufficient resources (a full
+        // disk, no memory), an administrator's intervention, a system or internal error
+        // would fail every statement after it, for hours of index builds.
         RunError::Statement { .. } => {
             !e.is_transient()
-                && e.sqlstate()
-                    .is_some_and(|code| code != SqlState::QUERY_CANCELED)
+                && e.sqlstate().is_some_and(|code| {
+                    code != SqlState::QUERY_CANCELED
+                        && !["53", "57", "58", "XX"].contains(&&code.code()[..2])
+                })
         }
         _ => false,
     }
@@ -475,6 +485,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                         work,
                         part: parts[j].take(),
                         done: AtomicBool::new(false),
+                        refused: std::sync::Mutex::new(None),
                     }
                 };
                 let members = members.iter().map(|&j| member(j)).collect();
@@ -534,7 +545,11 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                     tables_unloaded -= 1;
                     for &i in waiting_on_table.get(&t).map(Vec::as_slice).unwrap_or(&[]) {
                         unloaded_needs[i] -= 1;
-                        if unloaded_needs[i] == 0 && deps_left[i] == 0 && !is_global[i] {
+                        if unloaded_needs[i] == 0
+                            && deps_left[i] == 0
+                            && !is_global[i]
+                            && !left_out[i]
+                        {
                             queue.push(i);
                         }
                     }
@@ -649,11 +664,15 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         if cancel.is_cancelled() {
             return Err(RunError::Interrupted);
         }
+        // What needs an index left incomplete goes too, but the other attaches to it.
         if global_after[g]
             .iter()
-            .any(|&j| left_out[j] || incomplete[j])
+            .any(|&j| left_out[j] || (incomplete[j] && !completes[g].contains(&j)))
         {
             left_out[g] = true;
+            for &p in &completes[g] {
+                incomplete[p] = true;
+            }
             failures.not_run.push(labels[g].clone());
             continue;
         }
@@ -676,6 +695,9 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                         e => failures.failed.push(e),
                     }
                     left_out[g] = true;
+                    for &p in &completes[g] {
+                        incomplete[p] = true;
+                    }
                     continue;
                 }
             }
@@ -718,6 +740,10 @@ struct Member {
     /// Done by an attempt that failed on another member: not run again (a read-back
     /// would count its rows twice).
     done: AtomicBool,
+    /// Refused by the server in an attempt that then failed on another member: not run
+    /// again (told `Attempt::Again`, it could take the refusal for itself done), and
+    /// reported by the attempt that ends the job.
+    refused: std::sync::Mutex<Option<RunError>>,
 }
 
 impl Member {
@@ -780,15 +806,24 @@ impl Job {
                 ),
             }
         }
-        let mut refused = Vec::new();
-        for (at, member) in members.iter().enumerate() {
+        for member in members {
             match member.run(client, attempt).await {
                 Ok(()) => {}
-                Err(e) if goes_on_past(&e) => refused.push((at, e)),
+                Err(e) if goes_on_past(&e) => {
+                    member.done.store(true, Ordering::Relaxed);
+                    *member.refused.lock().expect("never poisoned") = Some(e);
+                }
                 Err(e) => return Err(e),
             }
         }
-        Ok(refused)
+        Ok(members
+            .iter()
+            .enumerate()
+            .filter_map(|(at, m)| {
+                let refused = m.refused.lock().expect("never poisoned").take();
+                refused.map(|e| (at, e))
+            })
+            .collect())
     }
 }
 

@@ -423,17 +423,13 @@ pub fn post_tasks(
         } else {
             s.identity.clone()
         };
-        // An index attach completes the partitioned index (of another table) it attaches
-        // to: without it, that index stays invalid.
-        let completes = if kind == ObjectKind::IndexAttach {
-            s.depends_on
-                .iter()
-                .filter(|&&d| ddl.post_data[d].table != s.table)
-                .filter_map(|d| task_of.get(d).copied())
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // An index attach completes the partitioned index it attaches to: without it,
+        // that index stays invalid.
+        let completes = s
+            .completes
+            .and_then(|d| task_of.get(&d).copied())
+            .into_iter()
+            .collect();
         // Each joined sequence value's own name, to say which the target refused.
         let sequences: Vec<String> = if merged.len() > 1 {
             merged

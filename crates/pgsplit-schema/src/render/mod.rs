@@ -104,6 +104,9 @@ pub struct Statement {
     pub requires_superuser: bool,
     /// Statements of the same section (indices into its list) that must have run first.
     pub depends_on: Vec<usize>,
+    /// An index attach: the statement (of the same section) that made the partitioned
+    /// index it attaches to, which stays invalid without it.
+    pub completes: Option<usize>,
     /// A post-data statement that needs a pre-data one only a superuser may run (itself or
     /// through what it needs: an index over a function in C): that one's identity. A
     /// role that skips it must skip this too ([`Ddl::superuser_needs`]).
@@ -345,6 +348,8 @@ pub(crate) struct Item {
     pub table: Option<(String, String)>,
     pub waits_for: Vec<(String, String)>,
     pub deps: Vec<ObjKey>,
+    /// The object this one completes ([`Statement::completes`]).
+    pub completes: Option<ObjKey>,
     pub statements: Vec<Statement>,
 }
 
@@ -358,6 +363,7 @@ impl Item {
             table: None,
             waits_for: Vec::new(),
             deps: Vec::new(),
+            completes: None,
             statements: vec![first],
         }
     }
@@ -369,6 +375,13 @@ impl Item {
 
     pub fn dep(mut self, key: ObjKey) -> Item {
         self.deps.push(key);
+        self
+    }
+
+    /// Needs `key` and completes it ([`Statement::completes`]).
+    pub fn completes(mut self, key: ObjKey) -> Item {
+        self.deps.push(key);
+        self.completes = Some(key);
         self
     }
 
@@ -392,6 +405,7 @@ pub fn stmt(kind: ObjectKind, identity: impl Into<String>, sql: impl Into<String
         phase: 0,
         requires_superuser: false,
         depends_on: Vec::new(),
+        completes: None,
         superuser_before: None,
         relation: None,
         extension_member: false,
@@ -528,7 +542,7 @@ impl<'a> Builder<'a> {
     /// that need an object pgsplit does not write are still there
     /// ([`Builder::unwritten_needs`]).
     fn graph(&mut self) -> Graph {
-        let items = std::mem::take(&mut self.items);
+        let mut items = std::mem::take(&mut self.items);
         let index: HashMap<ObjKey, usize> = items
             .iter()
             .enumerate()
@@ -555,6 +569,10 @@ impl<'a> Builder<'a> {
             {
                 deps[i].insert(j);
             }
+        }
+        // As the item that makes it (an index backing a constraint is the constraint's).
+        for item in &mut items {
+            item.completes = item.completes.map(|k| self.normalize(k, &index));
         }
         Graph { items, deps, index }
     }
@@ -740,6 +758,7 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
             Section::Post => &mut ddl.post_data,
         };
         let mut first_statement: HashMap<usize, usize> = HashMap::new();
+        let by_key: HashMap<ObjKey, usize> = members.iter().map(|&g| (items[g].key, g)).collect();
         for l in order {
             let g = members[l];
             let item = &mut items[g];
@@ -759,6 +778,11 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
                     .collect(),
                 Section::Pre => Vec::new(),
             };
+            let completes = item
+                .completes
+                .and_then(|k| by_key.get(&k))
+                .and_then(|made| first_statement.get(made))
+                .copied();
             let first = out.len();
             first_statement.insert(g, first);
             // Moved, not copied: for thousands of tables the statements are most of
@@ -775,6 +799,7 @@ fn emit(graph: Graph, ancestors: &Ancestors) -> Ddl {
                 } else {
                     vec![first]
                 };
+                s.completes = completes;
                 if section == Section::Post {
                     post_needs_pre.push(if n == 0 {
                         needs_pre.clone()

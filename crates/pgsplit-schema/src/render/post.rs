@@ -169,7 +169,7 @@ fn indexes(b: &mut Builder<'_>) {
             )
             .phase(2)
             .dep(key)
-            .dep((class::CLASS, parent))
+            .completes((class::CLASS, parent))
             .dep((class::CONSTRAINT, constraint.map(|c| c.oid).unwrap_or(0)));
             let item = place(b, item, rel.oid, false);
             b.add(item);
