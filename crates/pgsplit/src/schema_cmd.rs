@@ -192,6 +192,7 @@ mod tests {
             phase: 1,
             requires_superuser: false,
             depends_on: Vec::new(),
+            completes: None,
             superuser_before: None,
             relation: None,
             extension_member: false,

@@ -760,6 +760,7 @@ mod tests {
             phase: 4,
             requires_superuser: false,
             depends_on: Vec::new(),
+            completes: None,
             superuser_before: None,
             relation: None,
             extension_member: false,
