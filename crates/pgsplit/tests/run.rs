@@ -3142,6 +3142,24 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
                 (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated) || ',' || \
                 (SELECT count(*) FROM pg_description WHERE description = 'needs the index')";
     assert_eq!(on_target(made), "1,1,0");
+    // plan --resume says how far the stopped run got.
+    let out = pgsplit(&[
+        "plan",
+        &mapping,
+        "--resume",
+        "--json",
+        "-",
+        "--work-dir",
+        dir.path().join("work").to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let notes = plan["lines"][0]["notes"].to_string();
+    assert!(
+        notes.contains("pre-data done, 3 of 3 table piece(s) copied"),
+        "{notes}"
+    );
     // Mended on the target, the resume makes what is left.
     target.psql(
         "CREATE OR REPLACE FUNCTION public.picky(i int) RETURNS int IMMUTABLE LANGUAGE sql

@@ -411,6 +411,21 @@ pub async fn unfinished_runs(
         if !state.wrote_anything() && !state.clean_pending {
             not_started.push(at);
         }
+        if resume && state.wrote_anything() && !state.finished {
+            let planned = state.plan.as_ref().map_or(0, Vec::len);
+            plan.notes.push(format!(
+                "the stopped run got this far: pre-data {}, {} of {planned} table piece(s) \
+                 copied, {} post-data statement(s) done; the resume does the rest (a statement \
+                 the target refused runs again: mend its cause on the target first)",
+                if state.pre_data_done {
+                    "done"
+                } else {
+                    "not finished"
+                },
+                state.done.len(),
+                state.post_data_done.len()
+            ));
+        }
         if resume && state.clean_pending && !state.wrote_anything() {
             plan.notes.push(format!(
                 "the stopped run was a --clean run that had not reached this line: the resume \
