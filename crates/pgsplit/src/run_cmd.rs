@@ -334,6 +334,12 @@ fn render(report: &RunReport) -> String {
                 "  post-data: {tasks} ({} indexes), {:.2}s from the start of the data phase",
                 post.indexes, post.seconds
             );
+            // A stop's error names none of the statements the target refused before it.
+            if line.error.as_deref() == Some("interrupted") {
+                for refused in &post.failed {
+                    let _ = writeln!(out, "  refused before the stop: {refused}");
+                }
+            }
         }
         if let Some(lo) = &line.large_objects {
             let verified = match lo.matches {

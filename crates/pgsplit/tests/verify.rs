@@ -503,6 +503,12 @@ fn generated_columns_are_computed_with_the_sources_output_settings() {
          INSERT INTO fl (id, f, b) SELECT g, g / 3.0, decode(lpad(g::text, 4, '0'), 'hex')
              FROM generate_series(1, 100) g;",
     );
+    // pgsplit's own role sets others in this database: the database's are the rows'.
+    source.psql(&format!(
+        "ALTER ROLE CURRENT_USER IN DATABASE {} SET extra_float_digits = 3;
+         ALTER ROLE CURRENT_USER IN DATABASE {} SET bytea_output = 'hex';",
+        source.name, source.name
+    ));
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     run_copy(&source, &target_name, &[], 0);

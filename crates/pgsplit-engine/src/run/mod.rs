@@ -520,17 +520,28 @@ impl Source {
     }
 }
 
-/// The source database's own (not pgsplit's sessions') `extra_float_digits` and
-/// `bytea_output`, as statements: a target's loading session computes stored generated
-/// columns with them, as the source's sessions did. `float8::text` and `bytea::text`
-/// are immutable, so a generation expression may use them, yet their text depends on
-/// these two (pgsplit's sessions set 3 and hex for their own reads; parsing a value is
-/// the same under any).
+/// The source database's `extra_float_digits` and `bytea_output` as its applications'
+/// sessions get them, as statements: a target's loading session computes stored
+/// generated columns with them, as (most likely) the source's sessions did. `float8::text`
+/// and `bytea::text` are immutable, so a generation expression may use them, yet their
+/// text depends on these two (pgsplit's sessions set 3 and hex for their own reads;
+/// parsing a value is the same under any). The database's own setting, else the server's
+/// (not one of pgsplit's role, which the applications' roles need not share).
 async fn output_forms(conn: &Connection) -> Result<String, RunError> {
     conn.client
         .query_one(
-            "SELECT pg_catalog.string_agg(pg_catalog.format('SET %s = %L', name, reset_val), '; ') \
-             FROM pg_catalog.pg_settings WHERE name IN ('extra_float_digits', 'bytea_output')",
+            "SELECT pg_catalog.string_agg(pg_catalog.format('SET %s = %L', p.name, \
+                 COALESCE(d.value, CASE WHEN p.source IN ('default', 'configuration file', \
+                 'command line', 'environment variable') THEN p.reset_val ELSE p.boot_val END)), \
+                 '; ') \
+             FROM pg_catalog.pg_settings p \
+             LEFT JOIN (SELECT pg_catalog.split_part(c, '=', 1) AS name, \
+                               pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) AS value \
+                          FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c \
+                         WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM \
+                               pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) d \
+                    ON d.name = p.name \
+             WHERE p.name IN ('extra_float_digits', 'bytea_output')",
             &[],
         )
         .await
@@ -1532,12 +1543,17 @@ async fn run_line(
     progress.set_phase("data");
     let post_started = Instant::now();
     let post_finished = Arc::new(AtomicUsize::new(0));
+    let post_refusals = Arc::new(std::sync::Mutex::new(post_data::Refusals::default()));
     // What post-data did, also when the run ends early (a stop, a failure).
     let post_summary = {
         let finished = Arc::clone(&post_finished);
+        let refusals = Arc::clone(&post_refusals);
         move |report: &mut LineReport| {
             report.post_data.seconds = post_started.elapsed().as_secs_f64();
             report.post_data.finished = finished.load(Ordering::Relaxed);
+            let refusals = refusals.lock().unwrap_or_else(|e| e.into_inner());
+            report.post_data.failed = refusals.failed.clone();
+            report.post_data.not_run = refusals.not_run.clone();
         }
     };
     let post = tokio::spawn(post_data::run(post_data::Schedule {
@@ -1549,6 +1565,7 @@ async fn run_line(
         cancel: cancel.clone(),
         sessions,
         finished: post_finished,
+        refusals: post_refusals,
     }));
     let data_started = Instant::now();
     let copied = if items.is_empty() {

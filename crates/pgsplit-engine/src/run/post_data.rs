@@ -200,6 +200,16 @@ pub struct Schedule {
     pub sessions: Arc<Sessions>,
     /// Tasks done so far, read by the report also when the run ends early.
     pub finished: Arc<AtomicUsize>,
+    /// Refusals so far (each error's text) and the tasks they left out: for the report
+    /// also when the run ends early (a stop).
+    pub refusals: Arc<std::sync::Mutex<Refusals>>,
+}
+
+/// What [`Schedule::refusals`] holds.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    pub failed: Vec<String>,
+    pub not_run: Vec<String>,
 }
 
 /// Post-data statements the server refused, and the tasks left out because of them.
@@ -276,6 +286,29 @@ impl std::fmt::Display for Failures {
     }
 }
 
+/// Records a refusal (each statement of it, for joined sequence values) as it happens.
+fn refuse(failures: &mut Failures, e: RunError, log: &std::sync::Mutex<Refusals>) {
+    let each = match e {
+        RunError::PostData(f) => f.failed,
+        e => vec![e],
+    };
+    let mut log = log.lock().expect("never poisoned");
+    for e in each {
+        tracing::error!("post-data: {e:#}; what needs it is left out, the others go on");
+        log.failed.push(format!("{e:#}"));
+        failures.failed.push(e);
+    }
+}
+
+/// Records a task left out because it needs a refused one.
+fn leave_out_task(failures: &mut Failures, label: &str, log: &std::sync::Mutex<Refusals>) {
+    failures.not_run.push(label.to_string());
+    log.lock()
+        .expect("never poisoned")
+        .not_run
+        .push(label.to_string());
+}
+
 /// A statement the server refused for what it says, not for a lost connection or a
 /// cancel: the scheduler goes on without it.
 fn goes_on_past(e: &RunError) -> bool {
@@ -308,6 +341,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
         cancel,
         sessions,
         finished,
+        refusals,
     } = schedule;
     let target = sessions.target.clone();
     let tokens = Arc::new(std::sync::Mutex::new(
@@ -567,13 +601,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                         finished.fetch_add(members.len() - refused.len(), Ordering::Relaxed);
                         let mut failed = Vec::new();
                         for (at, e) in refused {
-                            tracing::error!(
-                                "post-data: {e:#}; what needs it is left out, the others go on"
-                            );
-                            match e {
-                                RunError::PostData(f) => failures.failed.extend(f.failed),
-                                e => failures.failed.push(e),
-                            }
+                            refuse(&mut failures, e, &refusals);
                             failed.push(members[at]);
                         }
                         let mut ready = Vec::new();
@@ -620,7 +648,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                                     queue.remove(d);
                                     non_global_left -= 1;
                                     claims.abandon(d);
-                                    failures.not_run.push(labels[d].clone());
+                                    leave_out_task(&mut failures, &labels[d], &refusals);
                                     leave_out.push(d);
                                 }
                             }
@@ -673,7 +701,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
             for &p in &completes[g] {
                 incomplete[p] = true;
             }
-            failures.not_run.push(labels[g].clone());
+            leave_out_task(&mut failures, &labels[g], &refusals);
             continue;
         }
         let (label, work) = works[g].take().expect("each task runs once");
@@ -687,13 +715,7 @@ pub async fn run(schedule: Schedule) -> Result<(), RunError> {
                     Err(e) => return Err(failures.stopped(e)),
                 };
                 if let Some((_, e)) = refused.into_iter().next() {
-                    tracing::error!(
-                        "post-data: {e:#}; what needs it is left out, the others go on"
-                    );
-                    match e {
-                        RunError::PostData(f) => failures.failed.extend(f.failed),
-                        e => failures.failed.push(e),
-                    }
+                    refuse(&mut failures, e, &refusals);
                     left_out[g] = true;
                     for &p in &completes[g] {
                         incomplete[p] = true;
@@ -1216,6 +1238,7 @@ mod tests {
                 maintenance_work_mem: None,
             }),
             finished: Arc::clone(&finished),
+            refusals: Arc::default(),
         })
         .await;
         // Every task is counted once, batched or not.
@@ -1701,6 +1724,7 @@ mod tests {
                 maintenance_work_mem: None,
             }),
             finished: Arc::default(),
+            refusals: Arc::default(),
         }));
         // The data phase ends once the first task is done.
         while seen.lock().unwrap().is_empty() {

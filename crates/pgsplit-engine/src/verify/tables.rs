@@ -549,8 +549,9 @@ fn verdict(plan: &TablePlan, tally: &Tally) -> TableVerification {
             )
         })
     } else if s.digest != t.digest {
+        // Those the target generates (a --data-only target's plain copy of one is data).
         let generated: Vec<&str> = plan
-            .source
+            .target
             .columns
             .iter()
             .filter(|c| c.generated)
