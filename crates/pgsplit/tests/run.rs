@@ -3195,7 +3195,8 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
          INSERT INTO top (a, b) VALUES (1, 1), (1, 2), (150, 1);
          CREATE TABLE ref (id int PRIMARY KEY, a int, g int,
              FOREIGN KEY (a, g) REFERENCES top (a, g));
-         INSERT INTO ref VALUES (1, 150, 1);",
+         INSERT INTO ref VALUES (1, 150, 1);
+         CREATE PUBLICATION pub FOR TABLE leaf, other;",
         source.name
     ));
     let target_name = format!("{}_copy", source.name);
@@ -3212,6 +3213,15 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(not_run.iter().any(|t| t.contains("ref_a_g_fkey")), "{line}");
+    // Published without its primary key, a table would refuse UPDATE and DELETE.
+    assert!(
+        not_run.contains(&"publication pub table public.leaf"),
+        "{line}"
+    );
+    assert!(
+        !not_run.contains(&"publication pub table public.other"),
+        "{line}"
+    );
 }
 
 /// Sequence values travel joined in one statement; one the target refuses (a

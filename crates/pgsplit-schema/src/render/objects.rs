@@ -641,13 +641,21 @@ fn publications(b: &mut Builder<'_>) {
                 "publication {} table {}.{}",
                 p.name, table.schema, table.name
             );
-            let item = Item::new(
+            let mut item = Item::new(
                 (class::PUBLICATION_REL, t.oid),
                 Section::Post,
                 181,
                 stmt(K::Publication, identity, sql),
-            );
-            b.add(item.dep(key).dep((class::CLASS, t.table)));
+            )
+            .dep(key)
+            .dep((class::CLASS, t.table));
+            // After the index of its replica identity (its primary key's, by default): a
+            // table published without one refuses UPDATE and DELETE, so a target that
+            // could not build that index does not get the table published.
+            if let Some(index) = replica_identity_index(b, table) {
+                item = item.dep((class::CLASS, index));
+            }
+            b.add(item);
         }
         for s in &p.schemas {
             let sql = format!(
@@ -663,6 +671,26 @@ fn publications(b: &mut Builder<'_>) {
             );
             b.add(item.dep(key).dep((class::NAMESPACE, s.schema_oid)));
         }
+    }
+}
+
+/// The index a table's rows are identified by in logical replication: its `REPLICA
+/// IDENTITY USING INDEX` one, or by default its primary key's.
+fn replica_identity_index(b: &Builder<'_>, table: &Relation) -> Option<Oid> {
+    match table.replica_identity.as_str() {
+        "i" => b
+            .cat
+            .indexes
+            .iter()
+            .find(|i| i.table == table.oid && i.replica_identity)
+            .map(|i| i.oid),
+        "d" => b
+            .cat
+            .constraints
+            .iter()
+            .find(|c| c.table == table.oid && c.contype == "p")
+            .map(|c| c.index),
+        _ => None,
     }
 }
 
