@@ -501,7 +501,8 @@ fn generated_columns_are_computed_with_the_sources_output_settings() {
              ft text GENERATED ALWAYS AS (f::text) STORED,
              bt text GENERATED ALWAYS AS (b::text) STORED);
          INSERT INTO fl (id, f, b) SELECT g, g / 3.0, decode(lpad(g::text, 4, '0'), 'hex')
-             FROM generate_series(1, 100) g;",
+             FROM generate_series(1, 100) g;
+         CREATE INDEX fl_ft ON fl ((f::text));",
     );
     // pgsplit's own role sets others in this database: the database's are the rows'.
     source.psql(&format!(
@@ -515,6 +516,11 @@ fn generated_columns_are_computed_with_the_sources_output_settings() {
     let texts = "SELECT string_agg(ft || ' ' || bt, ',' ORDER BY id) FROM fl";
     assert!(source.psql(texts).contains("0.333333333333333 \\000\\001"));
     assert_eq!(target.psql(texts), source.psql(texts));
+    // The expression index holds the keys the database's sessions compute.
+    let by_index = "SET enable_seqscan = off; SET extra_float_digits = 0;
+                    SELECT count(*) FROM fl WHERE f::text = '0.333333333333333'";
+    assert_eq!(source.psql(by_index).trim(), "1");
+    assert_eq!(target.psql(by_index).trim(), "1");
     verify(&source, &target, &[], 0);
 }
 

@@ -465,8 +465,8 @@ struct Source {
     props: target::DatabaseProps,
     /// [`source_identity`]: a resume must read the database the stopped run read.
     identity: Option<String>,
-    /// [`output_forms`]: for the target's loading sessions.
-    output_forms: String,
+    /// For the target's loading sessions and post-data statements.
+    output_forms: OutputForms,
     seconds: f64,
 }
 
@@ -481,7 +481,7 @@ impl Source {
             .map_err(|e| RunError::db(&leader.server, "set up the session", e))?;
         let props = target::DatabaseProps::read(&leader).await?;
         let identity = source_identity(&leader).await;
-        let output_forms = output_forms(&leader).await?;
+        let output_forms = OutputForms::read(&leader).await?;
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
@@ -521,32 +521,68 @@ impl Source {
 }
 
 /// The source database's `extra_float_digits` and `bytea_output` as its applications'
-/// sessions get them, as statements: a target's loading session computes stored
-/// generated columns with them, as (most likely) the source's sessions did. `float8::text`
-/// and `bytea::text` are immutable, so a generation expression may use them, yet their
-/// text depends on these two (pgsplit's sessions set 3 and hex for their own reads;
-/// parsing a value is the same under any). The database's own setting, else the server's
-/// (not one of pgsplit's role, which the applications' roles need not share).
-async fn output_forms(conn: &Connection) -> Result<String, RunError> {
-    conn.client
-        .query_one(
-            "SELECT pg_catalog.string_agg(pg_catalog.format('SET %s = %L', p.name, \
-                 COALESCE(d.value, CASE WHEN p.source IN ('default', 'configuration file', \
-                 'command line', 'environment variable') THEN p.reset_val ELSE p.boot_val END)), \
-                 '; ') \
-             FROM pg_catalog.pg_settings p \
-             LEFT JOIN (SELECT pg_catalog.split_part(c, '=', 1) AS name, \
-                               pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) AS value \
-                          FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c \
-                         WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM \
-                               pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) d \
-                    ON d.name = p.name \
-             WHERE p.name IN ('extra_float_digits', 'bytea_output')",
-            &[],
-        )
-        .await
-        .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
-        .map_err(|e| RunError::db(&conn.server, "read the output settings", e))
+/// sessions get them: the target computes stored generated columns (loading), expression
+/// indexes and materialized views (post-data) with them, as (most likely) the source's
+/// sessions did. `float8::text` and `bytea::text` are immutable, so such an expression
+/// may use them, yet their text depends on these two (pgsplit's sessions set 3 and hex
+/// for their own reads; parsing a value is the same under any). The database's own
+/// setting, else the server's (not one of pgsplit's role, which the applications' roles
+/// need not share).
+#[derive(Clone, Debug, Default)]
+struct OutputForms(Vec<(String, String)>);
+
+impl OutputForms {
+    async fn read(conn: &Connection) -> Result<OutputForms, RunError> {
+        let rows = conn
+            .client
+            .query(
+                "SELECT p.name, COALESCE(d.value, CASE WHEN p.source IN ('default', \
+                     'configuration file', 'command line', 'environment variable') \
+                     THEN p.reset_val ELSE p.boot_val END) \
+                 FROM pg_catalog.pg_settings p \
+                 LEFT JOIN (SELECT pg_catalog.split_part(c, '=', 1) AS name, \
+                                   pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1) AS value \
+                              FROM pg_catalog.pg_db_role_setting s, \
+                                   pg_catalog.unnest(s.setconfig) c \
+                             WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM \
+                                   pg_catalog.pg_database \
+                                   WHERE datname = pg_catalog.current_database())) d \
+                        ON d.name = p.name \
+                 WHERE p.name IN ('extra_float_digits', 'bytea_output')",
+                &[],
+            )
+            .await
+            .map_err(|e| RunError::db(&conn.server, "read the output settings", e))?;
+        Ok(OutputForms(
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        ))
+    }
+
+    /// Whether they print otherwise than pgsplit's own sessions do (3, hex): from
+    /// PostgreSQL 12 every positive `extra_float_digits` prints the same shortest exact
+    /// text.
+    fn differ(&self) -> bool {
+        self.0.iter().any(|(name, value)| match name.as_str() {
+            "extra_float_digits" => value.parse::<i32>().map_or(true, |digits| digits <= 0),
+            _ => value != "hex",
+        })
+    }
+
+    /// `SET` statements (`SET LOCAL` ones: for the statement they come with, which a
+    /// message of several runs as one transaction).
+    fn statements(&self, local: bool) -> String {
+        self.0
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    "SET {}{name} = {}",
+                    if local { "LOCAL " } else { "" },
+                    pgsplit_pg::quote::literal(value)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Which database this is, across connections and addresses: its server's system
@@ -1498,6 +1534,12 @@ async fn run_line(
         superuser,
         &journal,
         resumed.as_ref(),
+        // Only when they print otherwise: the statements stay as they are.
+        &if source.output_forms.differ() {
+            source.output_forms.statements(true)
+        } else {
+            String::new()
+        },
         &mut post_tasks,
         &mut event_triggers,
     )?;
@@ -1590,7 +1632,7 @@ async fn run_line(
                 probe_toast: version >= 140000,
                 disable_triggers: options.sections == Sections::DataOnly,
                 guard_storage: !source.locked,
-                target_forms: source.output_forms.clone(),
+                target_forms: source.output_forms.statements(false),
                 progress: Arc::clone(progress),
                 totals: Arc::clone(&totals),
                 journal: Arc::clone(&journal),

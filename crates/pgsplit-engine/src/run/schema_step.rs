@@ -345,6 +345,9 @@ pub fn post_tasks(
     superuser: bool,
     journal: &Arc<dyn Journal>,
     resumed: Option<&JournalState>,
+    // `SET LOCAL` statements of the source's output forms, which each statement runs with
+    // (none: as it is).
+    forms: &str,
     tasks: &mut Vec<PostTask>,
     last: &mut Vec<Statement>,
 ) -> Result<Vec<String>, RunError> {
@@ -390,8 +393,14 @@ pub fn post_tasks(
         let s: &Statement = s;
         let mut names: Vec<&(String, String)> = s.table.iter().collect();
         names.extend(s.waits_for.iter());
-        // One copy of the text for the batch and the task alone.
-        let sql: Arc<str> = Arc::from(s.sql.as_str());
+        // One copy of the text for the batch and the task alone, with the output forms
+        // (the journal and the errors name the statement by its own text).
+        let sql: Arc<str> = if forms.is_empty() {
+            Arc::from(s.sql.as_str())
+        } else {
+            Arc::from(format!("{forms}; {}", s.sql))
+        };
+        let text: Arc<str> = Arc::from(s.sql.as_str());
         let identity = s.identity.clone();
         let journal = Arc::clone(journal);
         let key = journal_key(s);
@@ -457,8 +466,9 @@ pub fn post_tasks(
             completes,
             batch,
             work: Box::new(move |client, attempt| {
-                let (sql, identity, journal, key, sequences) = (
+                let (sql, text, identity, journal, key, sequences) = (
                     Arc::clone(&sql),
+                    Arc::clone(&text),
                     identity.clone(),
                     Arc::clone(&journal),
                     key.clone(),
@@ -471,7 +481,7 @@ pub fn post_tasks(
                     match client.batch_execute(&sql).await {
                         // Tests: the connection lost just after the statement committed.
                         Ok(()) if fault::error("post_data_executed", &identity) => {
-                            return Err(lose_connection(&client, identity, &sql).await);
+                            return Err(lose_connection(&client, identity, &text).await);
                         }
                         Ok(()) => {}
                         // By the stopped run, or by an attempt that failed after it.
@@ -486,10 +496,10 @@ pub fn post_tasks(
                         // others set.
                         Err(_)
                             if kind == ObjectKind::SequenceSet
-                                && sql.contains(SEQUENCES_JOINED) =>
+                                && text.contains(SEQUENCES_JOINED) =>
                         {
                             let mut refused = Vec::new();
-                            for (n, one) in sql.split(SEQUENCES_JOINED).enumerate() {
+                            for (n, one) in text.split(SEQUENCES_JOINED).enumerate() {
                                 if let Err(source) = client.batch_execute(one).await {
                                     let identity = sequences
                                         .get(n)
@@ -518,7 +528,7 @@ pub fn post_tasks(
                         Err(source) => {
                             return Err(RunError::Statement {
                                 identity,
-                                sql: sql.to_string(),
+                                sql: text.to_string(),
                                 source,
                             });
                         }
