@@ -79,6 +79,11 @@ pub enum Event {
     PostDataDone {
         label: String,
     },
+    /// The target refused this post-data statement (its key, as `PostDataDone`'s): a
+    /// resume that then finds its object there says it keeps one made by someone else.
+    PostDataRefused {
+        label: String,
+    },
     /// The run's verification found differences (written before `Finished`).
     Mismatched,
     Finished,
@@ -144,6 +149,8 @@ pub struct JournalState {
     /// Items whose commit was started but not confirmed: check the xid on the target.
     pub committing: HashMap<usize, (String, Moved)>,
     pub post_data_done: HashSet<String>,
+    /// [`Event::PostDataRefused`].
+    pub post_data_refused: HashSet<String>,
     /// The finished run's verification found differences.
     pub mismatched: bool,
     pub finished: bool,
@@ -207,6 +214,9 @@ impl JournalState {
                 }
                 Event::PostDataDone { label } => {
                     s.post_data_done.insert(label.clone());
+                }
+                Event::PostDataRefused { label } => {
+                    s.post_data_refused.insert(label.clone());
                 }
                 Event::Mismatched => s.mismatched = true,
                 Event::Finished => s.finished = true,

@@ -3160,14 +3160,20 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
         notes.contains("pre-data done, 3 of 3 table piece(s) copied"),
         "{notes}"
     );
-    // Mended on the target, the resume makes what is left.
+    // Mended on the target (the function, and the index made by hand), the resume makes
+    // what is left, and says it keeps an index it did not make.
     target.psql(
         "CREATE OR REPLACE FUNCTION public.picky(i int) RETURNS int IMMUTABLE LANGUAGE sql
-             AS $$ SELECT i $$",
+             AS $$ SELECT i $$;
+         CREATE INDEX small_picky ON public.small (public.picky(id))",
     );
     let out = run(&["--resume"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("index public.small_picky: the target refused it in the stopped run"),
+        "{stderr}"
+    );
     assert_eq!(
         on_target(indexes),
         "apart_pkey,apart_t,other_pkey,other_t,small_picky,small_pkey"

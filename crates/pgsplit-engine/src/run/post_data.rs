@@ -268,7 +268,8 @@ impl std::fmt::Display for Failures {
             )?;
         }
         // The database's own properties (its settings may change how a session behaves)
-        // and event triggers (they fire on DDL) wait until every statement is in.
+        // and event triggers (they fire on DDL) wait until every statement is in, where
+        // the run writes them (not with --data-only).
         let which = if n == 1 && self.not_run.is_empty() {
             "it"
         } else {
@@ -276,7 +277,7 @@ impl std::fmt::Display for Failures {
         };
         write!(
             f,
-            "; the database's properties and event triggers wait for {which}: `pgsplit run \
+            "; what comes last (the database's properties, event triggers) waits for {which}: `pgsplit run \
              MAPPING --resume` runs what is left once the cause is mended on the target"
         )?;
         for (i, e) in self.failed.iter().enumerate() {

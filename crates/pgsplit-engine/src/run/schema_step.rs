@@ -405,6 +405,7 @@ pub fn post_tasks(
         let journal = Arc::clone(journal);
         let key = journal_key(s);
         let done_before = resumed.is_some_and(|r| r.post_data_done.contains(&key));
+        let refused_before = resumed.is_some_and(|r| r.post_data_refused.contains(&key));
         let resuming = resumed.is_some();
         let kind = s.kind;
         // Resumed runs go one statement at a time, each allowed to find itself done.
@@ -489,7 +490,16 @@ pub fn post_tasks(
                             if (resuming || attempt == Attempt::Again)
                                 && already_done(&e, kind) =>
                         {
-                            tracing::info!("{identity}: already done");
+                            if refused_before {
+                                // Not this statement's doing: someone mended it so.
+                                tracing::warn!(
+                                    "{identity}: the target refused it in the stopped run, and \
+                                     an object of its name is there now (made by hand?): kept \
+                                     as it is; `pgsplit verify` compares it with the source's"
+                                );
+                            } else {
+                                tracing::info!("{identity}: already done");
+                            }
                         }
                         // Joined sequence values (one implicit transaction, nothing
                         // set): one at a time, each the target refuses named, the
@@ -526,11 +536,15 @@ pub fn post_tasks(
                             }
                         }
                         Err(source) => {
-                            return Err(RunError::Statement {
+                            let e = RunError::Statement {
                                 identity,
                                 sql: text.to_string(),
                                 source,
-                            });
+                            };
+                            if !e.is_transient() {
+                                journal.append(&Event::PostDataRefused { label: key })?;
+                            }
+                            return Err(e);
                         }
                     }
                     post_data_done(&*journal, key)
