@@ -395,12 +395,12 @@ pub fn post_tasks(
         names.extend(s.waits_for.iter());
         // One copy of the text for the batch and the task alone, with the output forms
         // (the journal and the errors name the statement by its own text).
+        let text: Arc<str> = Arc::from(s.sql.as_str());
         let sql: Arc<str> = if forms.is_empty() {
-            Arc::from(s.sql.as_str())
+            Arc::clone(&text)
         } else {
             Arc::from(format!("{forms}; {}", s.sql))
         };
-        let text: Arc<str> = Arc::from(s.sql.as_str());
         let identity = s.identity.clone();
         let journal = Arc::clone(journal);
         let key = journal_key(s);
