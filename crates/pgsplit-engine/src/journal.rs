@@ -84,6 +84,11 @@ pub enum Event {
     PostDataRefused {
         label: String,
     },
+    /// A run starts a statement the target refused before: from here on an object of its
+    /// name may be that run's own (its commit may land after a stop).
+    PostDataRetried {
+        label: String,
+    },
     /// The run's verification found differences (written before `Finished`).
     Mismatched,
     Finished,
@@ -217,6 +222,9 @@ impl JournalState {
                 }
                 Event::PostDataRefused { label } => {
                     s.post_data_refused.insert(label.clone());
+                }
+                Event::PostDataRetried { label } => {
+                    s.post_data_refused.remove(label);
                 }
                 Event::Mismatched => s.mismatched = true,
                 Event::Finished => s.finished = true,
@@ -475,6 +483,39 @@ mod tests {
             bytes: rows * 10,
             digest,
         }
+    }
+
+    /// A refused statement stays refused until a run starts it again: an object of its
+    /// name found later may then be that run's own.
+    #[test]
+    fn a_refusal_is_forgotten_once_a_run_starts_the_statement_again() {
+        let label = |l: &str| l.to_string();
+        let refused = |events: &[Event]| JournalState::fold(events).post_data_refused;
+        let once = [Event::PostDataRefused {
+            label: label("index a"),
+        }];
+        assert!(refused(&once).contains("index a"));
+        let retried = [
+            Event::PostDataRefused {
+                label: label("index a"),
+            },
+            Event::PostDataRetried {
+                label: label("index a"),
+            },
+        ];
+        assert!(refused(&retried).is_empty());
+        let again = [
+            Event::PostDataRefused {
+                label: label("index a"),
+            },
+            Event::PostDataRetried {
+                label: label("index a"),
+            },
+            Event::PostDataRefused {
+                label: label("index a"),
+            },
+        ];
+        assert!(refused(&again).contains("index a"));
     }
 
     #[test]

@@ -479,6 +479,10 @@ pub fn post_tasks(
                     if done_before {
                         return Ok(());
                     }
+                    // Its object, found after this, may be this run's own.
+                    if refused_before && attempt == Attempt::First {
+                        journal.append(&Event::PostDataRetried { label: key.clone() })?;
+                    }
                     match client.batch_execute(&sql).await {
                         // Tests: the connection lost just after the statement committed.
                         Ok(()) if fault::error("post_data_executed", &identity) => {
@@ -490,7 +494,7 @@ pub fn post_tasks(
                             if (resuming || attempt == Attempt::Again)
                                 && already_done(&e, kind) =>
                         {
-                            if refused_before {
+                            if refused_before && attempt == Attempt::First {
                                 // Not this statement's doing: someone mended it so.
                                 tracing::warn!(
                                     "{identity}: the target refused it in the stopped run, and \
