@@ -42,6 +42,26 @@ pub struct Column {
     pub generated: bool,
 }
 
+impl Column {
+    /// Fits this (source) column to a `--data-only` target's column of `type_name` over
+    /// `base_type`: of another type, or one of the same name over another type (a
+    /// domain), it must travel in text, which the target parses as its own type (true
+    /// returned). When this column's type is built in, both sides read it as that
+    /// ([`Column::read_as`]: the target's values turned back into the source's type), so
+    /// that a checksum finds the values the target's type changed (rounded, cut,
+    /// normalized), not each type's way of printing the same value.
+    pub fn fit_to(&mut self, type_name: &str, base_type: &str) -> bool {
+        let other = type_name != self.type_name
+            || (!self.base_type.is_empty() && base_type != self.base_type);
+        // `format_type` with an empty search_path names only pg_catalog's types without
+        // a schema: every server knows them.
+        if other && !self.type_name.contains('.') {
+            self.read_as = Some(self.type_name.clone());
+        }
+        other
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SourceTable {
     pub oid: Oid,

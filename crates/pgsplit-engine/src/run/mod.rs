@@ -1721,9 +1721,11 @@ async fn run_line(
     });
     // The tables are reported also when post-data failed: their rows are on the target.
     report.tables = verify_step::table_reports(&tables, &items, &results, &verifications);
-    // A --data-only run's broken keys, also beside statements the target refused.
+    // A --data-only run's broken keys, also beside statements the target refused (the
+    // report has those from the scheduler).
     let outcome = match (post_result, key_findings.error()) {
         (Err(RunError::PostData(mut failures)), Some(keys)) => {
+            report.post_data.failed.push(format!("{keys:#}"));
             failures.failed.push(keys);
             Err(RunError::PostData(failures))
         }
@@ -1731,10 +1733,6 @@ async fn run_line(
         (Ok(()), keys) => keys.map_or(Ok(()), Err),
     };
     if let Err(e) = outcome {
-        if let RunError::PostData(failures) = &e {
-            report.post_data.failed = failures.failed.iter().map(|e| format!("{e:#}")).collect();
-            report.post_data.not_run = failures.not_run.clone();
-        }
         report.phases = phases;
         return Err(e);
     }

@@ -465,22 +465,7 @@ async fn compare_data_only_tables(
                     "column {name}.{} is generated on the target: it takes no value",
                     column.name
                 )),
-                // Another type, or one of the same name over another type (a domain):
-                // in text, which the target parses as its own type. When the source's
-                // is built in, both sides are read as it (the target's values turned
-                // back into the source's type), so that the checksum finds exactly the
-                // values the target's type changed (rounded, cut, normalized), not
-                // each type's way of printing the same value.
-                Some(c)
-                    if c.type_name != column.type_name
-                        || (!column.base_type.is_empty() && c.base_type != column.base_type) =>
-                {
-                    if built_in(&column.type_name) {
-                        column.read_as = Some(column.type_name.clone());
-                    }
-                    any_text = true;
-                }
-                Some(_) => {}
+                Some(c) => any_text |= column.fit_to(&c.type_name, &c.base_type),
             }
         }
         if any_text {
@@ -524,12 +509,6 @@ async fn compare_data_only_tables(
         checked.push(table);
     }
     Ok(checked)
-}
-
-/// Whether a type, as `format_type` names it with an empty search_path, is one of
-/// pg_catalog (the only types it names without a schema): every server knows it.
-fn built_in(type_name: &str) -> bool {
-    !type_name.contains('.')
 }
 
 /// Whether `table` holds a row on the target.

@@ -325,6 +325,17 @@ async fn compare_schema(
     Ok(())
 }
 
+/// The tables as verify reads them: with their generated columns, which the target
+/// computed, so they may differ.
+async fn read_tables(conn: &Connection) -> Result<Vec<SourceTable>, VerifyError> {
+    Ok(pgsplit_copy::tables::read_tables(&conn.client)
+        .await
+        .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?
+        .into_iter()
+        .map(SourceTable::with_generated)
+        .collect())
+}
+
 /// The statements that would give database `dbname` what the connected one carries.
 async fn database_level(
     conn: &Connection,
@@ -464,13 +475,7 @@ async fn open_leader(line: &MappingLine, side: Side) -> Result<Leader, VerifyErr
         }
         Err(e) => return Err(VerifyError::db(&conn.server, "export a snapshot", e)),
     };
-    // With their generated columns: computed by the target, they may differ.
-    let tables: Vec<SourceTable> = pgsplit_copy::tables::read_tables(&conn.client)
-        .await
-        .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?
-        .into_iter()
-        .map(SourceTable::with_generated)
-        .collect();
+    let tables = read_tables(&conn).await?;
     let free = crate::session::free_lock_slots(&conn.client)
         .await
         .map_err(|e| VerifyError::db(&conn.server, "read the size of the lock table", e))?;

@@ -201,13 +201,7 @@ pub async fn check(
         snapshot::begin_read_only(&conn.client)
             .await
             .map_err(|e| VerifyError::db(&conn.server, "start a snapshot", e))?;
-        let tables: Vec<pgsplit_copy::SourceTable> =
-            pgsplit_copy::tables::read_tables(&conn.client)
-                .await
-                .map_err(|e| VerifyError::db(&conn.server, "read the tables", e))?
-                .into_iter()
-                .map(pgsplit_copy::SourceTable::with_generated)
-                .collect();
+        let tables = super::read_tables(&conn).await?;
         let catalog = super::introspect(&conn).await?;
         let sharded = sharded_tables(mapping, &members, &catalog, &tables)?;
         for ((schema, name), (_, shard_rows, shard_digest)) in shares {

@@ -172,17 +172,10 @@ pub fn fit_to_target(table: &mut SourceTable, target: &SourceTable) -> Result<()
                 }
                 false
             }
-            Some(t)
-                if t.type_name != c.type_name
-                    || (!c.base_type.is_empty() && t.base_type != c.base_type) =>
-            {
-                if !c.type_name.contains('.') {
-                    c.read_as = Some(c.type_name.clone());
-                }
-                in_text = true;
+            Some(t) => {
+                in_text |= c.fit_to(&t.type_name, &t.base_type);
                 true
             }
-            Some(_) => true,
         });
     if !missing.is_empty() {
         return Err(format!(
