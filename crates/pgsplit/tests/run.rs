@@ -1135,6 +1135,33 @@ fn functions_that_find_objects_by_the_search_path_fail_the_run_and_say_why() {
     assert_same_rows(&source, &target);
 }
 
+/// Creating a table whose generated column calls an SQL function inlines the function's
+/// body, whose tables must exist by then; the body is text, with no dependency recorded.
+/// The table that reads comes after the tables the body names (here `zeta`, created last
+/// by name) and `"zz top"` (a quoted name), also through a second SQL function.
+#[test]
+fn a_table_computed_by_an_sql_function_comes_after_the_tables_the_body_reads() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("sql_body_order_src");
+    source.psql(
+        "CREATE TABLE zeta (k int);
+         CREATE TABLE \"zz top\" (note text);
+         CREATE FUNCTION public.zeta_floor() RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT 0 * (SELECT count(*)::int FROM public.zeta WHERE false) $$;
+         CREATE FUNCTION public.doubled(i int) RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT i * 2 + public.zeta_floor() + (SELECT count(*)::int FROM public.\"zz top\") $$;
+         CREATE TABLE alpha (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (public.doubled(id)) STORED);
+         ALTER TABLE zeta ADD FOREIGN KEY (k) REFERENCES alpha;
+         INSERT INTO alpha SELECT g FROM generate_series(1, 50) g;
+         INSERT INTO zeta SELECT g FROM generate_series(1, 50, 7) g;",
+    );
+    let target_name = format!("{}_copy", source.name);
+    let target = adopt(cluster, &target_name);
+    run_copy(&source, &target_name, &["--verify", "checksum"], 0);
+    assert_eq!(target.psql("SELECT sum(twice) FROM alpha").trim(), "2550");
+    assert_same_rows(&source, &target);
+}
+
 /// On 17+, as on any target: an index over a function whose body finds objects by the
 /// search_path fails, saying why and what to do; an expression statistics object over one
 /// makes ANALYZE fail, which is a warning, not a failed copy.
@@ -3202,11 +3229,13 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
          CREATE TABLE ref (id int PRIMARY KEY, a int, g int,
              FOREIGN KEY (a, g) REFERENCES top (a, g));
          INSERT INTO ref VALUES (1, 150, 1);
-         CREATE PUBLICATION pub FOR TABLE leaf, other;",
+         CREATE PUBLICATION pub FOR TABLE leaf, other;
+         CREATE PUBLICATION pub_all FOR ALL TABLES;
+         CREATE PUBLICATION pub_public FOR TABLES IN SCHEMA public;",
         source.name
     ));
     let target_name = format!("{}_copy", source.name);
-    let _target = adopt(cluster, &target_name);
+    let target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 1);
     let line = &report["lines"][0];
     let failed = line["post_data"]["failed"].as_array().unwrap();
@@ -3228,6 +3257,14 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
         !not_run.contains(&"publication pub table public.other"),
         "{line}"
     );
+    // So a publication of every table, or of the table's schema, waits for it.
+    assert!(not_run.contains(&"publication pub_all"), "{line}");
+    assert!(
+        not_run.contains(&"publication pub_public schema public"),
+        "{line}"
+    );
+    let publications = "SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication";
+    assert_eq!(target.psql(publications).trim(), "pub,pub_public");
 }
 
 /// Sequence values travel joined in one statement; one the target refuses (a

@@ -18,7 +18,7 @@ use pgsplit_pg::quote::{ident, literal};
 
 use crate::acl::{self, AclTarget};
 use crate::catalog::Catalog;
-use crate::model::{Acl, Depend, ObjKey, Oid, Unsupported, class};
+use crate::model::{Acl, Depend, Function, ObjKey, Oid, Unsupported, class};
 use crate::order;
 
 /// `(schema, table)`.
@@ -348,6 +348,9 @@ pub(crate) struct Item {
     pub table: Option<(String, String)>,
     pub waits_for: Vec<(String, String)>,
     pub deps: Vec<ObjKey>,
+    /// Objects this one comes after without needing them: what a target of a split gets
+    /// does not follow these.
+    pub after: Vec<ObjKey>,
     /// The object this one completes ([`Statement::completes`]).
     pub completes: Option<ObjKey>,
     pub statements: Vec<Statement>,
@@ -363,6 +366,7 @@ impl Item {
             table: None,
             waits_for: Vec::new(),
             deps: Vec::new(),
+            after: Vec::new(),
             completes: None,
             statements: vec![first],
         }
@@ -375,6 +379,12 @@ impl Item {
 
     pub fn dep(mut self, key: ObjKey) -> Item {
         self.deps.push(key);
+        self
+    }
+
+    /// Comes after `key` when both are written, without needing it.
+    pub fn after(mut self, key: ObjKey) -> Item {
+        self.after.push(key);
         self
     }
 
@@ -549,12 +559,15 @@ impl<'a> Builder<'a> {
             .map(|(i, it)| (it.key, i))
             .collect();
         let mut deps: Vec<HashSet<usize>> = vec![HashSet::new(); items.len()];
+        let mut after: Vec<HashSet<usize>> = vec![HashSet::new(); items.len()];
         for (i, item) in items.iter().enumerate() {
-            for d in &item.deps {
-                if let Some(&j) = index.get(&self.normalize(*d, &index))
-                    && j != i
-                {
-                    deps[i].insert(j);
+            for (keys, into) in [(&item.deps, &mut deps[i]), (&item.after, &mut after[i])] {
+                for d in keys {
+                    if let Some(&j) = index.get(&self.normalize(*d, &index))
+                        && j != i
+                    {
+                        into.insert(j);
+                    }
                 }
             }
         }
@@ -574,7 +587,12 @@ impl<'a> Builder<'a> {
         for item in &mut items {
             item.completes = item.completes.map(|k| self.normalize(k, &index));
         }
-        Graph { items, deps, index }
+        Graph {
+            items,
+            deps,
+            after,
+            index,
+        }
     }
 
     /// A sequence's dependency on the column that owns it: OWNED BY is its own item,
@@ -648,12 +666,15 @@ impl Ancestors {
 pub(crate) struct Graph {
     pub items: Vec<Item>,
     pub deps: Vec<HashSet<usize>>,
+    /// Per item, the items it only comes after ([`Item::after`]); [`Graph::keep`] adds
+    /// them to `deps` for the order of what is written.
+    pub after: Vec<HashSet<usize>>,
     pub index: HashMap<ObjKey, usize>,
 }
 
 impl Graph {
-    /// The items `keep` marks, with their dependencies among them; post-data statements
-    /// wait only for tables still there.
+    /// The items `keep` marks, with their dependencies among them (and what they only come
+    /// after); post-data statements wait only for tables still there.
     fn keep(self, cat: &Catalog, keep: &[bool]) -> Graph {
         let mut new_index = vec![usize::MAX; keep.len()];
         let mut next = 0;
@@ -675,7 +696,13 @@ impl Graph {
         }
         let mut items = Vec::with_capacity(next);
         let mut deps = Vec::with_capacity(next);
-        for ((i, mut it), d) in self.items.into_iter().enumerate().zip(self.deps) {
+        for (((i, mut it), d), a) in self
+            .items
+            .into_iter()
+            .enumerate()
+            .zip(self.deps)
+            .zip(self.after)
+        {
             if !keep[i] {
                 continue;
             }
@@ -686,6 +713,7 @@ impl Graph {
             items.push(it);
             deps.push(
                 d.into_iter()
+                    .chain(a)
                     .filter(|j| keep[*j])
                     .map(|j| new_index[j])
                     .collect(),
@@ -696,8 +724,136 @@ impl Graph {
             .enumerate()
             .map(|(i, it)| (it.key, i))
             .collect();
-        Graph { items, deps, index }
+        let after = vec![HashSet::new(); items.len()];
+        let mut graph = Graph {
+            items,
+            deps,
+            after,
+            index,
+        };
+        graph.tables_read_by_generation_first(cat);
+        graph
     }
+
+    /// A generated column computed by a `LANGUAGE sql` function: creating its table
+    /// inlines the function's body, whose tables must exist by then ("relation … does not
+    /// exist … during inlining"), yet a body kept as text records no dependency on them.
+    /// Such a table comes after every table whose name the body (or the body of an SQL
+    /// function it names, and so on) mentions, unless that table needs it first. Only the
+    /// order changes: what a target of a split gets was chosen before.
+    fn tables_read_by_generation_first(&mut self, cat: &Catalog) {
+        let sql_functions: HashMap<Oid, &Function> = cat
+            .functions
+            .iter()
+            .filter(|f| f.language == "sql")
+            .map(|f| (f.oid, f))
+            .collect();
+        if sql_functions.is_empty() || cat.generated_defaults.is_empty() {
+            return;
+        }
+        let mut by_name: HashMap<&str, Vec<Oid>> = HashMap::new();
+        for f in sql_functions.values() {
+            by_name.entry(f.name.as_str()).or_default().push(f.oid);
+        }
+        let mut tables: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, it) in self.items.iter().enumerate() {
+            if it.key.0 == class::CLASS
+                && let Some(r) = cat.relation(it.key.1)
+                && matches!(r.relkind.as_str(), "r" | "p" | "f")
+            {
+                tables.entry(r.name.as_str()).or_default().push(i);
+            }
+        }
+        for d in &cat.depends {
+            let (class::ATTRDEF, attrdef) = d.object else {
+                continue;
+            };
+            let Some(table) = cat.generated_defaults.get(&attrdef) else {
+                continue;
+            };
+            let Some(&i) = self.index.get(&(class::CLASS, *table)) else {
+                continue;
+            };
+            if d.referenced.0 != class::PROC || !sql_functions.contains_key(&d.referenced.1) {
+                continue;
+            }
+            let mut seen: HashSet<Oid> = HashSet::new();
+            let mut todo = vec![d.referenced.1];
+            while let Some(f) = todo.pop() {
+                if !seen.insert(f) {
+                    continue;
+                }
+                let Some(body) = sql_functions.get(&f).and_then(|f| f.definition.as_deref()) else {
+                    continue;
+                };
+                for word in words(body) {
+                    todo.extend(by_name.get(word.as_str()).into_iter().flatten());
+                    for &j in tables.get(word.as_str()).into_iter().flatten() {
+                        if j != i && !self.deps[i].contains(&j) && !self.reaches(j, i) {
+                            self.deps[i].insert(j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether item `from` needs item `to`, directly or through others.
+    fn reaches(&self, from: usize, to: usize) -> bool {
+        let mut seen = vec![false; self.items.len()];
+        let mut stack = vec![from];
+        while let Some(x) = stack.pop() {
+            if x == to {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[x], true) {
+                stack.extend(self.deps[x].iter().copied());
+            }
+        }
+        false
+    }
+}
+
+/// The identifiers of an SQL text as the server would read them: unquoted ones folded to
+/// lower case, quoted ones as written. Keywords and words in strings come too.
+fn words(text: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            let mut word = String::new();
+            while let Some(c) = chars.next() {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                word.push(c);
+            }
+            out.insert(word);
+        } else if c.is_alphabetic() || c == '_' {
+            let mut word: String = c.to_lowercase().collect();
+            while let Some(&c) = chars.peek() {
+                if !(c.is_alphanumeric() || c == '_' || c == '$') {
+                    break;
+                }
+                word.extend(c.to_lowercase());
+                chars.next();
+            }
+            out.insert(word);
+        } else if c.is_ascii_digit() {
+            // A number's letters (1e5) are not a word.
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
+                chars.next();
+            }
+        }
+    }
+    out
 }
 
 /// Sections and order: the statements of the graph's items, sorted by its dependencies.
@@ -887,6 +1043,25 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::model::*;
+
+    #[test]
+    fn words_are_read_as_the_server_folds_them() {
+        let w = words(r#"SELECT 1e5 + x2 FROM Public."Zz ""top""" JOIN a$b ON true"#);
+        for expected in [
+            "select",
+            "x2",
+            "from",
+            "public",
+            "Zz \"top\"",
+            "join",
+            "a$b",
+            "on",
+            "true",
+        ] {
+            assert!(w.contains(expected), "{expected} in {w:?}");
+        }
+        assert!(!w.contains("e5") && !w.contains("Public"), "{w:?}");
+    }
 
     /// What needs a statement only a superuser may run is skipped with it, and said once
     /// per object; what needs an extension is not (one may be installed beforehand).

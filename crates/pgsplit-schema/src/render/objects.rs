@@ -621,6 +621,9 @@ fn publications(b: &mut Builder<'_>) {
         let mut item = Item::new(key, Section::Post, 180, superuser(create, p.all_tables));
         item.push(b.comment(key, 0, &format!("PUBLICATION {name}"), &identity));
         item.push(b.owner("PUBLICATION", &name, &p.owner, &identity));
+        if p.all_tables {
+            item = after_replica_identities(b, item, |_| true);
+        }
         b.add(item);
         for t in &p.tables {
             let Some(table) = b.cat.relation(t.table) else {
@@ -669,9 +672,31 @@ fn publications(b: &mut Builder<'_>) {
                 181,
                 superuser(stmt(K::Publication, identity, sql), true),
             );
+            let item = after_replica_identities(b, item, |t| t.schema == s.schema);
             b.add(item.dep(key).dep((class::NAMESPACE, s.schema_oid)));
         }
     }
+}
+
+/// A publication of every table (of a schema) after the replica identity index of each
+/// of them the target gets, as a publication's own table entry: a table published
+/// without one refuses UPDATE and DELETE. Only an order: which tables a target of a split
+/// gets does not depend on it (a table whose index the target refused leaves the
+/// publication out, listed).
+fn after_replica_identities(
+    b: &Builder<'_>,
+    mut item: Item,
+    published: impl Fn(&Relation) -> bool,
+) -> Item {
+    for table in &b.cat.relations {
+        if matches!(table.relkind.as_str(), "r" | "p")
+            && published(table)
+            && let Some(index) = replica_identity_index(b, table)
+        {
+            item = item.after((class::CLASS, index));
+        }
+    }
+    item
 }
 
 /// The index a table's rows are identified by in logical replication: its `REPLICA
