@@ -1135,10 +1135,12 @@ fn functions_that_find_objects_by_the_search_path_fail_the_run_and_say_why() {
     assert_same_rows(&source, &target);
 }
 
-/// Creating a table whose generated column calls an SQL function inlines the function's
-/// body, whose tables must exist by then; the body is text, with no dependency recorded.
-/// The table that reads comes after the tables the body names (here `zeta`, created last
-/// by name) and `"zz top"` (a quoted name), also through a second SQL function.
+/// Creating a table whose generated column (or partition key) calls an SQL function
+/// inlines the function's body, whose relations must exist by then; the body is text, with
+/// no dependency recorded. The table that reads comes after the relations the body names
+/// by schema and name (here all created later by name): through a second function, a
+/// quoted name, a name of non-ASCII letters, a view, a name in a string; a table of the
+/// same name in another schema, or a word of a string, does not count.
 #[test]
 fn a_table_computed_by_an_sql_function_comes_after_the_tables_the_body_reads() {
     let cluster = testing::shared();
@@ -1146,19 +1148,47 @@ fn a_table_computed_by_an_sql_function_comes_after_the_tables_the_body_reads() {
     source.psql(
         "CREATE TABLE zeta (k int);
          CREATE TABLE \"zz top\" (note text);
+         CREATE TABLE \"Ärger\" (x int);
+         CREATE VIEW zview AS SELECT k FROM zeta;
+         CREATE SEQUENCE zseq;
          CREATE FUNCTION public.zeta_floor() RETURNS int LANGUAGE sql IMMUTABLE
            AS $$ SELECT 0 * (SELECT count(*)::int FROM public.zeta WHERE false) $$;
          CREATE FUNCTION public.doubled(i int) RETURNS int LANGUAGE sql IMMUTABLE
-           AS $$ SELECT i * 2 + public.zeta_floor() + (SELECT count(*)::int FROM public.\"zz top\") $$;
+           AS $$ SELECT i * 2 + public.zeta_floor()
+                 + (SELECT count(*)::int FROM public.\"zz top\" WHERE length(replace(note, '\"', '')) < 0)
+                 + (SELECT count(*)::int FROM public.Ärger WHERE false)
+                 + (SELECT count(*)::int FROM public.zview WHERE false)
+                 + 0 * length('public.zseq'::regclass::text) $$;
          CREATE TABLE alpha (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (public.doubled(id)) STORED);
          ALTER TABLE zeta ADD FOREIGN KEY (k) REFERENCES alpha;
+         CREATE TABLE parted (id int) PARTITION BY RANGE (public.doubled(id));
+         CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (50);
+         CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (50) TO (1000);
+         -- Two tables named accounts: only billing's is read, and crm's reads another.
+         CREATE SCHEMA billing;
+         CREATE SCHEMA crm;
+         CREATE TABLE billing.accounts (id int PRIMARY KEY, credit int);
+         CREATE TABLE billing.invoices (id int PRIMARY KEY, account int);
+         CREATE TABLE crm.accounts (id int PRIMARY KEY);
+         CREATE FUNCTION billing.credit_of(acc int) RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT coalesce((SELECT credit FROM billing.accounts WHERE id = acc AND false), 0) $$;
+         CREATE FUNCTION crm.invoice_count(acc int) RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT count(*)::int AS accounts FROM billing.invoices WHERE account = acc AND false $$;
+         ALTER TABLE billing.invoices ADD COLUMN credit int
+           GENERATED ALWAYS AS (billing.credit_of(account)) STORED;
+         ALTER TABLE crm.accounts ADD COLUMN invoices int
+           GENERATED ALWAYS AS (crm.invoice_count(id)) STORED;
          INSERT INTO alpha SELECT g FROM generate_series(1, 50) g;
-         INSERT INTO zeta SELECT g FROM generate_series(1, 50, 7) g;",
+         INSERT INTO zeta SELECT g FROM generate_series(1, 50, 7) g;
+         INSERT INTO parted SELECT g FROM generate_series(1, 40) g;
+         INSERT INTO billing.invoices VALUES (1, 1);
+         INSERT INTO crm.accounts VALUES (1);",
     );
     let target_name = format!("{}_copy", source.name);
     let target = adopt(cluster, &target_name);
     run_copy(&source, &target_name, &["--verify", "checksum"], 0);
     assert_eq!(target.psql("SELECT sum(twice) FROM alpha").trim(), "2550");
+    assert_eq!(target.psql("SELECT count(*) FROM parted_high").trim(), "16");
     assert_same_rows(&source, &target);
 }
 
@@ -3231,7 +3261,8 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
          INSERT INTO ref VALUES (1, 150, 1);
          CREATE PUBLICATION pub FOR TABLE leaf, other;
          CREATE PUBLICATION pub_all FOR ALL TABLES;
-         CREATE PUBLICATION pub_public FOR TABLES IN SCHEMA public;",
+         CREATE PUBLICATION pub_public FOR TABLES IN SCHEMA public;
+         CREATE PUBLICATION pub_inserts FOR ALL TABLES WITH (publish = 'insert');",
         source.name
     ));
     let target_name = format!("{}_copy", source.name);
@@ -3257,14 +3288,18 @@ fn what_needs_a_partitioned_key_left_invalid_is_left_out() {
         !not_run.contains(&"publication pub table public.other"),
         "{line}"
     );
-    // So a publication of every table, or of the table's schema, waits for it.
+    // So a publication of every table, or of the table's schema, waits for it; one that
+    // publishes no UPDATE or DELETE need not.
     assert!(not_run.contains(&"publication pub_all"), "{line}");
     assert!(
         not_run.contains(&"publication pub_public schema public"),
         "{line}"
     );
     let publications = "SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication";
-    assert_eq!(target.psql(publications).trim(), "pub,pub_public");
+    assert_eq!(
+        target.psql(publications).trim(),
+        "pub,pub_inserts,pub_public"
+    );
 }
 
 /// Sequence values travel joined in one statement; one the target refuses (a

@@ -735,12 +735,14 @@ impl Graph {
         graph
     }
 
-    /// A generated column computed by a `LANGUAGE sql` function: creating its table
-    /// inlines the function's body, whose tables must exist by then ("relation … does not
-    /// exist … during inlining"), yet a body kept as text records no dependency on them.
-    /// Such a table comes after every table whose name the body (or the body of an SQL
-    /// function it names, and so on) mentions, unless that table needs it first. Only the
-    /// order changes: what a target of a split gets was chosen before.
+    /// A generated column or partition key computed by a `LANGUAGE sql` function:
+    /// creating its table inlines the function's body, whose relations must exist by then
+    /// ("relation … does not exist … during inlining"), yet a body kept as text records no
+    /// dependency on them. Such a table comes after every relation the body (or the body
+    /// of an SQL function it calls) names by schema and name — pre-data runs with an empty
+    /// search_path, where only such names are found —, unless that relation needs the
+    /// table first or belongs to post-data. Only the order changes: what a target of a
+    /// split gets was chosen before.
     fn tables_read_by_generation_first(&mut self, cat: &Catalog) {
         let sql_functions: HashMap<Oid, &Function> = cat
             .functions
@@ -748,30 +750,35 @@ impl Graph {
             .filter(|f| f.language == "sql")
             .map(|f| (f.oid, f))
             .collect();
-        if sql_functions.is_empty() || cat.generated_defaults.is_empty() {
+        if sql_functions.is_empty() {
             return;
         }
-        let mut by_name: HashMap<&str, Vec<Oid>> = HashMap::new();
+        let mut functions: HashMap<(&str, &str), Vec<Oid>> = HashMap::new();
         for f in sql_functions.values() {
-            by_name.entry(f.name.as_str()).or_default().push(f.oid);
+            functions
+                .entry((f.schema.as_str(), f.name.as_str()))
+                .or_default()
+                .push(f.oid);
         }
-        let mut tables: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut relations: HashMap<(&str, &str), usize> = HashMap::new();
         for (i, it) in self.items.iter().enumerate() {
             if it.key.0 == class::CLASS
                 && let Some(r) = cat.relation(it.key.1)
-                && matches!(r.relkind.as_str(), "r" | "p" | "f")
             {
-                tables.entry(r.name.as_str()).or_default().push(i);
+                relations.insert((r.schema.as_str(), r.name.as_str()), i);
             }
         }
         for d in &cat.depends {
-            let (class::ATTRDEF, attrdef) = d.object else {
-                continue;
+            let table = match d.object {
+                (class::ATTRDEF, attrdef) => cat.generated_defaults.get(&attrdef).copied(),
+                // A partition key's expression.
+                (class::CLASS, oid) => cat
+                    .relation(oid)
+                    .filter(|r| r.relkind == "p")
+                    .map(|r| r.oid),
+                _ => None,
             };
-            let Some(table) = cat.generated_defaults.get(&attrdef) else {
-                continue;
-            };
-            let Some(&i) = self.index.get(&(class::CLASS, *table)) else {
+            let Some(&i) = table.and_then(|t| self.index.get(&(class::CLASS, t))) else {
                 continue;
             };
             if d.referenced.0 != class::PROC || !sql_functions.contains_key(&d.referenced.1) {
@@ -786,24 +793,28 @@ impl Graph {
                 let Some(body) = sql_functions.get(&f).and_then(|f| f.definition.as_deref()) else {
                     continue;
                 };
-                for word in words(body) {
-                    todo.extend(by_name.get(word.as_str()).into_iter().flatten());
-                    for &j in tables.get(word.as_str()).into_iter().flatten() {
-                        if j != i && !self.deps[i].contains(&j) && !self.reaches(j, i) {
-                            self.deps[i].insert(j);
-                        }
+                for (schema, name) in qualified_names(body) {
+                    let key = (schema.as_str(), name.as_str());
+                    todo.extend(functions.get(&key).into_iter().flatten());
+                    if let Some(&j) = relations.get(&key)
+                        && j != i
+                        && !self.deps[i].contains(&j)
+                        && !self.reaches(j, |x| x == i || self.items[x].section == Section::Post)
+                    {
+                        self.deps[i].insert(j);
                     }
                 }
             }
         }
     }
 
-    /// Whether item `from` needs item `to`, directly or through others.
-    fn reaches(&self, from: usize, to: usize) -> bool {
+    /// Whether item `from`, or an item it needs directly or through others, is one `hit`
+    /// finds.
+    fn reaches(&self, from: usize, hit: impl Fn(usize) -> bool) -> bool {
         let mut seen = vec![false; self.items.len()];
         let mut stack = vec![from];
         while let Some(x) = stack.pop() {
-            if x == to {
+            if hit(x) {
                 return true;
             }
             if !std::mem::replace(&mut seen[x], true) {
@@ -814,43 +825,109 @@ impl Graph {
     }
 }
 
-/// The identifiers of an SQL text as the server would read them: unquoted ones folded to
-/// lower case, quoted ones as written. Keywords and words in strings come too.
-fn words(text: &str) -> HashSet<String> {
+/// The names `schema.name` an SQL text writes, as the server reads them: unquoted
+/// identifiers folded to lower case (ASCII letters only, as in a multibyte encoding),
+/// quoted ones as written, comments skipped; a string literal is read on its own (a
+/// `'public.t'::regclass` names a relation, and a `'"'` must not open an identifier).
+fn qualified_names(text: &str) -> HashSet<(String, String)> {
+    #[derive(PartialEq)]
+    enum Token {
+        Word(String),
+        Dot,
+        Other,
+    }
     let mut out = HashSet::new();
+    let mut tokens: Vec<Token> = Vec::new();
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '"' {
-            let mut word = String::new();
-            while let Some(c) = chars.next() {
-                if c == '"' {
-                    if chars.peek() == Some(&'"') {
+        match c {
+            '"' => {
+                let mut word = String::new();
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.peek() != Some(&'"') {
+                            break;
+                        }
                         chars.next();
-                    } else {
+                    }
+                    word.push(c);
+                }
+                tokens.push(Token::Word(word));
+            }
+            '\'' => {
+                // E'…' takes backslash escapes.
+                let escapes = matches!(tokens.last(), Some(Token::Word(w)) if w == "e");
+                let mut literal = String::new();
+                while let Some(c) = chars.next() {
+                    if c == '\\' && escapes {
+                        literal.extend(chars.next());
+                        continue;
+                    }
+                    if c == '\'' {
+                        if chars.peek() != Some(&'\'') {
+                            break;
+                        }
+                        chars.next();
+                    }
+                    literal.push(c);
+                }
+                out.extend(qualified_names(&literal));
+                tokens.push(Token::Other);
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
                         break;
                     }
                 }
-                word.push(c);
             }
-            out.insert(word);
-        } else if c.is_alphabetic() || c == '_' {
-            let mut word: String = c.to_lowercase().collect();
-            while let Some(&c) = chars.peek() {
-                if !(c.is_alphanumeric() || c == '_' || c == '$') {
-                    break;
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut depth = 1;
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    match (last, c) {
+                        ('*', '/') => depth -= 1,
+                        ('/', '*') => depth += 1,
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                    // `/*/` opens, not closes.
+                    last = if matches!((last, c), ('/', '*') | ('*', '/')) {
+                        ' '
+                    } else {
+                        c
+                    };
                 }
-                word.extend(c.to_lowercase());
-                chars.next();
             }
-            out.insert(word);
-        } else if c.is_ascii_digit() {
-            // A number's letters (1e5) are not a word.
-            while chars
-                .peek()
-                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
-            {
-                chars.next();
+            '.' => tokens.push(Token::Dot),
+            c if c.is_ascii_digit() => {
+                while chars.peek().is_some_and(|c| word_char(*c)) {
+                    chars.next();
+                }
+                tokens.push(Token::Other);
             }
+            c if word_char(c) && c != '$' => {
+                let mut word = String::from(c.to_ascii_lowercase());
+                while let Some(&c) = chars.peek() {
+                    if !word_char(c) {
+                        break;
+                    }
+                    word.push(c.to_ascii_lowercase());
+                    chars.next();
+                }
+                tokens.push(Token::Word(word));
+            }
+            c if c.is_whitespace() => {}
+            _ => tokens.push(Token::Other),
+        }
+    }
+    for w in tokens.windows(3) {
+        if let [Token::Word(schema), Token::Dot, Token::Word(name)] = w {
+            out.insert((schema.clone(), name.clone()));
         }
     }
     out
@@ -1045,22 +1122,25 @@ mod tests {
     use crate::model::*;
 
     #[test]
-    fn words_are_read_as_the_server_folds_them() {
-        let w = words(r#"SELECT 1e5 + x2 FROM Public."Zz ""top""" JOIN a$b ON true"#);
-        for expected in [
-            "select",
-            "x2",
-            "from",
-            "public",
-            "Zz \"top\"",
-            "join",
-            "a$b",
-            "on",
-            "true",
-        ] {
-            assert!(w.contains(expected), "{expected} in {w:?}");
-        }
-        assert!(!w.contains("e5") && !w.contains("Public"), "{w:?}");
+    fn qualified_names_are_read_as_the_server_folds_them() {
+        let text = r#"SELECT 1e5 + x2 AS c FROM Public."Zz ""top""" JOIN public.Ärger ON true
+            WHERE n <> '"' AND r = 'S.seq'::regclass -- other.commented
+            AND /* a /* nested */ b.commented */ s.f(E'\'x.y') + public . spaced"#;
+        let mut names: Vec<(String, String)> = qualified_names(text).into_iter().collect();
+        names.sort();
+        let expected = [
+            ("public", "Zz \"top\""),
+            ("public", "spaced"),
+            ("public", "\u{c4}rger"),
+            ("s", "f"),
+            ("s", "seq"),
+            ("x", "y"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(names, expected);
     }
 
     /// What needs a statement only a superuser may run is skipped with it, and said once

@@ -621,7 +621,7 @@ fn publications(b: &mut Builder<'_>) {
         let mut item = Item::new(key, Section::Post, 180, superuser(create, p.all_tables));
         item.push(b.comment(key, 0, &format!("PUBLICATION {name}"), &identity));
         item.push(b.owner("PUBLICATION", &name, &p.owner, &identity));
-        if p.all_tables {
+        if p.all_tables && identifies_rows(p) {
             item = after_replica_identities(b, item, |_| true);
         }
         b.add(item);
@@ -655,7 +655,9 @@ fn publications(b: &mut Builder<'_>) {
             // After the index of its replica identity (its primary key's, by default): a
             // table published without one refuses UPDATE and DELETE, so a target that
             // could not build that index does not get the table published.
-            if let Some(index) = replica_identity_index(b, table) {
+            if identifies_rows(p)
+                && let Some(index) = replica_identity_index(b, table)
+            {
                 item = item.dep((class::CLASS, index));
             }
             b.add(item);
@@ -672,17 +674,27 @@ fn publications(b: &mut Builder<'_>) {
                 181,
                 superuser(stmt(K::Publication, identity, sql), true),
             );
-            let item = after_replica_identities(b, item, |t| t.schema == s.schema);
+            let item = if identifies_rows(p) {
+                after_replica_identities(b, item, |t| t.schema == s.schema)
+            } else {
+                item
+            };
             b.add(item.dep(key).dep((class::NAMESPACE, s.schema_oid)));
         }
     }
+}
+
+/// Whether a publication publishes UPDATE or DELETE, for which a table needs its replica
+/// identity.
+fn identifies_rows(p: &Publication) -> bool {
+    p.publish.iter().any(|op| op == "update" || op == "delete")
 }
 
 /// A publication of every table (of a schema) after the replica identity index of each
 /// of them the target gets, as a publication's own table entry: a table published
 /// without one refuses UPDATE and DELETE. Only an order: which tables a target of a split
 /// gets does not depend on it (a table whose index the target refused leaves the
-/// publication out, listed).
+/// publication out, listed). Unlogged tables are never published.
 fn after_replica_identities(
     b: &Builder<'_>,
     mut item: Item,
@@ -690,6 +702,7 @@ fn after_replica_identities(
 ) -> Item {
     for table in &b.cat.relations {
         if matches!(table.relkind.as_str(), "r" | "p")
+            && table.persistence == "p"
             && published(table)
             && let Some(index) = replica_identity_index(b, table)
         {
