@@ -3468,7 +3468,11 @@ fn what_needs_a_foreign_table_is_left_out_with_it() {
            AS $$SELECT count(*) FROM public.lines$$;
          -- Its row type is the foreign table's.
          CREATE FUNCTION all_lines() RETURNS SETOF lines LANGUAGE sql
-           AS $$SELECT * FROM public.lines$$;",
+           AS $$SELECT * FROM public.lines$$;
+         -- Creating this table would inline a body that reads the foreign table.
+         CREATE FUNCTION line_floor() RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$SELECT count(*)::int FROM public.lines WHERE false$$;
+         CREATE TABLE counted (id int, n int GENERATED ALWAYS AS (public.line_floor() + id) STORED);",
     );
     let target_name = format!("{}_copy", source.name);
     let not_copied = serde_json::json!([
@@ -3478,6 +3482,7 @@ fn what_needs_a_foreign_table_is_left_out_with_it() {
         "materialized view public.line_count (needs foreign table public.lines)",
         "policy listed on public.kept (needs foreign table public.lines)",
         "table public.archived_lines (needs foreign table public.lines)",
+        "table public.counted (needs foreign table public.lines)",
         "view public.recent_ids (needs foreign table public.lines)",
         "view public.recent_lines (needs foreign table public.lines)",
     ]);

@@ -1124,7 +1124,10 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
          CREATE TABLE orders (id int PRIMARY KEY, tenant_id int REFERENCES tenants);
          INSERT INTO tenants VALUES (1, 'eu'), (2, 'us');
          INSERT INTO orders VALUES (1, 1), (2, 2);
-         CREATE TABLE snapshots (id int PRIMARY KEY, tenant tenants);",
+         CREATE TABLE snapshots (id int PRIMARY KEY, tenant tenants);
+         CREATE FUNCTION public.tenant_count() RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT count(*)::int FROM public.tenants WHERE false $$;
+         CREATE TABLE tallies (id int, n int GENERATED ALWAYS AS (public.tenant_count() + id) STORED);",
     );
     let names = [
         format!("{}_ok", source.name),
@@ -1155,6 +1158,13 @@ fn row_conditions_the_source_refuses_exit_2_before_anything_is_written() {
         (
             "tables=public.snapshots",
             "cannot be created without tables the line leaves out: table public.snapshots \
+             (needs public.tenants)",
+        ),
+        // A generated column whose SQL function's body reads another table: creating the
+        // table inlines the body.
+        (
+            "tables=public.tallies",
+            "cannot be created without tables the line leaves out: table public.tallies \
              (needs public.tenants)",
         ),
     ];

@@ -587,12 +587,14 @@ impl<'a> Builder<'a> {
         for item in &mut items {
             item.completes = item.completes.map(|k| self.normalize(k, &index));
         }
-        Graph {
+        let mut graph = Graph {
             items,
             deps,
             after,
             index,
-        }
+        };
+        graph.tables_read_by_generation_first(self.cat);
+        graph
     }
 
     /// A sequence's dependency on the column that owns it: OWNED BY is its own item,
@@ -725,14 +727,12 @@ impl Graph {
             .map(|(i, it)| (it.key, i))
             .collect();
         let after = vec![HashSet::new(); items.len()];
-        let mut graph = Graph {
+        Graph {
             items,
             deps,
             after,
             index,
-        };
-        graph.tables_read_by_generation_first(cat);
-        graph
+        }
     }
 
     /// A generated column or partition key computed by a `LANGUAGE sql` function:
@@ -741,8 +741,9 @@ impl Graph {
     /// dependency on them. Such a table comes after every relation the body (or the body
     /// of an SQL function it calls) names by schema and name — pre-data runs with an empty
     /// search_path, where only such names are found —, unless that relation needs the
-    /// table first or belongs to post-data. Only the order changes: what a target of a
-    /// split gets was chosen before.
+    /// table first or belongs to post-data. The table needs them: a target of a split
+    /// that gets the table without them is refused (`split::unmakeable_tables`), and a
+    /// relation pgsplit does not write (a foreign table) leaves the table out.
     fn tables_read_by_generation_first(&mut self, cat: &Catalog) {
         let sql_functions: HashMap<Oid, &Function> = cat
             .functions
@@ -760,14 +761,11 @@ impl Graph {
                 .or_default()
                 .push(f.oid);
         }
-        let mut relations: HashMap<(&str, &str), usize> = HashMap::new();
-        for (i, it) in self.items.iter().enumerate() {
-            if it.key.0 == class::CLASS
-                && let Some(r) = cat.relation(it.key.1)
-            {
-                relations.insert((r.schema.as_str(), r.name.as_str()), i);
-            }
-        }
+        let relations: HashMap<(&str, &str), Oid> = cat
+            .relations
+            .iter()
+            .map(|r| ((r.schema.as_str(), r.name.as_str()), r.oid))
+            .collect();
         for d in &cat.depends {
             let table = match d.object {
                 (class::ATTRDEF, attrdef) => cat.generated_defaults.get(&attrdef).copied(),
@@ -796,8 +794,15 @@ impl Graph {
                 for (schema, name) in qualified_names(body) {
                     let key = (schema.as_str(), name.as_str());
                     todo.extend(functions.get(&key).into_iter().flatten());
-                    if let Some(&j) = relations.get(&key)
-                        && j != i
+                    let Some(&oid) = relations.get(&key) else {
+                        continue;
+                    };
+                    let Some(&j) = self.index.get(&(class::CLASS, oid)) else {
+                        // Not written (a foreign table): the table is left out with it.
+                        self.items[i].deps.push((class::CLASS, oid));
+                        continue;
+                    };
+                    if j != i
                         && !self.deps[i].contains(&j)
                         && !self.reaches(j, |x| x == i || self.items[x].section == Section::Post)
                     {
