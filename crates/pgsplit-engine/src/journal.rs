@@ -47,6 +47,12 @@ pub enum Event {
     /// The target database the run made (or found, for `--data-only`): a resume, and
     /// every later session, must write into this one, not another made under its name.
     Target(pgsplit_pg::DatabasePin),
+    /// The moment of the source a run (the first or a resume) reads: its snapshot's
+    /// `xmax`, the next transaction id of the source's server then. Two moments with the
+    /// same one saw the same data: no transaction had written in between.
+    Moment {
+        xmax: i64,
+    },
     /// The work of the run, written once at the start.
     Plan {
         items: Vec<PlannedItem>,
@@ -145,6 +151,8 @@ pub struct JournalState {
     /// [`Event::Target`]; absent in journals written before it was recorded.
     pub target: Option<pgsplit_pg::DatabasePin>,
     pub plan: Option<Vec<PlannedItem>>,
+    /// [`Event::Moment`]s, one per run of the line, first first.
+    pub moments: Vec<i64>,
     /// Pre-data batches in journal order; a resume asks the target which committed
     /// (the latest committed one tells how far pre-data got).
     pub pre_data_batches: Vec<PreDataBatch>,
@@ -191,6 +199,7 @@ impl JournalState {
                 Event::Scope { scope } => s.scope = Some(scope.clone()),
                 Event::Source { identity } => s.source = Some(identity.clone()),
                 Event::Target(database) => s.target = Some(database.clone()),
+                Event::Moment { xmax } => s.moments.push(*xmax),
                 Event::Plan { items } => s.plan = Some(items.clone()),
                 Event::PreDataCommitting { xid, next, last } => {
                     s.pre_data_batches.push(PreDataBatch {

@@ -25,6 +25,8 @@ mod introspect;
 pub mod model;
 mod order;
 mod render;
+mod search_path;
+mod sql_text;
 
 pub use catalog::{Catalog, Refusal};
 pub use error::SchemaError;
@@ -32,3 +34,4 @@ pub use introspect::{introspect, print_icu_locales_as, print_views_as};
 pub use render::{
     CrossKind, CrossTarget, Ddl, NotWritten, ObjectKind, SchemaOptions, Selection, Statement, stmt,
 };
+pub use search_path::SearchPathUse;

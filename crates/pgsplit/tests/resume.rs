@@ -1062,6 +1062,38 @@ fn a_resume_whose_tables_come_from_two_moments_says_so() {
         error.contains("big_pkey") && error.contains("two moments"),
         "{error}"
     );
+    // A change no key catches: the resume succeeds, and says that the rows it kept are of
+    // an earlier moment than those it read now, which verify then finds.
+    let quiet = cluster.create_db("two_moments_quiet");
+    quiet.psql(
+        "CREATE TABLE parent (id int PRIMARY KEY, pad text);
+         INSERT INTO parent SELECT g, repeat('p', 200) FROM generate_series(1, 20000) g;
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);
+         INSERT INTO child SELECT g, g FROM generate_series(1, 100) g;
+         ANALYZE;",
+    );
+    let quiet_name = format!("{}_copy", quiet.name);
+    let _quiet_target = adopt(cluster, &quiet_name);
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let quiet_mapping = write_mapping(
+        &quiet_dir,
+        &format!("{}@@{}\n", quiet.url(), cluster.url(&quiet_name)),
+    );
+    let killed = command_for(&quiet_mapping, &[])
+        .env("PGSPLIT_FAULT_AT", "item_done:1")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{:?}", text(&killed));
+    quiet.psql("UPDATE parent SET pad = 'changed' WHERE id = 1");
+    let out = command_for(&quiet_mapping, &["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let note = report_of(&out)["lines"][0]["note"].to_string();
+    assert!(
+        note.contains("earlier moment of the source") && note.contains("pgsplit verify"),
+        "{note}"
+    );
+    let verified = pgsplit(&["verify", &quiet_mapping, "--no-progress"]);
+    assert_eq!(verified.status.code(), Some(3), "{:?}", text(&verified));
 }
 
 #[test]

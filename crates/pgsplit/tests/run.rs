@@ -1085,7 +1085,9 @@ fn a_database_two_lines_reach_by_two_addresses_is_refused_before_writing() {
 /// whose body finds objects by the search_path fails the run, saying why, rather than
 /// compute other values than the source holds (the names would resolve by whoever runs
 /// it; helper-67 saw 65 become 10055 when they were resolved by the source's path); with
-/// the functions' own search_path the copy is whole.
+/// the functions' own search_path the copy is whole. `plan` says so beforehand, naming
+/// what runs which function and the names it finds so, and not for a function that has
+/// its own search_path or names its objects with their schema.
 #[test]
 fn functions_that_find_objects_by_the_search_path_fail_the_run_and_say_why() {
     let cluster = testing::shared();
@@ -1104,9 +1106,50 @@ fn functions_that_find_objects_by_the_search_path_fail_the_run_and_say_why() {
            AS $$ BEGIN RETURN (SELECT v FROM lookup WHERE k = i); END $$;
          CREATE MATERIALIZED VIEW mv AS SELECT lk(1) AS v;
          CREATE TABLE gen (x text, y text GENERATED ALWAYS AS (norm(x)) STORED);
-         INSERT INTO gen VALUES ('Ab');",
+         INSERT INTO gen VALUES ('Ab');
+         CREATE FUNCTION own_path(t text) RETURNS text LANGUAGE sql IMMUTABLE
+           SET search_path = public AS $$ SELECT norm_inner(t) $$;
+         CREATE FUNCTION qualified(t text) RETURNS int LANGUAGE sql IMMUTABLE
+           AS $$ SELECT count(*)::int FROM public.lookup
+                 WHERE extract(epoch FROM now()) > 0 AND t <> 'FROM lookup' $$;
+         CREATE INDEX words_own_path ON words (own_path(w));
+         CREATE INDEX words_qualified ON words (qualified(w));",
     );
     let target_name = format!("{}_copy", source.name);
+    let plan = |expected: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mapping = write_mapping(
+            &dir,
+            &format!("{}@@{}\n", source.url(), cluster.url(&target_name)),
+        );
+        let (stdout, stderr) = text(&pgsplit(&["plan", &mapping, "--json"]));
+        let plan: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+        let found: Vec<&str> = plan["lines"][0]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "found_by_search_path")
+            .map(|p| p["message"].as_str().unwrap())
+            .collect();
+        match found[..] {
+            [] => assert!(expected.is_empty(), "{plan}"),
+            [message] => {
+                let listed = message.split_once("): ").unwrap().1;
+                assert_eq!(listed.split("; ").collect::<Vec<_>>(), expected, "{plan}");
+            }
+            _ => panic!("{plan}"),
+        }
+    };
+    plan(&[
+        "constraint words_w_check on public.words runs function public.norm(t text), whose \
+         body finds norm_inner() by the search_path",
+        "index public.words_norm runs function public.norm(t text), whose body finds \
+         norm_inner() by the search_path",
+        "materialized view public.mv runs function public.lk(i integer), whose body finds \
+         lookup by the search_path",
+        "table public.gen runs function public.norm(t text), whose body finds norm_inner() \
+         by the search_path",
+    ]);
     let target = adopt(cluster, &target_name);
     let report = run_copy(&source, &target_name, &[], 1);
     let error = report["lines"][0]["error"].as_str().unwrap();
@@ -1118,6 +1161,7 @@ fn functions_that_find_objects_by_the_search_path_fail_the_run_and_say_why() {
         "ALTER FUNCTION norm(text) SET search_path = public;
          ALTER FUNCTION lk(int) SET search_path = public;",
     );
+    plan(&[]);
     run_copy(
         &source,
         &target_name,

@@ -171,6 +171,9 @@ pub struct SourceFacts {
     /// What newer major versions refuse, with the first that does.
     #[serde(skip)]
     pub refused_by_newer_versions: Vec<(i32, String)>,
+    /// What the copy makes that runs a function finding names by the search_path
+    /// ([`pgsplit_schema::SearchPathUse`]): the run fails there.
+    pub found_by_search_path: Vec<String>,
     /// Parameters the line's functions set (`SET name TO …`), each with its function: a
     /// newer server may no longer have one (13's `force_parallel_mode`).
     #[serde(skip)]
@@ -339,6 +342,10 @@ pub enum ProblemKind {
     UnfinishedRun,
     /// The target's sessions are read-only (a standby, `default_transaction_read_only`).
     TargetReadOnly,
+    /// What the copy makes runs a function whose body finds a name by the search_path
+    /// (empty on the target): the run fails there. Found by reading the body's text, so
+    /// not a reason to refuse a run.
+    FoundBySearchPath,
 }
 
 #[derive(Debug, Serialize)]
@@ -416,7 +423,10 @@ pub async fn unfinished_runs(
             plan.notes.push(format!(
                 "the stopped run got this far: pre-data {}, {} of {planned} table piece(s) \
                  copied, {} post-data statement(s) done; the resume does the rest (a statement \
-                 the target refused runs again: mend its cause on the target first)",
+                 the target refused runs again: mend its cause on the target first; rows it \
+                 reads are of the resume's moment, the pieces kept of the stopped run's: if \
+                 the source is written to in between, the run says so, and `pgsplit verify` \
+                 compares them with the source as it is then)",
                 if state.pre_data_done {
                     "done"
                 } else {
@@ -1080,6 +1090,18 @@ fn target_problems(
             ),
         });
     }
+    if let Some(s) = source.filter(|s| !s.found_by_search_path.is_empty()) {
+        problems.push(Problem {
+            kind: ProblemKind::FoundBySearchPath,
+            message: format!(
+                "the target runs functions that find objects by the search_path, which \
+                 pgsplit leaves empty there, as pg_restore does, and the run will fail there \
+                 (qualify the names in their bodies, or give them their own search_path: \
+                 ALTER FUNCTION … SET search_path = … on the source): {}",
+                s.found_by_search_path.join("; ")
+            ),
+        });
+    }
     if !not_settable.is_empty() {
         problems.push(Problem {
             kind: ProblemKind::TargetCannotHold,
@@ -1402,6 +1424,8 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
         .map_err(|e| format!("{}: reading the schema: {e:#}", conn.server))?;
     let refusals = catalog.refused_by_newer_versions();
     facts.refused_by_newer_versions = met(&refusals, None);
+    let search_path_uses = catalog.found_by_search_path();
+    facts.found_by_search_path = search_path_uses.iter().map(|u| u.what.clone()).collect();
     facts.unreadable = unreadable_tables(&conn.client)
         .await
         .map_err(failed_on(&conn.server))?;
@@ -1460,6 +1484,11 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
             // The line's share of the schema, not the whole source's.
             database.needs_of(&share, &mut facts);
             facts.refused_by_newer_versions = met(&refusals, Some(&share));
+            facts.found_by_search_path = search_path_uses
+                .iter()
+                .filter(|u| u.met_by(&share))
+                .map(|u| u.what.clone())
+                .collect();
             let held =
                 conditions_hold(&conn.client, &catalog, &tables, &line.selector, &resolved).await;
             if held.is_ok() {
@@ -1470,6 +1499,7 @@ async fn source_facts(line: &MappingLine, options: PlanOptions) -> FactResult<So
         Err(e) => {
             // No share to check: what the whole source holds would only bury the error.
             facts.refused_by_newer_versions.clear();
+            facts.found_by_search_path.clear();
             Err(e)
         }
     };

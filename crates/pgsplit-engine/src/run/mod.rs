@@ -465,6 +465,8 @@ struct Source {
     props: target::DatabaseProps,
     /// [`source_identity`]: a resume must read the database the stopped run read.
     identity: Option<String>,
+    /// [`Event::Moment`]: the snapshot's `xmax` (`None` if the server would not say).
+    moment: Option<i64>,
     /// For the target's loading sessions and post-data statements.
     output_forms: OutputForms,
     seconds: f64,
@@ -485,6 +487,13 @@ impl Source {
         let snapshot = snapshot::export(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "export a snapshot", e))?;
+        // In the snapshot's transaction: its moment.
+        let moment = leader
+            .client
+            .query_one("SELECT txid_snapshot_xmax(txid_current_snapshot())", &[])
+            .await
+            .ok()
+            .map(|row| row.get::<_, i64>(0));
         let tables = tables::read_tables(&leader.client)
             .await
             .map_err(|e| RunError::db(&leader.server, "read the tables to copy", e))?;
@@ -514,6 +523,7 @@ impl Source {
             catalog: Some(catalog),
             props,
             identity,
+            moment,
             output_forms,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -1368,6 +1378,9 @@ async fn run_line(
     if journaled_target.is_none() {
         journal.record(&Event::Target(database.clone()))?;
     }
+    if let Some(xmax) = source.moment {
+        journal.record(&Event::Moment { xmax })?;
+    }
     let snapshot_id = source.snapshot.clone();
     clock.report.push(PhaseTime {
         phase: "snapshot",
@@ -1758,11 +1771,51 @@ async fn run_line(
     if report.note.is_none() {
         report.note = generated_columns_note(&tables);
     }
+    if let Some(note) = two_moments_note(resumed.as_ref(), source.moment, report) {
+        tracing::warn!("line {}: {note}", line.line);
+        report.note = Some(match report.note.take() {
+            Some(other) => format!("{other}\n{note}"),
+            None => note,
+        });
+    }
     if report.mismatched() {
         journal.record(&Event::Mismatched)?;
     }
     journal.record(&Event::Finished)?;
     Ok(())
+}
+
+/// For a resume that read rows at another moment of the source than a stopped run kept
+/// rows of (the source's server wrote in between, in this database or another): what
+/// that may mean, and what to do. Silent when the server wrote nothing since.
+fn two_moments_note(
+    resumed: Option<&JournalState>,
+    now: Option<i64>,
+    report: &LineReport,
+) -> Option<String> {
+    let state = resumed?;
+    let first = *state.moments.first()?;
+    let kept = report
+        .tables
+        .iter()
+        .flat_map(|t| &t.chunks)
+        .any(|c| c.resumed);
+    let read_now = report
+        .tables
+        .iter()
+        .flat_map(|t| &t.chunks)
+        .any(|c| !c.resumed);
+    (kept && read_now && now != Some(first)).then(|| {
+        format!(
+            "the stopped run kept rows read at an earlier moment of the source, and this \
+             resume read the rest now; the source's server has written since (its next \
+             transaction id {first} then, {} now): if this database was written to, a row \
+             changed in between may be missing or old here, or, in a split, on two targets or \
+             none. `pgsplit verify` compares every table with the source as it is now; \
+             `--clean` copies it again at one moment",
+            now.map_or("unknown".to_string(), |n| n.to_string())
+        )
+    })
 }
 
 /// For tables with generated columns: the target computed those, and the run's checksums

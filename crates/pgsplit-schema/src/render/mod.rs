@@ -791,7 +791,7 @@ impl Graph {
                 let Some(body) = sql_functions.get(&f).and_then(|f| f.definition.as_deref()) else {
                     continue;
                 };
-                for (schema, name) in qualified_names(body) {
+                for (schema, name) in crate::sql_text::qualified_names(body) {
                     let key = (schema.as_str(), name.as_str());
                     todo.extend(functions.get(&key).into_iter().flatten());
                     let Some(&oid) = relations.get(&key) else {
@@ -828,114 +828,6 @@ impl Graph {
         }
         false
     }
-}
-
-/// The names `schema.name` an SQL text writes, as the server reads them: unquoted
-/// identifiers folded to lower case (ASCII letters only, as in a multibyte encoding),
-/// quoted ones as written, comments skipped; a string literal is read on its own (a
-/// `'public.t'::regclass` names a relation, and a `'"'` must not open an identifier).
-fn qualified_names(text: &str) -> HashSet<(String, String)> {
-    #[derive(PartialEq)]
-    enum Token {
-        Word(String),
-        Dot,
-        Other,
-    }
-    let mut out = HashSet::new();
-    let mut tokens: Vec<Token> = Vec::new();
-    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                let mut word = String::new();
-                while let Some(c) = chars.next() {
-                    if c == '"' {
-                        if chars.peek() != Some(&'"') {
-                            break;
-                        }
-                        chars.next();
-                    }
-                    word.push(c);
-                }
-                tokens.push(Token::Word(word));
-            }
-            '\'' => {
-                // E'…' takes backslash escapes.
-                let escapes = matches!(tokens.last(), Some(Token::Word(w)) if w == "e");
-                let mut literal = String::new();
-                while let Some(c) = chars.next() {
-                    if c == '\\' && escapes {
-                        literal.extend(chars.next());
-                        continue;
-                    }
-                    if c == '\'' {
-                        if chars.peek() != Some(&'\'') {
-                            break;
-                        }
-                        chars.next();
-                    }
-                    literal.push(c);
-                }
-                out.extend(qualified_names(&literal));
-                tokens.push(Token::Other);
-            }
-            '-' if chars.peek() == Some(&'-') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut depth = 1;
-                let mut last = ' ';
-                for c in chars.by_ref() {
-                    match (last, c) {
-                        ('*', '/') => depth -= 1,
-                        ('/', '*') => depth += 1,
-                        _ => {}
-                    }
-                    if depth == 0 {
-                        break;
-                    }
-                    // `/*/` opens, not closes.
-                    last = if matches!((last, c), ('/', '*') | ('*', '/')) {
-                        ' '
-                    } else {
-                        c
-                    };
-                }
-            }
-            '.' => tokens.push(Token::Dot),
-            c if c.is_ascii_digit() => {
-                while chars.peek().is_some_and(|c| word_char(*c)) {
-                    chars.next();
-                }
-                tokens.push(Token::Other);
-            }
-            c if word_char(c) && c != '$' => {
-                let mut word = String::from(c.to_ascii_lowercase());
-                while let Some(&c) = chars.peek() {
-                    if !word_char(c) {
-                        break;
-                    }
-                    word.push(c.to_ascii_lowercase());
-                    chars.next();
-                }
-                tokens.push(Token::Word(word));
-            }
-            c if c.is_whitespace() => {}
-            _ => tokens.push(Token::Other),
-        }
-    }
-    for w in tokens.windows(3) {
-        if let [Token::Word(schema), Token::Dot, Token::Word(name)] = w {
-            out.insert((schema.clone(), name.clone()));
-        }
-    }
-    out
 }
 
 /// Sections and order: the statements of the graph's items, sorted by its dependencies.
@@ -1125,28 +1017,6 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::model::*;
-
-    #[test]
-    fn qualified_names_are_read_as_the_server_folds_them() {
-        let text = r#"SELECT 1e5 + x2 AS c FROM Public."Zz ""top""" JOIN public.Ärger ON true
-            WHERE n <> '"' AND r = 'S.seq'::regclass -- other.commented
-            AND /* a /* nested */ b.commented */ s.f(E'\'x.y') + public . spaced"#;
-        let mut names: Vec<(String, String)> = qualified_names(text).into_iter().collect();
-        names.sort();
-        let expected = [
-            ("public", "Zz \"top\""),
-            ("public", "spaced"),
-            ("public", "\u{c4}rger"),
-            ("s", "f"),
-            ("s", "seq"),
-            ("x", "y"),
-        ];
-        let expected: Vec<(String, String)> = expected
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        assert_eq!(names, expected);
-    }
 
     /// What needs a statement only a superuser may run is skipped with it, and said once
     /// per object; what needs an extension is not (one may be installed beforehand).
