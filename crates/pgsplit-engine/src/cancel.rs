@@ -25,6 +25,17 @@ impl Cancel {
         self.0.flag.load(Ordering::SeqCst)
     }
 
+    /// `work`'s result, or `None` if a cancel comes first (`work` is dropped).
+    pub async fn unless_cancelled<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        tokio::select! {
+            done = work => Some(done),
+            () = self.cancelled() => None,
+        }
+    }
+
     /// Resolves once [`Cancel::cancel`] has been called (at once if it already was).
     pub async fn cancelled(&self) {
         loop {

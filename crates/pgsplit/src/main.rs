@@ -134,12 +134,19 @@ fn run(cli: Cli) -> ExitCode {
             return ExitCode::Failure;
         }
     };
+    let reports = !matches!(cli.command, Command::Rds(_));
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan(args) => stoppable(plan_cmd::run(args, &printer, &cli.iam)).await,
+            Command::Plan(args) => {
+                stoppable(plan_cmd::run(args, &printer, &cli.iam), &printer).await
+            }
             Command::Run(args) => run_cmd::run(args, &printer, show_progress, &cli.iam).await,
             Command::Verify(args) => {
-                stoppable(verify_cmd::run(args, &printer, show_progress, &cli.iam)).await
+                stoppable(
+                    verify_cmd::run(args, &printer, show_progress, &cli.iam),
+                    &printer,
+                )
+                .await
             }
             Command::Schema(args) => {
                 let schema = async {
@@ -151,7 +158,7 @@ fn run(cli: Cli) -> ExitCode {
                             _ => ExitCode::Failure,
                         })
                 };
-                stoppable(schema).await
+                stoppable(schema, &printer).await
             }
             Command::Rds(args) => rds::run(*args, printer.quiet).await.map(|code| match code {
                 0 => ExitCode::Success,
@@ -164,13 +171,34 @@ fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
-            if is_bad_input(&e) {
+            let text = error_text(&e);
+            eprintln!("error: {text}");
+            let code = if is_bad_input(&e) {
                 ExitCode::Usage
             } else {
                 ExitCode::Failure
+            };
+            if reports {
+                no_report(&printer, code, &text);
             }
+            code
         }
+    }
+}
+
+/// For `--json`: the document of a command that ended before it had a report (bad input
+/// found before connecting, a stop while reading): its status, exit code and error.
+fn no_report(printer: &Printer, code: ExitCode, error: &str) {
+    if matches!(printer.json, output::JsonOut::None) {
+        return;
+    }
+    #[derive(serde::Serialize)]
+    struct Ended<'a> {
+        error: &'a str,
+    }
+    // The error is on stderr already; nothing more for the human text.
+    if let Err(e) = printer.outcome(&Ended { error }, code, String::new) {
+        eprintln!("error: {}", error_text(&e));
     }
 }
 
@@ -179,11 +207,13 @@ fn run(cli: Cli) -> ExitCode {
 /// (`run` winds down itself: its journal and the queries it cancels on the servers.)
 async fn stoppable(
     command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+    printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     tokio::select! {
         result = command => result,
         _ = signal::stop_requested() => {
             eprintln!("interrupted");
+            no_report(printer, ExitCode::Interrupted, "interrupted");
             Ok(ExitCode::Interrupted)
         }
     }

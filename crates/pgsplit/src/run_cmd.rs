@@ -167,8 +167,14 @@ pub async fn run(
     let signals = tokio::spawn(cancel_on_signal(cancel.clone(), resume.clone()));
     let progress = Arc::new(Progress::default());
     let view = ProgressView::start(Arc::clone(&progress), show_progress);
-    let report = run::run(&mapping, &options, progress, cancel).await;
+    let mut report = run::run(&mapping, &options, progress, cancel).await;
     signals.abort();
+    // The engine's advice names the command in general; this is the one to run.
+    for line in &mut report.lines {
+        if let Some(error) = &mut line.error {
+            *error = error.replace("pgsplit run MAPPING --resume", &resume);
+        }
+    }
     view.finish().await;
     let code = if report.interrupted {
         ExitCode::Interrupted

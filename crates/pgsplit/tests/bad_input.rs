@@ -318,6 +318,20 @@ fn twenty_plus_kinds_of_bad_input_exit_2_and_touch_nothing() {
         );
         assert!(!work.exists(), "{}: the work folder was created", c.name);
     }
+    // With --json, a script gets a document all the same.
+    let broken = dir.path().join("broken.txt");
+    std::fs::write(&broken, format!("{src} {dst}\n")).unwrap();
+    for command in ["run", "plan", "verify"] {
+        let out = pgsplit(&[command, broken.to_str().unwrap(), "--json", "-"]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stdout}\n{stderr}");
+        let document: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+        assert_eq!(document["status"], "bad_input", "{command}: {document}");
+        assert_eq!(document["exit_code"], 2, "{command}: {document}");
+        let error = document["error"].as_str().unwrap();
+        assert!(error.contains(":1: missing '@@'"), "{command}: {error}");
+        assert!(!stdout.contains("Sup3rSecret"), "{command}: {stdout}");
+    }
     std::thread::sleep(Duration::from_millis(100));
     assert!(listener.accept().is_err(), "a connection was opened");
     assert_eq!(std::fs::read_to_string(&a_file).unwrap(), "x");

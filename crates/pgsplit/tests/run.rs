@@ -3198,6 +3198,11 @@ fn a_refused_post_data_statement_leaves_out_only_what_needs_it() {
         error.contains("1 post-data statement failed") && error.contains("small_picky"),
         "{line}"
     );
+    // The command to resume with, as it is: this mapping file, this work folder.
+    assert!(
+        error.contains(&format!("`pgsplit run {mapping} --resume --work-dir ")),
+        "{line}"
+    );
     let failed = line["post_data"]["failed"].as_array().unwrap();
     assert_eq!(failed.len(), 1, "{line}");
     assert!(

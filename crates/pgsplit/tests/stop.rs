@@ -43,15 +43,16 @@ fn a_signal_stops_every_command_waiting_on_a_silent_server() {
         ("plan", vec!["plan", &mapping], 1),
         ("verify", vec!["verify", &mapping], 1),
         ("schema", vec!["schema", &source], 1),
-        // The first signal asks run to wind down, which waits on the silent server; the
-        // second stops it at once.
+        // Nothing is written before a line starts: the first signal ends the run (it
+        // waited for the silent server, and then failed, exit 1).
         (
             "run",
             vec!["run", &mapping, "--work-dir", work.to_str().unwrap()],
-            2,
+            1,
         ),
     ];
-    for (name, args, signals) in commands {
+    for (name, mut args, signals) in commands {
+        args.extend(["--json", "-"]);
         let child = Command::new(env!("CARGO_BIN_EXE_pgsplit"))
             .args(&args)
             .env("PGSPLIT_LOG", "warn")
@@ -74,6 +75,10 @@ fn a_signal_stops_every_command_waiting_on_a_silent_server() {
             stopped.elapsed()
         );
         assert!(!stderr.contains("Sup3rSecret"), "{name}: {stderr}");
+        // A script reading --json learns it too.
+        let document: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+        assert_eq!(document["status"], "interrupted", "{name}: {document}");
+        assert_eq!(document["exit_code"], 130, "{name}: {document}");
     }
     drop(held);
 }

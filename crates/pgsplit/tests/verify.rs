@@ -335,7 +335,7 @@ fn a_table_option_set_on_the_target_is_named_as_an_option() {
     );
     assert_eq!(
         report["lines"][0]["schema_differences"][0]["kind"],
-        "TableOption"
+        "table_option"
     );
     assert!(
         stdout.contains("    options of table public.events: extra on target\n"),

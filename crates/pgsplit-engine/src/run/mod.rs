@@ -63,8 +63,18 @@ pub async fn run(
         report.seconds = started.elapsed().as_secs_f64();
         return report;
     }
-    let groups: Vec<Vec<&MappingLine>> = session::by_source_database(mapping)
+    // Until a line starts writing, a stop ends the run at once: nothing is written yet,
+    // and a server that takes connections but never answers would hold it for as long
+    // as its connect_timeout.
+    let Some(groups) = cancel
+        .unless_cancelled(session::by_source_database(mapping))
         .await
+    else {
+        report.interrupted = true;
+        report.seconds = started.elapsed().as_secs_f64();
+        return report;
+    };
+    let groups: Vec<Vec<&MappingLine>> = groups
         .into_iter()
         .map(|group| group.into_iter().map(|i| &mapping.lines[i]).collect())
         .collect();
@@ -74,13 +84,27 @@ pub async fn run(
             break;
         }
         progress.set_phase("snapshot");
-        let mut source = Source::open(&group[0].source).await;
+        let Some(mut source) = cancel
+            .unless_cancelled(Source::open(&group[0].source))
+            .await
+        else {
+            report.interrupted = true;
+            break;
+        };
         // Every line is checked before the first target is touched: a typo or a missing
         // role on the last line of a split must not surface after hours of copying the
         // others.
-        let (mut refused, shares) = match &source {
-            Ok(source) => refused_lines(source, &group, options).await,
-            Err(_) => (Vec::new(), crate::plan::Shares::default()),
+        let checked = match &source {
+            Ok(source) => {
+                cancel
+                    .unless_cancelled(refused_lines(source, &group, options))
+                    .await
+            }
+            Err(_) => Some((Vec::new(), crate::plan::Shares::default())),
+        };
+        let Some((mut refused, shares)) = checked else {
+            report.interrupted = true;
+            break;
         };
         // A split whose lines together leave something of the source behind says so (as
         // plan does): the run copies and verifies only what the lines take.

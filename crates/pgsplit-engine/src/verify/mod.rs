@@ -301,7 +301,7 @@ async fn compare_schema(
     // no statement of its DDL: it is there, invalid, not missing.
     for d in differences
         .iter_mut()
-        .filter(|d| d.problem == SchemaProblem::MissingOnTarget && d.kind == "Index")
+        .filter(|d| d.problem == SchemaProblem::MissingOnTarget && d.kind == "index")
     {
         let invalid = target_catalog.indexes.iter().any(|idx| {
             !idx.valid

@@ -184,7 +184,7 @@ impl SchemaProblem {
 /// One object whose statements differ: `index public.foo_idx: missing on target`.
 #[derive(Debug, Serialize)]
 pub struct SchemaDifference {
-    /// The statement kind, e.g. `Index`, `Table`, `Acl`.
+    /// The statement kind, e.g. `index`, `table`, `acl`.
     pub kind: String,
     /// The object, e.g. `index public.foo_idx`, `privileges on table public.t`.
     pub identity: String,
@@ -199,7 +199,7 @@ impl SchemaDifference {
     /// statements make (storage, statistics, replica identity, clustering) `options of
     /// table public.t`, which the table's own difference would otherwise read as.
     pub fn subject(&self) -> String {
-        if self.kind == "TableOption" {
+        if self.kind == "table_option" {
             format!("options of {}", self.identity)
         } else {
             self.identity.clone()

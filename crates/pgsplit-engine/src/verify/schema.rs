@@ -43,8 +43,17 @@ fn ddl_inventory(ddl: &Ddl) -> Inventory {
             .iter()
             .chain(&ddl.post_data)
             .filter(|s| !NOT_COMPARED.contains(&s.kind))
-            .map(|s: &Statement| (format!("{:?}", s.kind), s.identity.as_str(), s.sql.as_str())),
+            .map(|s: &Statement| (kind_name(s.kind), s.identity.as_str(), s.sql.as_str())),
     )
+}
+
+/// A statement kind as the JSON reports spell it (`index`, `table_option`), as
+/// `schema --json` does.
+fn kind_name(kind: ObjectKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{kind:?}"))
 }
 
 /// Returns how many objects the source has and every difference, sorted by identity.
@@ -62,7 +71,7 @@ pub fn compare_database_level(
         inventory(
             statements
                 .iter()
-                .map(|s| ("Database".to_string(), s.identity.as_str(), s.sql.as_str())),
+                .map(|s| ("database".to_string(), s.identity.as_str(), s.sql.as_str())),
         )
     };
     differences(&of(source), &of(target))
