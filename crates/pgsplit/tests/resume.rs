@@ -1207,3 +1207,66 @@ fn a_target_database_made_again_under_the_run_is_never_written_into() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_same_rows(&source, &target);
 }
+
+/// A resume starts a line the stopped run had not reached as a new run: its split is
+/// checked on the source as it is now (a foreign key its rows would break refuses it,
+/// before anything is written), not taken as checked by the stopped run.
+#[test]
+fn a_resume_checks_a_line_the_stopped_run_had_not_started_as_new() {
+    let cluster = testing::shared();
+    let source = cluster.create_db("resume_new_line_src");
+    source.psql(
+        "CREATE TABLE filler (id int PRIMARY KEY, pad text);
+         INSERT INTO filler SELECT g, repeat('f', 100) FROM generate_series(1, 2000) g;
+         CREATE TABLE customers (id int PRIMARY KEY, region text,
+                                 referrer int REFERENCES customers);
+         INSERT INTO customers VALUES (1, 'eu', NULL), (2, 'us', NULL), (3, 'eu', 1);",
+    );
+    let first = format!("{}_first", source.name);
+    let second = format!("{}_second", source.name);
+    let _first_db = adopt(cluster, &first);
+    let _second_db = adopt(cluster, &second);
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write_mapping(
+        &dir,
+        &format!(
+            "{src}@@{} tables=public.filler\n\
+             {src}@@{} tables=public.customers where:public.customers=\"region = 'eu'\"\n",
+            cluster.url(&first),
+            cluster.url(&second),
+            src = source.url()
+        ),
+    );
+    let work = dir.path().join("work");
+    let command = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsplit"));
+        cmd.args(["run", &mapping, "--no-progress", "--json", "-"])
+            .arg("--work-dir")
+            .arg(&work)
+            .args(extra)
+            .env("PGSPLIT_LOG", "warn");
+        cmd
+    };
+    let killed = command(&[])
+        .env("PGSPLIT_FAULT_AT", "item_done:1")
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "{:?}", text(&killed));
+    // Since the stop, an eu customer is referred to a us one: the second line's key
+    // would fail after its copy.
+    source.psql("UPDATE customers SET referrer = 2 WHERE id = 3");
+    let out = command(&["--resume"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let error = report_of(&out)["lines"][1]["error"].to_string();
+    assert!(
+        error.contains("customers_referrer_fkey") && error.contains("would fail on the target"),
+        "{error}"
+    );
+    let made = cluster
+        .psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{second}'"),
+        )
+        .unwrap();
+    assert_eq!(made.trim(), "0");
+}

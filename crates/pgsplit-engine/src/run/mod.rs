@@ -303,8 +303,9 @@ async fn refused_lines(
                         // No rows to break them; or checked before the stopped run wrote
                         // (a resume would read every cut table again, maybe of a source
                         // written since, which then fails the key with its own message).
+                        // A line the stopped run had not started is checked as new.
                         Ok(()) if options.sections == Sections::SchemaOnly => Ok(()),
-                        Ok(()) if options.resume.is_some() => Ok(()),
+                        Ok(()) if continues_a_stopped_run(line, options) => Ok(()),
                         Ok(()) => {
                             crate::split::check_foreign_keys(
                                 client,
@@ -412,6 +413,18 @@ fn stopped_run_refusal(line: &MappingLine, options: &RunOptions) -> Option<Strin
         return None;
     }
     resume_refusal(state.scope.as_deref(), &scope)
+}
+
+/// Whether this run resumes `line` from a stopped run that wrote to its target (not one
+/// that had not started it: such a line starts as a new one).
+fn continues_a_stopped_run(line: &MappingLine, options: &RunOptions) -> bool {
+    if options.resume.is_none() {
+        return false;
+    }
+    let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
+    read_events(&path)
+        .map(|events| JournalState::fold(&events))
+        .is_ok_and(|state| state.wrote_anything() && !state.clean_pending)
 }
 
 /// What would fail the run of `line` part-way (a role or extension the target lacks, an
