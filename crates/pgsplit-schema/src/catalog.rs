@@ -66,6 +66,22 @@ const REPLACED_BY_ANYCOMPATIBLE: &[&str] = &[
 ];
 
 /// The first of `funcs` that is in [`REPLACED_BY_ANYCOMPATIBLE`].
+/// `start` and every function it calls, through the calls of those (`calls`: the
+/// functions one calls), each once.
+pub(crate) fn functions_reached<'c, I>(start: Oid, calls: impl Fn(Oid) -> I) -> HashSet<Oid>
+where
+    I: IntoIterator<Item = &'c Oid>,
+{
+    let mut seen: HashSet<Oid> = HashSet::new();
+    let mut todo = vec![start];
+    while let Some(f) = todo.pop() {
+        if seen.insert(f) {
+            todo.extend(calls(f));
+        }
+    }
+    seen
+}
+
 fn replaced_by_anycompatible<'f>(funcs: &[Option<&'f str>]) -> Option<&'f str> {
     funcs
         .iter()
@@ -100,13 +116,7 @@ impl Refusal {
 
     /// Whether a line whose DDL is `share` meets it.
     pub fn met_by(&self, share: &crate::Ddl) -> bool {
-        let holds = |id: &String| {
-            share
-                .pre_data
-                .iter()
-                .chain(&share.post_data)
-                .any(|s| &s.identity == id)
-        };
+        let holds = |id: &String| share.has_statement(id);
         self.held_by.as_ref().is_none_or(holds)
             && (self.with_one_of.is_empty() || self.with_one_of.iter().any(holds))
     }

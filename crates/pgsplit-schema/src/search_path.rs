@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, functions_reached};
 use crate::model::{Function, Oid, class};
 use crate::sql_text::{Token, qualified_names, tokens};
 
@@ -22,11 +22,7 @@ pub struct SearchPathUse {
 
 impl SearchPathUse {
     pub fn met_by(&self, share: &crate::Ddl) -> bool {
-        share
-            .pre_data
-            .iter()
-            .chain(&share.post_data)
-            .any(|s| s.identity == self.held_by)
+        share.has_statement(&self.held_by)
     }
 }
 
@@ -42,16 +38,14 @@ impl Catalog {
             self.relations.iter().map(|r| r.name.as_str()).collect();
         let user_types: HashSet<&str> = self.types.iter().map(|t| t.name.as_str()).collect();
         let mut by_name: HashMap<&str, Vec<Oid>> = HashMap::new();
+        let mut by_qualified: HashMap<(&str, &str), Vec<Oid>> = HashMap::new();
         for f in &self.functions {
             by_name.entry(f.name.as_str()).or_default().push(f.oid);
+            by_qualified
+                .entry((f.schema.as_str(), f.name.as_str()))
+                .or_default()
+                .push(f.oid);
         }
-        let by_qualified: HashMap<(&str, &str), Vec<Oid>> =
-            self.functions.iter().fold(HashMap::new(), |mut m, f| {
-                m.entry((f.schema.as_str(), f.name.as_str()))
-                    .or_default()
-                    .push(f.oid);
-                m
-            });
         // Per function: the names it leaves to the search_path, and the functions its
         // body calls.
         let mut unqualified: HashMap<Oid, Vec<String>> = HashMap::new();
@@ -143,13 +137,9 @@ impl Catalog {
                 continue;
             };
             // The functions it runs, through the bodies of others.
-            let mut seen: HashSet<Oid> = HashSet::new();
-            let mut todo = vec![d.referenced.1];
-            while let Some(f) = todo.pop() {
-                if !seen.insert(f) {
-                    continue;
-                }
-                todo.extend(calls.get(&f).into_iter().flatten());
+            let reached =
+                functions_reached(d.referenced.1, |f| calls.get(&f).into_iter().flatten());
+            for f in reached {
                 let (Some(names), Some(function)) = (unqualified.get(&f), functions.get(&f)) else {
                     continue;
                 };

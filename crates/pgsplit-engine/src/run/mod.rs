@@ -239,10 +239,17 @@ async fn refused_lines(
     // Per sharded line: its number, shard and the tables the shard cuts.
     let mut cuts = Vec::new();
     for line in lines {
-        if let Some(refusal) = stopped_run_refusal(line, options) {
+        let stopped = stopped_run(line, options);
+        if let Some(refusal) = stopped_run_refusal(line, options, stopped.as_ref()) {
             refused.push((line.line, RunError::Options(refusal)));
             continue;
         }
+        // Whether this run resumes the line from a stopped run that wrote to its target
+        // (one that had not started it starts as a new one).
+        let continues = options.resume.is_some()
+            && stopped
+                .as_ref()
+                .is_some_and(|s| s.wrote_anything() && !s.clean_pending);
         // Unreadable here, the checks below are for the newest server; the line's run
         // asks again and stops if it still cannot tell.
         let target_version = session::target_version(&line.target).await.ok();
@@ -305,7 +312,7 @@ async fn refused_lines(
                         // written since, which then fails the key with its own message).
                         // A line the stopped run had not started is checked as new.
                         Ok(()) if options.sections == Sections::SchemaOnly => Ok(()),
-                        Ok(()) if continues_a_stopped_run(line, options) => Ok(()),
+                        Ok(()) if continues => Ok(()),
                         Ok(()) => {
                             crate::split::check_foreign_keys(
                                 client,
@@ -399,15 +406,19 @@ fn share_of(
 /// the options as given now, would refuse it for their sake); a run neither resuming nor
 /// cleaning into a target a stopped run left ([`left_unfinished`]: the whole source is
 /// refused, not after copying the lines before).
-fn stopped_run_refusal(line: &MappingLine, options: &RunOptions) -> Option<String> {
+fn stopped_run_refusal(
+    line: &MappingLine,
+    options: &RunOptions,
+    stopped: Option<&JournalState>,
+) -> Option<String> {
     if options.resume.is_none() && options.clean {
         return None;
     }
+    let state = stopped?;
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
-    let state = JournalState::fold(&read_events(&path).ok()?);
     let scope = scope_of(line, options);
     if options.resume.is_none() {
-        return left_unfinished(line, options, &state, &scope, &path);
+        return left_unfinished(line, options, state, &scope, &path);
     }
     if !state.wrote_anything() && !state.clean_pending {
         return None;
@@ -415,16 +426,12 @@ fn stopped_run_refusal(line: &MappingLine, options: &RunOptions) -> Option<Strin
     resume_refusal(state.scope.as_deref(), &scope)
 }
 
-/// Whether this run resumes `line` from a stopped run that wrote to its target (not one
-/// that had not started it: such a line starts as a new one).
-fn continues_a_stopped_run(line: &MappingLine, options: &RunOptions) -> bool {
-    if options.resume.is_none() {
-        return false;
-    }
+/// The journal `line`'s last run left in the work folder, if any (unreadable: none).
+fn stopped_run(line: &MappingLine, options: &RunOptions) -> Option<JournalState> {
     let path = FileJournal::path_for(&options.work_dir, &line.target.to_string());
     read_events(&path)
+        .ok()
         .map(|events| JournalState::fold(&events))
-        .is_ok_and(|state| state.wrote_anything() && !state.clean_pending)
 }
 
 /// What would fail the run of `line` part-way (a role or extension the target lacks, an

@@ -191,6 +191,14 @@ impl Ddl {
 
     /// Whether the table is left out because it needs an object pgsplit does not write
     /// (it inherits from a foreign table): its rows have nowhere to go.
+    /// Whether a statement of either section has this identity (`index public.t_idx`).
+    pub fn has_statement(&self, identity: &str) -> bool {
+        self.pre_data
+            .iter()
+            .chain(&self.post_data)
+            .any(|s| s.identity == identity)
+    }
+
     pub fn leaves_out_table(&self, schema: &str, name: &str) -> bool {
         self.not_written
             .iter()
@@ -751,7 +759,27 @@ impl Graph {
             .filter(|f| f.language == "sql")
             .map(|f| (f.oid, f))
             .collect();
-        if sql_functions.is_empty() {
+        // Each table item with an SQL function its creation runs.
+        let starts: Vec<(usize, Oid)> = cat
+            .depends
+            .iter()
+            .filter(|d| {
+                d.referenced.0 == class::PROC && sql_functions.contains_key(&d.referenced.1)
+            })
+            .filter_map(|d| {
+                let table = match d.object {
+                    (class::ATTRDEF, attrdef) => cat.generated_defaults.get(&attrdef).copied(),
+                    // A partition key's expression.
+                    (class::CLASS, oid) => cat
+                        .relation(oid)
+                        .filter(|r| r.relkind == "p")
+                        .map(|r| r.oid),
+                    _ => None,
+                }?;
+                Some((*self.index.get(&(class::CLASS, table))?, d.referenced.1))
+            })
+            .collect();
+        if starts.is_empty() {
             return;
         }
         let mut functions: HashMap<(&str, &str), Vec<Oid>> = HashMap::new();
@@ -761,40 +789,36 @@ impl Graph {
                 .or_default()
                 .push(f.oid);
         }
+        // Per SQL function, the names its body writes `schema.name`, read once; the SQL
+        // functions among them are those it calls.
+        let names: HashMap<Oid, HashSet<(String, String)>> = sql_functions
+            .values()
+            .map(|f| {
+                let body = f.definition.as_deref().unwrap_or_default();
+                (f.oid, crate::sql_text::qualified_names(body))
+            })
+            .collect();
+        let calls = |f: Oid| {
+            names
+                .get(&f)
+                .into_iter()
+                .flatten()
+                .flat_map(|(schema, name)| {
+                    functions
+                        .get(&(schema.as_str(), name.as_str()))
+                        .into_iter()
+                        .flatten()
+                })
+        };
         let relations: HashMap<(&str, &str), Oid> = cat
             .relations
             .iter()
             .map(|r| ((r.schema.as_str(), r.name.as_str()), r.oid))
             .collect();
-        for d in &cat.depends {
-            let table = match d.object {
-                (class::ATTRDEF, attrdef) => cat.generated_defaults.get(&attrdef).copied(),
-                // A partition key's expression.
-                (class::CLASS, oid) => cat
-                    .relation(oid)
-                    .filter(|r| r.relkind == "p")
-                    .map(|r| r.oid),
-                _ => None,
-            };
-            let Some(&i) = table.and_then(|t| self.index.get(&(class::CLASS, t))) else {
-                continue;
-            };
-            if d.referenced.0 != class::PROC || !sql_functions.contains_key(&d.referenced.1) {
-                continue;
-            }
-            let mut seen: HashSet<Oid> = HashSet::new();
-            let mut todo = vec![d.referenced.1];
-            while let Some(f) = todo.pop() {
-                if !seen.insert(f) {
-                    continue;
-                }
-                let Some(body) = sql_functions.get(&f).and_then(|f| f.definition.as_deref()) else {
-                    continue;
-                };
-                for (schema, name) in crate::sql_text::qualified_names(body) {
-                    let key = (schema.as_str(), name.as_str());
-                    todo.extend(functions.get(&key).into_iter().flatten());
-                    let Some(&oid) = relations.get(&key) else {
+        for (i, function) in starts {
+            for f in crate::catalog::functions_reached(function, calls) {
+                for (schema, name) in names.get(&f).into_iter().flatten() {
+                    let Some(&oid) = relations.get(&(schema.as_str(), name.as_str())) else {
                         continue;
                     };
                     let Some(&j) = self.index.get(&(class::CLASS, oid)) else {
